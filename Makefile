@@ -1,0 +1,139 @@
+# coffer -- build, test, run. See README.md.
+#
+#   make            release build: build/cofferd build/keyvaultd build/coffer
+#   make asan       the same under AddressSanitizer + UBSan, in build/asan/
+#   make unit       Criterion unit tests (release); make asan-unit under ASan
+#   make test       every test (installs missing dependencies first)
+#   make run        the local service: a CMK-encrypted demo registry and its vault
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 30)
+#   make bench      benchmarks (bench/)
+#   make format     clang-format the tree; make lint: banned functions
+#
+# Sources are found by wildcard: every src/<area>/*.c goes into one static
+# library (libcoffer.a) that the three programs and the tests link.
+
+CC      ?= cc
+PKGS    := libmicrohttpd libcrypto sqlite3 jansson libcurl p11-kit-1
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lpthread
+WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Werror
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) $(WARN) -g -pthread -MMD -MP
+
+MODE ?= release
+ifeq ($(MODE),asan)
+  OUT   := build/asan
+  OPT   := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+else
+  OUT   := build
+  OPT   := -O2
+endif
+CFLAGS  := $(CFLAGS_COMMON) $(OPT) $(EXTRA_CFLAGS)
+LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
+
+LIB_SRCS  := $(sort $(wildcard src/*/*.c))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(OUT)/obj/%.o)
+MAINS     := cofferd keyvaultd coffer
+BINS      := $(MAINS:%=$(OUT)/%)
+UNIT_SRCS := $(sort $(wildcard tests/unit/*/*.c))
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(OUT)/obj/%.o)
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+REPLAYS   := $(FUZZ_NAMES:%=$(OUT)/fuzz-replay-%)
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(OUT)/bench-%)
+
+.PHONY: all asan unit asan-unit test run fuzz fuzz-build fuzz-replay bench format lint clean deps e2e
+.DEFAULT_GOAL := all
+.SECONDARY:
+
+all: $(BINS) $(OUT)/unit-tests $(REPLAYS) $(BENCH_BINS)
+
+$(OUT)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/libcoffer.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(OUT)/%: $(OUT)/obj/src/%.o $(OUT)/libcoffer.a
+	$(CC) $(LDFLAGS) -o $@ $< $(OUT)/libcoffer.a $(PKG_LIBS)
+
+$(OUT)/unit-tests: $(UNIT_OBJS) $(OUT)/libcoffer.a
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(OUT)/libcoffer.a $(PKG_LIBS) -lcriterion
+
+# Each fuzz target also builds with the plain replay driver, so `make test`
+# replays every corpus as regression tests (libgit2's standalone fuzzers).
+$(OUT)/fuzz-replay-%: $(OUT)/obj/tests/fuzz/fuzz_%.o $(OUT)/obj/tests/fuzz/replay.o $(OUT)/libcoffer.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(OUT)/bench-%: $(OUT)/obj/bench/%.o $(OUT)/libcoffer.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+asan:
+	$(MAKE) MODE=asan all
+
+unit: $(OUT)/unit-tests
+	$(OUT)/unit-tests --jobs 2
+
+asan-unit:
+	$(MAKE) MODE=asan build/asan/unit-tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/unit-tests --jobs 2
+
+fuzz-replay: $(REPLAYS)
+	@for n in $(FUZZ_NAMES); do $(OUT)/fuzz-replay-$$n tests/fuzz/corpus/$$n || exit 1; done
+
+deps:
+	scripts/install-deps
+
+e2e: all
+	node --test tests/e2e/
+
+test: deps
+	scripts/test-all
+
+run: deps all
+	scripts/run-demo
+
+# libFuzzer build: the library again, with clang and coverage instrumentation.
+FUZZ_OUT := build/fuzz
+FUZZ_CFLAGS := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_OUT)/obj/%.o)
+FUZZ_SECONDS ?= 30
+
+$(FUZZ_OUT)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_OUT)/libcoffer.a: $(FUZZ_LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_OUT)/fuzz-%: tests/fuzz/fuzz_%.c $(FUZZ_OUT)/libcoffer.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OUT)/libcoffer.a $(PKG_LIBS)
+
+fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_OUT)/fuzz-%)
+
+fuzz: fuzz-build
+	@for n in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_OUT)/corpus/$$n; \
+	  echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
+	  $(FUZZ_OUT)/fuzz-$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+bench: all
+	bench/run
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+lint:
+	@! grep -nwE 'strcpy|strcat|sprintf|gets|atoi|strtok|rand|system' $$(git ls-files 'src/*.c' 'src/*.h') \
+	  || (echo "lint: banned function (see STYLE.md)"; exit 1)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

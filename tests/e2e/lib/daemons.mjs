@@ -1,0 +1,89 @@
+// daemons.mjs -- start the real coffer daemons for end-to-end tests.
+//
+// Each daemon gets a fresh data directory under the OS temp dir and listens
+// on 127.0.0.1 port 0; the port it bound is read from its JSON log line
+// {"msg":"listening","port":"N"}. Logs go to <dataDir>.log so a failing test
+// can show them. stop() sends SIGTERM and waits; kill() sends SIGKILL.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, createWriteStream, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const BUILD = process.env.COFFER_BUILD || join(ROOT, 'build');
+
+export function freshDir(prefix = 'coffer-e2e-') {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+// Starts `bin` with args; resolves once the daemon logs that it listens.
+// opts.portMsg: the log message carrying "port" (default "listening").
+export function startDaemon(bin, args, opts = {}) {
+  const logPath = opts.logPath || `${freshDir('coffer-log-')}/daemon.log`;
+  const log = createWriteStream(logPath);
+  const proc = spawn(join(BUILD, bin), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } });
+  const ports = {};
+  let buffered = '';
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`${bin} did not start in time; log:\n${safeRead(logPath)}`));
+    }, opts.timeoutMs || 15000);
+    const want = opts.listeners || 1;
+    let seen = 0;
+    proc.stderr.on('data', (chunk) => {
+      log.write(chunk);
+      buffered += chunk.toString();
+      let nl;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        try {
+          const j = JSON.parse(line);
+          if (j.msg === (opts.portMsg || 'listening') && j.port) {
+            ports[j.name || 'main'] = Number(j.port);
+            seen++;
+            if (seen === want) {
+              clearTimeout(timer);
+              resolvePromise(handle);
+            }
+          }
+        } catch { /* not JSON: keep it in the log */ }
+      }
+    });
+    proc.stdout.on('data', (chunk) => log.write(chunk));
+    proc.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      handle.exited = { code, sig };
+      if (seen < want) reject(new Error(`${bin} exited (${code ?? sig}) before listening; log:\n${safeRead(logPath)}`));
+    });
+    const handle = {
+      proc, ports, logPath,
+      get port() { return ports.main; },
+      log: () => safeRead(logPath),
+      async stop() { return stopProc(proc, 'SIGTERM'); },
+      async kill() { return stopProc(proc, 'SIGKILL'); },
+    };
+  });
+}
+
+function safeRead(p) {
+  try { return readFileSync(p, 'utf8'); } catch { return ''; }
+}
+
+function stopProc(proc, sig) {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((res) => {
+    proc.once('exit', (code, signal) => res({ code, signal }));
+    proc.kill(sig);
+  });
+}
+
+// cofferd on a free loopback port with a fresh data dir.
+export async function startCofferd({ dataDir = freshDir(), args = [], env } = {}) {
+  const d = await startDaemon('cofferd', ['--data', dataDir, '--listen', '127.0.0.1:0', ...args], { env });
+  d.dataDir = dataDir;
+  d.url = `http://127.0.0.1:${d.port}`;
+  return d;
+}
