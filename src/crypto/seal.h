@@ -1,0 +1,92 @@
+/*
+ * seal.h -- sealed objects (DESIGN §3; byte layout in docs/format.md).
+ *
+ * A sealed object is one file: a header that carries a fresh per-object
+ * DEK wrapped under the registry's KEK, then segments of plaintext sealed
+ * with AES-256-GCM in the STREAM construction (nonce = prefix(7) ‖ index(4,
+ * big endian) ‖ last-flag(1)), the header as AAD of every segment.
+ * Reordering, truncation, extension and any flipped bit are integrity
+ * errors (CF_EINTEGRITY); a reader never returns a byte of a segment that
+ * did not authenticate.
+ *
+ * Writer: append any number of bytes; full segments are sealed and written
+ * as they fill (so an upload's durable length is always a multiple of the
+ * segment size), the partial tail stays in memory; finish seals the final
+ * segment (possibly empty) with the last flag. The writer never fsyncs:
+ * durability is the caller's (fsync, rename, fsync dir).
+ *
+ * Reader: random access; reads decrypt only the segments they touch, and
+ * keep the last one decrypted so sequential reads decrypt each once.
+ * Opening authenticates the header (DEK unwrap) and the final segment, so
+ * the plaintext size it reports is authentic.
+ *
+ * Memory: a writer or reader holds at most one segment of plaintext and one
+ * of ciphertext (2 × 64 KiB by default), whatever the object size. Key
+ * material is wiped with OPENSSL_cleanse on free.
+ */
+#ifndef CF_CRYPTO_SEAL_H
+#define CF_CRYPTO_SEAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define SEAL_KEY_LEN 32
+#define SEAL_OBJECT_ID_LEN 16
+#define SEAL_DEFAULT_LOG2_SEGMENT 16 /* 64 KiB */
+#define SEAL_REGISTRY_ID_MAX 64
+
+/* The registry's key-encryption key and the registry id it is bound to
+ * (the AAD of every DEK wrap: registry_id ‖ object_id). */
+typedef struct seal_kek {
+    unsigned char key[SEAL_KEY_LEN];
+    char registry_id[SEAL_REGISTRY_ID_MAX + 1];
+} seal_kek;
+
+typedef struct seal_writer seal_writer;
+typedef struct seal_reader seal_reader;
+
+/* Options for deterministic output (known-answer tests only): NULL means
+ * random DEK, nonces and object id and the default segment size. */
+typedef struct seal_fixed {
+    const unsigned char *dek;         /* 32 bytes */
+    const unsigned char *nonce_prefix; /* 7 bytes */
+    const unsigned char *object_id;   /* 16 bytes */
+    const unsigned char *wrap_nonce;  /* 12 bytes */
+    unsigned log2_segment;            /* 0 = default; 10..24 */
+} seal_fixed;
+
+/* Writes the header to fd (at its current end) and returns a writer. */
+cf_code seal_writer_open(seal_writer **out, const seal_kek *kek, int fd, const seal_fixed *fixed,
+                         cf_err *e);
+/* Reopens an unfinished object (an upload after a restart): authenticates
+ * the header and every complete segment, truncates anything after the
+ * last complete segment, and positions the writer there. The plaintext
+ * length kept is returned in *durable. A finished object is refused. */
+cf_code seal_writer_resume(seal_writer **out, const seal_kek *kek, int fd, uint64_t *durable,
+                           cf_err *e);
+cf_code seal_writer_write(seal_writer *w, const void *data, size_t len, cf_err *e);
+/* Plaintext bytes written to the file in complete segments. */
+uint64_t seal_writer_durable(const seal_writer *w);
+/* Plaintext bytes accepted so far (durable + the tail in memory). */
+uint64_t seal_writer_length(const seal_writer *w);
+/* Seals the tail as the final segment. No fsync. */
+cf_code seal_writer_finish(seal_writer *w, cf_err *e);
+void seal_writer_free(seal_writer *w);
+const unsigned char *seal_writer_object_id(const seal_writer *w);
+
+cf_code seal_reader_open(seal_reader **out, const seal_kek *kek, int fd, cf_err *e);
+uint64_t seal_reader_size(const seal_reader *r);
+/* Reads up to len plaintext bytes at off into buf; *got is the count (0 at
+ * or past the end). Any authentication failure is CF_EINTEGRITY and
+ * nothing of that segment is copied. */
+cf_code seal_reader_read(seal_reader *r, uint64_t off, void *buf, size_t len, size_t *got,
+                         cf_err *e);
+void seal_reader_free(seal_reader *r);
+const unsigned char *seal_reader_object_id(const seal_reader *r);
+
+/* Size of the sealed file for a plaintext of n bytes (for tests, quotas). */
+uint64_t seal_sealed_size(uint64_t n, unsigned log2_segment);
+
+#endif
