@@ -26,6 +26,8 @@
  * with OPENSSL_cleanse on free.
  *
  * The header is at offset 0 of the file: open the writer on an empty file.
+ * A writer or reader is used by one thread at a time; many readers may
+ * share one file. Byte layout, checks and vectors: docs/format.md.
  */
 #ifndef CF_CRYPTO_SEAL_H
 #define CF_CRYPTO_SEAL_H
