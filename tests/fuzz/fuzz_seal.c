@@ -81,7 +81,8 @@ static int64_t read_ranges(const seal_kek *k, uint64_t seed, uint64_t file_size,
         size_t want = off >= n ? 0 : (size_t)(len < n - off ? len : n - off);
         if (rc == CF_OK && got != want)
             abort();
-        if (rc != CF_OK && (strict || rc != CF_EINTEGRITY || e.code != CF_EINTEGRITY || got >= want))
+        if (rc != CF_OK &&
+            (strict || rc != CF_EINTEGRITY || e.code != CF_EINTEGRITY || got >= want))
             abort();
     }
     seal_reader_free(r);
@@ -104,8 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (seal_writer_resume(&w, &k, memfd, &durable, NULL) == CF_OK) {
         if (seal_writer_durable(w) != durable)
             abort();
-        if (seal_writer_write(w, "tail", 4, NULL) != CF_OK ||
-            seal_writer_finish(w, NULL) != CF_OK)
+        if (seal_writer_write(w, "tail", 4, NULL) != CF_OK || seal_writer_finish(w, NULL) != CF_OK)
             abort();
         seal_writer_free(w);
         int64_t n = read_ranges(&k, seed + 1, (uint64_t)lseek(memfd, 0, SEEK_END), 1);

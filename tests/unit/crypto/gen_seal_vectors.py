@@ -82,9 +82,9 @@ def print_header():
     print(f"#define VEC_EMPTY_LEN {len(empty)}")
     print("static const char vec_empty_hex[] =\n" + hexlines(empty) + ";")
     print(f"#define VEC_BIG_LEN {len(big)}")
-    print(f'static const char vec_big_sha256[] = "{hashlib.sha256(big).hexdigest()}";')
-    print(f'static const char vec_kek_s_hex[] = "{kek(None).hex()}";')
-    print(f'static const char vec_kek_sc_hex[] = "{kek(C).hex()}";')
+    print(f'static const char vec_big_sha256[] =\n    "{hashlib.sha256(big).hexdigest()}";')
+    print(f'static const char vec_kek_s_hex[] =\n    "{kek(None).hex()}";')
+    print(f'static const char vec_kek_sc_hex[] =\n    "{kek(C).hex()}";')
     print("static const char vec_wrapped_s_hex[] =\n" + hexlines(wrapped_s) + ";")
     print("\n#endif")
 

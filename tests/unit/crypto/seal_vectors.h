@@ -62,9 +62,12 @@ static const char vec_empty_hex[] =
     "298d12fa71310b4041890e8110a0446631e9efe5353fe2216826000000000000"
     "4be40f4b39d2ad18b4f279169ec56cab";
 #define VEC_BIG_LEN 200160
-static const char vec_big_sha256[] = "c746d149c842dde22f2267205bf5eaaef9a51bb390758da15e982d13e09164e9";
-static const char vec_kek_s_hex[] = "4220730ce6c872581a3bfe39ad783716547de98ce98b4778e5226e88f64a3979";
-static const char vec_kek_sc_hex[] = "c10a1e9782951bfff66f21f18487ec5ead392100c2622c78b00deee766a8e12e";
+static const char vec_big_sha256[] =
+    "c746d149c842dde22f2267205bf5eaaef9a51bb390758da15e982d13e09164e9";
+static const char vec_kek_s_hex[] =
+    "4220730ce6c872581a3bfe39ad783716547de98ce98b4778e5226e88f64a3979";
+static const char vec_kek_sc_hex[] =
+    "c10a1e9782951bfff66f21f18487ec5ead392100c2622c78b00deee766a8e12e";
 static const char vec_wrapped_s_hex[] =
     "d0d1d2d3d4d5d6d7d8d9dadbe0daee11dcf4783ee862c2695d189e697ba51057"
     "6b5f4fa2dca9008e4718112711b709bf76764cb18a44d077add69916";

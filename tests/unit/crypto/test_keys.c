@@ -100,8 +100,7 @@ Test(keys_secret, wrap_roundtrip_bound_to_registry_and_srk)
     cr_assert_eq(keys_secret_unwrap(out, srk2, "reg1", w, NULL), CF_EINTEGRITY);
     for (size_t i = 0; i < KEYS_WRAPPED_LEN; i++) {
         w[i] ^= 0x80;
-        cr_assert_eq(keys_secret_unwrap(out, srk, "reg1", w, NULL), CF_EINTEGRITY, "byte %zu",
-                     i);
+        cr_assert_eq(keys_secret_unwrap(out, srk, "reg1", w, NULL), CF_EINTEGRITY, "byte %zu", i);
         w[i] ^= 0x80;
     }
     /* Two wraps of one secret differ (random nonce). */
@@ -128,7 +127,6 @@ Test(keys_kek, depends_on_s_c_and_registry)
 }
 
 /* ---- known-answer vectors (seal_vectors.h) ---- */
-
 
 static void seq(unsigned char *p, size_t n, unsigned char start)
 {
@@ -162,9 +160,8 @@ Test(keys_vectors, s_wrap)
     cf_hex_encode(hex, w, KEYS_WRAPPED_LEN);
     cr_assert_str_eq(hex, vec_wrapped_s_hex);
     unsigned char vec[KEYS_WRAPPED_LEN];
-    cr_assert_eq(cf_hex_decode(vec, sizeof(vec), vec_wrapped_s_hex, strlen(vec_wrapped_s_hex),
-                               NULL),
-                 CF_OK);
+    cr_assert_eq(
+        cf_hex_decode(vec, sizeof(vec), vec_wrapped_s_hex, strlen(vec_wrapped_s_hex), NULL), CF_OK);
     cr_assert_eq(keys_secret_unwrap(out, srk, VEC_REGISTRY, vec, NULL), CF_OK);
     cr_assert_eq(memcmp(out, s, 32), 0);
 }

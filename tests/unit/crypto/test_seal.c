@@ -37,8 +37,8 @@ static void check_full(const seal_kek *k, int fd, const unsigned char *data, siz
 }
 
 /* Random ranges, each compared with the plaintext. */
-static void check_ranges(const seal_kek *k, int fd, const unsigned char *data, size_t n,
-                         int count, uint64_t seed)
+static void check_ranges(const seal_kek *k, int fd, const unsigned char *data, size_t n, int count,
+                         uint64_t seed)
 {
     seal_reader *r = NULL;
     cf_err e = {0};
@@ -456,8 +456,8 @@ Test(seal_tamper, appending_fails_open)
     struct {
         const unsigned char *p;
         size_t len;
-    } tails[] = {{seg1, TSTRIDE}, {fin, sizeof(fin)}, {junk, TSTRIDE}, {junk, 16}, {junk, 1},
-                 {fin, 16}};
+    } tails[] = {{seg1, TSTRIDE}, {fin, sizeof(fin)}, {junk, TSTRIDE},
+                 {junk, 16},      {junk, 1},          {fin, 16}};
     for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
         int c = tu_clone(fd);
         cr_assert_eq(pwrite(c, tails[t].p, tails[t].len, n), (ssize_t)tails[t].len);
@@ -583,7 +583,6 @@ Test(seal_tamper, segment_of_same_object_at_other_index_or_flag_fails)
 }
 
 /* ---- known-answer vectors (seal_vectors.h, generated independently) ---- */
-
 
 static unsigned char vk_dek[32], vk_prefix[7], vk_oid[16], vk_wn[12];
 
