@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/enc.h"
 #include "crypto/keys.h"
+#include "seal_vectors.h"
 
 static char dir[64];
 
@@ -98,8 +100,7 @@ Test(keys_secret, wrap_roundtrip_bound_to_registry_and_srk)
     cr_assert_eq(keys_secret_unwrap(out, srk2, "reg1", w, NULL), CF_EINTEGRITY);
     for (size_t i = 0; i < KEYS_WRAPPED_LEN; i++) {
         w[i] ^= 0x80;
-        cr_assert_eq(keys_secret_unwrap(out, srk, "reg1", w, NULL), CF_EINTEGRITY, "byte %zu",
-                     i);
+        cr_assert_eq(keys_secret_unwrap(out, srk, "reg1", w, NULL), CF_EINTEGRITY, "byte %zu", i);
         w[i] ^= 0x80;
     }
     /* Two wraps of one secret differ (random nonce). */
@@ -123,4 +124,44 @@ Test(keys_kek, depends_on_s_c_and_registry)
     cr_assert_eq(keys_kek_derive(&f, s, NULL, "reg1", NULL), CF_OK);
     cr_assert_eq(memcmp(a.key, f.key, 32), 0);
     cr_assert_eq(keys_kek_derive(&f, s, NULL, "", NULL), CF_EINVAL);
+}
+
+/* ---- known-answer vectors (seal_vectors.h) ---- */
+
+static void seq(unsigned char *p, size_t n, unsigned char start)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(start + i);
+}
+
+Test(keys_vectors, kek_derivation)
+{
+    unsigned char s[32], c[32];
+    seq(s, 32, 0x40);
+    seq(c, 32, 0x60);
+    seal_kek k;
+    char hex[65];
+    cr_assert_eq(keys_kek_derive(&k, s, NULL, VEC_REGISTRY, NULL), CF_OK);
+    cf_hex_encode(hex, k.key, 32);
+    cr_assert_str_eq(hex, vec_kek_s_hex);
+    cr_assert_eq(keys_kek_derive(&k, s, c, VEC_REGISTRY, NULL), CF_OK);
+    cf_hex_encode(hex, k.key, 32);
+    cr_assert_str_eq(hex, vec_kek_sc_hex);
+}
+
+Test(keys_vectors, s_wrap)
+{
+    unsigned char srk[32], s[32], nonce[12], w[KEYS_WRAPPED_LEN], out[32];
+    seq(srk, 32, 0x80);
+    seq(s, 32, 0x40);
+    seq(nonce, 12, 0xd0);
+    cr_assert_eq(keys_secret_wrap_nonce(w, srk, VEC_REGISTRY, s, nonce, NULL), CF_OK);
+    char hex[2 * KEYS_WRAPPED_LEN + 1];
+    cf_hex_encode(hex, w, KEYS_WRAPPED_LEN);
+    cr_assert_str_eq(hex, vec_wrapped_s_hex);
+    unsigned char vec[KEYS_WRAPPED_LEN];
+    cr_assert_eq(
+        cf_hex_decode(vec, sizeof(vec), vec_wrapped_s_hex, strlen(vec_wrapped_s_hex), NULL), CF_OK);
+    cr_assert_eq(keys_secret_unwrap(out, srk, VEC_REGISTRY, vec, NULL), CF_OK);
+    cr_assert_eq(memcmp(out, s, 32), 0);
 }
