@@ -49,9 +49,45 @@ void registry_api_shutdown(void)
 
 /* ---- responses ---- */
 
+/* Bodies up to this size are read and dropped before an early answer, so
+ * the client sees the answer rather than a connection reset. */
+#define DRAIN_MAX (64ull * 1024 * 1024)
+
+static void send_deferred(rq *q)
+{
+    http_resp *resp = q->deferred;
+    q->deferred = NULL;
+    if (resp)
+        http_req_respond(q->r, resp);
+}
+
+static int drain_body(http_req *r, const char *data, size_t len)
+{
+    (void)data;
+    (void)len;
+    send_deferred(r->user); /* the server discards the rest of the body */
+    return 1;
+}
+
+static void drain_end(http_req *r)
+{
+    send_deferred(r->user);
+}
+
 void api_respond(rq *q, http_resp *resp)
 {
     http_resp_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+    if (q->at_headers && resp != NULL && q->deferred == NULL) {
+        int64_t cl = http_req_content_length(q->r);
+        const char *te = http_req_header(q->r, "Transfer-Encoding");
+        int body = cl > 0 || (te != NULL && *te != '\0');
+        if (body && (cl < 0 || (uint64_t)cl <= DRAIN_MAX)) {
+            q->deferred = resp;
+            q->r->on_body = drain_body;
+            q->r->on_end = drain_end;
+            return;
+        }
+    }
     http_req_respond(q->r, resp);
 }
 
@@ -404,6 +440,10 @@ static void rq_done(http_req *r, int ok)
         upload_release(q->up, 0); /* unfinished business rolls back */
     }
     OPENSSL_cleanse(&q->kek, sizeof(q->kek));
+    if (q->deferred) {
+        /* never sent (client gone): free it through the server */
+        http_req_respond(r, q->deferred);
+    }
     free(q);
     r->user = NULL;
 }
@@ -418,6 +458,8 @@ static void not_allowed(rq *q)
     api_fail(q, 405, "UNSUPPORTED", "method %s not supported here", q->r->method);
 }
 
+static void handle(rq *q);
+
 void registry_api_handle(http_req *r, void *ctx)
 {
     (void)ctx;
@@ -429,6 +471,14 @@ void registry_api_handle(http_req *r, void *ctx)
     q->r = r;
     r->user = q;
     r->on_done = rq_done;
+    q->at_headers = 1;
+    handle(q);
+    q->at_headers = 0;
+}
+
+static void handle(rq *q)
+{
+    http_req *r = q->r;
     int get = method_is(r, "GET") || method_is(r, "HEAD");
     route_kind k = route_parse(&q->rt, r->path);
     const char *host = http_req_header(r, "Host");

@@ -34,6 +34,8 @@ typedef struct rq {
     int fresh;           /* upload created by this request */
     oci_digest digest;
     int failed;          /* a body callback already responded */
+    int at_headers;      /* inside the first handler call */
+    http_resp *deferred; /* response waiting for the body to be drained */
     /* manifests */
     oci_reference ref;
 } rq;

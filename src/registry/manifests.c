@@ -208,6 +208,7 @@ void api_manifest(rq *q)
     }
     int64_t cl = http_req_content_length(q->r);
     if (cl > (int64_t)MANIFEST_MAX_SIZE) {
+        /* answered once the body is drained (or at once past 64 MiB) */
         api_fail(q, 413, "MANIFEST_INVALID", "manifest larger than %u bytes", MANIFEST_MAX_SIZE);
         return;
     }
