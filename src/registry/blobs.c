@@ -110,7 +110,6 @@ static void upload_status(rq *q, unsigned status)
     http_resp *resp = http_resp_new(status);
     upload_location(q, resp, upload_uuid(q->up));
     range_header(resp, upload_length(q->up));
-    http_resp_header(resp, "OCI-Chunk-Min-Length", "65536");
     api_respond(q, resp);
 }
 

@@ -197,6 +197,28 @@ test('an upload resumes after kill -9 from its durable offset', async () => {
   }
 });
 
+test('an abandoned upload expires after the idle timeout', async () => {
+  const c = await startCofferd({ args: ['--registry', REG, '--upload-ttl', '1'] });
+  try {
+    const s = await fetch(`${c.url}/v2/${REG}/idle/blobs/uploads/`, { method: 'POST' });
+    const loc = s.headers.get('location');
+    const uuid = s.headers.get('docker-upload-uuid');
+    let r = await fetch(c.url + loc, { method: 'PATCH', body: randomBytes(1000) });
+    assert.equal(r.status, 202);
+    // the janitor runs every second; poll (no timing assertion, just a bound)
+    let status = 202;
+    for (let i = 0; i < 100 && status !== 404; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      status = (await fetch(c.url + loc)).status;
+    }
+    assert.equal(status, 404);
+    const left = [...files(c.dataDir)].filter((f) => f.includes(uuid));
+    assert.deepEqual(left, []);
+  } finally {
+    await c.stop();
+  }
+});
+
 function* files(dir) {
   for (const e of readdirSync(dir)) {
     const p = join(dir, e);
