@@ -21,6 +21,9 @@
 #include "store/objects.h"
 #include "store/uploads.h"
 
+/* A streamed PATCH makes its durable part crash-safe every this many bytes. */
+#define STREAM_CHECKPOINT (16u * 1024 * 1024)
+
 /* ---- blobs ---- */
 
 static int parse_digest_arg(rq *q, oci_digest *d, unsigned bad_status, const char *bad_code)
@@ -159,6 +162,15 @@ static int upload_body(http_req *r, const char *data, size_t len)
         return 1;
     }
     q->received += len;
+    /* a long streamed PATCH (no Content-Range, so no promise about its
+     * length to keep) checkpoints its durable part as it goes */
+    if (!q->has_range && !q->complete && q->received - q->checkpointed >= STREAM_CHECKPOINT) {
+        if (upload_checkpoint_durable(q->up, &q->kek, &e) != CF_OK) {
+            api_fail_err(q, &e, "checkpoint upload");
+            return 1;
+        }
+        q->checkpointed = q->received;
+    }
     return 0;
 }
 

@@ -56,6 +56,10 @@ const char *upload_uuid(const upload *u);
 uint64_t upload_length(const upload *u);
 cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e);
 cf_code upload_checkpoint(upload *u, const seal_kek *kek, cf_err *e);
+/* A checkpoint of the durable part only (the segment boundary), taken
+ * during a long streamed PATCH so a crash mid-stream keeps what is
+ * durable; if the request then fails, it rolls back to here. */
+cf_code upload_checkpoint_durable(upload *u, const seal_kek *kek, cf_err *e);
 /* Seals the final segment, fsyncs, and checks the content against want.
  * CF_EINVAL on a mismatch (the upload then rolls back on release). On
  * CF_OK the finished file is at upload_path(u) and *size is its length. */
