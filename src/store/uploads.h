@@ -3,9 +3,9 @@
  *
  * An upload is the sealed file uploads/<uuid> (complete segments only)
  * plus a checkpoint uploads/<uuid>.state: a small sealed object holding
- * the durable length D of the file (a segment boundary), the running
- * SHA-256 state after every accepted byte, and the accepted bytes past D
- * (the partial segment, < 64 KiB). A request that ends well calls
+ * the durable length D of the file (a segment boundary), the SHA-256
+ * state over those D bytes, and the accepted bytes past D (the partial
+ * segment, < 64 KiB). A request that ends well calls
  * upload_checkpoint: fsync the file, then atomically replace the
  * checkpoint. So every acknowledged byte survives kill -9, and the state
  * on disk is always "the file truncated to D, plus the tail": loading an
