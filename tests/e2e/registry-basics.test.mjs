@@ -187,6 +187,14 @@ test('an index needs its child manifests in the repository', async () => {
   assert.equal(h.headers.get('content-type'), lt);
   assert.equal(h.headers.get('docker-content-digest'), p.digest);
   assert.equal(Number(h.headers.get('content-length')), p.body.length);
+  // an old client that accepts only image manifests gets linux/amd64
+  const old = await fetch(url('multi/manifests/latest'), { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+  assert.equal(old.headers.get('content-type'), 'application/vnd.docker.distribution.manifest.v2+json');
+  assert.equal(old.headers.get('docker-content-digest'), children[0].digest);
+  await old.arrayBuffer();
+  const both = await fetch(url('multi/manifests/latest'), { headers: { accept: `${lt}, application/vnd.docker.distribution.manifest.v2+json` } });
+  assert.equal(both.headers.get('docker-content-digest'), p.digest);
+  await both.arrayBuffer();
   // a manifest pushed by a digest it does not have
   const wrong = await pushManifest('multi', sha256(Buffer.from('x')), children[0].m, children[0].mediaType);
   assert.equal(wrong.r.status, 400);
