@@ -27,9 +27,9 @@
 /* ---- content negotiation ----
  * Stored manifests are served as pushed. The one conversion: a client
  * that asks for a tag holding an index or manifest list but accepts only
- * image manifests (an old Docker client) gets the linux/amd64 image, as
+ * image manifests (an old Docker client) receives the linux/amd64 image, as
  * Distribution does. Everything else (no Accept, wildcards, or a type the
- * client did not list) gets the stored bytes: a client always receives
+ * client did not list) receives the stored bytes: a client always receives
  * the digest it asked for. */
 
 typedef struct accepts {
