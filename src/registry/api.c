@@ -369,8 +369,8 @@ static void api_tags(rq *q)
     if (more)
         snprintf(link, sizeof(link), "</v2/%s/tags/list?last=%s&n=%lld>; rel=\"next\"", q->name,
                  l.last, (long long)n);
-    respond_json(q, 200, json_pack("{s:s,s:o}", "name", q->name, "tags", l.arr),
-                 "application/json", more ? link : NULL);
+    respond_json(q, 200, json_pack("{s:s,s:o}", "name", q->name, "tags", l.arr), "application/json",
+                 more ? link : NULL);
 }
 
 static int referrer_add(void *cls, const meta_referrer *m)
@@ -416,8 +416,8 @@ static void api_referrers(rq *q)
         api_fail(q, 500, "UNKNOWN", "out of memory");
         return;
     }
-    http_resp *resp = http_resp_bytes(200, body, strlen(body),
-                                      "application/vnd.oci.image.index.v1+json");
+    http_resp *resp =
+        http_resp_bytes(200, body, strlen(body), "application/vnd.oci.image.index.v1+json");
     free(body);
     if (at)
         http_resp_header(resp, "OCI-Filters-Applied", "artifactType");
@@ -562,8 +562,7 @@ cf_code registry_ensure(const char *name, int *created, cf_err *e)
 {
     *created = 0;
     if (!oci_registry_name_valid(name, strlen(name)))
-        return cf_err_set(e, CF_EINVAL,
-                          "registry name '%s' must be 5-50 letters and digits", name);
+        return cf_err_set(e, CF_EINVAL, "registry name '%s' must be 5-50 letters and digits", name);
     meta_registry reg;
     cf_err ge = {0};
     if (meta_registry_get(&reg, name, &ge) == CF_OK)

@@ -21,8 +21,8 @@ typedef struct rq {
     http_req *r;
     route rt;
     meta_registry reg;
-    char repo[OCI_NAME_MAX + 1];  /* repository inside the registry */
-    char name[API_NAME_MAX + 1];  /* the name as the client wrote it */
+    char repo[OCI_NAME_MAX + 1]; /* repository inside the registry */
+    char name[API_NAME_MAX + 1]; /* the name as the client wrote it */
     seal_kek kek;
     int have_kek;
     /* uploads */
@@ -31,8 +31,8 @@ typedef struct rq {
     uint64_t range_start, range_end;
     uint64_t received;
     uint64_t checkpointed; /* received at the last mid-stream checkpoint */
-    int complete;        /* finish the upload at the end of the body */
-    int fresh;           /* upload created by this request */
+    int complete;          /* finish the upload at the end of the body */
+    int fresh;             /* upload created by this request */
     oci_digest digest;
     int failed;          /* a body callback already responded */
     int at_headers;      /* inside the first handler call */

@@ -190,8 +190,8 @@ static void upload_complete(rq *q)
     objects_lock(&q->digest);
     rc = objects_install(upload_path(q->up), q->reg.id, &q->digest, &e);
     if (rc == CF_OK)
-        rc = meta_blob_commit(q->reg.id, q->repo, q->digest.text, (int64_t)size,
-                              upload_uuid(q->up), &e);
+        rc = meta_blob_commit(q->reg.id, q->repo, q->digest.text, (int64_t)size, upload_uuid(q->up),
+                              &e);
     objects_unlock(&q->digest);
     if (rc != CF_OK) {
         api_fail_err(q, &e, "store blob");

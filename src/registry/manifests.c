@@ -87,8 +87,7 @@ static int negotiate(rq *q, const meta_manifest *m, const oci_digest *d, meta_ma
     if (buf == NULL || objects_open(&rd, &fd, q->reg.id, d, &q->kek, &e) != CF_OK)
         goto out;
     size_t got = 0;
-    if (seal_reader_read(rd, 0, buf, (size_t)m->size, &got, &e) != CF_OK ||
-        got != (size_t)m->size)
+    if (seal_reader_read(rd, 0, buf, (size_t)m->size, &got, &e) != CF_OK || got != (size_t)m->size)
         goto out;
     oci_digest cd;
     if (manifest_index_pick(&cd, buf, got, "linux", "amd64", NULL) != CF_OK)
@@ -191,8 +190,7 @@ static void manifest_put_end(http_req *r)
         return;
     }
     oci_digest d;
-    digest_of(&d, q->ref.is_digest ? q->ref.digest.alg : OCI_ALG_SHA256, r->body.data,
-              r->body.len);
+    digest_of(&d, q->ref.is_digest ? q->ref.digest.alg : OCI_ALG_SHA256, r->body.data, r->body.len);
     if (q->ref.is_digest && strcmp(d.text, q->ref.digest.text) != 0) {
         manifest_free(&m);
         api_fail(q, 400, "DIGEST_INVALID", "manifest digest does not match the reference");

@@ -41,8 +41,8 @@ struct upload {
     char path[OBJECTS_PATH_MAX];
     int fd;
     seal_writer *w;
-    SHA256_CTX sha;         /* over every accepted byte */
-    SHA256_CTX sha_durable; /* over the durable bytes (a segment boundary) */
+    SHA256_CTX sha;          /* over every accepted byte */
+    SHA256_CTX sha_durable;  /* over the durable bytes (a segment boundary) */
     unsigned char tail[SEG]; /* copy of the writer's unsealed tail */
     size_t tail_len;
     int busy;
@@ -229,8 +229,7 @@ static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
     rc = seal_reader_read(r, 0, buf, (size_t)sz, &got, e);
     if (rc != CF_OK)
         goto out;
-    if (got != sz || memcmp(buf, CKPT_MAGIC, 8) != 0 ||
-        get_u32(buf + 16) != sizeof(SHA256_CTX)) {
+    if (got != sz || memcmp(buf, CKPT_MAGIC, 8) != 0 || get_u32(buf + 16) != sizeof(SHA256_CTX)) {
         rc = cf_err_set(e, CF_EINTEGRITY, "upload checkpoint is malformed");
         goto out;
     }
