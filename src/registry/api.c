@@ -49,6 +49,18 @@ void registry_api_shutdown(void)
 
 /* ---- responses ---- */
 
+void api_drop_upload(rq *q)
+{
+    if (q->up && q->fresh) {
+        /* a monolithic push that failed leaves no upload behind */
+        meta_upload_delete(upload_uuid(q->up), NULL);
+        upload_discard(q->up);
+    } else if (q->up) {
+        upload_release(q->up, 0); /* unfinished business rolls back */
+    }
+    q->up = NULL;
+}
+
 /* Bodies up to this size are read and dropped before an early answer, so
  * the client sees the answer rather than a connection reset. */
 #define DRAIN_MAX (64ull * 1024 * 1024)
@@ -108,6 +120,9 @@ void api_fail(rq *q, unsigned status, const char *code, const char *fmt, ...)
     free(body);
     char st[8];
     snprintf(st, sizeof(st), "%u", status);
+    /* let go of the upload before the client can see the answer, so its
+     * next request finds it free (rolled back to the last checkpoint) */
+    api_drop_upload(q);
     cf_log(status >= 500 ? CF_LOG_ERROR : CF_LOG_WARN, "request failed", "request_id",
            q->r->request_id, "method", q->r->method, "path", q->r->path, "status", st, "code", code,
            "error", msg, NULL);
@@ -432,13 +447,7 @@ static void rq_done(http_req *r, int ok)
     rq *q = r->user;
     if (q == NULL)
         return;
-    if (q->up && q->fresh) {
-        /* a monolithic push that failed leaves no upload behind */
-        meta_upload_delete(upload_uuid(q->up), NULL);
-        upload_discard(q->up);
-    } else if (q->up) {
-        upload_release(q->up, 0); /* unfinished business rolls back */
-    }
+    api_drop_upload(q);
     OPENSSL_cleanse(&q->kek, sizeof(q->kek));
     if (q->deferred) {
         /* never sent (client gone): free it through the server */

@@ -29,6 +29,7 @@ typedef struct rq {
     upload *up;
     int has_range;
     uint64_t range_start, range_end;
+    uint64_t start_len; /* the upload's length when this request took it */
     uint64_t received;
     uint64_t checkpointed; /* received at the last mid-stream checkpoint */
     int complete;          /* finish the upload at the end of the body */
@@ -44,6 +45,9 @@ typedef struct rq {
 /* Responds with the spec's error body; logs the failure once. */
 void api_fail(rq *q, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Releases the request's upload, rolling it back (or removing it, when
+ * this request created it), before an error answer. */
+void api_drop_upload(rq *q);
 /* Maps a cf_err from a lower layer to a response (500/503/507...). */
 void api_fail_err(rq *q, const cf_err *e, const char *what);
 /* Adds the common headers and queues. */

@@ -118,7 +118,8 @@ static void upload_status(rq *q, unsigned status)
 
 static void upload_range_error(rq *q, const char *detail)
 {
-    uint64_t len = q->up ? upload_length(q->up) : 0;
+    /* what the upload holds once this request is rolled back */
+    uint64_t len = q->up ? q->start_len : 0;
     char range[48];
     snprintf(range, sizeof(range), "0-%llu", (unsigned long long)(len ? len - 1 : 0));
     cf_log(CF_LOG_WARN, "request failed", "request_id", q->r->request_id, "method", q->r->method,
@@ -131,6 +132,7 @@ static void upload_range_error(rq *q, const char *detail)
         upload_location(q, resp, upload_uuid(q->up));
     http_resp_header(resp, "Range", range);
     q->failed = 1;
+    api_drop_upload(q);
     api_respond(q, resp);
 }
 
@@ -265,6 +267,7 @@ static int acquire(rq *q, const char *uuid)
         api_fail_err(q, &e, "open upload");
         return -1;
     }
+    q->start_len = upload_length(q->up);
     return 0;
 }
 
