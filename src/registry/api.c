@@ -352,11 +352,11 @@ static void api_catalog(rq *q, const route_slice *host_reg)
         return;
     }
     char link[API_NAME_MAX + 96];
-    if (more)
+    if (more && n > 0)
         snprintf(link, sizeof(link), "</v2/_catalog?last=%s&n=%lld>; rel=\"next\"", l.last,
                  (long long)n);
     respond_json(q, 200, json_pack("{s:o}", "repositories", l.arr), "application/json",
-                 more ? link : NULL);
+                 more && n > 0 ? link : NULL);
 }
 
 static void api_tags(rq *q)
@@ -381,11 +381,11 @@ static void api_tags(rq *q)
         return;
     }
     char link[2 * API_NAME_MAX + 96];
-    if (more)
+    if (more && n > 0)
         snprintf(link, sizeof(link), "</v2/%s/tags/list?last=%s&n=%lld>; rel=\"next\"", q->name,
                  l.last, (long long)n);
     respond_json(q, 200, json_pack("{s:s,s:o}", "name", q->name, "tags", l.arr), "application/json",
-                 more ? link : NULL);
+                 more && n > 0 ? link : NULL);
 }
 
 static int referrer_add(void *cls, const meta_referrer *m)
