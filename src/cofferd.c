@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/err.h"
 #include "base/fs.h"
@@ -108,6 +109,7 @@ int main(int argc, char **argv)
         }
     }
 
+    umask(077); /* everything under --data is the service's alone */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
