@@ -496,14 +496,18 @@ static void handle(rq *q)
         return;
     }
     if (k == ROUTE_BASE) {
-        if (!get)
-            return not_allowed(q);
+        if (!get) {
+            not_allowed(q);
+            return;
+        }
         api_respond(q, http_resp_bytes(200, "{}", 2, "application/json"));
         return;
     }
     if (k == ROUTE_CATALOG) {
-        if (!get)
-            return not_allowed(q);
+        if (!get) {
+            not_allowed(q);
+            return;
+        }
         route_slice hr;
         api_catalog(q, route_host_registry(host, login_domain, &hr) == 0 ? &hr : NULL);
         return;
@@ -536,21 +540,27 @@ static void handle(rq *q)
         return;
     switch (k) {
     case ROUTE_TAGS:
-        if (!get)
-            return not_allowed(q);
+        if (!get) {
+            not_allowed(q);
+            return;
+        }
         api_tags(q);
         return;
     case ROUTE_REFERRERS:
-        if (!get)
-            return not_allowed(q);
+        if (!get) {
+            not_allowed(q);
+            return;
+        }
         api_referrers(q);
         return;
     case ROUTE_BLOB:
         api_blob(q);
         return;
     case ROUTE_UPLOAD_START:
-        if (!method_is(r, "POST"))
-            return not_allowed(q);
+        if (!method_is(r, "POST")) {
+            not_allowed(q);
+            return;
+        }
         api_upload_start(q);
         return;
     case ROUTE_UPLOAD:
