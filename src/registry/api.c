@@ -8,6 +8,7 @@
 #include "registry/api.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,33 @@ void registry_api_shutdown(void)
 {
     free(login_domain);
     login_domain = NULL;
+}
+
+/* ---- memory held by request bodies ---- */
+
+#define BODY_BUDGET (64ull * 1024 * 1024)
+static pthread_mutex_t budget_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t budget_used;
+
+int api_mem_reserve(rq *q, uint64_t n)
+{
+    int rc = -1;
+    pthread_mutex_lock(&budget_mu);
+    if (budget_used + n <= BODY_BUDGET) {
+        budget_used += n;
+        q->mem_reserved += n;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&budget_mu);
+    return rc;
+}
+
+static void mem_release(rq *q)
+{
+    pthread_mutex_lock(&budget_mu);
+    budget_used -= q->mem_reserved;
+    q->mem_reserved = 0;
+    pthread_mutex_unlock(&budget_mu);
 }
 
 /* ---- responses ---- */
@@ -448,6 +476,8 @@ static void rq_done(http_req *r, int ok)
     if (q == NULL)
         return;
     api_drop_upload(q);
+    if (q->mem_reserved)
+        mem_release(q);
     OPENSSL_cleanse(&q->kek, sizeof(q->kek));
     if (q->deferred) {
         /* never sent (client gone): free it through the server */

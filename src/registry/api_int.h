@@ -40,6 +40,7 @@ typedef struct rq {
     http_resp *deferred; /* response waiting for the body to be drained */
     /* manifests */
     oci_reference ref;
+    uint64_t mem_reserved; /* bytes of the manifest budget held */
 } rq;
 
 /* Responds with the spec's error body; logs the failure once. */
@@ -48,6 +49,9 @@ void api_fail(rq *q, unsigned status, const char *code, const char *fmt, ...)
 /* Releases the request's upload, rolling it back (or removing it, when
  * this request created it), before an error answer. */
 void api_drop_upload(rq *q);
+/* Reserves n bytes of the daemon-wide budget for request bodies held in
+ * memory (manifests); released when the request ends. -1 when over. */
+int api_mem_reserve(rq *q, uint64_t n);
 /* Maps a cf_err from a lower layer to a response (500/503/507...). */
 void api_fail_err(rq *q, const cf_err *e, const char *what);
 /* Adds the common headers and queues. */

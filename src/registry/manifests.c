@@ -298,5 +298,12 @@ void api_manifest(rq *q)
         api_fail(q, 413, "MANIFEST_INVALID", "manifest larger than %u bytes", MANIFEST_MAX_SIZE);
         return;
     }
+    /* Manifests are the one body held in memory: bound their total over
+     * all connections (a chunked body reserves the maximum). */
+    uint64_t want = cl >= 0 ? (uint64_t)cl : MANIFEST_MAX_SIZE;
+    if (api_mem_reserve(q, want) != 0) {
+        api_fail(q, 429, "TOOMANYREQUESTS", "too many manifest uploads in progress; retry");
+        return;
+    }
     http_req_collect(q->r, MANIFEST_MAX_SIZE, manifest_put_end);
 }
