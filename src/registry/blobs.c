@@ -329,8 +329,11 @@ void api_upload_start(rq *q)
         return;
     char uuid[UPLOAD_UUID_LEN + 1];
     cf_err e = {0};
-    cf_code rc = upload_create(&q->up, uuid, q->reg.id, &q->kek, &e);
-    if (rc == CF_OK)
+    /* A monolithic push needs neither a checkpoint nor an upload row: it
+     * completes or vanishes within this request (a crash leaves a file the
+     * janitor sweeps). */
+    cf_code rc = upload_create(&q->up, uuid, q->reg.id, &q->kek, !q->complete, &e);
+    if (rc == CF_OK && !q->complete)
         rc = meta_upload_create(uuid, q->reg.id, q->repo, &e);
     if (rc != CF_OK) {
         if (q->up) {
