@@ -3,9 +3,9 @@
  *
  * An upload is the sealed file uploads/<uuid> (complete segments only)
  * plus a checkpoint uploads/<uuid>.state: a small sealed object holding
- * the durable length D of the file (a segment boundary), the running
- * SHA-256 state after every accepted byte, and the accepted bytes past D
- * (the partial segment, < 64 KiB). A request that ends well calls
+ * the durable length D of the file (a segment boundary), the SHA-256
+ * state over those D bytes, and the accepted bytes past D (the partial
+ * segment, < 64 KiB). A request that ends well calls
  * upload_checkpoint: fsync the file, then atomically replace the
  * checkpoint. So every acknowledged byte survives kill -9, and the state
  * on disk is always "the file truncated to D, plus the tail": loading an
@@ -45,10 +45,12 @@ void uploads_shutdown(void);
 
 int upload_uuid_valid(const char *s, size_t len);
 
-/* Creates the file and its first checkpoint; the upload comes back
- * acquired. */
+/* Creates the file and, when durable, fsyncs it and writes its first
+ * checkpoint (an upload a client will come back to); a monolithic push
+ * completed in the same request passes 0 and skips both. The upload comes
+ * back acquired. */
 cf_code upload_create(upload **out, char uuid[UPLOAD_UUID_LEN + 1], const char *reg_id,
-                      const seal_kek *kek, cf_err *e);
+                      const seal_kek *kek, int durable, cf_err *e);
 /* CF_ENOTFOUND: no such upload on disk; CF_ECONFLICT: in use. */
 cf_code upload_acquire(upload **out, const char *uuid, const char *reg_id, const seal_kek *kek,
                        cf_err *e);
@@ -56,6 +58,10 @@ const char *upload_uuid(const upload *u);
 uint64_t upload_length(const upload *u);
 cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e);
 cf_code upload_checkpoint(upload *u, const seal_kek *kek, cf_err *e);
+/* A checkpoint of the durable part only (the segment boundary), taken
+ * during a long streamed PATCH so a crash mid-stream keeps what is
+ * durable; if the request then fails, it rolls back to here. */
+cf_code upload_checkpoint_durable(upload *u, const seal_kek *kek, cf_err *e);
 /* Seals the final segment, fsyncs, and checks the content against want.
  * CF_EINVAL on a mismatch (the upload then rolls back on release). On
  * CF_OK the finished file is at upload_path(u) and *size is its length. */
@@ -68,6 +74,8 @@ void upload_release(upload *u, int ok);
 /* Removes the upload's files and forgets it (after completion, cancel).
  * The upload must be acquired by the caller; it is freed. */
 void upload_discard(upload *u);
+/* 1 while a request is using upload uuid. */
+int upload_active(const char *uuid);
 /* Janitor: removes the files of upload uuid when it is not in use and
  * its checkpoint is older than idle_before. Returns 1 when removed. */
 int upload_expire(const char *uuid, const char *reg_id, time_t idle_before);
