@@ -34,6 +34,11 @@ cf_code keys_random(unsigned char *out, size_t len, cf_err *e);
 /* S (or any 32-byte registry secret) under the SRK, bound to registry_id. */
 cf_code keys_secret_wrap(unsigned char out[KEYS_WRAPPED_LEN], const unsigned char srk[32],
                          const char *registry_id, const unsigned char secret[32], cf_err *e);
+/* keys_secret_wrap with a given nonce: for known-answer tests only (a
+ * nonce must never repeat under one SRK). */
+cf_code keys_secret_wrap_nonce(unsigned char out[KEYS_WRAPPED_LEN], const unsigned char srk[32],
+                               const char *registry_id, const unsigned char secret[32],
+                               const unsigned char nonce[12], cf_err *e);
 cf_code keys_secret_unwrap(unsigned char out[KEYS_SECRET_LEN], const unsigned char srk[32],
                            const char *registry_id, const unsigned char wrapped[KEYS_WRAPPED_LEN],
                            cf_err *e);

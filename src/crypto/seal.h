@@ -20,9 +20,12 @@
  * Opening authenticates the header (DEK unwrap) and the final segment, so
  * the plaintext size it reports is authentic.
  *
- * Memory: a writer or reader holds at most one segment of plaintext and one
- * of ciphertext (2 × 64 KiB by default), whatever the object size. Key
- * material is wiped with OPENSSL_cleanse on free.
+ * Memory: a writer or reader holds one buffer of segment + 16 bytes (the
+ * tail is encrypted in place; a segment is read and decrypted in place),
+ * whatever the object size. Key material and plaintext buffers are wiped
+ * with OPENSSL_cleanse on free.
+ *
+ * The header is at offset 0 of the file: open the writer on an empty file.
  */
 #ifndef CF_CRYPTO_SEAL_H
 #define CF_CRYPTO_SEAL_H
@@ -57,7 +60,8 @@ typedef struct seal_fixed {
     unsigned log2_segment;            /* 0 = default; 10..24 */
 } seal_fixed;
 
-/* Writes the header to fd (at its current end) and returns a writer. */
+/* Writes the header to fd (at its current position: offset 0 of an empty
+ * file) and returns a writer. Writes go through write(2). */
 cf_code seal_writer_open(seal_writer **out, const seal_kek *kek, int fd, const seal_fixed *fixed,
                          cf_err *e);
 /* Reopens an unfinished object (an upload after a restart): authenticates
@@ -71,7 +75,9 @@ cf_code seal_writer_write(seal_writer *w, const void *data, size_t len, cf_err *
 uint64_t seal_writer_durable(const seal_writer *w);
 /* Plaintext bytes accepted so far (durable + the tail in memory). */
 uint64_t seal_writer_length(const seal_writer *w);
-/* Seals the tail as the final segment. No fsync. */
+/* Seals the tail as the final segment. No fsync. After any failed write
+ * or finish the writer is dead (CF_ECONFLICT): the file's tail is unknown;
+ * resume from the file instead. */
 cf_code seal_writer_finish(seal_writer *w, cf_err *e);
 void seal_writer_free(seal_writer *w);
 const unsigned char *seal_writer_object_id(const seal_writer *w);
@@ -80,7 +86,8 @@ cf_code seal_reader_open(seal_reader **out, const seal_kek *kek, int fd, cf_err 
 uint64_t seal_reader_size(const seal_reader *r);
 /* Reads up to len plaintext bytes at off into buf; *got is the count (0 at
  * or past the end). Any authentication failure is CF_EINTEGRITY and
- * nothing of that segment is copied. */
+ * nothing of that segment is copied: on failure *got counts the bytes of
+ * earlier (authentic) segments of the range already copied. */
 cf_code seal_reader_read(seal_reader *r, uint64_t off, void *buf, size_t len, size_t *got,
                          cf_err *e);
 void seal_reader_free(seal_reader *r);
