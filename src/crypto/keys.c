@@ -75,8 +75,8 @@ static cf_code srk_read(int fd, const char *path, unsigned char srk[KEYS_SECRET_
         return cf_err_set(e, CF_EINVAL, "%s is not a regular file", path);
     if (st.st_mode & (S_IRWXG | S_IRWXO))
         return cf_err_set(e, CF_EDENIED,
-                          "%s is accessible by group or others (mode %04o); it must be 0600",
-                          path, (unsigned)(st.st_mode & 07777));
+                          "%s is accessible by group or others (mode %04o); it must be 0600", path,
+                          (unsigned)(st.st_mode & 07777));
     if (st.st_size != KEYS_SECRET_LEN)
         return cf_err_set(e, CF_EINTEGRITY, "%s is %lld bytes, a service root key is %d", path,
                           (long long)st.st_size, KEYS_SECRET_LEN);
@@ -250,8 +250,7 @@ cf_code keys_kek_derive(seal_kek *out, const unsigned char s[32], const unsigned
         OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, ikm, ikm_len),
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)registry_id, id_len),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)KEK_INFO,
-                                          strlen(KEK_INFO)),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)KEK_INFO, strlen(KEK_INFO)),
         OSSL_PARAM_construct_end(),
     };
     if (EVP_KDF_derive(kctx, out->key, SEAL_KEY_LEN, params) != 1) {

@@ -24,7 +24,9 @@
 /* nonce(12) ‖ ciphertext(32) ‖ tag(16) */
 #define KEYS_WRAPPED_LEN 60
 
-/* Loads the SRK from path, or creates it (0600, fsynced) when absent.
+/* Loads the SRK from path, or creates it (0600, fsynced) when absent; the
+ * directory must exist. Creation is atomic and race-free (temp file +
+ * link(2)): two processes starting together end up with the same key.
  * CF_EDENIED when the file is group/world accessible; CF_EINTEGRITY when
  * its size is wrong. */
 cf_code keys_srk_load_or_create(const char *path, unsigned char srk[KEYS_SECRET_LEN], cf_err *e);

@@ -141,9 +141,9 @@ static cf_code dek_wrap(const seal_kek *kek, unsigned char *hdr, unsigned char d
     if (ctx == NULL)
         return cf_err_ssl(e, "cipher context");
     int outl = 0;
+    const unsigned char *rid = (const unsigned char *)kek->registry_id;
     if (EVP_CipherInit_ex(ctx, gcm(), NULL, kek->key, hdr + OFF_WNONCE, enc) != 1 ||
-        EVP_CipherUpdate(ctx, NULL, &outl, (const unsigned char *)kek->registry_id,
-                         (int)id_len) != 1 ||
+        EVP_CipherUpdate(ctx, NULL, &outl, rid, (int)id_len) != 1 ||
         EVP_CipherUpdate(ctx, NULL, &outl, hdr + OFF_OBJID, SEAL_OBJECT_ID_LEN) != 1) {
         rc = cf_err_ssl(e, "DEK wrap setup");
         goto out;
@@ -184,9 +184,8 @@ static cf_code segment_ctx(EVP_CIPHER_CTX **out, const unsigned char dek[SEAL_KE
 }
 
 /* Encrypts len bytes of pt into out (may be the same buffer), tag after. */
-static cf_code segment_seal(EVP_CIPHER_CTX *ctx, const unsigned char *hdr, uint64_t index,
-                            int last, const unsigned char *pt, size_t len, unsigned char *out,
-                            cf_err *e)
+static cf_code segment_seal(EVP_CIPHER_CTX *ctx, const unsigned char *hdr, uint64_t index, int last,
+                            const unsigned char *pt, size_t len, unsigned char *out, cf_err *e)
 {
     unsigned char nonce[SEAL_NONCE_LEN];
     segment_nonce(nonce, hdr, index, last);
@@ -202,8 +201,8 @@ static cf_code segment_seal(EVP_CIPHER_CTX *ctx, const unsigned char *hdr, uint6
 
 /* Decrypts len bytes of buf in place, the tag at buf + len. On failure the
  * buffer is wiped and CF_EINTEGRITY returned. */
-static cf_code segment_open(EVP_CIPHER_CTX *ctx, const unsigned char *hdr, uint64_t index,
-                            int last, unsigned char *buf, size_t len, cf_err *e)
+static cf_code segment_open(EVP_CIPHER_CTX *ctx, const unsigned char *hdr, uint64_t index, int last,
+                            unsigned char *buf, size_t len, cf_err *e)
 {
     unsigned char nonce[SEAL_NONCE_LEN];
     segment_nonce(nonce, hdr, index, last);
@@ -233,8 +232,7 @@ static cf_code header_parse(const unsigned char *hdr, size_t *seg, cf_err *e)
         return cf_err_set(e, CF_EINTEGRITY, "unknown sealed format version %u",
                           (unsigned)hdr[OFF_VERSION]);
     if (hdr[OFF_ALG] != SEAL_ALG_AES256GCM)
-        return cf_err_set(e, CF_EINTEGRITY, "unknown sealed algorithm %u",
-                          (unsigned)hdr[OFF_ALG]);
+        return cf_err_set(e, CF_EINTEGRITY, "unknown sealed algorithm %u", (unsigned)hdr[OFF_ALG]);
     unsigned l = hdr[OFF_LOG2];
     if (l < SEAL_MIN_LOG2 || l > SEAL_MAX_LOG2)
         return cf_err_set(e, CF_EINTEGRITY, "bad segment size 2^%u", l);
@@ -322,8 +320,8 @@ cf_code seal_writer_open(seal_writer **out, const seal_kek *kek, int fd, const s
     h[OFF_LOG2] = (unsigned char)l;
     const seal_fixed none = {0};
     const seal_fixed *f = fixed ? fixed : &none;
-    int ok = field(dek, f->dek, SEAL_KEY_LEN) && field(h + OFF_PREFIX, f->nonce_prefix,
-                                                       SEAL_PREFIX_LEN) &&
+    int ok = field(dek, f->dek, SEAL_KEY_LEN) &&
+             field(h + OFF_PREFIX, f->nonce_prefix, SEAL_PREFIX_LEN) &&
              field(h + OFF_OBJID, f->object_id, SEAL_OBJECT_ID_LEN) &&
              field(h + OFF_WNONCE, f->wrap_nonce, SEAL_NONCE_LEN);
     if (!ok) {
@@ -473,8 +471,8 @@ cf_code seal_writer_resume(seal_writer **out, const seal_kek *kek, int fd, uint6
      * the last flag (its length is rem − 16, 0..seg−1). */
     if (rem >= SEAL_TAG_LEN) {
         size_t tl = (size_t)rem - SEAL_TAG_LEN;
-        rc = cf_fs_pread_full(fd, w->buf, (size_t)rem, (off_t)(SEAL_HEADER_LEN + nfull * stride),
-                              e);
+        off_t at = (off_t)(SEAL_HEADER_LEN + nfull * stride);
+        rc = cf_fs_pread_full(fd, w->buf, (size_t)rem, at, e);
         if (rc != CF_OK)
             goto out;
         if (segment_open(ctx, hdr, nfull, 1, w->buf, tl, NULL) == CF_OK) {
@@ -483,8 +481,7 @@ cf_code seal_writer_resume(seal_writer **out, const seal_kek *kek, int fd, uint6
         }
     }
     for (uint64_t i = 0; i < nfull; i++) {
-        rc = cf_fs_pread_full(fd, w->buf, (size_t)stride, (off_t)(SEAL_HEADER_LEN + i * stride),
-                              e);
+        rc = cf_fs_pread_full(fd, w->buf, (size_t)stride, (off_t)(SEAL_HEADER_LEN + i * stride), e);
         if (rc == CF_OK)
             rc = segment_open(ctx, hdr, i, 0, w->buf, seg, e);
         if (rc != CF_OK)

@@ -26,6 +26,8 @@
  * with OPENSSL_cleanse on free.
  *
  * The header is at offset 0 of the file: open the writer on an empty file.
+ * A writer or reader is used by one thread at a time; many readers may
+ * share one file. Byte layout, checks and vectors: docs/format.md.
  */
 #ifndef CF_CRYPTO_SEAL_H
 #define CF_CRYPTO_SEAL_H
@@ -53,11 +55,11 @@ typedef struct seal_reader seal_reader;
 /* Options for deterministic output (known-answer tests only): NULL means
  * random DEK, nonces and object id and the default segment size. */
 typedef struct seal_fixed {
-    const unsigned char *dek;         /* 32 bytes */
+    const unsigned char *dek;          /* 32 bytes */
     const unsigned char *nonce_prefix; /* 7 bytes */
-    const unsigned char *object_id;   /* 16 bytes */
-    const unsigned char *wrap_nonce;  /* 12 bytes */
-    unsigned log2_segment;            /* 0 = default; 10..24 */
+    const unsigned char *object_id;    /* 16 bytes */
+    const unsigned char *wrap_nonce;   /* 12 bytes */
+    unsigned log2_segment;             /* 0 = default; 10..24 */
 } seal_fixed;
 
 /* Writes the header to fd (at its current position: offset 0 of an empty

@@ -2,7 +2,7 @@
  * api.h -- the OCI Distribution v1.1 data plane of cofferd (DESIGN §4, §5).
  *
  * registry_api_handle is the http_server handler: it routes the request
- * (route.h), resolves the registry (Host or first path component), gets
+ * (route.h), resolves the registry (Host or first path component), fetches
  * its KEK through the keyring (the one place a locked registry is
  * refused), and runs the endpoint's handler (blobs.c, uploads.c,
  * manifests.c, api.c for the rest). Every failure is answered in the

@@ -30,6 +30,7 @@ typedef struct rq {
     int has_range;
     uint64_t range_start, range_end;
     uint64_t received;
+    uint64_t checkpointed; /* received at the last mid-stream checkpoint */
     int complete;        /* finish the upload at the end of the body */
     int fresh;           /* upload created by this request */
     oci_digest digest;

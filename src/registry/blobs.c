@@ -21,6 +21,9 @@
 #include "store/objects.h"
 #include "store/uploads.h"
 
+/* A streamed PATCH makes its durable part crash-safe every this many bytes. */
+#define STREAM_CHECKPOINT (16u * 1024 * 1024)
+
 /* ---- blobs ---- */
 
 static int parse_digest_arg(rq *q, oci_digest *d, unsigned bad_status, const char *bad_code)
@@ -110,11 +113,10 @@ static void upload_status(rq *q, unsigned status)
     http_resp *resp = http_resp_new(status);
     upload_location(q, resp, upload_uuid(q->up));
     range_header(resp, upload_length(q->up));
-    http_resp_header(resp, "OCI-Chunk-Min-Length", "65536");
     api_respond(q, resp);
 }
 
-static void upload_range_error(rq *q, const char *fmt, const char *detail)
+static void upload_range_error(rq *q, const char *detail)
 {
     uint64_t len = q->up ? upload_length(q->up) : 0;
     char range[48];
@@ -122,7 +124,6 @@ static void upload_range_error(rq *q, const char *fmt, const char *detail)
     cf_log(CF_LOG_WARN, "request failed", "request_id", q->r->request_id, "method", q->r->method,
            "path", q->r->path, "status", "416", "code", "BLOB_UPLOAD_INVALID", "error", detail,
            NULL);
-    (void)fmt;
     static const char body[] = "{\"errors\":[{\"code\":\"BLOB_UPLOAD_INVALID\",\"message\":"
                                "\"requested range not satisfiable\",\"detail\":null}]}";
     http_resp *resp = http_resp_bytes(416, body, sizeof(body) - 1, "application/json");
@@ -151,7 +152,7 @@ static int upload_body(http_req *r, const char *data, size_t len)
     if (q->failed || q->up == NULL)
         return 0;
     if (q->has_range && q->received + len > q->range_end - q->range_start + 1) {
-        upload_range_error(q, NULL, "body longer than Content-Range");
+        upload_range_error(q, "body longer than Content-Range");
         return 1;
     }
     cf_err e = {0};
@@ -160,6 +161,15 @@ static int upload_body(http_req *r, const char *data, size_t len)
         return 1;
     }
     q->received += len;
+    /* a long streamed PATCH (no Content-Range, so no promise about its
+     * length to keep) checkpoints its durable part as it goes */
+    if (!q->has_range && !q->complete && q->received - q->checkpointed >= STREAM_CHECKPOINT) {
+        if (upload_checkpoint_durable(q->up, &q->kek, &e) != CF_OK) {
+            api_fail_err(q, &e, "checkpoint upload");
+            return 1;
+        }
+        q->checkpointed = q->received;
+    }
     return 0;
 }
 
@@ -198,7 +208,7 @@ static void upload_end(http_req *r)
     if (q->failed || http_req_responded(r))
         return;
     if (q->has_range && q->received != q->range_end - q->range_start + 1) {
-        upload_range_error(q, NULL, "body shorter than Content-Range");
+        upload_range_error(q, "body shorter than Content-Range");
         return;
     }
     if (q->complete) {
@@ -224,16 +234,16 @@ static int check_content_range(rq *q)
         return 0;
     cf_err e = {0};
     if (oci_content_range_parse(&q->range_start, &q->range_end, cr, strlen(cr), &e) != CF_OK) {
-        upload_range_error(q, NULL, e.msg);
+        upload_range_error(q, e.msg);
         return -1;
     }
     q->has_range = 1;
     if (q->range_start != upload_length(q->up)) {
-        upload_range_error(q, NULL, "Content-Range does not continue the upload");
+        upload_range_error(q, "Content-Range does not continue the upload");
         return -1;
     }
     if (cl >= 0 && (uint64_t)cl != q->range_end - q->range_start + 1) {
-        upload_range_error(q, NULL, "Content-Length does not match Content-Range");
+        upload_range_error(q, "Content-Length does not match Content-Range");
         return -1;
     }
     return 0;
@@ -248,7 +258,7 @@ static int acquire(rq *q, const char *uuid)
         return -1;
     }
     if (rc == CF_ECONFLICT) {
-        upload_range_error(q, NULL, "upload in use by another request");
+        upload_range_error(q, "upload in use by another request");
         return -1;
     }
     if (rc != CF_OK) {

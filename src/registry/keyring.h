@@ -1,5 +1,5 @@
 /*
- * keyring.h -- the one door through which the data plane gets a
+ * keyring.h -- the one door through which the data plane obtains a
  * registry's KEK (DESIGN §2, §6).
  *
  * The keyring holds the SRK and, per registry, the derived KEK in memory

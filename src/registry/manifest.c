@@ -246,3 +246,37 @@ cf_code manifest_parse(manifest *out, const void *data, size_t len, const char *
         manifest_free(out);
     return rc;
 }
+
+cf_code manifest_index_pick(oci_digest *out, const void *data, size_t len, const char *os,
+                            const char *arch, cf_err *e)
+{
+    if (len > MANIFEST_MAX_SIZE)
+        return cf_err_set(e, CF_ETOOBIG, "manifest too large");
+    json_t *root = json_loadb(data, len, 0, NULL);
+    json_t *ms = root ? json_object_get(root, "manifests") : NULL;
+    cf_code rc = cf_err_set(e, CF_ENOTFOUND, "no manifest for %s/%s", os, arch);
+    if (!json_is_array(ms)) {
+        json_decref(root);
+        return CF_EINVAL;
+    }
+    size_t i;
+    json_t *d;
+    json_array_foreach(ms, i, d)
+    {
+        json_t *pl = json_object_get(d, "platform");
+        json_t *o = json_object_get(pl, "os"), *a = json_object_get(pl, "architecture");
+        json_t *dg = json_object_get(d, "digest");
+        if (!json_is_string(o) || !json_is_string(a) || !json_is_string(dg))
+            continue;
+        if (strcmp(json_string_value(o), os) != 0 || strcmp(json_string_value(a), arch) != 0)
+            continue;
+        if (oci_digest_parse(out, json_string_value(dg), json_string_length(dg), NULL) == CF_OK) {
+            rc = CF_OK;
+            if (e)
+                cf_err_clear(e);
+            break;
+        }
+    }
+    json_decref(root);
+    return rc;
+}

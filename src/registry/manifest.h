@@ -62,6 +62,10 @@ typedef struct manifest {
 cf_code manifest_parse(manifest *out, const void *data, size_t len, const char *content_type,
                        cf_err *e);
 void manifest_free(manifest *m);
+/* In an index (any bytes; parsed here), the first child manifest for the
+ * platform os/arch. CF_ENOTFOUND when none; CF_EINVAL when not an index. */
+cf_code manifest_index_pick(oci_digest *out, const void *data, size_t len, const char *os,
+                            const char *arch, cf_err *e);
 /* The kind for a media type, or 0 when coffer does not store that type. */
 manifest_kind manifest_kind_of(const char *media_type, size_t len);
 int manifest_is_index(manifest_kind k);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/sha.h>
 
@@ -22,6 +23,89 @@
 #include "registry/manifest.h"
 #include "store/meta.h"
 #include "store/objects.h"
+
+/* ---- content negotiation ----
+ * Stored manifests are served as pushed. The one conversion: a client
+ * that asks for a tag holding an index or manifest list but accepts only
+ * image manifests (an old Docker client) receives the linux/amd64 image, as
+ * Distribution does. Everything else (no Accept, wildcards, or a type the
+ * client did not list) receives the stored bytes: a client always receives
+ * the digest it asked for. */
+
+typedef struct accepts {
+    unsigned n;
+    int any;
+    int kind[5]; /* by manifest_kind */
+} accepts;
+
+static int accept_value(void *cls, const char *v)
+{
+    accepts *a = cls;
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        size_t len = (size_t)(p - start);
+        if (len == 0)
+            continue;
+        manifest_kind k = manifest_kind_of(start, len);
+        if (k)
+            a->kind[k] = 1;
+        else if (len >= 3 && memcmp(start, "*/*", 3) == 0)
+            a->any = 1;
+        else if (len >= 13 && memcmp(start, "application/*", 13) == 0)
+            a->any = 1;
+    }
+    return 0;
+}
+
+static int accepted(const accepts *a, manifest_kind k)
+{
+    return a->n == 0 || a->any || a->kind[k];
+}
+
+/* The linux/amd64 child of the stored index m, when the client wants an
+ * image rather than an index. 0 with *child filled, else -1. */
+static int negotiate(rq *q, const meta_manifest *m, const oci_digest *d, meta_manifest *child)
+{
+    accepts a = {0};
+    a.n = http_req_header_each(q->r, "Accept", accept_value, &a);
+    manifest_kind k = manifest_kind_of(m->media_type, strlen(m->media_type));
+    if (q->ref.is_digest || !manifest_is_index(k) || accepted(&a, k))
+        return -1;
+    if (!a.kind[MANIFEST_OCI_MANIFEST] && !a.kind[MANIFEST_DOCKER_MANIFEST])
+        return -1;
+    if (m->size <= 0 || m->size > (int64_t)MANIFEST_MAX_SIZE)
+        return -1;
+    seal_reader *rd = NULL;
+    int fd = -1, rc = -1;
+    unsigned char *buf = malloc((size_t)m->size);
+    cf_err e = {0};
+    if (buf == NULL || objects_open(&rd, &fd, q->reg.id, d, &q->kek, &e) != CF_OK)
+        goto out;
+    size_t got = 0;
+    if (seal_reader_read(rd, 0, buf, (size_t)m->size, &got, &e) != CF_OK ||
+        got != (size_t)m->size)
+        goto out;
+    oci_digest cd;
+    if (manifest_index_pick(&cd, buf, got, "linux", "amd64", NULL) != CF_OK)
+        goto out;
+    if (meta_manifest_get(child, q->reg.id, q->repo, cd.text, NULL) != CF_OK)
+        goto out;
+    manifest_kind ck = manifest_kind_of(child->media_type, strlen(child->media_type));
+    if (!a.kind[ck])
+        goto out;
+    rc = 0;
+out:
+    seal_reader_free(rd);
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    return rc;
+}
 
 static void manifest_get(rq *q)
 {
@@ -43,6 +127,10 @@ static void manifest_get(rq *q)
         api_fail(q, 500, "UNKNOWN", "stored manifest digest is malformed");
         return;
     }
+    meta_manifest child;
+    if (negotiate(q, &m, &d, &child) == 0 &&
+        oci_digest_parse(&d, child.digest, strlen(child.digest), NULL) == CF_OK)
+        m = child;
     api_serve_object(q, &d, (uint64_t)m.size, m.media_type, 0);
 }
 

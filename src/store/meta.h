@@ -3,7 +3,7 @@
  *
  * One database file, WAL journal, synchronous=FULL: a write acknowledged
  * to a client has been through an fsync of the WAL. Each worker thread
- * gets its own connection on first use (thread-local; closed when the
+ * has its own connection on first use (thread-local; closed when the
  * thread exits or at meta_shutdown) with its prepared statements cached
  * and reused. Writes that must be atomic run in one BEGIN IMMEDIATE
  * transaction.
@@ -99,7 +99,7 @@ cf_code meta_manifest_delete(const char *reg, const char *repo, const char *dige
                              cf_err *e);
 cf_code meta_tag_delete(const char *reg, const char *repo, const char *tag, cf_err *e);
 
-/* Paginated listings: fn gets each value in order; at most n values after
+/* Paginated listings: fn receives each value in order; at most n values after
  * `last` (exclusive, may be NULL); *more set when more remain. */
 typedef int (*meta_each_fn)(void *cls, const char *value);
 cf_code meta_tags_list(const char *reg, const char *repo, const char *last, int64_t n,

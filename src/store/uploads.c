@@ -4,6 +4,8 @@
  * Checkpoint plaintext (sealed under the registry's KEK like everything):
  *   "CFUPLD01" | D (u64 BE) | hash state length (u32 BE) | SHA256_CTX bytes
  *   | tail length (u32 BE) | tail
+ * The hash state is the SHA-256 of the first D bytes; loading replays the
+ * tail into it.
  * The SHA256_CTX bytes are the in-memory struct of this OpenSSL build: a
  * checkpoint is only read back by the same binary on the same machine
  * (uploads expire after an idle hour), and a mismatch in length is refused.
@@ -39,7 +41,8 @@ struct upload {
     char path[OBJECTS_PATH_MAX];
     int fd;
     seal_writer *w;
-    SHA256_CTX sha;
+    SHA256_CTX sha;         /* over every accepted byte */
+    SHA256_CTX sha_durable; /* over the durable bytes (a segment boundary) */
     unsigned char tail[SEG]; /* copy of the writer's unsealed tail */
     size_t tail_len;
     int busy;
@@ -65,6 +68,7 @@ static void session_free(upload *u)
     if (u->fd >= 0)
         close(u->fd);
     OPENSSL_cleanse(&u->sha, sizeof(u->sha));
+    OPENSSL_cleanse(&u->sha_durable, sizeof(u->sha_durable));
     OPENSSL_cleanse(u->tail, sizeof(u->tail));
     free(u);
 }
@@ -166,7 +170,7 @@ static cf_code checkpoint_write(const upload *u, const seal_kek *kek, uint64_t d
         hdr[n++] = (unsigned char)(durable >> (8 * i));
     put_u32(hdr + n, (uint32_t)sizeof(SHA256_CTX));
     n += 4;
-    memcpy(hdr + n, &u->sha, sizeof(SHA256_CTX));
+    memcpy(hdr + n, &u->sha_durable, sizeof(SHA256_CTX));
     n += sizeof(SHA256_CTX);
     put_u32(hdr + n, (uint32_t)tail_len);
     n += 4;
@@ -233,7 +237,8 @@ static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
     uint64_t durable = 0;
     for (int i = 0; i < 8; i++)
         durable = durable << 8 | buf[8 + i];
-    memcpy(&u->sha, buf + 20, sizeof(SHA256_CTX));
+    memcpy(&u->sha_durable, buf + 20, sizeof(SHA256_CTX));
+    u->sha = u->sha_durable;
     uint32_t tail_len = get_u32(buf + 20 + sizeof(SHA256_CTX));
     if (tail_len != sz - fixed || tail_len >= SEG || durable % SEG != 0) {
         rc = cf_err_set(e, CF_EINTEGRITY, "upload checkpoint is inconsistent");
@@ -272,6 +277,7 @@ static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
     if (rc == CF_OK) {
         memcpy(u->tail, buf + fixed, tail_len);
         u->tail_len = tail_len;
+        SHA256_Update(&u->sha, u->tail, tail_len);
     }
 out:
     if (buf) {
@@ -325,6 +331,7 @@ cf_code upload_create(upload **out, char uuid[UPLOAD_UUID_LEN + 1], const char *
     if (u == NULL)
         return cf_err_set(e, CF_ENOMEM, "out of memory");
     SHA256_Init(&u->sha);
+    u->sha_durable = u->sha;
     u->fd = open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (u->fd < 0) {
         rc = cf_err_os(e, errno, "create upload");
@@ -413,7 +420,22 @@ cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e)
     cf_code rc = seal_writer_write(u->w, data, len, e);
     if (rc != CF_OK)
         return rc;
-    SHA256_Update(&u->sha, data, len);
+    /* Hash in pieces that stop at every segment boundary of the total
+     * length, so the state at the durable length (the writer seals each
+     * segment as soon as it is full) is at hand for a checkpoint. */
+    uint64_t pos = seal_writer_length(u->w) - len;
+    const unsigned char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        size_t room = SEG - (size_t)(pos % SEG);
+        size_t n = left < room ? left : room;
+        SHA256_Update(&u->sha, p, n);
+        p += n;
+        left -= n;
+        pos += n;
+        if (pos % SEG == 0)
+            u->sha_durable = u->sha;
+    }
     /* mirror the writer's in-memory tail for the next checkpoint */
     size_t tail = (size_t)(seal_writer_length(u->w) - seal_writer_durable(u->w));
     if (tail <= len) {
@@ -431,6 +453,13 @@ cf_code upload_checkpoint(upload *u, const seal_kek *kek, cf_err *e)
     if (fsync(u->fd) != 0)
         return cf_err_os(e, errno, "fsync upload");
     return checkpoint_write(u, kek, seal_writer_durable(u->w), u->tail, u->tail_len, e);
+}
+
+cf_code upload_checkpoint_durable(upload *u, const seal_kek *kek, cf_err *e)
+{
+    if (fsync(u->fd) != 0)
+        return cf_err_os(e, errno, "fsync upload");
+    return checkpoint_write(u, kek, seal_writer_durable(u->w), NULL, 0, e);
 }
 
 static cf_code hash_file_sha512(upload *u, const seal_kek *kek, unsigned char out[64],

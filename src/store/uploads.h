@@ -3,9 +3,9 @@
  *
  * An upload is the sealed file uploads/<uuid> (complete segments only)
  * plus a checkpoint uploads/<uuid>.state: a small sealed object holding
- * the durable length D of the file (a segment boundary), the running
- * SHA-256 state after every accepted byte, and the accepted bytes past D
- * (the partial segment, < 64 KiB). A request that ends well calls
+ * the durable length D of the file (a segment boundary), the SHA-256
+ * state over those D bytes, and the accepted bytes past D (the partial
+ * segment, < 64 KiB). A request that ends well calls
  * upload_checkpoint: fsync the file, then atomically replace the
  * checkpoint. So every acknowledged byte survives kill -9, and the state
  * on disk is always "the file truncated to D, plus the tail": loading an
@@ -56,6 +56,10 @@ const char *upload_uuid(const upload *u);
 uint64_t upload_length(const upload *u);
 cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e);
 cf_code upload_checkpoint(upload *u, const seal_kek *kek, cf_err *e);
+/* A checkpoint of the durable part only (the segment boundary), taken
+ * during a long streamed PATCH so a crash mid-stream keeps what is
+ * durable; if the request then fails, it rolls back to here. */
+cf_code upload_checkpoint_durable(upload *u, const seal_kek *kek, cf_err *e);
 /* Seals the final segment, fsyncs, and checks the content against want.
  * CF_EINVAL on a mismatch (the upload then rolls back on release). On
  * CF_OK the finished file is at upload_path(u) and *size is its length. */

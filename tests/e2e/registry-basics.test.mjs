@@ -153,6 +153,54 @@ test('manifests: missing blobs refused, tags, pagination, referrers, deletes', a
   assert.equal(await errCode(gone), 'BLOB_UNKNOWN');
 });
 
+test('an index needs its child manifests in the repository', async () => {
+  const config = Buffer.from('{"os":"linux"}');
+  await pushBlob('multi', config);
+  const children = [];
+  for (const arch of ['amd64', 'arm64']) {
+    const layer = randomBytes(100);
+    await pushBlob('multi', layer);
+    const m = {
+      schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: sha256(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: sha256(layer), size: 100 }],
+    };
+    const body = Buffer.from(JSON.stringify(m));
+    children.push({ mediaType: m.mediaType, digest: sha256(body), size: body.length, platform: { architecture: arch, os: 'linux' }, m });
+  }
+  const list = {
+    schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json',
+    manifests: children.map(({ m, ...d }) => d),
+  };
+  const lt = 'application/vnd.docker.distribution.manifest.list.v2+json';
+  let p = await pushManifest('multi', 'latest', list, lt);
+  assert.equal(p.r.status, 404);
+  assert.equal(await errCode(p.r), 'MANIFEST_BLOB_UNKNOWN');
+  for (const c of children) {
+    const q = await pushManifest('multi', c.digest, c.m, c.mediaType);
+    assert.equal(q.r.status, 201);
+  }
+  p = await pushManifest('multi', 'latest', list, lt);
+  assert.equal(p.r.status, 201);
+  const h = await fetch(url('multi/manifests/latest'), { method: 'HEAD' });
+  assert.equal(h.status, 200);
+  assert.equal(h.headers.get('content-type'), lt);
+  assert.equal(h.headers.get('docker-content-digest'), p.digest);
+  assert.equal(Number(h.headers.get('content-length')), p.body.length);
+  // an old client that accepts only image manifests gets linux/amd64
+  const old = await fetch(url('multi/manifests/latest'), { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+  assert.equal(old.headers.get('content-type'), 'application/vnd.docker.distribution.manifest.v2+json');
+  assert.equal(old.headers.get('docker-content-digest'), children[0].digest);
+  await old.arrayBuffer();
+  const both = await fetch(url('multi/manifests/latest'), { headers: { accept: `${lt}, application/vnd.docker.distribution.manifest.v2+json` } });
+  assert.equal(both.headers.get('docker-content-digest'), p.digest);
+  await both.arrayBuffer();
+  // a manifest pushed by a digest it does not have
+  const wrong = await pushManifest('multi', sha256(Buffer.from('x')), children[0].m, children[0].mediaType);
+  assert.equal(wrong.r.status, 400);
+  assert.equal(await errCode(wrong.r), 'DIGEST_INVALID');
+});
+
 test('malformed requests get the spec errors', async () => {
   let r = await fetch(url('app/blobs/sha256:xyz'));
   assert.equal(r.status, 400);
@@ -192,6 +240,28 @@ test('an upload resumes after kill -9 from its durable offset', async () => {
     assert.equal(r.status, 201);
     const g = await fetch(`${c.url}/v2/${REG}/resume/blobs/${sha256(blob)}`);
     assert.deepEqual(Buffer.from(await g.arrayBuffer()), blob);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('an abandoned upload expires after the idle timeout', async () => {
+  const c = await startCofferd({ args: ['--registry', REG, '--upload-ttl', '1'] });
+  try {
+    const s = await fetch(`${c.url}/v2/${REG}/idle/blobs/uploads/`, { method: 'POST' });
+    const loc = s.headers.get('location');
+    const uuid = s.headers.get('docker-upload-uuid');
+    let r = await fetch(c.url + loc, { method: 'PATCH', body: randomBytes(1000) });
+    assert.equal(r.status, 202);
+    // the janitor runs every second; poll (no timing assertion, just a bound)
+    let status = 202;
+    for (let i = 0; i < 100 && status !== 404; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      status = (await fetch(c.url + loc)).status;
+    }
+    assert.equal(status, 404);
+    const left = [...files(c.dataDir)].filter((f) => f.includes(uuid));
+    assert.deepEqual(left, []);
   } finally {
     await c.stop();
   }

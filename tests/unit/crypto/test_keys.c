@@ -8,9 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/enc.h"
 #include "crypto/keys.h"
+#include "seal_vectors.h"
 
 static char dir[64];
 
@@ -82,6 +85,63 @@ Test(keys_srk, refuses_wrong_size)
     cr_assert_eq(keys_srk_load_or_create(path, a, NULL), CF_EINTEGRITY);
 }
 
+Test(keys_srk, concurrent_starters_agree_on_one_key)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/srk", dir);
+    enum { N = 6 };
+    int go[2], res[2];
+    cr_assert_eq(pipe(go), 0);
+    cr_assert_eq(pipe(res), 0);
+    pid_t kids[N];
+    for (int i = 0; i < N; i++) {
+        kids[i] = fork();
+        cr_assert(kids[i] >= 0);
+        if (kids[i] == 0) {
+            char c;
+            close(go[1]);
+            if (read(go[0], &c, 1) != 0) /* wait until the parent closes go */
+                _exit(3);
+            unsigned char k[32];
+            if (keys_srk_load_or_create(path, k, NULL) != CF_OK)
+                _exit(2);
+            _exit(write(res[1], k, 32) == 32 ? 0 : 4);
+        }
+    }
+    close(go[0]);
+    close(go[1]); /* all start together */
+    close(res[1]);
+    for (int i = 0; i < N; i++) {
+        int st = 0;
+        cr_assert_eq(waitpid(kids[i], &st, 0), kids[i]);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "starter %d failed", i);
+    }
+    unsigned char file_key[32], k[32];
+    cr_assert_eq(keys_srk_load_or_create(path, file_key, NULL), CF_OK);
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(read(res[0], k, 32), 32);
+        cr_assert_eq(memcmp(k, file_key, 32), 0, "starter %d got another key", i);
+    }
+    close(res[0]);
+    char probe[160];
+    snprintf(probe, sizeof(probe), "ls -A %s | wc -l", dir);
+    FILE *p = popen(probe, "r");
+    int count = -1;
+    cr_assert_eq(fscanf(p, "%d", &count), 1);
+    pclose(p);
+    cr_assert_eq(count, 1);
+}
+
+Test(keys_srk, refuses_a_directory)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/srk", dir);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    unsigned char a[32];
+    cr_assert_eq(keys_srk_load_or_create(path, a, NULL), CF_EINVAL);
+    rmdir(path);
+}
+
 Test(keys_secret, wrap_roundtrip_bound_to_registry_and_srk)
 {
     unsigned char srk[32], s[32], w[KEYS_WRAPPED_LEN], out[32];
@@ -98,8 +158,7 @@ Test(keys_secret, wrap_roundtrip_bound_to_registry_and_srk)
     cr_assert_eq(keys_secret_unwrap(out, srk2, "reg1", w, NULL), CF_EINTEGRITY);
     for (size_t i = 0; i < KEYS_WRAPPED_LEN; i++) {
         w[i] ^= 0x80;
-        cr_assert_eq(keys_secret_unwrap(out, srk, "reg1", w, NULL), CF_EINTEGRITY, "byte %zu",
-                     i);
+        cr_assert_eq(keys_secret_unwrap(out, srk, "reg1", w, NULL), CF_EINTEGRITY, "byte %zu", i);
         w[i] ^= 0x80;
     }
     /* Two wraps of one secret differ (random nonce). */
@@ -123,4 +182,44 @@ Test(keys_kek, depends_on_s_c_and_registry)
     cr_assert_eq(keys_kek_derive(&f, s, NULL, "reg1", NULL), CF_OK);
     cr_assert_eq(memcmp(a.key, f.key, 32), 0);
     cr_assert_eq(keys_kek_derive(&f, s, NULL, "", NULL), CF_EINVAL);
+}
+
+/* ---- known-answer vectors (seal_vectors.h) ---- */
+
+static void seq(unsigned char *p, size_t n, unsigned char start)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(start + i);
+}
+
+Test(keys_vectors, kek_derivation)
+{
+    unsigned char s[32], c[32];
+    seq(s, 32, 0x40);
+    seq(c, 32, 0x60);
+    seal_kek k;
+    char hex[65];
+    cr_assert_eq(keys_kek_derive(&k, s, NULL, VEC_REGISTRY, NULL), CF_OK);
+    cf_hex_encode(hex, k.key, 32);
+    cr_assert_str_eq(hex, vec_kek_s_hex);
+    cr_assert_eq(keys_kek_derive(&k, s, c, VEC_REGISTRY, NULL), CF_OK);
+    cf_hex_encode(hex, k.key, 32);
+    cr_assert_str_eq(hex, vec_kek_sc_hex);
+}
+
+Test(keys_vectors, s_wrap)
+{
+    unsigned char srk[32], s[32], nonce[12], w[KEYS_WRAPPED_LEN], out[32];
+    seq(srk, 32, 0x80);
+    seq(s, 32, 0x40);
+    seq(nonce, 12, 0xd0);
+    cr_assert_eq(keys_secret_wrap_nonce(w, srk, VEC_REGISTRY, s, nonce, NULL), CF_OK);
+    char hex[2 * KEYS_WRAPPED_LEN + 1];
+    cf_hex_encode(hex, w, KEYS_WRAPPED_LEN);
+    cr_assert_str_eq(hex, vec_wrapped_s_hex);
+    unsigned char vec[KEYS_WRAPPED_LEN];
+    cr_assert_eq(
+        cf_hex_decode(vec, sizeof(vec), vec_wrapped_s_hex, strlen(vec_wrapped_s_hex), NULL), CF_OK);
+    cr_assert_eq(keys_secret_unwrap(out, srk, VEC_REGISTRY, vec, NULL), CF_OK);
+    cr_assert_eq(memcmp(out, s, 32), 0);
 }

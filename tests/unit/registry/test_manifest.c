@@ -157,3 +157,16 @@ Test(registry_manifest, empty_index_is_valid)
     cr_assert_eq(m.nrefs, 0);
     manifest_free(&m);
 }
+
+Test(registry_manifest, index_pick_finds_the_platform)
+{
+    const char *j = "{\"schemaVersion\":2,\"manifests\":["
+                    "{\"digest\":\"" D1 "\",\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\"}},"
+                    "{\"digest\":\"" D2 "\",\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}";
+    oci_digest d;
+    cr_assert_eq(manifest_index_pick(&d, j, strlen(j), "linux", "amd64", NULL), CF_OK);
+    cr_assert_str_eq(d.text, D2);
+    cr_assert_eq(manifest_index_pick(&d, j, strlen(j), "windows", "amd64", NULL), CF_ENOTFOUND);
+    cr_assert_eq(manifest_index_pick(&d, oci_image, strlen(oci_image), "linux", "amd64", NULL),
+                 CF_EINVAL);
+}

@@ -211,3 +211,33 @@ Test(registry_uploads, blob_metadata_dedup_and_unlink)
     cr_assert_eq(orphaned, 1);
     cr_assert_eq(meta_blob_stat(REG, NULL, d, &size, NULL), CF_ENOTFOUND);
 }
+
+Test(registry_uploads, durable_checkpoint_mid_stream_resumes_at_a_segment_boundary)
+{
+    size_t n = 500000;
+    unsigned char *data = malloc(n);
+    fill(data, n, 4);
+    upload *u = NULL;
+    char uuid[UPLOAD_UUID_LEN + 1];
+    cr_assert_eq(upload_create(&u, uuid, REG, &kek, NULL), CF_OK);
+    /* odd-sized writes, as a network stream delivers them */
+    size_t off = 0;
+    while (off < 300007) {
+        size_t k = 1237 < 300007 - off ? 1237 : 300007 - off;
+        cr_assert_eq(upload_write(u, data + off, k, NULL), CF_OK);
+        off += k;
+    }
+    cr_assert_eq(upload_checkpoint_durable(u, &kek, NULL), CF_OK);
+    upload_release(u, 1);
+    uploads_shutdown(); /* crash */
+    cr_assert_eq(upload_acquire(&u, uuid, REG, &kek, NULL), CF_OK);
+    uint64_t len = upload_length(u);
+    cr_assert_eq(len, (300007 / 65536) * 65536);
+    cr_assert_eq(upload_write(u, data + len, n - len, NULL), CF_OK);
+    oci_digest want;
+    sha256_of(&want, data, n);
+    uint64_t size = 0;
+    cr_assert_eq(upload_finish(u, &want, &kek, &size, NULL), CF_OK);
+    upload_discard(u);
+    free(data);
+}
