@@ -16,7 +16,7 @@
 // protocol, and that coffer-only checks (sealing, durable offsets) can fail.
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync, readdirSync, statSync, openSync, readSync, closeSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
 import assert from 'node:assert/strict';
 import { startCofferd, freshDir } from './daemons.mjs';
 
@@ -66,6 +66,7 @@ export async function startRegistry({ registry = 'demo1', args = [] } = {}) {
   if (TARGET === 'distribution') return startDistribution({ registry });
   const cofferArgs = ['--registry', registry, ...args];
   const d = await startCofferd({ dataDir: tempDir('coffer-data-'), args: cofferArgs });
+  removeAtExit(dirname(d.logPath));
   const h = {
     registry, dataDir: d.dataDir, daemon: d,
     get url() { return this.daemon.url; },
@@ -75,6 +76,7 @@ export async function startRegistry({ registry = 'demo1', args = [] } = {}) {
     stop() { return this.daemon.stop(); },
     async restart() {
       this.daemon = await startCofferd({ dataDir: this.dataDir, args: cofferArgs });
+      removeAtExit(dirname(this.daemon.logPath));
       return this;
     },
   };
