@@ -181,6 +181,14 @@ int api_need_kek(rq *q)
         return 0;
     cf_err e = {0};
     if (keyring_kek(&q->kek, &q->reg, &e) != CF_OK) {
+        if (e.code == CF_EINTEGRITY) {
+            /* a tampered or corrupted wrapped secret is damage, not a
+             * revoked key: report it as the storage failure it is */
+            cf_log(CF_LOG_ERROR, "registry key failed authentication", "registry", q->reg.name,
+                   "error", e.msg, NULL);
+            api_fail_err(q, &e, "registry key");
+            return -1;
+        }
         api_fail(q, 403, "DENIED", "%s", e.msg);
         return -1;
     }
