@@ -1,0 +1,164 @@
+// harden-tamper: one flipped byte on disk is detected, logged, and never
+// served.
+//
+// Flip one byte (XOR 0x01) of
+//   * a stored blob, in its header and, for another blob, in a segment far
+//     into the file (the response has started: it must be cut short);
+//   * a stored manifest object;
+//   * a registry's wrapped secret S in cofferd.db (sqlite3 CLI on the
+//     stopped daemon's database).
+// Each read fails: an error response in the spec's shape, or a body aborted
+// before Content-Length whose bytes are a prefix of the original (so no
+// corrupted byte reaches the client). Each failure is logged as a JSON line
+// naming the integrity failure.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { openSync, readSync, writeSync, closeSync, statSync } from 'node:fs';
+import { OciClient, MT, sha256, assertOciError } from './lib/oci.mjs';
+import { prng, seedFromEnv, startServer, sql, registryId, objectPath, logLines } from './lib/harden.mjs';
+
+let srv;
+let c;
+let rnd;
+before(async () => {
+  rnd = prng(seedFromEnv('harden-tamper'));
+  srv = await startServer();
+  c = new OciClient(() => srv.url, `${srv.registry}/tamper`);
+});
+after(async () => { await srv?.stop(); });
+
+function flipByte(path, offset) {
+  const fd = openSync(path, 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, offset);
+    b[0] ^= 0x01;
+    writeSync(fd, b, 0, 1, offset);
+  } finally { closeSync(fd); }
+}
+
+// GET over node:http keeping every byte that arrived, even when the server
+// cuts the body short.
+function rawGet(path, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${srv.url}${path}`, { headers, agent: false }, (res) => {
+      const chunks = [];
+      let aborted = false;
+      res.on('data', (d) => chunks.push(d));
+      res.on('aborted', () => { aborted = true; });
+      res.on('error', () => { aborted = true; });
+      res.on('close', () => resolve({
+        status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks),
+        complete: res.complete && !aborted,
+      }));
+    });
+    req.on('error', reject);
+  });
+}
+
+// The read failed without leaking: an error body, or a cut body that is a
+// prefix of the original.
+function assertNoCorruptByte(r, original, what) {
+  if (r.status >= 400) {
+    const j = JSON.parse(r.body.toString());
+    assert.ok(Array.isArray(j.errors) && j.errors.length, `${what}: spec error body`);
+    assert.equal(r.status, 500, `${what}: status`);
+    assert.equal(j.errors[0].code, 'UNKNOWN');
+    assert.match(j.errors[0].message, /authentication/, `${what}: message names the integrity failure`);
+    return 'error';
+  }
+  assert.equal(r.status, 200, `${what}: status`);
+  const cl = Number(r.headers['content-length']);
+  assert.equal(cl, original.length, `${what}: Content-Length`);
+  assert.ok(!r.complete, `${what}: the body must be cut short`);
+  assert.ok(r.body.length < cl, `${what}: got ${r.body.length} of ${cl} bytes`);
+  assert.ok(original.subarray(0, r.body.length).equals(r.body), `${what}: the bytes that arrived are a prefix of the original`);
+  return 'aborted';
+}
+
+async function integrityLogged(digest) {
+  // the daemon's stderr reaches the log file asynchronously
+  for (let i = 0; i < 40 && !srv.log().includes(digest); i++) await new Promise((r) => setTimeout(r, 50));
+  const lines = logLines(srv.log()).filter((l) => l.level === 'error' && JSON.stringify(l).includes(digest));
+  assert.ok(lines.length > 0, `a JSON error line names ${digest}; log:\n${srv.log()}`);
+  assert.ok(lines.some((l) => /authenticat|truncated|magic|integrity/.test(l.error || '')),
+    `the logged error says why: ${JSON.stringify(lines)}`);
+}
+
+test('a flipped byte in a blob segment cuts the response short; the prefix is intact', async () => {
+  const blob = rnd.bytes(6 * 65536 + 777);
+  const d = await c.pushBlob(blob);
+  const reg = registryId(srv.dataDir, srv.registry);
+  const p = objectPath(srv.dataDir, reg, d);
+  const size = statSync(p).size;
+  flipByte(p, Math.floor(size * 0.7)); // inside segment 4 of 7
+  const r = await rawGet(`/v2/${c.name}/blobs/${d}`);
+  assert.equal(assertNoCorruptByte(r, blob, 'blob segment'), 'aborted');
+  assert.ok(r.body.length >= 65536, 'the segments before the damage were served');
+  await integrityLogged(d);
+  // A range inside the damaged segment: an error or a cut body, never data.
+  const from = Math.floor(blob.length * 0.7);
+  const rr = await rawGet(`/v2/${c.name}/blobs/${d}`, { Range: `bytes=${from}-${from + 99}` });
+  if (rr.status === 206) {
+    assert.ok(!rr.complete && rr.body.length === 0, `no byte of the damaged segment: got ${rr.body.length}`);
+  } else assertNoCorruptByte(rr, blob.subarray(from, from + 100), 'range in damaged segment');
+});
+
+test('a flipped byte in a blob header fails the read: an error or a cut body, never a damaged byte', async () => {
+  const blob = rnd.bytes(100000);
+  const d = await c.pushBlob(blob);
+  const p = objectPath(srv.dataDir, registryId(srv.dataDir, srv.registry), d);
+  flipByte(p, 40); // inside the sealed header (wrapped DEK)
+  const r = await rawGet(`/v2/${c.name}/blobs/${d}`);
+  assertNoCorruptByte(r, blob, 'blob header');
+  await integrityLogged(d);
+});
+
+test('a flipped byte in a stored manifest: no byte of it is served', async () => {
+  const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
+  const layer = rnd.bytes(5000);
+  await c.pushBlob(config);
+  await c.pushBlob(layer);
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: MT.manifest,
+    config: { mediaType: MT.config, digest: sha256(config), size: config.length },
+    layers: [{ mediaType: MT.layerTar, digest: sha256(layer), size: layer.length }],
+  }));
+  const put = await c.putManifest('v1', manifest, MT.manifest);
+  assert.equal(put.status, 201);
+  const md = sha256(manifest);
+  const p = objectPath(srv.dataDir, registryId(srv.dataDir, srv.registry), md);
+  flipByte(p, statSync(p).size - 20); // inside the only segment's ciphertext
+  for (const ref of ['v1', md]) {
+    const r = await rawGet(`/v2/${c.name}/manifests/${ref}`, { Accept: MT.manifest });
+    assertNoCorruptByte(r, manifest, `manifest by ${ref}`);
+  }
+  await integrityLogged(md);
+  // The tag and the catalog still list it: tampering is reported, not hidden.
+  const tags = await c.get('/tags/list');
+  assert.deepEqual(tags.json().tags, ['v1']);
+});
+
+test('a flipped byte in the wrapped registry secret: every read fails and the failure is logged', async () => {
+  const blob = rnd.bytes(3000);
+  const d = await c.pushBlob(blob);
+  await srv.stop();
+  const [[hex]] = sql(srv.dataDir, `SELECT hex(wrapped_s) FROM registries WHERE name='${srv.registry}'`);
+  const buf = Buffer.from(hex, 'hex');
+  buf[rnd.int(0, buf.length - 1)] ^= 0x01;
+  sql(srv.dataDir, `UPDATE registries SET wrapped_s = X'${buf.toString('hex')}' WHERE name='${srv.registry}'`, { readonly: false });
+  await srv.start();
+  const r = await rawGet(`/v2/${c.name}/blobs/${d}`);
+  assert.ok(r.status >= 400, `read with a tampered secret: ${r.status}`);
+  assert.ok(!r.body.includes(blob.subarray(0, 64)), 'no plaintext in the error');
+  const j = JSON.parse(r.body.toString());
+  assert.equal(r.status, 500, `status ${r.status} ${r.body}`);
+  assertOciError({ status: r.status, body: r.body, json: () => j }, 500, 'UNKNOWN', 'tampered secret');
+  for (let i = 0; i < 40 && !/failed authentication/.test(srv.log()); i++) await new Promise((res) => setTimeout(res, 50));
+  const lines = logLines(srv.log()).filter((l) => l.level === 'error' && /secret|key/.test(l.msg + (l.error || '')));
+  assert.ok(lines.some((l) => /authenticat|integrity/.test(l.error || '')), `the key failure is logged: ${srv.log()}`);
+  // Pushes fail too, and nothing is written in clear or under another key.
+  const up = await c.req('POST', '/blobs/uploads/');
+  assert.ok(up.status >= 400, `push with a tampered secret: ${up.status}`);
+});
