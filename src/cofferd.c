@@ -7,7 +7,7 @@
  *
  *   cofferd --data DIR --listen HOST:PORT [--registry NAME]...
  *           [--login-domain DOMAIN] [--upload-ttl SECONDS] [--threads N]
- *           [--log-level L]
+ *           [--idle-timeout SECONDS] [--log-level L]
  */
 #define CF_LOG_MOD "cofferd"
 #include <errno.h>
@@ -36,7 +36,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: cofferd [--data DIR] [--listen HOST:PORT] [--registry NAME]...\n"
                "               [--login-domain DOMAIN] [--upload-ttl SECONDS] [--threads N]\n"
-               "               [--log-level LEVEL]\n"
+               "               [--idle-timeout SECONDS] [--log-level LEVEL]\n"
                "  --data DIR            data directory (default ./cofferd-data)\n"
                "  --listen HOST:PORT    data plane address (default 127.0.0.1:5000)\n"
                "  --registry NAME       create registry NAME (5-50 letters and digits) with\n"
@@ -44,6 +44,7 @@ static void usage(FILE *f)
                "  --login-domain DOMAIN route Host <registry>.DOMAIN to that registry\n"
                "  --upload-ttl SECONDS  remove uploads idle this long (default 3600)\n"
                "  --threads N           worker threads (default 8)\n"
+               "  --idle-timeout SECONDS close connections idle this long (default 300)\n"
                "  --log-level LEVEL     debug|info|warn|error (default info)\n");
 }
 
@@ -65,7 +66,7 @@ int main(int argc, char **argv)
     const char *login_domain = NULL;
     const char *registries[MAX_REGISTRIES];
     int nreg = 0;
-    unsigned long ttl = 3600, threads = 8;
+    unsigned long ttl = 3600, threads = 8, idle = 300;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -89,6 +90,11 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--threads") == 0 && has) {
             if (parse_uint(argv[++i], 1, 256, &threads) != 0) {
                 fprintf(stderr, "cofferd: --threads wants 1..256\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--idle-timeout") == 0 && has) {
+            if (parse_uint(argv[++i], 1, 3600, &idle) != 0) {
+                fprintf(stderr, "cofferd: --idle-timeout wants 1..3600 seconds\n");
                 return 2;
             }
         } else if (strcmp(a, "--log-level") == 0 && has) {
@@ -158,7 +164,7 @@ int main(int argc, char **argv)
         .handler = registry_api_handle,
         .request_id_header = "X-Request-Id",
         .threads = (unsigned)threads,
-        .idle_timeout_s = 300,
+        .idle_timeout_s = (unsigned)idle,
     };
     if (http_server_start(&srv, &o, &e) != CF_OK)
         goto out;
