@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/enc.h"
@@ -82,6 +83,63 @@ Test(keys_srk, refuses_wrong_size)
     close(fd);
     unsigned char a[32];
     cr_assert_eq(keys_srk_load_or_create(path, a, NULL), CF_EINTEGRITY);
+}
+
+Test(keys_srk, concurrent_starters_agree_on_one_key)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/srk", dir);
+    enum { N = 6 };
+    int go[2], res[2];
+    cr_assert_eq(pipe(go), 0);
+    cr_assert_eq(pipe(res), 0);
+    pid_t kids[N];
+    for (int i = 0; i < N; i++) {
+        kids[i] = fork();
+        cr_assert(kids[i] >= 0);
+        if (kids[i] == 0) {
+            char c;
+            close(go[1]);
+            if (read(go[0], &c, 1) != 0) /* wait until the parent closes go */
+                _exit(3);
+            unsigned char k[32];
+            if (keys_srk_load_or_create(path, k, NULL) != CF_OK)
+                _exit(2);
+            _exit(write(res[1], k, 32) == 32 ? 0 : 4);
+        }
+    }
+    close(go[0]);
+    close(go[1]); /* all start together */
+    close(res[1]);
+    for (int i = 0; i < N; i++) {
+        int st = 0;
+        cr_assert_eq(waitpid(kids[i], &st, 0), kids[i]);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "starter %d failed", i);
+    }
+    unsigned char file_key[32], k[32];
+    cr_assert_eq(keys_srk_load_or_create(path, file_key, NULL), CF_OK);
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(read(res[0], k, 32), 32);
+        cr_assert_eq(memcmp(k, file_key, 32), 0, "starter %d got another key", i);
+    }
+    close(res[0]);
+    char probe[160];
+    snprintf(probe, sizeof(probe), "ls -A %s | wc -l", dir);
+    FILE *p = popen(probe, "r");
+    int count = -1;
+    cr_assert_eq(fscanf(p, "%d", &count), 1);
+    pclose(p);
+    cr_assert_eq(count, 1);
+}
+
+Test(keys_srk, refuses_a_directory)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/srk", dir);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    unsigned char a[32];
+    cr_assert_eq(keys_srk_load_or_create(path, a, NULL), CF_EINVAL);
+    rmdir(path);
 }
 
 Test(keys_secret, wrap_roundtrip_bound_to_registry_and_srk)

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -673,4 +674,115 @@ Test(seal_vectors, default_segment_object_sha256)
     close(fd);
     free(b);
     free(plain);
+}
+
+/* ---- resume at every crash point, dead writers ---- */
+
+Test(seal_resume, every_torn_length_resumes_at_the_last_complete_segment)
+{
+    seal_kek k;
+    tu_kek(&k, 6, "reg");
+    unsigned char d[4000];
+    tu_fill(d, sizeof(d), 12);
+    int full = partial_upload(&k, d, 3 * TSEG, 10); /* header + 3 segments */
+    off_t n = tu_fsize(full);
+    cr_assert_eq(n, HDR + 3 * TSTRIDE);
+    for (off_t len = HDR; len <= n; len++) {
+        int c = tu_clone(full);
+        cr_assert_eq(ftruncate(c, len), 0);
+        seal_writer *w = NULL;
+        uint64_t durable = 99;
+        cf_err e = {0};
+        cr_assert_eq(seal_writer_resume(&w, &k, c, &durable, &e), CF_OK, "len %lld: %s",
+                     (long long)len, e.msg);
+        uint64_t want = (uint64_t)((len - HDR) / TSTRIDE) * TSEG;
+        cr_assert_eq(durable, want, "len %lld", (long long)len);
+        cr_assert_eq(tu_fsize(c), HDR + (off_t)(want / TSEG) * TSTRIDE);
+        cr_assert_eq(seal_writer_write(w, d + want, sizeof(d) - want, &e), CF_OK);
+        cr_assert_eq(seal_writer_finish(w, &e), CF_OK);
+        seal_writer_free(w);
+        check_full(&k, c, d, sizeof(d));
+        close(c);
+    }
+    close(full);
+}
+
+Test(seal_resume, refuses_header_less_file)
+{
+    seal_kek k;
+    tu_kek(&k, 6, "reg");
+    int fd = tu_memfd();
+    seal_writer *w = NULL;
+    uint64_t durable;
+    cr_assert_eq(seal_writer_resume(&w, &k, fd, &durable, NULL), CF_EINTEGRITY);
+    cr_assert_eq(write(fd, "CFR1", 4), 4);
+    cr_assert_eq(seal_writer_resume(&w, &k, fd, &durable, NULL), CF_EINTEGRITY);
+    cr_assert_null(w);
+    close(fd);
+}
+
+Test(seal_resume, default_segment_size)
+{
+    seal_kek k;
+    tu_kek(&k, 6, "reg");
+    size_t seg = (size_t)1 << SEAL_DEFAULT_LOG2_SEGMENT, n = 3 * seg + 123;
+    unsigned char *d = malloc(n);
+    tu_fill(d, n, 8);
+    int fd = partial_upload(&k, d, 2 * seg + 10, 0);
+    seal_writer *w = NULL;
+    uint64_t durable = 0;
+    cf_err e = {0};
+    cr_assert_eq(seal_writer_resume(&w, &k, fd, &durable, &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(durable, 2 * seg);
+    cr_assert_eq(seal_writer_write(w, d + durable, n - durable, &e), CF_OK);
+    cr_assert_eq(seal_writer_finish(w, &e), CF_OK);
+    seal_writer_free(w);
+    check_full(&k, fd, d, n);
+    close(fd);
+    free(d);
+}
+
+Test(seal_writer, io_failure_kills_the_writer)
+{
+    seal_kek k;
+    tu_kek(&k, 6, "reg");
+    int fd = memfd_create("sealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    cr_assert(fd >= 0);
+    seal_writer *w = NULL;
+    seal_fixed f = {.log2_segment = 10};
+    cf_err e = {0};
+    cr_assert_eq(seal_writer_open(&w, &k, fd, &f, &e), CF_OK);
+    unsigned char d[2 * TSEG];
+    tu_fill(d, sizeof(d), 1);
+    cr_assert_eq(seal_writer_write(w, d, 100, &e), CF_OK);
+    cr_assert_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW), 0);
+    cr_assert_eq(seal_writer_write(w, d, sizeof(d), &e), CF_EIO);
+    cr_assert_eq(seal_writer_write(w, d, 1, NULL), CF_ECONFLICT);
+    cr_assert_eq(seal_writer_finish(w, NULL), CF_ECONFLICT);
+    seal_writer_free(w);
+    close(fd);
+}
+
+Test(seal_reader, zero_length_and_past_end_reads)
+{
+    seal_kek k;
+    tu_kek(&k, 6, "reg");
+    unsigned char d[10] = "0123456789";
+    int fd = tu_seal(&k, d, 10, NULL, 0);
+    seal_reader *r = NULL;
+    cr_assert_eq(seal_reader_open(&r, &k, fd, NULL), CF_OK);
+    unsigned char out[4] = {PATTERN, PATTERN, PATTERN, PATTERN};
+    size_t got = 7;
+    cr_assert_eq(seal_reader_read(r, 3, out, 0, &got, NULL), CF_OK);
+    cr_assert_eq(got, 0);
+    cr_assert_eq(seal_reader_read(r, 10, out, 4, &got, NULL), CF_OK);
+    cr_assert_eq(got, 0);
+    cr_assert_eq(seal_reader_read(r, UINT64_MAX, out, 4, &got, NULL), CF_OK);
+    cr_assert_eq(got, 0);
+    cr_assert_eq(out[0], PATTERN);
+    cr_assert_eq(seal_reader_read(r, 8, out, 4, &got, NULL), CF_OK);
+    cr_assert_eq(got, 2);
+    cr_assert_eq(memcmp(out, "89", 2), 0);
+    seal_reader_free(r);
+    close(fd);
 }
