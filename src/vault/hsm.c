@@ -10,9 +10,12 @@
  *   - a pool of up to POOL_MAX sessions under a mutex + condition variable:
  *     a call borrows one session for its whole operation (an operation's
  *     Init/Final state lives in the session) and returns it;
- *   - keys are found by CKA_ID (+ CKA_CLASS) for every call; object handles
- *     are cheap to look up in SoftHSM and stay correct if another process
- *     deletes a key.
+ *   - keys are found by CKA_ID (+ CKA_CLASS); a token search scans every
+ *     object (milliseconds once a token holds hundreds of keys), so the
+ *     private key's handle, type and size are cached per id (256 entries,
+ *     round robin). hsm_key_destroy evicts; a handle the token no longer
+ *     knows (key deleted by someone else) is evicted and looked up again,
+ *     which then reports CF_ENOTFOUND.
  *
  * RSA-OAEP-256 fallback. RFC 8017 §7.1.2 decoding of the raw RSA output
  * (EM) from CKM_RSA_X_509, written so that its time and memory access
@@ -47,6 +50,7 @@
 #define POOL_MAX 8
 #define DECRYPT_FAILED "decryption failed"
 #define RSA_MAX_BYTES 512 /* 4096 bits */
+#define CACHE_MAX 256
 
 struct hsm {
     void *dl;
@@ -59,6 +63,17 @@ struct hsm {
     int n_idle, n_open;
     atomic_int oaep256; /* -1 unknown, 0 fallback, 1 native */
     pthread_mutex_t master_lock; /* serialises find-or-create of AES keys */
+    /* id -> object handle and key facts, under lock: a token lookup costs
+     * a scan of every object (milliseconds with a few hundred keys) */
+    struct key_entry {
+        unsigned char id[HSM_ID_LEN];
+        CK_OBJECT_HANDLE o;
+        CK_KEY_TYPE kt;
+        int curve;  /* EC: index in CURVES, else -1 */
+        size_t len; /* RSA modulus bytes / EC field bytes */
+        int used;
+    } cache[CACHE_MAX];
+    unsigned cache_next;
 };
 
 static const CK_BBOOL T = CK_TRUE, F = CK_FALSE;
@@ -67,6 +82,8 @@ static cf_code p11_err(cf_err *e, cf_code code, CK_RV rv, const char *what)
 {
     return cf_err_set(e, code, "PKCS#11 %s failed (CKR 0x%lx)", what, (unsigned long)rv);
 }
+
+static void evict(hsm *h, const unsigned char id[HSM_ID_LEN]);
 
 /* ---- curves ---- */
 
@@ -481,6 +498,7 @@ cf_code hsm_key_destroy(hsm *h, const char *id_hex, cf_err *e)
     if ((rc = session_get(&s, h, e)) != CF_OK)
         return rc;
     int destroyed = 0;
+    evict(h, id);
     const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY};
     for (int i = 0; i < 2 && rc == CF_OK; i++) {
         CK_OBJECT_HANDLE o;
@@ -637,6 +655,48 @@ static cf_code key_info(CK_KEY_TYPE *out_kt, int *out_curve, size_t *out_len, hs
     return CF_OK;
 }
 
+/* The private key with this id and its type, from the cache or the token. */
+static cf_code resolve(struct key_entry *out, hsm *h, CK_SESSION_HANDLE s,
+                       const unsigned char id[HSM_ID_LEN], cf_err *e)
+{
+    pthread_mutex_lock(&h->lock);
+    for (unsigned i = 0; i < CACHE_MAX; i++) {
+        if (h->cache[i].used && memcmp(h->cache[i].id, id, HSM_ID_LEN) == 0) {
+            *out = h->cache[i];
+            pthread_mutex_unlock(&h->lock);
+            return CF_OK;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    memset(out, 0, sizeof(*out));
+    memcpy(out->id, id, HSM_ID_LEN);
+    cf_code rc = find(&out->o, h, s, CKO_PRIVATE_KEY, id, NULL, e);
+    if (rc == CF_OK)
+        rc = key_info(&out->kt, &out->curve, &out->len, h, s, out->o, e);
+    if (rc != CF_OK)
+        return rc;
+    out->used = 1;
+    pthread_mutex_lock(&h->lock);
+    h->cache[h->cache_next++ % CACHE_MAX] = *out;
+    pthread_mutex_unlock(&h->lock);
+    return CF_OK;
+}
+
+static void evict(hsm *h, const unsigned char id[HSM_ID_LEN])
+{
+    pthread_mutex_lock(&h->lock);
+    for (unsigned i = 0; i < CACHE_MAX; i++)
+        if (h->cache[i].used && memcmp(h->cache[i].id, id, HSM_ID_LEN) == 0)
+            h->cache[i].used = 0;
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* A cached handle that no longer names the object (deleted elsewhere). */
+static int handle_stale(CK_RV rv)
+{
+    return rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID;
+}
+
 static int param_refused(CK_RV rv)
 {
     return rv == CKR_ARGUMENTS_BAD || rv == CKR_MECHANISM_PARAM_INVALID ||
@@ -657,15 +717,12 @@ cf_code hsm_key_decrypt(cf_buf *out, hsm *h, const char *id_hex, keyops_enc_alg 
         return rc;
     unsigned char buf[RSA_MAX_BYTES];
     CK_ULONG n = sizeof(buf);
-    CK_OBJECT_HANDLE o;
-    CK_KEY_TYPE kt;
-    int curve;
-    size_t k = 0;
+    struct key_entry ke;
     CK_RV rv;
-    if ((rc = find(&o, h, s, CKO_PRIVATE_KEY, id, NULL, e)) != CF_OK ||
-        (rc = key_info(&kt, &curve, &k, h, s, o, e)) != CF_OK)
+    if ((rc = resolve(&ke, h, s, id, e)) != CF_OK)
         goto out;
-    if (kt != CKK_RSA) {
+    size_t k = ke.len;
+    if (ke.kt != CKK_RSA) {
         rc = cf_err_set(e, CF_EINVAL, "%s needs an RSA key", keyops_enc_alg_name(alg));
         goto out;
     }
@@ -687,13 +744,19 @@ cf_code hsm_key_decrypt(cf_buf *out, hsm *h, const char *id_hex, keyops_enc_alg 
             }
         }
     }
-    rv = h->f->C_DecryptInit(s, &mech, o);
+    rv = h->f->C_DecryptInit(s, &mech, ke.o);
+    if (handle_stale(rv)) {
+        evict(h, id);
+        if ((rc = resolve(&ke, h, s, id, e)) != CF_OK)
+            goto out;
+        rv = h->f->C_DecryptInit(s, &mech, ke.o);
+    }
     if (rv != CKR_OK && alg == KEYOPS_RSA_OAEP_256 && !raw && param_refused(rv)) {
         /* the module cannot do OAEP with SHA-256: remember, fall back */
         atomic_store(&h->oaep256, 0);
         mech = (CK_MECHANISM){CKM_RSA_X_509, NULL, 0};
         raw = 1;
-        rv = h->f->C_DecryptInit(s, &mech, o);
+        rv = h->f->C_DecryptInit(s, &mech, ke.o);
     }
     if (rv != CKR_OK) {
         rc = p11_err(e, CF_EUNAVAIL, rv, "C_DecryptInit");
@@ -748,16 +811,15 @@ cf_code hsm_key_sign(cf_buf *out, hsm *h, const char *id_hex, keyops_sig_alg alg
         return rc;
     unsigned char in[19 + 64], sig[RSA_MAX_BYTES];
     CK_ULONG in_len = 0, sig_len = sizeof(sig);
-    CK_OBJECT_HANDLE o;
-    CK_KEY_TYPE kt;
-    int curve;
-    size_t k = 0;
+    struct key_entry ke;
     CK_RSA_PKCS_PSS_PARAMS pss;
     CK_MECHANISM mech;
     CK_RV rv;
-    if ((rc = find(&o, h, s, CKO_PRIVATE_KEY, id, NULL, e)) != CF_OK ||
-        (rc = key_info(&kt, &curve, &k, h, s, o, e)) != CF_OK)
+    if ((rc = resolve(&ke, h, s, id, e)) != CF_OK)
         goto out;
+    CK_KEY_TYPE kt = ke.kt;
+    int curve = ke.curve;
+    size_t k = ke.len;
     if (keyops_sig_alg_is_ec(alg)) {
         static const char *const need[] = {"P-256", "P-384", "P-521"};
         int want = alg == KEYOPS_ES256 ? 0 : alg == KEYOPS_ES384 ? 1 : 2;
@@ -790,7 +852,14 @@ cf_code hsm_key_sign(cf_buf *out, hsm *h, const char *id_hex, keyops_sig_alg alg
             mech = (CK_MECHANISM){CKM_RSA_PKCS, NULL, 0};
         }
     }
-    if ((rv = h->f->C_SignInit(s, &mech, o)) != CKR_OK) {
+    rv = h->f->C_SignInit(s, &mech, ke.o);
+    if (handle_stale(rv)) {
+        evict(h, id);
+        if ((rc = resolve(&ke, h, s, id, e)) != CF_OK)
+            goto out;
+        rv = h->f->C_SignInit(s, &mech, ke.o);
+    }
+    if (rv != CKR_OK) {
         rc = p11_err(e, CF_EUNAVAIL, rv, "C_SignInit");
         goto out;
     }

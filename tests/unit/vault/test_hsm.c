@@ -463,6 +463,57 @@ Test(hsm_ec, generates_keys_on_each_curve_and_signs_in_jose_form)
     cr_assert_eq(hsm_key_generate_ec(id, &pub, H, "P-256K", "bad", NULL), CF_EINVAL);
 }
 
+/* Destroys the private key behind hsm's back (another PKCS#11 view). */
+static void destroy_behind_the_back(const char *id_hex)
+{
+    void *dl = dlopen(MODULE, RTLD_NOW);
+    cr_assert_not_null(dl);
+    CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList");
+    CK_FUNCTION_LIST_PTR f = NULL;
+    cr_assert_eq(get(&f), CKR_OK);
+    CK_ULONG n = 8;
+    CK_SLOT_ID slots[8];
+    cr_assert_eq(f->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    for (CK_ULONG i = 0; i < n && s == CK_INVALID_HANDLE; i++) {
+        CK_TOKEN_INFO ti;
+        if (f->C_GetTokenInfo(slots[i], &ti) == CKR_OK && memcmp(ti.label, LABEL, 11) == 0)
+            cr_assert_eq(f->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
+                                          NULL, &s),
+                         CKR_OK);
+    }
+    unsigned char id[16];
+    cr_assert_eq(cf_hex_decode(id, 16, id_hex, 32, NULL), CF_OK);
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, id, 16}};
+    CK_OBJECT_HANDLE o;
+    CK_ULONG found = 0;
+    cr_assert_eq(f->C_FindObjectsInit(s, t, 2), CKR_OK);
+    cr_assert_eq(f->C_FindObjects(s, &o, 1, &found), CKR_OK);
+    f->C_FindObjectsFinal(s);
+    cr_assert_eq(found, 1);
+    cr_assert_eq(f->C_DestroyObject(s, o), CKR_OK);
+    f->C_CloseSession(s);
+    dlclose(dl);
+}
+
+Test(hsm_ec, a_key_deleted_elsewhere_is_not_found_not_misused)
+{
+    char id[HSM_ID_HEX_LEN + 1];
+    EVP_PKEY *pub = NULL;
+    cr_assert_eq(hsm_key_generate_ec(id, &pub, H, "P-256", "gone", NULL), CF_OK);
+    sign_and_verify(id, pub, KEYOPS_ES256); /* caches the object handle */
+    destroy_behind_the_back(id);
+    cf_buf sig;
+    cf_buf_init(&sig, 0);
+    unsigned char d[32] = {7};
+    cf_err e = {0};
+    cr_assert_eq(hsm_key_sign(&sig, H, id, KEYOPS_ES256, d, 32, &e), CF_ENOTFOUND, "%s", e.msg);
+    cr_assert_eq(sig.len, 0);
+    cf_buf_free(&sig);
+    EVP_PKEY_free(pub);
+}
+
 Test(hsm_master, wraps_and_unwraps_secrets_bound_to_aad)
 {
     unsigned char secret[32], w[HSM_WRAPPED_LEN] = {0}, w2[HSM_WRAPPED_LEN], back[32];
