@@ -32,8 +32,29 @@ cf_code vault_token_master(vault_master **out, vault_token *t, const char *wrapp
     return cf_err_set(e, CF_EUNSUPPORTED, "PKCS#11 master key is not built in yet");
 }
 
-struct hsm_ctx *vault_token_hsm(vault_token *t)
+cf_code vault_token_generate(char id[VAULT_TOKEN_ID_MAX], EVP_PKEY **pub, vault_token *t,
+                             int is_rsa, int bits, const char *crv, const char *label, cf_err *e)
 {
-    (void)t;
-    return NULL;
+    (void)id, (void)pub, (void)t, (void)is_rsa, (void)bits, (void)crv, (void)label;
+    return cf_err_set(e, CF_EUNAVAIL, "PKCS#11 support is not built in yet");
+}
+
+cf_code vault_token_decrypt(cf_buf *out, vault_token *t, const char *id, keyops_enc_alg alg,
+                            const unsigned char *in, size_t in_len, cf_err *e)
+{
+    (void)out, (void)t, (void)id, (void)alg, (void)in, (void)in_len;
+    return cf_err_set(e, CF_EUNAVAIL, "PKCS#11 support is not built in yet");
+}
+
+cf_code vault_token_sign(cf_buf *out, vault_token *t, const char *id, keyops_sig_alg alg,
+                         const unsigned char *digest, size_t digest_len, cf_err *e)
+{
+    (void)out, (void)t, (void)id, (void)alg, (void)digest, (void)digest_len;
+    return cf_err_set(e, CF_EUNAVAIL, "PKCS#11 support is not built in yet");
+}
+
+cf_code vault_token_destroy(vault_token *t, const char *id, cf_err *e)
+{
+    (void)t, (void)id;
+    return cf_err_set(e, CF_EUNAVAIL, "PKCS#11 support is not built in yet");
 }
