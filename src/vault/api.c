@@ -384,7 +384,6 @@ static void h_create(kv_req *q, const char *name)
     snprintf(kv.name, sizeof(kv.name), "%s", name);
     snprintf(kv.kty, sizeof(kv.kty), "%s", cr.kty);
     new_version(kv.version);
-    set_key(q, name, kv.version);
     kv.enabled = 1;
     apply_attrs(&kv, &cr.attrs);
     if (cr.key_ops) {
@@ -406,6 +405,7 @@ static void h_create(kv_req *q, const char *name)
         vault_api_error_cf(q, &e);
         goto out;
     }
+    set_key(q, kv.name, kv.version);
     vault_api_respond(q, 200, key_bundle(q, &kv, &v));
 out:
     vault_keyver_clear(&kv);
@@ -436,7 +436,6 @@ static void h_import(kv_req *q, const char *name)
     snprintf(kv.vault, sizeof(kv.vault), "%s", v.name);
     snprintf(kv.name, sizeof(kv.name), "%s", name);
     new_version(kv.version);
-    set_key(q, name, kv.version);
     kv.enabled = 1;
     apply_attrs(&kv, &ir.attrs);
     int has_private = 0;
@@ -456,6 +455,7 @@ static void h_import(kv_req *q, const char *name)
         vault_api_error_cf(q, &e);
         goto out;
     }
+    set_key(q, kv.name, kv.version);
     vault_api_respond(q, 200, key_bundle(q, &kv, &v));
 out:
     vault_keyver_clear(&kv);
