@@ -9,6 +9,7 @@
  *   GET /audit?vault=&operation=&objectId=&result=&since=&until=&limit=
  */
 #define CF_LOG_MOD "vault.mgmt"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,10 @@
 #include "vault/req.h"
 
 #define DEFAULT_TENANT "00000000-0000-0000-0000-000000000000"
+
+/* Vault changes are read-modify-write (load, apply, store): one at a time,
+ * so two concurrent policy additions never lose one another. */
+static pthread_mutex_t mutate_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static json_t *vault_json(kv_req *q, const vault_info *v)
 {
@@ -372,10 +377,12 @@ void vault_mgmt_route(kv_req *q, char segs[MAX_SEGS][160], int n)
         return;
     }
     if (n == 2) {
-        if (strcmp(m, "PUT") == 0)
-            return h_vault_put(q, name, 0);
-        if (strcmp(m, "PATCH") == 0)
-            return h_vault_put(q, name, 1);
+        if (strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0) {
+            pthread_mutex_lock(&mutate_mu);
+            h_vault_put(q, name, m[1] == 'A');
+            pthread_mutex_unlock(&mutate_mu);
+            return;
+        }
         if (strcmp(m, "GET") == 0)
             return h_vault_get(q, name);
         if (strcmp(m, "DELETE") == 0)
@@ -385,7 +392,10 @@ void vault_mgmt_route(kv_req *q, char segs[MAX_SEGS][160], int n)
     if (n == 4 && strcasecmp(segs[2], "accessPolicies") == 0) {
         if (strcmp(m, "PUT") != 0 && strcmp(m, "POST") != 0)
             goto not_allowed;
-        return h_policies(q, name, segs[3]);
+        pthread_mutex_lock(&mutate_mu);
+        h_policies(q, name, segs[3]);
+        pthread_mutex_unlock(&mutate_mu);
+        return;
     }
     q->operation = "VaultRequest";
     vault_api_error(q, 404, "NotFound", NULL, "No such operation: %s %s", m, q->r->path);
