@@ -67,6 +67,12 @@ void vault_api_respond(kv_req *q, unsigned status, json_t *body)
             status = 500;
     }
     audit(q, status);
+    if (CF_LOG_DEBUG >= cf_log_threshold) {
+        char st[8];
+        snprintf(st, sizeof(st), "%u", status);
+        cf_log(CF_LOG_DEBUG, "request", "method", q->method, "path", q->r->path, "vault", q->vault,
+               "status", st, "oid", q->caller.oid, "request_id", q->r->request_id, NULL);
+    }
     http_resp *resp = text ? http_resp_bytes(status, text, len, "application/json; charset=utf-8")
                            : http_resp_new(status);
     free(text);
