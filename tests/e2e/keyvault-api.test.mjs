@@ -224,6 +224,14 @@ test('lists page with nextLink and maxresults', async () => {
   assert.equal((await req(`/keys?${API}&maxresults=26`, { host })).status, 400);
 });
 
+test('HSM keys without a configured token are refused with a clear 400', async () => {
+  const r = await req(`/keys/nohsm/create?${API}`, { method: 'POST', body: { kty: 'RSA-HSM' } });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.error.code, 'BadParameter');
+  assert.match(r.json.error.message, /PKCS#11/);
+  assert.equal((await req(`/keys/nohsm?${API}`)).status, 404, 'nothing was created');
+});
+
 test('a body over the cap is 413 in the Key Vault error shape', async () => {
   const r = await req(`/keys/big/create?${API}`, { method: 'POST', body: 'x'.repeat(300 * 1024) });
   assert.equal(r.status, 413);
