@@ -77,6 +77,10 @@ void vault_api_respond(kv_req *q, unsigned status, json_t *body)
                            : http_resp_new(status);
     free(text);
     http_resp_header(resp, "Cache-Control", "no-cache");
+    /* Azure echoes the client's request id (SDK logs correlate with it) */
+    const char *crid = http_req_header(q->r, "x-ms-client-request-id");
+    if (crid && strlen(crid) <= 64 && strspn(crid, "0123456789abcdefABCDEF-") == strlen(crid))
+        http_resp_header(resp, "x-ms-client-request-id", crid);
     http_resp_header(resp, "x-ms-keyvault-service-version", "1.9.0.0");
     if (status == 401) {
         char chal[1200];
