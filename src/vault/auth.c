@@ -57,7 +57,7 @@ static size_t curl_sink(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-static cf_code fetch_jwks(jwt_jwks **out, const char *url, cf_err *e)
+static cf_code fetch_jwks(jwt_jwks **out, const char *url, const char *ca_file, cf_err *e)
 {
     cf_buf b;
     cf_buf_init(&b, JWT_MAX_JWKS_FILE);
@@ -71,6 +71,9 @@ static cf_code fetch_jwks(jwt_jwks **out, const char *url, cf_err *e)
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
     CURLcode cc = curl_easy_perform(c);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -98,7 +101,7 @@ static void refresh_locked(vault_auth *a, issuer_state *is, int64_t now, int for
     is->tried_at = now;
     jwt_jwks *k = NULL;
     cf_err e = {0};
-    if (fetch_jwks(&k, is->conf->jwks_url, &e) != CF_OK) {
+    if (fetch_jwks(&k, is->conf->jwks_url, is->conf->ca_file, &e) != CF_OK) {
         cf_log(CF_LOG_WARN, "JWKS refresh failed", "issuer", is->conf->issuer, "error", e.msg,
                NULL);
         return;

@@ -130,6 +130,8 @@ static cf_code parse_issuer(vault_issuer *is, json_t *v, size_t idx, cf_err *e)
             dst = &is->jwks_url;
         else if (strcmp(k, "audience") == 0)
             dst = &is->audience;
+        else if (strcmp(k, "ca_file") == 0)
+            dst = &is->ca_file;
         else
             return cf_err_set(e, CF_EINVAL, "config: unknown key 'issuers[%zu].%s'", idx, k);
         if (want_string(x, k, &s, e) || set_str(dst, s, e))
@@ -369,6 +371,7 @@ void vault_config_free(vault_config *c)
         free(c->issuers[i].jwks_file);
         free(c->issuers[i].jwks_url);
         free(c->issuers[i].audience);
+        free(c->issuers[i].ca_file);
     }
     free(c->pkcs11_module);
     free(c->pkcs11_token_label);
