@@ -1271,6 +1271,14 @@ void vault_api_handle(http_req *r, void *ctx)
         return;
     }
     q->authed = 1;
+    int64_t cl = http_req_content_length(r);
+    if (cl > (int64_t)app->cfg->max_body) {
+        /* refused before reading a byte of it; the connection then closes */
+        q->operation = op_guess(r->path);
+        vault_api_error(q, 413, "RequestEntityTooLarge", NULL,
+                        "The request body is larger than %zu bytes.", app->cfg->max_body);
+        return;
+    }
     http_req_collect(r, app->cfg->max_body, on_body_end);
 }
 
