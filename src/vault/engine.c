@@ -183,8 +183,8 @@ static cf_code seal_private(vault_engine *g, vault_keyver *kv, const EVP_PKEY *p
     return rc;
 }
 
-cf_code vault_engine_generate(vault_engine *g, vault_keyver *kv, int key_size,
-                              long public_exponent, const char *crv, cf_err *e)
+cf_code vault_engine_generate(vault_engine *g, vault_keyver *kv, int key_size, long public_exponent,
+                              const char *crv, cf_err *e)
 {
     EVP_PKEY *pkey = NULL;
     cf_code rc;
@@ -193,8 +193,8 @@ cf_code vault_engine_generate(vault_engine *g, vault_keyver *kv, int key_size,
     char label[300];
     if (is_hsm) {
         if (g->token == NULL)
-            return cf_err_set(e, CF_EUNAVAIL,
-                              "%s keys need an HSM: no PKCS#11 token is configured", kv->kty);
+            return cf_err_set(e, CF_EUNAVAIL, "%s keys need an HSM: no PKCS#11 token is configured",
+                              kv->kty);
         if (is_rsa && public_exponent != 65537)
             return cf_err_set(e, CF_EINVAL, "RSA-HSM keys use the public exponent 65537");
         char id[VAULT_TOKEN_ID_MAX];
@@ -225,8 +225,8 @@ out:
     return rc;
 }
 
-cf_code vault_engine_import(vault_engine *g, vault_keyver *kv, const json_t *jwk,
-                            int *has_private, cf_err *e)
+cf_code vault_engine_import(vault_engine *g, vault_keyver *kv, const json_t *jwk, int *has_private,
+                            cf_err *e)
 {
     EVP_PKEY *pkey = NULL;
     jwk_kty kty;

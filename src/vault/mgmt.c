@@ -31,9 +31,9 @@ static json_t *vault_json(kv_req *q, const vault_info *v)
     snprintf(uri, sizeof(uri), "https://%s.%s:%u/", v->name, q->app->cfg->vault_domain,
              q->app->port);
     snprintf(id, sizeof(id), "/vaults/%s", v->name);
-    return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:b,s:i,s:b,s:O,s:I,s:I}}", "id", id, "name",
-                     v->name, "type", "Microsoft.KeyVault/vaults", "properties", "vaultUri", uri,
-                     "tenantId", v->tenant_id, "enableSoftDelete", 1, "softDeleteRetentionInDays",
+    return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:b,s:i,s:b,s:O,s:I,s:I}}", "id", id, "name", v->name,
+                     "type", "Microsoft.KeyVault/vaults", "properties", "vaultUri", uri, "tenantId",
+                     v->tenant_id, "enableSoftDelete", 1, "softDeleteRetentionInDays",
                      v->retention_days, "enablePurgeProtection", v->purge_protection,
                      "accessPolicies", v->policies, "createdTime", (json_int_t)v->created,
                      "updatedTime", (json_int_t)v->updated);
@@ -165,9 +165,8 @@ static void h_vault_put(kv_req *q, const char *name, int patch)
     json_t *x;
     json_object_foreach(body, k, x)
     {
-        if (strcmp(k, "properties") != 0 && strcmp(k, "location") != 0 &&
-            strcmp(k, "tags") != 0 && strcmp(k, "name") != 0 && strcmp(k, "id") != 0 &&
-            strcmp(k, "type") != 0) {
+        if (strcmp(k, "properties") != 0 && strcmp(k, "location") != 0 && strcmp(k, "tags") != 0 &&
+            strcmp(k, "name") != 0 && strcmp(k, "id") != 0 && strcmp(k, "type") != 0) {
             vault_api_error(q, 400, "BadParameter", NULL, "Unknown vault field '%.64s'", k);
             goto out;
         }

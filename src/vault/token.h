@@ -17,8 +17,7 @@ typedef struct vault_token vault_token;
 
 cf_code vault_token_open(vault_token **out, const vault_config *cfg, cf_err *e);
 void vault_token_close(vault_token *t);
-cf_code vault_token_master(vault_master **out, vault_token *t, const char *wrapped_path,
-                           cf_err *e);
+cf_code vault_token_master(vault_master **out, vault_token *t, const char *wrapped_path, cf_err *e);
 /* Key pairs in the token (engine.c's only way to the HSM). id receives
  * the object's CKA_ID as hex; *pub the public key. */
 #define VAULT_TOKEN_ID_MAX 65

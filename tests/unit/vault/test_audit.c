@@ -35,8 +35,14 @@ TestSuite(vault_audit, .init = setup, .fini = teardown);
 
 static void ev(const char *vault, const char *oid, const char *op, unsigned status)
 {
-    vault_audit_event e = {.vault = vault, .object_id = oid, .app_id = "app", .operation = op,
-                           .key = "k", .version = "v", .status = status, .request_id = "rid",
+    vault_audit_event e = {.vault = vault,
+                           .object_id = oid,
+                           .app_id = "app",
+                           .operation = op,
+                           .key = "k",
+                           .version = "v",
+                           .status = status,
+                           .request_id = "rid",
                            .peer = "127.0.0.1"};
     cr_assert_eq(vault_audit_write(a, &e, NULL), CF_OK);
 }
@@ -59,8 +65,8 @@ Test(vault_audit, writes_one_line_with_the_documented_fields)
     cr_assert_eq(b.data[b.len - 1], '\n');
     json_t *j = json_loadb((const char *)b.data, b.len - 1, 0, NULL);
     cr_assert_not_null(j);
-    const char *keys[] = {"time", "vault", "objectId", "appId", "operation", "key",
-                          "version", "result", "status", "requestId", "peer"};
+    const char *keys[] = {"time",    "vault",  "objectId", "appId",     "operation", "key",
+                          "version", "result", "status",   "requestId", "peer"};
     cr_assert_eq(json_object_size(j), sizeof(keys) / sizeof(keys[0]));
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         cr_assert_not_null(json_object_get(j, keys[i]), "%s", keys[i]);

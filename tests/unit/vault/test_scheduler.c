@@ -78,9 +78,8 @@ static size_t versions(const char *name)
     vault_keyver *rows = NULL;
     size_t n = 0;
     int more = 0;
-    cr_assert_eq(vault_store_version_list(app.store, "default", name, 0, 25, &rows, &n, &more,
-                                          NULL),
-                 CF_OK);
+    cr_assert_eq(
+        vault_store_version_list(app.store, "default", name, 0, 25, &rows, &n, &more, NULL), CF_OK);
     vault_keyvers_free(rows, n);
     return n;
 }
