@@ -104,8 +104,10 @@ static void run_purges(vault_app *app, int64_t now)
         vault_engine_forget(app->engine, vault, name);
         size_t j;
         json_t *id;
-        json_array_foreach(ids, j, id)(void)
-            vault_engine_destroy_hsm(app->engine, json_string_value(id), NULL);
+        json_array_foreach(ids, j, id)
+        {
+            (void)vault_engine_destroy_hsm(app->engine, json_string_value(id), NULL);
+        }
         json_decref(ids);
         cf_log(CF_LOG_INFO, "deleted key purged after retention", "vault", vault, "key", name,
                NULL);
