@@ -124,7 +124,8 @@ Test(hsm_token, open_refuses_wrong_pin_unknown_label_and_bad_module)
 
 /* The token's own answer on private values: a second PKCS#11 view of the
  * same (already logged-in) module. */
-static void assert_private_not_extractable(const char *id_hex, CK_ATTRIBUTE_TYPE secret_attr)
+static void assert_not_extractable(CK_OBJECT_CLASS cls, const char *id_hex, const char *label,
+                                   CK_ATTRIBUTE_TYPE secret_attr)
 {
     void *dl = dlopen(MODULE, RTLD_NOW);
     cr_assert_not_null(dl);
@@ -142,15 +143,18 @@ static void assert_private_not_extractable(const char *id_hex, CK_ATTRIBUTE_TYPE
     }
     cr_assert_neq(s, CK_INVALID_HANDLE);
     unsigned char id[16];
-    cr_assert_eq(cf_hex_decode(id, 16, id_hex, 32, NULL), CF_OK);
-    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
     CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, id, 16}};
+    if (id_hex) {
+        cr_assert_eq(cf_hex_decode(id, 16, id_hex, 32, NULL), CF_OK);
+    } else {
+        t[1] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
+    }
     CK_OBJECT_HANDLE o;
     CK_ULONG found = 0;
     cr_assert_eq(f->C_FindObjectsInit(s, t, 2), CKR_OK);
     cr_assert_eq(f->C_FindObjects(s, &o, 1, &found), CKR_OK);
     f->C_FindObjectsFinal(s);
-    cr_assert_eq(found, 1, "private key object not found (or not logged in)");
+    cr_assert_eq(found, 1, "key object not found (or not logged in)");
     unsigned char buf[1024];
     CK_ATTRIBUTE a = {secret_attr, buf, sizeof(buf)};
     CK_RV rv = f->C_GetAttributeValue(s, o, &a, 1);
@@ -231,7 +235,7 @@ Test(hsm_rsa, generates_a_sensitive_key_pair_and_decrypts_and_signs_in_the_token
     cr_assert_eq(EVP_PKEY_get_bits(pub), 2048);
     cr_assert_eq(hsm_key_public(&again, H, id, NULL), CF_OK);
     cr_assert_eq(EVP_PKEY_eq(pub, again), 1);
-    assert_private_not_extractable(id, CKA_PRIVATE_EXPONENT);
+    assert_not_extractable(CKO_PRIVATE_KEY, id, NULL, CKA_PRIVATE_EXPONENT);
 
     cr_assert_eq(hsm_oaep256_native(H), -1);
     /* OAEP-256: SoftHSM 2.6.1 refuses SHA-256 OAEP, so this exercises the
@@ -442,7 +446,7 @@ Test(hsm_ec, generates_keys_on_each_curve_and_signs_in_jose_form)
         cr_assert_eq(EVP_PKEY_eq(pub, again), 1);
         sign_and_verify(id, pub, algs[i]);
         if (i == 0) {
-            assert_private_not_extractable(id, CKA_VALUE);
+            assert_not_extractable(CKO_PRIVATE_KEY, id, NULL, CKA_VALUE);
             cf_buf out;
             cf_buf_init(&out, 0);
             unsigned char d[48] = {0};
@@ -470,6 +474,7 @@ Test(hsm_master, wraps_and_unwraps_secrets_bound_to_aad)
     cr_assert_eq(hsm_master_wrap(w, H, "coffer-master", aad, 13, secret, &e), CF_OK, "%s", e.msg);
     cr_assert_eq(hsm_master_wrap(w2, H, "coffer-master", aad, 13, secret, NULL), CF_OK);
     cr_assert(memcmp(w, w2, sizeof(w)) != 0, "fresh nonce per wrap");
+    assert_not_extractable(CKO_SECRET_KEY, NULL, "coffer-master", CKA_VALUE);
     cr_assert(memcmp(w + 12, secret, 32) != 0);
     cr_assert_eq(hsm_master_unwrap(back, H, "coffer-master", aad, 13, w, NULL), CF_OK);
     cr_assert(memcmp(back, secret, 32) == 0);
