@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
@@ -196,6 +197,35 @@ int http_req_responded(const http_req *r)
 const char *http_req_header(http_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->in->conn, MHD_HEADER_KIND, name);
+}
+
+typedef struct each_box {
+    const char *name;
+    int (*fn)(void *cls, const char *value);
+    void *cls;
+    unsigned count;
+    int stopped;
+} each_box;
+
+static enum MHD_Result each_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    (void)kind;
+    each_box *b = cls;
+    if (b->stopped || key == NULL || strcasecmp(key, b->name) != 0)
+        return MHD_YES;
+    b->count++;
+    if (b->fn(b->cls, value ? value : "") != 0)
+        b->stopped = 1;
+    return MHD_YES;
+}
+
+unsigned http_req_header_each(http_req *r, const char *name,
+                              int (*fn)(void *cls, const char *value), void *cls)
+{
+    each_box b = {.name = name, .fn = fn, .cls = cls};
+    MHD_get_connection_values(r->in->conn, MHD_HEADER_KIND, each_cb, &b);
+    return b.count;
 }
 
 const char *http_req_query(http_req *r, const char *name)

@@ -83,6 +83,10 @@ void http_server_stop(http_server *s);
 
 const char *http_req_header(http_req *r, const char *name);
 const char *http_req_query(http_req *r, const char *name);
+/* Calls fn for every value of a header that may repeat (Accept), in
+ * order; stops when fn returns non-zero. Returns the number of values. */
+unsigned http_req_header_each(http_req *r, const char *name,
+                              int (*fn)(void *cls, const char *value), void *cls);
 /* Content-Length of the request, or -1 when absent (chunked or none). */
 int64_t http_req_content_length(http_req *r);
 /* Peer address as text ("127.0.0.1"). */

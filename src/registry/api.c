@@ -1,0 +1,591 @@
+/*
+ * api.c -- the data plane's front: routing, the registry lookup, errors,
+ * object streaming, and the read-only endpoints (base, catalog, tags
+ * list, referrers). Pushes and pulls of blobs and manifests live in
+ * blobs.c, uploads.c and manifests.c.
+ */
+#define CF_LOG_MOD "registry"
+#include "registry/api.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "base/buf.h"
+#include "base/enc.h"
+#include "base/log.h"
+#include "registry/api_int.h"
+#include "registry/keyring.h"
+#include "store/objects.h"
+
+#define LIST_DEFAULT_N 1000
+#define LIST_MAX_N 10000
+
+static char *login_domain;
+
+cf_code registry_api_configure(const registry_api_config *c, cf_err *e)
+{
+    free(login_domain);
+    login_domain = NULL;
+    if (c->login_domain && *c->login_domain) {
+        login_domain = strdup(c->login_domain);
+        if (login_domain == NULL)
+            return cf_err_set(e, CF_ENOMEM, "out of memory");
+    }
+    return CF_OK;
+}
+
+void registry_api_shutdown(void)
+{
+    free(login_domain);
+    login_domain = NULL;
+}
+
+/* ---- responses ---- */
+
+/* Bodies up to this size are read and dropped before an early answer, so
+ * the client sees the answer rather than a connection reset. */
+#define DRAIN_MAX (64ull * 1024 * 1024)
+
+static void send_deferred(rq *q)
+{
+    http_resp *resp = q->deferred;
+    q->deferred = NULL;
+    if (resp)
+        http_req_respond(q->r, resp);
+}
+
+static int drain_body(http_req *r, const char *data, size_t len)
+{
+    (void)data;
+    (void)len;
+    send_deferred(r->user); /* the server discards the rest of the body */
+    return 1;
+}
+
+static void drain_end(http_req *r)
+{
+    send_deferred(r->user);
+}
+
+void api_respond(rq *q, http_resp *resp)
+{
+    http_resp_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+    if (q->at_headers && resp != NULL && q->deferred == NULL) {
+        int64_t cl = http_req_content_length(q->r);
+        const char *te = http_req_header(q->r, "Transfer-Encoding");
+        int body = cl > 0 || (te != NULL && *te != '\0');
+        if (body && (cl < 0 || (uint64_t)cl <= DRAIN_MAX)) {
+            q->deferred = resp;
+            q->r->on_body = drain_body;
+            q->r->on_end = drain_end;
+            return;
+        }
+    }
+    http_req_respond(q->r, resp);
+}
+
+void api_fail(rq *q, unsigned status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    q->failed = 1;
+    json_t *err = json_pack("{s:s,s:s,s:n}", "code", code, "message", msg, "detail");
+    json_t *root = json_pack("{s:[o]}", "errors", err);
+    char *body = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    http_resp *resp =
+        http_resp_bytes(status, body ? body : "", body ? strlen(body) : 0, "application/json");
+    free(body);
+    char st[8];
+    snprintf(st, sizeof(st), "%u", status);
+    cf_log(status >= 500 ? CF_LOG_ERROR : CF_LOG_WARN, "request failed", "request_id",
+           q->r->request_id, "method", q->r->method, "path", q->r->path, "status", st, "code", code,
+           "error", msg, NULL);
+    api_respond(q, resp);
+}
+
+void api_fail_err(rq *q, const cf_err *e, const char *what)
+{
+    switch (e->code) {
+    case CF_EUNAVAIL:
+        api_fail(q, 503, "UNAVAILABLE", "%s: %s", what, e->msg);
+        break;
+    case CF_ENOSPACE:
+        api_fail(q, 507, "UNAVAILABLE", "%s: storage full", what);
+        break;
+    case CF_EINTEGRITY:
+        api_fail(q, 500, "UNKNOWN", "%s: stored data failed authentication", what);
+        break;
+    default:
+        api_fail(q, 500, "UNKNOWN", "%s: %s", what, e->msg[0] ? e->msg : cf_code_name(e->code));
+        break;
+    }
+}
+
+int api_need_kek(rq *q)
+{
+    if (q->have_kek)
+        return 0;
+    cf_err e = {0};
+    if (keyring_kek(&q->kek, &q->reg, &e) != CF_OK) {
+        api_fail(q, 403, "DENIED", "%s", e.msg);
+        return -1;
+    }
+    q->have_kek = 1;
+    return 0;
+}
+
+/* ---- object streaming ---- */
+
+typedef struct stream {
+    seal_reader *rd;
+    int fd;
+    uint64_t base; /* plaintext offset of the response's first byte */
+    uint64_t len;
+    char digest[OCI_DIGEST_MAX + 1];
+} stream;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    stream *s = cls;
+    if (pos >= s->len)
+        return 0;
+    uint64_t left = s->len - pos;
+    size_t want = left < max ? (size_t)left : max;
+    size_t got = 0;
+    cf_err e = {0};
+    if (seal_reader_read(s->rd, s->base + pos, buf, want, &got, &e) != CF_OK || got == 0) {
+        cf_log(CF_LOG_ERROR, "object read failed; response aborted", "digest", s->digest, "error",
+               e.msg, NULL);
+        return -1;
+    }
+    return (ssize_t)got;
+}
+
+static void stream_free(void *cls)
+{
+    stream *s = cls;
+    seal_reader_free(s->rd);
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s);
+}
+
+static ssize_t head_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)buf;
+    (void)max;
+    return -1; /* HEAD: never asked for a body */
+}
+
+void api_serve_object(rq *q, const oci_digest *d, uint64_t size, const char *ctype, int ranges)
+{
+    uint64_t start = 0, end = size ? size - 1 : 0;
+    unsigned status = 200;
+    char cr[96];
+    const char *range = ranges ? http_req_header(q->r, "Range") : NULL;
+    if (range != NULL) {
+        cf_err re = {0};
+        cf_code rc = oci_range_parse(&start, &end, range, strlen(range), size, &re);
+        if (rc == CF_ERANGE) {
+            snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+            q->failed = 1;
+            http_resp *resp = http_resp_bytes(416, "", 0, NULL);
+            http_resp_header(resp, "Content-Range", cr);
+            cf_log(CF_LOG_WARN, "request failed", "request_id", q->r->request_id, "method",
+                   q->r->method, "path", q->r->path, "status", "416", "error", re.msg, NULL);
+            api_respond(q, resp);
+            return;
+        }
+        if (rc == CF_OK) {
+            status = 206;
+            snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)start,
+                     (unsigned long long)end, (unsigned long long)size);
+        } else {
+            start = 0; /* malformed or multiple ranges: the whole object */
+            end = size ? size - 1 : 0;
+        }
+    }
+    uint64_t len = size ? end - start + 1 : 0;
+    http_resp *resp;
+    if (q->r->is_head) {
+        resp = http_resp_stream(status, len, 0, head_read, NULL, NULL);
+    } else {
+        if (api_need_kek(q) != 0)
+            return;
+        stream *s = calloc(1, sizeof(*s));
+        if (s == NULL) {
+            api_fail(q, 500, "UNKNOWN", "out of memory");
+            return;
+        }
+        s->fd = -1;
+        cf_err e = {0};
+        cf_code rc = objects_open(&s->rd, &s->fd, q->reg.id, d, &q->kek, &e);
+        if (rc == CF_OK && seal_reader_size(s->rd) != size)
+            rc = cf_err_set(&e, CF_EINTEGRITY, "stored size differs from metadata");
+        if (rc != CF_OK) {
+            cf_log(CF_LOG_ERROR, "cannot open object", "digest", d->text, "error", e.msg, NULL);
+            stream_free(s);
+            api_fail_err(q, &e, "read object");
+            return;
+        }
+        s->base = start;
+        s->len = len;
+        snprintf(s->digest, sizeof(s->digest), "%s", d->text);
+        resp = http_resp_stream(status, len, 64 * 1024, stream_read, s, stream_free);
+    }
+    if (resp == NULL) {
+        api_fail(q, 500, "UNKNOWN", "out of memory");
+        return;
+    }
+    http_resp_header(resp, "Content-Type", ctype);
+    http_resp_header(resp, "Docker-Content-Digest", d->text);
+    char etag[OCI_DIGEST_MAX + 3];
+    snprintf(etag, sizeof(etag), "\"%s\"", d->text);
+    http_resp_header(resp, "ETag", etag);
+    if (ranges)
+        http_resp_header(resp, "Accept-Ranges", "bytes");
+    if (status == 206)
+        http_resp_header(resp, "Content-Range", cr);
+    api_respond(q, resp);
+}
+
+/* ---- listings ---- */
+
+/* n and last from the query; -1 (after responding) when malformed. */
+static int pagination(rq *q, int64_t *n, const char **last)
+{
+    *n = LIST_DEFAULT_N;
+    *last = http_req_query(q->r, "last");
+    const char *ns = http_req_query(q->r, "n");
+    if (ns != NULL) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(ns, &end, 10);
+        if (errno || end == ns || *end != '\0' || v < 0) {
+            api_fail(q, 400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested");
+            return -1;
+        }
+        *n = v > LIST_MAX_N ? LIST_MAX_N : v;
+    }
+    return 0;
+}
+
+typedef struct list_ctx {
+    json_t *arr;
+    char last[API_NAME_MAX + 1];
+} list_ctx;
+
+static int list_add(void *cls, const char *v)
+{
+    list_ctx *l = cls;
+    json_array_append_new(l->arr, json_string(v));
+    snprintf(l->last, sizeof(l->last), "%s", v);
+    return 0;
+}
+
+static void respond_json(rq *q, unsigned status, json_t *root, const char *ctype, const char *link)
+{
+    char *body = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (body == NULL) {
+        api_fail(q, 500, "UNKNOWN", "out of memory");
+        return;
+    }
+    http_resp *resp = http_resp_bytes(status, body, strlen(body), ctype);
+    free(body);
+    if (link)
+        http_resp_header(resp, "Link", link);
+    api_respond(q, resp);
+}
+
+static void api_catalog(rq *q, const route_slice *host_reg)
+{
+    int64_t n;
+    const char *last;
+    if (pagination(q, &n, &last) != 0)
+        return;
+    const char *reg_id = NULL;
+    if (host_reg) {
+        char name[OCI_REGISTRY_NAME_MAX + 1];
+        snprintf(name, sizeof(name), "%.*s", (int)host_reg->len, host_reg->p);
+        cf_err e = {0};
+        if (meta_registry_get(&q->reg, name, &e) != CF_OK) {
+            api_fail(q, 404, "NAME_UNKNOWN", "registry unknown");
+            return;
+        }
+        reg_id = q->reg.id;
+    }
+    list_ctx l = {.arr = json_array()};
+    int more = 0;
+    cf_err e = {0};
+    if (meta_catalog(reg_id, last, n, list_add, &l, &more, &e) != CF_OK) {
+        json_decref(l.arr);
+        api_fail_err(q, &e, "catalog");
+        return;
+    }
+    char link[API_NAME_MAX + 96];
+    if (more)
+        snprintf(link, sizeof(link), "</v2/_catalog?last=%s&n=%lld>; rel=\"next\"", l.last,
+                 (long long)n);
+    respond_json(q, 200, json_pack("{s:o}", "repositories", l.arr), "application/json",
+                 more ? link : NULL);
+}
+
+static void api_tags(rq *q)
+{
+    int64_t n;
+    const char *last;
+    if (pagination(q, &n, &last) != 0)
+        return;
+    cf_err e = {0};
+    if (meta_repo_exists(q->reg.id, q->repo, &e) != CF_OK) {
+        if (e.code == CF_ENOTFOUND)
+            api_fail(q, 404, "NAME_UNKNOWN", "repository name not known to registry");
+        else
+            api_fail_err(q, &e, "tags");
+        return;
+    }
+    list_ctx l = {.arr = json_array()};
+    int more = 0;
+    if (meta_tags_list(q->reg.id, q->repo, last, n, list_add, &l, &more, &e) != CF_OK) {
+        json_decref(l.arr);
+        api_fail_err(q, &e, "tags");
+        return;
+    }
+    char link[2 * API_NAME_MAX + 96];
+    if (more)
+        snprintf(link, sizeof(link), "</v2/%s/tags/list?last=%s&n=%lld>; rel=\"next\"", q->name,
+                 l.last, (long long)n);
+    respond_json(q, 200, json_pack("{s:s,s:o}", "name", q->name, "tags", l.arr),
+                 "application/json", more ? link : NULL);
+}
+
+static int referrer_add(void *cls, const meta_referrer *m)
+{
+    json_t *arr = cls;
+    json_t *d = json_pack("{s:s,s:I,s:s}", "mediaType", m->media_type ? m->media_type : "", "size",
+                          (json_int_t)m->size, "digest", m->digest ? m->digest : "");
+    if (d == NULL)
+        return 0;
+    if (m->artifact_type)
+        json_object_set_new(d, "artifactType", json_string(m->artifact_type));
+    if (m->annotations) {
+        json_t *an = json_loads(m->annotations, 0, NULL);
+        if (an)
+            json_object_set_new(d, "annotations", an);
+    }
+    json_array_append_new(arr, d);
+    return 0;
+}
+
+static void api_referrers(rq *q)
+{
+    oci_digest d;
+    cf_err e = {0};
+    if (oci_digest_parse(&d, q->rt.arg.p, q->rt.arg.len, &e) != CF_OK) {
+        api_fail(q, 400, "DIGEST_INVALID", "%s", e.msg);
+        return;
+    }
+    const char *at = http_req_query(q->r, "artifactType");
+    if (at && *at == '\0')
+        at = NULL;
+    json_t *arr = json_array();
+    if (meta_referrers(q->reg.id, q->repo, d.text, at, referrer_add, arr, &e) != CF_OK) {
+        json_decref(arr);
+        api_fail_err(q, &e, "referrers");
+        return;
+    }
+    json_t *root = json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType",
+                             "application/vnd.oci.image.index.v1+json", "manifests", arr);
+    char *body = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (body == NULL) {
+        api_fail(q, 500, "UNKNOWN", "out of memory");
+        return;
+    }
+    http_resp *resp = http_resp_bytes(200, body, strlen(body),
+                                      "application/vnd.oci.image.index.v1+json");
+    free(body);
+    if (at)
+        http_resp_header(resp, "OCI-Filters-Applied", "artifactType");
+    api_respond(q, resp);
+}
+
+/* ---- dispatch ---- */
+
+static void rq_done(http_req *r, int ok)
+{
+    (void)ok;
+    rq *q = r->user;
+    if (q == NULL)
+        return;
+    if (q->up && q->fresh) {
+        /* a monolithic push that failed leaves no upload behind */
+        meta_upload_delete(upload_uuid(q->up), NULL);
+        upload_discard(q->up);
+    } else if (q->up) {
+        upload_release(q->up, 0); /* unfinished business rolls back */
+    }
+    OPENSSL_cleanse(&q->kek, sizeof(q->kek));
+    if (q->deferred) {
+        /* never sent (client gone): free it through the server */
+        http_req_respond(r, q->deferred);
+    }
+    free(q);
+    r->user = NULL;
+}
+
+static int method_is(const http_req *r, const char *m)
+{
+    return strcmp(r->method, m) == 0;
+}
+
+static void not_allowed(rq *q)
+{
+    api_fail(q, 405, "UNSUPPORTED", "method %s not supported here", q->r->method);
+}
+
+static void handle(rq *q);
+
+void registry_api_handle(http_req *r, void *ctx)
+{
+    (void)ctx;
+    rq *q = calloc(1, sizeof(*q));
+    if (q == NULL) {
+        http_req_respond(r, http_resp_new(500));
+        return;
+    }
+    q->r = r;
+    r->user = q;
+    r->on_done = rq_done;
+    q->at_headers = 1;
+    handle(q);
+    q->at_headers = 0;
+}
+
+static void handle(rq *q)
+{
+    http_req *r = q->r;
+    int get = method_is(r, "GET") || method_is(r, "HEAD");
+    route_kind k = route_parse(&q->rt, r->path);
+    const char *host = http_req_header(r, "Host");
+    if (k == ROUTE_NONE) {
+        api_fail(q, 404, "NOT_FOUND", "no such endpoint");
+        return;
+    }
+    if (k == ROUTE_BASE) {
+        if (!get)
+            return not_allowed(q);
+        api_respond(q, http_resp_bytes(200, "{}", 2, "application/json"));
+        return;
+    }
+    if (k == ROUTE_CATALOG) {
+        if (!get)
+            return not_allowed(q);
+        route_slice hr;
+        api_catalog(q, route_host_registry(host, login_domain, &hr) == 0 ? &hr : NULL);
+        return;
+    }
+    /* <name>: registry and repository */
+    if (!oci_name_valid(q->rt.name.p, q->rt.name.len)) {
+        api_fail(q, 400, "NAME_INVALID", "invalid repository name");
+        return;
+    }
+    snprintf(q->name, sizeof(q->name), "%.*s", (int)q->rt.name.len, q->rt.name.p);
+    route_slice regs, repos;
+    if (route_split(&q->rt, host, login_domain, &regs, &repos) != 0 ||
+        !oci_registry_name_valid(regs.p, regs.len)) {
+        api_fail(q, 404, "NAME_UNKNOWN", "no registry named in the repository name");
+        return;
+    }
+    char regname[OCI_REGISTRY_NAME_MAX + 1];
+    snprintf(regname, sizeof(regname), "%.*s", (int)regs.len, regs.p);
+    snprintf(q->repo, sizeof(q->repo), "%.*s", (int)repos.len, repos.p);
+    cf_err e = {0};
+    if (meta_registry_get(&q->reg, regname, &e) != CF_OK) {
+        if (e.code == CF_ENOTFOUND)
+            api_fail(q, 404, "NAME_UNKNOWN", "registry %s unknown", regname);
+        else
+            api_fail_err(q, &e, "registry lookup");
+        return;
+    }
+    /* a locked registry refuses everything, reads included */
+    if (api_need_kek(q) != 0)
+        return;
+    switch (k) {
+    case ROUTE_TAGS:
+        if (!get)
+            return not_allowed(q);
+        api_tags(q);
+        return;
+    case ROUTE_REFERRERS:
+        if (!get)
+            return not_allowed(q);
+        api_referrers(q);
+        return;
+    case ROUTE_BLOB:
+        api_blob(q);
+        return;
+    case ROUTE_UPLOAD_START:
+        if (!method_is(r, "POST"))
+            return not_allowed(q);
+        api_upload_start(q);
+        return;
+    case ROUTE_UPLOAD:
+        api_upload(q);
+        return;
+    case ROUTE_MANIFEST:
+        api_manifest(q);
+        return;
+    default:
+        api_fail(q, 404, "NOT_FOUND", "no such endpoint");
+        return;
+    }
+}
+
+/* ---- registries ---- */
+
+cf_code registry_ensure(const char *name, int *created, cf_err *e)
+{
+    *created = 0;
+    if (!oci_registry_name_valid(name, strlen(name)))
+        return cf_err_set(e, CF_EINVAL,
+                          "registry name '%s' must be 5-50 letters and digits", name);
+    meta_registry reg;
+    cf_err ge = {0};
+    if (meta_registry_get(&reg, name, &ge) == CF_OK)
+        return objects_registry_dirs(reg.id, e);
+    if (ge.code != CF_ENOTFOUND)
+        return cf_err_set(e, ge.code, "%s", ge.msg);
+    memset(&reg, 0, sizeof(reg));
+    unsigned char id[16];
+    cf_code rc = keys_random(id, sizeof(id), e);
+    if (rc != CF_OK)
+        return rc;
+    cf_hex_encode(reg.id, id, sizeof(id));
+    for (size_t i = 0; name[i] && i < sizeof(reg.name) - 1; i++)
+        reg.name[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+    snprintf(reg.sku, sizeof(reg.sku), "Premium");
+    rc = keyring_new_secret(reg.wrapped_s, reg.id, e);
+    if (rc == CF_OK)
+        rc = objects_registry_dirs(reg.id, e);
+    if (rc == CF_OK)
+        rc = meta_registry_create(&reg, e);
+    OPENSSL_cleanse(reg.wrapped_s, sizeof(reg.wrapped_s));
+    if (rc == CF_OK)
+        *created = 1;
+    return rc;
+}

@@ -1,0 +1,407 @@
+/*
+ * blobs.c -- blob pulls and deletes, and the whole push protocol of
+ * blobs: POST (monolithic with ?digest=, cross-repository mount with
+ * ?mount=&from=, or a new upload), PATCH (chunked with Content-Range, or
+ * streamed), PUT to complete, GET for the status, DELETE to cancel.
+ *
+ * Every body streams straight into the upload's sealed file (uploads.h);
+ * nothing here holds more than MHD's buffer. A request that fails after
+ * writing (bad Content-Range, digest mismatch, client gone) releases the
+ * upload with ok = 0, which rolls it back to its last checkpoint: a
+ * malformed request changes nothing.
+ */
+#define CF_LOG_MOD "registry"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "registry/api_int.h"
+#include "store/meta.h"
+#include "store/objects.h"
+#include "store/uploads.h"
+
+/* A streamed PATCH makes its durable part crash-safe every this many bytes. */
+#define STREAM_CHECKPOINT (16u * 1024 * 1024)
+
+/* ---- blobs ---- */
+
+static int parse_digest_arg(rq *q, oci_digest *d, unsigned bad_status, const char *bad_code)
+{
+    cf_err e = {0};
+    if (oci_digest_parse(d, q->rt.arg.p, q->rt.arg.len, &e) != CF_OK) {
+        api_fail(q, bad_status, bad_code, "%s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void blob_delete(rq *q, const oci_digest *d)
+{
+    cf_err e = {0};
+    int orphaned = 0;
+    objects_lock(d);
+    cf_code rc = meta_blob_unlink(q->reg.id, q->repo, d->text, &orphaned, &e);
+    if (rc == CF_OK && orphaned) {
+        cf_err fe = {0};
+        if (objects_remove(q->reg.id, d, &fe) != CF_OK)
+            cf_log(CF_LOG_WARN, "cannot remove blob file", "digest", d->text, "error", fe.msg,
+                   NULL);
+    }
+    objects_unlock(d);
+    if (rc == CF_ENOTFOUND) {
+        api_fail(q, 404, "BLOB_UNKNOWN", "blob unknown to registry");
+        return;
+    }
+    if (rc != CF_OK) {
+        api_fail_err(q, &e, "delete blob");
+        return;
+    }
+    http_resp *resp = http_resp_new(202);
+    api_respond(q, resp);
+}
+
+void api_blob(rq *q)
+{
+    oci_digest d;
+    int get = strcmp(q->r->method, "GET") == 0 || q->r->is_head;
+    int del = strcmp(q->r->method, "DELETE") == 0;
+    if (!get && !del) {
+        api_fail(q, 405, "UNSUPPORTED", "method %s not supported on blobs", q->r->method);
+        return;
+    }
+    if (parse_digest_arg(q, &d, 400, "DIGEST_INVALID") != 0)
+        return;
+    if (del) {
+        blob_delete(q, &d);
+        return;
+    }
+    int64_t size = 0;
+    cf_err e = {0};
+    cf_code rc = meta_blob_stat(q->reg.id, q->repo, d.text, &size, &e);
+    if (rc == CF_ENOTFOUND) {
+        api_fail(q, 404, "BLOB_UNKNOWN", "blob unknown to registry");
+        return;
+    }
+    if (rc != CF_OK) {
+        api_fail_err(q, &e, "blob lookup");
+        return;
+    }
+    api_serve_object(q, &d, (uint64_t)size, "application/octet-stream", 1);
+}
+
+/* ---- upload responses ---- */
+
+static void upload_location(rq *q, http_resp *resp, const char *uuid)
+{
+    char loc[API_NAME_MAX + 64];
+    snprintf(loc, sizeof(loc), "/v2/%s/blobs/uploads/%s", q->name, uuid);
+    http_resp_header(resp, "Location", loc);
+    http_resp_header(resp, "Docker-Upload-UUID", uuid);
+}
+
+static void range_header(http_resp *resp, uint64_t len)
+{
+    char range[48];
+    snprintf(range, sizeof(range), "0-%llu", (unsigned long long)(len ? len - 1 : 0));
+    http_resp_header(resp, "Range", range);
+}
+
+/* 202/204 with the upload's state. */
+static void upload_status(rq *q, unsigned status)
+{
+    http_resp *resp = http_resp_new(status);
+    upload_location(q, resp, upload_uuid(q->up));
+    range_header(resp, upload_length(q->up));
+    api_respond(q, resp);
+}
+
+static void upload_range_error(rq *q, const char *detail)
+{
+    uint64_t len = q->up ? upload_length(q->up) : 0;
+    char range[48];
+    snprintf(range, sizeof(range), "0-%llu", (unsigned long long)(len ? len - 1 : 0));
+    cf_log(CF_LOG_WARN, "request failed", "request_id", q->r->request_id, "method", q->r->method,
+           "path", q->r->path, "status", "416", "code", "BLOB_UPLOAD_INVALID", "error", detail,
+           NULL);
+    static const char body[] = "{\"errors\":[{\"code\":\"BLOB_UPLOAD_INVALID\",\"message\":"
+                               "\"requested range not satisfiable\",\"detail\":null}]}";
+    http_resp *resp = http_resp_bytes(416, body, sizeof(body) - 1, "application/json");
+    if (q->up)
+        upload_location(q, resp, upload_uuid(q->up));
+    http_resp_header(resp, "Range", range);
+    q->failed = 1;
+    api_respond(q, resp);
+}
+
+static void blob_created(rq *q, const oci_digest *d)
+{
+    http_resp *resp = http_resp_new(201);
+    char loc[API_NAME_MAX + OCI_DIGEST_MAX + 16];
+    snprintf(loc, sizeof(loc), "/v2/%s/blobs/%s", q->name, d->text);
+    http_resp_header(resp, "Location", loc);
+    http_resp_header(resp, "Docker-Content-Digest", d->text);
+    api_respond(q, resp);
+}
+
+/* ---- body streaming ---- */
+
+static int upload_body(http_req *r, const char *data, size_t len)
+{
+    rq *q = r->user;
+    if (q->failed || q->up == NULL)
+        return 0;
+    if (q->has_range && q->received + len > q->range_end - q->range_start + 1) {
+        upload_range_error(q, "body longer than Content-Range");
+        return 1;
+    }
+    cf_err e = {0};
+    if (upload_write(q->up, data, len, &e) != CF_OK) {
+        api_fail_err(q, &e, "write upload");
+        return 1;
+    }
+    q->received += len;
+    /* a long streamed PATCH (no Content-Range, so no promise about its
+     * length to keep) checkpoints its durable part as it goes */
+    if (!q->has_range && !q->complete && q->received - q->checkpointed >= STREAM_CHECKPOINT) {
+        if (upload_checkpoint_durable(q->up, &q->kek, &e) != CF_OK) {
+            api_fail_err(q, &e, "checkpoint upload");
+            return 1;
+        }
+        q->checkpointed = q->received;
+    }
+    return 0;
+}
+
+/* Completes q->up as blob q->digest: finish, verify, install, commit. */
+static void upload_complete(rq *q)
+{
+    cf_err e = {0};
+    uint64_t size = 0;
+    cf_code rc = upload_finish(q->up, &q->digest, &q->kek, &size, &e);
+    if (rc == CF_EINVAL) {
+        api_fail(q, 400, "DIGEST_INVALID", "provided digest did not match uploaded content");
+        return; /* rq_done releases with ok = 0: the upload rolls back */
+    }
+    if (rc != CF_OK) {
+        api_fail_err(q, &e, "complete upload");
+        return;
+    }
+    objects_lock(&q->digest);
+    rc = objects_install(upload_path(q->up), q->reg.id, &q->digest, &e);
+    if (rc == CF_OK)
+        rc = meta_blob_commit(q->reg.id, q->repo, q->digest.text, (int64_t)size,
+                              upload_uuid(q->up), &e);
+    objects_unlock(&q->digest);
+    if (rc != CF_OK) {
+        api_fail_err(q, &e, "store blob");
+        return;
+    }
+    upload_discard(q->up);
+    q->up = NULL;
+    blob_created(q, &q->digest);
+}
+
+static void upload_end(http_req *r)
+{
+    rq *q = r->user;
+    if (q->failed || http_req_responded(r))
+        return;
+    if (q->has_range && q->received != q->range_end - q->range_start + 1) {
+        upload_range_error(q, "body shorter than Content-Range");
+        return;
+    }
+    if (q->complete) {
+        upload_complete(q);
+        return;
+    }
+    cf_err e = {0};
+    if (upload_checkpoint(q->up, &q->kek, &e) != CF_OK) {
+        api_fail_err(q, &e, "checkpoint upload");
+        return;
+    }
+    upload_status(q, 202);
+    upload_release(q->up, 1);
+    q->up = NULL;
+}
+
+/* Content-Range against the upload's length; -1 after responding. */
+static int check_content_range(rq *q)
+{
+    const char *cr = http_req_header(q->r, "Content-Range");
+    int64_t cl = http_req_content_length(q->r);
+    if (cr == NULL || *cr == '\0')
+        return 0;
+    cf_err e = {0};
+    if (oci_content_range_parse(&q->range_start, &q->range_end, cr, strlen(cr), &e) != CF_OK) {
+        upload_range_error(q, e.msg);
+        return -1;
+    }
+    q->has_range = 1;
+    if (q->range_start != upload_length(q->up)) {
+        upload_range_error(q, "Content-Range does not continue the upload");
+        return -1;
+    }
+    if (cl >= 0 && (uint64_t)cl != q->range_end - q->range_start + 1) {
+        upload_range_error(q, "Content-Length does not match Content-Range");
+        return -1;
+    }
+    return 0;
+}
+
+static int acquire(rq *q, const char *uuid)
+{
+    cf_err e = {0};
+    cf_code rc = upload_acquire(&q->up, uuid, q->reg.id, &q->kek, &e);
+    if (rc == CF_ENOTFOUND) {
+        api_fail(q, 404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry");
+        return -1;
+    }
+    if (rc == CF_ECONFLICT) {
+        upload_range_error(q, "upload in use by another request");
+        return -1;
+    }
+    if (rc != CF_OK) {
+        api_fail_err(q, &e, "open upload");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- POST ---- */
+
+/* Cross-repository mount: 0 when mounted (responded), 1 to fall back. */
+static int try_mount(rq *q, const char *mount)
+{
+    oci_digest d;
+    cf_err e = {0};
+    if (oci_digest_parse(&d, mount, strlen(mount), &e) != CF_OK)
+        return 1;
+    const char *from = http_req_query(q->r, "from");
+    const char *from_repo = NULL;
+    char buf[OCI_NAME_MAX + 1];
+    if (from != NULL && *from != '\0') {
+        size_t fl = strlen(from);
+        if (!oci_name_valid(from, fl))
+            return 1;
+        /* same routing as the target: with path routing `from` carries the
+         * registry as its first component, which must be this registry */
+        size_t tl = q->rt.name.len - strlen(q->repo); /* prefix length incl. '/' */
+        if (tl > 0) {
+            if (fl <= tl || strncmp(from, q->name, tl) != 0)
+                return 1;
+            from += tl;
+        }
+        snprintf(buf, sizeof(buf), "%s", from);
+        from_repo = buf;
+    }
+    int64_t size = 0;
+    /* without `from`, any blob of this registry can be mounted (OCI 1.1) */
+    if (meta_blob_stat(q->reg.id, from_repo, d.text, &size, &e) != CF_OK)
+        return 1;
+    objects_lock(&d);
+    cf_code rc = meta_blob_commit(q->reg.id, q->repo, d.text, size, NULL, &e);
+    objects_unlock(&d);
+    if (rc != CF_OK)
+        return 1;
+    blob_created(q, &d);
+    return 0;
+}
+
+void api_upload_start(rq *q)
+{
+    const char *mount = http_req_query(q->r, "mount");
+    if (mount != NULL && try_mount(q, mount) == 0)
+        return;
+    const char *dg = http_req_query(q->r, "digest");
+    if (dg != NULL) {
+        cf_err e = {0};
+        if (oci_digest_parse(&q->digest, dg, strlen(dg), &e) != CF_OK) {
+            api_fail(q, 400, "DIGEST_INVALID", "%s", e.msg);
+            return;
+        }
+        q->complete = 1;
+    }
+    if (api_need_kek(q) != 0)
+        return;
+    char uuid[UPLOAD_UUID_LEN + 1];
+    cf_err e = {0};
+    cf_code rc = upload_create(&q->up, uuid, q->reg.id, &q->kek, &e);
+    if (rc == CF_OK)
+        rc = meta_upload_create(uuid, q->reg.id, q->repo, &e);
+    if (rc != CF_OK) {
+        if (q->up) {
+            upload_discard(q->up);
+            q->up = NULL;
+        }
+        api_fail_err(q, &e, "create upload");
+        return;
+    }
+    q->fresh = 1;
+    if (!q->complete) {
+        /* a new upload; any body of a POST without digest is ignored */
+        upload_status(q, 202);
+        upload_release(q->up, 1);
+        q->up = NULL;
+        return;
+    }
+    q->r->on_body = upload_body;
+    q->r->on_end = upload_end;
+}
+
+/* ---- PATCH / PUT / GET / DELETE on an upload ---- */
+
+void api_upload(rq *q)
+{
+    char uuid[UPLOAD_UUID_LEN + 1];
+    if (!upload_uuid_valid(q->rt.arg.p, q->rt.arg.len)) {
+        api_fail(q, 404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry");
+        return;
+    }
+    snprintf(uuid, sizeof(uuid), "%.*s", (int)q->rt.arg.len, q->rt.arg.p);
+    /* the upload must belong to this registry and repository */
+    char reg[META_ID_LEN + 1], repo[OCI_NAME_MAX + 1];
+    cf_err e = {0};
+    cf_code rc = meta_upload_get(uuid, reg, repo, sizeof(repo), &e);
+    if (rc == CF_OK && (strcmp(reg, q->reg.id) != 0 || strcmp(repo, q->repo) != 0))
+        rc = CF_ENOTFOUND;
+    if (rc == CF_ENOTFOUND) {
+        api_fail(q, 404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry");
+        return;
+    }
+    if (rc != CF_OK) {
+        api_fail_err(q, &e, "upload lookup");
+        return;
+    }
+    const char *m = q->r->method;
+    if (strcmp(m, "PUT") == 0) {
+        const char *dg = http_req_query(q->r, "digest");
+        if (dg == NULL || oci_digest_parse(&q->digest, dg, strlen(dg), &e) != CF_OK) {
+            api_fail(q, 400, "DIGEST_INVALID", "%s", dg ? e.msg : "digest parameter missing");
+            return;
+        }
+        q->complete = 1;
+    } else if (strcmp(m, "PATCH") != 0 && strcmp(m, "GET") != 0 && strcmp(m, "DELETE") != 0) {
+        api_fail(q, 405, "UNSUPPORTED", "method %s not supported on uploads", m);
+        return;
+    }
+    if (acquire(q, uuid) != 0)
+        return;
+    if (strcmp(m, "GET") == 0) {
+        upload_status(q, 204);
+        upload_release(q->up, 1);
+        q->up = NULL;
+        return;
+    }
+    if (strcmp(m, "DELETE") == 0) {
+        upload_discard(q->up);
+        q->up = NULL;
+        meta_upload_delete(uuid, NULL);
+        api_respond(q, http_resp_new(204));
+        return;
+    }
+    if (check_content_range(q) != 0)
+        return;
+    q->r->on_body = upload_body;
+    q->r->on_end = upload_end;
+}

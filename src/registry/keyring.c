@@ -1,0 +1,193 @@
+/*
+ * keyring.c -- see keyring.h. A small array of entries under one mutex;
+ * the entries live in one mlock'ed allocation so KEKs are not swapped out
+ * (best effort: mlock failing is logged once and ignored).
+ */
+#define CF_LOG_MOD "keyring"
+#include "registry/keyring.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <openssl/crypto.h>
+
+#include "base/log.h"
+
+#define KEYRING_MAX 4096
+
+typedef struct entry {
+    char id[META_ID_LEN + 1];
+    int state; /* 0 free, 1 available, 2 locked */
+    seal_kek kek;
+    char reason[200];
+} entry;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char srk[KEYS_SECRET_LEN];
+static int have_srk;
+static entry *entries;
+static size_t nentries;
+
+cf_code keyring_init(const char *srk_path, cf_err *e)
+{
+    cf_code rc = keys_srk_load_or_create(srk_path, srk, e);
+    if (rc != CF_OK)
+        return rc;
+    if (mlock(srk, sizeof(srk)) != 0)
+        cf_log(CF_LOG_DEBUG, "mlock of key memory failed; keys may be swapped", NULL);
+    entries = calloc(KEYRING_MAX, sizeof(*entries));
+    if (entries == NULL) {
+        keys_wipe(srk, sizeof(srk));
+        return cf_err_set(e, CF_ENOMEM, "out of memory");
+    }
+    (void)mlock(entries, KEYRING_MAX * sizeof(*entries));
+    nentries = 0;
+    have_srk = 1;
+    return CF_OK;
+}
+
+void keyring_shutdown(void)
+{
+    pthread_mutex_lock(&mu);
+    keys_wipe(srk, sizeof(srk));
+    have_srk = 0;
+    if (entries) {
+        OPENSSL_cleanse(entries, KEYRING_MAX * sizeof(*entries));
+        munlock(entries, KEYRING_MAX * sizeof(*entries));
+        free(entries);
+    }
+    entries = NULL;
+    nentries = 0;
+    pthread_mutex_unlock(&mu);
+}
+
+static entry *find(const char *id)
+{
+    for (size_t i = 0; i < nentries; i++)
+        if (entries[i].state != 0 && strcmp(entries[i].id, id) == 0)
+            return &entries[i];
+    return NULL;
+}
+
+static entry *slot(const char *id)
+{
+    entry *en = find(id);
+    if (en)
+        return en;
+    for (size_t i = 0; i < nentries; i++)
+        if (entries[i].state == 0)
+            return &entries[i];
+    if (nentries < KEYRING_MAX)
+        return &entries[nentries++];
+    return NULL;
+}
+
+/* S from the row, unwrapped under the SRK; the KEK derived with c (may be
+ * NULL). Caller holds mu. */
+static cf_code derive(entry *en, const meta_registry *reg, const unsigned char *c, cf_err *e)
+{
+    unsigned char s[KEYS_SECRET_LEN];
+    cf_code rc = keys_secret_unwrap(s, srk, reg->id, reg->wrapped_s, e);
+    if (rc == CF_OK)
+        rc = keys_kek_derive(&en->kek, s, c, reg->id, e);
+    keys_wipe(s, sizeof(s));
+    if (rc == CF_OK) {
+        snprintf(en->id, sizeof(en->id), "%s", reg->id);
+        en->state = 1;
+        en->reason[0] = '\0';
+    }
+    return rc;
+}
+
+cf_code keyring_kek(seal_kek *out, const meta_registry *reg, cf_err *e)
+{
+    cf_code rc = CF_OK;
+    pthread_mutex_lock(&mu);
+    if (!have_srk) {
+        rc = cf_err_set(e, CF_EUNAVAIL, "keys are not loaded (service stopping)");
+        goto out;
+    }
+    entry *en = find(reg->id);
+    if (en && en->state == 2) {
+        rc = cf_err_set(e, CF_EUNAVAIL, "registry %s is locked: %s", reg->name, en->reason);
+        goto out;
+    }
+    if (en == NULL) {
+        if (reg->cmk) {
+            rc = cf_err_set(e, CF_EUNAVAIL,
+                            "registry %s is locked: customer-managed key not loaded yet",
+                            reg->name);
+            goto out;
+        }
+        en = slot(reg->id);
+        if (en == NULL) {
+            rc = cf_err_set(e, CF_EUNAVAIL, "too many registries with keys in memory");
+            goto out;
+        }
+        rc = derive(en, reg, NULL, e);
+        if (rc != CF_OK) {
+            memset(en, 0, sizeof(*en));
+            goto out;
+        }
+    }
+    *out = en->kek;
+out:
+    pthread_mutex_unlock(&mu);
+    return rc;
+}
+
+cf_code keyring_new_secret(unsigned char wrapped[KEYS_WRAPPED_LEN], const char *registry_id,
+                           cf_err *e)
+{
+    unsigned char s[KEYS_SECRET_LEN];
+    cf_code rc = keys_random(s, sizeof(s), e);
+    pthread_mutex_lock(&mu);
+    if (rc == CF_OK && !have_srk)
+        rc = cf_err_set(e, CF_EUNAVAIL, "keys are not loaded");
+    if (rc == CF_OK)
+        rc = keys_secret_wrap(wrapped, srk, registry_id, s, e);
+    pthread_mutex_unlock(&mu);
+    keys_wipe(s, sizeof(s));
+    return rc;
+}
+
+cf_code keyring_set_cmk(const meta_registry *reg, const unsigned char c[KEYS_SECRET_LEN],
+                        cf_err *e)
+{
+    pthread_mutex_lock(&mu);
+    cf_code rc = CF_OK;
+    entry *en = have_srk ? slot(reg->id) : NULL;
+    if (en == NULL)
+        rc = cf_err_set(e, CF_EUNAVAIL, "keyring unavailable");
+    else
+        rc = derive(en, reg, c, e);
+    if (rc != CF_OK && en)
+        memset(en, 0, sizeof(*en));
+    pthread_mutex_unlock(&mu);
+    return rc;
+}
+
+void keyring_lock(const char *registry_id, const char *reason)
+{
+    pthread_mutex_lock(&mu);
+    entry *en = have_srk ? slot(registry_id) : NULL;
+    if (en) {
+        OPENSSL_cleanse(&en->kek, sizeof(en->kek));
+        snprintf(en->id, sizeof(en->id), "%s", registry_id);
+        snprintf(en->reason, sizeof(en->reason), "%s", reason ? reason : "key unavailable");
+        en->state = 2;
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+void keyring_forget(const char *registry_id)
+{
+    pthread_mutex_lock(&mu);
+    entry *en = have_srk ? find(registry_id) : NULL;
+    if (en)
+        OPENSSL_cleanse(en, sizeof(*en));
+    pthread_mutex_unlock(&mu);
+}

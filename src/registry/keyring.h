@@ -1,0 +1,50 @@
+/*
+ * keyring.h -- the one door through which the data plane obtains a
+ * registry's KEK (DESIGN §2, §6).
+ *
+ * The keyring holds the SRK and, per registry, the derived KEK in memory
+ * (mlock'ed where the OS allows), or the reason it cannot: a registry is
+ * either available or locked with a human reason ("customer key disabled
+ * in the vault", ...). keyring_kek() copies the KEK out for the caller's
+ * short use (wipe it with keys_wipe after opening the sealed object) or
+ * fails with CF_EUNAVAIL and that reason: the data plane turns it into a
+ * clear error, nothing is deleted.
+ *
+ * Service-managed registries (no CMK) derive KEK = HKDF(S) on first use
+ * from the wrapped S in the registry row. CMK registries (a later issue)
+ * need C: the key manager supplies it with keyring_set_cmk() after it
+ * unwrapped C in the vault, and calls keyring_lock() on revocation, which
+ * wipes the KEK; until C is set a CMK registry answers "locked".
+ *
+ * Thread-safe (one mutex; the critical sections are memcpy-sized).
+ */
+#ifndef CF_REGISTRY_KEYRING_H
+#define CF_REGISTRY_KEYRING_H
+
+#include "base/err.h"
+#include "crypto/keys.h"
+#include "crypto/seal.h"
+#include "store/meta.h"
+
+/* Loads (or creates) the SRK at srk_path. */
+cf_code keyring_init(const char *srk_path, cf_err *e);
+/* Wipes the SRK and every KEK. */
+void keyring_shutdown(void);
+
+/* The registry's KEK, copied into *out. CF_EUNAVAIL (message: the reason)
+ * when the registry is locked. */
+cf_code keyring_kek(seal_kek *out, const meta_registry *reg, cf_err *e);
+
+/* A fresh S for a new registry, wrapped under the SRK for registry_id. */
+cf_code keyring_new_secret(unsigned char wrapped[KEYS_WRAPPED_LEN], const char *registry_id,
+                           cf_err *e);
+
+/* CMK hooks for the key manager. keyring_set_cmk derives and caches the
+ * KEK from S and C (C is copied; the caller wipes its own). */
+cf_code keyring_set_cmk(const meta_registry *reg, const unsigned char c[KEYS_SECRET_LEN],
+                        cf_err *e);
+void keyring_lock(const char *registry_id, const char *reason);
+/* Forgets a registry entirely (deletion). */
+void keyring_forget(const char *registry_id);
+
+#endif

@@ -1,0 +1,304 @@
+/*
+ * manifests.c -- GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>.
+ *
+ * A pushed manifest is collected (at most 4 MiB), validated (manifest.h),
+ * its digest computed (sha256, or the algorithm of the digest it was
+ * pushed by), every blob or child manifest it references checked in this
+ * repository, then sealed as a blob of the registry and recorded with its
+ * media type, subject and artifact type in one transaction. Pulls serve
+ * the stored bytes with the stored media type: the digest a client
+ * computes is always the one it pushed.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#define CF_LOG_MOD "registry"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "base/log.h"
+#include "registry/api_int.h"
+#include "registry/manifest.h"
+#include "store/meta.h"
+#include "store/objects.h"
+
+/* ---- content negotiation ----
+ * Stored manifests are served as pushed. The one conversion: a client
+ * that asks for a tag holding an index or manifest list but accepts only
+ * image manifests (an old Docker client) receives the linux/amd64 image, as
+ * Distribution does. Everything else (no Accept, wildcards, or a type the
+ * client did not list) receives the stored bytes: a client always receives
+ * the digest it asked for. */
+
+typedef struct accepts {
+    unsigned n;
+    int any;
+    int kind[5]; /* by manifest_kind */
+} accepts;
+
+static int accept_value(void *cls, const char *v)
+{
+    accepts *a = cls;
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        size_t len = (size_t)(p - start);
+        if (len == 0)
+            continue;
+        manifest_kind k = manifest_kind_of(start, len);
+        if (k)
+            a->kind[k] = 1;
+        else if (len >= 3 && memcmp(start, "*/*", 3) == 0)
+            a->any = 1;
+        else if (len >= 13 && memcmp(start, "application/*", 13) == 0)
+            a->any = 1;
+    }
+    return 0;
+}
+
+static int accepted(const accepts *a, manifest_kind k)
+{
+    return a->n == 0 || a->any || a->kind[k];
+}
+
+/* The linux/amd64 child of the stored index m, when the client wants an
+ * image rather than an index. 0 with *child filled, else -1. */
+static int negotiate(rq *q, const meta_manifest *m, const oci_digest *d, meta_manifest *child)
+{
+    accepts a = {0};
+    a.n = http_req_header_each(q->r, "Accept", accept_value, &a);
+    manifest_kind k = manifest_kind_of(m->media_type, strlen(m->media_type));
+    if (q->ref.is_digest || !manifest_is_index(k) || accepted(&a, k))
+        return -1;
+    if (!a.kind[MANIFEST_OCI_MANIFEST] && !a.kind[MANIFEST_DOCKER_MANIFEST])
+        return -1;
+    if (m->size <= 0 || m->size > (int64_t)MANIFEST_MAX_SIZE)
+        return -1;
+    seal_reader *rd = NULL;
+    int fd = -1, rc = -1;
+    unsigned char *buf = malloc((size_t)m->size);
+    cf_err e = {0};
+    if (buf == NULL || objects_open(&rd, &fd, q->reg.id, d, &q->kek, &e) != CF_OK)
+        goto out;
+    size_t got = 0;
+    if (seal_reader_read(rd, 0, buf, (size_t)m->size, &got, &e) != CF_OK ||
+        got != (size_t)m->size)
+        goto out;
+    oci_digest cd;
+    if (manifest_index_pick(&cd, buf, got, "linux", "amd64", NULL) != CF_OK)
+        goto out;
+    if (meta_manifest_get(child, q->reg.id, q->repo, cd.text, NULL) != CF_OK)
+        goto out;
+    manifest_kind ck = manifest_kind_of(child->media_type, strlen(child->media_type));
+    if (!a.kind[ck])
+        goto out;
+    rc = 0;
+out:
+    seal_reader_free(rd);
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    return rc;
+}
+
+static void manifest_get(rq *q)
+{
+    meta_manifest m;
+    cf_err e = {0};
+    cf_code rc = q->ref.is_digest
+                     ? meta_manifest_get(&m, q->reg.id, q->repo, q->ref.digest.text, &e)
+                     : meta_tag_get(&m, q->reg.id, q->repo, q->ref.tag, &e);
+    if (rc == CF_ENOTFOUND) {
+        api_fail(q, 404, "MANIFEST_UNKNOWN", "manifest unknown to registry");
+        return;
+    }
+    if (rc != CF_OK) {
+        api_fail_err(q, &e, "manifest lookup");
+        return;
+    }
+    oci_digest d;
+    if (oci_digest_parse(&d, m.digest, strlen(m.digest), &e) != CF_OK) {
+        api_fail(q, 500, "UNKNOWN", "stored manifest digest is malformed");
+        return;
+    }
+    meta_manifest child;
+    if (negotiate(q, &m, &d, &child) == 0 &&
+        oci_digest_parse(&d, child.digest, strlen(child.digest), NULL) == CF_OK)
+        m = child;
+    api_serve_object(q, &d, (uint64_t)m.size, m.media_type, 0);
+}
+
+static void manifest_delete(rq *q)
+{
+    cf_err e = {0};
+    cf_code rc;
+    if (q->ref.is_digest) {
+        int orphaned = 0;
+        objects_lock(&q->ref.digest);
+        rc = meta_manifest_delete(q->reg.id, q->repo, q->ref.digest.text, &orphaned, &e);
+        if (rc == CF_OK && orphaned) {
+            cf_err fe = {0};
+            if (objects_remove(q->reg.id, &q->ref.digest, &fe) != CF_OK)
+                cf_log(CF_LOG_WARN, "cannot remove manifest file", "error", fe.msg, NULL);
+        }
+        objects_unlock(&q->ref.digest);
+    } else {
+        rc = meta_tag_delete(q->reg.id, q->repo, q->ref.tag, &e);
+    }
+    if (rc == CF_ENOTFOUND) {
+        api_fail(q, 404, "MANIFEST_UNKNOWN", "manifest unknown to registry");
+        return;
+    }
+    if (rc != CF_OK) {
+        api_fail_err(q, &e, "delete manifest");
+        return;
+    }
+    api_respond(q, http_resp_new(202));
+}
+
+static void digest_of(oci_digest *out, oci_alg alg, const void *data, size_t len)
+{
+    unsigned char raw[64];
+    if (alg == OCI_ALG_SHA512)
+        SHA512(data, len, raw);
+    else
+        SHA256(data, len, raw);
+    oci_digest_from_raw(out, alg, raw);
+}
+
+static void manifest_put_end(http_req *r)
+{
+    rq *q = r->user;
+    if (r->body_too_big) {
+        api_fail(q, 413, "MANIFEST_INVALID", "manifest larger than %u bytes", MANIFEST_MAX_SIZE);
+        return;
+    }
+    manifest m;
+    cf_err e = {0};
+    const char *ctype = http_req_header(r, "Content-Type");
+    if (manifest_parse(&m, r->body.data, r->body.len, ctype, &e) != CF_OK) {
+        manifest_free(&m);
+        if (e.code == CF_ETOOBIG)
+            api_fail(q, 413, "MANIFEST_INVALID", "%s", e.msg);
+        else
+            api_fail(q, 400, "MANIFEST_INVALID", "%s", e.msg);
+        return;
+    }
+    oci_digest d;
+    digest_of(&d, q->ref.is_digest ? q->ref.digest.alg : OCI_ALG_SHA256, r->body.data,
+              r->body.len);
+    if (q->ref.is_digest && strcmp(d.text, q->ref.digest.text) != 0) {
+        manifest_free(&m);
+        api_fail(q, 400, "DIGEST_INVALID", "manifest digest does not match the reference");
+        return;
+    }
+    const char **refs = calloc(m.nrefs ? m.nrefs : 1, sizeof(*refs));
+    int *is_manifest = calloc(m.nrefs ? m.nrefs : 1, sizeof(*is_manifest));
+    if (refs == NULL || is_manifest == NULL) {
+        free(refs);
+        free(is_manifest);
+        manifest_free(&m);
+        api_fail(q, 500, "UNKNOWN", "out of memory");
+        return;
+    }
+    cf_code rc = CF_OK;
+    for (size_t i = 0; i < m.nrefs; i++) {
+        const manifest_ref *mr = &m.refs[i];
+        refs[i] = mr->digest.text;
+        is_manifest[i] = mr->is_manifest;
+        if (mr->foreign)
+            continue;
+        if (mr->is_manifest) {
+            meta_manifest mm;
+            rc = meta_manifest_get(&mm, q->reg.id, q->repo, mr->digest.text, &e);
+        } else {
+            rc = meta_blob_stat(q->reg.id, q->repo, mr->digest.text, NULL, &e);
+        }
+        if (rc == CF_ENOTFOUND) {
+            api_fail(q, 404, "MANIFEST_BLOB_UNKNOWN", "%s %s unknown to the repository",
+                     mr->is_manifest ? "manifest" : "blob", mr->digest.text);
+            goto out;
+        }
+        if (rc != CF_OK) {
+            api_fail_err(q, &e, "manifest references");
+            goto out;
+        }
+    }
+    objects_lock(&d);
+    rc = objects_put_small(q->reg.id, &d, &q->kek, r->body.data, r->body.len, &e);
+    if (rc == CF_OK) {
+        meta_manifest_put_args a = {
+            .reg = q->reg.id,
+            .repo = q->repo,
+            .digest = d.text,
+            .media_type = m.media_type,
+            .artifact_type = m.artifact_type,
+            .subject = m.has_subject ? m.subject.text : NULL,
+            .annotations = m.annotations,
+            .size = (int64_t)r->body.len,
+            .tag = q->ref.is_digest ? NULL : q->ref.tag,
+            .nrefs = m.nrefs,
+            .ref_digests = refs,
+            .ref_is_manifest = is_manifest,
+        };
+        rc = meta_manifest_put(&a, &e);
+    }
+    objects_unlock(&d);
+    if (rc != CF_OK) {
+        api_fail_err(q, &e, "store manifest");
+        goto out;
+    }
+    http_resp *resp = http_resp_new(201);
+    char loc[API_NAME_MAX + OCI_DIGEST_MAX + 24];
+    snprintf(loc, sizeof(loc), "/v2/%s/manifests/%s", q->name, d.text);
+    http_resp_header(resp, "Location", loc);
+    http_resp_header(resp, "Docker-Content-Digest", d.text);
+    if (m.has_subject)
+        http_resp_header(resp, "OCI-Subject", m.subject.text);
+    api_respond(q, resp);
+out:
+    free(refs);
+    free(is_manifest);
+    manifest_free(&m);
+}
+
+void api_manifest(rq *q)
+{
+    const char *m = q->r->method;
+    int get = strcmp(m, "GET") == 0 || q->r->is_head;
+    int put = strcmp(m, "PUT") == 0;
+    int del = strcmp(m, "DELETE") == 0;
+    if (!get && !put && !del) {
+        api_fail(q, 405, "UNSUPPORTED", "method %s not supported on manifests", m);
+        return;
+    }
+    cf_err e = {0};
+    if (oci_reference_parse(&q->ref, q->rt.arg.p, q->rt.arg.len, &e) != CF_OK) {
+        if (q->ref.is_digest)
+            api_fail(q, 400, "DIGEST_INVALID", "%s", e.msg);
+        else
+            api_fail(q, 400, "TAG_INVALID", "invalid tag");
+        return;
+    }
+    if (get) {
+        manifest_get(q);
+        return;
+    }
+    if (del) {
+        manifest_delete(q);
+        return;
+    }
+    int64_t cl = http_req_content_length(q->r);
+    if (cl > (int64_t)MANIFEST_MAX_SIZE) {
+        /* answered once the body is drained (or at once past 64 MiB) */
+        api_fail(q, 413, "MANIFEST_INVALID", "manifest larger than %u bytes", MANIFEST_MAX_SIZE);
+        return;
+    }
+    http_req_collect(q->r, MANIFEST_MAX_SIZE, manifest_put_end);
+}

@@ -1,0 +1,130 @@
+/*
+ * meta.h -- the registry's metadata in SQLite (DESIGN §4).
+ *
+ * One database file, WAL journal, synchronous=FULL: a write acknowledged
+ * to a client has been through an fsync of the WAL. Each worker thread
+ * has its own connection on first use (thread-local; closed when the
+ * thread exits or at meta_shutdown) with its prepared statements cached
+ * and reused. Writes that must be atomic run in one BEGIN IMMEDIATE
+ * transaction.
+ *
+ * Tables (keyed by registry id and repository name text):
+ *   registries   id, name, sku, login_server, encryption settings (ACR's
+ *                property names, DESIGN §6), wrapped S, wrapped C, key state
+ *   repositories (registry_id, name)
+ *   blobs        (registry_id, digest) -> size: one sealed file per digest
+ *                per registry (dedup within a registry, never across)
+ *   repo_blobs   (registry_id, repo, digest): what a repository may read
+ *   manifests    (registry_id, repo, digest) -> media type, size, artifact
+ *                type, subject, annotations (for referrers)
+ *   manifest_refs what each manifest references (blobs, child manifests)
+ *   tags         (registry_id, repo, tag) -> digest
+ *   uploads      uuid -> registry_id, repo, created
+ * A manifest's bytes are a blob of the registry too (same sealed store).
+ */
+#ifndef CF_STORE_META_H
+#define CF_STORE_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define META_ID_LEN 32 /* hex of 16 random bytes */
+#define META_WRAPPED_MAX 1024
+
+typedef struct meta_registry {
+    char id[META_ID_LEN + 1];
+    char name[64];
+    char sku[16];
+    int cmk;                  /* encryption.status == enabled */
+    unsigned char wrapped_s[60];
+    size_t wrapped_c_len;     /* 0: none */
+    unsigned char wrapped_c[META_WRAPPED_MAX];
+    char key_status[16];      /* available | unavailable */
+    char last_error[256];
+} meta_registry;
+
+/* Opens (creating) the database at path and its schema; sets the path
+ * every thread's connection uses. */
+cf_code meta_init(const char *path, cf_err *e);
+/* Closes every connection still open. */
+void meta_shutdown(void);
+
+cf_code meta_registry_get(meta_registry *out, const char *name, cf_err *e); /* by name */
+cf_code meta_registry_get_id(meta_registry *out, const char *id, cf_err *e);
+/* Inserts a registry (service-managed encryption). CF_EEXISTS if the name
+ * is taken. */
+cf_code meta_registry_create(const meta_registry *r, cf_err *e);
+/* Calls fn for every registry id (for the janitor); stops when fn != 0. */
+cf_code meta_registry_each(int (*fn)(void *cls, const meta_registry *r), void *cls, cf_err *e);
+
+/* CF_OK with *size when the blob is linked into repo (or, with repo NULL,
+ * exists in the registry); CF_ENOTFOUND otherwise. */
+cf_code meta_blob_stat(const char *reg, const char *repo, const char *digest, int64_t *size,
+                       cf_err *e);
+/* One transaction: the blob row (if new), the repository, the link, and
+ * the upload row removed (upload may be NULL). */
+cf_code meta_blob_commit(const char *reg, const char *repo, const char *digest, int64_t size,
+                         const char *upload, cf_err *e);
+/* Removes the link; *orphaned = 1 when the blob row went too (no other
+ * link, manifest or reference uses it) and its file may be removed.
+ * CF_ENOTFOUND when the link did not exist. */
+cf_code meta_blob_unlink(const char *reg, const char *repo, const char *digest, int *orphaned,
+                         cf_err *e);
+
+typedef struct meta_manifest {
+    char media_type[256];
+    int64_t size;
+    char digest[140];
+} meta_manifest;
+
+cf_code meta_manifest_get(meta_manifest *out, const char *reg, const char *repo,
+                          const char *digest, cf_err *e);
+cf_code meta_tag_get(meta_manifest *out, const char *reg, const char *repo, const char *tag,
+                     cf_err *e);
+
+typedef struct meta_manifest_put_args {
+    const char *reg, *repo, *digest, *media_type, *artifact_type, *subject, *annotations;
+    int64_t size;
+    const char *tag; /* NULL when pushed by digest */
+    size_t nrefs;
+    const char *const *ref_digests;
+    const int *ref_is_manifest;
+} meta_manifest_put_args;
+cf_code meta_manifest_put(const meta_manifest_put_args *a, cf_err *e);
+/* Deletes the manifest, its tags and references; *orphaned as for
+ * meta_blob_unlink (for its bytes). */
+cf_code meta_manifest_delete(const char *reg, const char *repo, const char *digest, int *orphaned,
+                             cf_err *e);
+cf_code meta_tag_delete(const char *reg, const char *repo, const char *tag, cf_err *e);
+
+/* Paginated listings: fn receives each value in order; at most n values after
+ * `last` (exclusive, may be NULL); *more set when more remain. */
+typedef int (*meta_each_fn)(void *cls, const char *value);
+cf_code meta_tags_list(const char *reg, const char *repo, const char *last, int64_t n,
+                       meta_each_fn fn, void *cls, int *more, cf_err *e);
+/* reg NULL: every registry, names as "<registry>/<repo>". */
+cf_code meta_catalog(const char *reg, const char *last, int64_t n, meta_each_fn fn, void *cls,
+                     int *more, cf_err *e);
+cf_code meta_repo_exists(const char *reg, const char *repo, cf_err *e);
+
+typedef struct meta_referrer {
+    const char *digest, *media_type, *artifact_type, *annotations;
+    int64_t size;
+} meta_referrer;
+cf_code meta_referrers(const char *reg, const char *repo, const char *subject,
+                       const char *artifact_type, int (*fn)(void *cls, const meta_referrer *r),
+                       void *cls, cf_err *e);
+
+cf_code meta_upload_create(const char *uuid, const char *reg, const char *repo, cf_err *e);
+/* CF_ENOTFOUND for an unknown uuid. */
+cf_code meta_upload_get(const char *uuid, char reg[META_ID_LEN + 1], char *repo, size_t repo_cap,
+                        cf_err *e);
+cf_code meta_upload_delete(const char *uuid, cf_err *e);
+/* Uploads created before `before` (unix seconds). */
+cf_code meta_upload_each_older(int64_t before,
+                               int (*fn)(void *cls, const char *uuid, const char *reg), void *cls,
+                               cf_err *e);
+
+#endif

@@ -1,0 +1,597 @@
+/*
+ * uploads.c -- see uploads.h.
+ *
+ * Checkpoint plaintext (sealed under the registry's KEK like everything):
+ *   "CFUPLD01" | D (u64 BE) | hash state length (u32 BE) | SHA256_CTX bytes
+ *   | tail length (u32 BE) | tail
+ * The hash state is the SHA-256 of the first D bytes; loading replays the
+ * tail into it.
+ * The SHA256_CTX bytes are the in-memory struct of this OpenSSL build: a
+ * checkpoint is only read back by the same binary on the same machine
+ * (uploads expire after an idle hour), and a mismatch in length is refused.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#define CF_LOG_MOD "uploads"
+#include "store/uploads.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "base/fs.h"
+#include "base/log.h"
+#include "store/objects.h"
+
+#define CKPT_MAGIC "CFUPLD01"
+#define SEG ((size_t)1 << SEAL_DEFAULT_LOG2_SEGMENT)
+#define CKPT_MAX (8 + 8 + 4 + sizeof(SHA256_CTX) + 4 + SEG)
+
+struct upload {
+    char uuid[UPLOAD_UUID_LEN + 1];
+    char reg_id[SEAL_REGISTRY_ID_MAX + 1];
+    char path[OBJECTS_PATH_MAX];
+    int fd;
+    seal_writer *w;
+    SHA256_CTX sha;         /* over every accepted byte */
+    SHA256_CTX sha_durable; /* over the durable bytes (a segment boundary) */
+    unsigned char tail[SEG]; /* copy of the writer's unsealed tail */
+    size_t tail_len;
+    int busy;
+    int finished; /* writer finished: only rollback or install remain */
+    time_t last_used;
+    struct upload *next;
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static upload *sessions;
+static unsigned max_idle = 32;
+
+void uploads_configure(unsigned n)
+{
+    max_idle = n;
+}
+
+static void session_free(upload *u)
+{
+    if (u == NULL)
+        return;
+    seal_writer_free(u->w);
+    if (u->fd >= 0)
+        close(u->fd);
+    OPENSSL_cleanse(&u->sha, sizeof(u->sha));
+    OPENSSL_cleanse(&u->sha_durable, sizeof(u->sha_durable));
+    OPENSSL_cleanse(u->tail, sizeof(u->tail));
+    free(u);
+}
+
+void uploads_shutdown(void)
+{
+    pthread_mutex_lock(&mu);
+    upload *u = sessions;
+    sessions = NULL;
+    pthread_mutex_unlock(&mu);
+    while (u) {
+        upload *n = u->next;
+        session_free(u);
+        u = n;
+    }
+}
+
+int upload_uuid_valid(const char *s, size_t len)
+{
+    if (len != UPLOAD_UUID_LEN)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        char c = s[i];
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+    }
+    return 1;
+}
+
+static void unlink_list(upload *u)
+{
+    for (upload **pp = &sessions; *pp; pp = &(*pp)->next) {
+        if (*pp == u) {
+            *pp = u->next;
+            return;
+        }
+    }
+}
+
+/* Evicts idle sessions beyond max_idle, oldest first. Caller holds mu;
+ * the evicted ones are returned in a list to free outside the lock. */
+static upload *evict_locked(void)
+{
+    upload *out = NULL;
+    for (;;) {
+        unsigned idle = 0;
+        upload *oldest = NULL;
+        for (upload *u = sessions; u; u = u->next) {
+            if (u->busy)
+                continue;
+            idle++;
+            if (oldest == NULL || u->last_used < oldest->last_used)
+                oldest = u;
+        }
+        if (idle <= max_idle || oldest == NULL)
+            return out;
+        unlink_list(oldest);
+        oldest->next = out;
+        out = oldest;
+    }
+}
+
+static void free_list(upload *u)
+{
+    while (u) {
+        upload *n = u->next;
+        session_free(u);
+        u = n;
+    }
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Writes the checkpoint (sealed) for D = durable, the hash state, and the
+ * tail bytes given. Atomic: temp, fsync, rename, fsync dir. */
+static cf_code checkpoint_write(const upload *u, const seal_kek *kek, uint64_t durable,
+                                const unsigned char *tail, size_t tail_len, cf_err *e)
+{
+    char tmp[OBJECTS_PATH_MAX + 16], dst[OBJECTS_PATH_MAX + 16];
+    objects_upload_path(tmp, sizeof(tmp), u->reg_id, u->uuid, ".state.tmp");
+    objects_upload_path(dst, sizeof(dst), u->reg_id, u->uuid, ".state");
+    unsigned char hdr[8 + 8 + 4 + sizeof(SHA256_CTX) + 4];
+    size_t n = 0;
+    memcpy(hdr, CKPT_MAGIC, 8);
+    n = 8;
+    for (int i = 7; i >= 0; i--)
+        hdr[n++] = (unsigned char)(durable >> (8 * i));
+    put_u32(hdr + n, (uint32_t)sizeof(SHA256_CTX));
+    n += 4;
+    memcpy(hdr + n, &u->sha_durable, sizeof(SHA256_CTX));
+    n += sizeof(SHA256_CTX);
+    put_u32(hdr + n, (uint32_t)tail_len);
+    n += 4;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return cf_err_os(e, errno, "create upload checkpoint");
+    seal_writer *w = NULL;
+    cf_code rc = seal_writer_open(&w, kek, fd, NULL, e);
+    if (rc == CF_OK)
+        rc = seal_writer_write(w, hdr, n, e);
+    if (rc == CF_OK && tail_len > 0)
+        rc = seal_writer_write(w, tail, tail_len, e);
+    if (rc == CF_OK)
+        rc = seal_writer_finish(w, e);
+    seal_writer_free(w);
+    OPENSSL_cleanse(hdr, sizeof(hdr));
+    if (rc == CF_OK && fsync(fd) != 0)
+        rc = cf_err_os(e, errno, "fsync upload checkpoint");
+    if (close(fd) != 0 && rc == CF_OK)
+        rc = cf_err_os(e, errno, "close upload checkpoint");
+    if (rc == CF_OK && rename(tmp, dst) != 0)
+        rc = cf_err_os(e, errno, "install upload checkpoint");
+    if (rc == CF_OK)
+        rc = cf_fs_fsync_parent(dst, e);
+    if (rc != CF_OK)
+        unlink(tmp);
+    return rc;
+}
+
+/* Loads u (path, reg_id, uuid set; fd closed) from its checkpoint. */
+static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
+{
+    char sp[OBJECTS_PATH_MAX + 16];
+    objects_upload_path(sp, sizeof(sp), u->reg_id, u->uuid, ".state");
+    unsigned char *buf = NULL;
+    seal_reader *r = NULL;
+    cf_code rc = CF_OK;
+    int sfd = open(sp, O_RDONLY | O_CLOEXEC);
+    if (sfd < 0)
+        return cf_err_os(e, errno, "upload %s", u->uuid);
+    rc = seal_reader_open(&r, kek, sfd, e);
+    if (rc != CF_OK)
+        goto out;
+    uint64_t sz = seal_reader_size(r);
+    const size_t fixed = 8 + 8 + 4 + sizeof(SHA256_CTX) + 4;
+    if (sz < fixed || sz > CKPT_MAX) {
+        rc = cf_err_set(e, CF_EINTEGRITY, "upload checkpoint has a bad size");
+        goto out;
+    }
+    buf = malloc((size_t)sz);
+    size_t got = 0;
+    if (buf == NULL) {
+        rc = cf_err_set(e, CF_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = seal_reader_read(r, 0, buf, (size_t)sz, &got, e);
+    if (rc != CF_OK)
+        goto out;
+    if (got != sz || memcmp(buf, CKPT_MAGIC, 8) != 0 ||
+        get_u32(buf + 16) != sizeof(SHA256_CTX)) {
+        rc = cf_err_set(e, CF_EINTEGRITY, "upload checkpoint is malformed");
+        goto out;
+    }
+    uint64_t durable = 0;
+    for (int i = 0; i < 8; i++)
+        durable = durable << 8 | buf[8 + i];
+    memcpy(&u->sha_durable, buf + 20, sizeof(SHA256_CTX));
+    u->sha = u->sha_durable;
+    uint32_t tail_len = get_u32(buf + 20 + sizeof(SHA256_CTX));
+    if (tail_len != sz - fixed || tail_len >= SEG || durable % SEG != 0) {
+        rc = cf_err_set(e, CF_EINTEGRITY, "upload checkpoint is inconsistent");
+        goto out;
+    }
+    u->fd = open(u->path, O_RDWR | O_CLOEXEC);
+    if (u->fd < 0) {
+        rc = cf_err_os(e, errno, "upload %s", u->uuid);
+        goto out;
+    }
+    /* drop whatever was appended after the checkpoint */
+    uint64_t keep = seal_sealed_size(durable, 0) - 16;
+    struct stat st;
+    if (fstat(u->fd, &st) != 0) {
+        rc = cf_err_os(e, errno, "stat upload");
+        goto out;
+    }
+    if ((uint64_t)st.st_size < keep) {
+        rc = cf_err_set(e, CF_EINTEGRITY, "upload file is shorter than its checkpoint");
+        goto out;
+    }
+    if ((uint64_t)st.st_size > keep && ftruncate(u->fd, (off_t)keep) != 0) {
+        rc = cf_err_os(e, errno, "truncate upload");
+        goto out;
+    }
+    uint64_t d2 = 0;
+    rc = seal_writer_resume(&u->w, kek, u->fd, &d2, e);
+    if (rc != CF_OK)
+        goto out;
+    if (d2 != durable) {
+        rc = cf_err_set(e, CF_EINTEGRITY, "upload file does not match its checkpoint");
+        goto out;
+    }
+    if (tail_len > 0)
+        rc = seal_writer_write(u->w, buf + fixed, tail_len, e);
+    if (rc == CF_OK) {
+        memcpy(u->tail, buf + fixed, tail_len);
+        u->tail_len = tail_len;
+        SHA256_Update(&u->sha, u->tail, tail_len);
+    }
+out:
+    if (buf) {
+        OPENSSL_cleanse(buf, (size_t)sz);
+        free(buf);
+    }
+    seal_reader_free(r);
+    close(sfd);
+    return rc;
+}
+
+static upload *session_new(const char *uuid, const char *reg_id)
+{
+    upload *u = calloc(1, sizeof(*u));
+    if (u == NULL)
+        return NULL;
+    u->fd = -1;
+    snprintf(u->uuid, sizeof(u->uuid), "%s", uuid);
+    snprintf(u->reg_id, sizeof(u->reg_id), "%s", reg_id);
+    objects_upload_path(u->path, sizeof(u->path), reg_id, uuid, "");
+    u->busy = 1;
+    return u;
+}
+
+static void uuid_new(char out[UPLOAD_UUID_LEN + 1], const unsigned char r[16])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[r[i] >> 4];
+        out[o++] = hex[r[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+cf_code upload_create(upload **out, char uuid[UPLOAD_UUID_LEN + 1], const char *reg_id,
+                      const seal_kek *kek, cf_err *e)
+{
+    unsigned char r[16];
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        return cf_err_ssl(e, "random");
+    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40); /* version 4 */
+    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+    uuid_new(uuid, r);
+    cf_code rc = objects_registry_dirs(reg_id, e);
+    if (rc != CF_OK)
+        return rc;
+    upload *u = session_new(uuid, reg_id);
+    if (u == NULL)
+        return cf_err_set(e, CF_ENOMEM, "out of memory");
+    SHA256_Init(&u->sha);
+    u->sha_durable = u->sha;
+    u->fd = open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (u->fd < 0) {
+        rc = cf_err_os(e, errno, "create upload");
+        session_free(u);
+        return rc;
+    }
+    rc = seal_writer_open(&u->w, kek, u->fd, NULL, e);
+    if (rc == CF_OK && fsync(u->fd) != 0)
+        rc = cf_err_os(e, errno, "fsync upload");
+    if (rc == CF_OK)
+        rc = checkpoint_write(u, kek, 0, NULL, 0, e);
+    if (rc != CF_OK) {
+        unlink(u->path);
+        session_free(u);
+        return rc;
+    }
+    pthread_mutex_lock(&mu);
+    u->next = sessions;
+    sessions = u;
+    pthread_mutex_unlock(&mu);
+    *out = u;
+    return CF_OK;
+}
+
+cf_code upload_acquire(upload **out, const char *uuid, const char *reg_id, const seal_kek *kek,
+                       cf_err *e)
+{
+    pthread_mutex_lock(&mu);
+    upload *u;
+    for (u = sessions; u; u = u->next)
+        if (strcmp(u->uuid, uuid) == 0)
+            break;
+    if (u) {
+        int busy = u->busy;
+        if (!busy)
+            u->busy = 1;
+        pthread_mutex_unlock(&mu);
+        if (busy)
+            return cf_err_set(e, CF_ECONFLICT, "upload is in use by another request");
+        if (strcmp(u->reg_id, reg_id) != 0) {
+            upload_release(u, 1);
+            return cf_err_set(e, CF_ENOTFOUND, "upload unknown");
+        }
+        *out = u;
+        return CF_OK;
+    }
+    u = session_new(uuid, reg_id);
+    if (u == NULL) {
+        pthread_mutex_unlock(&mu);
+        return cf_err_set(e, CF_ENOMEM, "out of memory");
+    }
+    u->next = sessions;
+    sessions = u; /* busy: others wait for the load */
+    pthread_mutex_unlock(&mu);
+    cf_code rc = load(u, kek, e);
+    if (rc != CF_OK) {
+        pthread_mutex_lock(&mu);
+        unlink_list(u);
+        pthread_mutex_unlock(&mu);
+        session_free(u);
+        return rc;
+    }
+    *out = u;
+    return CF_OK;
+}
+
+const char *upload_uuid(const upload *u)
+{
+    return u->uuid;
+}
+
+const char *upload_path(const upload *u)
+{
+    return u->path;
+}
+
+uint64_t upload_length(const upload *u)
+{
+    return seal_writer_length(u->w);
+}
+
+cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e)
+{
+    if (u->finished)
+        return cf_err_set(e, CF_ECONFLICT, "upload already finished");
+    cf_code rc = seal_writer_write(u->w, data, len, e);
+    if (rc != CF_OK)
+        return rc;
+    /* Hash in pieces that stop at every segment boundary of the total
+     * length, so the state at the durable length (the writer seals each
+     * segment as soon as it is full) is at hand for a checkpoint. */
+    uint64_t pos = seal_writer_length(u->w) - len;
+    const unsigned char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        size_t room = SEG - (size_t)(pos % SEG);
+        size_t n = left < room ? left : room;
+        SHA256_Update(&u->sha, p, n);
+        p += n;
+        left -= n;
+        pos += n;
+        if (pos % SEG == 0)
+            u->sha_durable = u->sha;
+    }
+    /* mirror the writer's in-memory tail for the next checkpoint */
+    size_t tail = (size_t)(seal_writer_length(u->w) - seal_writer_durable(u->w));
+    if (tail <= len) {
+        memcpy(u->tail, (const unsigned char *)data + (len - tail), tail);
+    } else {
+        /* no segment was sealed: the old tail plus all of data */
+        memcpy(u->tail + u->tail_len, data, len);
+    }
+    u->tail_len = tail;
+    return CF_OK;
+}
+
+cf_code upload_checkpoint(upload *u, const seal_kek *kek, cf_err *e)
+{
+    if (fsync(u->fd) != 0)
+        return cf_err_os(e, errno, "fsync upload");
+    return checkpoint_write(u, kek, seal_writer_durable(u->w), u->tail, u->tail_len, e);
+}
+
+cf_code upload_checkpoint_durable(upload *u, const seal_kek *kek, cf_err *e)
+{
+    if (fsync(u->fd) != 0)
+        return cf_err_os(e, errno, "fsync upload");
+    return checkpoint_write(u, kek, seal_writer_durable(u->w), NULL, 0, e);
+}
+
+static cf_code hash_file_sha512(upload *u, const seal_kek *kek, unsigned char out[64],
+                                uint64_t *size, cf_err *e)
+{
+    seal_reader *r = NULL;
+    cf_code rc = seal_reader_open(&r, kek, u->fd, e);
+    if (rc != CF_OK)
+        return rc;
+    unsigned char *buf = malloc(SEG);
+    if (buf == NULL) {
+        seal_reader_free(r);
+        return cf_err_set(e, CF_ENOMEM, "out of memory");
+    }
+    SHA512_CTX c;
+    SHA512_Init(&c);
+    uint64_t off = 0, total = seal_reader_size(r);
+    while (rc == CF_OK && off < total) {
+        size_t got = 0;
+        rc = seal_reader_read(r, off, buf, SEG, &got, e);
+        if (rc == CF_OK && got == 0)
+            rc = cf_err_set(e, CF_EINTEGRITY, "short sealed upload");
+        if (rc == CF_OK) {
+            SHA512_Update(&c, buf, got);
+            off += got;
+        }
+    }
+    SHA512_Final(out, &c);
+    OPENSSL_cleanse(buf, SEG);
+    free(buf);
+    seal_reader_free(r);
+    *size = total;
+    return rc;
+}
+
+cf_code upload_finish(upload *u, const oci_digest *want, const seal_kek *kek, uint64_t *size,
+                      cf_err *e)
+{
+    if (u->finished)
+        return cf_err_set(e, CF_ECONFLICT, "upload already finished");
+    uint64_t len = seal_writer_length(u->w);
+    u->finished = 1; /* from here the in-memory state is not resumable */
+    cf_code rc = seal_writer_finish(u->w, e);
+    if (rc == CF_OK && fsync(u->fd) != 0)
+        rc = cf_err_os(e, errno, "fsync upload");
+    if (rc != CF_OK)
+        return rc;
+    unsigned char raw[64];
+    oci_digest got;
+    if (want->alg == OCI_ALG_SHA256) {
+        SHA256_CTX c = u->sha;
+        SHA256_Final(raw, &c);
+        OPENSSL_cleanse(&c, sizeof(c));
+    } else {
+        uint64_t n = 0;
+        rc = hash_file_sha512(u, kek, raw, &n, e);
+        if (rc != CF_OK)
+            return rc;
+        if (n != len)
+            return cf_err_set(e, CF_EINTEGRITY, "sealed upload has the wrong length");
+    }
+    oci_digest_from_raw(&got, want->alg, raw);
+    if (strcmp(got.text, want->text) != 0)
+        return cf_err_set(e, CF_EINVAL, "digest does not match the uploaded content");
+    *size = len;
+    return CF_OK;
+}
+
+void upload_release(upload *u, int ok)
+{
+    upload *evicted = NULL;
+    pthread_mutex_lock(&mu);
+    if (!ok || u->finished) {
+        unlink_list(u);
+        pthread_mutex_unlock(&mu);
+        session_free(u);
+        return;
+    }
+    u->busy = 0;
+    u->last_used = time(NULL);
+    evicted = evict_locked();
+    pthread_mutex_unlock(&mu);
+    free_list(evicted);
+}
+
+static void remove_files(const char *reg_id, const char *uuid)
+{
+    char p[OBJECTS_PATH_MAX + 16];
+    objects_upload_path(p, sizeof(p), reg_id, uuid, ".state");
+    unlink(p);
+    objects_upload_path(p, sizeof(p), reg_id, uuid, ".state.tmp");
+    unlink(p);
+    objects_upload_path(p, sizeof(p), reg_id, uuid, "");
+    unlink(p);
+    cf_fs_fsync_parent(p, NULL);
+}
+
+void upload_discard(upload *u)
+{
+    pthread_mutex_lock(&mu);
+    unlink_list(u);
+    pthread_mutex_unlock(&mu);
+    remove_files(u->reg_id, u->uuid);
+    session_free(u);
+}
+
+int upload_expire(const char *uuid, const char *reg_id, time_t idle_before)
+{
+    char sp[OBJECTS_PATH_MAX + 16];
+    objects_upload_path(sp, sizeof(sp), reg_id, uuid, ".state");
+    upload *victim = NULL;
+    pthread_mutex_lock(&mu);
+    upload *u;
+    for (u = sessions; u; u = u->next)
+        if (strcmp(u->uuid, uuid) == 0)
+            break;
+    if (u && u->busy) {
+        pthread_mutex_unlock(&mu);
+        return 0;
+    }
+    struct stat st;
+    if (stat(sp, &st) == 0 && st.st_mtime >= idle_before) {
+        pthread_mutex_unlock(&mu);
+        return 0;
+    }
+    if (u) {
+        unlink_list(u);
+        victim = u;
+    }
+    /* remove while holding the lock so no request reloads it meanwhile */
+    remove_files(reg_id, uuid);
+    pthread_mutex_unlock(&mu);
+    session_free(victim);
+    return 1;
+}

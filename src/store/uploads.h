@@ -1,0 +1,79 @@
+/*
+ * uploads.h -- blob uploads in progress, sealed as they arrive (DESIGN §3).
+ *
+ * An upload is the sealed file uploads/<uuid> (complete segments only)
+ * plus a checkpoint uploads/<uuid>.state: a small sealed object holding
+ * the durable length D of the file (a segment boundary), the SHA-256
+ * state over those D bytes, and the accepted bytes past D (the partial
+ * segment, < 64 KiB). A request that ends well calls
+ * upload_checkpoint: fsync the file, then atomically replace the
+ * checkpoint. So every acknowledged byte survives kill -9, and the state
+ * on disk is always "the file truncated to D, plus the tail": loading an
+ * upload truncates whatever a crashed or failed request appended past D
+ * (bytes no client was told about) and resumes there. That is also how a
+ * bad request "changes nothing": release it with ok = 0 and the next use
+ * reloads the last checkpoint.
+ *
+ * Between requests an upload stays in memory (writer, hash, open fd) so a
+ * chunked push does not re-read its file for each chunk; idle sessions
+ * beyond a small number are evicted (they reload from the checkpoint).
+ * One request uses an upload at a time: upload_acquire answers
+ * CF_ECONFLICT while another holds it.
+ *
+ * The running hash is SHA-256 (what every client uses); a sha512 digest
+ * is verified by reading the finished sealed file once.
+ */
+#ifndef CF_STORE_UPLOADS_H
+#define CF_STORE_UPLOADS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "base/err.h"
+#include "crypto/seal.h"
+#include "registry/oci.h"
+
+#define UPLOAD_UUID_LEN 36
+
+typedef struct upload upload;
+
+/* Idle sessions kept in memory. */
+void uploads_configure(unsigned max_idle);
+/* Frees every in-memory session (files stay). */
+void uploads_shutdown(void);
+
+int upload_uuid_valid(const char *s, size_t len);
+
+/* Creates the file and its first checkpoint; the upload comes back
+ * acquired. */
+cf_code upload_create(upload **out, char uuid[UPLOAD_UUID_LEN + 1], const char *reg_id,
+                      const seal_kek *kek, cf_err *e);
+/* CF_ENOTFOUND: no such upload on disk; CF_ECONFLICT: in use. */
+cf_code upload_acquire(upload **out, const char *uuid, const char *reg_id, const seal_kek *kek,
+                       cf_err *e);
+const char *upload_uuid(const upload *u);
+uint64_t upload_length(const upload *u);
+cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e);
+cf_code upload_checkpoint(upload *u, const seal_kek *kek, cf_err *e);
+/* A checkpoint of the durable part only (the segment boundary), taken
+ * during a long streamed PATCH so a crash mid-stream keeps what is
+ * durable; if the request then fails, it rolls back to here. */
+cf_code upload_checkpoint_durable(upload *u, const seal_kek *kek, cf_err *e);
+/* Seals the final segment, fsyncs, and checks the content against want.
+ * CF_EINVAL on a mismatch (the upload then rolls back on release). On
+ * CF_OK the finished file is at upload_path(u) and *size is its length. */
+cf_code upload_finish(upload *u, const oci_digest *want, const seal_kek *kek, uint64_t *size,
+                      cf_err *e);
+const char *upload_path(const upload *u);
+/* ok = 1: keep the in-memory state; ok = 0: drop it (next use reloads the
+ * last checkpoint). */
+void upload_release(upload *u, int ok);
+/* Removes the upload's files and forgets it (after completion, cancel).
+ * The upload must be acquired by the caller; it is freed. */
+void upload_discard(upload *u);
+/* Janitor: removes the files of upload uuid when it is not in use and
+ * its checkpoint is older than idle_before. Returns 1 when removed. */
+int upload_expire(const char *uuid, const char *reg_id, time_t idle_before);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * test_keyring.c -- the one door to a registry's KEK: derived from the
+ * wrapped S for a service-managed registry, refused with the reason when
+ * locked, refused for a CMK registry until its C is supplied.
+ */
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry/keyring.h"
+
+static char dir[256];
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)flag;
+    (void)f;
+    return remove(path);
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/coffer-unit-keyring-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    char srk[300];
+    snprintf(srk, sizeof(srk), "%s/srk", dir);
+    cr_assert_eq(keyring_init(srk, NULL), CF_OK);
+}
+
+static void teardown(void)
+{
+    keyring_shutdown();
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(registry_keyring, .init = setup, .fini = teardown);
+
+static void new_registry(meta_registry *r, const char *id, int cmk)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->id, sizeof(r->id), "%s", id);
+    snprintf(r->name, sizeof(r->name), "reg%s", id);
+    r->cmk = cmk;
+    cr_assert_eq(keyring_new_secret(r->wrapped_s, r->id, NULL), CF_OK);
+}
+
+Test(registry_keyring, service_managed_kek_is_stable_and_per_registry)
+{
+    meta_registry a, b;
+    new_registry(&a, "aaaa", 0);
+    new_registry(&b, "bbbb", 0);
+    seal_kek k1, k2, k3;
+    cr_assert_eq(keyring_kek(&k1, &a, NULL), CF_OK);
+    cr_assert_eq(keyring_kek(&k2, &a, NULL), CF_OK);
+    cr_assert_eq(keyring_kek(&k3, &b, NULL), CF_OK);
+    cr_assert_eq(memcmp(k1.key, k2.key, sizeof(k1.key)), 0);
+    cr_assert_neq(memcmp(k1.key, k3.key, sizeof(k1.key)), 0);
+    cr_assert_str_eq(k1.registry_id, "aaaa");
+    /* a wrapped S bound to another registry id does not unwrap */
+    meta_registry c = a;
+    snprintf(c.id, sizeof(c.id), "cccc");
+    cf_err e = {0};
+    cr_assert_neq(keyring_kek(&k1, &c, &e), CF_OK);
+}
+
+Test(registry_keyring, locked_registry_answers_the_reason)
+{
+    meta_registry a;
+    new_registry(&a, "aaaa", 0);
+    seal_kek k;
+    cr_assert_eq(keyring_kek(&k, &a, NULL), CF_OK);
+    keyring_lock("aaaa", "customer key disabled in the vault");
+    cf_err e = {0};
+    cr_assert_eq(keyring_kek(&k, &a, &e), CF_EUNAVAIL);
+    cr_assert(strstr(e.msg, "customer key disabled in the vault") != NULL, "%s", e.msg);
+    keyring_forget("aaaa");
+    cr_assert_eq(keyring_kek(&k, &a, NULL), CF_OK);
+}
+
+Test(registry_keyring, cmk_registry_needs_its_customer_secret)
+{
+    meta_registry a, plain;
+    new_registry(&a, "aaaa", 1);
+    seal_kek k, kc, kp;
+    cf_err e = {0};
+    cr_assert_eq(keyring_kek(&k, &a, &e), CF_EUNAVAIL);
+    cr_assert(strstr(e.msg, "customer-managed key") != NULL, "%s", e.msg);
+    unsigned char c[KEYS_SECRET_LEN];
+    memset(c, 7, sizeof(c));
+    cr_assert_eq(keyring_set_cmk(&a, c, NULL), CF_OK);
+    cr_assert_eq(keyring_kek(&kc, &a, NULL), CF_OK);
+    /* S alone gives another key: both layers are needed */
+    plain = a;
+    plain.cmk = 0;
+    keyring_forget("aaaa");
+    cr_assert_eq(keyring_kek(&kp, &plain, NULL), CF_OK);
+    cr_assert_neq(memcmp(kc.key, kp.key, sizeof(kc.key)), 0);
+}
