@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/err.h"
 #include "base/fs.h"
@@ -33,18 +34,17 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: cofferd [--data DIR] [--listen HOST:PORT] [--registry NAME]...\n"
-            "               [--login-domain DOMAIN] [--upload-ttl SECONDS] [--threads N]\n"
-            "               [--log-level LEVEL]\n"
-            "  --data DIR            data directory (default ./cofferd-data)\n"
-            "  --listen HOST:PORT    data plane address (default 127.0.0.1:5000)\n"
-            "  --registry NAME       create registry NAME (5-50 letters and digits) with\n"
-            "                        service-managed encryption if absent; repeatable\n"
-            "  --login-domain DOMAIN route Host <registry>.DOMAIN to that registry\n"
-            "  --upload-ttl SECONDS  remove uploads idle this long (default 3600)\n"
-            "  --threads N           worker threads (default 8)\n"
-            "  --log-level LEVEL     debug|info|warn|error (default info)\n");
+    fprintf(f, "usage: cofferd [--data DIR] [--listen HOST:PORT] [--registry NAME]...\n"
+               "               [--login-domain DOMAIN] [--upload-ttl SECONDS] [--threads N]\n"
+               "               [--log-level LEVEL]\n"
+               "  --data DIR            data directory (default ./cofferd-data)\n"
+               "  --listen HOST:PORT    data plane address (default 127.0.0.1:5000)\n"
+               "  --registry NAME       create registry NAME (5-50 letters and digits) with\n"
+               "                        service-managed encryption if absent; repeatable\n"
+               "  --login-domain DOMAIN route Host <registry>.DOMAIN to that registry\n"
+               "  --upload-ttl SECONDS  remove uploads idle this long (default 3600)\n"
+               "  --threads N           worker threads (default 8)\n"
+               "  --log-level LEVEL     debug|info|warn|error (default info)\n");
 }
 
 static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
@@ -109,6 +109,7 @@ int main(int argc, char **argv)
         }
     }
 
+    umask(077); /* everything under --data is the service's alone */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

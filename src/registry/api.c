@@ -8,6 +8,7 @@
 #include "registry/api.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,46 @@ void registry_api_shutdown(void)
     login_domain = NULL;
 }
 
+/* ---- memory held by request bodies ---- */
+
+#define BODY_BUDGET (64ull * 1024 * 1024)
+static pthread_mutex_t budget_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t budget_used;
+
+int api_mem_reserve(rq *q, uint64_t n)
+{
+    int rc = -1;
+    pthread_mutex_lock(&budget_mu);
+    if (budget_used + n <= BODY_BUDGET) {
+        budget_used += n;
+        q->mem_reserved += n;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&budget_mu);
+    return rc;
+}
+
+static void mem_release(rq *q)
+{
+    pthread_mutex_lock(&budget_mu);
+    budget_used -= q->mem_reserved;
+    q->mem_reserved = 0;
+    pthread_mutex_unlock(&budget_mu);
+}
+
 /* ---- responses ---- */
+
+void api_drop_upload(rq *q)
+{
+    if (q->up && q->fresh) {
+        /* a monolithic push that failed leaves no upload behind */
+        meta_upload_delete(upload_uuid(q->up), NULL);
+        upload_discard(q->up);
+    } else if (q->up) {
+        upload_release(q->up, 0); /* unfinished business rolls back */
+    }
+    q->up = NULL;
+}
 
 /* Bodies up to this size are read and dropped before an early answer, so
  * the client sees the answer rather than a connection reset. */
@@ -108,6 +148,9 @@ void api_fail(rq *q, unsigned status, const char *code, const char *fmt, ...)
     free(body);
     char st[8];
     snprintf(st, sizeof(st), "%u", status);
+    /* let go of the upload before the client can see the answer, so its
+     * next request finds it free (rolled back to the last checkpoint) */
+    api_drop_upload(q);
     cf_log(status >= 500 ? CF_LOG_ERROR : CF_LOG_WARN, "request failed", "request_id",
            q->r->request_id, "method", q->r->method, "path", q->r->path, "status", st, "code", code,
            "error", msg, NULL);
@@ -337,11 +380,11 @@ static void api_catalog(rq *q, const route_slice *host_reg)
         return;
     }
     char link[API_NAME_MAX + 96];
-    if (more)
+    if (more && n > 0)
         snprintf(link, sizeof(link), "</v2/_catalog?last=%s&n=%lld>; rel=\"next\"", l.last,
                  (long long)n);
     respond_json(q, 200, json_pack("{s:o}", "repositories", l.arr), "application/json",
-                 more ? link : NULL);
+                 more && n > 0 ? link : NULL);
 }
 
 static void api_tags(rq *q)
@@ -366,11 +409,11 @@ static void api_tags(rq *q)
         return;
     }
     char link[2 * API_NAME_MAX + 96];
-    if (more)
+    if (more && n > 0)
         snprintf(link, sizeof(link), "</v2/%s/tags/list?last=%s&n=%lld>; rel=\"next\"", q->name,
                  l.last, (long long)n);
-    respond_json(q, 200, json_pack("{s:s,s:o}", "name", q->name, "tags", l.arr),
-                 "application/json", more ? link : NULL);
+    respond_json(q, 200, json_pack("{s:s,s:o}", "name", q->name, "tags", l.arr), "application/json",
+                 more && n > 0 ? link : NULL);
 }
 
 static int referrer_add(void *cls, const meta_referrer *m)
@@ -416,8 +459,8 @@ static void api_referrers(rq *q)
         api_fail(q, 500, "UNKNOWN", "out of memory");
         return;
     }
-    http_resp *resp = http_resp_bytes(200, body, strlen(body),
-                                      "application/vnd.oci.image.index.v1+json");
+    http_resp *resp =
+        http_resp_bytes(200, body, strlen(body), "application/vnd.oci.image.index.v1+json");
     free(body);
     if (at)
         http_resp_header(resp, "OCI-Filters-Applied", "artifactType");
@@ -432,13 +475,9 @@ static void rq_done(http_req *r, int ok)
     rq *q = r->user;
     if (q == NULL)
         return;
-    if (q->up && q->fresh) {
-        /* a monolithic push that failed leaves no upload behind */
-        meta_upload_delete(upload_uuid(q->up), NULL);
-        upload_discard(q->up);
-    } else if (q->up) {
-        upload_release(q->up, 0); /* unfinished business rolls back */
-    }
+    api_drop_upload(q);
+    if (q->mem_reserved)
+        mem_release(q);
     OPENSSL_cleanse(&q->kek, sizeof(q->kek));
     if (q->deferred) {
         /* never sent (client gone): free it through the server */
@@ -487,14 +526,18 @@ static void handle(rq *q)
         return;
     }
     if (k == ROUTE_BASE) {
-        if (!get)
-            return not_allowed(q);
+        if (!get) {
+            not_allowed(q);
+            return;
+        }
         api_respond(q, http_resp_bytes(200, "{}", 2, "application/json"));
         return;
     }
     if (k == ROUTE_CATALOG) {
-        if (!get)
-            return not_allowed(q);
+        if (!get) {
+            not_allowed(q);
+            return;
+        }
         route_slice hr;
         api_catalog(q, route_host_registry(host, login_domain, &hr) == 0 ? &hr : NULL);
         return;
@@ -527,21 +570,27 @@ static void handle(rq *q)
         return;
     switch (k) {
     case ROUTE_TAGS:
-        if (!get)
-            return not_allowed(q);
+        if (!get) {
+            not_allowed(q);
+            return;
+        }
         api_tags(q);
         return;
     case ROUTE_REFERRERS:
-        if (!get)
-            return not_allowed(q);
+        if (!get) {
+            not_allowed(q);
+            return;
+        }
         api_referrers(q);
         return;
     case ROUTE_BLOB:
         api_blob(q);
         return;
     case ROUTE_UPLOAD_START:
-        if (!method_is(r, "POST"))
-            return not_allowed(q);
+        if (!method_is(r, "POST")) {
+            not_allowed(q);
+            return;
+        }
         api_upload_start(q);
         return;
     case ROUTE_UPLOAD:
@@ -562,8 +611,7 @@ cf_code registry_ensure(const char *name, int *created, cf_err *e)
 {
     *created = 0;
     if (!oci_registry_name_valid(name, strlen(name)))
-        return cf_err_set(e, CF_EINVAL,
-                          "registry name '%s' must be 5-50 letters and digits", name);
+        return cf_err_set(e, CF_EINVAL, "registry name '%s' must be 5-50 letters and digits", name);
     meta_registry reg;
     cf_err ge = {0};
     if (meta_registry_get(&reg, name, &ge) == CF_OK)

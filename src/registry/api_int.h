@@ -21,29 +21,37 @@ typedef struct rq {
     http_req *r;
     route rt;
     meta_registry reg;
-    char repo[OCI_NAME_MAX + 1];  /* repository inside the registry */
-    char name[API_NAME_MAX + 1];  /* the name as the client wrote it */
+    char repo[OCI_NAME_MAX + 1]; /* repository inside the registry */
+    char name[API_NAME_MAX + 1]; /* the name as the client wrote it */
     seal_kek kek;
     int have_kek;
     /* uploads */
     upload *up;
     int has_range;
     uint64_t range_start, range_end;
+    uint64_t start_len; /* the upload's length when this request took it */
     uint64_t received;
     uint64_t checkpointed; /* received at the last mid-stream checkpoint */
-    int complete;        /* finish the upload at the end of the body */
-    int fresh;           /* upload created by this request */
+    int complete;          /* finish the upload at the end of the body */
+    int fresh;             /* upload created by this request */
     oci_digest digest;
     int failed;          /* a body callback already responded */
     int at_headers;      /* inside the first handler call */
     http_resp *deferred; /* response waiting for the body to be drained */
     /* manifests */
     oci_reference ref;
+    uint64_t mem_reserved; /* bytes of the manifest budget held */
 } rq;
 
 /* Responds with the spec's error body; logs the failure once. */
 void api_fail(rq *q, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Releases the request's upload, rolling it back (or removing it, when
+ * this request created it), before an error answer. */
+void api_drop_upload(rq *q);
+/* Reserves n bytes of the daemon-wide budget for request bodies held in
+ * memory (manifests); released when the request ends. -1 when over. */
+int api_mem_reserve(rq *q, uint64_t n);
 /* Maps a cf_err from a lower layer to a response (500/503/507...). */
 void api_fail_err(rq *q, const cf_err *e, const char *what);
 /* Adds the common headers and queues. */

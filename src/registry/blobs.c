@@ -118,7 +118,8 @@ static void upload_status(rq *q, unsigned status)
 
 static void upload_range_error(rq *q, const char *detail)
 {
-    uint64_t len = q->up ? upload_length(q->up) : 0;
+    /* what the upload holds once this request is rolled back */
+    uint64_t len = q->up ? q->start_len : 0;
     char range[48];
     snprintf(range, sizeof(range), "0-%llu", (unsigned long long)(len ? len - 1 : 0));
     cf_log(CF_LOG_WARN, "request failed", "request_id", q->r->request_id, "method", q->r->method,
@@ -131,6 +132,7 @@ static void upload_range_error(rq *q, const char *detail)
         upload_location(q, resp, upload_uuid(q->up));
     http_resp_header(resp, "Range", range);
     q->failed = 1;
+    api_drop_upload(q);
     api_respond(q, resp);
 }
 
@@ -190,8 +192,8 @@ static void upload_complete(rq *q)
     objects_lock(&q->digest);
     rc = objects_install(upload_path(q->up), q->reg.id, &q->digest, &e);
     if (rc == CF_OK)
-        rc = meta_blob_commit(q->reg.id, q->repo, q->digest.text, (int64_t)size,
-                              upload_uuid(q->up), &e);
+        rc = meta_blob_commit(q->reg.id, q->repo, q->digest.text, (int64_t)size, upload_uuid(q->up),
+                              &e);
     objects_unlock(&q->digest);
     if (rc != CF_OK) {
         api_fail_err(q, &e, "store blob");
@@ -265,6 +267,7 @@ static int acquire(rq *q, const char *uuid)
         api_fail_err(q, &e, "open upload");
         return -1;
     }
+    q->start_len = upload_length(q->up);
     return 0;
 }
 
@@ -326,8 +329,11 @@ void api_upload_start(rq *q)
         return;
     char uuid[UPLOAD_UUID_LEN + 1];
     cf_err e = {0};
-    cf_code rc = upload_create(&q->up, uuid, q->reg.id, &q->kek, &e);
-    if (rc == CF_OK)
+    /* A monolithic push needs neither a checkpoint nor an upload row: it
+     * completes or vanishes within this request (a crash leaves a file the
+     * janitor sweeps). */
+    cf_code rc = upload_create(&q->up, uuid, q->reg.id, &q->kek, !q->complete, &e);
+    if (rc == CF_OK && !q->complete)
         rc = meta_upload_create(uuid, q->reg.id, q->repo, &e);
     if (rc != CF_OK) {
         if (q->up) {

@@ -59,8 +59,9 @@ static int sweep_registry(void *cls, const meta_registry *r)
             continue;
         char uuid[UPLOAD_UUID_LEN + 1], reg[META_ID_LEN + 1], repo[OCI_NAME_MAX + 1];
         snprintf(uuid, sizeof(uuid), "%.*s", UPLOAD_UUID_LEN, n);
-        if (meta_upload_get(uuid, reg, repo, sizeof(repo), NULL) != CF_ENOTFOUND)
-            continue;
+        if (meta_upload_get(uuid, reg, repo, sizeof(repo), NULL) != CF_ENOTFOUND ||
+            upload_active(uuid))
+            continue; /* recorded, or a monolithic push in progress */
         char path[OBJECTS_PATH_MAX + 300];
         struct stat st;
         snprintf(path, sizeof(path), "%s/%s", dir, n);

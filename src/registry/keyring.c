@@ -117,9 +117,9 @@ cf_code keyring_kek(seal_kek *out, const meta_registry *reg, cf_err *e)
     }
     if (en == NULL) {
         if (reg->cmk) {
-            rc = cf_err_set(e, CF_EUNAVAIL,
-                            "registry %s is locked: customer-managed key not loaded yet",
-                            reg->name);
+            rc =
+                cf_err_set(e, CF_EUNAVAIL,
+                           "registry %s is locked: customer-managed key not loaded yet", reg->name);
             goto out;
         }
         en = slot(reg->id);
@@ -154,8 +154,7 @@ cf_code keyring_new_secret(unsigned char wrapped[KEYS_WRAPPED_LEN], const char *
     return rc;
 }
 
-cf_code keyring_set_cmk(const meta_registry *reg, const unsigned char c[KEYS_SECRET_LEN],
-                        cf_err *e)
+cf_code keyring_set_cmk(const meta_registry *reg, const unsigned char c[KEYS_SECRET_LEN], cf_err *e)
 {
     pthread_mutex_lock(&mu);
     cf_code rc = CF_OK;

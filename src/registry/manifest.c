@@ -109,8 +109,7 @@ static cf_code add_ref(manifest *m, json_t *d, const char *where, int is_manifes
         return cf_err_set(e, CF_EINVAL, "too many descriptors (max %d)", MANIFEST_MAX_REFS);
     manifest_ref *r = &m->refs[m->nrefs];
     memset(r, 0, sizeof(*r));
-    cf_code rc = descriptor(d, where, 1, &r->digest,
-                            &r->size, &r->foreign, e);
+    cf_code rc = descriptor(d, where, 1, &r->digest, &r->size, &r->foreign, e);
     if (rc != CF_OK)
         return rc;
     r->is_manifest = is_manifest;

@@ -48,7 +48,7 @@ typedef struct manifest_ref {
 
 typedef struct manifest {
     manifest_kind kind;
-    const char *media_type; /* static string of the kind */
+    const char *media_type;                          /* static string of the kind */
     char artifact_type[MANIFEST_MEDIA_TYPE_MAX + 1]; /* "" when none */
     int has_subject;
     oci_digest subject;

@@ -87,8 +87,7 @@ static int negotiate(rq *q, const meta_manifest *m, const oci_digest *d, meta_ma
     if (buf == NULL || objects_open(&rd, &fd, q->reg.id, d, &q->kek, &e) != CF_OK)
         goto out;
     size_t got = 0;
-    if (seal_reader_read(rd, 0, buf, (size_t)m->size, &got, &e) != CF_OK ||
-        got != (size_t)m->size)
+    if (seal_reader_read(rd, 0, buf, (size_t)m->size, &got, &e) != CF_OK || got != (size_t)m->size)
         goto out;
     oci_digest cd;
     if (manifest_index_pick(&cd, buf, got, "linux", "amd64", NULL) != CF_OK)
@@ -191,8 +190,7 @@ static void manifest_put_end(http_req *r)
         return;
     }
     oci_digest d;
-    digest_of(&d, q->ref.is_digest ? q->ref.digest.alg : OCI_ALG_SHA256, r->body.data,
-              r->body.len);
+    digest_of(&d, q->ref.is_digest ? q->ref.digest.alg : OCI_ALG_SHA256, r->body.data, r->body.len);
     if (q->ref.is_digest && strcmp(d.text, q->ref.digest.text) != 0) {
         manifest_free(&m);
         api_fail(q, 400, "DIGEST_INVALID", "manifest digest does not match the reference");
@@ -298,6 +296,13 @@ void api_manifest(rq *q)
     if (cl > (int64_t)MANIFEST_MAX_SIZE) {
         /* answered once the body is drained (or at once past 64 MiB) */
         api_fail(q, 413, "MANIFEST_INVALID", "manifest larger than %u bytes", MANIFEST_MAX_SIZE);
+        return;
+    }
+    /* Manifests are the one body held in memory: bound their total over
+     * all connections (a chunked body reserves the maximum). */
+    uint64_t want = cl >= 0 ? (uint64_t)cl : MANIFEST_MAX_SIZE;
+    if (api_mem_reserve(q, want) != 0) {
+        api_fail(q, 429, "TOOMANYREQUESTS", "too many manifest uploads in progress; retry");
         return;
     }
     http_req_collect(q->r, MANIFEST_MAX_SIZE, manifest_put_end);

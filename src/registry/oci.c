@@ -91,7 +91,8 @@ cf_code oci_digest_parse(oci_digest *out, const char *s, size_t len, cf_err *e)
         return cf_err_set(e, CF_EUNSUPPORTED, "unsupported digest algorithm");
     }
     if (elen != want)
-        return cf_err_set(e, CF_EINVAL, "digest has the wrong length for %s", oci_alg_name(out->alg));
+        return cf_err_set(e, CF_EINVAL, "digest has the wrong length for %s",
+                          oci_alg_name(out->alg));
     for (size_t i = 0; i < elen; i++)
         if (!is_hex_lower(colon[1 + i]))
             return cf_err_set(e, CF_EINVAL, "digest is not lowercase hex");

@@ -53,8 +53,8 @@ int oci_registry_name_valid(const char *s, size_t len);
 
 typedef struct oci_reference {
     int is_digest;
-    oci_digest digest;           /* when is_digest */
-    char tag[OCI_TAG_MAX + 1];   /* otherwise */
+    oci_digest digest;         /* when is_digest */
+    char tag[OCI_TAG_MAX + 1]; /* otherwise */
 } oci_reference;
 
 /* A manifest reference: a digest when it contains ':', else a tag. */

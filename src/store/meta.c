@@ -112,8 +112,8 @@ static cf_code conn_open(sqlite3 **out, cf_err *e)
     sqlite3 *db = NULL;
     if (db_path == NULL)
         return cf_err_set(e, CF_EINVAL, "metadata store not initialised");
-    int rc = sqlite3_open_v2(db_path, &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         cf_code c = cf_err_set(e, CF_EIO, "open %s: %s", db_path,
                                db ? sqlite3_errmsg(db) : "out of memory");
@@ -393,7 +393,8 @@ cf_code meta_registry_each(int (*fn)(void *cls, const meta_registry *r), void *c
 static const char SQL_BLOB_IN_REPO[] =
     "SELECT b.size FROM repo_blobs l JOIN blobs b ON b.registry_id = l.registry_id AND"
     " b.digest = l.digest WHERE l.registry_id = ?1 AND l.repo = ?2 AND l.digest = ?3";
-static const char SQL_BLOB_IN_REG[] = "SELECT size FROM blobs WHERE registry_id = ?1 AND digest = ?2";
+static const char SQL_BLOB_IN_REG[] =
+    "SELECT size FROM blobs WHERE registry_id = ?1 AND digest = ?2";
 
 static cf_code one_int(conn *c, sqlite3_stmt *st, int64_t *v, const char *what, cf_err *e)
 {
@@ -559,8 +560,8 @@ static cf_code manifest_row(meta_manifest *out, conn *c, sqlite3_stmt *st, cf_er
     return r;
 }
 
-cf_code meta_manifest_get(meta_manifest *out, const char *reg, const char *repo,
-                          const char *digest, cf_err *e)
+cf_code meta_manifest_get(meta_manifest *out, const char *reg, const char *repo, const char *digest,
+                          cf_err *e)
 {
     CONN_OR_FAIL(c);
     STMT_OR_FAIL(st, c, SQL_MANIFEST_GET);
@@ -865,7 +866,7 @@ cf_code meta_upload_each_older(int64_t before,
     STMT_OR_FAIL(st, c, SQL_UPLOAD_OLDER);
     sqlite3_bind_int64(st, 1, before);
     /* copy the rows out first: fn may write to the same table */
-    char (*rows)[2][META_ID_LEN + 8] = NULL;
+    char(*rows)[2][META_ID_LEN + 8] = NULL;
     size_t n = 0, cap = 0;
     int rc;
     cf_code out = CF_OK;

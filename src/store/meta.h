@@ -37,11 +37,11 @@ typedef struct meta_registry {
     char id[META_ID_LEN + 1];
     char name[64];
     char sku[16];
-    int cmk;                  /* encryption.status == enabled */
+    int cmk; /* encryption.status == enabled */
     unsigned char wrapped_s[60];
-    size_t wrapped_c_len;     /* 0: none */
+    size_t wrapped_c_len; /* 0: none */
     unsigned char wrapped_c[META_WRAPPED_MAX];
-    char key_status[16];      /* available | unavailable */
+    char key_status[16]; /* available | unavailable */
     char last_error[256];
 } meta_registry;
 
@@ -79,8 +79,8 @@ typedef struct meta_manifest {
     char digest[140];
 } meta_manifest;
 
-cf_code meta_manifest_get(meta_manifest *out, const char *reg, const char *repo,
-                          const char *digest, cf_err *e);
+cf_code meta_manifest_get(meta_manifest *out, const char *reg, const char *repo, const char *digest,
+                          cf_err *e);
 cf_code meta_tag_get(meta_manifest *out, const char *reg, const char *repo, const char *tag,
                      cf_err *e);
 

@@ -41,8 +41,8 @@ struct upload {
     char path[OBJECTS_PATH_MAX];
     int fd;
     seal_writer *w;
-    SHA256_CTX sha;         /* over every accepted byte */
-    SHA256_CTX sha_durable; /* over the durable bytes (a segment boundary) */
+    SHA256_CTX sha;          /* over every accepted byte */
+    SHA256_CTX sha_durable;  /* over the durable bytes (a segment boundary) */
     unsigned char tail[SEG]; /* copy of the writer's unsealed tail */
     size_t tail_len;
     int busy;
@@ -229,8 +229,7 @@ static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
     rc = seal_reader_read(r, 0, buf, (size_t)sz, &got, e);
     if (rc != CF_OK)
         goto out;
-    if (got != sz || memcmp(buf, CKPT_MAGIC, 8) != 0 ||
-        get_u32(buf + 16) != sizeof(SHA256_CTX)) {
+    if (got != sz || memcmp(buf, CKPT_MAGIC, 8) != 0 || get_u32(buf + 16) != sizeof(SHA256_CTX)) {
         rc = cf_err_set(e, CF_EINTEGRITY, "upload checkpoint is malformed");
         goto out;
     }
@@ -316,7 +315,7 @@ static void uuid_new(char out[UPLOAD_UUID_LEN + 1], const unsigned char r[16])
 }
 
 cf_code upload_create(upload **out, char uuid[UPLOAD_UUID_LEN + 1], const char *reg_id,
-                      const seal_kek *kek, cf_err *e)
+                      const seal_kek *kek, int durable, cf_err *e)
 {
     unsigned char r[16];
     if (RAND_bytes(r, sizeof(r)) != 1)
@@ -339,9 +338,9 @@ cf_code upload_create(upload **out, char uuid[UPLOAD_UUID_LEN + 1], const char *
         return rc;
     }
     rc = seal_writer_open(&u->w, kek, u->fd, NULL, e);
-    if (rc == CF_OK && fsync(u->fd) != 0)
+    if (rc == CF_OK && durable && fsync(u->fd) != 0)
         rc = cf_err_os(e, errno, "fsync upload");
-    if (rc == CF_OK)
+    if (rc == CF_OK && durable)
         rc = checkpoint_write(u, kek, 0, NULL, 0, e);
     if (rc != CF_OK) {
         unlink(u->path);
@@ -548,13 +547,15 @@ void upload_release(upload *u, int ok)
 static void remove_files(const char *reg_id, const char *uuid)
 {
     char p[OBJECTS_PATH_MAX + 16];
+    int removed = 0;
     objects_upload_path(p, sizeof(p), reg_id, uuid, ".state");
-    unlink(p);
+    removed += unlink(p) == 0;
     objects_upload_path(p, sizeof(p), reg_id, uuid, ".state.tmp");
-    unlink(p);
+    removed += unlink(p) == 0;
     objects_upload_path(p, sizeof(p), reg_id, uuid, "");
-    unlink(p);
-    cf_fs_fsync_parent(p, NULL);
+    removed += unlink(p) == 0;
+    if (removed)
+        cf_fs_fsync_parent(p, NULL);
 }
 
 void upload_discard(upload *u)
@@ -564,6 +565,18 @@ void upload_discard(upload *u)
     pthread_mutex_unlock(&mu);
     remove_files(u->reg_id, u->uuid);
     session_free(u);
+}
+
+int upload_active(const char *uuid)
+{
+    pthread_mutex_lock(&mu);
+    upload *u;
+    for (u = sessions; u; u = u->next)
+        if (strcmp(u->uuid, uuid) == 0)
+            break;
+    int busy = u != NULL && u->busy;
+    pthread_mutex_unlock(&mu);
+    return busy;
 }
 
 int upload_expire(const char *uuid, const char *reg_id, time_t idle_before)

@@ -45,10 +45,12 @@ void uploads_shutdown(void);
 
 int upload_uuid_valid(const char *s, size_t len);
 
-/* Creates the file and its first checkpoint; the upload comes back
- * acquired. */
+/* Creates the file and, when durable, fsyncs it and writes its first
+ * checkpoint (an upload a client will come back to); a monolithic push
+ * completed in the same request passes 0 and skips both. The upload comes
+ * back acquired. */
 cf_code upload_create(upload **out, char uuid[UPLOAD_UUID_LEN + 1], const char *reg_id,
-                      const seal_kek *kek, cf_err *e);
+                      const seal_kek *kek, int durable, cf_err *e);
 /* CF_ENOTFOUND: no such upload on disk; CF_ECONFLICT: in use. */
 cf_code upload_acquire(upload **out, const char *uuid, const char *reg_id, const seal_kek *kek,
                        cf_err *e);
@@ -72,6 +74,8 @@ void upload_release(upload *u, int ok);
 /* Removes the upload's files and forgets it (after completion, cancel).
  * The upload must be acquired by the caller; it is freed. */
 void upload_discard(upload *u);
+/* 1 while a request is using upload uuid. */
+int upload_active(const char *uuid);
 /* Janitor: removes the files of upload uuid when it is not in use and
  * its checkpoint is older than idle_before. Returns 1 when removed. */
 int upload_expire(const char *uuid, const char *reg_id, time_t idle_before);

@@ -63,12 +63,13 @@ Test(registry_manifest, content_type_must_match_body)
 
 Test(registry_manifest, index_with_subject_and_artifact_type)
 {
-    const char *j = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
-                    "\"artifactType\":\"application/vnd.example.sbom\","
-                    "\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-                    "\"digest\":\"" D1 "\",\"size\":5,\"platform\":{\"os\":\"linux\"}}],"
-                    "\"subject\":{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-                    "\"digest\":\"" D3 "\",\"size\":7}}";
+    const char *j =
+        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+        "\"artifactType\":\"application/vnd.example.sbom\","
+        "\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+        "\"digest\":\"" D1 "\",\"size\":5,\"platform\":{\"os\":\"linux\"}}],"
+        "\"subject\":{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+        "\"digest\":\"" D3 "\",\"size\":7}}";
     manifest m;
     cr_assert_eq(parse(&m, j, MT_OCI_INDEX), CF_OK);
     cr_assert_eq(m.kind, MANIFEST_OCI_INDEX);
@@ -82,12 +83,13 @@ Test(registry_manifest, index_with_subject_and_artifact_type)
 
 Test(registry_manifest, docker_schema2_and_list)
 {
-    const char *img = "{\"schemaVersion\":2,\"mediaType\":"
-                      "\"application/vnd.docker.distribution.manifest.v2+json\","
-                      "\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\","
-                      "\"digest\":\"" D1 "\",\"size\":1},\"layers\":[{\"mediaType\":"
-                      "\"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip\",\"digest\":\"" D2
-                      "\",\"size\":2,\"urls\":[\"https://example.com/l\"]}]}";
+    const char *img =
+        "{\"schemaVersion\":2,\"mediaType\":"
+        "\"application/vnd.docker.distribution.manifest.v2+json\","
+        "\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\","
+        "\"digest\":\"" D1 "\",\"size\":1},\"layers\":[{\"mediaType\":"
+        "\"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip\",\"digest\":\"" D2
+        "\",\"size\":2,\"urls\":[\"https://example.com/l\"]}]}";
     manifest m;
     cr_assert_eq(parse(&m, img, MT_DOCKER_MANIFEST), CF_OK);
     cr_assert_eq(m.kind, MANIFEST_DOCKER_MANIFEST);
@@ -96,10 +98,11 @@ Test(registry_manifest, docker_schema2_and_list)
     cr_assert(m.refs[1].foreign);
     cr_assert_str_eq(m.artifact_type, ""); /* only OCI manifests have one */
     manifest_free(&m);
-    const char *list = "{\"schemaVersion\":2,\"mediaType\":"
-                       "\"application/vnd.docker.distribution.manifest.list.v2+json\",\"manifests\":"
-                       "[{\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
-                       "\"digest\":\"" D1 "\",\"size\":3}]}";
+    const char *list =
+        "{\"schemaVersion\":2,\"mediaType\":"
+        "\"application/vnd.docker.distribution.manifest.list.v2+json\",\"manifests\":"
+        "[{\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+        "\"digest\":\"" D1 "\",\"size\":3}]}";
     cr_assert_eq(parse(&m, list, NULL), CF_OK);
     cr_assert_eq(m.kind, MANIFEST_DOCKER_LIST);
     cr_assert(m.refs[0].is_manifest);
@@ -114,8 +117,7 @@ Test(registry_manifest, rejects_invalid_manifests)
         "[]",
         "{\"schemaVersion\":1,\"config\":{},\"layers\":[]}",
         "{\"schemaVersion\":2}",
-        "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D1
-        "\",\"size\":1}}",
+        "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D1 "\",\"size\":1}}",
         "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"sha256:zz\","
         "\"size\":1},\"layers\":[]}",
         "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D1
@@ -160,9 +162,10 @@ Test(registry_manifest, empty_index_is_valid)
 
 Test(registry_manifest, index_pick_finds_the_platform)
 {
-    const char *j = "{\"schemaVersion\":2,\"manifests\":["
-                    "{\"digest\":\"" D1 "\",\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\"}},"
-                    "{\"digest\":\"" D2 "\",\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}";
+    const char *j =
+        "{\"schemaVersion\":2,\"manifests\":["
+        "{\"digest\":\"" D1 "\",\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\"}},"
+        "{\"digest\":\"" D2 "\",\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}";
     oci_digest d;
     cr_assert_eq(manifest_index_pick(&d, j, strlen(j), "linux", "amd64", NULL), CF_OK);
     cr_assert_str_eq(d.text, D2);

@@ -53,8 +53,10 @@ Test(registry_digest, unknown_algorithm_is_unsupported)
     oci_digest d;
     cr_assert_eq(oci_digest_parse(&d, S("md5:d41d8cd98f00b204e9800998ecf8427e"), NULL),
                  CF_EUNSUPPORTED);
-    cr_assert_eq(oci_digest_parse(&d, S("multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8"), NULL),
-                 CF_EUNSUPPORTED);
+    cr_assert_eq(
+        oci_digest_parse(&d, S("multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8"),
+                         NULL),
+        CF_EUNSUPPORTED);
 }
 
 Test(registry_digest, respects_length_without_nul)

@@ -77,7 +77,7 @@ Test(registry_uploads, failed_request_rolls_back_to_checkpoint)
     fill(data, n, 1);
     upload *u = NULL;
     char uuid[UPLOAD_UUID_LEN + 1];
-    cr_assert_eq(upload_create(&u, uuid, REG, &kek, NULL), CF_OK);
+    cr_assert_eq(upload_create(&u, uuid, REG, &kek, 1, NULL), CF_OK);
     cr_assert(upload_uuid_valid(uuid, strlen(uuid)));
     cr_assert_eq(upload_write(u, data, 100000, NULL), CF_OK);
     cr_assert_eq(upload_checkpoint(u, &kek, NULL), CF_OK);
@@ -125,7 +125,7 @@ Test(registry_uploads, reload_after_restart_keeps_acknowledged_bytes)
     fill(data, n, 2);
     upload *u = NULL;
     char uuid[UPLOAD_UUID_LEN + 1];
-    cr_assert_eq(upload_create(&u, uuid, REG, &kek, NULL), CF_OK);
+    cr_assert_eq(upload_create(&u, uuid, REG, &kek, 1, NULL), CF_OK);
     cr_assert_eq(upload_write(u, data, 150003, NULL), CF_OK);
     cr_assert_eq(upload_checkpoint(u, &kek, NULL), CF_OK);
     /* bytes written after the checkpoint, then a crash */
@@ -156,7 +156,7 @@ Test(registry_uploads, sha512_digest_is_verified_from_the_sealed_file)
     fill(data, sizeof(data), 3);
     upload *u = NULL;
     char uuid[UPLOAD_UUID_LEN + 1];
-    cr_assert_eq(upload_create(&u, uuid, REG, &kek, NULL), CF_OK);
+    cr_assert_eq(upload_create(&u, uuid, REG, &kek, 1, NULL), CF_OK);
     cr_assert_eq(upload_write(u, data, sizeof(data), NULL), CF_OK);
     unsigned char raw[64];
     SHA512(data, sizeof(data), raw);
@@ -172,7 +172,7 @@ Test(registry_uploads, one_request_at_a_time)
 {
     upload *u = NULL, *v = NULL;
     char uuid[UPLOAD_UUID_LEN + 1];
-    cr_assert_eq(upload_create(&u, uuid, REG, &kek, NULL), CF_OK);
+    cr_assert_eq(upload_create(&u, uuid, REG, &kek, 1, NULL), CF_OK);
     cr_assert_eq(upload_acquire(&v, uuid, REG, &kek, NULL), CF_ECONFLICT);
     upload_release(u, 1);
     cr_assert_eq(upload_acquire(&v, uuid, "ffffffffffffffffffffffffffffffff", &kek, NULL),
@@ -185,7 +185,7 @@ Test(registry_uploads, expired_upload_loses_its_files)
 {
     upload *u = NULL;
     char uuid[UPLOAD_UUID_LEN + 1];
-    cr_assert_eq(upload_create(&u, uuid, REG, &kek, NULL), CF_OK);
+    cr_assert_eq(upload_create(&u, uuid, REG, &kek, 1, NULL), CF_OK);
     cr_assert_eq(upload_expire(uuid, REG, time(NULL) + 10), 0); /* busy */
     upload_release(u, 1);
     cr_assert_eq(upload_expire(uuid, REG, time(NULL) - 100), 0); /* not idle long enough */
@@ -219,7 +219,7 @@ Test(registry_uploads, durable_checkpoint_mid_stream_resumes_at_a_segment_bounda
     fill(data, n, 4);
     upload *u = NULL;
     char uuid[UPLOAD_UUID_LEN + 1];
-    cr_assert_eq(upload_create(&u, uuid, REG, &kek, NULL), CF_OK);
+    cr_assert_eq(upload_create(&u, uuid, REG, &kek, 1, NULL), CF_OK);
     /* odd-sized writes, as a network stream delivers them */
     size_t off = 0;
     while (off < 300007) {

@@ -50,10 +50,18 @@ static void put(const char *repo, const char *digest, const char *tag, const cha
     const char *refs[] = {L1};
     const int ism[] = {0};
     meta_manifest_put_args a = {
-        .reg = REG, .repo = repo, .digest = digest,
+        .reg = REG,
+        .repo = repo,
+        .digest = digest,
         .media_type = "application/vnd.oci.image.manifest.v1+json",
-        .artifact_type = artifact_type, .subject = subject, .annotations = NULL,
-        .size = 100, .tag = tag, .nrefs = 1, .ref_digests = refs, .ref_is_manifest = ism,
+        .artifact_type = artifact_type,
+        .subject = subject,
+        .annotations = NULL,
+        .size = 100,
+        .tag = tag,
+        .nrefs = 1,
+        .ref_digests = refs,
+        .ref_is_manifest = ism,
     };
     cr_assert_eq(meta_manifest_put(&a, NULL), CF_OK);
 }
@@ -144,7 +152,6 @@ Test(store_meta, referrers_filter_by_artifact_type)
     cr_assert_eq(meta_referrers(REG, "other", M1, NULL, count, &n, NULL), CF_OK);
     cr_assert_eq(n, 0);
 }
-
 
 Test(store_meta, manifest_delete_takes_tags_and_frees_unused_bytes)
 {
