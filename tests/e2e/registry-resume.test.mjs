@@ -81,7 +81,7 @@ test('a chunked upload resumes from the durable offset after kill -9', async () 
   assertOciError(await c.get(loc), 404, 'BLOB_UPLOAD_UNKNOWN', 'status of a finished upload');
 });
 
-test('a PATCH cut by kill -9 mid-body: only acknowledged bytes count, the client finishes', async () => {
+test('a PATCH cut by kill -9 mid-body: the status counts no more than arrived, the client finishes', async () => {
   const blob = randomBuf(6 * SEGMENT + 4321);
   let loc = await c.startUpload();
   const uuid = new URL(loc).pathname.split('/').pop();
