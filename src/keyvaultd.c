@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 
 #include "base/buf.h"
@@ -85,6 +86,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     umask(077); /* the database, audit log and keys are private */
 
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: JWKS URL fetches */
     int status = 1;
     cf_err e = {0};
     vault_config cfg;
@@ -187,6 +189,7 @@ out:
     cf_buf_free(&key);
     cf_buf_free(&cert);
     vault_config_free(&cfg);
+    curl_global_cleanup();
     if (status == 0)
         cf_log(CF_LOG_INFO, "stopped", NULL);
     return status;

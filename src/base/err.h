@@ -40,7 +40,8 @@ typedef struct cf_err {
  * Returns code, so callers can write `return cf_err_set(e, CF_EINVAL, ...)`. */
 cf_code cf_err_set(cf_err *e, cf_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-cf_code cf_err_vset(cf_err *e, cf_code code, const char *fmt, va_list ap);
+cf_code cf_err_vset(cf_err *e, cf_code code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Like cf_err_set, appending ": <strerror(errno_value)>". Maps ENOSPC/EDQUOT
  * to CF_ENOSPACE and ENOENT to CF_ENOTFOUND. */

@@ -24,7 +24,9 @@
 /* nonce(12) ‖ ciphertext(32) ‖ tag(16) */
 #define KEYS_WRAPPED_LEN 60
 
-/* Loads the SRK from path, or creates it (0600, fsynced) when absent.
+/* Loads the SRK from path, or creates it (0600, fsynced) when absent; the
+ * directory must exist. Creation is atomic and race-free (temp file +
+ * link(2)): two processes starting together end up with the same key.
  * CF_EDENIED when the file is group/world accessible; CF_EINTEGRITY when
  * its size is wrong. */
 cf_code keys_srk_load_or_create(const char *path, unsigned char srk[KEYS_SECRET_LEN], cf_err *e);
@@ -34,6 +36,11 @@ cf_code keys_random(unsigned char *out, size_t len, cf_err *e);
 /* S (or any 32-byte registry secret) under the SRK, bound to registry_id. */
 cf_code keys_secret_wrap(unsigned char out[KEYS_WRAPPED_LEN], const unsigned char srk[32],
                          const char *registry_id, const unsigned char secret[32], cf_err *e);
+/* keys_secret_wrap with a given nonce: for known-answer tests only (a
+ * nonce must never repeat under one SRK). */
+cf_code keys_secret_wrap_nonce(unsigned char out[KEYS_WRAPPED_LEN], const unsigned char srk[32],
+                               const char *registry_id, const unsigned char secret[32],
+                               const unsigned char nonce[12], cf_err *e);
 cf_code keys_secret_unwrap(unsigned char out[KEYS_SECRET_LEN], const unsigned char srk[32],
                            const char *registry_id, const unsigned char wrapped[KEYS_WRAPPED_LEN],
                            cf_err *e);

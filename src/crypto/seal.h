@@ -20,9 +20,14 @@
  * Opening authenticates the header (DEK unwrap) and the final segment, so
  * the plaintext size it reports is authentic.
  *
- * Memory: a writer or reader holds at most one segment of plaintext and one
- * of ciphertext (2 × 64 KiB by default), whatever the object size. Key
- * material is wiped with OPENSSL_cleanse on free.
+ * Memory: a writer or reader holds one buffer of segment + 16 bytes (the
+ * tail is encrypted in place; a segment is read and decrypted in place),
+ * whatever the object size. Key material and plaintext buffers are wiped
+ * with OPENSSL_cleanse on free.
+ *
+ * The header is at offset 0 of the file: open the writer on an empty file.
+ * A writer or reader is used by one thread at a time; many readers may
+ * share one file. Byte layout, checks and vectors: docs/format.md.
  */
 #ifndef CF_CRYPTO_SEAL_H
 #define CF_CRYPTO_SEAL_H
@@ -50,14 +55,15 @@ typedef struct seal_reader seal_reader;
 /* Options for deterministic output (known-answer tests only): NULL means
  * random DEK, nonces and object id and the default segment size. */
 typedef struct seal_fixed {
-    const unsigned char *dek;         /* 32 bytes */
+    const unsigned char *dek;          /* 32 bytes */
     const unsigned char *nonce_prefix; /* 7 bytes */
-    const unsigned char *object_id;   /* 16 bytes */
-    const unsigned char *wrap_nonce;  /* 12 bytes */
-    unsigned log2_segment;            /* 0 = default; 10..24 */
+    const unsigned char *object_id;    /* 16 bytes */
+    const unsigned char *wrap_nonce;   /* 12 bytes */
+    unsigned log2_segment;             /* 0 = default; 10..24 */
 } seal_fixed;
 
-/* Writes the header to fd (at its current end) and returns a writer. */
+/* Writes the header to fd (at its current position: offset 0 of an empty
+ * file) and returns a writer. Writes go through write(2). */
 cf_code seal_writer_open(seal_writer **out, const seal_kek *kek, int fd, const seal_fixed *fixed,
                          cf_err *e);
 /* Reopens an unfinished object (an upload after a restart): authenticates
@@ -71,7 +77,9 @@ cf_code seal_writer_write(seal_writer *w, const void *data, size_t len, cf_err *
 uint64_t seal_writer_durable(const seal_writer *w);
 /* Plaintext bytes accepted so far (durable + the tail in memory). */
 uint64_t seal_writer_length(const seal_writer *w);
-/* Seals the tail as the final segment. No fsync. */
+/* Seals the tail as the final segment. No fsync. After any failed write
+ * or finish the writer is dead (CF_ECONFLICT): the file's tail is unknown;
+ * resume from the file instead. */
 cf_code seal_writer_finish(seal_writer *w, cf_err *e);
 void seal_writer_free(seal_writer *w);
 const unsigned char *seal_writer_object_id(const seal_writer *w);
@@ -80,7 +88,8 @@ cf_code seal_reader_open(seal_reader **out, const seal_kek *kek, int fd, cf_err 
 uint64_t seal_reader_size(const seal_reader *r);
 /* Reads up to len plaintext bytes at off into buf; *got is the count (0 at
  * or past the end). Any authentication failure is CF_EINTEGRITY and
- * nothing of that segment is copied. */
+ * nothing of that segment is copied: on failure *got counts the bytes of
+ * earlier (authentic) segments of the range already copied. */
 cf_code seal_reader_read(seal_reader *r, uint64_t off, void *buf, size_t len, size_t *got,
                          cf_err *e);
 void seal_reader_free(seal_reader *r);

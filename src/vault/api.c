@@ -32,8 +32,6 @@
 
 #define PAGE_MAX 25
 
-
-
 /* ---- responses ---- */
 
 static void audit(kv_req *q, unsigned status)
@@ -67,10 +65,20 @@ void vault_api_respond(kv_req *q, unsigned status, json_t *body)
             status = 500;
     }
     audit(q, status);
+    if (CF_LOG_DEBUG >= cf_log_threshold) {
+        char st[8];
+        snprintf(st, sizeof(st), "%u", status);
+        cf_log(CF_LOG_DEBUG, "request", "method", q->method, "path", q->r->path, "vault", q->vault,
+               "status", st, "oid", q->caller.oid, "request_id", q->r->request_id, NULL);
+    }
     http_resp *resp = text ? http_resp_bytes(status, text, len, "application/json; charset=utf-8")
                            : http_resp_new(status);
     free(text);
     http_resp_header(resp, "Cache-Control", "no-cache");
+    /* Azure echoes the client's request id (SDK logs correlate with it) */
+    const char *crid = http_req_header(q->r, "x-ms-client-request-id");
+    if (crid && strlen(crid) <= 64 && strspn(crid, "0123456789abcdefABCDEF-") == strlen(crid))
+        http_resp_header(resp, "x-ms-client-request-id", crid);
     http_resp_header(resp, "x-ms-keyvault-service-version", "1.9.0.0");
     if (status == 401) {
         char chal[1200];
@@ -82,7 +90,7 @@ void vault_api_respond(kv_req *q, unsigned status, json_t *body)
 }
 
 void vault_api_error(kv_req *q, unsigned status, const char *code, const char *inner,
-                        const char *fmt, ...)
+                     const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -127,11 +135,11 @@ void vault_api_error_cf(kv_req *q, const cf_err *e)
 static void key_not_found(kv_req *q, const char *name)
 {
     vault_api_error(q, 404, "KeyNotFound", NULL,
-                "A key with (name/id) %s was not found in this key vault. If you recently "
-                "deleted this key you may be able to recover it using the correct recovery "
-                "command. For help resolving this issue, please see "
-                "https://go.microsoft.com/fwlink/?linkid=2125182",
-                name);
+                    "A key with (name/id) %s was not found in this key vault. If you recently "
+                    "deleted this key you may be able to recover it using the correct recovery "
+                    "command. For help resolving this issue, please see "
+                    "https://go.microsoft.com/fwlink/?linkid=2125182",
+                    name);
 }
 
 /* ---- small helpers ---- */
@@ -258,14 +266,15 @@ static int require_api_version(kv_req *q)
     const char *v = http_req_query(q->r, "api-version");
     if (v == NULL || *v == '\0') {
         vault_api_error(q, 400, "BadParameter", NULL,
-                    "The request URI contains an invalid or missing api-version parameter.");
+                        "The request URI contains an invalid or missing api-version parameter.");
         return 0;
     }
     if (!api_version_ok(v)) {
-        vault_api_error(q, 400, "BadParameter", NULL,
-                    "The specified version (%.32s) is not recognized. Consider using the latest "
-                    "supported version (7.6).",
-                    v);
+        vault_api_error(
+            q, 400, "BadParameter", NULL,
+            "The specified version (%.32s) is not recognized. Consider using the latest "
+            "supported version (7.6).",
+            v);
         return 0;
     }
     return 1;
@@ -280,13 +289,14 @@ static int authorize(kv_req *q, vault_info *v, const char *perm)
     cf_err e = {0};
     if (vault_store_vault_get(q->app->store, q->vault, v, &e) != CF_OK) {
         if (e.code == CF_ENOTFOUND)
-            vault_api_error(q, 404, "VaultNotFound", NULL, "The vault '%s' does not exist.", q->vault);
+            vault_api_error(q, 404, "VaultNotFound", NULL, "The vault '%s' does not exist.",
+                            q->vault);
         else
             vault_api_error_cf(q, &e);
         return 0;
     }
-    if (q->caller.is_admin || vault_policy_allows(v->policies, q->caller.oid, q->caller.appid,
-                                                  perm))
+    if (q->caller.is_admin ||
+        vault_policy_allows(v->policies, q->caller.oid, q->caller.appid, perm))
         return 1;
     char msg[1024];
     snprintf(msg, sizeof(msg),
@@ -313,8 +323,8 @@ static int check_name(kv_req *q, const char *name)
     if (vault_name_valid_key(name))
         return 1;
     vault_api_error(q, 400, "BadParameter", NULL,
-                "The key name '%.140s' is invalid: 1-127 characters of 0-9, a-z, A-Z and -.",
-                name);
+                    "The key name '%.140s' is invalid: 1-127 characters of 0-9, a-z, A-Z and -.",
+                    name);
     return 0;
 }
 
@@ -375,16 +385,15 @@ static void h_create(kv_req *q, const char *name)
     int hsm = strstr(cr.kty, "-HSM") != NULL;
     if (hsm && !vault_engine_has_hsm(q->app->engine)) {
         vault_api_error(q, 400, "BadParameter", NULL,
-                    "%s keys need an HSM: this vault has no PKCS#11 token configured "
-                    "(\"pkcs11\" in the keyvaultd config).",
-                    cr.kty);
+                        "%s keys need an HSM: this vault has no PKCS#11 token configured "
+                        "(\"pkcs11\" in the keyvaultd config).",
+                        cr.kty);
         goto out;
     }
     snprintf(kv.vault, sizeof(kv.vault), "%s", v.name);
     snprintf(kv.name, sizeof(kv.name), "%s", name);
     snprintf(kv.kty, sizeof(kv.kty), "%s", cr.kty);
     new_version(kv.version);
-    set_key(q, name, kv.version);
     kv.enabled = 1;
     apply_attrs(&kv, &cr.attrs);
     if (cr.key_ops) {
@@ -406,6 +415,7 @@ static void h_create(kv_req *q, const char *name)
         vault_api_error_cf(q, &e);
         goto out;
     }
+    set_key(q, kv.name, kv.version);
     vault_api_respond(q, 200, key_bundle(q, &kv, &v));
 out:
     vault_keyver_clear(&kv);
@@ -429,14 +439,13 @@ static void h_import(kv_req *q, const char *name)
     }
     if (ir.hsm) {
         vault_api_error(q, 400, "BadParameter", NULL,
-                    "Importing a key into the HSM is not supported by this vault; import it as "
-                    "a software key (Hsm: false) or create an RSA-HSM key.");
+                        "Importing a key into the HSM is not supported by this vault; import it as "
+                        "a software key (Hsm: false) or create an RSA-HSM key.");
         goto out;
     }
     snprintf(kv.vault, sizeof(kv.vault), "%s", v.name);
     snprintf(kv.name, sizeof(kv.name), "%s", name);
     new_version(kv.version);
-    set_key(q, name, kv.version);
     kv.enabled = 1;
     apply_attrs(&kv, &ir.attrs);
     int has_private = 0;
@@ -456,6 +465,7 @@ static void h_import(kv_req *q, const char *name)
         vault_api_error_cf(q, &e);
         goto out;
     }
+    set_key(q, kv.name, kv.version);
     vault_api_respond(q, 200, key_bundle(q, &kv, &v));
 out:
     vault_keyver_clear(&kv);
@@ -509,7 +519,8 @@ static void h_update(kv_req *q, const char *name, const char *version)
         goto out;
     apply_attrs(&kv, &ur.attrs);
     if (kv.nbf && kv.exp && kv.exp <= kv.nbf) {
-        vault_api_error(q, 400, "BadParameter", NULL, "attributes.exp must be after attributes.nbf");
+        vault_api_error(q, 400, "BadParameter", NULL,
+                        "attributes.exp must be after attributes.nbf");
         goto out;
     }
     if (ur.key_ops) {
@@ -545,7 +556,7 @@ static int page_params(kv_req *q, size_t *offset, size_t *limit)
         long n = strtol(mr, &end, 10);
         if (*end != '\0' || n < 1 || n > PAGE_MAX) {
             vault_api_error(q, 400, "BadParameter", NULL, "maxresults must be between 1 and %d",
-                        PAGE_MAX);
+                            PAGE_MAX);
             return 0;
         }
         *limit = (size_t)n;
@@ -595,9 +606,10 @@ static void h_list(kv_req *q, int deleted)
             add_deleted_fields(q, it, &rows[i]);
         json_array_append_new(arr, it);
     }
-    vault_api_respond(q, 200,
-            json_pack("{s:o,s:o}", "value", arr, "nextLink",
-                      next_link(q, deleted ? "/deletedkeys" : "/keys", more, offset, limit)));
+    vault_api_respond(
+        q, 200,
+        json_pack("{s:o,s:o}", "value", arr, "nextLink",
+                  next_link(q, deleted ? "/deletedkeys" : "/keys", more, offset, limit)));
 out:
     vault_keyvers_free(rows, n);
     vault_info_clear(&v);
@@ -628,8 +640,9 @@ static void h_versions(kv_req *q, const char *name)
         json_array_append_new(arr, key_item(q, &rows[i], &v, 1));
     char path[256];
     snprintf(path, sizeof(path), "/keys/%s/versions", name);
-    vault_api_respond(q, 200,
-            json_pack("{s:o,s:o}", "value", arr, "nextLink", next_link(q, path, more, offset, limit)));
+    vault_api_respond(
+        q, 200,
+        json_pack("{s:o,s:o}", "value", arr, "nextLink", next_link(q, path, more, offset, limit)));
 out:
     vault_keyvers_free(rows, n);
     vault_info_clear(&v);
@@ -743,10 +756,11 @@ static void h_purge(kv_req *q, const char *name)
     if (!check_name(q, name) || !authorize(q, &v, "purge") || !load_deleted(q, name, &kv))
         goto out;
     if (v.purge_protection && now_s() < kv.scheduled_purge) {
-        vault_api_error(q, 403, "Forbidden", "PurgeProtectionEnabled",
-                    "Operation \"purge\" is not allowed because purge protection is enabled for "
-                    "this vault. Key Vault service will automatically purge it after the "
-                    "retention period has passed.");
+        vault_api_error(
+            q, 403, "Forbidden", "PurgeProtectionEnabled",
+            "Operation \"purge\" is not allowed because purge protection is enabled for "
+            "this vault. Key Vault service will automatically purge it after the "
+            "retention period has passed.");
         goto out;
     }
     if (purge_key(q->app, q->vault, name, &e) != CF_OK) {
@@ -884,8 +898,8 @@ static void h_rotation_set(kv_req *q, const char *name)
     }
     int64_t now = now_s();
     json_t *attrs = json_object_get(p, "attributes");
-    json_int_t created = json_integer_value(
-        json_object_get(json_object_get(old, "attributes"), "created"));
+    json_int_t created =
+        json_integer_value(json_object_get(json_object_get(old, "attributes"), "created"));
     json_object_set_new(attrs, "created", json_integer(created ? created : now));
     json_object_set_new(attrs, "updated", json_integer(now));
     if (vault_store_rotation_set(q->app->store, q->vault, name, p, &e) != CF_OK) {
@@ -902,10 +916,10 @@ out:
 }
 
 typedef struct op_desc {
-    const char *path;      /* path segment, case-insensitive */
+    const char *path; /* path segment, case-insensitive */
     vault_op op;
-    const char *perm;      /* access policy permission */
-    const char *key_op;    /* key_ops entry */
+    const char *perm;   /* access policy permission */
+    const char *key_op; /* key_ops entry */
     const char *audit_op;
     int outside_window_ok; /* decrypt, unwrap, verify work outside nbf/exp */
 } op_desc;
@@ -932,24 +946,24 @@ static int key_usable(kv_req *q, const vault_keyver *kv, const op_desc *d)
 {
     if (!kv->enabled) {
         vault_api_error(q, 403, "Forbidden", "KeyDisabled",
-                    "Operation %s is not allowed on a disabled key.", d->key_op);
+                        "Operation %s is not allowed on a disabled key.", d->key_op);
         return 0;
     }
     int64_t now = now_s();
     if (!d->outside_window_ok && kv->nbf && now < kv->nbf) {
         vault_api_error(q, 403, "Forbidden", "KeyNotYetValid",
-                    "Operation %s is not allowed on a key that is not yet valid (nbf).",
-                    d->key_op);
+                        "Operation %s is not allowed on a key that is not yet valid (nbf).",
+                        d->key_op);
         return 0;
     }
     if (!d->outside_window_ok && kv->exp && now >= kv->exp) {
         vault_api_error(q, 403, "Forbidden", "KeyExpired",
-                    "Operation %s is not allowed on an expired key (exp).", d->key_op);
+                        "Operation %s is not allowed on an expired key (exp).", d->key_op);
         return 0;
     }
     if (!vault_key_ops_has(kv->key_ops, d->key_op)) {
         vault_api_error(q, 403, "Forbidden", "KeyOperationForbidden",
-                    "Operation %s is not permitted on this key.", d->key_op);
+                        "Operation %s is not permitted on this key.", d->key_op);
         return 0;
     }
     return 1;
@@ -968,8 +982,8 @@ static void h_op(kv_req *q, const char *name, const char *version, const op_desc
     int verified = 0;
     if (!check_name(q, name) || !check_version(q, name, version) || !authorize(q, &v, d->perm))
         goto out;
-    if (vault_req_op(&opr, (const char *)q->r->body.data, q->r->body.len,
-                     d->op == VAULT_OP_VERIFY, &e) != CF_OK) {
+    if (vault_req_op(&opr, (const char *)q->r->body.data, q->r->body.len, d->op == VAULT_OP_VERIFY,
+                     &e) != CF_OK) {
         vault_api_error_cf(q, &e);
         goto out;
     }
@@ -1020,7 +1034,7 @@ out:
 static void method_not_allowed(kv_req *q)
 {
     vault_api_error(q, 405, "MethodNotAllowed", NULL, "The method %s is not allowed on %s.",
-                q->method, q->r->path);
+                    q->method, q->r->path);
 }
 
 static void not_found_path(kv_req *q)
@@ -1067,8 +1081,9 @@ static void route_keys(kv_req *q, char segs[MAX_SEGS][160], int n)
         const char *name = segs[1];
         if (n == 2) {
             if (ci_eq(name, "restore") && post)
-                return (void)(q->operation = "KeyRestore",
-                              vault_api_error(q, 400, "BadParameter", NULL,
+                return (
+                    void)(q->operation = "KeyRestore",
+                          vault_api_error(q, 400, "BadParameter", NULL,
                                           "Backup and restore are not supported by this vault."));
             if (put)
                 return h_import(q, name);
@@ -1107,7 +1122,7 @@ static void route_keys(kv_req *q, char segs[MAX_SEGS][160], int n)
             if (ci_eq(third, "backup")) {
                 q->operation = "KeyBackup";
                 return vault_api_error(q, 400, "BadParameter", NULL,
-                                   "Backup and restore are not supported by this vault.");
+                                       "Backup and restore are not supported by this vault.");
             }
             if (get)
                 return h_get(q, name, third);
@@ -1151,7 +1166,7 @@ static void on_body_end(http_req *r)
     kv_req *q = r->user;
     if (r->body_too_big) {
         vault_api_error(q, 413, "RequestEntityTooLarge", NULL,
-                    "The request body is larger than %zu bytes.", q->app->cfg->max_body);
+                        "The request body is larger than %zu bytes.", q->app->cfg->max_body);
         return;
     }
     char segs[MAX_SEGS][160];
@@ -1201,7 +1216,8 @@ static int parse_host(kv_req *q)
         hn = (size_t)(colon - h);
     const char *dot = memchr(h, '.', hn);
     size_t dn = strlen(cfg->vault_domain);
-    if (dot && (size_t)(h + hn - (dot + 1)) == dn && strncasecmp(dot + 1, cfg->vault_domain, dn) == 0) {
+    if (dot && (size_t)(h + hn - (dot + 1)) == dn &&
+        strncasecmp(dot + 1, cfg->vault_domain, dn) == 0) {
         size_t vn = (size_t)(dot - h);
         char name[32];
         if (vn < sizeof(name)) {
@@ -1257,10 +1273,18 @@ void vault_api_handle(http_req *r, void *ctx)
     if (vault_auth_check(app->auth, authz, &q->caller, &e) != CF_OK) {
         q->operation = op_guess(r->path);
         vault_api_error(q, 401, "Unauthorized", NULL, "%s",
-                    authz ? e.msg : "AKV10000: Request is missing a Bearer or PoP token.");
+                        authz ? e.msg : "AKV10000: Request is missing a Bearer or PoP token.");
         return;
     }
     q->authed = 1;
+    int64_t cl = http_req_content_length(r);
+    if (cl > (int64_t)app->cfg->max_body) {
+        /* refused before reading a byte of it; the connection then closes */
+        q->operation = op_guess(r->path);
+        vault_api_error(q, 413, "RequestEntityTooLarge", NULL,
+                        "The request body is larger than %zu bytes.", app->cfg->max_body);
+        return;
+    }
     http_req_collect(r, app->cfg->max_body, on_body_end);
 }
 

@@ -15,9 +15,9 @@
 typedef struct kv_req {
     vault_app *app;
     http_req *r;
-    char method[8];     /* after the X-HTTP-METHOD override, upper case */
-    char host[256];     /* the Host header: authority of every id */
-    char vault[32];     /* picked by Host, else the default vault */
+    char method[8]; /* after the X-HTTP-METHOD override, upper case */
+    char host[256]; /* the Host header: authority of every id */
+    char vault[32]; /* picked by Host, else the default vault */
     int vault_from_host;
     vault_caller caller;
     int authed;

@@ -105,11 +105,14 @@ cf_code vault_audit_write(vault_audit *a, const vault_audit_event *ev, cf_err *e
         return cf_err_set(e, CF_ENOMEM, "out of memory");
     size_t n = strlen(line);
     line[n] = '\n'; /* replace the NUL: written by length below */
+    /* The write is serialized (lines never interleave); the fsync is not:
+     * a thread's fdatasync covers its own line and every earlier one, and
+     * concurrent fsyncs of one file coalesce in the kernel (group commit). */
     pthread_mutex_lock(&a->mu);
     cf_code rc = cf_fs_write_full(a->fd, line, n + 1, e);
+    pthread_mutex_unlock(&a->mu);
     if (rc == CF_OK && fdatasync(a->fd) != 0)
         rc = cf_err_os(e, errno, "audit log fsync");
-    pthread_mutex_unlock(&a->mu);
     free(line);
     if (rc != CF_OK)
         cf_log(CF_LOG_ERROR, "audit write failed", "error", e ? e->msg : "", NULL);

@@ -130,6 +130,8 @@ static cf_code parse_issuer(vault_issuer *is, json_t *v, size_t idx, cf_err *e)
             dst = &is->jwks_url;
         else if (strcmp(k, "audience") == 0)
             dst = &is->audience;
+        else if (strcmp(k, "ca_file") == 0)
+            dst = &is->ca_file;
         else
             return cf_err_set(e, CF_EINVAL, "config: unknown key 'issuers[%zu].%s'", idx, k);
         if (want_string(x, k, &s, e) || set_str(dst, s, e))
@@ -178,8 +180,8 @@ static cf_code parse_pkcs11(vault_config *c, json_t *v, cf_err *e)
     return CF_OK;
 }
 
-static cf_code want_uint(json_t *v, const char *name, json_int_t min, json_int_t max,
-                         unsigned *out, cf_err *e)
+static cf_code want_uint(json_t *v, const char *name, json_int_t min, json_int_t max, unsigned *out,
+                         cf_err *e)
 {
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
         return cf_err_set(e, CF_EINVAL, "config: '%s' must be an integer in %lld..%lld", name,
@@ -263,7 +265,8 @@ cf_code vault_config_parse(vault_config *c, const char *text, size_t len, cf_err
             } else if (strcmp(s, "pkcs11") == 0) {
                 c->master_key_pkcs11 = 1;
             } else {
-                rc = cf_err_set(e, CF_EINVAL, "config: 'master_key' must be \"file\" or \"pkcs11\"");
+                rc =
+                    cf_err_set(e, CF_EINVAL, "config: 'master_key' must be \"file\" or \"pkcs11\"");
                 goto out;
             }
         } else if (strcmp(k, "scheduler_interval_s") == 0) {
@@ -288,7 +291,8 @@ cf_code vault_config_parse(vault_config *c, const char *text, size_t len, cf_err
         }
     }
     if (c->master_key_pkcs11 && !c->has_pkcs11)
-        rc = cf_err_set(e, CF_EINVAL, "config: \"master_key\": \"pkcs11\" needs a 'pkcs11' section");
+        rc =
+            cf_err_set(e, CF_EINVAL, "config: \"master_key\": \"pkcs11\" needs a 'pkcs11' section");
     for (size_t i = 0; rc == CF_OK && i < c->n_issuers; i++)
         if (c->issuers[i].audience == NULL)
             rc = set_str(&c->issuers[i].audience, c->resource, e);
@@ -346,8 +350,8 @@ void vault_config_log(const vault_config *c)
            c->default_vault, "resource", c->resource, "authorization", c->authorization, "tls",
            c->tls_cert ? c->tls_cert : "self-signed", "issuers", nissuers, "pkcs11",
            c->has_pkcs11 ? c->pkcs11_module : "none", "pkcs11_pin",
-           c->has_pkcs11 ? "(redacted)" : "", "master_key", c->master_key_pkcs11 ? "pkcs11" : "file",
-           "scheduler_interval_s", interval, NULL);
+           c->has_pkcs11 ? "(redacted)" : "", "master_key",
+           c->master_key_pkcs11 ? "pkcs11" : "file", "scheduler_interval_s", interval, NULL);
     for (size_t i = 0; i < c->n_issuers; i++)
         cf_log(CF_LOG_INFO, "trusted issuer", "issuer", c->issuers[i].issuer, "audience",
                c->issuers[i].audience, "jwks",
@@ -369,6 +373,7 @@ void vault_config_free(vault_config *c)
         free(c->issuers[i].jwks_file);
         free(c->issuers[i].jwks_url);
         free(c->issuers[i].audience);
+        free(c->issuers[i].ca_file);
     }
     free(c->pkcs11_module);
     free(c->pkcs11_token_label);

@@ -22,6 +22,7 @@ typedef struct vault_issuer {
     char *jwks_file; /* one of jwks_file / jwks_url */
     char *jwks_url;
     char *audience; /* defaults to the config's resource */
+    char *ca_file;  /* CA bundle for an https jwks_url; default: the system's */
 } vault_issuer;
 
 typedef struct vault_config {
@@ -38,11 +39,11 @@ typedef struct vault_config {
     char *pkcs11_token_label;
     char *pkcs11_pin; /* secret */
     char *pkcs11_pin_file;
-    int master_key_pkcs11;          /* "master_key": "pkcs11" */
-    unsigned scheduler_interval_s;  /* rotation / purge checks; 1..86400, default 60 */
-    unsigned rotation_min_s;        /* shortest rotation trigger; default 7 days */
-    unsigned threads;               /* HTTP worker threads; default 8 */
-    size_t max_body;                /* request body cap; default 256 KiB */
+    int master_key_pkcs11;         /* "master_key": "pkcs11" */
+    unsigned scheduler_interval_s; /* rotation / purge checks; 1..86400, default 60 */
+    unsigned rotation_min_s;       /* shortest rotation trigger; default 7 days */
+    unsigned threads;              /* HTTP worker threads; default 8 */
+    size_t max_body;               /* request body cap; default 256 KiB */
 } vault_config;
 
 /* Fills c with the defaults (all strings allocated). */

@@ -36,12 +36,12 @@ int vault_engine_has_hsm(const vault_engine *g);
 /* Generates a key for kv (kv->vault/name/version/kty set by the caller):
  * fills kv->jwk (public JWK), and kv->sealed or kv->hsm_id.
  * key_size for RSA, crv for EC. */
-cf_code vault_engine_generate(vault_engine *g, vault_keyver *kv, int key_size,
-                              long public_exponent, const char *crv, cf_err *e);
+cf_code vault_engine_generate(vault_engine *g, vault_keyver *kv, int key_size, long public_exponent,
+                              const char *crv, cf_err *e);
 /* Imports a JWK (public, or with the private part): fills kv->jwk, kv->kty
  * and kv->sealed (when private). *has_private tells which. */
-cf_code vault_engine_import(vault_engine *g, vault_keyver *kv, const json_t *jwk,
-                            int *has_private, cf_err *e);
+cf_code vault_engine_import(vault_engine *g, vault_keyver *kv, const json_t *jwk, int *has_private,
+                            cf_err *e);
 
 typedef enum {
     VAULT_OP_ENCRYPT,

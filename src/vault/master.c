@@ -100,8 +100,8 @@ static cf_code build_aad(cf_buf *aad, const char *vault, const char *name, const
 }
 
 cf_code vault_master_seal(const vault_master *m, const char *vault, const char *name,
-                          const char *version, const unsigned char *pt, size_t pt_len,
-                          cf_buf *out, cf_err *e)
+                          const char *version, const unsigned char *pt, size_t pt_len, cf_buf *out,
+                          cf_err *e)
 {
     cf_buf aad;
     cf_buf_init(&aad, 4096);

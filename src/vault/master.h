@@ -38,8 +38,8 @@ void vault_master_free(vault_master *m);
 
 /* out receives the sealed blob (appended). */
 cf_code vault_master_seal(const vault_master *m, const char *vault, const char *name,
-                          const char *version, const unsigned char *pt, size_t pt_len,
-                          cf_buf *out, cf_err *e);
+                          const char *version, const unsigned char *pt, size_t pt_len, cf_buf *out,
+                          cf_err *e);
 /* out (set secret by the caller) receives the plaintext; CF_EINTEGRITY
  * when the blob does not open under this key and place. */
 cf_code vault_master_unseal(const vault_master *m, const char *vault, const char *name,

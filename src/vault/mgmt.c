@@ -9,6 +9,7 @@
  *   GET /audit?vault=&operation=&objectId=&result=&since=&until=&limit=
  */
 #define CF_LOG_MOD "vault.mgmt"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +21,19 @@
 
 #define DEFAULT_TENANT "00000000-0000-0000-0000-000000000000"
 
+/* Vault changes are read-modify-write (load, apply, store): one at a time,
+ * so two concurrent policy additions never lose one another. */
+static pthread_mutex_t mutate_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static json_t *vault_json(kv_req *q, const vault_info *v)
 {
     char uri[512], id[128];
     snprintf(uri, sizeof(uri), "https://%s.%s:%u/", v->name, q->app->cfg->vault_domain,
              q->app->port);
     snprintf(id, sizeof(id), "/vaults/%s", v->name);
-    return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:b,s:i,s:b,s:O,s:I,s:I}}", "id", id, "name",
-                     v->name, "type", "Microsoft.KeyVault/vaults", "properties", "vaultUri", uri,
-                     "tenantId", v->tenant_id, "enableSoftDelete", 1, "softDeleteRetentionInDays",
+    return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:b,s:i,s:b,s:O,s:I,s:I}}", "id", id, "name", v->name,
+                     "type", "Microsoft.KeyVault/vaults", "properties", "vaultUri", uri, "tenantId",
+                     v->tenant_id, "enableSoftDelete", 1, "softDeleteRetentionInDays",
                      v->retention_days, "enablePurgeProtection", v->purge_protection,
                      "accessPolicies", v->policies, "createdTime", (json_int_t)v->created,
                      "updatedTime", (json_int_t)v->updated);
@@ -160,9 +165,8 @@ static void h_vault_put(kv_req *q, const char *name, int patch)
     json_t *x;
     json_object_foreach(body, k, x)
     {
-        if (strcmp(k, "properties") != 0 && strcmp(k, "location") != 0 &&
-            strcmp(k, "tags") != 0 && strcmp(k, "name") != 0 && strcmp(k, "id") != 0 &&
-            strcmp(k, "type") != 0) {
+        if (strcmp(k, "properties") != 0 && strcmp(k, "location") != 0 && strcmp(k, "tags") != 0 &&
+            strcmp(k, "name") != 0 && strcmp(k, "id") != 0 && strcmp(k, "type") != 0) {
             vault_api_error(q, 400, "BadParameter", NULL, "Unknown vault field '%.64s'", k);
             goto out;
         }
@@ -372,10 +376,12 @@ void vault_mgmt_route(kv_req *q, char segs[MAX_SEGS][160], int n)
         return;
     }
     if (n == 2) {
-        if (strcmp(m, "PUT") == 0)
-            return h_vault_put(q, name, 0);
-        if (strcmp(m, "PATCH") == 0)
-            return h_vault_put(q, name, 1);
+        if (strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0) {
+            pthread_mutex_lock(&mutate_mu);
+            h_vault_put(q, name, m[1] == 'A');
+            pthread_mutex_unlock(&mutate_mu);
+            return;
+        }
         if (strcmp(m, "GET") == 0)
             return h_vault_get(q, name);
         if (strcmp(m, "DELETE") == 0)
@@ -385,7 +391,10 @@ void vault_mgmt_route(kv_req *q, char segs[MAX_SEGS][160], int n)
     if (n == 4 && strcasecmp(segs[2], "accessPolicies") == 0) {
         if (strcmp(m, "PUT") != 0 && strcmp(m, "POST") != 0)
             goto not_allowed;
-        return h_policies(q, name, segs[3]);
+        pthread_mutex_lock(&mutate_mu);
+        h_policies(q, name, segs[3]);
+        pthread_mutex_unlock(&mutate_mu);
+        return;
     }
     q->operation = "VaultRequest";
     vault_api_error(q, 404, "NotFound", NULL, "No such operation: %s %s", m, q->r->path);

@@ -8,10 +8,27 @@
 #include <strings.h>
 
 static const char *const PERMS[] = {
-    "all",     "encrypt", "decrypt", "wrapKey", "unwrapKey", "sign",
-    "verify",  "get",     "list",    "create",  "update",    "import",
-    "delete",  "backup",  "restore", "recover", "purge",     "release",
-    "rotate",  "getrotationpolicy",  "setrotationpolicy",
+    "all",
+    "encrypt",
+    "decrypt",
+    "wrapKey",
+    "unwrapKey",
+    "sign",
+    "verify",
+    "get",
+    "list",
+    "create",
+    "update",
+    "import",
+    "delete",
+    "backup",
+    "restore",
+    "recover",
+    "purge",
+    "release",
+    "rotate",
+    "getrotationpolicy",
+    "setrotationpolicy",
 };
 #define N_PERMS (sizeof(PERMS) / sizeof(PERMS[0]))
 
@@ -167,8 +184,8 @@ static int same_identity(const json_t *a, const json_t *b)
 static uint32_t entry_bits(const json_t *entry)
 {
     uint32_t bits = 0;
-    (void)perms_from_json(&bits, json_object_get(json_object_get(entry, "permissions"), "keys"),
-                          0, NULL);
+    (void)perms_from_json(&bits, json_object_get(json_object_get(entry, "permissions"), "keys"), 0,
+                          NULL);
     return bits;
 }
 

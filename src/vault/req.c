@@ -46,8 +46,8 @@ int vault_version_valid(const char *s)
     return 1;
 }
 
-static const char *const KEY_OPS[] = {"encrypt",   "decrypt", "sign",   "verify",
-                                      "wrapKey",   "unwrapKey", "import", "export"};
+static const char *const KEY_OPS[] = {"encrypt", "decrypt",   "sign",   "verify",
+                                      "wrapKey", "unwrapKey", "import", "export"};
 
 cf_code vault_key_ops_parse(json_t **out, const json_t *in, cf_err *e)
 {
@@ -121,7 +121,8 @@ static cf_code parse_time(const json_t *v, const char *name, int *has, int64_t *
     }
     /* IntDate: integer seconds; SDKs may send a number with a fraction */
     double d = json_is_integer(v) ? (double)json_integer_value(v)
-                                  : json_is_real(v) ? json_real_value(v) : -1;
+               : json_is_real(v)  ? json_real_value(v)
+                                  : -1;
     if (d < 0 || d > 253402300799.0)
         return cf_err_set(e, CF_EINVAL, "attributes.%s must be an IntDate (seconds since 1970)",
                           name);
@@ -167,8 +168,7 @@ static cf_code parse_tags(json_t **out, const json_t *in, cf_err *e)
     json_t *v;
     json_object_foreach((json_t *)in, k, v)
     {
-        if (strlen(k) == 0 || strlen(k) > 512 || !json_is_string(v) ||
-            json_string_length(v) > 256)
+        if (strlen(k) == 0 || strlen(k) > 512 || !json_is_string(v) || json_string_length(v) > 256)
             return cf_err_set(e, CF_EINVAL,
                               "tags: names are 1-512 characters, values strings of at most 256");
     }
@@ -242,8 +242,8 @@ cf_code vault_req_create(vault_create_req *out, const char *text, size_t len, cf
         }
     } else {
         const char *c = crv ? json_string_value(crv) : "P-256";
-        if (c == NULL || (strcmp(c, "P-256") != 0 && strcmp(c, "P-384") != 0 &&
-                          strcmp(c, "P-521") != 0)) {
+        if (c == NULL ||
+            (strcmp(c, "P-256") != 0 && strcmp(c, "P-384") != 0 && strcmp(c, "P-521") != 0)) {
             rc = cf_err_set(e, CF_EINVAL, "crv must be P-256, P-384 or P-521");
             goto out;
         }

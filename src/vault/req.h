@@ -36,11 +36,11 @@ typedef struct vault_attrs {
 } vault_attrs;
 
 typedef struct vault_create_req {
-    char kty[16]; /* RSA, RSA-HSM, EC, EC-HSM (oct refused) */
-    int key_size; /* RSA: 2048/3072/4096, default 2048 */
+    char kty[16];         /* RSA, RSA-HSM, EC, EC-HSM (oct refused) */
+    int key_size;         /* RSA: 2048/3072/4096, default 2048 */
     long public_exponent; /* 65537 or 3; default 65537 */
-    char crv[8];  /* EC: P-256 (default), P-384, P-521 */
-    json_t *key_ops; /* owned; NULL: the default set for the kty */
+    char crv[8];          /* EC: P-256 (default), P-384, P-521 */
+    json_t *key_ops;      /* owned; NULL: the default set for the kty */
     vault_attrs attrs;
     json_t *tags; /* owned or NULL */
 } vault_create_req;

@@ -44,8 +44,10 @@ cf_code vault_duration_parse(const char *s, int64_t *out_s, cf_err *e)
         last = (int)(u - units);
         int64_t mult;
         if (!in_time)
-            mult = *p == 'Y' ? 365 * 86400LL : *p == 'M' ? 30 * 86400LL : *p == 'W' ? 7 * 86400LL
-                                                                                   : 86400LL;
+            mult = *p == 'Y'   ? 365 * 86400LL
+                   : *p == 'M' ? 30 * 86400LL
+                   : *p == 'W' ? 7 * 86400LL
+                               : 86400LL;
         else
             mult = *p == 'H' ? 3600 : *p == 'M' ? 60 : 1;
         total += n * mult;
@@ -78,8 +80,8 @@ static cf_code parse_action(const json_t *la, size_t idx, unsigned min_s, int *i
     else if (strcasecmp(type, "notify") == 0)
         *is_rotate = 0;
     else
-        return cf_err_set(e, CF_EINVAL, "lifetimeActions[%zu]: action type must be Rotate or Notify",
-                          idx);
+        return cf_err_set(e, CF_EINVAL,
+                          "lifetimeActions[%zu]: action type must be Rotate or Notify", idx);
     const json_t *tac = json_object_get(trig, "timeAfterCreate");
     const json_t *tbe = json_object_get(trig, "timeBeforeExpiry");
     if (json_is_null(tac))
@@ -194,7 +196,8 @@ vault_rotation_due vault_rotation_decide(const json_t *policy, int64_t created, 
     json_array_foreach(json_object_get(policy, "lifetimeActions"), i, la)
     {
         const json_t *trig = json_object_get(la, "trigger");
-        const char *type = json_string_value(json_object_get(json_object_get(la, "action"), "type"));
+        const char *type =
+            json_string_value(json_object_get(json_object_get(la, "action"), "type"));
         const char *tac = json_string_value(json_object_get(trig, "timeAfterCreate"));
         const char *tbe = json_string_value(json_object_get(trig, "timeBeforeExpiry"));
         int64_t secs;

@@ -57,8 +57,8 @@ static void run_rotations(vault_app *app, int64_t now)
             if (vault_store_version_notified(app->store, kv.key_id, kv.version, &was, NULL) ==
                     CF_OK &&
                 !was) {
-                cf_log(CF_LOG_WARN, "key near expiry", "vault", kv.vault, "key", kv.name,
-                       "version", kv.version, NULL);
+                cf_log(CF_LOG_WARN, "key near expiry", "vault", kv.vault, "key", kv.name, "version",
+                       kv.version, NULL);
                 audit_event(app, kv.vault, "KeyNearExpiry", kv.name, kv.version, 200);
             }
         }
@@ -104,8 +104,10 @@ static void run_purges(vault_app *app, int64_t now)
         vault_engine_forget(app->engine, vault, name);
         size_t j;
         json_t *id;
-        json_array_foreach(ids, j, id)(void) vault_engine_destroy_hsm(app->engine,
-                                                                      json_string_value(id), NULL);
+        json_array_foreach(ids, j, id)
+        {
+            (void)vault_engine_destroy_hsm(app->engine, json_string_value(id), NULL);
+        }
         json_decref(ids);
         cf_log(CF_LOG_INFO, "deleted key purged after retention", "vault", vault, "key", name,
                NULL);

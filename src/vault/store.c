@@ -66,9 +66,8 @@ cf_code vault_store_open(vault_store **out, const char *path, cf_err *e)
 {
     sqlite3 *db = NULL;
     char *msg = NULL;
-    if (sqlite3_open_v2(path, &db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         cf_code rc = cf_err_set(e, CF_EIO, "store: cannot open %s: %s", path,
                                 db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
@@ -453,8 +452,7 @@ out:
 }
 
 cf_code vault_store_version_get(vault_store *s, const char *vault, const char *name,
-                                const char *version, int want_deleted, vault_keyver *out,
-                                cf_err *e)
+                                const char *version, int want_deleted, vault_keyver *out, cf_err *e)
 {
     sqlite3_stmt *st = NULL;
     cf_code rc;
@@ -566,9 +564,8 @@ cf_code vault_store_key_list(vault_store *s, const char *vault, int deleted, siz
     return rc;
 }
 
-cf_code vault_store_version_list(vault_store *s, const char *vault, const char *name,
-                                 size_t offset, size_t limit, vault_keyver **out, size_t *n,
-                                 int *more, cf_err *e)
+cf_code vault_store_version_list(vault_store *s, const char *vault, const char *name, size_t offset,
+                                 size_t limit, vault_keyver **out, size_t *n, int *more, cf_err *e)
 {
     sqlite3_stmt *st = NULL;
     cf_code rc;
@@ -589,8 +586,8 @@ cf_code vault_store_version_list(vault_store *s, const char *vault, const char *
     return rc;
 }
 
-static cf_code key_set_deleted(vault_store *s, const char *vault, const char *name,
-                               int64_t deleted, int64_t purge_at, cf_err *e)
+static cf_code key_set_deleted(vault_store *s, const char *vault, const char *name, int64_t deleted,
+                               int64_t purge_at, cf_err *e)
 {
     sqlite3_stmt *st = NULL;
     cf_code rc;
@@ -629,8 +626,8 @@ cf_code vault_store_key_recover(vault_store *s, const char *vault, const char *n
     return key_set_deleted(s, vault, name, 0, 0, e);
 }
 
-cf_code vault_store_key_purge(vault_store *s, const char *vault, const char *name,
-                              json_t **hsm_ids, cf_err *e)
+cf_code vault_store_key_purge(vault_store *s, const char *vault, const char *name, json_t **hsm_ids,
+                              cf_err *e)
 {
     sqlite3_stmt *st = NULL;
     cf_code rc;

@@ -38,18 +38,18 @@ typedef struct vault_info {
 typedef struct vault_keyver {
     int64_t key_id;
     char vault[32];
-    char name[128];  /* as first created */
+    char name[128]; /* as first created */
     char version[33];
     char kty[16];    /* RSA, RSA-HSM, EC, EC-HSM */
     json_t *key_ops; /* owned; array of strings */
     int enabled;
     int64_t nbf, exp; /* 0: not set */
     int64_t created, updated;
-    json_t *tags; /* owned; object or NULL */
-    json_t *jwk;  /* owned; public JWK without kid and key_ops */
+    json_t *tags;          /* owned; object or NULL */
+    json_t *jwk;           /* owned; public JWK without kid and key_ops */
     unsigned char *sealed; /* owned; sealed private key or NULL */
     size_t sealed_len;
-    char hsm_id[130]; /* "" unless an HSM key */
+    char hsm_id[130];                      /* "" unless an HSM key */
     int64_t deleted_date, scheduled_purge; /* 0 unless the key is deleted */
     int64_t seq;
 } vault_keyver;
@@ -87,19 +87,18 @@ cf_code vault_store_version_update(vault_store *s, vault_keyver *kv, cf_err *e);
  * *more = 1 when rows follow. *out: array of vault_keyver, *n entries. */
 cf_code vault_store_key_list(vault_store *s, const char *vault, int deleted, size_t offset,
                              size_t limit, vault_keyver **out, size_t *n, int *more, cf_err *e);
-cf_code vault_store_version_list(vault_store *s, const char *vault, const char *name,
-                                 size_t offset, size_t limit, vault_keyver **out, size_t *n,
-                                 int *more, cf_err *e);
+cf_code vault_store_version_list(vault_store *s, const char *vault, const char *name, size_t offset,
+                                 size_t limit, vault_keyver **out, size_t *n, int *more, cf_err *e);
 void vault_keyvers_free(vault_keyver *a, size_t n);
 void vault_keyver_clear(vault_keyver *kv);
 
-cf_code vault_store_key_delete(vault_store *s, const char *vault, const char *name,
-                               int64_t now, int64_t purge_at, cf_err *e);
+cf_code vault_store_key_delete(vault_store *s, const char *vault, const char *name, int64_t now,
+                               int64_t purge_at, cf_err *e);
 cf_code vault_store_key_recover(vault_store *s, const char *vault, const char *name, cf_err *e);
 /* Removes every version; *hsm_ids (may be NULL) receives the HSM ids of
  * the purged versions to destroy in the token. */
-cf_code vault_store_key_purge(vault_store *s, const char *vault, const char *name,
-                              json_t **hsm_ids, cf_err *e);
+cf_code vault_store_key_purge(vault_store *s, const char *vault, const char *name, json_t **hsm_ids,
+                              cf_err *e);
 
 /* Rotation policies. get: *policy NULL when none is set. */
 cf_code vault_store_rotation_get(vault_store *s, const char *vault, const char *name,

@@ -74,14 +74,12 @@ static cf_code create(const char *cert_path, const char *key_path, const char *d
     X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 86400);
     X509_set_pubkey(x, pk);
     X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"coffer", -1, -1,
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"coffer", -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"keyvaultd", -1, -1,
                                0);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"keyvaultd", -1,
-                               -1, 0);
     X509_set_issuer_name(x, name);
     char san[512];
-    snprintf(san, sizeof(san), "DNS:localhost,DNS:*.%s,DNS:%s,IP:127.0.0.1,IP:::1", domain,
-             domain);
+    snprintf(san, sizeof(san), "DNS:localhost,DNS:*.%s,DNS:%s,IP:127.0.0.1,IP:::1", domain, domain);
     if ((rc = add_ext(x, NID_basic_constraints, "critical,CA:TRUE", e)) != CF_OK ||
         (rc = add_ext(x, NID_key_usage, "critical,digitalSignature,keyCertSign", e)) != CF_OK ||
         (rc = add_ext(x, NID_ext_key_usage, "serverAuth", e)) != CF_OK ||

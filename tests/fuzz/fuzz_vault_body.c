@@ -47,8 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)vault_rotation_expiry(out);
             json_decref(out);
         }
-        const json_t *aps =
-            json_object_get(json_object_get(j, "properties"), "accessPolicies");
+        const json_t *aps = json_object_get(json_object_get(j, "properties"), "accessPolicies");
         out = NULL;
         if (vault_policy_normalize(&out, aps ? aps : j, NULL) == CF_OK) {
             json_t *merged = NULL;

@@ -131,16 +131,17 @@ Test(vault_req, op_decodes_base64url_values)
     cr_assert_eq(r.value.len, 4);
     cr_assert_eq(r.value.data[3], 0xff);
     vault_op_req_free(&r);
-    cr_assert_eq(vault_req_op(&r, S("{\"alg\":\"RS256\",\"value\":\"AA\",\"digest\":\"AQ\"}"), 1,
-                              NULL),
-                 CF_OK);
+    cr_assert_eq(
+        vault_req_op(&r, S("{\"alg\":\"RS256\",\"value\":\"AA\",\"digest\":\"AQ\"}"), 1, NULL),
+        CF_OK);
     cr_assert_eq(r.digest.len, 1);
     vault_op_req_free(&r);
 }
 
 Test(vault_req, op_refuses_bad_bodies)
 {
-    const char *bad[] = {"{\"value\":\"AA\"}", "{\"alg\":\"RSA-OAEP\"}",
+    const char *bad[] = {"{\"value\":\"AA\"}",
+                         "{\"alg\":\"RSA-OAEP\"}",
                          "{\"alg\":\"RSA-OAEP\",\"value\":\"A===\"}",
                          "{\"alg\":\"RSA-OAEP\",\"value\":\"AA==\"}",
                          "{\"alg\":\"RSA-OAEP\",\"value\":7}",

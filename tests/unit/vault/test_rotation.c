@@ -27,8 +27,8 @@ Test(vault_rotation, parses_iso8601_durations)
 Test(vault_rotation, rejects_malformed_durations)
 {
     int64_t s = 0;
-    const char *bad[] = {"", "P", "30D", "PT", "P1DT", "PD", "P1H", "PT1D", "P1D1Y", "P-1D",
-                         "P1.5D", "P9999999999D", "P1D ", "p1d"};
+    const char *bad[] = {"",     "P",     "30D",  "PT",    "P1DT",         "PD",   "P1H",
+                         "PT1D", "P1D1Y", "P-1D", "P1.5D", "P9999999999D", "P1D ", "p1d"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_eq(vault_duration_parse(bad[i], &s, NULL), CF_EINVAL, "accepted '%s'", bad[i]);
 }
@@ -92,9 +92,9 @@ Test(vault_rotation, enforces_the_azure_rules)
                  CF_EINVAL);
     cf_err_clear(&e);
     /* expiryTime under 28 days */
-    cr_assert_eq(norm("{\"lifetimeActions\":[],\"attributes\":{\"expiryTime\":\"P27D\"}}",
-                      7 * DAY, &p, &e),
-                 CF_EINVAL);
+    cr_assert_eq(
+        norm("{\"lifetimeActions\":[],\"attributes\":{\"expiryTime\":\"P27D\"}}", 7 * DAY, &p, &e),
+        CF_EINVAL);
     cf_err_clear(&e);
     /* unknown action */
     cr_assert_eq(norm("{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P90D\"},"

@@ -1,0 +1,167 @@
+/*
+ * test_keys.c -- pins the key hierarchy: SRK file creation and refusal,
+ * S wrap/unwrap binding, KEK derivation.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/enc.h"
+#include "crypto/keys.h"
+#include "seal_vectors.h"
+
+static char dir[64];
+
+static void mkdir_tmp(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/cf-keys-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void rm_tmp(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "%s/srk", dir);
+    unlink(cmd);
+    rmdir(dir);
+}
+
+TestSuite(keys_srk, .init = mkdir_tmp, .fini = rm_tmp);
+
+Test(keys_srk, created_0600_then_loaded_identically)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/srk", dir);
+    unsigned char a[32], b[32];
+    cf_err e = {0};
+    cr_assert_eq(keys_srk_load_or_create(path, a, &e), CF_OK, "%s", e.msg);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0600);
+    cr_assert_eq(st.st_size, 32);
+    cr_assert_eq(keys_srk_load_or_create(path, b, &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(memcmp(a, b, 32), 0);
+    /* Only the key file is left in the directory (no temp files). */
+    char probe[160];
+    snprintf(probe, sizeof(probe), "ls -A %s | wc -l", dir);
+    FILE *p = popen(probe, "r");
+    int count = -1;
+    cr_assert_eq(fscanf(p, "%d", &count), 1);
+    pclose(p);
+    cr_assert_eq(count, 1);
+}
+
+Test(keys_srk, refuses_group_or_world_accessible)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/srk", dir);
+    unsigned char a[32];
+    cr_assert_eq(keys_srk_load_or_create(path, a, NULL), CF_OK);
+    mode_t modes[] = {0640, 0604, 0660, 0602, 0620};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        cr_assert_eq(chmod(path, modes[i]), 0);
+        cf_err e = {0};
+        cr_assert_eq(keys_srk_load_or_create(path, a, &e), CF_EDENIED, "mode %o", modes[i]);
+        cr_assert_neq(strstr(e.msg, "0600"), NULL);
+    }
+    cr_assert_eq(chmod(path, 0400), 0);
+    cr_assert_eq(keys_srk_load_or_create(path, a, NULL), CF_OK);
+}
+
+Test(keys_srk, refuses_wrong_size)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/srk", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, "short", 5), 5);
+    close(fd);
+    unsigned char a[32];
+    cr_assert_eq(keys_srk_load_or_create(path, a, NULL), CF_EINTEGRITY);
+}
+
+Test(keys_secret, wrap_roundtrip_bound_to_registry_and_srk)
+{
+    unsigned char srk[32], s[32], w[KEYS_WRAPPED_LEN], out[32];
+    cr_assert_eq(keys_random(srk, 32, NULL), CF_OK);
+    cr_assert_eq(keys_random(s, 32, NULL), CF_OK);
+    cf_err e = {0};
+    cr_assert_eq(keys_secret_wrap(w, srk, "reg1", s, &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(keys_secret_unwrap(out, srk, "reg1", w, &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(memcmp(out, s, 32), 0);
+    cr_assert_eq(keys_secret_unwrap(out, srk, "reg2", w, NULL), CF_EINTEGRITY);
+    unsigned char srk2[32];
+    memcpy(srk2, srk, 32);
+    srk2[0] ^= 1;
+    cr_assert_eq(keys_secret_unwrap(out, srk2, "reg1", w, NULL), CF_EINTEGRITY);
+    for (size_t i = 0; i < KEYS_WRAPPED_LEN; i++) {
+        w[i] ^= 0x80;
+        cr_assert_eq(keys_secret_unwrap(out, srk, "reg1", w, NULL), CF_EINTEGRITY, "byte %zu", i);
+        w[i] ^= 0x80;
+    }
+    /* Two wraps of one secret differ (random nonce). */
+    unsigned char w2[KEYS_WRAPPED_LEN];
+    cr_assert_eq(keys_secret_wrap(w2, srk, "reg1", s, NULL), CF_OK);
+    cr_assert_neq(memcmp(w, w2, KEYS_WRAPPED_LEN), 0);
+}
+
+Test(keys_kek, depends_on_s_c_and_registry)
+{
+    unsigned char s[32], c[32];
+    memset(s, 1, 32);
+    memset(c, 2, 32);
+    seal_kek a, b, d, f;
+    cr_assert_eq(keys_kek_derive(&a, s, NULL, "reg1", NULL), CF_OK);
+    cr_assert_str_eq(a.registry_id, "reg1");
+    cr_assert_eq(keys_kek_derive(&b, s, c, "reg1", NULL), CF_OK);
+    cr_assert_eq(keys_kek_derive(&d, s, NULL, "reg2", NULL), CF_OK);
+    cr_assert_neq(memcmp(a.key, b.key, 32), 0);
+    cr_assert_neq(memcmp(a.key, d.key, 32), 0);
+    cr_assert_eq(keys_kek_derive(&f, s, NULL, "reg1", NULL), CF_OK);
+    cr_assert_eq(memcmp(a.key, f.key, 32), 0);
+    cr_assert_eq(keys_kek_derive(&f, s, NULL, "", NULL), CF_EINVAL);
+}
+
+/* ---- known-answer vectors (seal_vectors.h) ---- */
+
+static void seq(unsigned char *p, size_t n, unsigned char start)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(start + i);
+}
+
+Test(keys_vectors, kek_derivation)
+{
+    unsigned char s[32], c[32];
+    seq(s, 32, 0x40);
+    seq(c, 32, 0x60);
+    seal_kek k;
+    char hex[65];
+    cr_assert_eq(keys_kek_derive(&k, s, NULL, VEC_REGISTRY, NULL), CF_OK);
+    cf_hex_encode(hex, k.key, 32);
+    cr_assert_str_eq(hex, vec_kek_s_hex);
+    cr_assert_eq(keys_kek_derive(&k, s, c, VEC_REGISTRY, NULL), CF_OK);
+    cf_hex_encode(hex, k.key, 32);
+    cr_assert_str_eq(hex, vec_kek_sc_hex);
+}
+
+Test(keys_vectors, s_wrap)
+{
+    unsigned char srk[32], s[32], nonce[12], w[KEYS_WRAPPED_LEN], out[32];
+    seq(srk, 32, 0x80);
+    seq(s, 32, 0x40);
+    seq(nonce, 12, 0xd0);
+    cr_assert_eq(keys_secret_wrap_nonce(w, srk, VEC_REGISTRY, s, nonce, NULL), CF_OK);
+    char hex[2 * KEYS_WRAPPED_LEN + 1];
+    cf_hex_encode(hex, w, KEYS_WRAPPED_LEN);
+    cr_assert_str_eq(hex, vec_wrapped_s_hex);
+    unsigned char vec[KEYS_WRAPPED_LEN];
+    cr_assert_eq(
+        cf_hex_decode(vec, sizeof(vec), vec_wrapped_s_hex, strlen(vec_wrapped_s_hex), NULL), CF_OK);
+    cr_assert_eq(keys_secret_unwrap(out, srk, VEC_REGISTRY, vec, NULL), CF_OK);
+    cr_assert_eq(memcmp(out, s, 32), 0);
+}
