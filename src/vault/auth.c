@@ -1,0 +1,260 @@
+/*
+ * auth.c -- see auth.h.
+ */
+#define CF_LOG_MOD "vault.auth"
+#include "vault/auth.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "base/buf.h"
+#include "base/enc.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "crypto/jwt.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <time.h>
+
+#define MAX_TOKEN_LEN 16384
+#define JWKS_REFRESH_S 3600
+#define JWKS_RETRY_S 30
+#define MAX_RETIRED 64
+
+/* One trusted issuer. jwks is replaced wholesale on refresh (URL issuers);
+ * the replaced one is retired, not freed, until shutdown, because another
+ * thread may be verifying with it (jwt.h: immutable, shared). */
+typedef struct issuer_state {
+    const vault_issuer *conf;
+    jwt_jwks *jwks;
+    int64_t fetched_at;
+    int64_t tried_at;
+} issuer_state;
+
+struct vault_auth {
+    const vault_config *cfg;
+    char admin[VAULT_ADMIN_TOKEN_HEX + 1];
+    pthread_mutex_t mu;
+    issuer_state issuers[VAULT_CONFIG_MAX_ISSUERS];
+    size_t n;
+    jwt_jwks *retired[MAX_RETIRED];
+    size_t n_retired;
+};
+
+static size_t curl_sink(char *p, size_t size, size_t n, void *ud)
+{
+    cf_buf *b = ud;
+    if (cf_buf_append(b, p, size * n, NULL) != CF_OK)
+        return 0; /* past the cap: abort the transfer */
+    return size * n;
+}
+
+static cf_code fetch_jwks(jwt_jwks **out, const char *url, const char *ca_file, cf_err *e)
+{
+    cf_buf b;
+    cf_buf_init(&b, JWT_MAX_JWKS_FILE);
+    CURL *c = curl_easy_init();
+    cf_code rc = CF_OK;
+    if (c == NULL)
+        return cf_err_set(e, CF_ENOMEM, "curl init failed");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
+    CURLcode cc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (cc != CURLE_OK)
+        rc = cf_err_set(e, CF_EUNAVAIL, "JWKS fetch from %s failed: %s", url,
+                        curl_easy_strerror(cc));
+    else if (status != 200)
+        rc = cf_err_set(e, CF_EUNAVAIL, "JWKS fetch from %s: HTTP %ld", url, status);
+    else
+        rc = jwt_jwks_parse_text(out, (const char *)b.data, b.len, e);
+    curl_easy_cleanup(c);
+    cf_buf_free(&b);
+    return rc;
+}
+
+/* Under a->mu. Refreshes a URL issuer when stale (or forced by an unknown
+ * kid), at most once per JWKS_RETRY_S. */
+static void refresh_locked(vault_auth *a, issuer_state *is, int64_t now, int force)
+{
+    if (is->conf->jwks_url == NULL)
+        return;
+    int stale = is->jwks == NULL || now - is->fetched_at >= JWKS_REFRESH_S || force;
+    if (!stale || now - is->tried_at < JWKS_RETRY_S)
+        return;
+    is->tried_at = now;
+    jwt_jwks *k = NULL;
+    cf_err e = {0};
+    if (fetch_jwks(&k, is->conf->jwks_url, is->conf->ca_file, &e) != CF_OK) {
+        cf_log(CF_LOG_WARN, "JWKS refresh failed", "issuer", is->conf->issuer, "error", e.msg,
+               NULL);
+        return;
+    }
+    if (is->jwks) {
+        if (a->n_retired == MAX_RETIRED) {
+            /* the oldest retired set has been out of use for hours */
+            jwt_jwks_free(a->retired[0]);
+            memmove(a->retired, a->retired + 1, (MAX_RETIRED - 1) * sizeof(a->retired[0]));
+            a->n_retired--;
+        }
+        a->retired[a->n_retired++] = is->jwks;
+    }
+    is->jwks = k;
+    is->fetched_at = now;
+}
+
+cf_code vault_admin_token_load(const char *path, char out[VAULT_ADMIN_TOKEN_HEX + 1], cf_err *e)
+{
+    struct stat st;
+    cf_code rc;
+    if (stat(path, &st) != 0) {
+        if (errno != ENOENT)
+            return cf_err_os(e, errno, "cannot stat %s", path);
+        unsigned char raw[32];
+        char line[VAULT_ADMIN_TOKEN_HEX + 2];
+        if (RAND_priv_bytes(raw, sizeof(raw)) != 1)
+            return cf_err_ssl(e, "no randomness for the admin token");
+        cf_hex_encode(line, raw, sizeof(raw));
+        OPENSSL_cleanse(raw, sizeof(raw));
+        line[VAULT_ADMIN_TOKEN_HEX] = '\n';
+        rc = cf_fs_write_atomic(path, line, VAULT_ADMIN_TOKEN_HEX + 1, 0600, e);
+        if (rc == CF_OK) {
+            memcpy(out, line, VAULT_ADMIN_TOKEN_HEX);
+            out[VAULT_ADMIN_TOKEN_HEX] = '\0';
+            cf_log(CF_LOG_INFO, "created admin token", "path", path, NULL);
+        }
+        OPENSSL_cleanse(line, sizeof(line));
+        return rc;
+    }
+    if ((rc = cf_fs_check_private(path, e)) != CF_OK)
+        return rc;
+    cf_buf b;
+    cf_buf_init(&b, 256);
+    b.secret = 1;
+    rc = cf_fs_read_all(path, 256, &b, e);
+    if (rc == CF_OK) {
+        size_t n = b.len;
+        while (n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
+            n--;
+        if (n != VAULT_ADMIN_TOKEN_HEX) {
+            rc = cf_err_set(e, CF_EINTEGRITY, "%s: expected %d hex characters", path,
+                            VAULT_ADMIN_TOKEN_HEX);
+        } else {
+            memcpy(out, b.data, n);
+            out[n] = '\0';
+        }
+    }
+    cf_buf_free(&b);
+    return rc;
+}
+
+cf_code vault_auth_new(vault_auth **out, const vault_config *cfg, const char *admin_token,
+                       cf_err *e)
+{
+    vault_auth *a = calloc(1, sizeof(*a));
+    if (a == NULL)
+        return cf_err_set(e, CF_ENOMEM, "out of memory");
+    a->cfg = cfg;
+    snprintf(a->admin, sizeof(a->admin), "%s", admin_token);
+    pthread_mutex_init(&a->mu, NULL);
+    for (size_t i = 0; i < cfg->n_issuers; i++) {
+        issuer_state *is = &a->issuers[a->n++];
+        is->conf = &cfg->issuers[i];
+        if (is->conf->jwks_file) {
+            cf_code rc = jwt_jwks_load_file(&is->jwks, is->conf->jwks_file, e);
+            if (rc != CF_OK) {
+                vault_auth_free(a);
+                return rc;
+            }
+        }
+    }
+    *out = a;
+    return CF_OK;
+}
+
+void vault_auth_free(vault_auth *a)
+{
+    if (a == NULL)
+        return;
+    for (size_t i = 0; i < a->n; i++)
+        jwt_jwks_free(a->issuers[i].jwks);
+    for (size_t i = 0; i < a->n_retired; i++)
+        jwt_jwks_free(a->retired[i]);
+    pthread_mutex_destroy(&a->mu);
+    OPENSSL_cleanse(a, sizeof(*a));
+    free(a);
+}
+
+cf_code vault_auth_check(vault_auth *a, const char *authorization, vault_caller *out, cf_err *e)
+{
+    memset(out, 0, sizeof(*out));
+    if (authorization == NULL || *authorization == '\0')
+        return cf_err_set(e, CF_EAUTH, "AKV10000: Request is missing a Bearer or PoP token.");
+    size_t n = strlen(authorization);
+    if (n < 7 || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return cf_err_set(e, CF_EAUTH, "AKV10001: The authorization scheme must be Bearer.");
+    const char *tok = authorization + 7;
+    while (*tok == ' ')
+        tok++;
+    size_t tl = strlen(tok);
+    if (tl == 0 || tl > MAX_TOKEN_LEN)
+        return cf_err_set(e, CF_EAUTH, "AKV10000: Request is missing a Bearer or PoP token.");
+    if (tl == VAULT_ADMIN_TOKEN_HEX && CRYPTO_memcmp(tok, a->admin, VAULT_ADMIN_TOKEN_HEX) == 0) {
+        out->is_admin = 1;
+        snprintf(out->oid, sizeof(out->oid), "admin");
+        snprintf(out->appid, sizeof(out->appid), "admin");
+        return CF_OK;
+    }
+    if (a->n == 0)
+        return cf_err_set(e, CF_EAUTH, "AKV10032: Invalid issuer: no token issuer is trusted.");
+    int64_t now = (int64_t)time(NULL);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        jwt_issuer iss[VAULT_CONFIG_MAX_ISSUERS];
+        size_t k = 0;
+        pthread_mutex_lock(&a->mu);
+        for (size_t i = 0; i < a->n; i++) {
+            refresh_locked(a, &a->issuers[i], now, attempt == 1);
+            if (a->issuers[i].jwks)
+                iss[k++] = (jwt_issuer){.issuer = a->issuers[i].conf->issuer,
+                                        .audience = a->issuers[i].conf->audience,
+                                        .jwks = a->issuers[i].jwks};
+        }
+        pthread_mutex_unlock(&a->mu);
+        jwt_claims c = {0};
+        jwt_fail fail = JWT_FAIL_NONE;
+        cf_err je = {0};
+        cf_code rc = jwt_authenticate(&c, &fail, tok, tl, iss, k, now, JWT_DEFAULT_SKEW, &je);
+        if (rc == CF_OK) {
+            const char *oid = jwt_claims_object_id(&c), *app = jwt_claims_app_id(&c);
+            snprintf(out->oid, sizeof(out->oid), "%s", oid ? oid : "");
+            snprintf(out->appid, sizeof(out->appid), "%s", app ? app : "");
+            snprintf(out->tid, sizeof(out->tid), "%s", c.tid ? c.tid : "");
+            jwt_claims_free(&c);
+            if (out->oid[0] == '\0')
+                return cf_err_set(e, CF_EAUTH, "AKV10032: the token names no oid or sub.");
+            return CF_OK;
+        }
+        jwt_claims_free(&c);
+        /* an unknown kid may mean the issuer rotated its keys: refetch once */
+        if (fail == JWT_FAIL_KID && attempt == 0)
+            continue;
+        return cf_err_set(e, CF_EAUTH, "AKV10032: %s", je.msg);
+    }
+    return cf_err_set(e, CF_EAUTH, "AKV10032: Invalid token.");
+}

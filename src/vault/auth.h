@@ -1,0 +1,38 @@
+/*
+ * auth.h -- who is calling. `Authorization: Bearer <token>` carries either
+ * the admin token (DIR/admin.token, 64 hex characters, compared in
+ * constant time; caller object id "admin", every permission) or a JWT from
+ * a configured issuer, verified by jwt.h against the issuer's JWKS (file,
+ * or URL fetched and cached). Anything else is unauthenticated: the API
+ * answers 401 with the Key Vault challenge.
+ */
+#ifndef CF_VAULT_AUTH_H
+#define CF_VAULT_AUTH_H
+
+#include "base/err.h"
+#include "vault/config.h"
+
+#define VAULT_ADMIN_TOKEN_HEX 64
+
+typedef struct vault_caller {
+    int is_admin;
+    char oid[130];
+    char appid[130];
+    char tid[130];
+} vault_caller;
+
+typedef struct vault_auth vault_auth;
+
+/* DIR/admin.token: load (refused when group/world readable) or create. */
+cf_code vault_admin_token_load(const char *path, char out[VAULT_ADMIN_TOKEN_HEX + 1], cf_err *e);
+
+/* Borrows cfg; copies the token. Loads JWKS files now (a bad file fails
+ * the start); JWKS URLs are fetched on first use and refreshed hourly. */
+cf_code vault_auth_new(vault_auth **out, const vault_config *cfg, const char *admin_token,
+                       cf_err *e);
+void vault_auth_free(vault_auth *a);
+
+/* CF_EAUTH with a reason (safe to show the caller) when not authenticated. */
+cf_code vault_auth_check(vault_auth *a, const char *authorization, vault_caller *out, cf_err *e);
+
+#endif

@@ -1,0 +1,406 @@
+/*
+ * mgmt.c -- the management API (docs/keyvault.md, "Management API"): ARM-like
+ * vault resources and their access policies, and the audit query. Admin
+ * token only: a JWT caller gets 403 whatever its access policies say (they
+ * govern keys, not vaults).
+ *
+ *   PUT/PATCH/GET/DELETE /vaults/{name}, GET /vaults
+ *   PUT /vaults/{name}/accessPolicies/{add|remove|replace}
+ *   GET /audit?vault=&operation=&objectId=&result=&since=&until=&limit=
+ */
+#define CF_LOG_MOD "vault.mgmt"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "vault/api_int.h"
+#include "vault/policy.h"
+#include "vault/req.h"
+
+#define DEFAULT_TENANT "00000000-0000-0000-0000-000000000000"
+
+/* Vault changes are read-modify-write (load, apply, store): one at a time,
+ * so two concurrent policy additions never lose one another. */
+static pthread_mutex_t mutate_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static json_t *vault_json(kv_req *q, const vault_info *v)
+{
+    char uri[512], id[128];
+    snprintf(uri, sizeof(uri), "https://%s.%s:%u/", v->name, q->app->cfg->vault_domain,
+             q->app->port);
+    snprintf(id, sizeof(id), "/vaults/%s", v->name);
+    return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:b,s:i,s:b,s:O,s:I,s:I}}", "id", id, "name", v->name,
+                     "type", "Microsoft.KeyVault/vaults", "properties", "vaultUri", uri, "tenantId",
+                     v->tenant_id, "enableSoftDelete", 1, "softDeleteRetentionInDays",
+                     v->retention_days, "enablePurgeProtection", v->purge_protection,
+                     "accessPolicies", v->policies, "createdTime", (json_int_t)v->created,
+                     "updatedTime", (json_int_t)v->updated);
+}
+
+/* Applies a "properties" object onto v. creating: PUT of a new vault. */
+static int apply_props(kv_req *q, vault_info *v, const json_t *props, int replace_policies)
+{
+    cf_err e = {0};
+    if (props == NULL)
+        return 1;
+    if (!json_is_object(props)) {
+        vault_api_error(q, 400, "BadParameter", NULL, "properties must be an object");
+        return 0;
+    }
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)props, k, x)
+    {
+        if (strcmp(k, "tenantId") == 0) {
+            const char *t = json_string_value(x);
+            if (t == NULL || *t == '\0' || strlen(t) >= sizeof(v->tenant_id)) {
+                vault_api_error(q, 400, "BadParameter", NULL, "properties.tenantId is invalid");
+                return 0;
+            }
+            snprintf(v->tenant_id, sizeof(v->tenant_id), "%s", t);
+        } else if (strcmp(k, "softDeleteRetentionInDays") == 0) {
+            json_int_t d = json_is_integer(x) ? json_integer_value(x) : -1;
+            if (d < 7 || d > 90) {
+                vault_api_error(q, 400, "BadParameter", NULL,
+                                "properties.softDeleteRetentionInDays must be between 7 and 90");
+                return 0;
+            }
+            v->retention_days = (int)d;
+        } else if (strcmp(k, "enablePurgeProtection") == 0) {
+            if (json_is_null(x))
+                continue;
+            if (!json_is_boolean(x)) {
+                vault_api_error(q, 400, "BadParameter", NULL,
+                                "properties.enablePurgeProtection must be a boolean");
+                return 0;
+            }
+            if (v->purge_protection && !json_is_true(x)) {
+                vault_api_error(q, 409, "Conflict", NULL,
+                                "Purge protection cannot be disabled once it has been enabled on "
+                                "vault '%s'.",
+                                v->name);
+                return 0;
+            }
+            v->purge_protection = json_is_true(x);
+        } else if (strcmp(k, "enableSoftDelete") == 0) {
+            if (!json_is_null(x) && !json_is_true(x)) {
+                vault_api_error(q, 400, "BadParameter", NULL,
+                                "Soft delete is always enabled on this vault service.");
+                return 0;
+            }
+        } else if (strcmp(k, "accessPolicies") == 0) {
+            json_t *n = NULL;
+            if (vault_policy_normalize(&n, x, &e) != CF_OK) {
+                vault_api_error_cf(q, &e);
+                return 0;
+            }
+            if (replace_policies) {
+                json_decref(v->policies);
+                v->policies = n;
+            } else {
+                json_decref(n);
+                vault_api_error(q, 400, "BadParameter", NULL,
+                                "Use /vaults/{name}/accessPolicies/{add|remove|replace} to "
+                                "change access policies with PATCH.");
+                return 0;
+            }
+        } else if (strcmp(k, "vaultUri") == 0 || strcmp(k, "sku") == 0 ||
+                   strcmp(k, "enableRbacAuthorization") == 0 || strcmp(k, "createdTime") == 0 ||
+                   strcmp(k, "updatedTime") == 0) {
+            if (strcmp(k, "enableRbacAuthorization") == 0 && json_is_true(x)) {
+                vault_api_error(q, 400, "BadParameter", NULL,
+                                "Only the access policy permission model is supported.");
+                return 0;
+            }
+        } else {
+            vault_api_error(q, 400, "BadParameter", NULL, "Unknown vault property '%.64s'", k);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static json_t *load_body(kv_req *q)
+{
+    http_req *r = q->r;
+    if (r->body.len == 0)
+        return json_object();
+    json_t *b = json_loadb((const char *)r->body.data, r->body.len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(b)) {
+        json_decref(b);
+        vault_api_error(q, 400, "BadParameter", NULL, "The request body must be a JSON object");
+        return NULL;
+    }
+    return b;
+}
+
+static void h_vault_put(kv_req *q, const char *name, int patch)
+{
+    q->operation = patch ? "VaultPatch" : "VaultPut";
+    vault_info v = {0};
+    cf_err e = {0};
+    json_t *body = NULL;
+    int exists = vault_store_vault_get(q->app->store, name, &v, &e) == CF_OK;
+    if (!exists && e.code != CF_ENOTFOUND) {
+        vault_api_error_cf(q, &e);
+        goto out;
+    }
+    if (!exists) {
+        if (patch) {
+            vault_api_error(q, 404, "ResourceNotFound", NULL, "The vault '%s' does not exist.",
+                            name);
+            goto out;
+        }
+        memset(&v, 0, sizeof(v));
+        snprintf(v.name, sizeof(v.name), "%s", name);
+        snprintf(v.tenant_id, sizeof(v.tenant_id), DEFAULT_TENANT);
+        v.retention_days = 90;
+        v.policies = json_array();
+    }
+    if ((body = load_body(q)) == NULL)
+        goto out;
+    const char *k;
+    json_t *x;
+    json_object_foreach(body, k, x)
+    {
+        if (strcmp(k, "properties") != 0 && strcmp(k, "location") != 0 && strcmp(k, "tags") != 0 &&
+            strcmp(k, "name") != 0 && strcmp(k, "id") != 0 && strcmp(k, "type") != 0) {
+            vault_api_error(q, 400, "BadParameter", NULL, "Unknown vault field '%.64s'", k);
+            goto out;
+        }
+    }
+    if (!apply_props(q, &v, json_object_get(body, "properties"), !patch))
+        goto out;
+    int created = 0;
+    if (vault_store_vault_put(q->app->store, &v, &created, &e) != CF_OK) {
+        vault_api_error_cf(q, &e);
+        goto out;
+    }
+    vault_info_clear(&v);
+    if (vault_store_vault_get(q->app->store, name, &v, &e) != CF_OK) {
+        vault_api_error_cf(q, &e);
+        goto out;
+    }
+    vault_api_respond(q, created ? 201 : 200, vault_json(q, &v));
+out:
+    json_decref(body);
+    vault_info_clear(&v);
+}
+
+static void h_vault_get(kv_req *q, const char *name)
+{
+    q->operation = "VaultGet";
+    vault_info v = {0};
+    cf_err e = {0};
+    if (vault_store_vault_get(q->app->store, name, &v, &e) != CF_OK) {
+        if (e.code == CF_ENOTFOUND)
+            vault_api_error(q, 404, "ResourceNotFound", NULL, "The vault '%s' does not exist.",
+                            name);
+        else
+            vault_api_error_cf(q, &e);
+    } else {
+        vault_api_respond(q, 200, vault_json(q, &v));
+    }
+    vault_info_clear(&v);
+}
+
+static void h_vault_list(kv_req *q)
+{
+    q->operation = "VaultList";
+    json_t *names = NULL;
+    cf_err e = {0};
+    if (vault_store_vault_list(q->app->store, &names, &e) != CF_OK) {
+        vault_api_error_cf(q, &e);
+        return;
+    }
+    json_t *arr = json_array();
+    size_t i;
+    json_t *nm;
+    json_array_foreach(names, i, nm)
+    {
+        vault_info v = {0};
+        if (vault_store_vault_get(q->app->store, json_string_value(nm), &v, NULL) == CF_OK)
+            json_array_append_new(arr, vault_json(q, &v));
+        vault_info_clear(&v);
+    }
+    json_decref(names);
+    vault_api_respond(q, 200, json_pack("{s:o}", "value", arr));
+}
+
+static void h_vault_delete(kv_req *q, const char *name)
+{
+    q->operation = "VaultDelete";
+    cf_err e = {0};
+    if (strcasecmp(name, q->app->cfg->default_vault) == 0) {
+        vault_api_error(q, 409, "Conflict", NULL, "The default vault '%s' cannot be deleted.",
+                        name);
+        return;
+    }
+    if (vault_store_vault_delete(q->app->store, name, &e) != CF_OK) {
+        if (e.code == CF_ENOTFOUND)
+            vault_api_error(q, 404, "ResourceNotFound", NULL, "The vault '%s' does not exist.",
+                            name);
+        else
+            vault_api_error_cf(q, &e);
+        return;
+    }
+    vault_api_respond(q, 200, NULL);
+}
+
+static void h_policies(kv_req *q, const char *name, const char *kind)
+{
+    q->operation = "VaultAccessPolicy";
+    vault_policy_op op;
+    if (strcasecmp(kind, "add") == 0)
+        op = VAULT_POLICY_ADD;
+    else if (strcasecmp(kind, "remove") == 0)
+        op = VAULT_POLICY_REMOVE;
+    else if (strcasecmp(kind, "replace") == 0)
+        op = VAULT_POLICY_REPLACE;
+    else {
+        vault_api_error(q, 400, "BadParameter", NULL,
+                        "The access policy operation must be add, remove or replace.");
+        return;
+    }
+    vault_info v = {0};
+    cf_err e = {0};
+    json_t *body = NULL, *change = NULL, *result = NULL;
+    if (vault_store_vault_get(q->app->store, name, &v, &e) != CF_OK) {
+        if (e.code == CF_ENOTFOUND)
+            vault_api_error(q, 404, "ResourceNotFound", NULL, "The vault '%s' does not exist.",
+                            name);
+        else
+            vault_api_error_cf(q, &e);
+        goto out;
+    }
+    if ((body = load_body(q)) == NULL)
+        goto out;
+    const json_t *aps = json_object_get(json_object_get(body, "properties"), "accessPolicies");
+    if (aps == NULL) {
+        vault_api_error(q, 400, "BadParameter", NULL, "properties.accessPolicies is required");
+        goto out;
+    }
+    if (vault_policy_normalize(&change, aps, &e) != CF_OK ||
+        vault_policy_apply(&result, v.policies, change, op, &e) != CF_OK) {
+        vault_api_error_cf(q, &e);
+        goto out;
+    }
+    json_decref(v.policies);
+    v.policies = result;
+    result = NULL;
+    int created = 0;
+    if (vault_store_vault_put(q->app->store, &v, &created, &e) != CF_OK) {
+        vault_api_error_cf(q, &e);
+        goto out;
+    }
+    char id[160];
+    snprintf(id, sizeof(id), "/vaults/%s/accessPolicies/%s", v.name, kind);
+    vault_api_respond(q, 200,
+                      json_pack("{s:s,s:s,s:s,s:{s:O}}", "id", id, "name", kind, "type",
+                                "Microsoft.KeyVault/vaults/accessPolicies", "properties",
+                                "accessPolicies", v.policies));
+out:
+    json_decref(body);
+    json_decref(change);
+    json_decref(result);
+    vault_info_clear(&v);
+}
+
+static void h_audit(kv_req *q)
+{
+    q->operation = "AuditQuery";
+    http_req *r = q->r;
+    vault_audit_filter f = {
+        .vault = http_req_query(r, "vault"),
+        .operation = http_req_query(r, "operation"),
+        .object_id = http_req_query(r, "objectId"),
+        .result = http_req_query(r, "result"),
+        .since = http_req_query(r, "since"),
+        .until = http_req_query(r, "until"),
+    };
+    const char *lim = http_req_query(r, "limit");
+    if (lim && *lim) {
+        char *end;
+        long n = strtol(lim, &end, 10);
+        if (*end != '\0' || n < 1 || n > 10000) {
+            vault_api_error(q, 400, "BadParameter", NULL, "limit must be between 1 and 10000");
+            return;
+        }
+        f.limit = (size_t)n;
+    }
+    json_t *res = NULL;
+    cf_err e = {0};
+    if (vault_audit_query(q->app->audit, &f, &res, &e) != CF_OK) {
+        vault_api_error_cf(q, &e);
+        return;
+    }
+    vault_api_respond(q, 200, res);
+}
+
+void vault_mgmt_route(kv_req *q, char segs[MAX_SEGS][160], int n)
+{
+    const char *m = q->method;
+    int is_vaults = strcasecmp(segs[0], "vaults") == 0;
+    int is_audit = strcasecmp(segs[0], "audit") == 0 && n == 1;
+    if (!is_vaults && !is_audit) {
+        vault_api_error(q, 404, "NotFound", NULL, "No such operation: %s %s", m, q->r->path);
+        return;
+    }
+    if (is_vaults && n >= 2 && segs[1][0] != '\0')
+        snprintf(q->vault, sizeof(q->vault), "%.24s", segs[1]);
+    if (!q->caller.is_admin) {
+        q->operation = is_audit ? "AuditQuery" : "VaultRequest";
+        vault_api_error(q, 403, "Forbidden", "AdminTokenRequired",
+                        "The management API needs the admin token of this keyvaultd.");
+        return;
+    }
+    if (is_audit) {
+        if (strcmp(m, "GET") != 0)
+            goto not_allowed;
+        return h_audit(q);
+    }
+    if (n == 1 || (n == 2 && segs[1][0] == '\0')) {
+        if (strcmp(m, "GET") != 0)
+            goto not_allowed;
+        return h_vault_list(q);
+    }
+    const char *name = segs[1];
+    if (!vault_name_valid_vault(name)) {
+        q->operation = "VaultRequest";
+        vault_api_error(q, 400, "BadParameter", NULL,
+                        "The vault name '%.40s' is invalid: 3-24 characters of 0-9, a-z, A-Z "
+                        "and -.",
+                        name);
+        return;
+    }
+    if (n == 2) {
+        if (strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0) {
+            pthread_mutex_lock(&mutate_mu);
+            h_vault_put(q, name, m[1] == 'A');
+            pthread_mutex_unlock(&mutate_mu);
+            return;
+        }
+        if (strcmp(m, "GET") == 0)
+            return h_vault_get(q, name);
+        if (strcmp(m, "DELETE") == 0)
+            return h_vault_delete(q, name);
+        goto not_allowed;
+    }
+    if (n == 4 && strcasecmp(segs[2], "accessPolicies") == 0) {
+        if (strcmp(m, "PUT") != 0 && strcmp(m, "POST") != 0)
+            goto not_allowed;
+        pthread_mutex_lock(&mutate_mu);
+        h_policies(q, name, segs[3]);
+        pthread_mutex_unlock(&mutate_mu);
+        return;
+    }
+    q->operation = "VaultRequest";
+    vault_api_error(q, 404, "NotFound", NULL, "No such operation: %s %s", m, q->r->path);
+    return;
+not_allowed:
+    q->operation = is_audit ? "AuditQuery" : "VaultRequest";
+    vault_api_error(q, 405, "MethodNotAllowed", NULL, "The method %s is not allowed on %s.", m,
+                    q->r->path);
+}

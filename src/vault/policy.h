@@ -1,0 +1,47 @@
+/*
+ * policy.h -- access policies of a vault (the Azure Key Vault access-policy
+ * model, keys only).
+ *
+ * A vault's policies are a JSON array kept in the store exactly as this
+ * module normalizes it:
+ *
+ *   [{"tenantId":"…","objectId":"…","applicationId":"…"?,
+ *     "permissions":{"keys":["get","wrapKey",…]}}]
+ *
+ * Permission names are compared case-insensitively and stored in their
+ * canonical spelling (the ARM enum: "wrapKey", "getrotationpolicy", …), in
+ * the enum's order, without duplicates. An entry is identified by
+ * (objectId, applicationId), both compared case-insensitively; an entry
+ * with an applicationId is a compound identity that only matches a caller
+ * presenting both. Pure functions over jansson values: no I/O, no locks.
+ */
+#ifndef CF_VAULT_POLICY_H
+#define CF_VAULT_POLICY_H
+
+#include <jansson.h>
+
+#include "base/err.h"
+
+#define VAULT_POLICY_MAX_ENTRIES 1024
+
+typedef enum { VAULT_POLICY_ADD, VAULT_POLICY_REMOVE, VAULT_POLICY_REPLACE } vault_policy_op;
+
+/* The canonical spelling of a key permission, or NULL when unknown. */
+const char *vault_perm_canonical(const char *name);
+
+/* Validates an array of access policy entries from a request; *out is a
+ * new normalized array. */
+cf_code vault_policy_normalize(json_t **out, const json_t *in, cf_err *e);
+
+/* Applies add (merge permissions per identity), remove (drop the given
+ * permissions; an entry listing none, or left with none, is removed) or
+ * replace to `current`; *out is a new normalized array. `change` must be
+ * normalized already. */
+cf_code vault_policy_apply(json_t **out, const json_t *current, const json_t *change,
+                           vault_policy_op op, cf_err *e);
+
+/* 1 when some entry for (oid, appid) grants perm (or "all"). */
+int vault_policy_allows(const json_t *policies, const char *oid, const char *appid,
+                        const char *perm);
+
+#endif

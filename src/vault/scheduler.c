@@ -1,0 +1,173 @@
+/*
+ * scheduler.c -- see scheduler.h.
+ */
+#define CF_LOG_MOD "vault.scheduler"
+#include "vault/scheduler.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "vault/rotation.h"
+
+struct vault_scheduler {
+    vault_app *app;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+};
+
+static void audit_event(vault_app *app, const char *vault, const char *op, const char *key,
+                        const char *version, unsigned status)
+{
+    vault_audit_event ev = {.vault = vault,
+                            .object_id = "scheduler",
+                            .app_id = "keyvaultd",
+                            .operation = op,
+                            .key = key,
+                            .version = version,
+                            .status = status,
+                            .request_id = "",
+                            .peer = ""};
+    (void)vault_audit_write(app->audit, &ev, NULL);
+}
+
+static void run_rotations(vault_app *app, int64_t now)
+{
+    vault_rotation *rows = NULL;
+    size_t n = 0;
+    cf_err e = {0};
+    if (vault_store_rotation_list(app->store, &rows, &n, &e) != CF_OK) {
+        cf_log(CF_LOG_ERROR, "rotation scan failed", "error", e.msg, NULL);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        vault_keyver kv = {0};
+        cf_err ge = {0};
+        if (vault_store_version_get(app->store, rows[i].vault, rows[i].name, NULL, 0, &kv, &ge) !=
+            CF_OK)
+            continue;
+        vault_rotation_due d = vault_rotation_decide(rows[i].policy, kv.created, kv.exp, now);
+        if (d.notify) {
+            int was = 1;
+            if (vault_store_version_notified(app->store, kv.key_id, kv.version, &was, NULL) ==
+                    CF_OK &&
+                !was) {
+                cf_log(CF_LOG_WARN, "key near expiry", "vault", kv.vault, "key", kv.name, "version",
+                       kv.version, NULL);
+                audit_event(app, kv.vault, "KeyNearExpiry", kv.name, kv.version, 200);
+            }
+        }
+        if (d.rotate) {
+            vault_keyver nv = {0};
+            cf_err re = {0};
+            if (vault_api_rotate(app, kv.vault, kv.name, &nv, &re) == CF_OK) {
+                cf_log(CF_LOG_INFO, "key rotated by policy", "vault", kv.vault, "key", kv.name,
+                       "version", nv.version, NULL);
+                audit_event(app, kv.vault, "KeyRotateByPolicy", kv.name, nv.version, 200);
+            } else {
+                cf_log(CF_LOG_ERROR, "policy rotation failed", "vault", kv.vault, "key", kv.name,
+                       "error", re.msg, NULL);
+                audit_event(app, kv.vault, "KeyRotateByPolicy", kv.name, "", 500);
+            }
+            vault_keyver_clear(&nv);
+        }
+        vault_keyver_clear(&kv);
+    }
+    vault_rotations_free(rows, n);
+}
+
+static void run_purges(vault_app *app, int64_t now)
+{
+    json_t *due = NULL;
+    cf_err e = {0};
+    if (vault_store_purge_due(app->store, now, &due, &e) != CF_OK) {
+        cf_log(CF_LOG_ERROR, "purge scan failed", "error", e.msg, NULL);
+        return;
+    }
+    size_t i;
+    json_t *row;
+    json_array_foreach(due, i, row)
+    {
+        const char *vault = json_string_value(json_array_get(row, 0));
+        const char *name = json_string_value(json_array_get(row, 1));
+        json_t *ids = NULL;
+        cf_err pe = {0};
+        if (vault_store_key_purge(app->store, vault, name, &ids, &pe) != CF_OK) {
+            cf_log(CF_LOG_ERROR, "scheduled purge failed", "key", name, "error", pe.msg, NULL);
+            continue;
+        }
+        vault_engine_forget(app->engine, vault, name);
+        size_t j;
+        json_t *id;
+        json_array_foreach(ids, j, id)
+        {
+            (void)vault_engine_destroy_hsm(app->engine, json_string_value(id), NULL);
+        }
+        json_decref(ids);
+        cf_log(CF_LOG_INFO, "deleted key purged after retention", "vault", vault, "key", name,
+               NULL);
+        audit_event(app, vault, "KeyPurgeScheduled", name, "", 204);
+    }
+    json_decref(due);
+}
+
+void vault_scheduler_run_once(vault_app *app, int64_t now)
+{
+    run_rotations(app, now);
+    run_purges(app, now);
+}
+
+static void *thread_main(void *arg)
+{
+    vault_scheduler *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop) {
+        pthread_mutex_unlock(&s->mu);
+        vault_scheduler_run_once(s->app, (int64_t)time(NULL));
+        pthread_mutex_lock(&s->mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += s->app->cfg->scheduler_interval_s;
+        while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT) {
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+cf_code vault_scheduler_start(vault_scheduler **out, vault_app *app, cf_err *e)
+{
+    vault_scheduler *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return cf_err_set(e, CF_ENOMEM, "out of memory");
+    s->app = app;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (pthread_create(&s->thread, NULL, thread_main, s) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        free(s);
+        return cf_err_set(e, CF_EIO, "cannot start the scheduler thread");
+    }
+    *out = s;
+    return CF_OK;
+}
+
+void vault_scheduler_stop(vault_scheduler *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stop = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}

@@ -1,0 +1,836 @@
+/*
+ * store.c -- see store.h. Schema version 1; created at first open.
+ */
+#define CF_LOG_MOD "vault.store"
+#include "vault/store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+
+#include "base/log.h"
+
+struct vault_store {
+    pthread_mutex_t mu;
+    sqlite3 *db;
+};
+
+static const char SCHEMA[] =
+    "PRAGMA foreign_keys=ON;"
+    "CREATE TABLE IF NOT EXISTS vaults("
+    " name TEXT PRIMARY KEY COLLATE NOCASE,"
+    " tenant_id TEXT NOT NULL,"
+    " retention_days INTEGER NOT NULL,"
+    " purge_protection INTEGER NOT NULL,"
+    " policies TEXT NOT NULL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS keys("
+    " id INTEGER PRIMARY KEY,"
+    " vault TEXT NOT NULL COLLATE NOCASE REFERENCES vaults(name),"
+    " name TEXT NOT NULL COLLATE NOCASE,"
+    " created INTEGER NOT NULL,"
+    " deleted_date INTEGER, scheduled_purge INTEGER,"
+    " rotation_policy TEXT,"
+    " UNIQUE(vault, name));"
+    "CREATE TABLE IF NOT EXISTS key_versions("
+    " key_id INTEGER NOT NULL REFERENCES keys(id) ON DELETE CASCADE,"
+    " version TEXT NOT NULL COLLATE NOCASE,"
+    " seq INTEGER NOT NULL,"
+    " kty TEXT NOT NULL, key_ops TEXT NOT NULL,"
+    " enabled INTEGER NOT NULL, nbf INTEGER, exp INTEGER,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    " tags TEXT, jwk TEXT NOT NULL, sealed BLOB, hsm_id TEXT,"
+    " notified INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(key_id, version));"
+    "CREATE INDEX IF NOT EXISTS key_versions_seq ON key_versions(key_id, seq);"
+    "PRAGMA user_version=1;";
+
+static cf_code db_err(cf_err *e, sqlite3 *db, const char *what)
+{
+    int c = sqlite3_errcode(db);
+    cf_code code = c == SQLITE_FULL ? CF_ENOSPACE : c == SQLITE_CONSTRAINT ? CF_ECONFLICT : CF_EIO;
+    return cf_err_set(e, code, "store: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+cf_code vault_store_open(vault_store **out, const char *path, cf_err *e)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        cf_code rc = cf_err_set(e, CF_EIO, "store: cannot open %s: %s", path,
+                                db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return rc;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &msg) !=
+            SQLITE_OK ||
+        sqlite3_exec(db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
+        cf_code rc = cf_err_set(e, CF_EIO, "store: schema: %s", msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return rc;
+    }
+    vault_store *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        sqlite3_close(db);
+        return cf_err_set(e, CF_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    s->db = db;
+    *out = s;
+    return CF_OK;
+}
+
+void vault_store_close(vault_store *s)
+{
+    if (s == NULL)
+        return;
+    sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static void lock(vault_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+}
+
+static void unlock(vault_store *s)
+{
+    pthread_mutex_unlock(&s->mu);
+}
+
+static cf_code prep(vault_store *s, sqlite3_stmt **st, const char *sql, cf_err *e)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+        return db_err(e, s->db, "prepare");
+    return CF_OK;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_json(sqlite3_stmt *st, int i, const json_t *v)
+{
+    if (v == NULL) {
+        sqlite3_bind_null(st, i);
+        return;
+    }
+    char *t = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (t)
+        sqlite3_bind_text(st, i, t, -1, free);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
+{
+    if (v)
+        sqlite3_bind_int64(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static json_t *col_json(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (t == NULL)
+        return NULL;
+    return json_loads((const char *)t, 0, NULL);
+}
+
+static void col_copy(char *dst, size_t n, sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+static cf_code exec(vault_store *s, const char *sql, cf_err *e)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        cf_code rc = cf_err_set(e, CF_EIO, "store: %s: %s", sql, msg ? msg : "?");
+        sqlite3_free(msg);
+        return rc;
+    }
+    return CF_OK;
+}
+
+/* ---- vaults ---- */
+
+void vault_info_clear(vault_info *v)
+{
+    json_decref(v->policies);
+    memset(v, 0, sizeof(*v));
+}
+
+cf_code vault_store_vault_put(vault_store *s, const vault_info *v, int *created, cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    int64_t now = now_s();
+    lock(s);
+    *created = 0;
+    if ((rc = exec(s, "BEGIN IMMEDIATE", e)) != CF_OK)
+        goto out;
+    if ((rc = prep(s, &st, "SELECT 1 FROM vaults WHERE name=?", e)) != CF_OK)
+        goto rollback;
+    bind_text(st, 1, v->name);
+    *created = sqlite3_step(st) != SQLITE_ROW;
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = prep(s, &st,
+                   "INSERT INTO vaults(name,tenant_id,retention_days,purge_protection,policies,"
+                   "created,updated) VALUES(?1,?2,?3,?4,?5,?6,?6) ON CONFLICT(name) DO UPDATE SET "
+                   "tenant_id=?2,retention_days=?3,purge_protection=?4,policies=?5,updated=?6",
+                   e)) != CF_OK)
+        goto rollback;
+    bind_text(st, 1, v->name);
+    bind_text(st, 2, v->tenant_id);
+    sqlite3_bind_int(st, 3, v->retention_days);
+    sqlite3_bind_int(st, 4, v->purge_protection);
+    bind_json(st, 5, v->policies ? v->policies : json_array());
+    sqlite3_bind_int64(st, 6, now);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = db_err(e, s->db, "vault put");
+        goto rollback;
+    }
+    rc = exec(s, "COMMIT", e);
+    if (rc == CF_OK)
+        goto out;
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+cf_code vault_store_vault_get(vault_store *s, const char *name, vault_info *out, cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    memset(out, 0, sizeof(*out));
+    lock(s);
+    if ((rc = prep(s, &st,
+                   "SELECT name,tenant_id,retention_days,purge_protection,policies,created,updated "
+                   "FROM vaults WHERE name=?",
+                   e)) != CF_OK)
+        goto out;
+    bind_text(st, 1, name);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        col_copy(out->name, sizeof(out->name), st, 0);
+        col_copy(out->tenant_id, sizeof(out->tenant_id), st, 1);
+        out->retention_days = sqlite3_column_int(st, 2);
+        out->purge_protection = sqlite3_column_int(st, 3);
+        out->policies = col_json(st, 4);
+        if (out->policies == NULL)
+            out->policies = json_array();
+        out->created = sqlite3_column_int64(st, 5);
+        out->updated = sqlite3_column_int64(st, 6);
+    } else if (r == SQLITE_DONE) {
+        rc = cf_err_set(e, CF_ENOTFOUND, "vault '%s' not found", name);
+    } else {
+        rc = db_err(e, s->db, "vault get");
+    }
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+cf_code vault_store_vault_list(vault_store *s, json_t **names, cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    lock(s);
+    json_t *a = json_array();
+    if ((rc = prep(s, &st, "SELECT name FROM vaults ORDER BY name", e)) != CF_OK)
+        goto out;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(a, json_string((const char *)sqlite3_column_text(st, 0)));
+    if (r != SQLITE_DONE)
+        rc = db_err(e, s->db, "vault list");
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    if (rc == CF_OK)
+        *names = a;
+    else
+        json_decref(a);
+    return rc;
+}
+
+cf_code vault_store_vault_delete(vault_store *s, const char *name, cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    lock(s);
+    if ((rc = prep(s, &st, "SELECT count(*) FROM keys WHERE vault=?", e)) != CF_OK)
+        goto out;
+    bind_text(st, 1, name);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
+        rc = cf_err_set(e, CF_ECONFLICT,
+                        "vault '%s' still holds keys (live or soft-deleted); purge them first",
+                        name);
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = prep(s, &st, "DELETE FROM vaults WHERE name=?", e)) != CF_OK)
+        goto out;
+    bind_text(st, 1, name);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = db_err(e, s->db, "vault delete");
+    else if (sqlite3_changes(s->db) == 0)
+        rc = cf_err_set(e, CF_ENOTFOUND, "vault '%s' not found", name);
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+/* ---- key versions ---- */
+
+#define KV_COLS                                                                                    \
+    "k.id,k.vault,k.name,v.version,v.kty,v.key_ops,v.enabled,v.nbf,v.exp,v.created,v.updated,"     \
+    "v.tags,v.jwk,v.sealed,v.hsm_id,k.deleted_date,k.scheduled_purge,v.seq"
+
+void vault_keyver_clear(vault_keyver *kv)
+{
+    json_decref(kv->key_ops);
+    json_decref(kv->tags);
+    json_decref(kv->jwk);
+    if (kv->sealed) {
+        OPENSSL_cleanse(kv->sealed, kv->sealed_len);
+        free(kv->sealed);
+    }
+    memset(kv, 0, sizeof(*kv));
+}
+
+void vault_keyvers_free(vault_keyver *a, size_t n)
+{
+    for (size_t i = 0; a && i < n; i++)
+        vault_keyver_clear(&a[i]);
+    free(a);
+}
+
+static void row_to_kv(sqlite3_stmt *st, vault_keyver *kv, int with_secret)
+{
+    memset(kv, 0, sizeof(*kv));
+    kv->key_id = sqlite3_column_int64(st, 0);
+    col_copy(kv->vault, sizeof(kv->vault), st, 1);
+    col_copy(kv->name, sizeof(kv->name), st, 2);
+    col_copy(kv->version, sizeof(kv->version), st, 3);
+    col_copy(kv->kty, sizeof(kv->kty), st, 4);
+    kv->key_ops = col_json(st, 5);
+    if (kv->key_ops == NULL)
+        kv->key_ops = json_array();
+    kv->enabled = sqlite3_column_int(st, 6);
+    kv->nbf = sqlite3_column_int64(st, 7);
+    kv->exp = sqlite3_column_int64(st, 8);
+    kv->created = sqlite3_column_int64(st, 9);
+    kv->updated = sqlite3_column_int64(st, 10);
+    kv->tags = col_json(st, 11);
+    kv->jwk = col_json(st, 12);
+    if (with_secret && sqlite3_column_type(st, 13) == SQLITE_BLOB) {
+        int n = sqlite3_column_bytes(st, 13);
+        kv->sealed = malloc((size_t)n);
+        if (kv->sealed) {
+            memcpy(kv->sealed, sqlite3_column_blob(st, 13), (size_t)n);
+            kv->sealed_len = (size_t)n;
+        }
+    }
+    col_copy(kv->hsm_id, sizeof(kv->hsm_id), st, 14);
+    kv->deleted_date = sqlite3_column_int64(st, 15);
+    kv->scheduled_purge = sqlite3_column_int64(st, 16);
+    kv->seq = sqlite3_column_int64(st, 17);
+}
+
+cf_code vault_store_version_add(vault_store *s, vault_keyver *kv, cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    int64_t now = now_s();
+    lock(s);
+    if ((rc = exec(s, "BEGIN IMMEDIATE", e)) != CF_OK)
+        goto out;
+    if ((rc = prep(s, &st, "SELECT id,deleted_date,name FROM keys WHERE vault=? AND name=?", e)) !=
+        CF_OK)
+        goto rollback;
+    bind_text(st, 1, kv->vault);
+    bind_text(st, 2, kv->name);
+    int r = sqlite3_step(st);
+    int64_t key_id = 0;
+    if (r == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+            rc = cf_err_set(e, CF_ECONFLICT,
+                            "Key %s is currently in a deleted but recoverable state, and its name "
+                            "cannot be reused; in this state, the key can only be recovered or "
+                            "purged.",
+                            kv->name);
+            goto rollback;
+        }
+        key_id = sqlite3_column_int64(st, 0);
+        col_copy(kv->name, sizeof(kv->name), st, 2);
+    } else if (r != SQLITE_DONE) {
+        rc = db_err(e, s->db, "key lookup");
+        goto rollback;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (key_id == 0) {
+        if ((rc = prep(s, &st, "INSERT INTO keys(vault,name,created) VALUES(?,?,?)", e)) != CF_OK)
+            goto rollback;
+        bind_text(st, 1, kv->vault);
+        bind_text(st, 2, kv->name);
+        sqlite3_bind_int64(st, 3, now);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            rc = db_err(e, s->db, "key insert");
+            goto rollback;
+        }
+        key_id = sqlite3_last_insert_rowid(s->db);
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if ((rc = prep(s, &st,
+                   "INSERT INTO key_versions(key_id,version,seq,kty,key_ops,enabled,nbf,exp,"
+                   "created,updated,tags,jwk,sealed,hsm_id) VALUES(?1,?2,"
+                   "(SELECT coalesce(max(seq),0)+1 FROM key_versions WHERE key_id=?1),"
+                   "?3,?4,?5,?6,?7,?8,?8,?9,?10,?11,?12)",
+                   e)) != CF_OK)
+        goto rollback;
+    sqlite3_bind_int64(st, 1, key_id);
+    bind_text(st, 2, kv->version);
+    bind_text(st, 3, kv->kty);
+    bind_json(st, 4, kv->key_ops ? kv->key_ops : json_array());
+    sqlite3_bind_int(st, 5, kv->enabled);
+    bind_opt_int(st, 6, kv->nbf);
+    bind_opt_int(st, 7, kv->exp);
+    sqlite3_bind_int64(st, 8, now);
+    bind_json(st, 9, kv->tags);
+    bind_json(st, 10, kv->jwk);
+    if (kv->sealed)
+        sqlite3_bind_blob(st, 11, kv->sealed, (int)kv->sealed_len, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, 11);
+    bind_text(st, 12, kv->hsm_id[0] ? kv->hsm_id : NULL);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = db_err(e, s->db, "version insert");
+        goto rollback;
+    }
+    kv->key_id = key_id;
+    kv->created = kv->updated = now;
+    rc = exec(s, "COMMIT", e);
+    if (rc == CF_OK)
+        goto out;
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+cf_code vault_store_version_get(vault_store *s, const char *vault, const char *name,
+                                const char *version, int want_deleted, vault_keyver *out, cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    int latest = version == NULL || *version == '\0';
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT " KV_COLS " FROM keys k JOIN key_versions v ON v.key_id=k.id "
+             "WHERE k.vault=?1 AND k.name=?2 AND k.deleted_date IS %s AND %s",
+             want_deleted ? "NOT NULL" : "NULL",
+             latest ? "v.seq=(SELECT max(seq) FROM key_versions WHERE key_id=k.id)"
+                    : "v.version=?3");
+    lock(s);
+    if ((rc = prep(s, &st, sql, e)) != CF_OK)
+        goto out;
+    bind_text(st, 1, vault);
+    bind_text(st, 2, name);
+    if (!latest)
+        bind_text(st, 3, version);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        row_to_kv(st, out, 1);
+    else if (r == SQLITE_DONE)
+        rc = cf_err_set(e, CF_ENOTFOUND, "key not found");
+    else
+        rc = db_err(e, s->db, "key get");
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+cf_code vault_store_version_update(vault_store *s, vault_keyver *kv, cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    int64_t now = now_s();
+    lock(s);
+    if ((rc = prep(s, &st,
+                   "UPDATE key_versions SET enabled=?1,nbf=?2,exp=?3,key_ops=?4,tags=?5,"
+                   "updated=?6 WHERE key_id=?7 AND version=?8",
+                   e)) != CF_OK)
+        goto out;
+    sqlite3_bind_int(st, 1, kv->enabled);
+    bind_opt_int(st, 2, kv->nbf);
+    bind_opt_int(st, 3, kv->exp);
+    bind_json(st, 4, kv->key_ops ? kv->key_ops : json_array());
+    bind_json(st, 5, kv->tags);
+    sqlite3_bind_int64(st, 6, now);
+    sqlite3_bind_int64(st, 7, kv->key_id);
+    bind_text(st, 8, kv->version);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = db_err(e, s->db, "key update");
+    else if (sqlite3_changes(s->db) == 0)
+        rc = cf_err_set(e, CF_ENOTFOUND, "key not found");
+    else
+        kv->updated = now;
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+static cf_code list_rows(vault_store *s, sqlite3_stmt *st, size_t limit, vault_keyver **out,
+                         size_t *n, int *more, cf_err *e)
+{
+    vault_keyver *a = calloc(limit ? limit : 1, sizeof(*a));
+    size_t k = 0;
+    int r;
+    *more = 0;
+    if (a == NULL)
+        return cf_err_set(e, CF_ENOMEM, "out of memory");
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (k == limit) {
+            *more = 1;
+            break;
+        }
+        row_to_kv(st, &a[k++], 0);
+    }
+    if (r != SQLITE_ROW && r != SQLITE_DONE) {
+        vault_keyvers_free(a, k);
+        return db_err(e, s->db, "list");
+    }
+    *out = a;
+    *n = k;
+    return CF_OK;
+}
+
+cf_code vault_store_key_list(vault_store *s, const char *vault, int deleted, size_t offset,
+                             size_t limit, vault_keyver **out, size_t *n, int *more, cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT " KV_COLS " FROM keys k JOIN key_versions v ON v.key_id=k.id "
+             "WHERE k.vault=?1 AND k.deleted_date IS %s AND "
+             "v.seq=(SELECT max(seq) FROM key_versions WHERE key_id=k.id) "
+             "ORDER BY k.name LIMIT ?2 OFFSET ?3",
+             deleted ? "NOT NULL" : "NULL");
+    lock(s);
+    if ((rc = prep(s, &st, sql, e)) == CF_OK) {
+        bind_text(st, 1, vault);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)offset);
+        rc = list_rows(s, st, limit, out, n, more, e);
+    }
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+cf_code vault_store_version_list(vault_store *s, const char *vault, const char *name, size_t offset,
+                                 size_t limit, vault_keyver **out, size_t *n, int *more, cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    lock(s);
+    if ((rc = prep(s, &st,
+                   "SELECT " KV_COLS " FROM keys k JOIN key_versions v ON v.key_id=k.id "
+                   "WHERE k.vault=?1 AND k.name=?2 AND k.deleted_date IS NULL "
+                   "ORDER BY v.seq LIMIT ?3 OFFSET ?4",
+                   e)) == CF_OK) {
+        bind_text(st, 1, vault);
+        bind_text(st, 2, name);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)limit + 1);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)offset);
+        rc = list_rows(s, st, limit, out, n, more, e);
+    }
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+static cf_code key_set_deleted(vault_store *s, const char *vault, const char *name, int64_t deleted,
+                               int64_t purge_at, cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    lock(s);
+    if ((rc = prep(s, &st,
+                   deleted ? "UPDATE keys SET deleted_date=?3,scheduled_purge=?4 "
+                             "WHERE vault=?1 AND name=?2 AND deleted_date IS NULL"
+                           : "UPDATE keys SET deleted_date=NULL,scheduled_purge=NULL "
+                             "WHERE vault=?1 AND name=?2 AND deleted_date IS NOT NULL",
+                   e)) != CF_OK)
+        goto out;
+    bind_text(st, 1, vault);
+    bind_text(st, 2, name);
+    if (deleted) {
+        sqlite3_bind_int64(st, 3, deleted);
+        sqlite3_bind_int64(st, 4, purge_at);
+    }
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = db_err(e, s->db, "key delete/recover");
+    else if (sqlite3_changes(s->db) == 0)
+        rc = cf_err_set(e, CF_ENOTFOUND, "key not found");
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+cf_code vault_store_key_delete(vault_store *s, const char *vault, const char *name, int64_t now,
+                               int64_t purge_at, cf_err *e)
+{
+    return key_set_deleted(s, vault, name, now, purge_at, e);
+}
+
+cf_code vault_store_key_recover(vault_store *s, const char *vault, const char *name, cf_err *e)
+{
+    return key_set_deleted(s, vault, name, 0, 0, e);
+}
+
+cf_code vault_store_key_purge(vault_store *s, const char *vault, const char *name, json_t **hsm_ids,
+                              cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    json_t *ids = json_array();
+    lock(s);
+    if ((rc = exec(s, "BEGIN IMMEDIATE", e)) != CF_OK)
+        goto out;
+    if ((rc = prep(s, &st,
+                   "SELECT v.hsm_id FROM keys k JOIN key_versions v ON v.key_id=k.id "
+                   "WHERE k.vault=? AND k.name=? AND v.hsm_id IS NOT NULL",
+                   e)) != CF_OK)
+        goto rollback;
+    bind_text(st, 1, vault);
+    bind_text(st, 2, name);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = prep(s, &st,
+                   "DELETE FROM key_versions WHERE key_id=(SELECT id FROM keys WHERE vault=?1 "
+                   "AND name=?2)",
+                   e)) != CF_OK)
+        goto rollback;
+    bind_text(st, 1, vault);
+    bind_text(st, 2, name);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = db_err(e, s->db, "purge versions");
+        goto rollback;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = prep(s, &st, "DELETE FROM keys WHERE vault=? AND name=?", e)) != CF_OK)
+        goto rollback;
+    bind_text(st, 1, vault);
+    bind_text(st, 2, name);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = db_err(e, s->db, "purge key");
+        goto rollback;
+    }
+    if (sqlite3_changes(s->db) == 0) {
+        rc = cf_err_set(e, CF_ENOTFOUND, "key not found");
+        goto rollback;
+    }
+    rc = exec(s, "COMMIT", e);
+    if (rc == CF_OK)
+        goto out;
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    if (rc == CF_OK && hsm_ids)
+        *hsm_ids = ids;
+    else
+        json_decref(ids);
+    return rc;
+}
+
+/* ---- rotation policies, scheduler queries ---- */
+
+cf_code vault_store_rotation_get(vault_store *s, const char *vault, const char *name,
+                                 json_t **policy, cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    *policy = NULL;
+    lock(s);
+    if ((rc = prep(s, &st,
+                   "SELECT rotation_policy FROM keys WHERE vault=? AND name=? AND deleted_date IS "
+                   "NULL",
+                   e)) != CF_OK)
+        goto out;
+    bind_text(st, 1, vault);
+    bind_text(st, 2, name);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        *policy = col_json(st, 0);
+    else if (r == SQLITE_DONE)
+        rc = cf_err_set(e, CF_ENOTFOUND, "key not found");
+    else
+        rc = db_err(e, s->db, "rotation get");
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+cf_code vault_store_rotation_set(vault_store *s, const char *vault, const char *name,
+                                 const json_t *policy, cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    lock(s);
+    if ((rc = prep(s, &st,
+                   "UPDATE keys SET rotation_policy=? WHERE vault=? AND name=? AND deleted_date "
+                   "IS NULL",
+                   e)) != CF_OK)
+        goto out;
+    bind_json(st, 1, policy);
+    bind_text(st, 2, vault);
+    bind_text(st, 3, name);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = db_err(e, s->db, "rotation set");
+    else if (sqlite3_changes(s->db) == 0)
+        rc = cf_err_set(e, CF_ENOTFOUND, "key not found");
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+void vault_rotations_free(vault_rotation *a, size_t n)
+{
+    for (size_t i = 0; a && i < n; i++)
+        json_decref(a[i].policy);
+    free(a);
+}
+
+cf_code vault_store_rotation_list(vault_store *s, vault_rotation **out, size_t *n, cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    size_t cap = 16, k = 0;
+    vault_rotation *a = calloc(cap, sizeof(*a));
+    if (a == NULL)
+        return cf_err_set(e, CF_ENOMEM, "out of memory");
+    lock(s);
+    if ((rc = prep(s, &st,
+                   "SELECT id,vault,name,rotation_policy FROM keys WHERE rotation_policy IS NOT "
+                   "NULL AND deleted_date IS NULL ORDER BY id",
+                   e)) != CF_OK)
+        goto out;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (k == cap) {
+            vault_rotation *na = realloc(a, 2 * cap * sizeof(*a));
+            if (na == NULL) {
+                rc = cf_err_set(e, CF_ENOMEM, "out of memory");
+                goto out;
+            }
+            a = na;
+            cap *= 2;
+        }
+        memset(&a[k], 0, sizeof(a[k]));
+        a[k].key_id = sqlite3_column_int64(st, 0);
+        col_copy(a[k].vault, sizeof(a[k].vault), st, 1);
+        col_copy(a[k].name, sizeof(a[k].name), st, 2);
+        a[k].policy = col_json(st, 3);
+        k++;
+    }
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    if (rc != CF_OK) {
+        vault_rotations_free(a, k);
+        return rc;
+    }
+    *out = a;
+    *n = k;
+    return CF_OK;
+}
+
+cf_code vault_store_purge_due(vault_store *s, int64_t now, json_t **out, cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    json_t *a = json_array();
+    lock(s);
+    if ((rc = prep(s, &st,
+                   "SELECT vault,name FROM keys WHERE deleted_date IS NOT NULL AND "
+                   "scheduled_purge<=? ORDER BY id LIMIT 1000",
+                   e)) == CF_OK) {
+        sqlite3_bind_int64(st, 1, now);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            json_array_append_new(a, json_pack("[ss]", (const char *)sqlite3_column_text(st, 0),
+                                               (const char *)sqlite3_column_text(st, 1)));
+    }
+    sqlite3_finalize(st);
+    unlock(s);
+    if (rc == CF_OK)
+        *out = a;
+    else
+        json_decref(a);
+    return rc;
+}
+
+cf_code vault_store_version_notified(vault_store *s, int64_t key_id, const char *version,
+                                     int *was_notified, cf_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc;
+    lock(s);
+    if ((rc = prep(s, &st,
+                   "UPDATE key_versions SET notified=1 WHERE key_id=? AND version=? AND "
+                   "notified=0",
+                   e)) == CF_OK) {
+        sqlite3_bind_int64(st, 1, key_id);
+        bind_text(st, 2, version);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = db_err(e, s->db, "notified");
+        else
+            *was_notified = sqlite3_changes(s->db) == 0;
+    }
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}

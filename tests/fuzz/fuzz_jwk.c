@@ -1,0 +1,32 @@
+/*
+ * fuzz_jwk.c -- libFuzzer target: JSON text -> jwk_to_pkey (the import
+ * path of the Key Vault API, attacker-supplied) and, when a key comes
+ * out, back to a JWK, which must import again to an equal key.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "crypto/jwk.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+    if (j == NULL)
+        return 0;
+    EVP_PKEY *k = NULL, *k2 = NULL;
+    json_t *out = NULL;
+    cf_err e = {0};
+    if (jwk_to_pkey(&k, j, JWK_PRIVATE_OPTIONAL, &e) == CF_OK) {
+        if (jwk_from_pkey(&out, k, 1, NULL) != CF_OK)
+            __builtin_trap();
+        if (jwk_to_pkey(&k2, out, JWK_PRIVATE_OPTIONAL, NULL) != CF_OK || EVP_PKEY_eq(k, k2) != 1)
+            __builtin_trap();
+    }
+    EVP_PKEY_free(k);
+    EVP_PKEY_free(k2);
+    json_decref(out);
+    json_decref(j);
+    return 0;
+}

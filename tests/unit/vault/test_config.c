@@ -1,0 +1,101 @@
+/*
+ * test_config.c -- keyvaultd's config file (src/vault/config.c): defaults,
+ * every documented key, unknown keys and bad values refused.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "vault/config.h"
+
+static cf_code parse(vault_config *c, const char *text, cf_err *e)
+{
+    cr_assert_eq(vault_config_init(c, NULL), CF_OK);
+    return vault_config_parse(c, text, strlen(text), e);
+}
+
+Test(vault_config, defaults_match_the_contract)
+{
+    vault_config c;
+    cr_assert_eq(vault_config_init(&c, NULL), CF_OK);
+    cr_assert_str_eq(c.vault_domain, "vault.localhost");
+    cr_assert_str_eq(c.default_vault, "default");
+    cr_assert_str_eq(c.resource, "https://vault.azure.net");
+    cr_assert_eq(c.scheduler_interval_s, 60);
+    cr_assert_eq(c.master_key_pkcs11, 0);
+    cr_assert_eq(c.max_body, 256 * 1024);
+    cr_assert_null(c.tls_cert);
+    vault_config_free(&c);
+}
+
+Test(vault_config, reads_every_documented_key)
+{
+    vault_config c;
+    cf_err e = {0};
+    cr_assert_eq(
+        parse(&c,
+              "{\"vault_domain\":\"kv.example\",\"default_vault\":\"main-vault\","
+              "\"tls\":{\"cert\":\"/c.pem\",\"key\":\"/k.pem\"},"
+              "\"resource\":\"https://vault.coffer.test\","
+              "\"authorization\":\"https://login.coffer.test/t1\","
+              "\"issuers\":[{\"issuer\":\"https://issuer.test/\",\"jwks_file\":\"/j.json\"},"
+              "{\"issuer\":\"https://i2/\",\"jwks_url\":\"http://127.0.0.1:1/jwks\","
+              "\"audience\":\"api://x\",\"ca_file\":\"/ca.pem\"}],"
+              "\"pkcs11\":{\"module\":\"/usr/lib/softhsm/libsofthsm2.so\",\"token_label\":"
+              "\"coffer\",\"pin\":\"1234\"},\"master_key\":\"pkcs11\","
+              "\"scheduler_interval_s\":5,\"rotation_min_s\":1}",
+              &e),
+        CF_OK, "%s", e.msg);
+    cr_assert_str_eq(c.vault_domain, "kv.example");
+    cr_assert_str_eq(c.tls_key, "/k.pem");
+    cr_assert_eq(c.n_issuers, 2);
+    cr_assert_str_eq(c.issuers[0].audience, "https://vault.coffer.test", "defaults to resource");
+    cr_assert_str_eq(c.issuers[1].audience, "api://x");
+    cr_assert_str_eq(c.issuers[1].ca_file, "/ca.pem");
+    cr_assert(c.has_pkcs11);
+    cr_assert(c.master_key_pkcs11);
+    cr_assert_eq(c.scheduler_interval_s, 5);
+    char pin[32];
+    cr_assert_eq(vault_config_pin(&c, pin, sizeof(pin), NULL), CF_OK);
+    cr_assert_str_eq(pin, "1234");
+    vault_config_free(&c);
+}
+
+Test(vault_config, refuses_unknown_keys_and_bad_values)
+{
+    const char *bad[] = {
+        "{\"vault_domian\":\"x\"}",
+        "{\"tls\":{\"cert\":\"/c.pem\"}}",
+        "{\"tls\":{\"cert\":\"/c\",\"key\":\"/k\",\"ca\":\"/x\"}}",
+        "{\"default_vault\":\"ab\"}",
+        "{\"vault_domain\":\"bad domain\"}",
+        "{\"resource\":\"http://vault.azure.net\"}",
+        "{\"issuers\":[{\"issuer\":\"x\"}]}",
+        "{\"issuers\":[{\"issuer\":\"x\",\"jwks_file\":\"/a\",\"jwks_url\":\"https://b\"}]}",
+        "{\"issuers\":[{\"jwks_file\":\"/a\"}]}",
+        "{\"pkcs11\":{\"module\":\"/m.so\",\"token_label\":\"t\"}}",
+        "{\"pkcs11\":{\"module\":\"/m.so\",\"token_label\":\"t\",\"pin\":\"1\",\"slot\":0}}",
+        "{\"master_key\":\"pkcs11\"}",
+        "{\"master_key\":\"tpm\"}",
+        "{\"scheduler_interval_s\":0}",
+        "{\"scheduler_interval_s\":\"60\"}",
+        "{\"threads\":1000}",
+        "[1]",
+        "{\"vault_domain\":\"a\",\"vault_domain\":\"b\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        vault_config c;
+        cf_err e = {0};
+        cr_assert_eq(parse(&c, bad[i], &e), CF_EINVAL, "accepted %s", bad[i]);
+        cr_assert(strstr(e.msg, "config") != NULL, "%s", e.msg);
+        vault_config_free(&c);
+    }
+}
+
+Test(vault_config, unknown_key_error_names_the_key)
+{
+    vault_config c;
+    cf_err e = {0};
+    cr_assert_eq(parse(&c, "{\"schedule_interval\":3}", &e), CF_EINVAL);
+    cr_assert(strstr(e.msg, "schedule_interval") != NULL, "%s", e.msg);
+    vault_config_free(&c);
+}

@@ -1,0 +1,188 @@
+/*
+ * test_store.c -- keyvaultd's SQLite store (src/vault/store.c) on a real
+ * database file: vaults, versions, soft delete / recover / purge, paging,
+ * rotation policies.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vault/store.h"
+
+static char dir[64];
+static vault_store *st;
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/vault-store-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/kv.db", dir);
+    cf_err e = {0};
+    cr_assert_eq(vault_store_open(&st, path, &e), CF_OK, "%s", e.msg);
+    vault_info v = {0};
+    snprintf(v.name, sizeof(v.name), "default");
+    snprintf(v.tenant_id, sizeof(v.tenant_id), "t");
+    v.retention_days = 90;
+    v.policies = json_array();
+    int created = 0;
+    cr_assert_eq(vault_store_vault_put(st, &v, &created, &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(created, 1);
+    vault_info_clear(&v);
+}
+
+static void teardown(void)
+{
+    vault_store_close(st);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "%s/kv.db", dir);
+    unlink(cmd);
+    snprintf(cmd, sizeof(cmd), "%s/kv.db-wal", dir);
+    unlink(cmd);
+    snprintf(cmd, sizeof(cmd), "%s/kv.db-shm", dir);
+    unlink(cmd);
+    rmdir(dir);
+}
+
+static void add_version(const char *name, const char *version, const char *secret)
+{
+    vault_keyver kv = {0};
+    snprintf(kv.vault, sizeof(kv.vault), "default");
+    snprintf(kv.name, sizeof(kv.name), "%s", name);
+    snprintf(kv.version, sizeof(kv.version), "%s", version);
+    snprintf(kv.kty, sizeof(kv.kty), "RSA");
+    kv.enabled = 1;
+    kv.key_ops = json_pack("[s]", "unwrapKey");
+    kv.jwk = json_pack("{s:s,s:s,s:s}", "kty", "RSA", "n", "AQAB", "e", "AQAB");
+    kv.sealed = (unsigned char *)strdup(secret);
+    kv.sealed_len = strlen(secret);
+    cf_err e = {0};
+    cr_assert_eq(vault_store_version_add(st, &kv, &e), CF_OK, "%s", e.msg);
+    vault_keyver_clear(&kv);
+}
+
+TestSuite(vault_store, .init = setup, .fini = teardown);
+
+Test(vault_store, latest_version_and_case_insensitive_names)
+{
+    add_version("Cmk", "00000000000000000000000000000001", "s1");
+    add_version("cmk", "00000000000000000000000000000002", "s2");
+    vault_keyver kv = {0};
+    cr_assert_eq(vault_store_version_get(st, "DEFAULT", "CMK", NULL, 0, &kv, NULL), CF_OK);
+    cr_assert_str_eq(kv.version, "00000000000000000000000000000002");
+    cr_assert_str_eq(kv.name, "Cmk", "the name keeps its first spelling");
+    cr_assert_eq(kv.sealed_len, 2);
+    cr_assert_eq(memcmp(kv.sealed, "s2", 2), 0);
+    vault_keyver_clear(&kv);
+    cr_assert_eq(vault_store_version_get(st, "default", "cmk", "00000000000000000000000000000001",
+                                         0, &kv, NULL),
+                 CF_OK);
+    cr_assert_eq(memcmp(kv.sealed, "s1", 2), 0);
+    vault_keyver_clear(&kv);
+    cr_assert_eq(vault_store_version_get(st, "default", "nope", NULL, 0, &kv, NULL), CF_ENOTFOUND);
+}
+
+Test(vault_store, soft_delete_hides_blocks_name_and_recovers)
+{
+    add_version("k", "00000000000000000000000000000001", "s");
+    cr_assert_eq(vault_store_key_delete(st, "default", "k", 100, 200, NULL), CF_OK);
+    vault_keyver kv = {0};
+    cr_assert_eq(vault_store_version_get(st, "default", "k", NULL, 0, &kv, NULL), CF_ENOTFOUND);
+    cr_assert_eq(vault_store_version_get(st, "default", "k", NULL, 1, &kv, NULL), CF_OK);
+    cr_assert_eq(kv.deleted_date, 100);
+    cr_assert_eq(kv.scheduled_purge, 200);
+    vault_keyver_clear(&kv);
+    /* the name cannot be reused while deleted */
+    vault_keyver nv = {0};
+    snprintf(nv.vault, sizeof(nv.vault), "default");
+    snprintf(nv.name, sizeof(nv.name), "K");
+    snprintf(nv.version, sizeof(nv.version), "00000000000000000000000000000002");
+    snprintf(nv.kty, sizeof(nv.kty), "RSA");
+    nv.jwk = json_object();
+    cf_err e = {0};
+    cr_assert_eq(vault_store_version_add(st, &nv, &e), CF_ECONFLICT);
+    cr_assert(strstr(e.msg, "deleted but recoverable") != NULL, "%s", e.msg);
+    vault_keyver_clear(&nv);
+    /* purge is due at 200, not at 199 */
+    json_t *due = NULL;
+    cr_assert_eq(vault_store_purge_due(st, 199, &due, NULL), CF_OK);
+    cr_assert_eq(json_array_size(due), 0);
+    json_decref(due);
+    cr_assert_eq(vault_store_purge_due(st, 200, &due, NULL), CF_OK);
+    cr_assert_eq(json_array_size(due), 1);
+    json_decref(due);
+    cr_assert_eq(vault_store_key_recover(st, "default", "k", NULL), CF_OK);
+    cr_assert_eq(vault_store_version_get(st, "default", "k", NULL, 0, &kv, NULL), CF_OK);
+    vault_keyver_clear(&kv);
+    cr_assert_eq(vault_store_key_recover(st, "default", "k", NULL), CF_ENOTFOUND);
+}
+
+Test(vault_store, purge_removes_every_version_and_reports_hsm_ids)
+{
+    add_version("k", "00000000000000000000000000000001", "s");
+    cr_assert_eq(vault_store_key_delete(st, "default", "k", 1, 2, NULL), CF_OK);
+    json_t *ids = NULL;
+    cr_assert_eq(vault_store_key_purge(st, "default", "k", &ids, NULL), CF_OK);
+    cr_assert_eq(json_array_size(ids), 0);
+    json_decref(ids);
+    vault_keyver kv = {0};
+    cr_assert_eq(vault_store_version_get(st, "default", "k", NULL, 1, &kv, NULL), CF_ENOTFOUND);
+    /* the name is free again */
+    add_version("k", "00000000000000000000000000000009", "s");
+}
+
+Test(vault_store, lists_page_in_name_order)
+{
+    const char *names[] = {"c", "a", "b"};
+    for (int i = 0; i < 3; i++)
+        add_version(names[i], "00000000000000000000000000000001", "s");
+    add_version("a", "00000000000000000000000000000002", "s");
+    vault_keyver *rows = NULL;
+    size_t n = 0;
+    int more = 0;
+    cr_assert_eq(vault_store_key_list(st, "default", 0, 0, 2, &rows, &n, &more, NULL), CF_OK);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(more, 1);
+    cr_assert_str_eq(rows[0].name, "a");
+    cr_assert_str_eq(rows[0].version, "00000000000000000000000000000002", "latest per key");
+    cr_assert_null(rows[0].sealed, "lists never carry private material");
+    vault_keyvers_free(rows, n);
+    cr_assert_eq(vault_store_key_list(st, "default", 0, 2, 2, &rows, &n, &more, NULL), CF_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(more, 0);
+    cr_assert_str_eq(rows[0].name, "c");
+    vault_keyvers_free(rows, n);
+    cr_assert_eq(vault_store_version_list(st, "default", "a", 0, 25, &rows, &n, &more, NULL),
+                 CF_OK);
+    cr_assert_eq(n, 2);
+    vault_keyvers_free(rows, n);
+}
+
+Test(vault_store, rotation_policy_round_trip)
+{
+    add_version("k", "00000000000000000000000000000001", "s");
+    json_t *p = NULL;
+    cr_assert_eq(vault_store_rotation_get(st, "default", "k", &p, NULL), CF_OK);
+    cr_assert_null(p);
+    json_t *pol = json_pack("{s:[]}", "lifetimeActions");
+    cr_assert_eq(vault_store_rotation_set(st, "default", "k", pol, NULL), CF_OK);
+    json_decref(pol);
+    cr_assert_eq(vault_store_rotation_get(st, "default", "k", &p, NULL), CF_OK);
+    cr_assert_not_null(json_object_get(p, "lifetimeActions"));
+    json_decref(p);
+    vault_rotation *rows = NULL;
+    size_t n = 0;
+    cr_assert_eq(vault_store_rotation_list(st, &rows, &n, NULL), CF_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(rows[0].name, "k");
+    vault_rotations_free(rows, n);
+}
+
+Test(vault_store, vault_with_keys_cannot_be_deleted)
+{
+    add_version("k", "00000000000000000000000000000001", "s");
+    cr_assert_eq(vault_store_vault_delete(st, "default", NULL), CF_ECONFLICT);
+    cr_assert_eq(vault_store_vault_delete(st, "absent", NULL), CF_ENOTFOUND);
+}
