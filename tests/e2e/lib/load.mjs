@@ -56,7 +56,7 @@ export async function runLoad(srv, { seconds = 15, connections = 200, pushers = 
   const lua = join(tempDir('coffer-wrk-'), 'accept.lua');
   writeFileSync(lua, `wrk.headers["Accept"] = "${MT.manifest}"\n`);
   const url = `${srv.url}/v2/${srv.registry}/load/manifests/target`;
-  const wrk = spawn('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', lua, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const wrk = spawn('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '--timeout', '30s', '--latency', '-s', lua, url], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   wrk.stdout.on('data', (d) => { out += d; });
   wrk.stderr.on('data', (d) => { out += d; });
