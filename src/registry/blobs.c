@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "registry/api_int.h"
@@ -256,6 +257,13 @@ static int acquire(rq *q, const char *uuid)
     cf_err e = {0};
     cf_code rc = upload_acquire(&q->up, uuid, q->reg.id, &q->kek, &e);
     if (rc == CF_ENOTFOUND) {
+        /* The row outlived the upload's files: a completion cut by a crash
+         * between the rename of the sealed file into blobs/ and the commit.
+         * Nothing can resume it (the client, never answered 201, pushes
+         * again and reuses the file), so drop the checkpoint and the row
+         * now rather than at expiry: no row points at a missing file. */
+        if (upload_expire(uuid, q->reg.id, (time_t)1 << 40))
+            meta_upload_delete(uuid, NULL);
         api_fail(q, 404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry");
         return -1;
     }
