@@ -86,7 +86,7 @@ test('SIGKILL during 20 concurrent pushes: acknowledged images survive, uploads 
   assert.ok(interrupted.length > 0, 'some uploads were interrupted');
 
   await srv.stop();
-  const counts = checkMetadata(srv.dataDir, { uploadsWithoutFile: true });
+  const counts = checkMetadata(srv.dataDir);
   console.log(`# metadata after the kills: ${JSON.stringify(counts)}`);
 
   // Expiry: uploads left interrupted vanish under a 1 s upload TTL.
