@@ -142,6 +142,15 @@ static void key_not_found(kv_req *q, const char *name)
                     name);
 }
 
+/* A lower layer's error about key `name`: 404 KeyNotFound when absent. */
+static void key_error(kv_req *q, const char *name, const cf_err *e)
+{
+    if (e->code == CF_ENOTFOUND)
+        key_not_found(q, name);
+    else
+        vault_api_error_cf(q, e);
+}
+
 /* ---- small helpers ---- */
 
 static int64_t now_s(void)
@@ -221,6 +230,14 @@ static void add_deleted_fields(kv_req *q, json_t *b, const vault_keyver *kv)
     json_object_set_new(b, "recoveryId", json_string(rid));
     json_object_set_new(b, "deletedDate", json_integer(kv->deleted_date));
     json_object_set_new(b, "scheduledPurgeDate", json_integer(kv->scheduled_purge));
+}
+
+/* A deleted key bundle: the bundle plus recoveryId and the dates. */
+static void respond_deleted(kv_req *q, const vault_keyver *kv, const vault_info *v)
+{
+    json_t *b = key_bundle(q, kv, v);
+    add_deleted_fields(q, b, kv);
+    vault_api_respond(q, 200, b);
 }
 
 static json_t *key_item(kv_req *q, const vault_keyver *kv, const vault_info *v, int versioned)
@@ -368,15 +385,58 @@ static void apply_attrs(vault_keyver *kv, const vault_attrs *a)
         kv->exp = a->exp;
 }
 
+/* A new version of key `name` in vault v: fresh version id, enabled, the
+ * request's attributes. */
+static void new_keyver(vault_keyver *kv, const vault_info *v, const char *name,
+                       const vault_attrs *a)
+{
+    snprintf(kv->vault, sizeof(kv->vault), "%s", v->name);
+    snprintf(kv->name, sizeof(kv->name), "%s", name);
+    new_version(kv->version);
+    kv->enabled = 1;
+    apply_attrs(kv, a);
+}
+
+/* Moves the request's key_ops (else the defaults for kty) and tags into kv. */
+static void take_ops_tags(vault_keyver *kv, json_t **key_ops, json_t **tags, const char *kty,
+                          int has_private)
+{
+    if (*key_ops) {
+        kv->key_ops = *key_ops;
+        *key_ops = NULL;
+    } else {
+        default_key_ops(&kv->key_ops, kty, has_private);
+    }
+    kv->tags = *tags;
+    *tags = NULL;
+}
+
+/* Answers a newly stored version (create, import, rotate). */
+static void respond_new_version(kv_req *q, const vault_keyver *kv, const vault_info *v)
+{
+    set_key(q, kv->name, kv->version);
+    vault_api_respond(q, 200, key_bundle(q, kv, v));
+}
+
+/* The start of every keys handler: names the audit operation and the key,
+ * checks the key name (and version, when given), then loads the vault into
+ * v and checks that the caller holds perm. Returns 1 to go on; otherwise
+ * the response has been sent. */
+static int key_begin(kv_req *q, const char *op, const char *name, const char *version,
+                     const char *perm, vault_info *v)
+{
+    q->operation = op;
+    set_key(q, name, version);
+    return check_name(q, name) && check_version(q, name, version) && authorize(q, v, perm);
+}
+
 static void h_create(kv_req *q, const char *name)
 {
-    q->operation = "KeyCreate";
-    set_key(q, name, NULL);
     vault_info v = {0};
     vault_create_req cr = {0};
     vault_keyver kv = {0};
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "create"))
+    if (!key_begin(q, "KeyCreate", name, NULL, "create", &v))
         goto out;
     if (vault_req_create(&cr, (const char *)q->r->body.data, q->r->body.len, &e) != CF_OK) {
         vault_api_error_cf(q, &e);
@@ -390,20 +450,9 @@ static void h_create(kv_req *q, const char *name)
                         cr.kty);
         goto out;
     }
-    snprintf(kv.vault, sizeof(kv.vault), "%s", v.name);
-    snprintf(kv.name, sizeof(kv.name), "%s", name);
+    new_keyver(&kv, &v, name, &cr.attrs);
     snprintf(kv.kty, sizeof(kv.kty), "%s", cr.kty);
-    new_version(kv.version);
-    kv.enabled = 1;
-    apply_attrs(&kv, &cr.attrs);
-    if (cr.key_ops) {
-        kv.key_ops = cr.key_ops;
-        cr.key_ops = NULL;
-    } else {
-        default_key_ops(&kv.key_ops, cr.kty, 1);
-    }
-    kv.tags = cr.tags;
-    cr.tags = NULL;
+    take_ops_tags(&kv, &cr.key_ops, &cr.tags, cr.kty, 1);
     if (vault_engine_generate(q->app->engine, &kv, cr.key_size, cr.public_exponent, cr.crv, &e) !=
         CF_OK) {
         vault_api_error_cf(q, &e);
@@ -415,8 +464,7 @@ static void h_create(kv_req *q, const char *name)
         vault_api_error_cf(q, &e);
         goto out;
     }
-    set_key(q, kv.name, kv.version);
-    vault_api_respond(q, 200, key_bundle(q, &kv, &v));
+    respond_new_version(q, &kv, &v);
 out:
     vault_keyver_clear(&kv);
     vault_create_req_free(&cr);
@@ -425,13 +473,11 @@ out:
 
 static void h_import(kv_req *q, const char *name)
 {
-    q->operation = "KeyImport";
-    set_key(q, name, NULL);
     vault_info v = {0};
     vault_import_req ir = {0};
     vault_keyver kv = {0};
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "import"))
+    if (!key_begin(q, "KeyImport", name, NULL, "import", &v))
         goto out;
     if (vault_req_import(&ir, (const char *)q->r->body.data, q->r->body.len, &e) != CF_OK) {
         vault_api_error_cf(q, &e);
@@ -443,30 +489,18 @@ static void h_import(kv_req *q, const char *name)
                         "a software key (Hsm: false) or create an RSA-HSM key.");
         goto out;
     }
-    snprintf(kv.vault, sizeof(kv.vault), "%s", v.name);
-    snprintf(kv.name, sizeof(kv.name), "%s", name);
-    new_version(kv.version);
-    kv.enabled = 1;
-    apply_attrs(&kv, &ir.attrs);
+    new_keyver(&kv, &v, name, &ir.attrs);
     int has_private = 0;
     if (vault_engine_import(q->app->engine, &kv, ir.jwk, &has_private, &e) != CF_OK) {
         vault_api_error_cf(q, &e);
         goto out;
     }
-    if (ir.key_ops) {
-        kv.key_ops = ir.key_ops;
-        ir.key_ops = NULL;
-    } else {
-        default_key_ops(&kv.key_ops, kv.kty, has_private);
-    }
-    kv.tags = ir.tags;
-    ir.tags = NULL;
+    take_ops_tags(&kv, &ir.key_ops, &ir.tags, kv.kty, has_private);
     if (vault_store_version_add(q->app->store, &kv, &e) != CF_OK) {
         vault_api_error_cf(q, &e);
         goto out;
     }
-    set_key(q, kv.name, kv.version);
-    vault_api_respond(q, 200, key_bundle(q, &kv, &v));
+    respond_new_version(q, &kv, &v);
 out:
     vault_keyver_clear(&kv);
     vault_import_req_free(&ir);
@@ -481,20 +515,15 @@ static int load_key(kv_req *q, const char *name, const char *version, vault_keyv
         set_key(q, kv->name, kv->version);
         return 1;
     }
-    if (e.code == CF_ENOTFOUND)
-        key_not_found(q, name);
-    else
-        vault_api_error_cf(q, &e);
+    key_error(q, name, &e);
     return 0;
 }
 
 static void h_get(kv_req *q, const char *name, const char *version)
 {
-    q->operation = "KeyGet";
-    set_key(q, name, version);
     vault_info v = {0};
     vault_keyver kv = {0};
-    if (check_name(q, name) && check_version(q, name, version) && authorize(q, &v, "get") &&
+    if (key_begin(q, "KeyGet", name, version, "get", &v) &&
         load_key(q, name, version, &kv))
         vault_api_respond(q, 200, key_bundle(q, &kv, &v));
     vault_keyver_clear(&kv);
@@ -503,13 +532,11 @@ static void h_get(kv_req *q, const char *name, const char *version)
 
 static void h_update(kv_req *q, const char *name, const char *version)
 {
-    q->operation = "KeyUpdate";
-    set_key(q, name, version);
     vault_info v = {0};
     vault_keyver kv = {0};
     vault_update_req ur = {0};
     cf_err e = {0};
-    if (!check_name(q, name) || !check_version(q, name, version) || !authorize(q, &v, "update"))
+    if (!key_begin(q, "KeyUpdate", name, version, "update", &v))
         goto out;
     if (vault_req_update(&ur, (const char *)q->r->body.data, q->r->body.len, &e) != CF_OK) {
         vault_api_error_cf(q, &e);
@@ -650,27 +677,20 @@ out:
 
 static void h_delete(kv_req *q, const char *name)
 {
-    q->operation = "KeyDelete";
-    set_key(q, name, NULL);
     vault_info v = {0};
     vault_keyver kv = {0};
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "delete") || !load_key(q, name, NULL, &kv))
+    if (!key_begin(q, "KeyDelete", name, NULL, "delete", &v) || !load_key(q, name, NULL, &kv))
         goto out;
     int64_t now = now_s();
     int64_t purge_at = now + (int64_t)v.retention_days * 86400;
     if (vault_store_key_delete(q->app->store, q->vault, name, now, purge_at, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            key_not_found(q, name);
-        else
-            vault_api_error_cf(q, &e);
+        key_error(q, name, &e);
         goto out;
     }
     kv.deleted_date = now;
     kv.scheduled_purge = purge_at;
-    json_t *b = key_bundle(q, &kv, &v);
-    add_deleted_fields(q, b, &kv);
-    vault_api_respond(q, 200, b);
+    respond_deleted(q, &kv, &v);
 out:
     vault_keyver_clear(&kv);
     vault_info_clear(&v);
@@ -692,14 +712,10 @@ static int load_deleted(kv_req *q, const char *name, vault_keyver *kv)
 
 static void h_get_deleted(kv_req *q, const char *name)
 {
-    q->operation = "KeyGetDeleted";
-    set_key(q, name, NULL);
     vault_info v = {0};
     vault_keyver kv = {0};
-    if (check_name(q, name) && authorize(q, &v, "get") && load_deleted(q, name, &kv)) {
-        json_t *b = key_bundle(q, &kv, &v);
-        add_deleted_fields(q, b, &kv);
-        vault_api_respond(q, 200, b);
+    if (key_begin(q, "KeyGetDeleted", name, NULL, "get", &v) && load_deleted(q, name, &kv)) {
+        respond_deleted(q, &kv, &v);
     }
     vault_keyver_clear(&kv);
     vault_info_clear(&v);
@@ -707,12 +723,10 @@ static void h_get_deleted(kv_req *q, const char *name)
 
 static void h_recover(kv_req *q, const char *name)
 {
-    q->operation = "KeyRecover";
-    set_key(q, name, NULL);
     vault_info v = {0};
     vault_keyver kv = {0};
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "recover") || !load_deleted(q, name, &kv))
+    if (!key_begin(q, "KeyRecover", name, NULL, "recover", &v) || !load_deleted(q, name, &kv))
         goto out;
     if (vault_store_key_recover(q->app->store, q->vault, name, &e) != CF_OK) {
         vault_api_error_cf(q, &e);
@@ -748,12 +762,10 @@ static cf_code purge_key(vault_app *app, const char *vault, const char *name, cf
 
 static void h_purge(kv_req *q, const char *name)
 {
-    q->operation = "KeyPurge";
-    set_key(q, name, NULL);
     vault_info v = {0};
     vault_keyver kv = {0};
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "purge") || !load_deleted(q, name, &kv))
+    if (!key_begin(q, "KeyPurge", name, NULL, "purge", &v) || !load_deleted(q, name, &kv))
         goto out;
     if (v.purge_protection && now_s() < kv.scheduled_purge) {
         vault_api_error(
@@ -817,22 +829,16 @@ out:
 
 static void h_rotate(kv_req *q, const char *name)
 {
-    q->operation = "KeyRotate";
-    set_key(q, name, NULL);
     vault_info v = {0};
     vault_keyver kv = {0};
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "rotate"))
+    if (!key_begin(q, "KeyRotate", name, NULL, "rotate", &v))
         goto out;
     if (vault_api_rotate(q->app, q->vault, name, &kv, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            key_not_found(q, name);
-        else
-            vault_api_error_cf(q, &e);
+        key_error(q, name, &e);
         goto out;
     }
-    set_key(q, kv.name, kv.version);
-    vault_api_respond(q, 200, key_bundle(q, &kv, &v));
+    respond_new_version(q, &kv, &v);
 out:
     vault_keyver_clear(&kv);
     vault_info_clear(&v);
@@ -848,18 +854,13 @@ static json_t *policy_out(kv_req *q, const char *name, json_t *policy /* stolen 
 
 static void h_rotation_get(kv_req *q, const char *name)
 {
-    q->operation = "KeyGetRotationPolicy";
-    set_key(q, name, NULL);
     vault_info v = {0};
     json_t *p = NULL;
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "getrotationpolicy"))
+    if (!key_begin(q, "KeyGetRotationPolicy", name, NULL, "getrotationpolicy", &v))
         goto out;
     if (vault_store_rotation_get(q->app->store, q->vault, name, &p, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            key_not_found(q, name);
-        else
-            vault_api_error_cf(q, &e);
+        key_error(q, name, &e);
         goto out;
     }
     if (p == NULL)
@@ -873,12 +874,10 @@ out:
 
 static void h_rotation_set(kv_req *q, const char *name)
 {
-    q->operation = "KeySetRotationPolicy";
-    set_key(q, name, NULL);
     vault_info v = {0};
     json_t *body = NULL, *p = NULL, *old = NULL;
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "setrotationpolicy"))
+    if (!key_begin(q, "KeySetRotationPolicy", name, NULL, "setrotationpolicy", &v))
         goto out;
     body = json_loadb((const char *)q->r->body.data, q->r->body.len, JSON_REJECT_DUPLICATES, NULL);
     if (body == NULL) {
@@ -890,10 +889,7 @@ static void h_rotation_set(kv_req *q, const char *name)
         goto out;
     }
     if (vault_store_rotation_get(q->app->store, q->vault, name, &old, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            key_not_found(q, name);
-        else
-            vault_api_error_cf(q, &e);
+        key_error(q, name, &e);
         goto out;
     }
     int64_t now = now_s();
@@ -971,8 +967,6 @@ static int key_usable(kv_req *q, const vault_keyver *kv, const op_desc *d)
 
 static void h_op(kv_req *q, const char *name, const char *version, const op_desc *d)
 {
-    q->operation = d->audit_op;
-    set_key(q, name, version);
     vault_info v = {0};
     vault_keyver kv = {0};
     vault_op_req opr = {0};
@@ -980,7 +974,7 @@ static void h_op(kv_req *q, const char *name, const char *version, const op_desc
     cf_buf_init(&out, 1 << 16);
     cf_err e = {0};
     int verified = 0;
-    if (!check_name(q, name) || !check_version(q, name, version) || !authorize(q, &v, d->perm))
+    if (!key_begin(q, d->audit_op, name, version, d->perm, &v))
         goto out;
     if (vault_req_op(&opr, (const char *)q->r->body.data, q->r->body.len, d->op == VAULT_OP_VERIFY,
                      &e) != CF_OK) {
