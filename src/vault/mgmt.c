@@ -21,6 +21,20 @@
 
 #define DEFAULT_TENANT "00000000-0000-0000-0000-000000000000"
 
+static void vault_not_found(kv_req *q, const char *name)
+{
+    vault_api_error(q, 404, "ResourceNotFound", NULL, "The vault '%s' does not exist.", name);
+}
+
+/* A store error about vault `name`: 404 ResourceNotFound when absent. */
+static void vault_error(kv_req *q, const char *name, const cf_err *e)
+{
+    if (e->code == CF_ENOTFOUND)
+        vault_not_found(q, name);
+    else
+        vault_api_error_cf(q, e);
+}
+
 /* Vault changes are read-modify-write (load, apply, store): one at a time,
  * so two concurrent policy additions never lose one another. */
 static pthread_mutex_t mutate_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -149,8 +163,7 @@ static void h_vault_put(kv_req *q, const char *name, int patch)
     }
     if (!exists) {
         if (patch) {
-            vault_api_error(q, 404, "ResourceNotFound", NULL, "The vault '%s' does not exist.",
-                            name);
+            vault_not_found(q, name);
             goto out;
         }
         memset(&v, 0, sizeof(v));
@@ -195,11 +208,7 @@ static void h_vault_get(kv_req *q, const char *name)
     vault_info v = {0};
     cf_err e = {0};
     if (vault_store_vault_get(q->app->store, name, &v, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            vault_api_error(q, 404, "ResourceNotFound", NULL, "The vault '%s' does not exist.",
-                            name);
-        else
-            vault_api_error_cf(q, &e);
+        vault_error(q, name, &e);
     } else {
         vault_api_respond(q, 200, vault_json(q, &v));
     }
@@ -239,11 +248,7 @@ static void h_vault_delete(kv_req *q, const char *name)
         return;
     }
     if (vault_store_vault_delete(q->app->store, name, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            vault_api_error(q, 404, "ResourceNotFound", NULL, "The vault '%s' does not exist.",
-                            name);
-        else
-            vault_api_error_cf(q, &e);
+        vault_error(q, name, &e);
         return;
     }
     vault_api_respond(q, 200, NULL);
@@ -268,11 +273,7 @@ static void h_policies(kv_req *q, const char *name, const char *kind)
     cf_err e = {0};
     json_t *body = NULL, *change = NULL, *result = NULL;
     if (vault_store_vault_get(q->app->store, name, &v, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            vault_api_error(q, 404, "ResourceNotFound", NULL, "The vault '%s' does not exist.",
-                            name);
-        else
-            vault_api_error_cf(q, &e);
+        vault_error(q, name, &e);
         goto out;
     }
     if ((body = load_body(q)) == NULL)
