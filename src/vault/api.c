@@ -312,6 +312,13 @@ static int authorize(kv_req *q, vault_info *v, const char *perm)
             vault_api_error_cf(q, &e);
         return 0;
     }
+    if (!q->caller.is_admin && !vault_tenant_allows(v->tenant_id, q->caller.tid)) {
+        vault_api_error(q, 401, "Unauthorized", NULL,
+                        "AKV10032: Invalid issuer. The token's tenant '%.64s' is not the tenant "
+                        "'%.64s' of key vault '%s'.",
+                        q->caller.tid, v->tenant_id, v->name);
+        return 0;
+    }
     if (q->caller.is_admin ||
         vault_policy_allows(v->policies, q->caller.oid, q->caller.appid, perm))
         return 1;
@@ -1294,7 +1301,7 @@ cf_code vault_api_ensure_default(vault_app *app, cf_err *e)
     if (rc != CF_ENOTFOUND)
         return cf_err_set(e, rc, "%s", ge.msg);
     snprintf(v.name, sizeof(v.name), "%s", app->cfg->default_vault);
-    snprintf(v.tenant_id, sizeof(v.tenant_id), "00000000-0000-0000-0000-000000000000");
+    snprintf(v.tenant_id, sizeof(v.tenant_id), "%s", VAULT_TENANT_NONE);
     v.retention_days = 90;
     v.policies = json_array();
     int created = 0;

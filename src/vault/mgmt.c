@@ -19,7 +19,7 @@
 #include "vault/policy.h"
 #include "vault/req.h"
 
-#define DEFAULT_TENANT "00000000-0000-0000-0000-000000000000"
+#define DEFAULT_TENANT VAULT_TENANT_NONE
 
 static void vault_not_found(kv_req *q, const char *name)
 {
