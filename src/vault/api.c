@@ -578,13 +578,15 @@ out:
     vault_info_clear(&v);
 }
 
-/* Paging: maxresults 1..25, $skiptoken a decimal offset. */
-static int page_params(kv_req *q, size_t *offset, size_t *limit)
+/* Paging: maxresults 1..25; $skiptoken a keyset cursor of this kind
+ * (vault_skiptoken_decode): *after is the last item of the page before, ""
+ * for the first page. */
+static int page_params(kv_req *q, const char *kind, char after[160], size_t *limit)
 {
     const char *mr = http_req_query(q->r, "maxresults");
     const char *st = http_req_query(q->r, "$skiptoken");
     *limit = PAGE_MAX;
-    *offset = 0;
+    after[0] = '\0';
     if (mr && *mr) {
         char *end;
         long n = strtol(mr, &end, 10);
@@ -595,40 +597,50 @@ static int page_params(kv_req *q, size_t *offset, size_t *limit)
         }
         *limit = (size_t)n;
     }
-    if (st && *st) {
-        char *end;
-        long long n = strtoll(st, &end, 10);
-        if (*end != '\0' || n < 0 || n > 100000000) {
-            vault_api_error(q, 400, "BadParameter", NULL, "invalid $skiptoken");
-            return 0;
-        }
-        *offset = (size_t)n;
+    cf_err e = {0};
+    if (st && *st && vault_skiptoken_decode(after, 160, kind, st, &e) != CF_OK) {
+        vault_api_error_cf(q, &e);
+        return 0;
     }
     return 1;
 }
 
-static json_t *next_link(kv_req *q, const char *path, int more, size_t offset, size_t limit)
+/* Answers a page: {"value": items, "nextLink": URL with the cursor after
+ * `last` when more follow, else null}. Takes ownership of items. */
+static void respond_page(kv_req *q, json_t *items, const char *path, const char *kind, int more,
+                         const char *last, size_t limit)
 {
-    if (!more)
-        return json_null();
-    const char *av = http_req_query(q->r, "api-version");
-    char link[1024];
-    snprintf(link, sizeof(link), "https://%s%s?api-version=%s&$skiptoken=%zu&maxresults=%zu",
-             q->host, path, av ? av : "7.4", offset + limit, limit);
-    return json_string(link);
+    json_t *next = json_null();
+    char tok[VAULT_SKIPTOKEN_MAX + 1];
+    cf_err e = {0};
+    if (more) {
+        if (vault_skiptoken_encode(tok, sizeof(tok), kind, last, &e) != CF_OK) {
+            json_decref(items);
+            vault_api_error_cf(q, &e);
+            return;
+        }
+        const char *av = http_req_query(q->r, "api-version");
+        char link[1024];
+        snprintf(link, sizeof(link), "https://%s%s?api-version=%s&$skiptoken=%s&maxresults=%zu",
+                 q->host, path, av ? av : "7.4", tok, limit);
+        next = json_string(link);
+    }
+    vault_api_respond(q, 200, json_pack("{s:o,s:o}", "value", items, "nextLink", next));
 }
 
 static void h_list(kv_req *q, int deleted)
 {
     q->operation = deleted ? "KeyListDeleted" : "KeyList";
+    const char *kind = deleted ? "deletedkeys" : "keys";
     vault_info v = {0};
     vault_keyver *rows = NULL;
-    size_t n = 0, offset, limit;
+    size_t n = 0, limit;
+    char after[160];
     int more = 0;
     cf_err e = {0};
-    if (!page_params(q, &offset, &limit) || !authorize(q, &v, "list"))
+    if (!page_params(q, kind, after, &limit) || !authorize(q, &v, "list"))
         goto out;
-    if (vault_store_key_list(q->app->store, q->vault, deleted, offset, limit, &rows, &n, &more,
+    if (vault_store_key_list(q->app->store, q->vault, deleted, after, limit, &rows, &n, &more,
                              &e) != CF_OK) {
         vault_api_error_cf(q, &e);
         goto out;
@@ -640,10 +652,8 @@ static void h_list(kv_req *q, int deleted)
             add_deleted_fields(q, it, &rows[i]);
         json_array_append_new(arr, it);
     }
-    vault_api_respond(
-        q, 200,
-        json_pack("{s:o,s:o}", "value", arr, "nextLink",
-                  next_link(q, deleted ? "/deletedkeys" : "/keys", more, offset, limit)));
+    respond_page(q, arr, deleted ? "/deletedkeys" : "/keys", kind, more && n > 0,
+                 n ? rows[n - 1].name : "", limit);
 out:
     vault_keyvers_free(rows, n);
     vault_info_clear(&v);
@@ -655,17 +665,19 @@ static void h_versions(kv_req *q, const char *name)
     set_key(q, name, NULL);
     vault_info v = {0};
     vault_keyver *rows = NULL;
-    size_t n = 0, offset, limit;
+    size_t n = 0, limit;
+    char after[160];
     int more = 0;
     cf_err e = {0};
-    if (!check_name(q, name) || !page_params(q, &offset, &limit) || !authorize(q, &v, "list"))
+    if (!check_name(q, name) || !page_params(q, "versions", after, &limit) ||
+        !authorize(q, &v, "list"))
         goto out;
-    if (vault_store_version_list(q->app->store, q->vault, name, offset, limit, &rows, &n, &more,
+    if (vault_store_version_list(q->app->store, q->vault, name, after, limit, &rows, &n, &more,
                                  &e) != CF_OK) {
         vault_api_error_cf(q, &e);
         goto out;
     }
-    if (n == 0 && offset == 0) {
+    if (n == 0 && after[0] == '\0') {
         key_not_found(q, name);
         goto out;
     }
@@ -674,9 +686,7 @@ static void h_versions(kv_req *q, const char *name)
         json_array_append_new(arr, key_item(q, &rows[i], &v, 1));
     char path[256];
     snprintf(path, sizeof(path), "/keys/%s/versions", name);
-    vault_api_respond(
-        q, 200,
-        json_pack("{s:o,s:o}", "value", arr, "nextLink", next_link(q, path, more, offset, limit)));
+    respond_page(q, arr, path, "versions", more && n > 0, n ? rows[n - 1].version : "", limit);
 out:
     vault_keyvers_free(rows, n);
     vault_info_clear(&v);

@@ -385,3 +385,54 @@ out:
     json_decref(b);
     return rc;
 }
+
+/* ---- $skiptoken ---- */
+
+cf_code vault_skiptoken_encode(char *out, size_t n, const char *kind, const char *last, cf_err *e)
+{
+    char raw[200];
+    int k = snprintf(raw, sizeof(raw), "%s:%s", kind, last);
+    if (k < 0 || (size_t)k >= sizeof(raw))
+        return cf_err_set(e, CF_EINVAL, "skiptoken: item name too long");
+    cf_buf b;
+    cf_buf_init(&b, VAULT_SKIPTOKEN_MAX);
+    cf_code rc = cf_b64url_encode(&b, (const unsigned char *)raw, (size_t)k, e);
+    if (rc == CF_OK && b.len >= n)
+        rc = cf_err_set(e, CF_EINVAL, "skiptoken: no room");
+    if (rc == CF_OK) {
+        memcpy(out, b.data, b.len);
+        out[b.len] = '\0';
+    }
+    cf_buf_free(&b);
+    return rc;
+}
+
+cf_code vault_skiptoken_decode(char *last, size_t n, const char *kind, const char *token,
+                               cf_err *e)
+{
+    size_t tl = strlen(token), kl = strlen(kind);
+    cf_buf b;
+    cf_buf_init(&b, VAULT_SKIPTOKEN_MAX);
+    cf_code rc = CF_EINVAL;
+    if (tl == 0 || tl > VAULT_SKIPTOKEN_MAX || cf_b64url_decode(&b, token, tl, NULL) != CF_OK)
+        goto out;
+    /* "<kind>:<last>", no NUL inside */
+    if (b.len <= kl + 1 || memcmp(b.data, kind, kl) != 0 || b.data[kl] != ':' ||
+        memchr(b.data, '\0', b.len) != NULL)
+        goto out;
+    size_t vl = b.len - kl - 1;
+    if (vl >= n)
+        goto out;
+    memcpy(last, b.data + kl + 1, vl);
+    last[vl] = '\0';
+    if (strcmp(kind, "versions") == 0 ? vault_version_valid(last) : vault_name_valid_key(last))
+        rc = CF_OK;
+out:
+    cf_buf_free(&b);
+    if (rc != CF_OK) {
+        if (n > 0)
+            last[0] = '\0';
+        return cf_err_set(e, CF_EINVAL, "invalid $skiptoken");
+    }
+    return CF_OK;
+}

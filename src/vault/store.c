@@ -572,37 +572,42 @@ static cf_code list_rows(vault_store *s, sqlite3_stmt *st, size_t limit, vault_k
     return CF_OK;
 }
 
-cf_code vault_store_key_list(vault_store *s, const char *vault, int deleted, size_t offset,
+cf_code vault_store_key_list(vault_store *s, const char *vault, int deleted, const char *after,
                              size_t limit, vault_keyver **out, size_t *n, int *more, cf_err *e)
 {
     sqlite3_stmt *st = NULL;
     cf_code rc;
     char sql[512];
+    /* k.name is COLLATE NOCASE: the > of the cursor and the ORDER BY agree */
     snprintf(sql, sizeof(sql),
              "SELECT " KV_COLS " FROM keys k JOIN key_versions v ON v.key_id=k.id "
-             "WHERE k.vault=?1 AND k.deleted_date IS %s AND "
+             "WHERE k.vault=?1 AND k.deleted_date IS %s AND (?2 IS NULL OR k.name>?2) AND "
              "v.seq=(SELECT max(seq) FROM key_versions WHERE key_id=k.id) "
-             "ORDER BY k.name LIMIT ?2 OFFSET ?3",
+             "ORDER BY k.name LIMIT ?3",
              deleted ? "NOT NULL" : "NULL");
     lock(s);
-    if ((rc = prep(s, &st, e, sql, "tii", vault, (int64_t)limit + 1, (int64_t)offset)) == CF_OK)
+    if ((rc = prep(s, &st, e, sql, "tti", vault, after && *after ? after : NULL,
+                   (int64_t)limit + 1)) == CF_OK)
         rc = list_rows(s, st, limit, out, n, more, e);
     sqlite3_finalize(st);
     unlock(s);
     return rc;
 }
 
-cf_code vault_store_version_list(vault_store *s, const char *vault, const char *name, size_t offset,
-                                 size_t limit, vault_keyver **out, size_t *n, int *more, cf_err *e)
+cf_code vault_store_version_list(vault_store *s, const char *vault, const char *name,
+                                 const char *after, size_t limit, vault_keyver **out, size_t *n,
+                                 int *more, cf_err *e)
 {
     sqlite3_stmt *st = NULL;
     cf_code rc;
     lock(s);
     if ((rc = prep(s, &st, e,
                    "SELECT " KV_COLS " FROM keys k JOIN key_versions v ON v.key_id=k.id "
-                   "WHERE k.vault=?1 AND k.name=?2 AND k.deleted_date IS NULL "
-                   "ORDER BY v.seq LIMIT ?3 OFFSET ?4",
-                   "ttii", vault, name, (int64_t)limit + 1, (int64_t)offset)) == CF_OK)
+                   "WHERE k.vault=?1 AND k.name=?2 AND k.deleted_date IS NULL AND (?3 IS NULL OR "
+                   "v.seq>(SELECT seq FROM key_versions WHERE key_id=k.id AND version=?3)) "
+                   "ORDER BY v.seq LIMIT ?4",
+                   "ttti", vault, name, after && *after ? after : NULL, (int64_t)limit + 1)) ==
+        CF_OK)
         rc = list_rows(s, st, limit, out, n, more, e);
     sqlite3_finalize(st);
     unlock(s);
