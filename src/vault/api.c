@@ -64,6 +64,11 @@ void vault_api_respond(kv_req *q, unsigned status, json_t *body)
         if (text == NULL)
             status = 500;
     }
+    vault_api_respond_text(q, status, text, len);
+}
+
+void vault_api_respond_text(kv_req *q, unsigned status, char *text, size_t len)
+{
     audit(q, status);
     if (CF_LOG_DEBUG >= cf_log_threshold) {
         char st[8];

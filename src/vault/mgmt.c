@@ -331,13 +331,17 @@ static void h_audit(kv_req *q)
         }
         f.limit = (size_t)n;
     }
-    json_t *res = NULL;
+    cf_buf body;
+    cf_buf_init(&body, 0);
     cf_err e = {0};
-    if (vault_audit_query(q->app->audit, &f, &res, &e) != CF_OK) {
+    if (vault_audit_query_text(q->app->audit, &f, &body, &e) != CF_OK) {
+        cf_buf_free(&body);
         vault_api_error_cf(q, &e);
         return;
     }
-    vault_api_respond(q, 200, res);
+    size_t len = 0;
+    char *text = (char *)cf_buf_detach(&body, &len); /* freed by the responder */
+    vault_api_respond_text(q, 200, text, len);
 }
 
 void vault_mgmt_route(kv_req *q, char segs[MAX_SEGS][160], int n)
