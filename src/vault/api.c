@@ -423,11 +423,25 @@ static void take_ops_tags(vault_keyver *kv, json_t **key_ops, json_t **tags, con
     *tags = NULL;
 }
 
-/* Answers a newly stored version (create, import, rotate). */
+/* Answers a new version (create, import, rotate) once stored. */
 static void respond_new_version(kv_req *q, const vault_keyver *kv, const vault_info *v)
 {
     set_key(q, kv->name, kv->version);
     vault_api_respond(q, 200, key_bundle(q, kv, v));
+}
+
+/* Stores a new version (create, import) and answers it; when the store
+ * refuses, the HSM key generated for it (if any) is destroyed. */
+static void store_new_version(kv_req *q, vault_keyver *kv, const vault_info *v)
+{
+    cf_err e = {0};
+    if (vault_store_version_add(q->app->store, kv, &e) != CF_OK) {
+        if (kv->hsm_id[0])
+            (void)vault_engine_destroy_hsm(q->app->engine, kv->hsm_id, NULL);
+        vault_api_error_cf(q, &e);
+        return;
+    }
+    respond_new_version(q, kv, v);
 }
 
 /* The start of every keys handler: names the audit operation and the key,
@@ -470,13 +484,7 @@ static void h_create(kv_req *q, const char *name)
         vault_api_error_cf(q, &e);
         goto out;
     }
-    if (vault_store_version_add(q->app->store, &kv, &e) != CF_OK) {
-        if (hsm && kv.hsm_id[0])
-            (void)vault_engine_destroy_hsm(q->app->engine, kv.hsm_id, NULL);
-        vault_api_error_cf(q, &e);
-        goto out;
-    }
-    respond_new_version(q, &kv, &v);
+    store_new_version(q, &kv, &v);
 out:
     vault_keyver_clear(&kv);
     vault_create_req_free(&cr);
@@ -508,11 +516,7 @@ static void h_import(kv_req *q, const char *name)
         goto out;
     }
     take_ops_tags(&kv, &ir.key_ops, &ir.tags, kv.kty, has_private);
-    if (vault_store_version_add(q->app->store, &kv, &e) != CF_OK) {
-        vault_api_error_cf(q, &e);
-        goto out;
-    }
-    respond_new_version(q, &kv, &v);
+    store_new_version(q, &kv, &v);
 out:
     vault_keyver_clear(&kv);
     vault_import_req_free(&ir);
