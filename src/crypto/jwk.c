@@ -30,6 +30,18 @@
 /* Largest binary member we decode: a 4096-bit integer with a stray zero. */
 #define MEMBER_MAX 520
 
+/* The private members of an RSA JWK and the OpenSSL parameter of each, in
+ * the order both directions use. */
+static const char *const RSA_PRIV[][2] = {
+    {"d", OSSL_PKEY_PARAM_RSA_D},
+    {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
+    {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},
+    {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
+    {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2},
+    {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
+};
+#define RSA_NPRIV (sizeof(RSA_PRIV) / sizeof(RSA_PRIV[0]))
+
 static const struct {
     const char *crv, *group;
     size_t field; /* coordinate size in bytes */
@@ -202,16 +214,8 @@ cf_code jwk_from_pkey(json_t **out, const EVP_PKEY *pkey, int include_private, c
             goto out;
         }
         if (include_private) {
-            static const char *const M[][2] = {
-                {"d", OSSL_PKEY_PARAM_RSA_D},
-                {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
-                {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},
-                {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
-                {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2},
-                {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
-            };
-            for (size_t i = 0; i < sizeof(M) / sizeof(M[0]); i++) {
-                rc = put_param(o, M[i][0], pkey, M[i][1], 0, 1, e);
+            for (size_t i = 0; i < RSA_NPRIV; i++) {
+                rc = put_param(o, RSA_PRIV[i][0], pkey, RSA_PRIV[i][1], 0, 1, e);
                 if (rc == CF_ENOTFOUND && i == 0) { /* a public key: nothing more */
                     rc = CF_OK;
                     break;
@@ -333,14 +337,6 @@ out:
 
 static cf_code rsa_from_jwk(EVP_PKEY **out, const json_t *jwk, jwk_private_mode mode, cf_err *e)
 {
-    static const char *const PRIV[][2] = {
-        {"d", OSSL_PKEY_PARAM_RSA_D},
-        {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
-        {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},
-        {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
-        {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2},
-        {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
-    };
     BIGNUM *n = NULL, *ex = NULL, *priv[6] = {0};
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     cf_code rc;
@@ -366,7 +362,7 @@ static cf_code rsa_from_jwk(EVP_PKEY **out, const json_t *jwk, jwk_private_mode 
             goto out;
         }
         for (size_t i = 0; i < 6; i++)
-            if ((rc = get_bn(&priv[i], jwk, PRIV[i][0], 1, 1, e)) != CF_OK)
+            if ((rc = get_bn(&priv[i], jwk, RSA_PRIV[i][0], 1, 1, e)) != CF_OK)
                 goto out;
     } else if (mode == JWK_PRIVATE_REQUIRED) {
         rc = cf_err_set(e, CF_EINVAL, "JWK member 'd' missing: a private key is required");
@@ -378,7 +374,7 @@ static cf_code rsa_from_jwk(EVP_PKEY **out, const json_t *jwk, jwk_private_mode 
         goto out;
     }
     for (size_t i = 0; want_priv && i < 6; i++) {
-        if (!OSSL_PARAM_BLD_push_BN(bld, PRIV[i][1], priv[i])) {
+        if (!OSSL_PARAM_BLD_push_BN(bld, RSA_PRIV[i][1], priv[i])) {
             rc = cf_err_ssl(e, "JWK import: ");
             goto out;
         }

@@ -64,6 +64,11 @@ void vault_api_respond(kv_req *q, unsigned status, json_t *body)
         if (text == NULL)
             status = 500;
     }
+    vault_api_respond_text(q, status, text, len);
+}
+
+void vault_api_respond_text(kv_req *q, unsigned status, char *text, size_t len)
+{
     audit(q, status);
     if (CF_LOG_DEBUG >= cf_log_threshold) {
         char st[8];
@@ -140,6 +145,15 @@ static void key_not_found(kv_req *q, const char *name)
                     "command. For help resolving this issue, please see "
                     "https://go.microsoft.com/fwlink/?linkid=2125182",
                     name);
+}
+
+/* A lower layer's error about key `name`: 404 KeyNotFound when absent. */
+static void key_error(kv_req *q, const char *name, const cf_err *e)
+{
+    if (e->code == CF_ENOTFOUND)
+        key_not_found(q, name);
+    else
+        vault_api_error_cf(q, e);
 }
 
 /* ---- small helpers ---- */
@@ -223,6 +237,14 @@ static void add_deleted_fields(kv_req *q, json_t *b, const vault_keyver *kv)
     json_object_set_new(b, "scheduledPurgeDate", json_integer(kv->scheduled_purge));
 }
 
+/* A deleted key bundle: the bundle plus recoveryId and the dates. */
+static void respond_deleted(kv_req *q, const vault_keyver *kv, const vault_info *v)
+{
+    json_t *b = key_bundle(q, kv, v);
+    add_deleted_fields(q, b, kv);
+    vault_api_respond(q, 200, b);
+}
+
 static json_t *key_item(kv_req *q, const vault_keyver *kv, const vault_info *v, int versioned)
 {
     char kid[512];
@@ -293,6 +315,13 @@ static int authorize(kv_req *q, vault_info *v, const char *perm)
                             q->vault);
         else
             vault_api_error_cf(q, &e);
+        return 0;
+    }
+    if (!q->caller.is_admin && !vault_tenant_allows(v->tenant_id, q->caller.tid)) {
+        vault_api_error(q, 401, "Unauthorized", NULL,
+                        "AKV10032: Invalid issuer. The token's tenant '%.64s' is not the tenant "
+                        "'%.64s' of key vault '%s'.",
+                        q->caller.tid, v->tenant_id, v->name);
         return 0;
     }
     if (q->caller.is_admin ||
@@ -368,15 +397,72 @@ static void apply_attrs(vault_keyver *kv, const vault_attrs *a)
         kv->exp = a->exp;
 }
 
+/* A new version of key `name` in vault v: fresh version id, enabled, the
+ * request's attributes. */
+static void new_keyver(vault_keyver *kv, const vault_info *v, const char *name,
+                       const vault_attrs *a)
+{
+    snprintf(kv->vault, sizeof(kv->vault), "%s", v->name);
+    snprintf(kv->name, sizeof(kv->name), "%s", name);
+    new_version(kv->version);
+    kv->enabled = 1;
+    apply_attrs(kv, a);
+}
+
+/* Moves the request's key_ops (else the defaults for kty) and tags into kv. */
+static void take_ops_tags(vault_keyver *kv, json_t **key_ops, json_t **tags, const char *kty,
+                          int has_private)
+{
+    if (*key_ops) {
+        kv->key_ops = *key_ops;
+        *key_ops = NULL;
+    } else {
+        default_key_ops(&kv->key_ops, kty, has_private);
+    }
+    kv->tags = *tags;
+    *tags = NULL;
+}
+
+/* Answers a new version (create, import, rotate) once stored. */
+static void respond_new_version(kv_req *q, const vault_keyver *kv, const vault_info *v)
+{
+    set_key(q, kv->name, kv->version);
+    vault_api_respond(q, 200, key_bundle(q, kv, v));
+}
+
+/* Stores a new version (create, import) and answers it; when the store
+ * refuses, the HSM key generated for it (if any) is destroyed. */
+static void store_new_version(kv_req *q, vault_keyver *kv, const vault_info *v)
+{
+    cf_err e = {0};
+    if (vault_store_version_add(q->app->store, kv, &e) != CF_OK) {
+        if (kv->hsm_id[0])
+            (void)vault_engine_destroy_hsm(q->app->engine, kv->hsm_id, NULL);
+        vault_api_error_cf(q, &e);
+        return;
+    }
+    respond_new_version(q, kv, v);
+}
+
+/* The start of every keys handler: names the audit operation and the key,
+ * checks the key name (and version, when given), then loads the vault into
+ * v and checks that the caller holds perm. Returns 1 to go on; otherwise
+ * the response has been sent. */
+static int key_begin(kv_req *q, const char *op, const char *name, const char *version,
+                     const char *perm, vault_info *v)
+{
+    q->operation = op;
+    set_key(q, name, version);
+    return check_name(q, name) && check_version(q, name, version) && authorize(q, v, perm);
+}
+
 static void h_create(kv_req *q, const char *name)
 {
-    q->operation = "KeyCreate";
-    set_key(q, name, NULL);
     vault_info v = {0};
     vault_create_req cr = {0};
     vault_keyver kv = {0};
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "create"))
+    if (!key_begin(q, "KeyCreate", name, NULL, "create", &v))
         goto out;
     if (vault_req_create(&cr, (const char *)q->r->body.data, q->r->body.len, &e) != CF_OK) {
         vault_api_error_cf(q, &e);
@@ -390,33 +476,15 @@ static void h_create(kv_req *q, const char *name)
                         cr.kty);
         goto out;
     }
-    snprintf(kv.vault, sizeof(kv.vault), "%s", v.name);
-    snprintf(kv.name, sizeof(kv.name), "%s", name);
+    new_keyver(&kv, &v, name, &cr.attrs);
     snprintf(kv.kty, sizeof(kv.kty), "%s", cr.kty);
-    new_version(kv.version);
-    kv.enabled = 1;
-    apply_attrs(&kv, &cr.attrs);
-    if (cr.key_ops) {
-        kv.key_ops = cr.key_ops;
-        cr.key_ops = NULL;
-    } else {
-        default_key_ops(&kv.key_ops, cr.kty, 1);
-    }
-    kv.tags = cr.tags;
-    cr.tags = NULL;
+    take_ops_tags(&kv, &cr.key_ops, &cr.tags, cr.kty, 1);
     if (vault_engine_generate(q->app->engine, &kv, cr.key_size, cr.public_exponent, cr.crv, &e) !=
         CF_OK) {
         vault_api_error_cf(q, &e);
         goto out;
     }
-    if (vault_store_version_add(q->app->store, &kv, &e) != CF_OK) {
-        if (hsm && kv.hsm_id[0])
-            (void)vault_engine_destroy_hsm(q->app->engine, kv.hsm_id, NULL);
-        vault_api_error_cf(q, &e);
-        goto out;
-    }
-    set_key(q, kv.name, kv.version);
-    vault_api_respond(q, 200, key_bundle(q, &kv, &v));
+    store_new_version(q, &kv, &v);
 out:
     vault_keyver_clear(&kv);
     vault_create_req_free(&cr);
@@ -425,13 +493,11 @@ out:
 
 static void h_import(kv_req *q, const char *name)
 {
-    q->operation = "KeyImport";
-    set_key(q, name, NULL);
     vault_info v = {0};
     vault_import_req ir = {0};
     vault_keyver kv = {0};
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "import"))
+    if (!key_begin(q, "KeyImport", name, NULL, "import", &v))
         goto out;
     if (vault_req_import(&ir, (const char *)q->r->body.data, q->r->body.len, &e) != CF_OK) {
         vault_api_error_cf(q, &e);
@@ -443,30 +509,14 @@ static void h_import(kv_req *q, const char *name)
                         "a software key (Hsm: false) or create an RSA-HSM key.");
         goto out;
     }
-    snprintf(kv.vault, sizeof(kv.vault), "%s", v.name);
-    snprintf(kv.name, sizeof(kv.name), "%s", name);
-    new_version(kv.version);
-    kv.enabled = 1;
-    apply_attrs(&kv, &ir.attrs);
+    new_keyver(&kv, &v, name, &ir.attrs);
     int has_private = 0;
     if (vault_engine_import(q->app->engine, &kv, ir.jwk, &has_private, &e) != CF_OK) {
         vault_api_error_cf(q, &e);
         goto out;
     }
-    if (ir.key_ops) {
-        kv.key_ops = ir.key_ops;
-        ir.key_ops = NULL;
-    } else {
-        default_key_ops(&kv.key_ops, kv.kty, has_private);
-    }
-    kv.tags = ir.tags;
-    ir.tags = NULL;
-    if (vault_store_version_add(q->app->store, &kv, &e) != CF_OK) {
-        vault_api_error_cf(q, &e);
-        goto out;
-    }
-    set_key(q, kv.name, kv.version);
-    vault_api_respond(q, 200, key_bundle(q, &kv, &v));
+    take_ops_tags(&kv, &ir.key_ops, &ir.tags, kv.kty, has_private);
+    store_new_version(q, &kv, &v);
 out:
     vault_keyver_clear(&kv);
     vault_import_req_free(&ir);
@@ -481,20 +531,15 @@ static int load_key(kv_req *q, const char *name, const char *version, vault_keyv
         set_key(q, kv->name, kv->version);
         return 1;
     }
-    if (e.code == CF_ENOTFOUND)
-        key_not_found(q, name);
-    else
-        vault_api_error_cf(q, &e);
+    key_error(q, name, &e);
     return 0;
 }
 
 static void h_get(kv_req *q, const char *name, const char *version)
 {
-    q->operation = "KeyGet";
-    set_key(q, name, version);
     vault_info v = {0};
     vault_keyver kv = {0};
-    if (check_name(q, name) && check_version(q, name, version) && authorize(q, &v, "get") &&
+    if (key_begin(q, "KeyGet", name, version, "get", &v) &&
         load_key(q, name, version, &kv))
         vault_api_respond(q, 200, key_bundle(q, &kv, &v));
     vault_keyver_clear(&kv);
@@ -503,13 +548,11 @@ static void h_get(kv_req *q, const char *name, const char *version)
 
 static void h_update(kv_req *q, const char *name, const char *version)
 {
-    q->operation = "KeyUpdate";
-    set_key(q, name, version);
     vault_info v = {0};
     vault_keyver kv = {0};
     vault_update_req ur = {0};
     cf_err e = {0};
-    if (!check_name(q, name) || !check_version(q, name, version) || !authorize(q, &v, "update"))
+    if (!key_begin(q, "KeyUpdate", name, version, "update", &v))
         goto out;
     if (vault_req_update(&ur, (const char *)q->r->body.data, q->r->body.len, &e) != CF_OK) {
         vault_api_error_cf(q, &e);
@@ -544,13 +587,15 @@ out:
     vault_info_clear(&v);
 }
 
-/* Paging: maxresults 1..25, $skiptoken a decimal offset. */
-static int page_params(kv_req *q, size_t *offset, size_t *limit)
+/* Paging: maxresults 1..25; $skiptoken a keyset cursor of this kind
+ * (vault_skiptoken_decode): *after is the last item of the page before, ""
+ * for the first page. */
+static int page_params(kv_req *q, const char *kind, char after[160], size_t *limit)
 {
     const char *mr = http_req_query(q->r, "maxresults");
     const char *st = http_req_query(q->r, "$skiptoken");
     *limit = PAGE_MAX;
-    *offset = 0;
+    after[0] = '\0';
     if (mr && *mr) {
         char *end;
         long n = strtol(mr, &end, 10);
@@ -561,40 +606,50 @@ static int page_params(kv_req *q, size_t *offset, size_t *limit)
         }
         *limit = (size_t)n;
     }
-    if (st && *st) {
-        char *end;
-        long long n = strtoll(st, &end, 10);
-        if (*end != '\0' || n < 0 || n > 100000000) {
-            vault_api_error(q, 400, "BadParameter", NULL, "invalid $skiptoken");
-            return 0;
-        }
-        *offset = (size_t)n;
+    cf_err e = {0};
+    if (st && *st && vault_skiptoken_decode(after, 160, kind, st, &e) != CF_OK) {
+        vault_api_error_cf(q, &e);
+        return 0;
     }
     return 1;
 }
 
-static json_t *next_link(kv_req *q, const char *path, int more, size_t offset, size_t limit)
+/* Answers a page: {"value": items, "nextLink": URL with the cursor after
+ * `last` when more follow, else null}. Takes ownership of items. */
+static void respond_page(kv_req *q, json_t *items, const char *path, const char *kind, int more,
+                         const char *last, size_t limit)
 {
-    if (!more)
-        return json_null();
-    const char *av = http_req_query(q->r, "api-version");
-    char link[1024];
-    snprintf(link, sizeof(link), "https://%s%s?api-version=%s&$skiptoken=%zu&maxresults=%zu",
-             q->host, path, av ? av : "7.4", offset + limit, limit);
-    return json_string(link);
+    json_t *next = json_null();
+    char tok[VAULT_SKIPTOKEN_MAX + 1];
+    cf_err e = {0};
+    if (more) {
+        if (vault_skiptoken_encode(tok, sizeof(tok), kind, last, &e) != CF_OK) {
+            json_decref(items);
+            vault_api_error_cf(q, &e);
+            return;
+        }
+        const char *av = http_req_query(q->r, "api-version");
+        char link[1024];
+        snprintf(link, sizeof(link), "https://%s%s?api-version=%s&$skiptoken=%s&maxresults=%zu",
+                 q->host, path, av ? av : "7.4", tok, limit);
+        next = json_string(link);
+    }
+    vault_api_respond(q, 200, json_pack("{s:o,s:o}", "value", items, "nextLink", next));
 }
 
 static void h_list(kv_req *q, int deleted)
 {
     q->operation = deleted ? "KeyListDeleted" : "KeyList";
+    const char *kind = deleted ? "deletedkeys" : "keys";
     vault_info v = {0};
     vault_keyver *rows = NULL;
-    size_t n = 0, offset, limit;
+    size_t n = 0, limit;
+    char after[160];
     int more = 0;
     cf_err e = {0};
-    if (!page_params(q, &offset, &limit) || !authorize(q, &v, "list"))
+    if (!page_params(q, kind, after, &limit) || !authorize(q, &v, "list"))
         goto out;
-    if (vault_store_key_list(q->app->store, q->vault, deleted, offset, limit, &rows, &n, &more,
+    if (vault_store_key_list(q->app->store, q->vault, deleted, after, limit, &rows, &n, &more,
                              &e) != CF_OK) {
         vault_api_error_cf(q, &e);
         goto out;
@@ -606,10 +661,8 @@ static void h_list(kv_req *q, int deleted)
             add_deleted_fields(q, it, &rows[i]);
         json_array_append_new(arr, it);
     }
-    vault_api_respond(
-        q, 200,
-        json_pack("{s:o,s:o}", "value", arr, "nextLink",
-                  next_link(q, deleted ? "/deletedkeys" : "/keys", more, offset, limit)));
+    respond_page(q, arr, deleted ? "/deletedkeys" : "/keys", kind, more && n > 0,
+                 n ? rows[n - 1].name : "", limit);
 out:
     vault_keyvers_free(rows, n);
     vault_info_clear(&v);
@@ -621,17 +674,19 @@ static void h_versions(kv_req *q, const char *name)
     set_key(q, name, NULL);
     vault_info v = {0};
     vault_keyver *rows = NULL;
-    size_t n = 0, offset, limit;
+    size_t n = 0, limit;
+    char after[160];
     int more = 0;
     cf_err e = {0};
-    if (!check_name(q, name) || !page_params(q, &offset, &limit) || !authorize(q, &v, "list"))
+    if (!check_name(q, name) || !page_params(q, "versions", after, &limit) ||
+        !authorize(q, &v, "list"))
         goto out;
-    if (vault_store_version_list(q->app->store, q->vault, name, offset, limit, &rows, &n, &more,
+    if (vault_store_version_list(q->app->store, q->vault, name, after, limit, &rows, &n, &more,
                                  &e) != CF_OK) {
         vault_api_error_cf(q, &e);
         goto out;
     }
-    if (n == 0 && offset == 0) {
+    if (n == 0 && after[0] == '\0') {
         key_not_found(q, name);
         goto out;
     }
@@ -640,9 +695,7 @@ static void h_versions(kv_req *q, const char *name)
         json_array_append_new(arr, key_item(q, &rows[i], &v, 1));
     char path[256];
     snprintf(path, sizeof(path), "/keys/%s/versions", name);
-    vault_api_respond(
-        q, 200,
-        json_pack("{s:o,s:o}", "value", arr, "nextLink", next_link(q, path, more, offset, limit)));
+    respond_page(q, arr, path, "versions", more && n > 0, n ? rows[n - 1].version : "", limit);
 out:
     vault_keyvers_free(rows, n);
     vault_info_clear(&v);
@@ -650,27 +703,20 @@ out:
 
 static void h_delete(kv_req *q, const char *name)
 {
-    q->operation = "KeyDelete";
-    set_key(q, name, NULL);
     vault_info v = {0};
     vault_keyver kv = {0};
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "delete") || !load_key(q, name, NULL, &kv))
+    if (!key_begin(q, "KeyDelete", name, NULL, "delete", &v) || !load_key(q, name, NULL, &kv))
         goto out;
     int64_t now = now_s();
     int64_t purge_at = now + (int64_t)v.retention_days * 86400;
     if (vault_store_key_delete(q->app->store, q->vault, name, now, purge_at, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            key_not_found(q, name);
-        else
-            vault_api_error_cf(q, &e);
+        key_error(q, name, &e);
         goto out;
     }
     kv.deleted_date = now;
     kv.scheduled_purge = purge_at;
-    json_t *b = key_bundle(q, &kv, &v);
-    add_deleted_fields(q, b, &kv);
-    vault_api_respond(q, 200, b);
+    respond_deleted(q, &kv, &v);
 out:
     vault_keyver_clear(&kv);
     vault_info_clear(&v);
@@ -692,14 +738,10 @@ static int load_deleted(kv_req *q, const char *name, vault_keyver *kv)
 
 static void h_get_deleted(kv_req *q, const char *name)
 {
-    q->operation = "KeyGetDeleted";
-    set_key(q, name, NULL);
     vault_info v = {0};
     vault_keyver kv = {0};
-    if (check_name(q, name) && authorize(q, &v, "get") && load_deleted(q, name, &kv)) {
-        json_t *b = key_bundle(q, &kv, &v);
-        add_deleted_fields(q, b, &kv);
-        vault_api_respond(q, 200, b);
+    if (key_begin(q, "KeyGetDeleted", name, NULL, "get", &v) && load_deleted(q, name, &kv)) {
+        respond_deleted(q, &kv, &v);
     }
     vault_keyver_clear(&kv);
     vault_info_clear(&v);
@@ -707,12 +749,10 @@ static void h_get_deleted(kv_req *q, const char *name)
 
 static void h_recover(kv_req *q, const char *name)
 {
-    q->operation = "KeyRecover";
-    set_key(q, name, NULL);
     vault_info v = {0};
     vault_keyver kv = {0};
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "recover") || !load_deleted(q, name, &kv))
+    if (!key_begin(q, "KeyRecover", name, NULL, "recover", &v) || !load_deleted(q, name, &kv))
         goto out;
     if (vault_store_key_recover(q->app->store, q->vault, name, &e) != CF_OK) {
         vault_api_error_cf(q, &e);
@@ -748,12 +788,10 @@ static cf_code purge_key(vault_app *app, const char *vault, const char *name, cf
 
 static void h_purge(kv_req *q, const char *name)
 {
-    q->operation = "KeyPurge";
-    set_key(q, name, NULL);
     vault_info v = {0};
     vault_keyver kv = {0};
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "purge") || !load_deleted(q, name, &kv))
+    if (!key_begin(q, "KeyPurge", name, NULL, "purge", &v) || !load_deleted(q, name, &kv))
         goto out;
     if (v.purge_protection && now_s() < kv.scheduled_purge) {
         vault_api_error(
@@ -817,22 +855,16 @@ out:
 
 static void h_rotate(kv_req *q, const char *name)
 {
-    q->operation = "KeyRotate";
-    set_key(q, name, NULL);
     vault_info v = {0};
     vault_keyver kv = {0};
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "rotate"))
+    if (!key_begin(q, "KeyRotate", name, NULL, "rotate", &v))
         goto out;
     if (vault_api_rotate(q->app, q->vault, name, &kv, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            key_not_found(q, name);
-        else
-            vault_api_error_cf(q, &e);
+        key_error(q, name, &e);
         goto out;
     }
-    set_key(q, kv.name, kv.version);
-    vault_api_respond(q, 200, key_bundle(q, &kv, &v));
+    respond_new_version(q, &kv, &v);
 out:
     vault_keyver_clear(&kv);
     vault_info_clear(&v);
@@ -848,18 +880,13 @@ static json_t *policy_out(kv_req *q, const char *name, json_t *policy /* stolen 
 
 static void h_rotation_get(kv_req *q, const char *name)
 {
-    q->operation = "KeyGetRotationPolicy";
-    set_key(q, name, NULL);
     vault_info v = {0};
     json_t *p = NULL;
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "getrotationpolicy"))
+    if (!key_begin(q, "KeyGetRotationPolicy", name, NULL, "getrotationpolicy", &v))
         goto out;
     if (vault_store_rotation_get(q->app->store, q->vault, name, &p, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            key_not_found(q, name);
-        else
-            vault_api_error_cf(q, &e);
+        key_error(q, name, &e);
         goto out;
     }
     if (p == NULL)
@@ -873,12 +900,10 @@ out:
 
 static void h_rotation_set(kv_req *q, const char *name)
 {
-    q->operation = "KeySetRotationPolicy";
-    set_key(q, name, NULL);
     vault_info v = {0};
     json_t *body = NULL, *p = NULL, *old = NULL;
     cf_err e = {0};
-    if (!check_name(q, name) || !authorize(q, &v, "setrotationpolicy"))
+    if (!key_begin(q, "KeySetRotationPolicy", name, NULL, "setrotationpolicy", &v))
         goto out;
     body = json_loadb((const char *)q->r->body.data, q->r->body.len, JSON_REJECT_DUPLICATES, NULL);
     if (body == NULL) {
@@ -890,10 +915,7 @@ static void h_rotation_set(kv_req *q, const char *name)
         goto out;
     }
     if (vault_store_rotation_get(q->app->store, q->vault, name, &old, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            key_not_found(q, name);
-        else
-            vault_api_error_cf(q, &e);
+        key_error(q, name, &e);
         goto out;
     }
     int64_t now = now_s();
@@ -971,8 +993,6 @@ static int key_usable(kv_req *q, const vault_keyver *kv, const op_desc *d)
 
 static void h_op(kv_req *q, const char *name, const char *version, const op_desc *d)
 {
-    q->operation = d->audit_op;
-    set_key(q, name, version);
     vault_info v = {0};
     vault_keyver kv = {0};
     vault_op_req opr = {0};
@@ -980,7 +1000,7 @@ static void h_op(kv_req *q, const char *name, const char *version, const op_desc
     cf_buf_init(&out, 1 << 16);
     cf_err e = {0};
     int verified = 0;
-    if (!check_name(q, name) || !check_version(q, name, version) || !authorize(q, &v, d->perm))
+    if (!key_begin(q, d->audit_op, name, version, d->perm, &v))
         goto out;
     if (vault_req_op(&opr, (const char *)q->r->body.data, q->r->body.len, d->op == VAULT_OP_VERIFY,
                      &e) != CF_OK) {
@@ -1300,7 +1320,7 @@ cf_code vault_api_ensure_default(vault_app *app, cf_err *e)
     if (rc != CF_ENOTFOUND)
         return cf_err_set(e, rc, "%s", ge.msg);
     snprintf(v.name, sizeof(v.name), "%s", app->cfg->default_vault);
-    snprintf(v.tenant_id, sizeof(v.tenant_id), "00000000-0000-0000-0000-000000000000");
+    snprintf(v.tenant_id, sizeof(v.tenant_id), "%s", VAULT_TENANT_NONE);
     v.retention_days = 90;
     v.policies = json_array();
     int created = 0;

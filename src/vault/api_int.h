@@ -28,6 +28,9 @@ typedef struct kv_req {
 
 /* Takes ownership of body (NULL: empty). Writes the audit line. */
 void vault_api_respond(kv_req *q, unsigned status, json_t *body);
+/* The same with a body already JSON text (malloc'd, taken and freed; NULL:
+ * empty). */
+void vault_api_respond_text(kv_req *q, unsigned status, char *text, size_t len);
 /* {"error":{"code","message","innererror":{"code":inner}}} */
 void vault_api_error(kv_req *q, unsigned status, const char *code, const char *inner,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -1,7 +1,9 @@
 /*
  * audit.c -- see audit.h. Queries read the file from the start with their
  * own descriptor (appends are whole lines, so a reader never sees half of
- * one that matters) and keep a ring of the last `limit` matches.
+ * one that matters), a line at a time through one fixed buffer (a line
+ * over AUDIT_MAX_LINE is skipped, never buffered), and keep the text of the
+ * last `limit` matches only: memory is bounded by limit, not by the log.
  */
 #define CF_LOG_MOD "vault.audit"
 #include "vault/audit.h"
@@ -148,7 +150,46 @@ static void time_bound(const char *in, char *out, size_t n)
     }
 }
 
-cf_code vault_audit_query(vault_audit *a, const vault_audit_filter *f, json_t **out, cf_err *e)
+/* Reads the next line of fp into buf (n bytes) without its newline, never
+ * growing: a line that does not fit is consumed and skipped. Returns the
+ * line's length, or -1 at the end of the file. */
+static ssize_t next_line(FILE *fp, char *buf, size_t n)
+{
+    for (;;) {
+        if (fgets(buf, (int)n, fp) == NULL)
+            return -1;
+        size_t len = strlen(buf);
+        if (len > 0 && buf[len - 1] == '\n') {
+            buf[--len] = '\0';
+            return (ssize_t)len;
+        }
+        if (feof(fp))
+            return (ssize_t)len; /* a last line without newline */
+        /* too long: drop the rest of it, then read on */
+        int c;
+        while ((c = fgetc(fp)) != EOF && c != '\n')
+            ;
+    }
+}
+
+/* Does the audit line (text) pass filter f? since/until already bounds. */
+static int line_matches(const char *line, size_t len, const vault_audit_filter *f,
+                        const char *since, const char *until)
+{
+    json_t *o = json_loadb(line, len, 0, NULL);
+    if (o == NULL)
+        return 0;
+    const char *t = json_string_value(json_object_get(o, "time"));
+    int ok = t && match_str(o, "vault", f->vault) && match_str(o, "operation", f->operation) &&
+             match_str(o, "objectId", f->object_id) && match_str(o, "result", f->result) &&
+             (since[0] == '\0' || strcmp(t, since) >= 0) &&
+             (until[0] == '\0' || strcmp(t, until) <= 0);
+    json_decref(o);
+    return ok;
+}
+
+cf_code vault_audit_query_text(vault_audit *a, const vault_audit_filter *f, cf_buf *out,
+                               cf_err *e)
 {
     size_t limit = f->limit ? f->limit : 100;
     if (limit > AUDIT_MAX_LIMIT)
@@ -159,46 +200,56 @@ cf_code vault_audit_query(vault_audit *a, const vault_audit_filter *f, json_t **
     FILE *fp = fopen(a->path, "re");
     if (fp == NULL)
         return cf_err_os(e, errno, "cannot read the audit log");
-    json_t **ring = calloc(limit, sizeof(*ring));
-    if (ring == NULL) {
-        fclose(fp);
-        return cf_err_set(e, CF_ENOMEM, "out of memory");
+    char **ring = calloc(limit, sizeof(*ring));
+    char *line = malloc(AUDIT_MAX_LINE + 1);
+    cf_code rc = CF_OK;
+    if (ring == NULL || line == NULL) {
+        rc = cf_err_set(e, CF_ENOMEM, "out of memory");
+        goto out;
     }
     size_t count = 0;
-    char *line = NULL;
-    size_t cap = 0;
     ssize_t n;
-    while ((n = getline(&line, &cap, fp)) > 0) {
-        if (n > AUDIT_MAX_LINE)
+    while ((n = next_line(fp, line, AUDIT_MAX_LINE + 1)) >= 0) {
+        if (n == 0 || !line_matches(line, (size_t)n, f, since, until))
             continue;
-        json_t *o = json_loadb(line, (size_t)n, 0, NULL);
-        if (o == NULL)
-            continue;
-        const char *t = json_string_value(json_object_get(o, "time"));
-        int ok = t && match_str(o, "vault", f->vault) && match_str(o, "operation", f->operation) &&
-                 match_str(o, "objectId", f->object_id) && match_str(o, "result", f->result) &&
-                 (since[0] == '\0' || strcmp(t, since) >= 0) &&
-                 (until[0] == '\0' || strcmp(t, until) <= 0);
-        if (!ok) {
-            json_decref(o);
-            continue;
+        char *copy = strdup(line);
+        if (copy == NULL) {
+            rc = cf_err_set(e, CF_ENOMEM, "out of memory");
+            goto out;
         }
-        json_decref(ring[count % limit]);
-        ring[count % limit] = o;
+        free(ring[count % limit]);
+        ring[count % limit] = copy;
         count++;
     }
+    size_t first = count > limit ? count - limit : 0;
+    if ((rc = cf_buf_append(out, "{\"value\":[", 10, e)) != CF_OK)
+        goto out;
+    for (size_t i = first; i < count; i++) {
+        const char *l = ring[i % limit];
+        if ((i > first && (rc = cf_buf_append(out, ",", 1, e)) != CF_OK) ||
+            (rc = cf_buf_append(out, l, strlen(l), e)) != CF_OK)
+            goto out;
+    }
+    rc = cf_buf_append(out, "]}", 2, e);
+out:
+    for (size_t i = 0; ring && i < limit; i++)
+        free(ring[i]);
+    free(ring);
     free(line);
     fclose(fp);
-    json_t *arr = json_array();
-    size_t first = count > limit ? count - limit : 0;
-    for (size_t i = first; i < count; i++) {
-        json_array_append(arr, ring[i % limit]);
+    return rc;
+}
+
+cf_code vault_audit_query(vault_audit *a, const vault_audit_filter *f, json_t **out, cf_err *e)
+{
+    cf_buf b;
+    cf_buf_init(&b, 0);
+    cf_code rc = vault_audit_query_text(a, f, &b, e);
+    if (rc == CF_OK) {
+        *out = json_loadb((const char *)b.data, b.len, 0, NULL);
+        if (*out == NULL)
+            rc = cf_err_set(e, CF_EIO, "audit query: malformed result");
     }
-    for (size_t i = 0; i < limit; i++)
-        json_decref(ring[i]);
-    free(ring);
-    json_t *res = json_object();
-    json_object_set_new(res, "value", arr);
-    *out = res;
-    return CF_OK;
+    cf_buf_free(&b);
+    return rc;
 }

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 
 typedef struct vault_audit vault_audit;
@@ -48,7 +49,13 @@ cf_code vault_audit_open(vault_audit **out, const char *path, cf_err *e);
 void vault_audit_close(vault_audit *a);
 /* Appends and fsyncs one line. */
 cf_code vault_audit_write(vault_audit *a, const vault_audit_event *ev, cf_err *e);
-/* *out: {"value":[events…]} in time order. */
+/* Streams the log once, a line at a time, keeping only the last `limit`
+ * matching lines: memory is bounded by limit (at most 10000 lines of at
+ * most 8 KiB), whatever the size of the log. Appends the JSON text
+ * {"value":[events…]} (time order, lines as written) to out. */
+cf_code vault_audit_query_text(vault_audit *a, const vault_audit_filter *f, cf_buf *out,
+                               cf_err *e);
+/* The same, parsed: *out is {"value":[events…]}. */
 cf_code vault_audit_query(vault_audit *a, const vault_audit_filter *f, json_t **out, cf_err *e);
 const char *vault_audit_result(unsigned status);
 

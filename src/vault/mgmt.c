@@ -19,7 +19,21 @@
 #include "vault/policy.h"
 #include "vault/req.h"
 
-#define DEFAULT_TENANT "00000000-0000-0000-0000-000000000000"
+#define DEFAULT_TENANT VAULT_TENANT_NONE
+
+static void vault_not_found(kv_req *q, const char *name)
+{
+    vault_api_error(q, 404, "ResourceNotFound", NULL, "The vault '%s' does not exist.", name);
+}
+
+/* A store error about vault `name`: 404 ResourceNotFound when absent. */
+static void vault_error(kv_req *q, const char *name, const cf_err *e)
+{
+    if (e->code == CF_ENOTFOUND)
+        vault_not_found(q, name);
+    else
+        vault_api_error_cf(q, e);
+}
 
 /* Vault changes are read-modify-write (load, apply, store): one at a time,
  * so two concurrent policy additions never lose one another. */
@@ -149,8 +163,7 @@ static void h_vault_put(kv_req *q, const char *name, int patch)
     }
     if (!exists) {
         if (patch) {
-            vault_api_error(q, 404, "ResourceNotFound", NULL, "The vault '%s' does not exist.",
-                            name);
+            vault_not_found(q, name);
             goto out;
         }
         memset(&v, 0, sizeof(v));
@@ -195,11 +208,7 @@ static void h_vault_get(kv_req *q, const char *name)
     vault_info v = {0};
     cf_err e = {0};
     if (vault_store_vault_get(q->app->store, name, &v, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            vault_api_error(q, 404, "ResourceNotFound", NULL, "The vault '%s' does not exist.",
-                            name);
-        else
-            vault_api_error_cf(q, &e);
+        vault_error(q, name, &e);
     } else {
         vault_api_respond(q, 200, vault_json(q, &v));
     }
@@ -239,11 +248,7 @@ static void h_vault_delete(kv_req *q, const char *name)
         return;
     }
     if (vault_store_vault_delete(q->app->store, name, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            vault_api_error(q, 404, "ResourceNotFound", NULL, "The vault '%s' does not exist.",
-                            name);
-        else
-            vault_api_error_cf(q, &e);
+        vault_error(q, name, &e);
         return;
     }
     vault_api_respond(q, 200, NULL);
@@ -268,11 +273,7 @@ static void h_policies(kv_req *q, const char *name, const char *kind)
     cf_err e = {0};
     json_t *body = NULL, *change = NULL, *result = NULL;
     if (vault_store_vault_get(q->app->store, name, &v, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            vault_api_error(q, 404, "ResourceNotFound", NULL, "The vault '%s' does not exist.",
-                            name);
-        else
-            vault_api_error_cf(q, &e);
+        vault_error(q, name, &e);
         goto out;
     }
     if ((body = load_body(q)) == NULL)
@@ -330,13 +331,17 @@ static void h_audit(kv_req *q)
         }
         f.limit = (size_t)n;
     }
-    json_t *res = NULL;
+    cf_buf body;
+    cf_buf_init(&body, 0);
     cf_err e = {0};
-    if (vault_audit_query(q->app->audit, &f, &res, &e) != CF_OK) {
+    if (vault_audit_query_text(q->app->audit, &f, &body, &e) != CF_OK) {
+        cf_buf_free(&body);
         vault_api_error_cf(q, &e);
         return;
     }
-    vault_api_respond(q, 200, res);
+    size_t len = 0;
+    char *text = (char *)cf_buf_detach(&body, &len); /* freed by the responder */
+    vault_api_respond_text(q, 200, text, len);
 }
 
 void vault_mgmt_route(kv_req *q, char segs[MAX_SEGS][160], int n)

@@ -284,6 +284,15 @@ cf_code vault_policy_apply(json_t **out, const json_t *current, const json_t *ch
     return CF_OK;
 }
 
+int vault_tenant_allows(const char *vault_tid, const char *token_tid)
+{
+    int vault_has = vault_tid && *vault_tid && strcasecmp(vault_tid, VAULT_TENANT_NONE) != 0;
+    int token_has = token_tid && *token_tid;
+    if (!vault_has || !token_has)
+        return 1;
+    return strcasecmp(vault_tid, token_tid) == 0;
+}
+
 int vault_policy_allows(const json_t *policies, const char *oid, const char *appid,
                         const char *perm)
 {

@@ -44,4 +44,14 @@ cf_code vault_policy_apply(json_t **out, const json_t *current, const json_t *ch
 int vault_policy_allows(const json_t *policies, const char *oid, const char *appid,
                         const char *perm);
 
+/* The vault tenant a vault gets when none is given (mgmt.c): "no tenant". */
+#define VAULT_TENANT_NONE "00000000-0000-0000-0000-000000000000"
+
+/* 1 when a token of tenant token_tid (its tid claim) may be used on a vault
+ * of tenant vault_tid. Checked only when both are set: a token without tid,
+ * or a vault without a tenant (empty or VAULT_TENANT_NONE), passes; else the
+ * two must be equal (case-insensitively, as GUIDs). Azure refuses a token
+ * of another tenant with 401 and the challenge. */
+int vault_tenant_allows(const char *vault_tid, const char *token_tid);
+
 #endif

@@ -183,6 +183,21 @@ static cf_code reject_release_policy(const json_t *body, cf_err *e)
     return CF_OK;
 }
 
+/* What create and import share: key_ops (read from ops_in: the body of a
+ * create, the JWK of an import), attributes and tags of body b; a
+ * release_policy is refused. */
+static cf_code parse_key_props(json_t **key_ops, vault_attrs *attrs, json_t **tags,
+                               const json_t *ops_in, const json_t *b, cf_err *e)
+{
+    const json_t *ops = field(ops_in, "key_ops");
+    cf_code rc = CF_OK;
+    if ((ops && (rc = vault_key_ops_parse(key_ops, ops, e)) != CF_OK) ||
+        (rc = parse_attrs(attrs, field(b, "attributes"), e)) != CF_OK ||
+        (rc = parse_tags(tags, field(b, "tags"), e)) != CF_OK)
+        return rc;
+    return reject_release_policy(b, e);
+}
+
 void vault_create_req_free(vault_create_req *r)
 {
     json_decref(r->key_ops);
@@ -253,13 +268,7 @@ cf_code vault_req_create(vault_create_req *out, const char *text, size_t len, cf
             goto out;
         }
     }
-    const json_t *ops = field(b, "key_ops");
-    if (ops && (rc = vault_key_ops_parse(&out->key_ops, ops, e)) != CF_OK)
-        goto out;
-    if ((rc = parse_attrs(&out->attrs, field(b, "attributes"), e)) != CF_OK ||
-        (rc = parse_tags(&out->tags, field(b, "tags"), e)) != CF_OK ||
-        (rc = reject_release_policy(b, e)) != CF_OK)
-        goto out;
+    rc = parse_key_props(&out->key_ops, &out->attrs, &out->tags, b, b, e);
 out:
     json_decref(b);
     return rc;
@@ -291,16 +300,10 @@ cf_code vault_req_import(vault_import_req *out, const char *text, size_t len, cf
         goto out;
     }
     out->hsm = json_is_true(hsm);
-    const json_t *ops = field(key, "key_ops");
-    if (ops && (rc = vault_key_ops_parse(&out->key_ops, ops, e)) != CF_OK)
-        goto out;
     out->jwk = json_deep_copy(key);
     json_object_del(out->jwk, "key_ops");
     json_object_del(out->jwk, "kid");
-    if ((rc = parse_attrs(&out->attrs, field(b, "attributes"), e)) != CF_OK ||
-        (rc = parse_tags(&out->tags, field(b, "tags"), e)) != CF_OK ||
-        (rc = reject_release_policy(b, e)) != CF_OK)
-        goto out;
+    rc = parse_key_props(&out->key_ops, &out->attrs, &out->tags, key, b, e);
 out:
     json_decref(b);
     return rc;
@@ -381,4 +384,55 @@ cf_code vault_req_op(vault_op_req *out, const char *text, size_t len, int verify
 out:
     json_decref(b);
     return rc;
+}
+
+/* ---- $skiptoken ---- */
+
+cf_code vault_skiptoken_encode(char *out, size_t n, const char *kind, const char *last, cf_err *e)
+{
+    char raw[200];
+    int k = snprintf(raw, sizeof(raw), "%s:%s", kind, last);
+    if (k < 0 || (size_t)k >= sizeof(raw))
+        return cf_err_set(e, CF_EINVAL, "skiptoken: item name too long");
+    cf_buf b;
+    cf_buf_init(&b, VAULT_SKIPTOKEN_MAX);
+    cf_code rc = cf_b64url_encode(&b, (const unsigned char *)raw, (size_t)k, e);
+    if (rc == CF_OK && b.len >= n)
+        rc = cf_err_set(e, CF_EINVAL, "skiptoken: no room");
+    if (rc == CF_OK) {
+        memcpy(out, b.data, b.len);
+        out[b.len] = '\0';
+    }
+    cf_buf_free(&b);
+    return rc;
+}
+
+cf_code vault_skiptoken_decode(char *last, size_t n, const char *kind, const char *token,
+                               cf_err *e)
+{
+    size_t tl = strlen(token), kl = strlen(kind);
+    cf_buf b;
+    cf_buf_init(&b, VAULT_SKIPTOKEN_MAX);
+    cf_code rc = CF_EINVAL;
+    if (tl == 0 || tl > VAULT_SKIPTOKEN_MAX || cf_b64url_decode(&b, token, tl, NULL) != CF_OK)
+        goto out;
+    /* "<kind>:<last>", no NUL inside */
+    if (b.len <= kl + 1 || memcmp(b.data, kind, kl) != 0 || b.data[kl] != ':' ||
+        memchr(b.data, '\0', b.len) != NULL)
+        goto out;
+    size_t vl = b.len - kl - 1;
+    if (vl >= n)
+        goto out;
+    memcpy(last, b.data + kl + 1, vl);
+    last[vl] = '\0';
+    if (strcmp(kind, "versions") == 0 ? vault_version_valid(last) : vault_name_valid_key(last))
+        rc = CF_OK;
+out:
+    cf_buf_free(&b);
+    if (rc != CF_OK) {
+        if (n > 0)
+            last[0] = '\0';
+        return cf_err_set(e, CF_EINVAL, "invalid $skiptoken");
+    }
+    return CF_OK;
 }

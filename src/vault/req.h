@@ -70,6 +70,19 @@ int vault_name_valid_key(const char *s);
 int vault_name_valid_vault(const char *s);
 int vault_version_valid(const char *s);
 
+/* $skiptoken of the list operations: a keyset cursor, opaque to clients:
+ * base64url of "<kind>:<last>", kind "keys", "deletedkeys" or "versions",
+ * last the name (or, for versions, the version id) of the last item of the
+ * page before. The next page starts after it, so deleting or adding keys
+ * between pages never skips nor repeats an item. */
+#define VAULT_SKIPTOKEN_MAX 256
+/* out: at least VAULT_SKIPTOKEN_MAX + 1 bytes. */
+cf_code vault_skiptoken_encode(char *out, size_t n, const char *kind, const char *last, cf_err *e);
+/* CF_EINVAL unless token is a well-formed token of this kind whose last
+ * is a valid key name (version id for "versions"); last: n >= 128. */
+cf_code vault_skiptoken_decode(char *last, size_t n, const char *kind, const char *token,
+                               cf_err *e);
+
 /* Each parses a JSON text; the output is cleared by *_free even on failure. */
 cf_code vault_req_create(vault_create_req *out, const char *json, size_t len, cf_err *e);
 cf_code vault_req_import(vault_import_req *out, const char *json, size_t len, cf_err *e);

@@ -5,6 +5,7 @@
 #include "vault/store.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,40 +113,127 @@ static void unlock(vault_store *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-static cf_code prep(vault_store *s, sqlite3_stmt **st, const char *sql, cf_err *e)
+/* Binds ?1, ?2, ... in order, one per letter of fmt:
+ *   't' const char *        text; NULL binds NULL
+ *   'j' const json_t *      compact JSON text; NULL binds NULL
+ *   'i' int64_t             integer
+ *   'o' int64_t             integer, 0 binds NULL (optional nbf/exp)
+ *   'b' const void *, size_t  blob; NULL binds NULL
+ * Callers pass int64_t for 'i' and 'o' (cast ints): va_arg reads int64_t. */
+static void bind_va(sqlite3_stmt *st, const char *fmt, va_list ap)
 {
+    for (int i = 1; *fmt; fmt++, i++) {
+        switch (*fmt) {
+        case 't': {
+            const char *v = va_arg(ap, const char *);
+            if (v)
+                sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+            else
+                sqlite3_bind_null(st, i);
+            break;
+        }
+        case 'j': {
+            const json_t *v = va_arg(ap, const json_t *);
+            char *t = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+            if (t)
+                sqlite3_bind_text(st, i, t, -1, free);
+            else
+                sqlite3_bind_null(st, i);
+            break;
+        }
+        case 'i':
+            sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+            break;
+        case 'o': {
+            int64_t v = va_arg(ap, int64_t);
+            if (v)
+                sqlite3_bind_int64(st, i, v);
+            else
+                sqlite3_bind_null(st, i);
+            break;
+        }
+        case 'b': {
+            const void *v = va_arg(ap, const void *);
+            size_t n = va_arg(ap, size_t);
+            if (v)
+                sqlite3_bind_blob(st, i, v, (int)n, SQLITE_TRANSIENT);
+            else
+                sqlite3_bind_null(st, i);
+            break;
+        }
+        }
+    }
+}
+
+/* Prepares sql and binds its parameters (see bind_va). Called locked. */
+static cf_code prep(vault_store *s, sqlite3_stmt **st, cf_err *e, const char *sql, const char *fmt,
+                    ...)
+{
+    *st = NULL;
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
         return db_err(e, s->db, "prepare");
+    va_list ap;
+    va_start(ap, fmt);
+    bind_va(*st, fmt, ap);
+    va_end(ap);
     return CF_OK;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
+static cf_code not_found(cf_err *e, const char *vault)
 {
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
+    if (vault)
+        return cf_err_set(e, CF_ENOTFOUND, "vault '%s' not found", vault);
+    return cf_err_set(e, CF_ENOTFOUND, "key not found");
 }
 
-static void bind_json(sqlite3_stmt *st, int i, const json_t *v)
+/* Steps a write to its end. With must_change, a write that changed no row
+ * is ENOTFOUND ("key not found"). */
+static cf_code step_write(vault_store *s, sqlite3_stmt *st, const char *what, int must_change,
+                          cf_err *e)
 {
-    if (v == NULL) {
-        sqlite3_bind_null(st, i);
-        return;
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(e, s->db, what);
+    if (must_change && sqlite3_changes(s->db) == 0)
+        return not_found(e, NULL);
+    return CF_OK;
+}
+
+/* Steps a read that expects one row: CF_OK on a row (columns readable),
+ * ENOTFOUND ("vault '<vault>' not found" when vault is set, else "key not
+ * found") when there is none. */
+static cf_code step_row(vault_store *s, sqlite3_stmt *st, const char *what, const char *vault,
+                        cf_err *e)
+{
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        return CF_OK;
+    if (r == SQLITE_DONE)
+        return not_found(e, vault);
+    return db_err(e, s->db, what);
+}
+
+/* One write statement, whole: lock, prepare, bind, step, finalize, unlock.
+ * *changes (when given) receives the number of rows changed. */
+static cf_code write1(vault_store *s, const char *what, int must_change, int *changes, cf_err *e,
+                      const char *sql, const char *fmt, ...)
+{
+    sqlite3_stmt *st = NULL;
+    lock(s);
+    cf_code rc = CF_OK;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = db_err(e, s->db, "prepare");
+    } else {
+        va_list ap;
+        va_start(ap, fmt);
+        bind_va(st, fmt, ap);
+        va_end(ap);
+        rc = step_write(s, st, what, must_change, e);
+        if (changes)
+            *changes = sqlite3_changes(s->db);
     }
-    char *t = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (t)
-        sqlite3_bind_text(st, i, t, -1, free);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static void bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
-{
-    if (v)
-        sqlite3_bind_int64(st, i, v);
-    else
-        sqlite3_bind_null(st, i);
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
 }
 
 static json_t *col_json(sqlite3_stmt *st, int i)
@@ -162,6 +250,16 @@ static void col_copy(char *dst, size_t n, sqlite3_stmt *st, int i)
     snprintf(dst, n, "%s", t ? (const char *)t : "");
 }
 
+/* Appends column 0 of every remaining row (text) to array a. */
+static cf_code col_strings(vault_store *s, sqlite3_stmt *st, json_t *a, const char *what,
+                           cf_err *e)
+{
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(a, json_string((const char *)sqlite3_column_text(st, 0)));
+    return r == SQLITE_DONE ? CF_OK : db_err(e, s->db, what);
+}
+
 static cf_code exec(vault_store *s, const char *sql, cf_err *e)
 {
     char *msg = NULL;
@@ -171,6 +269,17 @@ static cf_code exec(vault_store *s, const char *sql, cf_err *e)
         return rc;
     }
     return CF_OK;
+}
+
+/* Ends a transaction begun with BEGIN IMMEDIATE: commits when rc is CF_OK,
+ * else (or when the commit fails) rolls back. Returns the final code. */
+static cf_code tx_end(vault_store *s, cf_code rc, cf_err *e)
+{
+    if (rc == CF_OK)
+        rc = exec(s, "COMMIT", e);
+    if (rc != CF_OK)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
 }
 
 /* ---- vaults ---- */
@@ -186,40 +295,29 @@ cf_code vault_store_vault_put(vault_store *s, const vault_info *v, int *created,
     sqlite3_stmt *st = NULL;
     cf_code rc;
     int64_t now = now_s();
+    json_t *empty = json_array();
     lock(s);
     *created = 0;
     if ((rc = exec(s, "BEGIN IMMEDIATE", e)) != CF_OK)
         goto out;
-    if ((rc = prep(s, &st, "SELECT 1 FROM vaults WHERE name=?", e)) != CF_OK)
-        goto rollback;
-    bind_text(st, 1, v->name);
+    if ((rc = prep(s, &st, e, "SELECT 1 FROM vaults WHERE name=?", "t", v->name)) != CF_OK)
+        goto tx;
     *created = sqlite3_step(st) != SQLITE_ROW;
     sqlite3_finalize(st);
-    st = NULL;
-    if ((rc = prep(s, &st,
+    if ((rc = prep(s, &st, e,
                    "INSERT INTO vaults(name,tenant_id,retention_days,purge_protection,policies,"
                    "created,updated) VALUES(?1,?2,?3,?4,?5,?6,?6) ON CONFLICT(name) DO UPDATE SET "
                    "tenant_id=?2,retention_days=?3,purge_protection=?4,policies=?5,updated=?6",
-                   e)) != CF_OK)
-        goto rollback;
-    bind_text(st, 1, v->name);
-    bind_text(st, 2, v->tenant_id);
-    sqlite3_bind_int(st, 3, v->retention_days);
-    sqlite3_bind_int(st, 4, v->purge_protection);
-    bind_json(st, 5, v->policies ? v->policies : json_array());
-    sqlite3_bind_int64(st, 6, now);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        rc = db_err(e, s->db, "vault put");
-        goto rollback;
-    }
-    rc = exec(s, "COMMIT", e);
-    if (rc == CF_OK)
-        goto out;
-rollback:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                   "ttiiji", v->name, v->tenant_id, (int64_t)v->retention_days,
+                   (int64_t)v->purge_protection, v->policies ? v->policies : empty, now)) != CF_OK)
+        goto tx;
+    rc = step_write(s, st, "vault put", 0, e);
+tx:
+    rc = tx_end(s, rc, e);
 out:
     sqlite3_finalize(st);
     unlock(s);
+    json_decref(empty);
     return rc;
 }
 
@@ -229,28 +327,21 @@ cf_code vault_store_vault_get(vault_store *s, const char *name, vault_info *out,
     cf_code rc;
     memset(out, 0, sizeof(*out));
     lock(s);
-    if ((rc = prep(s, &st,
+    if ((rc = prep(s, &st, e,
                    "SELECT name,tenant_id,retention_days,purge_protection,policies,created,updated "
                    "FROM vaults WHERE name=?",
-                   e)) != CF_OK)
+                   "t", name)) != CF_OK ||
+        (rc = step_row(s, st, "vault get", name, e)) != CF_OK)
         goto out;
-    bind_text(st, 1, name);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_ROW) {
-        col_copy(out->name, sizeof(out->name), st, 0);
-        col_copy(out->tenant_id, sizeof(out->tenant_id), st, 1);
-        out->retention_days = sqlite3_column_int(st, 2);
-        out->purge_protection = sqlite3_column_int(st, 3);
-        out->policies = col_json(st, 4);
-        if (out->policies == NULL)
-            out->policies = json_array();
-        out->created = sqlite3_column_int64(st, 5);
-        out->updated = sqlite3_column_int64(st, 6);
-    } else if (r == SQLITE_DONE) {
-        rc = cf_err_set(e, CF_ENOTFOUND, "vault '%s' not found", name);
-    } else {
-        rc = db_err(e, s->db, "vault get");
-    }
+    col_copy(out->name, sizeof(out->name), st, 0);
+    col_copy(out->tenant_id, sizeof(out->tenant_id), st, 1);
+    out->retention_days = sqlite3_column_int(st, 2);
+    out->purge_protection = sqlite3_column_int(st, 3);
+    out->policies = col_json(st, 4);
+    if (out->policies == NULL)
+        out->policies = json_array();
+    out->created = sqlite3_column_int64(st, 5);
+    out->updated = sqlite3_column_int64(st, 6);
 out:
     sqlite3_finalize(st);
     unlock(s);
@@ -263,14 +354,8 @@ cf_code vault_store_vault_list(vault_store *s, json_t **names, cf_err *e)
     cf_code rc;
     lock(s);
     json_t *a = json_array();
-    if ((rc = prep(s, &st, "SELECT name FROM vaults ORDER BY name", e)) != CF_OK)
-        goto out;
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(a, json_string((const char *)sqlite3_column_text(st, 0)));
-    if (r != SQLITE_DONE)
-        rc = db_err(e, s->db, "vault list");
-out:
+    if ((rc = prep(s, &st, e, "SELECT name FROM vaults ORDER BY name", "")) == CF_OK)
+        rc = col_strings(s, st, a, "vault list", e);
     sqlite3_finalize(st);
     unlock(s);
     if (rc == CF_OK)
@@ -285,9 +370,8 @@ cf_code vault_store_vault_delete(vault_store *s, const char *name, cf_err *e)
     sqlite3_stmt *st = NULL;
     cf_code rc;
     lock(s);
-    if ((rc = prep(s, &st, "SELECT count(*) FROM keys WHERE vault=?", e)) != CF_OK)
+    if ((rc = prep(s, &st, e, "SELECT count(*) FROM keys WHERE vault=?", "t", name)) != CF_OK)
         goto out;
-    bind_text(st, 1, name);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
         rc = cf_err_set(e, CF_ECONFLICT,
                         "vault '%s' still holds keys (live or soft-deleted); purge them first",
@@ -295,14 +379,11 @@ cf_code vault_store_vault_delete(vault_store *s, const char *name, cf_err *e)
         goto out;
     }
     sqlite3_finalize(st);
-    st = NULL;
-    if ((rc = prep(s, &st, "DELETE FROM vaults WHERE name=?", e)) != CF_OK)
+    if ((rc = prep(s, &st, e, "DELETE FROM vaults WHERE name=?", "t", name)) != CF_OK ||
+        (rc = step_write(s, st, "vault delete", 0, e)) != CF_OK)
         goto out;
-    bind_text(st, 1, name);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = db_err(e, s->db, "vault delete");
-    else if (sqlite3_changes(s->db) == 0)
-        rc = cf_err_set(e, CF_ENOTFOUND, "vault '%s' not found", name);
+    if (sqlite3_changes(s->db) == 0)
+        rc = not_found(e, name);
 out:
     sqlite3_finalize(st);
     unlock(s);
@@ -371,14 +452,13 @@ cf_code vault_store_version_add(vault_store *s, vault_keyver *kv, cf_err *e)
     sqlite3_stmt *st = NULL;
     cf_code rc;
     int64_t now = now_s();
+    json_t *empty = json_array();
     lock(s);
     if ((rc = exec(s, "BEGIN IMMEDIATE", e)) != CF_OK)
         goto out;
-    if ((rc = prep(s, &st, "SELECT id,deleted_date,name FROM keys WHERE vault=? AND name=?", e)) !=
-        CF_OK)
-        goto rollback;
-    bind_text(st, 1, kv->vault);
-    bind_text(st, 2, kv->name);
+    if ((rc = prep(s, &st, e, "SELECT id,deleted_date,name FROM keys WHERE vault=? AND name=?",
+                   "tt", kv->vault, kv->name)) != CF_OK)
+        goto tx;
     int r = sqlite3_step(st);
     int64_t key_id = 0;
     if (r == SQLITE_ROW) {
@@ -388,66 +468,44 @@ cf_code vault_store_version_add(vault_store *s, vault_keyver *kv, cf_err *e)
                             "cannot be reused; in this state, the key can only be recovered or "
                             "purged.",
                             kv->name);
-            goto rollback;
+            goto tx;
         }
         key_id = sqlite3_column_int64(st, 0);
         col_copy(kv->name, sizeof(kv->name), st, 2);
     } else if (r != SQLITE_DONE) {
         rc = db_err(e, s->db, "key lookup");
-        goto rollback;
+        goto tx;
     }
     sqlite3_finalize(st);
     st = NULL;
     if (key_id == 0) {
-        if ((rc = prep(s, &st, "INSERT INTO keys(vault,name,created) VALUES(?,?,?)", e)) != CF_OK)
-            goto rollback;
-        bind_text(st, 1, kv->vault);
-        bind_text(st, 2, kv->name);
-        sqlite3_bind_int64(st, 3, now);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            rc = db_err(e, s->db, "key insert");
-            goto rollback;
-        }
+        if ((rc = prep(s, &st, e, "INSERT INTO keys(vault,name,created) VALUES(?,?,?)", "tti",
+                       kv->vault, kv->name, now)) != CF_OK ||
+            (rc = step_write(s, st, "key insert", 0, e)) != CF_OK)
+            goto tx;
         key_id = sqlite3_last_insert_rowid(s->db);
         sqlite3_finalize(st);
         st = NULL;
     }
-    if ((rc = prep(s, &st,
+    if ((rc = prep(s, &st, e,
                    "INSERT INTO key_versions(key_id,version,seq,kty,key_ops,enabled,nbf,exp,"
                    "created,updated,tags,jwk,sealed,hsm_id) VALUES(?1,?2,"
                    "(SELECT coalesce(max(seq),0)+1 FROM key_versions WHERE key_id=?1),"
                    "?3,?4,?5,?6,?7,?8,?8,?9,?10,?11,?12)",
-                   e)) != CF_OK)
-        goto rollback;
-    sqlite3_bind_int64(st, 1, key_id);
-    bind_text(st, 2, kv->version);
-    bind_text(st, 3, kv->kty);
-    bind_json(st, 4, kv->key_ops ? kv->key_ops : json_array());
-    sqlite3_bind_int(st, 5, kv->enabled);
-    bind_opt_int(st, 6, kv->nbf);
-    bind_opt_int(st, 7, kv->exp);
-    sqlite3_bind_int64(st, 8, now);
-    bind_json(st, 9, kv->tags);
-    bind_json(st, 10, kv->jwk);
-    if (kv->sealed)
-        sqlite3_bind_blob(st, 11, kv->sealed, (int)kv->sealed_len, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, 11);
-    bind_text(st, 12, kv->hsm_id[0] ? kv->hsm_id : NULL);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        rc = db_err(e, s->db, "version insert");
-        goto rollback;
-    }
+                   "ittjiooijjbt", key_id, kv->version, kv->kty,
+                   kv->key_ops ? kv->key_ops : empty, (int64_t)kv->enabled, kv->nbf, kv->exp,
+                   now, kv->tags, kv->jwk, (const void *)kv->sealed, kv->sealed_len,
+                   kv->hsm_id[0] ? kv->hsm_id : NULL)) != CF_OK ||
+        (rc = step_write(s, st, "version insert", 0, e)) != CF_OK)
+        goto tx;
     kv->key_id = key_id;
     kv->created = kv->updated = now;
-    rc = exec(s, "COMMIT", e);
-    if (rc == CF_OK)
-        goto out;
-rollback:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+tx:
+    rc = tx_end(s, rc, e);
 out:
     sqlite3_finalize(st);
     unlock(s);
+    json_decref(empty);
     return rc;
 }
 
@@ -465,20 +523,9 @@ cf_code vault_store_version_get(vault_store *s, const char *vault, const char *n
              latest ? "v.seq=(SELECT max(seq) FROM key_versions WHERE key_id=k.id)"
                     : "v.version=?3");
     lock(s);
-    if ((rc = prep(s, &st, sql, e)) != CF_OK)
-        goto out;
-    bind_text(st, 1, vault);
-    bind_text(st, 2, name);
-    if (!latest)
-        bind_text(st, 3, version);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_ROW)
+    if ((rc = prep(s, &st, e, sql, latest ? "tt" : "ttt", vault, name, version)) == CF_OK &&
+        (rc = step_row(s, st, "key get", NULL, e)) == CF_OK)
         row_to_kv(st, out, 1);
-    else if (r == SQLITE_DONE)
-        rc = cf_err_set(e, CF_ENOTFOUND, "key not found");
-    else
-        rc = db_err(e, s->db, "key get");
-out:
     sqlite3_finalize(st);
     unlock(s);
     return rc;
@@ -486,32 +533,17 @@ out:
 
 cf_code vault_store_version_update(vault_store *s, vault_keyver *kv, cf_err *e)
 {
-    sqlite3_stmt *st = NULL;
-    cf_code rc;
     int64_t now = now_s();
-    lock(s);
-    if ((rc = prep(s, &st,
-                   "UPDATE key_versions SET enabled=?1,nbf=?2,exp=?3,key_ops=?4,tags=?5,"
-                   "updated=?6 WHERE key_id=?7 AND version=?8",
-                   e)) != CF_OK)
-        goto out;
-    sqlite3_bind_int(st, 1, kv->enabled);
-    bind_opt_int(st, 2, kv->nbf);
-    bind_opt_int(st, 3, kv->exp);
-    bind_json(st, 4, kv->key_ops ? kv->key_ops : json_array());
-    bind_json(st, 5, kv->tags);
-    sqlite3_bind_int64(st, 6, now);
-    sqlite3_bind_int64(st, 7, kv->key_id);
-    bind_text(st, 8, kv->version);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = db_err(e, s->db, "key update");
-    else if (sqlite3_changes(s->db) == 0)
-        rc = cf_err_set(e, CF_ENOTFOUND, "key not found");
-    else
+    json_t *empty = json_array();
+    cf_code rc = write1(s, "key update", 1, NULL, e,
+                        "UPDATE key_versions SET enabled=?1,nbf=?2,exp=?3,key_ops=?4,tags=?5,"
+                        "updated=?6 WHERE key_id=?7 AND version=?8",
+                        "ioojjiit", (int64_t)kv->enabled, kv->nbf, kv->exp,
+                        kv->key_ops ? kv->key_ops : empty, kv->tags, now, kv->key_id,
+                        kv->version);
+    json_decref(empty);
+    if (rc == CF_OK)
         kv->updated = now;
-out:
-    sqlite3_finalize(st);
-    unlock(s);
     return rc;
 }
 
@@ -540,76 +572,43 @@ static cf_code list_rows(vault_store *s, sqlite3_stmt *st, size_t limit, vault_k
     return CF_OK;
 }
 
-cf_code vault_store_key_list(vault_store *s, const char *vault, int deleted, size_t offset,
+cf_code vault_store_key_list(vault_store *s, const char *vault, int deleted, const char *after,
                              size_t limit, vault_keyver **out, size_t *n, int *more, cf_err *e)
 {
     sqlite3_stmt *st = NULL;
     cf_code rc;
     char sql[512];
+    /* k.name is COLLATE NOCASE: the > of the cursor and the ORDER BY agree */
     snprintf(sql, sizeof(sql),
              "SELECT " KV_COLS " FROM keys k JOIN key_versions v ON v.key_id=k.id "
-             "WHERE k.vault=?1 AND k.deleted_date IS %s AND "
+             "WHERE k.vault=?1 AND k.deleted_date IS %s AND (?2 IS NULL OR k.name>?2) AND "
              "v.seq=(SELECT max(seq) FROM key_versions WHERE key_id=k.id) "
-             "ORDER BY k.name LIMIT ?2 OFFSET ?3",
+             "ORDER BY k.name LIMIT ?3",
              deleted ? "NOT NULL" : "NULL");
     lock(s);
-    if ((rc = prep(s, &st, sql, e)) == CF_OK) {
-        bind_text(st, 1, vault);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)offset);
+    if ((rc = prep(s, &st, e, sql, "tti", vault, after && *after ? after : NULL,
+                   (int64_t)limit + 1)) == CF_OK)
         rc = list_rows(s, st, limit, out, n, more, e);
-    }
     sqlite3_finalize(st);
     unlock(s);
     return rc;
 }
 
-cf_code vault_store_version_list(vault_store *s, const char *vault, const char *name, size_t offset,
-                                 size_t limit, vault_keyver **out, size_t *n, int *more, cf_err *e)
+cf_code vault_store_version_list(vault_store *s, const char *vault, const char *name,
+                                 const char *after, size_t limit, vault_keyver **out, size_t *n,
+                                 int *more, cf_err *e)
 {
     sqlite3_stmt *st = NULL;
     cf_code rc;
     lock(s);
-    if ((rc = prep(s, &st,
+    if ((rc = prep(s, &st, e,
                    "SELECT " KV_COLS " FROM keys k JOIN key_versions v ON v.key_id=k.id "
-                   "WHERE k.vault=?1 AND k.name=?2 AND k.deleted_date IS NULL "
-                   "ORDER BY v.seq LIMIT ?3 OFFSET ?4",
-                   e)) == CF_OK) {
-        bind_text(st, 1, vault);
-        bind_text(st, 2, name);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)limit + 1);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)offset);
+                   "WHERE k.vault=?1 AND k.name=?2 AND k.deleted_date IS NULL AND (?3 IS NULL OR "
+                   "v.seq>(SELECT seq FROM key_versions WHERE key_id=k.id AND version=?3)) "
+                   "ORDER BY v.seq LIMIT ?4",
+                   "ttti", vault, name, after && *after ? after : NULL, (int64_t)limit + 1)) ==
+        CF_OK)
         rc = list_rows(s, st, limit, out, n, more, e);
-    }
-    sqlite3_finalize(st);
-    unlock(s);
-    return rc;
-}
-
-static cf_code key_set_deleted(vault_store *s, const char *vault, const char *name, int64_t deleted,
-                               int64_t purge_at, cf_err *e)
-{
-    sqlite3_stmt *st = NULL;
-    cf_code rc;
-    lock(s);
-    if ((rc = prep(s, &st,
-                   deleted ? "UPDATE keys SET deleted_date=?3,scheduled_purge=?4 "
-                             "WHERE vault=?1 AND name=?2 AND deleted_date IS NULL"
-                           : "UPDATE keys SET deleted_date=NULL,scheduled_purge=NULL "
-                             "WHERE vault=?1 AND name=?2 AND deleted_date IS NOT NULL",
-                   e)) != CF_OK)
-        goto out;
-    bind_text(st, 1, vault);
-    bind_text(st, 2, name);
-    if (deleted) {
-        sqlite3_bind_int64(st, 3, deleted);
-        sqlite3_bind_int64(st, 4, purge_at);
-    }
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = db_err(e, s->db, "key delete/recover");
-    else if (sqlite3_changes(s->db) == 0)
-        rc = cf_err_set(e, CF_ENOTFOUND, "key not found");
-out:
     sqlite3_finalize(st);
     unlock(s);
     return rc;
@@ -618,12 +617,18 @@ out:
 cf_code vault_store_key_delete(vault_store *s, const char *vault, const char *name, int64_t now,
                                int64_t purge_at, cf_err *e)
 {
-    return key_set_deleted(s, vault, name, now, purge_at, e);
+    return write1(s, "key delete/recover", 1, NULL, e,
+                  "UPDATE keys SET deleted_date=?3,scheduled_purge=?4 "
+                  "WHERE vault=?1 AND name=?2 AND deleted_date IS NULL",
+                  "ttii", vault, name, now, purge_at);
 }
 
 cf_code vault_store_key_recover(vault_store *s, const char *vault, const char *name, cf_err *e)
 {
-    return key_set_deleted(s, vault, name, 0, 0, e);
+    return write1(s, "key delete/recover", 1, NULL, e,
+                  "UPDATE keys SET deleted_date=NULL,scheduled_purge=NULL "
+                  "WHERE vault=?1 AND name=?2 AND deleted_date IS NOT NULL",
+                  "tt", vault, name);
 }
 
 cf_code vault_store_key_purge(vault_store *s, const char *vault, const char *name, json_t **hsm_ids,
@@ -635,47 +640,27 @@ cf_code vault_store_key_purge(vault_store *s, const char *vault, const char *nam
     lock(s);
     if ((rc = exec(s, "BEGIN IMMEDIATE", e)) != CF_OK)
         goto out;
-    if ((rc = prep(s, &st,
+    if ((rc = prep(s, &st, e,
                    "SELECT v.hsm_id FROM keys k JOIN key_versions v ON v.key_id=k.id "
                    "WHERE k.vault=? AND k.name=? AND v.hsm_id IS NOT NULL",
-                   e)) != CF_OK)
-        goto rollback;
-    bind_text(st, 1, vault);
-    bind_text(st, 2, name);
+                   "tt", vault, name)) != CF_OK)
+        goto tx;
     while (sqlite3_step(st) == SQLITE_ROW)
         json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
     sqlite3_finalize(st);
-    st = NULL;
-    if ((rc = prep(s, &st,
+    if ((rc = prep(s, &st, e,
                    "DELETE FROM key_versions WHERE key_id=(SELECT id FROM keys WHERE vault=?1 "
                    "AND name=?2)",
-                   e)) != CF_OK)
-        goto rollback;
-    bind_text(st, 1, vault);
-    bind_text(st, 2, name);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        rc = db_err(e, s->db, "purge versions");
-        goto rollback;
-    }
+                   "tt", vault, name)) != CF_OK ||
+        (rc = step_write(s, st, "purge versions", 0, e)) != CF_OK)
+        goto tx;
     sqlite3_finalize(st);
-    st = NULL;
-    if ((rc = prep(s, &st, "DELETE FROM keys WHERE vault=? AND name=?", e)) != CF_OK)
-        goto rollback;
-    bind_text(st, 1, vault);
-    bind_text(st, 2, name);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        rc = db_err(e, s->db, "purge key");
-        goto rollback;
-    }
-    if (sqlite3_changes(s->db) == 0) {
-        rc = cf_err_set(e, CF_ENOTFOUND, "key not found");
-        goto rollback;
-    }
-    rc = exec(s, "COMMIT", e);
-    if (rc == CF_OK)
-        goto out;
-rollback:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if ((rc = prep(s, &st, e, "DELETE FROM keys WHERE vault=? AND name=?", "tt", vault, name)) !=
+        CF_OK)
+        goto tx;
+    rc = step_write(s, st, "purge key", 1, e);
+tx:
+    rc = tx_end(s, rc, e);
 out:
     sqlite3_finalize(st);
     unlock(s);
@@ -695,21 +680,12 @@ cf_code vault_store_rotation_get(vault_store *s, const char *vault, const char *
     cf_code rc;
     *policy = NULL;
     lock(s);
-    if ((rc = prep(s, &st,
+    if ((rc = prep(s, &st, e,
                    "SELECT rotation_policy FROM keys WHERE vault=? AND name=? AND deleted_date IS "
                    "NULL",
-                   e)) != CF_OK)
-        goto out;
-    bind_text(st, 1, vault);
-    bind_text(st, 2, name);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_ROW)
+                   "tt", vault, name)) == CF_OK &&
+        (rc = step_row(s, st, "rotation get", NULL, e)) == CF_OK)
         *policy = col_json(st, 0);
-    else if (r == SQLITE_DONE)
-        rc = cf_err_set(e, CF_ENOTFOUND, "key not found");
-    else
-        rc = db_err(e, s->db, "rotation get");
-out:
     sqlite3_finalize(st);
     unlock(s);
     return rc;
@@ -718,25 +694,10 @@ out:
 cf_code vault_store_rotation_set(vault_store *s, const char *vault, const char *name,
                                  const json_t *policy, cf_err *e)
 {
-    sqlite3_stmt *st = NULL;
-    cf_code rc;
-    lock(s);
-    if ((rc = prep(s, &st,
-                   "UPDATE keys SET rotation_policy=? WHERE vault=? AND name=? AND deleted_date "
-                   "IS NULL",
-                   e)) != CF_OK)
-        goto out;
-    bind_json(st, 1, policy);
-    bind_text(st, 2, vault);
-    bind_text(st, 3, name);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = db_err(e, s->db, "rotation set");
-    else if (sqlite3_changes(s->db) == 0)
-        rc = cf_err_set(e, CF_ENOTFOUND, "key not found");
-out:
-    sqlite3_finalize(st);
-    unlock(s);
-    return rc;
+    return write1(s, "rotation set", 1, NULL, e,
+                  "UPDATE keys SET rotation_policy=? WHERE vault=? AND name=? AND deleted_date "
+                  "IS NULL",
+                  "jtt", policy, vault, name);
 }
 
 void vault_rotations_free(vault_rotation *a, size_t n)
@@ -755,10 +716,10 @@ cf_code vault_store_rotation_list(vault_store *s, vault_rotation **out, size_t *
     if (a == NULL)
         return cf_err_set(e, CF_ENOMEM, "out of memory");
     lock(s);
-    if ((rc = prep(s, &st,
+    if ((rc = prep(s, &st, e,
                    "SELECT id,vault,name,rotation_policy FROM keys WHERE rotation_policy IS NOT "
                    "NULL AND deleted_date IS NULL ORDER BY id",
-                   e)) != CF_OK)
+                   "")) != CF_OK)
         goto out;
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (k == cap) {
@@ -795,11 +756,10 @@ cf_code vault_store_purge_due(vault_store *s, int64_t now, json_t **out, cf_err 
     cf_code rc;
     json_t *a = json_array();
     lock(s);
-    if ((rc = prep(s, &st,
+    if ((rc = prep(s, &st, e,
                    "SELECT vault,name FROM keys WHERE deleted_date IS NOT NULL AND "
                    "scheduled_purge<=? ORDER BY id LIMIT 1000",
-                   e)) == CF_OK) {
-        sqlite3_bind_int64(st, 1, now);
+                   "i", now)) == CF_OK) {
         while (sqlite3_step(st) == SQLITE_ROW)
             json_array_append_new(a, json_pack("[ss]", (const char *)sqlite3_column_text(st, 0),
                                                (const char *)sqlite3_column_text(st, 1)));
@@ -816,21 +776,12 @@ cf_code vault_store_purge_due(vault_store *s, int64_t now, json_t **out, cf_err 
 cf_code vault_store_version_notified(vault_store *s, int64_t key_id, const char *version,
                                      int *was_notified, cf_err *e)
 {
-    sqlite3_stmt *st = NULL;
-    cf_code rc;
-    lock(s);
-    if ((rc = prep(s, &st,
-                   "UPDATE key_versions SET notified=1 WHERE key_id=? AND version=? AND "
-                   "notified=0",
-                   e)) == CF_OK) {
-        sqlite3_bind_int64(st, 1, key_id);
-        bind_text(st, 2, version);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = db_err(e, s->db, "notified");
-        else
-            *was_notified = sqlite3_changes(s->db) == 0;
-    }
-    sqlite3_finalize(st);
-    unlock(s);
+    int changes = 0;
+    cf_code rc = write1(s, "notified", 0, &changes, e,
+                        "UPDATE key_versions SET notified=1 WHERE key_id=? AND version=? AND "
+                        "notified=0",
+                        "it", key_id, version);
+    if (rc == CF_OK)
+        *was_notified = changes == 0;
     return rc;
 }

@@ -83,12 +83,18 @@ cf_code vault_store_version_get(vault_store *s, const char *vault, const char *n
                                 cf_err *e);
 /* Writes enabled, nbf, exp, key_ops, tags; sets updated. */
 cf_code vault_store_version_update(vault_store *s, vault_keyver *kv, cf_err *e);
-/* The latest version of each key, names ordered; offset/limit paging;
- * *more = 1 when rows follow. *out: array of vault_keyver, *n entries. */
-cf_code vault_store_key_list(vault_store *s, const char *vault, int deleted, size_t offset,
+/* The latest version of each key, names ordered (case-insensitively);
+ * keyset paging: at most limit keys whose name sorts after `after` (NULL
+ * or "": from the first). *more = 1 when rows follow. *out: array of
+ * vault_keyver, *n entries. */
+cf_code vault_store_key_list(vault_store *s, const char *vault, int deleted, const char *after,
                              size_t limit, vault_keyver **out, size_t *n, int *more, cf_err *e);
-cf_code vault_store_version_list(vault_store *s, const char *vault, const char *name, size_t offset,
-                                 size_t limit, vault_keyver **out, size_t *n, int *more, cf_err *e);
+/* The versions of a live key, oldest first; keyset paging: the versions
+ * created after version `after` (NULL or "": from the first; an unknown
+ * version: none). */
+cf_code vault_store_version_list(vault_store *s, const char *vault, const char *name,
+                                 const char *after, size_t limit, vault_keyver **out, size_t *n,
+                                 int *more, cf_err *e);
 void vault_keyvers_free(vault_keyver *a, size_t n);
 void vault_keyver_clear(vault_keyver *kv);
 

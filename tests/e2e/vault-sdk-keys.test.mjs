@@ -215,3 +215,14 @@ test('rotation policy: set with rotate and notify actions, read back the same', 
   assert.equal(byAction.notify.timeBeforeExpiry, 'P30D');
   assert.match(got.id, /\/keys\/policy-key\/rotationpolicy$/);
 });
+
+test('concurrent unwraps (16 in flight) on the HSM and the software key each return their own secret', async () => {
+  for (const name of ['hsm-3072', 'wrap-oaep256']) {
+    const k = await client.getKey(name);
+    const cc = crypto(k);
+    const secrets = Array.from({ length: 16 }, () => randomBytes(32));
+    const wrapped = secrets.map((s) => oaep(publicKeyOf(k), s, 'sha256'));
+    const got = await Promise.all(wrapped.map((w) => cc.unwrapKey('RSA-OAEP-256', w)));
+    got.forEach((u, i) => assert.deepEqual(Buffer.from(u.result), secrets[i], `${name} #${i}`));
+  }
+});

@@ -30,9 +30,9 @@
 // the daemon's certificate covers (SAN DNS:*.vault.localhost). Raw requests
 // go through node:https with the same agent.
 import { generateKeyPairSync, createSign, createHmac, randomUUID, sign as cryptoSign, createPublicKey } from 'node:crypto';
-import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
 import https from 'node:https';
 import dns from 'node:dns';
 import { startDaemon, freshDir } from './daemons.mjs';
@@ -236,7 +236,10 @@ export const SDK_API = 'api-version=2025-07-01';
 // Starts keyvaultd. opts: issuers (array of issuer objects from
 // createIssuer, or raw config entries), hsm (from createSoftHsm), config
 // (merged over the generated config), dataDir, args, env.
+// d.stop() removes the data dir it made and the SoftHSM token dir (not
+// the config dir with the log); KEEP_E2E_DIRS=1 keeps everything.
 export async function startKeyvaultd(opts = {}) {
+  const ownData = !opts.dataDir;
   const dataDir = opts.dataDir || join(freshDir('coffer-kv-'), 'data');
   const cfgDir = freshDir('coffer-kvcfg-');
   const config = {
@@ -270,7 +273,15 @@ export async function startKeyvaultd(opts = {}) {
   });
   d.admin = adminApi(d);
   const stop = d.stop.bind(d);
-  d.stop = async () => { d.agent.destroy(); return stop(); };
+  d.stop = async () => {
+    d.agent.destroy();
+    const res = await stop();
+    if (!process.env.KEEP_E2E_DIRS) {
+      if (ownData) rmSync(dirname(dataDir), { recursive: true, force: true });
+      if (opts.hsm) rmSync(opts.hsm.dir, { recursive: true, force: true });
+    }
+    return res;
+  };
   return d;
 }
 

@@ -170,78 +170,83 @@ static void refuse(json_t *jwk, jwk_private_mode mode, const char *why)
     json_decref(jwk);
 }
 
+/* One malformed JWK: vector vec with member edited (by f on its decoded
+ * bytes when f is set, else replaced by the JSON text set when that is
+ * set, else deleted), refused under mode. */
+typedef struct bad_jwk {
+    const char *vec;
+    const char *member;
+    void (*f)(cf_buf *);
+    const char *set;
+    jwk_private_mode mode;
+    const char *why;
+} bad_jwk;
+
+static void refuse_each(const bad_jwk *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = vc_json(c[i].vec);
+        if (c[i].f)
+            mutate(j, c[i].member, c[i].f);
+        else if (c[i].set) {
+            json_t *v = json_loads(c[i].set, JSON_DECODE_ANY, NULL);
+            cr_assert_not_null(v, "bad test JSON: %s", c[i].set);
+            json_object_set_new(j, c[i].member, v);
+        }
+        else
+            json_object_del(j, c[i].member);
+        refuse(j, c[i].mode, c[i].why);
+    }
+}
+
+#define OPT JWK_PRIVATE_OPTIONAL
+
 Test(jwk_import, refuses_malformed_rsa_keys)
 {
-    json_t *j;
-    j = vc_json(VEC_RSA_JWK_PUB);
-    json_object_del(j, "n");
-    refuse(j, JWK_PRIVATE_OPTIONAL, "missing n");
-    j = vc_json(VEC_RSA_JWK_PUB);
-    mutate(j, "n", half);
-    refuse(j, JWK_PRIVATE_OPTIONAL, "1024-bit modulus");
-    j = vc_json(VEC_RSA_JWK_PUB);
-    mutate(j, "n", grow);
-    refuse(j, JWK_PRIVATE_OPTIONAL, "modulus over 4096 bits");
-    j = vc_json(VEC_RSA_JWK_PUB);
-    mutate(j, "e", make_even);
-    refuse(j, JWK_PRIVATE_OPTIONAL, "even exponent");
-    j = vc_json(VEC_RSA_JWK_PUB);
-    mutate(j, "n", make_even);
-    refuse(j, JWK_PRIVATE_OPTIONAL, "even modulus");
-    j = vc_json(VEC_RSA_JWK_PUB);
-    json_object_set_new(j, "n", json_integer(5));
-    refuse(j, JWK_PRIVATE_OPTIONAL, "n not a string");
-    j = vc_json(VEC_RSA_JWK_PUB);
-    json_object_set_new(j, "e", json_string("AQAB=="));
-    refuse(j, JWK_PRIVATE_OPTIONAL, "padded base64");
-    j = vc_json(VEC_RSA_JWK_PUB);
-    json_object_set_new(j, "e", json_string("AQ AB"));
-    refuse(j, JWK_PRIVATE_OPTIONAL, "space in base64");
+    const bad_jwk cases[] = {
+        {VEC_RSA_JWK_PUB, "n", NULL, NULL, OPT, "missing n"},
+        {VEC_RSA_JWK_PUB, "n", half, NULL, OPT, "1024-bit modulus"},
+        {VEC_RSA_JWK_PUB, "n", grow, NULL, OPT, "modulus over 4096 bits"},
+        {VEC_RSA_JWK_PUB, "e", make_even, NULL, OPT, "even exponent"},
+        {VEC_RSA_JWK_PUB, "n", make_even, NULL, OPT, "even modulus"},
+        {VEC_RSA_JWK_PUB, "n", NULL, "5", OPT, "n not a string"},
+        {VEC_RSA_JWK_PUB, "e", NULL, "\"AQAB==\"", OPT, "padded base64"},
+        {VEC_RSA_JWK_PUB, "e", NULL, "\"AQ AB\"", OPT, "space in base64"},
+    };
+    refuse_each(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 Test(jwk_import, refuses_inconsistent_rsa_private_parts)
 {
     const char *members[] = {"d", "p", "q", "dp", "dq", "qi"};
     for (size_t i = 0; i < 6; i++) {
-        json_t *j = vc_json(VEC_RSA_JWK_PRIV);
-        mutate(j, members[i], flip_last);
-        refuse(j, JWK_PRIVATE_REQUIRED, members[i]);
+        const bad_jwk c = {VEC_RSA_JWK_PRIV, members[i], flip_last, NULL, JWK_PRIVATE_REQUIRED,
+                           members[i]};
+        refuse_each(&c, 1);
     }
+    const bad_jwk cases[] = {
+        {VEC_RSA_JWK_PRIV, "qi", NULL, NULL, OPT, "missing qi"},
+        {VEC_RSA_JWK_PRIV, "oth", NULL, "[]", OPT, "multi-prime"},
+    };
+    refuse_each(cases, sizeof(cases) / sizeof(cases[0]));
     json_t *j = vc_json(VEC_RSA_JWK_PRIV);
-    json_object_del(j, "qi");
-    refuse(j, JWK_PRIVATE_OPTIONAL, "missing qi");
-    j = vc_json(VEC_RSA_JWK_PRIV);
     json_object_set(j, "p", json_object_get(j, "q"));
-    refuse(j, JWK_PRIVATE_OPTIONAL, "p == q");
-    j = vc_json(VEC_RSA_JWK_PRIV);
-    json_object_set_new(j, "oth", json_array());
-    refuse(j, JWK_PRIVATE_OPTIONAL, "multi-prime");
+    refuse(j, OPT, "p == q");
 }
 
 Test(jwk_import, refuses_malformed_ec_keys)
 {
-    json_t *j;
-    j = vc_json(VEC_EC256_JWK_PUB);
-    mutate(j, "y", flip_last);
-    refuse(j, JWK_PUBLIC_ONLY, "point not on the curve");
-    j = vc_json(VEC_EC256_JWK_PUB);
-    mutate(j, "x", drop_first);
-    refuse(j, JWK_PUBLIC_ONLY, "short x");
-    j = vc_json(VEC_EC256_JWK_PUB);
-    json_object_set_new(j, "crv", json_string("P-256K"));
-    refuse(j, JWK_PUBLIC_ONLY, "secp256k1");
-    j = vc_json(VEC_EC256_JWK_PUB);
-    json_object_del(j, "crv");
-    refuse(j, JWK_PUBLIC_ONLY, "no crv");
-    j = vc_json(VEC_EC256_JWK_PUB);
-    json_object_set_new(j, "crv", json_string("P-384"));
-    refuse(j, JWK_PUBLIC_ONLY, "P-256 coordinates under P-384");
-    j = vc_json(VEC_EC256_JWK_PRIV);
-    mutate(j, "d", flip_last);
-    refuse(j, JWK_PRIVATE_OPTIONAL, "d does not match the point");
-    j = vc_json(VEC_EC256_JWK_PRIV);
-    mutate(j, "d", drop_first);
-    refuse(j, JWK_PRIVATE_OPTIONAL, "short d");
+    const bad_jwk cases[] = {
+        {VEC_EC256_JWK_PUB, "y", flip_last, NULL, JWK_PUBLIC_ONLY, "point not on the curve"},
+        {VEC_EC256_JWK_PUB, "x", drop_first, NULL, JWK_PUBLIC_ONLY, "short x"},
+        {VEC_EC256_JWK_PUB, "crv", NULL, "\"P-256K\"", JWK_PUBLIC_ONLY, "secp256k1"},
+        {VEC_EC256_JWK_PUB, "crv", NULL, NULL, JWK_PUBLIC_ONLY, "no crv"},
+        {VEC_EC256_JWK_PUB, "crv", NULL, "\"P-384\"", JWK_PUBLIC_ONLY,
+         "P-256 coordinates under P-384"},
+        {VEC_EC256_JWK_PRIV, "d", flip_last, NULL, OPT, "d does not match the point"},
+        {VEC_EC256_JWK_PRIV, "d", drop_first, NULL, OPT, "short d"},
+    };
+    refuse_each(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 Test(jwk_import, refuses_other_kty_and_non_objects)

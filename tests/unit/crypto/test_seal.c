@@ -294,8 +294,11 @@ Test(seal_resume, tampered_complete_segment_is_integrity_error)
 
 static unsigned char tdata[TN];
 
-static int tamper_object(const seal_kek *k)
+/* The object every tamper test starts from: tdata sealed under the kek
+ * (key bytes 9, registry "reg") that *k is set to. */
+static int tamper_object(seal_kek *k)
 {
+    tu_kek(k, 9, "reg");
     tu_fill(tdata, TN, 77);
     seal_fixed f = {.log2_segment = 10};
     return tu_seal(k, tdata, TN, &f, 0);
@@ -345,10 +348,16 @@ static void expect_open_fails(const seal_kek *k, int fd)
     cr_assert_neq(e.msg[0], '\0');
 }
 
+/* expect_open_fails on a scratch copy c, which it then closes. */
+static void expect_copy_fails(const seal_kek *k, int c)
+{
+    expect_open_fails(k, c);
+    close(c);
+}
+
 Test(seal_tamper, any_header_byte_fails_open)
 {
     seal_kek k;
-    tu_kek(&k, 9, "reg");
     int fd = tamper_object(&k);
     for (off_t i = 0; i < HDR; i++) {
         unsigned char bits[] = {0x01, 0x80, 0xff};
@@ -365,7 +374,6 @@ Test(seal_tamper, any_header_byte_fails_open)
 Test(seal_tamper, any_segment_byte_fails_exactly_the_reads_touching_it)
 {
     seal_kek k;
-    tu_kek(&k, 9, "reg");
     int fd = tamper_object(&k);
     for (int s = 0; s < TNSEG; s++) {
         size_t ct_len = seg_len(s) + 16;
@@ -401,14 +409,12 @@ Test(seal_tamper, any_segment_byte_fails_exactly_the_reads_touching_it)
 Test(seal_tamper, truncation_at_every_length_fails_open)
 {
     seal_kek k;
-    tu_kek(&k, 9, "reg");
     int fd = tamper_object(&k);
     off_t n = tu_fsize(fd);
     for (off_t len = 0; len < n; len++) {
         int c = tu_clone(fd);
         cr_assert_eq(ftruncate(c, len), 0);
-        expect_open_fails(&k, c);
-        close(c);
+        expect_copy_fails(&k, c);
     }
     close(fd);
 }
@@ -432,22 +438,19 @@ Test(seal_tamper, dropping_a_segment_before_an_empty_final_fails)
             if (s != drop)
                 cr_assert_eq(write(c, all + HDR + s * TSTRIDE, TSTRIDE), TSTRIDE);
         cr_assert_eq(write(c, all + HDR + 3 * TSTRIDE, 16), 16);
-        expect_open_fails(&k, c);
-        close(c);
+        expect_copy_fails(&k, c);
     }
     /* Dropping the final segment of this object leaves a multiple of the
      * stride: no final segment, refused as truncated. */
     int c = tu_memfd();
     cr_assert_eq(write(c, all, HDR + 3 * TSTRIDE), HDR + 3 * TSTRIDE);
-    expect_open_fails(&k, c);
-    close(c);
+    expect_copy_fails(&k, c);
     close(fd);
 }
 
 Test(seal_tamper, appending_fails_open)
 {
     seal_kek k;
-    tu_kek(&k, 9, "reg");
     int fd = tamper_object(&k);
     off_t n = tu_fsize(fd);
     unsigned char seg1[TSTRIDE], fin[516], junk[TSTRIDE];
@@ -462,8 +465,7 @@ Test(seal_tamper, appending_fails_open)
     for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
         int c = tu_clone(fd);
         cr_assert_eq(pwrite(c, tails[t].p, tails[t].len, n), (ssize_t)tails[t].len);
-        expect_open_fails(&k, c);
-        close(c);
+        expect_copy_fails(&k, c);
     }
     close(fd);
 }
@@ -471,7 +473,6 @@ Test(seal_tamper, appending_fails_open)
 Test(seal_tamper, swapped_segments_fail_the_reads_touching_them)
 {
     seal_kek k;
-    tu_kek(&k, 9, "reg");
     int fd = tamper_object(&k);
     int pairs[][2] = {{0, 1}, {1, 2}, {0, 2}};
     for (size_t p = 0; p < 3; p++) {
@@ -497,7 +498,6 @@ Test(seal_tamper, swapped_segments_fail_the_reads_touching_them)
 Test(seal_tamper, other_registry_or_key_fails_open)
 {
     seal_kek k;
-    tu_kek(&k, 9, "reg");
     int fd = tamper_object(&k);
     seal_kek other;
     tu_kek(&other, 9, "reg2"); /* same key bytes, other registry: AAD differs */
@@ -525,13 +525,11 @@ static int splice_header(int a, int b)
 Test(seal_tamper, segments_under_another_objects_header_fail)
 {
     seal_kek k;
-    tu_kek(&k, 9, "reg");
     int a = tamper_object(&k);
     /* A random other object: its header authenticates, our segments not. */
     int b = tamper_object(&k);
     int c = splice_header(a, b);
-    expect_open_fails(&k, c);
-    close(c);
+    expect_copy_fails(&k, c);
     close(b);
 
     /* Even with the same DEK and nonce prefix, only the object id
@@ -546,8 +544,7 @@ Test(seal_tamper, segments_under_another_objects_header_fail)
     int x = tu_seal(&k, tdata, TN, &f1, 0);
     int y = tu_seal(&k, tdata, TN, &f2, 0);
     c = splice_header(x, y);
-    expect_open_fails(&k, c);
-    close(c);
+    expect_copy_fails(&k, c);
     /* The same splice for a multi-segment read after a valid final: put
      * y's final segment in place so open passes, then every other segment
      * fails. */
@@ -570,7 +567,6 @@ Test(seal_tamper, segment_of_same_object_at_other_index_or_flag_fails)
 {
     /* Copying segment 0 over segment 1 (same DEK, header, wrong index). */
     seal_kek k;
-    tu_kek(&k, 9, "reg");
     int fd = tamper_object(&k);
     unsigned char s0[TSTRIDE];
     cr_assert_eq(pread(fd, s0, TSTRIDE, HDR), TSTRIDE);

@@ -118,3 +118,60 @@ Test(vault_audit, filters_and_keeps_the_most_recent)
     cr_assert_eq(json_array_size(v), 4);
     json_decref(v);
 }
+
+/* Appends raw text to the log, as a damaged or foreign writer might. */
+static void raw(const char *text, size_t n)
+{
+    FILE *fp = fopen(path, "ae");
+    cr_assert_not_null(fp);
+    cr_assert_eq(fwrite(text, 1, n, fp), n);
+    fclose(fp);
+}
+
+Test(vault_audit, streams_past_overlong_and_malformed_lines)
+{
+    ev("default", "first", "KeyGet", 200);
+    /* a 100 KiB line: skipped whole (its tail is not read as a line) */
+    size_t big = 100 * 1024;
+    char *line = malloc(big + 1);
+    cr_assert_not_null(line);
+    memset(line, ' ', big);
+    const char *fake = "{\"time\":\"2030-01-01T00:00:00.000Z\",\"objectId\":\"inside\"}";
+    memcpy(line, "{\"x\":\"", 6);
+    memcpy(line + big - 1 - strlen(fake), fake, strlen(fake)); /* a valid-looking tail */
+    line[big - 1] = '\n';
+    raw(line, big);
+    free(line);
+    raw("not json\n\n[1,2]\n", 16);
+    ev("default", "last", "KeyGet", 200);
+    json_t *v = query((vault_audit_filter){0});
+    cr_assert_eq(json_array_size(v), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(v, 0), "objectId")),
+                     "first");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(v, 1), "objectId")), "last");
+    json_decref(v);
+    /* a final line without its newline still counts */
+    raw("{\"time\":\"2030-01-01T00:00:00.000Z\",\"objectId\":\"torn\"}", 53);
+    v = query((vault_audit_filter){.limit = 1});
+    cr_assert_eq(json_array_size(v), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(v, 0), "objectId")), "torn");
+    json_decref(v);
+}
+
+Test(vault_audit, text_query_keeps_the_last_limit_of_a_long_log)
+{
+    for (int i = 0; i < 300; i++)
+        ev(i % 2 ? "odd" : "even", i == 298 ? "marker" : "x", "KeyGet", 200);
+    cf_buf b;
+    cf_buf_init(&b, 0);
+    vault_audit_filter f = {.vault = "even", .limit = 2};
+    cr_assert_eq(vault_audit_query_text(a, &f, &b, NULL), CF_OK);
+    json_t *o = json_loadb((const char *)b.data, b.len, 0, NULL);
+    cr_assert_not_null(o, "the text is one JSON document");
+    json_t *v = json_object_get(o, "value");
+    cr_assert_eq(json_array_size(v), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(v, 1), "objectId")),
+                     "marker");
+    json_decref(o);
+    cf_buf_free(&b);
+}

@@ -122,14 +122,13 @@ Test(hsm_token, open_refuses_wrong_pin_unknown_label_and_bad_module)
     hsm_close(h);
 }
 
-/* The token's own answer on private values: a second PKCS#11 view of the
- * same (already logged-in) module. */
-static void assert_not_extractable(CK_OBJECT_CLASS cls, const char *id_hex, const char *label,
-                                   CK_ATTRIBUTE_TYPE secret_attr)
+/* A second PKCS#11 view of the same (already logged-in) module: dlopened
+ * again, a session of the given flags on the test token. */
+static CK_SESSION_HANDLE other_view(void **dl, CK_FUNCTION_LIST_PTR *fp, CK_FLAGS flags)
 {
-    void *dl = dlopen(MODULE, RTLD_NOW);
-    cr_assert_not_null(dl);
-    CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList");
+    *dl = dlopen(MODULE, RTLD_NOW);
+    cr_assert_not_null(*dl);
+    CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(*dl, "C_GetFunctionList");
     CK_FUNCTION_LIST_PTR f = NULL;
     cr_assert_eq(get(&f), CKR_OK);
     CK_ULONG n = 8;
@@ -139,9 +138,33 @@ static void assert_not_extractable(CK_OBJECT_CLASS cls, const char *id_hex, cons
     for (CK_ULONG i = 0; i < n && s == CK_INVALID_HANDLE; i++) {
         CK_TOKEN_INFO ti;
         if (f->C_GetTokenInfo(slots[i], &ti) == CKR_OK && memcmp(ti.label, LABEL, 11) == 0)
-            cr_assert_eq(f->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_OK);
+            cr_assert_eq(f->C_OpenSession(slots[i], flags, NULL, NULL, &s), CKR_OK);
     }
     cr_assert_neq(s, CK_INVALID_HANDLE);
+    *fp = f;
+    return s;
+}
+
+/* The one object matching the two-attribute template t. */
+static CK_OBJECT_HANDLE find_one(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_ATTRIBUTE *t)
+{
+    CK_OBJECT_HANDLE o;
+    CK_ULONG found = 0;
+    cr_assert_eq(f->C_FindObjectsInit(s, t, 2), CKR_OK);
+    cr_assert_eq(f->C_FindObjects(s, &o, 1, &found), CKR_OK);
+    f->C_FindObjectsFinal(s);
+    cr_assert_eq(found, 1, "key object not found (or not logged in)");
+    return o;
+}
+
+/* The token's own answer on private values: a second PKCS#11 view of the
+ * same (already logged-in) module. */
+static void assert_not_extractable(CK_OBJECT_CLASS cls, const char *id_hex, const char *label,
+                                   CK_ATTRIBUTE_TYPE secret_attr)
+{
+    void *dl;
+    CK_FUNCTION_LIST_PTR f;
+    CK_SESSION_HANDLE s = other_view(&dl, &f, CKF_SERIAL_SESSION);
     unsigned char id[16];
     CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, id, 16}};
     if (id_hex) {
@@ -149,12 +172,7 @@ static void assert_not_extractable(CK_OBJECT_CLASS cls, const char *id_hex, cons
     } else {
         t[1] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
     }
-    CK_OBJECT_HANDLE o;
-    CK_ULONG found = 0;
-    cr_assert_eq(f->C_FindObjectsInit(s, t, 2), CKR_OK);
-    cr_assert_eq(f->C_FindObjects(s, &o, 1, &found), CKR_OK);
-    f->C_FindObjectsFinal(s);
-    cr_assert_eq(found, 1, "key object not found (or not logged in)");
+    CK_OBJECT_HANDLE o = find_one(f, s, t);
     unsigned char buf[1024];
     CK_ATTRIBUTE a = {secret_attr, buf, sizeof(buf)};
     CK_RV rv = f->C_GetAttributeValue(s, o, &a, 1);
@@ -466,32 +484,14 @@ Test(hsm_ec, generates_keys_on_each_curve_and_signs_in_jose_form)
 /* Destroys the private key behind hsm's back (another PKCS#11 view). */
 static void destroy_behind_the_back(const char *id_hex)
 {
-    void *dl = dlopen(MODULE, RTLD_NOW);
-    cr_assert_not_null(dl);
-    CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList");
-    CK_FUNCTION_LIST_PTR f = NULL;
-    cr_assert_eq(get(&f), CKR_OK);
-    CK_ULONG n = 8;
-    CK_SLOT_ID slots[8];
-    cr_assert_eq(f->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    for (CK_ULONG i = 0; i < n && s == CK_INVALID_HANDLE; i++) {
-        CK_TOKEN_INFO ti;
-        if (f->C_GetTokenInfo(slots[i], &ti) == CKR_OK && memcmp(ti.label, LABEL, 11) == 0)
-            cr_assert_eq(f->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
-                                          NULL, &s),
-                         CKR_OK);
-    }
+    void *dl;
+    CK_FUNCTION_LIST_PTR f;
+    CK_SESSION_HANDLE s = other_view(&dl, &f, CKF_SERIAL_SESSION | CKF_RW_SESSION);
     unsigned char id[16];
     cr_assert_eq(cf_hex_decode(id, 16, id_hex, 32, NULL), CF_OK);
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
     CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, id, 16}};
-    CK_OBJECT_HANDLE o;
-    CK_ULONG found = 0;
-    cr_assert_eq(f->C_FindObjectsInit(s, t, 2), CKR_OK);
-    cr_assert_eq(f->C_FindObjects(s, &o, 1, &found), CKR_OK);
-    f->C_FindObjectsFinal(s);
-    cr_assert_eq(found, 1);
+    CK_OBJECT_HANDLE o = find_one(f, s, t);
     cr_assert_eq(f->C_DestroyObject(s, o), CKR_OK);
     f->C_CloseSession(s);
     dlclose(dl);

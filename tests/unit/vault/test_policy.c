@@ -156,3 +156,18 @@ Test(vault_policy, replace_takes_the_new_list)
     json_decref(chg);
     json_decref(cur);
 }
+
+Test(vault_policy, tenant_is_checked_only_when_vault_and_token_both_name_one)
+{
+    const char *t1 = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    cr_assert(vault_tenant_allows(t1, t1));
+    cr_assert(vault_tenant_allows(t1, "72F988BF-86F1-41AF-91AB-2D7CD011DB47"));
+    cr_assert_not(vault_tenant_allows(t1, "11111111-1111-1111-1111-111111111111"));
+    cr_assert_not(vault_tenant_allows("t1", "t2"));
+    /* a token without tid, or a vault without a tenant: not checked */
+    cr_assert(vault_tenant_allows(t1, ""));
+    cr_assert(vault_tenant_allows(t1, NULL));
+    cr_assert(vault_tenant_allows("", "11111111-1111-1111-1111-111111111111"));
+    cr_assert(vault_tenant_allows(VAULT_TENANT_NONE, "11111111-1111-1111-1111-111111111111"));
+    cr_assert(vault_tenant_allows(NULL, t1));
+}

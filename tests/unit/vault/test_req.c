@@ -171,3 +171,34 @@ Test(vault_req, validates_names_and_versions)
     cr_assert_not(vault_version_valid("78deebed173b48e48f55abf87ed4cf7"));
     cr_assert_not(vault_version_valid("78deebed173b48e48f55abf87ed4cf7g"));
 }
+
+Test(vault_req, skiptoken_round_trips_and_refuses_other_kinds_and_junk)
+{
+    char tok[VAULT_SKIPTOKEN_MAX + 1], last[160];
+    cr_assert_eq(vault_skiptoken_encode(tok, sizeof(tok), "keys", "my-Key-7", NULL), CF_OK);
+    cr_assert(strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+                  strlen(tok),
+              "not base64url: %s", tok);
+    cr_assert_eq(vault_skiptoken_decode(last, sizeof(last), "keys", tok, NULL), CF_OK);
+    cr_assert_str_eq(last, "my-Key-7");
+    /* a token of the keys list does not page the deleted keys or versions */
+    cf_err e = {0};
+    cr_assert_eq(vault_skiptoken_decode(last, sizeof(last), "deletedkeys", tok, &e), CF_EINVAL);
+    cr_assert_str_eq(e.msg, "invalid $skiptoken");
+    cr_assert_eq(vault_skiptoken_decode(last, sizeof(last), "versions", tok, NULL), CF_EINVAL);
+    cr_assert_eq(vault_skiptoken_encode(tok, sizeof(tok), "versions",
+                                        "0123456789abcdef0123456789ABCDEF", NULL),
+                 CF_OK);
+    cr_assert_eq(vault_skiptoken_decode(last, sizeof(last), "versions", tok, NULL), CF_OK);
+    cr_assert_str_eq(last, "0123456789abcdef0123456789ABCDEF");
+    /* old offsets, junk, names the vault would refuse */
+    const char *bad[] = {"25", "", "!!", "a2V5czo", /* "keys:" */
+                         "a2V5czphIGI",             /* "keys:a b" */
+                         "dmVyc2lvbnM6eHl6"};       /* "versions:xyz" */
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *kind = i == 5 ? "versions" : "keys";
+        cr_assert_eq(vault_skiptoken_decode(last, sizeof(last), kind, bad[i], NULL), CF_EINVAL,
+                     "%s", bad[i]);
+        cr_assert_str_eq(last, "");
+    }
+}

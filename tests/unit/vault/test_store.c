@@ -142,21 +142,100 @@ Test(vault_store, lists_page_in_name_order)
     vault_keyver *rows = NULL;
     size_t n = 0;
     int more = 0;
-    cr_assert_eq(vault_store_key_list(st, "default", 0, 0, 2, &rows, &n, &more, NULL), CF_OK);
+    cr_assert_eq(vault_store_key_list(st, "default", 0, NULL, 2, &rows, &n, &more, NULL), CF_OK);
     cr_assert_eq(n, 2);
     cr_assert_eq(more, 1);
     cr_assert_str_eq(rows[0].name, "a");
     cr_assert_str_eq(rows[0].version, "00000000000000000000000000000002", "latest per key");
     cr_assert_null(rows[0].sealed, "lists never carry private material");
     vault_keyvers_free(rows, n);
-    cr_assert_eq(vault_store_key_list(st, "default", 0, 2, 2, &rows, &n, &more, NULL), CF_OK);
+    cr_assert_eq(vault_store_key_list(st, "default", 0, "B", 2, &rows, &n, &more, NULL), CF_OK);
     cr_assert_eq(n, 1);
     cr_assert_eq(more, 0);
     cr_assert_str_eq(rows[0].name, "c");
     vault_keyvers_free(rows, n);
-    cr_assert_eq(vault_store_version_list(st, "default", "a", 0, 25, &rows, &n, &more, NULL),
+    cr_assert_eq(vault_store_version_list(st, "default", "a", NULL, 25, &rows, &n, &more, NULL),
                  CF_OK);
     cr_assert_eq(n, 2);
+    vault_keyvers_free(rows, n);
+}
+
+static void list_names(const char *after, size_t limit, const char *want, int want_more)
+{
+    vault_keyver *rows = NULL;
+    size_t n = 0;
+    int more = -1;
+    cr_assert_eq(vault_store_key_list(st, "default", 0, after, limit, &rows, &n, &more, NULL),
+                 CF_OK);
+    char got[1024] = "";
+    for (size_t i = 0; i < n && i < 5; i++) {
+        size_t k = strlen(got);
+        snprintf(got + k, sizeof(got) - k, "%s%.128s", i ? "," : "", rows[i].name);
+    }
+    cr_assert_str_eq(got, want, "after %s", after ? after : "(start)");
+    cr_assert_eq(more, want_more, "after %s", after ? after : "(start)");
+    vault_keyvers_free(rows, n);
+}
+
+Test(vault_store, keyset_paging_neither_skips_nor_repeats_when_keys_change_between_pages)
+{
+    const char *names[] = {"a", "b", "C", "d", "e"};
+    for (int i = 0; i < 5; i++)
+        add_version(names[i], "00000000000000000000000000000001", "s");
+    list_names(NULL, 2, "a,b", 1);
+    /* a key sorting before the cursor comes: an offset of 2 would repeat b */
+    add_version("a0", "00000000000000000000000000000001", "s");
+    list_names("b", 2, "C,d", 1);
+    /* two keys of the earlier pages go: an offset of 4 would skip e */
+    cr_assert_eq(vault_store_key_delete(st, "default", "a", 1, 2, NULL), CF_OK);
+    cr_assert_eq(vault_store_key_delete(st, "default", "a0", 1, 2, NULL), CF_OK);
+    list_names("d", 2, "e", 0);
+    /* the cursor compares like the names: case-insensitively */
+    list_names("c", 5, "d,e", 0);
+    list_names("zzz", 5, "", 0);
+    /* deleted keys page the same way */
+    vault_keyver *rows = NULL;
+    size_t n = 0;
+    int more = 0;
+    cr_assert_eq(vault_store_key_list(st, "default", 1, "a", 5, &rows, &n, &more, NULL), CF_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(rows[0].name, "a0");
+    vault_keyvers_free(rows, n);
+    cr_assert_eq(vault_store_key_list(st, "default", 1, NULL, 1, &rows, &n, &more, NULL), CF_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(more, 1);
+    cr_assert_str_eq(rows[0].name, "a");
+    vault_keyvers_free(rows, n);
+}
+
+Test(vault_store, version_paging_continues_after_the_last_version)
+{
+    const char *v[] = {"f0000000000000000000000000000001", "10000000000000000000000000000002",
+                       "a0000000000000000000000000000003"};
+    for (int i = 0; i < 3; i++)
+        add_version("k", v[i], "s");
+    vault_keyver *rows = NULL;
+    size_t n = 0;
+    int more = 0;
+    cr_assert_eq(vault_store_version_list(st, "default", "k", NULL, 2, &rows, &n, &more, NULL),
+                 CF_OK);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(more, 1);
+    cr_assert_str_eq(rows[1].version, v[1], "creation order, not version order");
+    vault_keyvers_free(rows, n);
+    add_version("k", "00000000000000000000000000000004", "s");
+    cr_assert_eq(vault_store_version_list(st, "default", "k", v[1], 2, &rows, &n, &more, NULL),
+                 CF_OK);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(more, 0);
+    cr_assert_str_eq(rows[0].version, v[2]);
+    cr_assert_str_eq(rows[1].version, "00000000000000000000000000000004");
+    vault_keyvers_free(rows, n);
+    /* a version the key does not have: nothing */
+    cr_assert_eq(vault_store_version_list(st, "default", "k", "0000000000000000000000000000dead",
+                                          2, &rows, &n, &more, NULL),
+                 CF_OK);
+    cr_assert_eq(n, 0);
     vault_keyvers_free(rows, n);
 }
 
