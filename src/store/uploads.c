@@ -30,6 +30,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "store/objects.h"
+#include "store/offload.h"
 
 #define CKPT_MAGIC "CFUPLD01"
 #define SEG ((size_t)1 << SEAL_DEFAULT_LOG2_SEGMENT)
@@ -412,29 +413,52 @@ uint64_t upload_length(const upload *u)
     return seal_writer_length(u->w);
 }
 
-cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e)
+/* The SHA-256 of one chunk of an upload, in pieces that stop at every
+ * segment boundary of the total length, so the state at the durable
+ * length (the writer seals each segment as soon as it is full) is at hand
+ * for a checkpoint. Touches only u->sha and u->sha_durable. */
+typedef struct hash_job {
+    upload *u;
+    const unsigned char *p;
+    size_t len;
+    uint64_t pos; /* upload length before this chunk */
+} hash_job;
+
+static void hash_chunk(void *arg)
 {
-    if (u->finished)
-        return cf_err_set(e, CF_ECONFLICT, "upload already finished");
-    cf_code rc = seal_writer_write(u->w, data, len, e);
-    if (rc != CF_OK)
-        return rc;
-    /* Hash in pieces that stop at every segment boundary of the total
-     * length, so the state at the durable length (the writer seals each
-     * segment as soon as it is full) is at hand for a checkpoint. */
-    uint64_t pos = seal_writer_length(u->w) - len;
-    const unsigned char *p = data;
-    size_t left = len;
+    hash_job *j = arg;
+    uint64_t pos = j->pos;
+    const unsigned char *p = j->p;
+    size_t left = j->len;
     while (left > 0) {
         size_t room = SEG - (size_t)(pos % SEG);
         size_t n = left < room ? left : room;
-        SHA256_Update(&u->sha, p, n);
+        SHA256_Update(&j->u->sha, p, n);
         p += n;
         left -= n;
         pos += n;
         if (pos % SEG == 0)
-            u->sha_durable = u->sha;
+            j->u->sha_durable = j->u->sha;
     }
+}
+
+/* Below this a chunk is hashed inline: handing it over costs more. */
+#define OFFLOAD_MIN (32u * 1024)
+
+cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e)
+{
+    if (u->finished)
+        return cf_err_set(e, CF_ECONFLICT, "upload already finished");
+    /* hash on a helper core while this thread seals the same bytes */
+    hash_job job = {u, data, len, seal_writer_length(u->w)};
+    offload_helper *h = len >= OFFLOAD_MIN ? offload_start(hash_chunk, &job) : NULL;
+    cf_code rc = seal_writer_write(u->w, data, len, e);
+    if (h != NULL)
+        offload_wait(h);
+    else if (rc == CF_OK)
+        hash_chunk(&job);
+    if (rc != CF_OK)
+        return rc; /* the writer is dead: the caller drops the session */
     /* mirror the writer's in-memory tail for the next checkpoint */
     size_t tail = (size_t)(seal_writer_length(u->w) - seal_writer_durable(u->w));
     if (tail <= len) {
