@@ -571,15 +571,16 @@ void upload_release(upload *u, int ok)
 static void remove_files(const char *reg_id, const char *uuid)
 {
     char p[OBJECTS_PATH_MAX + 16];
-    int removed = 0;
     objects_upload_path(p, sizeof(p), reg_id, uuid, ".state");
-    removed += unlink(p) == 0;
+    unlink(p);
     objects_upload_path(p, sizeof(p), reg_id, uuid, ".state.tmp");
-    removed += unlink(p) == 0;
+    unlink(p);
     objects_upload_path(p, sizeof(p), reg_id, uuid, "");
-    removed += unlink(p) == 0;
-    if (removed)
-        cf_fs_fsync_parent(p, NULL);
+    unlink(p);
+    /* No fsync of the directory: the removal need not be durable. Should
+     * a crash bring the files back, their upload row is gone (or goes with
+     * the caller's next transaction) and the janitor sweeps them as
+     * orphans; one fsync fewer per pushed blob. */
 }
 
 void upload_discard(upload *u)
