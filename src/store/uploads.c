@@ -201,6 +201,24 @@ static cf_code checkpoint_write(const upload *u, const seal_kek *kek, uint64_t d
     return rc;
 }
 
+/* An upload file without a checkpoint: a new upload (upload_create does
+ * not checkpoint an empty upload) or one whose requests all failed or were
+ * cut by a crash before their first checkpoint. Its acknowledged length is
+ * 0, so it starts over: the file is truncated and gets a fresh header.
+ * Without the file itself the upload is unknown (CF_ENOTFOUND). */
+static cf_code load_empty(upload *u, const seal_kek *kek, cf_err *e)
+{
+    u->fd = open(u->path, O_RDWR | O_CLOEXEC);
+    if (u->fd < 0)
+        return cf_err_os(e, errno, "upload %s", u->uuid);
+    if (ftruncate(u->fd, 0) != 0 || lseek(u->fd, 0, SEEK_SET) != 0)
+        return cf_err_os(e, errno, "reset upload");
+    SHA256_Init(&u->sha);
+    u->sha_durable = u->sha;
+    u->tail_len = 0;
+    return seal_writer_open(&u->w, kek, u->fd, NULL, e);
+}
+
 /* Loads u (path, reg_id, uuid set; fd closed) from its checkpoint. */
 static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
 {
@@ -210,6 +228,8 @@ static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
     seal_reader *r = NULL;
     cf_code rc = CF_OK;
     int sfd = open(sp, O_RDONLY | O_CLOEXEC);
+    if (sfd < 0 && errno == ENOENT)
+        return load_empty(u, kek, e);
     if (sfd < 0)
         return cf_err_os(e, errno, "upload %s", u->uuid);
     rc = seal_reader_open(&r, kek, sfd, e);
@@ -618,8 +638,11 @@ int upload_expire(const char *uuid, const char *reg_id, time_t idle_before)
         pthread_mutex_unlock(&mu);
         return 0;
     }
+    /* idle since its last checkpoint or, without one, its creation */
+    char fp[OBJECTS_PATH_MAX + 16];
+    objects_upload_path(fp, sizeof(fp), reg_id, uuid, "");
     struct stat st;
-    if (stat(sp, &st) == 0 && st.st_mtime >= idle_before) {
+    if ((stat(sp, &st) == 0 || stat(fp, &st) == 0) && st.st_mtime >= idle_before) {
         pthread_mutex_unlock(&mu);
         return 0;
     }
