@@ -436,6 +436,18 @@ uint64_t seal_writer_length(const seal_writer *w)
     return w->next_index * (uint64_t)w->seg + w->tail_len;
 }
 
+const unsigned char *seal_writer_tail(const seal_writer *w, size_t *len)
+{
+    if (w->state != ST_OPEN) {
+        *len = 0;
+        return NULL;
+    }
+    /* the tail always starts at buf[0]: a segment sealed from buf leaves
+     * it empty, and one sealed straight from the caller needs it empty */
+    *len = w->tail_len;
+    return w->buf;
+}
+
 cf_code seal_writer_finish(seal_writer *w, cf_err *e)
 {
     if (w->state != ST_OPEN)

@@ -77,6 +77,11 @@ cf_code seal_writer_write(seal_writer *w, const void *data, size_t len, cf_err *
 uint64_t seal_writer_durable(const seal_writer *w);
 /* Plaintext bytes accepted so far (durable + the tail in memory). */
 uint64_t seal_writer_length(const seal_writer *w);
+/* The plaintext accepted but not yet sealed (the tail in memory,
+ * seal_writer_length − seal_writer_durable bytes), for a caller that must
+ * checkpoint it; valid until the next write, finish or free. *len is 0
+ * (and the pointer NULL) when the writer is not open. */
+const unsigned char *seal_writer_tail(const seal_writer *w, size_t *len);
 /* Seals the tail as the final segment. No fsync. After any failed write
  * or finish the writer is dead (CF_ECONFLICT): the file's tail is unknown;
  * resume from the file instead. */

@@ -95,3 +95,32 @@ Test(seal_direct, tampered_segment_stops_the_read_and_is_wiped)
     seal_reader_free(r);
     close(fd);
 }
+
+Test(seal_direct, writer_tail_is_the_unsealed_plaintext)
+{
+    seal_kek k;
+    tu_kek(&k, 0x33, "direct3");
+    int fd = tu_memfd();
+    seal_writer *w = NULL;
+    cf_err e = {0};
+    seal_fixed f = {.log2_segment = 10};
+    cr_assert_eq(seal_writer_open(&w, &k, fd, &f, &e), CF_OK, "%s", e.msg);
+    tu_fill(ddata, DN, 4343);
+    size_t len = 0;
+    /* chunks that straddle segments, fill one exactly, and seal straight from the caller */
+    size_t chunks[] = {100, 1500, 448, 3 * DSEG, 5, DSEG + 1};
+    size_t done = 0;
+    for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+        cr_assert_eq(seal_writer_write(w, ddata + done, chunks[c], &e), CF_OK, "%s", e.msg);
+        done += chunks[c];
+        const unsigned char *t = seal_writer_tail(w, &len);
+        cr_assert_eq(len, done % DSEG, "after %zu bytes", done);
+        cr_assert_eq(seal_writer_length(w) - seal_writer_durable(w), len);
+        cr_assert(len == 0 || memcmp(t, ddata + done - len, len) == 0, "after %zu bytes", done);
+    }
+    cr_assert_eq(seal_writer_finish(w, &e), CF_OK, "%s", e.msg);
+    cr_assert_null(seal_writer_tail(w, &len));
+    cr_assert_eq(len, 0);
+    seal_writer_free(w);
+    close(fd);
+}
