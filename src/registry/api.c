@@ -202,7 +202,7 @@ typedef struct stream {
 
 /* Bytes MHD asks for per reader call: several 64 KiB segments, which the
  * sealed reader decrypts straight into MHD's buffer. */
-#define STREAM_BLOCK (512u * 1024)
+#define STREAM_BLOCK (256u * 1024)
 /* Responses at least this long get a second reader: each block's second
  * half is decrypted on a helper core while this thread does the first. */
 #define STREAM_SPLIT_MIN (4u * 1024 * 1024)
