@@ -61,18 +61,18 @@ static int parse_uint(const char *s, unsigned long min, unsigned long max, unsig
 
 int main(int argc, char **argv)
 {
-    const char *listen = "127.0.0.1:5000";
-    const char *data = "./cofferd-data";
-    const char *login_domain = NULL;
-    const char *registries[MAX_REGISTRIES];
-    int nreg = 0;
-    unsigned long ttl = 3600, threads = 8;
     /* Memory (docs/performance.md): buffers of 128 KiB and more (stream
      * blocks, MHD pools) come from mmap and go back on free, with no
      * dynamic threshold creeping up after the first free; two malloc
      * arenas instead of one per worker thread. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     mallopt(M_ARENA_MAX, 2);
+    const char *listen = "127.0.0.1:5000";
+    const char *data = "./cofferd-data";
+    const char *login_domain = NULL;
+    const char *registries[MAX_REGISTRIES];
+    int nreg = 0;
+    unsigned long ttl = 3600, threads = 8;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
