@@ -11,6 +11,7 @@
  */
 #define CF_LOG_MOD "cofferd"
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,6 +62,12 @@ static int parse_uint(const char *s, unsigned long min, unsigned long max, unsig
 
 int main(int argc, char **argv)
 {
+    /* Memory (docs/performance.md): buffers of 128 KiB and more (stream
+     * blocks, MHD pools) come from mmap and go back on free, with no
+     * dynamic threshold creeping up after the first free; two malloc
+     * arenas instead of one per worker thread. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    mallopt(M_ARENA_MAX, 2);
     const char *listen = "127.0.0.1:5000";
     const char *data = "./cofferd-data";
     const char *login_domain = NULL;

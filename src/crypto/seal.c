@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -216,6 +217,31 @@ static cf_code segment_open(EVP_CIPHER_CTX *ctx, const unsigned char *hdr, uint6
     }
     if (EVP_DecryptFinal_ex(ctx, buf + len, &finl) != 1) {
         OPENSSL_cleanse(buf, len);
+        return cf_err_set(e, CF_EINTEGRITY, "segment %llu%s does not authenticate",
+                          (unsigned long long)index, last ? " (final)" : "");
+    }
+    return CF_OK;
+}
+
+/* Decrypts len bytes at src (the tag at src + len) into dst. On failure
+ * dst is wiped and CF_EINTEGRITY returned. */
+static cf_code segment_open_to(EVP_CIPHER_CTX *ctx, const unsigned char *hdr, uint64_t index,
+                               int last, const unsigned char *src, size_t len, unsigned char *dst,
+                               cf_err *e)
+{
+    unsigned char nonce[SEAL_NONCE_LEN], tag[SEAL_TAG_LEN];
+    segment_nonce(nonce, hdr, index, last);
+    memcpy(tag, src + len, SEAL_TAG_LEN);
+    int outl = 0, finl = 0;
+    if (EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1 ||
+        EVP_DecryptUpdate(ctx, NULL, &outl, hdr, SEAL_HEADER_LEN) != 1 ||
+        (len > 0 && EVP_DecryptUpdate(ctx, dst, &outl, src, (int)len) != 1) ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SEAL_TAG_LEN, tag) != 1) {
+        OPENSSL_cleanse(dst, len);
+        return cf_err_ssl(e, "segment open");
+    }
+    if (EVP_DecryptFinal_ex(ctx, dst + len, &finl) != 1) {
+        OPENSSL_cleanse(dst, len);
         return cf_err_set(e, CF_EINTEGRITY, "segment %llu%s does not authenticate",
                           (unsigned long long)index, last ? " (final)" : "");
     }
@@ -410,6 +436,18 @@ uint64_t seal_writer_length(const seal_writer *w)
     return w->next_index * (uint64_t)w->seg + w->tail_len;
 }
 
+const unsigned char *seal_writer_tail(const seal_writer *w, size_t *len)
+{
+    if (w->state != ST_OPEN) {
+        *len = 0;
+        return NULL;
+    }
+    /* the tail always starts at buf[0]: a segment sealed from buf leaves
+     * it empty, and one sealed straight from the caller needs it empty */
+    *len = w->tail_len;
+    return w->buf;
+}
+
 cf_code seal_writer_finish(seal_writer *w, cf_err *e)
 {
     if (w->state != ST_OPEN)
@@ -530,6 +568,64 @@ static cf_code reader_load(seal_reader *r, uint64_t i, cf_err *e)
     return CF_OK;
 }
 
+/* Most segments one direct read maps (1 MiB of 64 KiB segments). */
+#define DIRECT_MAX_BYTES ((size_t)1 << 20)
+
+/* Decrypts the whole segments i, i+1, ... that fit in cap bytes of dst,
+ * straight from a read-only mapping of the file into dst: no pread copy,
+ * no copy out of r->buf. *n is the plaintext written (0: nothing fits, or
+ * the mapping failed: the caller takes the buffered path). On an
+ * authentication failure the failed segment's bytes in dst are wiped and
+ * *n counts the authentic segments before it. A sealed blob is never
+ * truncated in place (installed by rename, removed by unlink), so the
+ * mapping stays valid. */
+static cf_code reader_direct(seal_reader *r, uint64_t i, unsigned char *dst, size_t cap,
+                             size_t *n, cf_err *e)
+{
+    *n = 0;
+    uint64_t stride = r->seg + SEAL_TAG_LEN;
+    uint64_t k = 0;
+    size_t pt = 0;
+    while (i + k < r->nseg) {
+        size_t sl = (i + k == r->nseg - 1) ? r->final_len : r->seg;
+        if (pt + sl > cap || (k > 0 && pt + sl > DIRECT_MAX_BYTES) || (sl == 0 && k > 0))
+            break;
+        pt += sl;
+        k++;
+        if (sl == 0)
+            break;
+    }
+    if (k == 0 || pt == 0)
+        return CF_OK;
+    uint64_t start = SEAL_HEADER_LEN + i * stride;
+    uint64_t end = start + pt + k * SEAL_TAG_LEN;
+    static long page;
+    if (page <= 0)
+        page = sysconf(_SC_PAGESIZE);
+    if (page <= 0)
+        return CF_OK;
+    uint64_t map_off = start & ~(uint64_t)(page - 1);
+    size_t map_len = (size_t)(end - map_off);
+    unsigned char *m =
+        mmap(NULL, map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, r->fd, (off_t)map_off);
+    if (m == MAP_FAILED)
+        return CF_OK;
+    const unsigned char *src = m + (start - map_off);
+    cf_code rc = CF_OK;
+    for (uint64_t j = 0; j < k; j++) {
+        uint64_t idx = i + j;
+        int last = (idx == r->nseg - 1);
+        size_t sl = last ? r->final_len : r->seg;
+        rc = segment_open_to(r->ctx, r->hdr, idx, last, src, sl, dst + *n, e);
+        if (rc != CF_OK)
+            break;
+        *n += sl;
+        src += stride;
+    }
+    munmap(m, map_len);
+    return rc;
+}
+
 cf_code seal_reader_open(seal_reader **out, const seal_kek *kek, int fd, cf_err *e)
 {
     *out = NULL;
@@ -577,8 +673,8 @@ uint64_t seal_reader_size(const seal_reader *r)
     return r->size;
 }
 
-cf_code seal_reader_read(seal_reader *r, uint64_t off, void *buf, size_t len, size_t *got,
-                         cf_err *e)
+static cf_code reader_read(seal_reader *r, uint64_t off, void *buf, size_t len, size_t *got,
+                           int direct, cf_err *e)
 {
     *got = 0;
     if (off >= r->size || len == 0)
@@ -591,6 +687,17 @@ cf_code seal_reader_read(seal_reader *r, uint64_t off, void *buf, size_t len, si
         uint64_t pos = off + done;
         uint64_t i = pos >> r->log2;
         size_t in = (size_t)(pos - i * r->seg);
+        if (direct && in == 0 && r->cached != i) {
+            /* whole segments straight from the page cache into dst */
+            size_t n = 0;
+            cf_code rc = reader_direct(r, i, dst + done, len - done, &n, e);
+            done += n;
+            *got = done;
+            if (rc != CF_OK)
+                return rc;
+            if (n > 0)
+                continue;
+        }
         cf_code rc = reader_load(r, i, e);
         if (rc != CF_OK)
             return rc; /* *got counts the authentic bytes already copied */
@@ -602,6 +709,18 @@ cf_code seal_reader_read(seal_reader *r, uint64_t off, void *buf, size_t len, si
         *got = done;
     }
     return CF_OK;
+}
+
+cf_code seal_reader_read(seal_reader *r, uint64_t off, void *buf, size_t len, size_t *got,
+                         cf_err *e)
+{
+    return reader_read(r, off, buf, len, got, 0, e);
+}
+
+cf_code seal_reader_read_into(seal_reader *r, uint64_t off, void *buf, size_t len, size_t *got,
+                              cf_err *e)
+{
+    return reader_read(r, off, buf, len, got, 1, e);
 }
 
 void seal_reader_free(seal_reader *r)

@@ -77,6 +77,11 @@ cf_code seal_writer_write(seal_writer *w, const void *data, size_t len, cf_err *
 uint64_t seal_writer_durable(const seal_writer *w);
 /* Plaintext bytes accepted so far (durable + the tail in memory). */
 uint64_t seal_writer_length(const seal_writer *w);
+/* The plaintext accepted but not yet sealed (the tail in memory,
+ * seal_writer_length − seal_writer_durable bytes), for a caller that must
+ * checkpoint it; valid until the next write, finish or free. *len is 0
+ * (and the pointer NULL) when the writer is not open. */
+const unsigned char *seal_writer_tail(const seal_writer *w, size_t *len);
 /* Seals the tail as the final segment. No fsync. After any failed write
  * or finish the writer is dead (CF_ECONFLICT): the file's tail is unknown;
  * resume from the file instead. */
@@ -92,6 +97,16 @@ uint64_t seal_reader_size(const seal_reader *r);
  * earlier (authentic) segments of the range already copied. */
 cf_code seal_reader_read(seal_reader *r, uint64_t off, void *buf, size_t len, size_t *got,
                          cf_err *e);
+/* As seal_reader_read, but faster for long sequential reads: whole
+ * segments are decrypted from a read-only mapping of the file straight
+ * into buf (no pread copy, no memcpy). The difference: on an
+ * authentication failure, buf past the *got authentic bytes may have been
+ * written (the failed segment's bytes are wiped to zeros), so the caller
+ * must discard everything of buf past *got -- e.g. an HTTP body reader
+ * that aborts the response. The file must not be truncated while read
+ * (a sealed blob never is: it is installed by rename, removed by unlink). */
+cf_code seal_reader_read_into(seal_reader *r, uint64_t off, void *buf, size_t len, size_t *got,
+                              cf_err *e);
 void seal_reader_free(seal_reader *r);
 const unsigned char *seal_reader_object_id(const seal_reader *r);
 

@@ -337,10 +337,11 @@ void api_upload_start(rq *q)
         return;
     char uuid[UPLOAD_UUID_LEN + 1];
     cf_err e = {0};
-    /* A monolithic push needs neither a checkpoint nor an upload row: it
-     * completes or vanishes within this request (a crash leaves a file the
-     * janitor sweeps). */
-    cf_code rc = upload_create(&q->up, uuid, q->reg.id, &q->kek, !q->complete, &e);
+    /* A monolithic push needs no upload row: it completes or vanishes
+     * within this request (a crash leaves a file the janitor sweeps). No
+     * upload needs a first checkpoint: an upload without one reloads as
+     * empty (uploads.h), which is all a new upload holds. */
+    cf_code rc = upload_create(&q->up, uuid, q->reg.id, &q->kek, 0, &e);
     if (rc == CF_OK && !q->complete)
         rc = meta_upload_create(uuid, q->reg.id, q->repo, &e);
     if (rc != CF_OK) {

@@ -30,6 +30,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "store/objects.h"
+#include "store/offload.h"
 
 #define CKPT_MAGIC "CFUPLD01"
 #define SEG ((size_t)1 << SEAL_DEFAULT_LOG2_SEGMENT)
@@ -43,8 +44,7 @@ struct upload {
     seal_writer *w;
     SHA256_CTX sha;          /* over every accepted byte */
     SHA256_CTX sha_durable;  /* over the durable bytes (a segment boundary) */
-    unsigned char tail[SEG]; /* copy of the writer's unsealed tail */
-    size_t tail_len;
+    uint64_t kicked; /* durable length when writeback was last started */
     int busy;
     int finished; /* writer finished: only rollback or install remain */
     time_t last_used;
@@ -69,7 +69,6 @@ static void session_free(upload *u)
         close(u->fd);
     OPENSSL_cleanse(&u->sha, sizeof(u->sha));
     OPENSSL_cleanse(&u->sha_durable, sizeof(u->sha_durable));
-    OPENSSL_cleanse(u->tail, sizeof(u->tail));
     free(u);
 }
 
@@ -200,6 +199,23 @@ static cf_code checkpoint_write(const upload *u, const seal_kek *kek, uint64_t d
     return rc;
 }
 
+/* An upload file without a checkpoint: a new upload (upload_create does
+ * not checkpoint an empty upload) or one whose requests all failed or were
+ * cut by a crash before their first checkpoint. Its acknowledged length is
+ * 0, so it starts over: the file is truncated and gets a fresh header.
+ * Without the file itself the upload is unknown (CF_ENOTFOUND). */
+static cf_code load_empty(upload *u, const seal_kek *kek, cf_err *e)
+{
+    u->fd = open(u->path, O_RDWR | O_CLOEXEC);
+    if (u->fd < 0)
+        return cf_err_os(e, errno, "upload %s", u->uuid);
+    if (ftruncate(u->fd, 0) != 0 || lseek(u->fd, 0, SEEK_SET) != 0)
+        return cf_err_os(e, errno, "reset upload");
+    SHA256_Init(&u->sha);
+    u->sha_durable = u->sha;
+    return seal_writer_open(&u->w, kek, u->fd, NULL, e);
+}
+
 /* Loads u (path, reg_id, uuid set; fd closed) from its checkpoint. */
 static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
 {
@@ -209,6 +225,8 @@ static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
     seal_reader *r = NULL;
     cf_code rc = CF_OK;
     int sfd = open(sp, O_RDONLY | O_CLOEXEC);
+    if (sfd < 0 && errno == ENOENT)
+        return load_empty(u, kek, e);
     if (sfd < 0)
         return cf_err_os(e, errno, "upload %s", u->uuid);
     rc = seal_reader_open(&r, kek, sfd, e);
@@ -274,9 +292,7 @@ static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
     if (tail_len > 0)
         rc = seal_writer_write(u->w, buf + fixed, tail_len, e);
     if (rc == CF_OK) {
-        memcpy(u->tail, buf + fixed, tail_len);
-        u->tail_len = tail_len;
-        SHA256_Update(&u->sha, u->tail, tail_len);
+        SHA256_Update(&u->sha, buf + fixed, tail_len);
     }
 out:
     if (buf) {
@@ -412,38 +428,63 @@ uint64_t upload_length(const upload *u)
     return seal_writer_length(u->w);
 }
 
-cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e)
+/* The SHA-256 of one chunk of an upload, in pieces that stop at every
+ * segment boundary of the total length, so the state at the durable
+ * length (the writer seals each segment as soon as it is full) is at hand
+ * for a checkpoint. Touches only u->sha and u->sha_durable. */
+typedef struct hash_job {
+    upload *u;
+    const unsigned char *p;
+    size_t len;
+    uint64_t pos; /* upload length before this chunk */
+} hash_job;
+
+static void hash_chunk(void *arg)
 {
-    if (u->finished)
-        return cf_err_set(e, CF_ECONFLICT, "upload already finished");
-    cf_code rc = seal_writer_write(u->w, data, len, e);
-    if (rc != CF_OK)
-        return rc;
-    /* Hash in pieces that stop at every segment boundary of the total
-     * length, so the state at the durable length (the writer seals each
-     * segment as soon as it is full) is at hand for a checkpoint. */
-    uint64_t pos = seal_writer_length(u->w) - len;
-    const unsigned char *p = data;
-    size_t left = len;
+    hash_job *j = arg;
+    uint64_t pos = j->pos;
+    const unsigned char *p = j->p;
+    size_t left = j->len;
     while (left > 0) {
         size_t room = SEG - (size_t)(pos % SEG);
         size_t n = left < room ? left : room;
-        SHA256_Update(&u->sha, p, n);
+        SHA256_Update(&j->u->sha, p, n);
         p += n;
         left -= n;
         pos += n;
         if (pos % SEG == 0)
-            u->sha_durable = u->sha;
+            j->u->sha_durable = j->u->sha;
     }
-    /* mirror the writer's in-memory tail for the next checkpoint */
-    size_t tail = (size_t)(seal_writer_length(u->w) - seal_writer_durable(u->w));
-    if (tail <= len) {
-        memcpy(u->tail, (const unsigned char *)data + (len - tail), tail);
-    } else {
-        /* no segment was sealed: the old tail plus all of data */
-        memcpy(u->tail + u->tail_len, data, len);
+}
+
+/* Writeback of an upload's file is started every this many bytes. */
+#define WRITEBACK_EVERY (8u * 1024 * 1024)
+
+/* Below this a chunk is hashed inline: handing it over costs more. */
+#define OFFLOAD_MIN (32u * 1024)
+
+cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e)
+{
+    if (u->finished)
+        return cf_err_set(e, CF_ECONFLICT, "upload already finished");
+    /* hash on a helper core while this thread seals the same bytes */
+    hash_job job = {u, data, len, seal_writer_length(u->w)};
+    offload_helper *h = len >= OFFLOAD_MIN ? offload_start(hash_chunk, &job) : NULL;
+    cf_code rc = seal_writer_write(u->w, data, len, e);
+    if (h != NULL)
+        offload_wait(h);
+    else if (rc == CF_OK)
+        hash_chunk(&job);
+    if (rc != CF_OK)
+        return rc; /* the writer is dead: the caller drops the session */
+    /* Start writeback of what was sealed so far without waiting for it, so
+     * that the fsync completing the upload finds little left to write (a
+     * 1 GiB push otherwise waits ~1 s in that fsync). Advisory only. */
+    uint64_t durable = seal_writer_durable(u->w);
+    if (durable - u->kicked >= WRITEBACK_EVERY) {
+        sync_file_range(u->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        u->kicked = durable;
     }
-    u->tail_len = tail;
     return CF_OK;
 }
 
@@ -451,7 +492,9 @@ cf_code upload_checkpoint(upload *u, const seal_kek *kek, cf_err *e)
 {
     if (fsync(u->fd) != 0)
         return cf_err_os(e, errno, "fsync upload");
-    return checkpoint_write(u, kek, seal_writer_durable(u->w), u->tail, u->tail_len, e);
+    size_t tail_len = 0;
+    const unsigned char *tail = seal_writer_tail(u->w, &tail_len);
+    return checkpoint_write(u, kek, seal_writer_durable(u->w), tail, tail_len, e);
 }
 
 cf_code upload_checkpoint_durable(upload *u, const seal_kek *kek, cf_err *e)
@@ -547,15 +590,16 @@ void upload_release(upload *u, int ok)
 static void remove_files(const char *reg_id, const char *uuid)
 {
     char p[OBJECTS_PATH_MAX + 16];
-    int removed = 0;
     objects_upload_path(p, sizeof(p), reg_id, uuid, ".state");
-    removed += unlink(p) == 0;
+    unlink(p);
     objects_upload_path(p, sizeof(p), reg_id, uuid, ".state.tmp");
-    removed += unlink(p) == 0;
+    unlink(p);
     objects_upload_path(p, sizeof(p), reg_id, uuid, "");
-    removed += unlink(p) == 0;
-    if (removed)
-        cf_fs_fsync_parent(p, NULL);
+    unlink(p);
+    /* No fsync of the directory: the removal need not be durable. Should
+     * a crash bring the files back, their upload row is gone (or goes with
+     * the caller's next transaction) and the janitor sweeps them as
+     * orphans; one fsync fewer per pushed blob. */
 }
 
 void upload_discard(upload *u)
@@ -593,8 +637,11 @@ int upload_expire(const char *uuid, const char *reg_id, time_t idle_before)
         pthread_mutex_unlock(&mu);
         return 0;
     }
+    /* idle since its last checkpoint or, without one, its creation */
+    char fp[OBJECTS_PATH_MAX + 16];
+    objects_upload_path(fp, sizeof(fp), reg_id, uuid, "");
     struct stat st;
-    if (stat(sp, &st) == 0 && st.st_mtime >= idle_before) {
+    if ((stat(sp, &st) == 0 || stat(fp, &st) == 0) && st.st_mtime >= idle_before) {
         pthread_mutex_unlock(&mu);
         return 0;
     }

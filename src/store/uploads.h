@@ -51,7 +51,9 @@ int upload_uuid_valid(const char *s, size_t len);
  * back acquired. */
 cf_code upload_create(upload **out, char uuid[UPLOAD_UUID_LEN + 1], const char *reg_id,
                       const seal_kek *kek, int durable, cf_err *e);
-/* CF_ENOTFOUND: no such upload on disk; CF_ECONFLICT: in use. */
+/* CF_ENOTFOUND: no such upload on disk; CF_ECONFLICT: in use. An upload
+ * file without a checkpoint (created with durable = 0, or a crash before
+ * its first checkpoint) comes back empty: its acknowledged length is 0. */
 cf_code upload_acquire(upload **out, const char *uuid, const char *reg_id, const seal_kek *kek,
                        cf_err *e);
 const char *upload_uuid(const upload *u);

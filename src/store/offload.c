@@ -1,0 +1,100 @@
+/*
+ * offload.c -- see offload.h.
+ *
+ * Each helper is a detached thread with its own mutex and condition
+ * variables, started on first use and kept for the life of the process
+ * (it sleeps on its condition variable when idle; a small stack). A caller
+ * claims an idle helper with an atomic flag, so claiming never blocks.
+ */
+#include "store/offload.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#define HELPER_STACK (256 * 1024)
+
+enum { H_IDLE, H_JOB, H_DONE };
+
+struct offload_helper {
+    atomic_int claimed;
+    int state;
+    int started; /* 1 running, -1 could not start */
+    void (*fn)(void *);
+    void *arg;
+    pthread_mutex_t mu;
+    pthread_cond_t job_cv;
+    pthread_cond_t done_cv;
+};
+
+static offload_helper helpers[OFFLOAD_HELPERS];
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void *helper_main(void *p)
+{
+    offload_helper *h = p;
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        while (h->state != H_JOB)
+            pthread_cond_wait(&h->job_cv, &h->mu);
+        pthread_mutex_unlock(&h->mu);
+        h->fn(h->arg);
+        pthread_mutex_lock(&h->mu);
+        h->state = H_DONE;
+        pthread_cond_signal(&h->done_cv);
+    }
+    return NULL;
+}
+
+static void helpers_init(void)
+{
+    pthread_attr_t at;
+    int attr_ok = pthread_attr_init(&at) == 0;
+    if (attr_ok) {
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&at, HELPER_STACK);
+    }
+    for (int i = 0; i < OFFLOAD_HELPERS; i++) {
+        offload_helper *h = &helpers[i];
+        pthread_mutex_init(&h->mu, NULL);
+        pthread_cond_init(&h->job_cv, NULL);
+        pthread_cond_init(&h->done_cv, NULL);
+        h->state = H_IDLE;
+        pthread_t t;
+        h->started = (attr_ok && pthread_create(&t, &at, helper_main, h) == 0) ? 1 : -1;
+    }
+    if (attr_ok)
+        pthread_attr_destroy(&at);
+}
+
+offload_helper *offload_start(void (*fn)(void *arg), void *arg)
+{
+    pthread_once(&once, helpers_init);
+    for (int i = 0; i < OFFLOAD_HELPERS; i++) {
+        offload_helper *h = &helpers[i];
+        if (h->started != 1 || atomic_load_explicit(&h->claimed, memory_order_relaxed))
+            continue;
+        if (atomic_exchange(&h->claimed, 1))
+            continue;
+        pthread_mutex_lock(&h->mu);
+        h->fn = fn;
+        h->arg = arg;
+        h->state = H_JOB;
+        pthread_cond_signal(&h->job_cv);
+        pthread_mutex_unlock(&h->mu);
+        return h;
+    }
+    return NULL;
+}
+
+void offload_wait(offload_helper *h)
+{
+    pthread_mutex_lock(&h->mu);
+    while (h->state != H_DONE)
+        pthread_cond_wait(&h->done_cv, &h->mu);
+    h->state = H_IDLE;
+    h->fn = NULL;
+    h->arg = NULL;
+    pthread_mutex_unlock(&h->mu);
+    atomic_store(&h->claimed, 0);
+}
