@@ -35,7 +35,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -223,25 +223,24 @@ static cf_code segment_open(EVP_CIPHER_CTX *ctx, const unsigned char *hdr, uint6
     return CF_OK;
 }
 
-/* Decrypts len bytes at src (the tag at src + len) into dst. On failure
- * dst is wiped and CF_EINTEGRITY returned. */
-static cf_code segment_open_to(EVP_CIPHER_CTX *ctx, const unsigned char *hdr, uint64_t index,
-                               int last, const unsigned char *src, size_t len, unsigned char *dst,
-                               cf_err *e)
+/* Decrypts the len bytes at buf in place against tag. On failure buf is
+ * wiped and CF_EINTEGRITY returned. */
+static cf_code segment_open_inplace(EVP_CIPHER_CTX *ctx, const unsigned char *hdr, uint64_t index,
+                                    int last, unsigned char *buf, size_t len,
+                                    const unsigned char tag[SEAL_TAG_LEN], cf_err *e)
 {
-    unsigned char nonce[SEAL_NONCE_LEN], tag[SEAL_TAG_LEN];
+    unsigned char nonce[SEAL_NONCE_LEN];
     segment_nonce(nonce, hdr, index, last);
-    memcpy(tag, src + len, SEAL_TAG_LEN);
     int outl = 0, finl = 0;
     if (EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1 ||
         EVP_DecryptUpdate(ctx, NULL, &outl, hdr, SEAL_HEADER_LEN) != 1 ||
-        (len > 0 && EVP_DecryptUpdate(ctx, dst, &outl, src, (int)len) != 1) ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SEAL_TAG_LEN, tag) != 1) {
-        OPENSSL_cleanse(dst, len);
+        (len > 0 && EVP_DecryptUpdate(ctx, buf, &outl, buf, (int)len) != 1) ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SEAL_TAG_LEN, (void *)tag) != 1) {
+        OPENSSL_cleanse(buf, len);
         return cf_err_ssl(e, "segment open");
     }
-    if (EVP_DecryptFinal_ex(ctx, dst + len, &finl) != 1) {
-        OPENSSL_cleanse(dst, len);
+    if (EVP_DecryptFinal_ex(ctx, buf + len, &finl) != 1) {
+        OPENSSL_cleanse(buf, len);
         return cf_err_set(e, CF_EINTEGRITY, "segment %llu%s does not authenticate",
                           (unsigned long long)index, last ? " (final)" : "");
     }
@@ -568,17 +567,18 @@ static cf_code reader_load(seal_reader *r, uint64_t i, cf_err *e)
     return CF_OK;
 }
 
-/* Most segments one direct read maps (1 MiB of 64 KiB segments). */
+/* Most segments one direct read covers (1 MiB of 64 KiB segments). */
 #define DIRECT_MAX_BYTES ((size_t)1 << 20)
+#define DIRECT_MAX_SEGS 64
 
-/* Decrypts the whole segments i, i+1, ... that fit in cap bytes of dst,
- * straight from a read-only mapping of the file into dst: no pread copy,
- * no copy out of r->buf. *n is the plaintext written (0: nothing fits, or
- * the mapping failed: the caller takes the buffered path). On an
- * authentication failure the failed segment's bytes in dst are wiped and
- * *n counts the authentic segments before it. A sealed blob is never
- * truncated in place (installed by rename, removed by unlink), so the
- * mapping stays valid. */
+/* Decrypts the whole segments i, i+1, ... that fit in cap bytes of dst
+ * straight into dst: one preadv(2) scatters each segment's ciphertext into
+ * its place in dst and its tag into a small array, then each segment is
+ * decrypted in place. No copy out of r->buf, no mapping (a file truncated
+ * behind our back is a short read, i.e. an integrity error, never a
+ * SIGBUS). *n is the plaintext written (0: nothing fits; the caller takes
+ * the buffered path). On an authentication failure every byte of dst
+ * past the authentic segments is wiped and *n counts the authentic ones. */
 static cf_code reader_direct(seal_reader *r, uint64_t i, unsigned char *dst, size_t cap,
                              size_t *n, cf_err *e)
 {
@@ -586,7 +586,7 @@ static cf_code reader_direct(seal_reader *r, uint64_t i, unsigned char *dst, siz
     uint64_t stride = r->seg + SEAL_TAG_LEN;
     uint64_t k = 0;
     size_t pt = 0;
-    while (i + k < r->nseg) {
+    while (i + k < r->nseg && k < DIRECT_MAX_SEGS) {
         size_t sl = (i + k == r->nseg - 1) ? r->final_len : r->seg;
         if (pt + sl > cap || (k > 0 && pt + sl > DIRECT_MAX_BYTES) || (sl == 0 && k > 0))
             break;
@@ -597,32 +597,40 @@ static cf_code reader_direct(seal_reader *r, uint64_t i, unsigned char *dst, siz
     }
     if (k == 0 || pt == 0)
         return CF_OK;
-    uint64_t start = SEAL_HEADER_LEN + i * stride;
-    uint64_t end = start + pt + k * SEAL_TAG_LEN;
-    static long page;
-    if (page <= 0)
-        page = sysconf(_SC_PAGESIZE);
-    if (page <= 0)
-        return CF_OK;
-    uint64_t map_off = start & ~(uint64_t)(page - 1);
-    size_t map_len = (size_t)(end - map_off);
-    unsigned char *m =
-        mmap(NULL, map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, r->fd, (off_t)map_off);
-    if (m == MAP_FAILED)
-        return CF_OK;
-    const unsigned char *src = m + (start - map_off);
+    unsigned char tags[DIRECT_MAX_SEGS][SEAL_TAG_LEN];
+    struct iovec iov[2 * DIRECT_MAX_SEGS];
+    size_t want = 0, off = 0;
+    for (uint64_t j = 0; j < k; j++) {
+        size_t sl = (i + j == r->nseg - 1) ? r->final_len : r->seg;
+        iov[2 * j] = (struct iovec){dst + off, sl};
+        iov[2 * j + 1] = (struct iovec){tags[j], SEAL_TAG_LEN};
+        off += sl;
+        want += sl + SEAL_TAG_LEN;
+    }
+    off_t at = (off_t)(SEAL_HEADER_LEN + i * stride);
+    ssize_t got;
+    do
+        got = preadv(r->fd, iov, (int)(2 * k), at);
+    while (got < 0 && errno == EINTR);
+    if (got < 0 || (size_t)got != want) {
+        OPENSSL_cleanse(dst, pt);
+        if (got < 0)
+            return cf_err_os(e, errno, "read sealed object");
+        return cf_err_set(e, CF_EINTEGRITY, "sealed object is truncated at segment %llu",
+                          (unsigned long long)i);
+    }
     cf_code rc = CF_OK;
     for (uint64_t j = 0; j < k; j++) {
         uint64_t idx = i + j;
         int last = (idx == r->nseg - 1);
         size_t sl = last ? r->final_len : r->seg;
-        rc = segment_open_to(r->ctx, r->hdr, idx, last, src, sl, dst + *n, e);
-        if (rc != CF_OK)
+        rc = segment_open_inplace(r->ctx, r->hdr, idx, last, dst + *n, sl, tags[j], e);
+        if (rc != CF_OK) {
+            OPENSSL_cleanse(dst + *n, pt - *n);
             break;
+        }
         *n += sl;
-        src += stride;
     }
-    munmap(m, map_len);
     return rc;
 }
 

@@ -98,13 +98,13 @@ uint64_t seal_reader_size(const seal_reader *r);
 cf_code seal_reader_read(seal_reader *r, uint64_t off, void *buf, size_t len, size_t *got,
                          cf_err *e);
 /* As seal_reader_read, but faster for long sequential reads: whole
- * segments are decrypted from a read-only mapping of the file straight
- * into buf (no pread copy, no memcpy). The difference: on an
- * authentication failure, buf past the *got authentic bytes may have been
- * written (the failed segment's bytes are wiped to zeros), so the caller
- * must discard everything of buf past *got -- e.g. an HTTP body reader
- * that aborts the response. The file must not be truncated while read
- * (a sealed blob never is: it is installed by rename, removed by unlink). */
+ * segments are read with one preadv(2) straight into buf and decrypted
+ * there in place (no copy through the reader's own buffer). The
+ * difference: on an authentication failure, buf past the *got authentic
+ * bytes may have been written (it is wiped to zeros), so the caller must
+ * discard everything of buf past *got -- e.g. an HTTP body reader that
+ * aborts the response. A file truncated while read is an integrity
+ * error, as with seal_reader_read. */
 cf_code seal_reader_read_into(seal_reader *r, uint64_t off, void *buf, size_t len, size_t *got,
                               cf_err *e);
 void seal_reader_free(seal_reader *r);
