@@ -42,7 +42,7 @@ REPLAYS   := $(FUZZ_NAMES:%=$(OUT)/fuzz-replay-%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(OUT)/bench-%)
 
-.PHONY: all asan unit asan-unit test run fuzz fuzz-build fuzz-replay bench format lint clean deps e2e
+.PHONY: all asan unit asan-unit test run fuzz fuzz-build fuzz-replay bench format format-check lint clean deps e2e
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -128,6 +128,9 @@ bench: all
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h') || (echo "format-check: run make format"; exit 1)
 
 lint:
 	@! grep -nE '(^|[^a-zA-Z0-9_.>])(strcpy|strcat|sprintf|gets|atoi|strtok|rand|system)[[:space:]]*\(' \

@@ -36,10 +36,10 @@
 #include <string.h>
 #include <time.h>
 
-#define CHUNK (1u << 20)      /* generator block: 1 MiB */
+#define CHUNK (1u << 20) /* generator block: 1 MiB */
 #define URL_MAX 2048
-#define HIST_US 10            /* latency histogram resolution */
-#define HIST_N (1000000)      /* 10 s of 10 µs buckets */
+#define HIST_US 10       /* latency histogram resolution */
+#define HIST_N (1000000) /* 10 s of 10 µs buckets */
 #define LOAD_THREADS 2
 
 /* ---- deterministic content ------------------------------------------------ */
@@ -77,7 +77,10 @@ static int gen_init(gen *g, uint64_t seed, uint64_t size)
     return g->buf ? 0 : -1;
 }
 
-static void gen_free(gen *g) { free(g->buf); }
+static void gen_free(gen *g)
+{
+    free(g->buf);
+}
 
 /* Copies up to n next bytes of the stream into out; returns the count. */
 static size_t gen_read(gen *g, unsigned char *out, size_t n)
@@ -91,8 +94,10 @@ static size_t gen_read(gen *g, unsigned char *out, size_t n)
             g->block = k;
         }
         size_t take = CHUNK - at;
-        if (take > n - done) take = n - done;
-        if (take > g->size - g->off) take = (size_t)(g->size - g->off);
+        if (take > n - done)
+            take = n - done;
+        if (take > g->size - g->off)
+            take = (size_t)(g->size - g->off);
         memcpy(out + done, g->buf + at, take);
         done += take;
         g->off += take;
@@ -108,15 +113,19 @@ static int gen_digest(char out[72], uint64_t seed, uint64_t size)
     int rc = -1;
     unsigned char *buf = malloc(CHUNK);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!buf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) goto out;
+    if (!buf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+        goto out;
     for (uint64_t off = 0; off < size; off += CHUNK) {
         gen_block(buf, seed, off / CHUNK);
         size_t take = (size_t)(size - off < CHUNK ? size - off : CHUNK);
-        if (EVP_DigestUpdate(ctx, buf, take) != 1) goto out;
+        if (EVP_DigestUpdate(ctx, buf, take) != 1)
+            goto out;
     }
-    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1) goto out;
+    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
+        goto out;
     memcpy(out, "sha256:", 7);
-    for (unsigned i = 0; i < mdlen; i++) snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+    for (unsigned i = 0; i < mdlen; i++)
+        snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
     rc = 0;
 out:
     EVP_MD_CTX_free(ctx);
@@ -190,7 +199,8 @@ static int upload_start(client *c, char *loc, size_t loc_len)
         return -1;
     }
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 202 || curl_easy_header(c->h, "Location", 0, CURLH_HEADER, -1, &hdr) != CURLHE_OK) {
+    if (status != 202 ||
+        curl_easy_header(c->h, "Location", 0, CURLH_HEADER, -1, &hdr) != CURLHE_OK) {
         fprintf(stderr, "POST %s: status %ld\n", url, status);
         return -1;
     }
@@ -218,9 +228,11 @@ static int push_blob(client *c, uint64_t seed, uint64_t size, const char *digest
     gen g;
     int rc = -1;
     struct curl_slist *hs = NULL;
-    if (upload_start(c, loc, sizeof loc) != 0) return -1;
+    if (upload_start(c, loc, sizeof loc) != 0)
+        return -1;
     snprintf(url, sizeof url, "%s%cdigest=%s", loc, strchr(loc, '?') ? '&' : '?', digest);
-    if (gen_init(&g, seed, size) != 0) return -1;
+    if (gen_init(&g, seed, size) != 0)
+        return -1;
     client_reset(c);
     hs = curl_slist_append(hs, "Content-Type: application/octet-stream");
     hs = curl_slist_append(hs, "Expect:");
@@ -318,25 +330,34 @@ static uint64_t parse_u64(const char *s)
         exit(2);
     }
     /* Suffixes K, M, G (binary). */
-    if (*end == 'K' || *end == 'k') v <<= 10;
-    else if (*end == 'M' || *end == 'm') v <<= 20;
-    else if (*end == 'G' || *end == 'g') v <<= 30;
+    if (*end == 'K' || *end == 'k')
+        v <<= 10;
+    else if (*end == 'M' || *end == 'm')
+        v <<= 20;
+    else if (*end == 'G' || *end == 'g')
+        v <<= 30;
     return (uint64_t)v;
 }
 
-static uint64_t blob_seed(uint64_t seed, uint64_t i) { return splitmix64(seed * 1000003ull + i); }
+static uint64_t blob_seed(uint64_t seed, uint64_t i)
+{
+    return splitmix64(seed * 1000003ull + i);
+}
 
 static int cmd_push(const char *base, const char *repo, uint64_t size, uint64_t seed)
 {
     client c;
     char digest[72];
-    if (client_init(&c, base, repo) != 0 || gen_digest(digest, seed, size) != 0) return 1;
+    if (client_init(&c, base, repo) != 0 || gen_digest(digest, seed, size) != 0)
+        return 1;
     double t0 = now_s();
     int rc = push_blob(&c, seed, size, digest);
     double dt = now_s() - t0;
     curl_easy_cleanup(c.h);
-    if (rc != 0) return 1;
-    printf("{\"op\":\"push\",\"bytes\":%" PRIu64 ",\"seconds\":%.4f,\"mb_s\":%.1f,\"digest\":\"%s\"}\n",
+    if (rc != 0)
+        return 1;
+    printf("{\"op\":\"push\",\"bytes\":%" PRIu64
+           ",\"seconds\":%.4f,\"mb_s\":%.1f,\"digest\":\"%s\"}\n",
            size, dt, (double)size / dt / 1e6, digest);
     return 0;
 }
@@ -345,12 +366,14 @@ static int cmd_pull(const char *base, const char *repo, const char *digest)
 {
     client c;
     uint64_t n = 0;
-    if (client_init(&c, base, repo) != 0) return 1;
+    if (client_init(&c, base, repo) != 0)
+        return 1;
     double t0 = now_s();
     int rc = pull_blob(&c, digest, &n);
     double dt = now_s() - t0;
     curl_easy_cleanup(c.h);
-    if (rc != 0) return 1;
+    if (rc != 0)
+        return 1;
     printf("{\"op\":\"pull\",\"bytes\":%" PRIu64 ",\"seconds\":%.4f,\"mb_s\":%.1f}\n", n, dt,
            (double)n / dt / 1e6);
     return 0;
@@ -362,15 +385,19 @@ static int cmd_many(int pull, const char *base, const char *repo, uint64_t count
     client c;
     char(*digests)[72] = calloc(count ? count : 1, 72);
     int rc = 1;
-    if (!digests || client_init(&c, base, repo) != 0) goto out;
+    if (!digests || client_init(&c, base, repo) != 0)
+        goto out;
     for (uint64_t i = 0; i < count; i++)
-        if (gen_digest(digests[i], blob_seed(seed, i), size) != 0) goto out_c;
+        if (gen_digest(digests[i], blob_seed(seed, i), size) != 0)
+            goto out_c;
     double t0 = now_s();
     uint64_t total = 0;
     for (uint64_t i = 0; i < count; i++) {
         uint64_t n = size;
-        int r = pull ? pull_blob(&c, digests[i], &n) : push_blob(&c, blob_seed(seed, i), size, digests[i]);
-        if (r != 0 || n != size) goto out_c;
+        int r = pull ? pull_blob(&c, digests[i], &n)
+                     : push_blob(&c, blob_seed(seed, i), size, digests[i]);
+        if (r != 0 || n != size)
+            goto out_c;
         total += n;
     }
     double dt = now_s() - t0;
@@ -411,27 +438,35 @@ static void *pusher_run(void *arg)
     return NULL;
 }
 
-static int cmd_concurrent(const char *base, const char *repo, unsigned n, uint64_t size, uint64_t seed)
+static int cmd_concurrent(const char *base, const char *repo, unsigned n, uint64_t size,
+                          uint64_t seed)
 {
     pusher *ps = calloc(n, sizeof *ps);
     pthread_t *ts = calloc(n, sizeof *ts);
     pthread_barrier_t go;
     int rc = 1;
-    if (!ps || !ts || n == 0) goto out;
+    if (!ps || !ts || n == 0)
+        goto out;
     pthread_barrier_init(&go, NULL, n + 1);
     for (unsigned i = 0; i < n; i++) {
-        ps[i] = (pusher){.base = base, .repo = repo, .seed = blob_seed(seed, i), .size = size, .go = &go};
-        if (gen_digest(ps[i].digest, ps[i].seed, size) != 0) goto out; /* before any thread */
+        ps[i] = (pusher){
+            .base = base, .repo = repo, .seed = blob_seed(seed, i), .size = size, .go = &go};
+        if (gen_digest(ps[i].digest, ps[i].seed, size) != 0)
+            goto out; /* before any thread */
     }
-    for (unsigned i = 0; i < n; i++) pthread_create(&ts[i], NULL, pusher_run, &ps[i]);
+    for (unsigned i = 0; i < n; i++)
+        pthread_create(&ts[i], NULL, pusher_run, &ps[i]);
     pthread_barrier_wait(&go);
     double t0 = now_s();
-    for (unsigned i = 0; i < n; i++) pthread_join(ts[i], NULL);
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(ts[i], NULL);
     double end = t0;
     int failed = 0;
     for (unsigned i = 0; i < n; i++) {
-        if (ps[i].rc != 0) failed++;
-        if (ps[i].done > end) end = ps[i].done;
+        if (ps[i].rc != 0)
+            failed++;
+        if (ps[i].done > end)
+            end = ps[i].done;
     }
     pthread_barrier_destroy(&go);
     if (failed) {
@@ -439,8 +474,9 @@ static int cmd_concurrent(const char *base, const char *repo, unsigned n, uint64
         goto out;
     }
     double dt = end - t0;
-    printf("{\"op\":\"concurrent\",\"pushers\":%u,\"bytes\":%" PRIu64 ",\"seconds\":%.4f,\"mb_s\":%.1f}\n", n,
-           size * n, dt, (double)(size * n) / dt / 1e6);
+    printf("{\"op\":\"concurrent\",\"pushers\":%u,\"bytes\":%" PRIu64
+           ",\"seconds\":%.4f,\"mb_s\":%.1f}\n",
+           n, size * n, dt, (double)(size * n) / dt / 1e6);
     rc = 0;
 out:
     free(ps);
@@ -454,19 +490,26 @@ static int cmd_manifest(const char *base, const char *repo, const char *tag, uin
     client c;
     char cfgd[72], layd[72], body[1024];
     const uint64_t cfg_size = 512, lay_size = 4096;
-    if (client_init(&c, base, repo) != 0) return 1;
+    if (client_init(&c, base, repo) != 0)
+        return 1;
     int rc = 1;
-    if (gen_digest(cfgd, seed, cfg_size) != 0 || gen_digest(layd, seed + 1, lay_size) != 0) goto out;
+    if (gen_digest(cfgd, seed, cfg_size) != 0 || gen_digest(layd, seed + 1, lay_size) != 0)
+        goto out;
     /* The config's bytes are random, not JSON: registries do not parse configs. */
-    if (push_blob(&c, seed, cfg_size, cfgd) != 0 || push_blob(&c, seed + 1, lay_size, layd) != 0) goto out;
-    snprintf(body, sizeof body,
-             "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-             "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\","
-             "\"size\":%" PRIu64 "},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\","
-             "\"digest\":\"%s\",\"size\":%" PRIu64 "}]}",
-             cfgd, cfg_size, layd, lay_size);
-    if (put_manifest(&c, tag, body, "application/vnd.oci.image.manifest.v1+json") != 0) goto out;
-    printf("{\"op\":\"manifest\",\"tag\":\"%s\",\"config\":\"%s\",\"layer\":\"%s\"}\n", tag, cfgd, layd);
+    if (push_blob(&c, seed, cfg_size, cfgd) != 0 || push_blob(&c, seed + 1, lay_size, layd) != 0)
+        goto out;
+    snprintf(
+        body, sizeof body,
+        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+        "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\","
+        "\"size\":%" PRIu64
+        "},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\","
+        "\"digest\":\"%s\",\"size\":%" PRIu64 "}]}",
+        cfgd, cfg_size, layd, lay_size);
+    if (put_manifest(&c, tag, body, "application/vnd.oci.image.manifest.v1+json") != 0)
+        goto out;
+    printf("{\"op\":\"manifest\",\"tag\":\"%s\",\"config\":\"%s\",\"layer\":\"%s\"}\n", tag, cfgd,
+           layd);
     rc = 0;
 out:
     curl_easy_cleanup(c.h);
@@ -484,11 +527,13 @@ typedef struct {
 static CURL *load_handle(loader *l, struct curl_slist *hs, uint64_t *sink)
 {
     CURL *h = curl_easy_init();
-    if (!h) return NULL;
+    if (!h)
+        return NULL;
     curl_easy_setopt(h, CURLOPT_URL, l->url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    if (strcmp(l->method, "HEAD") == 0) curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    if (strcmp(l->method, "HEAD") == 0)
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_cb);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
@@ -520,7 +565,8 @@ static void *loader_run(void *arg)
         CURLMsg *msg;
         int left;
         while ((msg = curl_multi_info_read(m, &left))) {
-            if (msg->msg != CURLMSG_DONE) continue;
+            if (msg->msg != CURLMSG_DONE)
+                continue;
             CURL *h = msg->easy_handle;
             long status = 0;
             curl_off_t us = 0;
@@ -543,7 +589,8 @@ static void *loader_run(void *arg)
             else
                 active--;
         }
-        if (active > 0) curl_multi_poll(m, NULL, 0, 100, NULL);
+        if (active > 0)
+            curl_multi_poll(m, NULL, 0, 100, NULL);
     }
     for (unsigned i = 0; i < l->conns; i++) {
         curl_multi_remove_handle(m, hs[i]);
@@ -558,29 +605,36 @@ static void *loader_run(void *arg)
 static double hist_pct(const uint32_t *h, uint64_t total, double p)
 {
     uint64_t want = (uint64_t)((double)total * p + 0.5), seen = 0;
-    if (want == 0) want = 1;
+    if (want == 0)
+        want = 1;
     for (size_t i = 0; i < HIST_N; i++) {
         seen += h[i];
-        if (seen >= want) return (double)(i * HIST_US + HIST_US / 2) / 1000.0;
+        if (seen >= want)
+            return (double)(i * HIST_US + HIST_US / 2) / 1000.0;
     }
     return (double)HIST_N * HIST_US / 1000.0;
 }
 
-static int cmd_load(const char *base, const char *method, const char *path, unsigned conns, double seconds,
-                    const char *accept)
+static int cmd_load(const char *base, const char *method, const char *path, unsigned conns,
+                    double seconds, const char *accept)
 {
     char url[URL_MAX];
     loader ls[LOAD_THREADS];
     pthread_t ts[LOAD_THREADS];
     uint32_t *all = calloc(HIST_N, sizeof *all);
-    if (!all || conns < LOAD_THREADS) return 1;
+    if (!all || conns < LOAD_THREADS)
+        return 1;
     snprintf(url, sizeof url, "%s%s", base, path);
     double t0 = now_s();
     for (int i = 0; i < LOAD_THREADS; i++) {
-        ls[i] = (loader){.url = url, .method = method, .accept = accept,
+        ls[i] = (loader){.url = url,
+                         .method = method,
+                         .accept = accept,
                          .conns = conns / LOAD_THREADS + (i < (int)(conns % LOAD_THREADS)),
-                         .deadline = t0 + seconds, .hist = calloc(HIST_N, sizeof(uint32_t))};
-        if (!ls[i].hist) return 1;
+                         .deadline = t0 + seconds,
+                         .hist = calloc(HIST_N, sizeof(uint32_t))};
+        if (!ls[i].hist)
+            return 1;
         pthread_create(&ts[i], NULL, loader_run, &ls[i]);
     }
     uint64_t ok = 0, errors = 0, over = 0;
@@ -589,35 +643,38 @@ static int cmd_load(const char *base, const char *method, const char *path, unsi
         ok += ls[i].ok;
         errors += ls[i].errors;
         over += ls[i].over;
-        for (size_t b = 0; b < HIST_N; b++) all[b] += ls[i].hist[b];
+        for (size_t b = 0; b < HIST_N; b++)
+            all[b] += ls[i].hist[b];
         free(ls[i].hist);
     }
     double dt = now_s() - t0;
-    printf("{\"op\":\"load\",\"method\":\"%s\",\"conns\":%u,\"requests\":%" PRIu64 ",\"errors\":%" PRIu64
-           ",\"seconds\":%.2f,\"rps\":%.0f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"over_10s\":%" PRIu64 "}\n",
-           method, conns, ok, errors, dt, (double)ok / dt, hist_pct(all, ok, 0.50), hist_pct(all, ok, 0.99),
-           over);
+    printf("{\"op\":\"load\",\"method\":\"%s\",\"conns\":%u,\"requests\":%" PRIu64
+           ",\"errors\":%" PRIu64
+           ",\"seconds\":%.2f,\"rps\":%.0f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"over_10s\":%" PRIu64
+           "}\n",
+           method, conns, ok, errors, dt, (double)ok / dt, hist_pct(all, ok, 0.50),
+           hist_pct(all, ok, 0.99), over);
     free(all);
     return errors > 0 && ok == 0;
 }
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: bench-ociclient push URL REPO SIZE SEED\n"
-            "       bench-ociclient push-many URL REPO COUNT SIZE SEED\n"
-            "       bench-ociclient pull URL REPO DIGEST\n"
-            "       bench-ociclient pull-many URL REPO COUNT SIZE SEED\n"
-            "       bench-ociclient concurrent URL REPO N SIZE SEED\n"
-            "       bench-ociclient manifest URL REPO TAG SEED\n"
-            "       bench-ociclient load URL METHOD PATH CONNS SECONDS [ACCEPT]\n"
-            "  SIZE accepts K, M, G suffixes (binary); URL is http://host:port\n");
+    fprintf(stderr, "usage: bench-ociclient push URL REPO SIZE SEED\n"
+                    "       bench-ociclient push-many URL REPO COUNT SIZE SEED\n"
+                    "       bench-ociclient pull URL REPO DIGEST\n"
+                    "       bench-ociclient pull-many URL REPO COUNT SIZE SEED\n"
+                    "       bench-ociclient concurrent URL REPO N SIZE SEED\n"
+                    "       bench-ociclient manifest URL REPO TAG SEED\n"
+                    "       bench-ociclient load URL METHOD PATH CONNS SECONDS [ACCEPT]\n"
+                    "  SIZE accepts K, M, G suffixes (binary); URL is http://host:port\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) return usage();
+    if (argc < 2)
+        return usage();
     const char *cmd = argv[1];
     int rc;
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -626,16 +683,16 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "pull") == 0 && argc == 5)
         rc = cmd_pull(argv[2], argv[3], argv[4]);
     else if ((strcmp(cmd, "push-many") == 0 || strcmp(cmd, "pull-many") == 0) && argc == 7)
-        rc = cmd_many(strcmp(cmd, "pull-many") == 0, argv[2], argv[3], parse_u64(argv[4]), parse_u64(argv[5]),
-                      parse_u64(argv[6]));
+        rc = cmd_many(strcmp(cmd, "pull-many") == 0, argv[2], argv[3], parse_u64(argv[4]),
+                      parse_u64(argv[5]), parse_u64(argv[6]));
     else if (strcmp(cmd, "concurrent") == 0 && argc == 7)
         rc = cmd_concurrent(argv[2], argv[3], (unsigned)parse_u64(argv[4]), parse_u64(argv[5]),
                             parse_u64(argv[6]));
     else if (strcmp(cmd, "manifest") == 0 && argc == 6)
         rc = cmd_manifest(argv[2], argv[3], argv[4], parse_u64(argv[5]));
     else if (strcmp(cmd, "load") == 0 && (argc == 7 || argc == 8))
-        rc = cmd_load(argv[2], argv[3], argv[4], (unsigned)parse_u64(argv[5]), (double)parse_u64(argv[6]),
-                      argc == 8 ? argv[7] : NULL);
+        rc = cmd_load(argv[2], argv[3], argv[4], (unsigned)parse_u64(argv[5]),
+                      (double)parse_u64(argv[6]), argc == 8 ? argv[7] : NULL);
     else
         rc = usage();
     curl_global_cleanup();

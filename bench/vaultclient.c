@@ -203,8 +203,9 @@ static int parse_args(opts *o, int argc, char **argv)
         goto usage;
     return read_token(o->auth, sizeof(o->auth), token_file);
 usage:
-    fprintf(stderr, "usage: %s --url URL --token-file F --cacert PEM --body JSON "
-                    "[--expect STR] [--clients 1..%d] [--seconds S]\n",
+    fprintf(stderr,
+            "usage: %s --url URL --token-file F --cacert PEM --body JSON "
+            "[--expect STR] [--clients 1..%d] [--seconds S]\n",
             argv[0], MAX_CLIENTS);
     return -1;
 }
@@ -256,8 +257,8 @@ int main(int argc, char **argv)
         memcpy(all + k, ws[i].lat_ms, ws[i].nlat * sizeof(double));
         k += ws[i].nlat;
         if (ws[i].first_error[0] != '\0')
-            fprintf(stderr, "vaultclient: client %ld: %lu errors, first: %s\n", i,
-                    ws[i].errors, ws[i].first_error);
+            fprintf(stderr, "vaultclient: client %ld: %lu errors, first: %s\n", i, ws[i].errors,
+                    ws[i].first_error);
     }
     qsort(all, nall, sizeof(double), cmp_double);
     double p50 = nall ? all[nall / 2] : 0, p99 = nall ? all[(nall * 99) / 100] : 0;

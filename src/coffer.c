@@ -13,6 +13,7 @@ int main(int argc, char **argv)
         printf("coffer %s\n", COFFER_VERSION);
         return 0;
     }
-    fprintf(stderr, "usage: coffer --version\n(no commands yet: they arrive with the control plane)\n");
+    fprintf(stderr,
+            "usage: coffer --version\n(no commands yet: they arrive with the control plane)\n");
     return argc > 1 ? 2 : 0;
 }

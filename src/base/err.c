@@ -84,22 +84,38 @@ void cf_err_clear(cf_err *e)
 const char *cf_code_name(cf_code code)
 {
     switch (code) {
-    case CF_OK: return "OK";
-    case CF_ENOMEM: return "ENOMEM";
-    case CF_EINVAL: return "EINVAL";
-    case CF_ENOTFOUND: return "ENOTFOUND";
-    case CF_EEXISTS: return "EEXISTS";
-    case CF_ETOOBIG: return "ETOOBIG";
-    case CF_EIO: return "EIO";
-    case CF_ECRYPTO: return "ECRYPTO";
-    case CF_EINTEGRITY: return "EINTEGRITY";
-    case CF_ERANGE: return "ERANGE";
-    case CF_EUNSUPPORTED: return "EUNSUPPORTED";
-    case CF_EDENIED: return "EDENIED";
-    case CF_EUNAVAIL: return "EUNAVAIL";
-    case CF_EAUTH: return "EAUTH";
-    case CF_ENOSPACE: return "ENOSPACE";
-    case CF_ECONFLICT: return "ECONFLICT";
+    case CF_OK:
+        return "OK";
+    case CF_ENOMEM:
+        return "ENOMEM";
+    case CF_EINVAL:
+        return "EINVAL";
+    case CF_ENOTFOUND:
+        return "ENOTFOUND";
+    case CF_EEXISTS:
+        return "EEXISTS";
+    case CF_ETOOBIG:
+        return "ETOOBIG";
+    case CF_EIO:
+        return "EIO";
+    case CF_ECRYPTO:
+        return "ECRYPTO";
+    case CF_EINTEGRITY:
+        return "EINTEGRITY";
+    case CF_ERANGE:
+        return "ERANGE";
+    case CF_EUNSUPPORTED:
+        return "EUNSUPPORTED";
+    case CF_EDENIED:
+        return "EDENIED";
+    case CF_EUNAVAIL:
+        return "EUNAVAIL";
+    case CF_EAUTH:
+        return "EAUTH";
+    case CF_ENOSPACE:
+        return "ENOSPACE";
+    case CF_ECONFLICT:
+        return "ECONFLICT";
     }
     return "EUNKNOWN";
 }

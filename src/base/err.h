@@ -15,7 +15,7 @@
 typedef enum {
     CF_OK = 0,
     CF_ENOMEM = -1,
-    CF_EINVAL = -2,     /* malformed input */
+    CF_EINVAL = -2, /* malformed input */
     CF_ENOTFOUND = -3,
     CF_EEXISTS = -4,
     CF_ETOOBIG = -5,

@@ -159,7 +159,7 @@ cf_code cf_fs_check_private(const char *path, cf_err *e)
         return cf_err_os(e, errno, "stat %s", path);
     if (st.st_mode & (S_IRWXG | S_IRWXO))
         return cf_err_set(e, CF_EDENIED,
-                          "%s is accessible by group or others (mode %04o); it must be 0600",
-                          path, (unsigned)(st.st_mode & 07777));
+                          "%s is accessible by group or others (mode %04o); it must be 0600", path,
+                          (unsigned)(st.st_mode & 07777));
     return CF_OK;
 }

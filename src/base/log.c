@@ -16,11 +16,16 @@ cf_log_level cf_log_threshold = CF_LOG_INFO;
 static const char *level_name(cf_log_level l)
 {
     switch (l) {
-    case CF_LOG_DEBUG: return "debug";
-    case CF_LOG_INFO: return "info";
-    case CF_LOG_WARN: return "warn";
-    case CF_LOG_ERROR: return "error";
-    default: return "off";
+    case CF_LOG_DEBUG:
+        return "debug";
+    case CF_LOG_INFO:
+        return "info";
+    case CF_LOG_WARN:
+        return "warn";
+    case CF_LOG_ERROR:
+        return "error";
+    default:
+        return "off";
     }
 }
 

@@ -33,12 +33,9 @@
 /* The private members of an RSA JWK and the OpenSSL parameter of each, in
  * the order both directions use. */
 static const char *const RSA_PRIV[][2] = {
-    {"d", OSSL_PKEY_PARAM_RSA_D},
-    {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
-    {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},
-    {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
-    {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2},
-    {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
+    {"d", OSSL_PKEY_PARAM_RSA_D},          {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
+    {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},    {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
+    {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2}, {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
 };
 #define RSA_NPRIV (sizeof(RSA_PRIV) / sizeof(RSA_PRIV[0]))
 
@@ -321,8 +318,9 @@ static cf_code build_key(EVP_PKEY **out, const char *type, OSSL_PARAM_BLD *bld, 
     }
     if ((priv ? EVP_PKEY_check(check) : EVP_PKEY_public_check(check)) != 1) {
         ERR_clear_error();
-        rc = cf_err_set(e, CF_EINVAL, priv ? "JWK private key is inconsistent or invalid"
-                                           : "JWK public key is invalid");
+        rc = cf_err_set(e, CF_EINVAL,
+                        priv ? "JWK private key is inconsistent or invalid"
+                             : "JWK public key is invalid");
         goto out;
     }
     *out = pkey;
@@ -481,8 +479,8 @@ cf_code jwk_to_pkey(EVP_PKEY **out, const json_t *jwk, jwk_private_mode mode, cf
 
 /* ---- DER for storage ---- */
 
-cf_code jwk_pkey_to_der(unsigned char **out, size_t *out_len, const EVP_PKEY *pkey, int private_part,
-                        cf_err *e)
+cf_code jwk_pkey_to_der(unsigned char **out, size_t *out_len, const EVP_PKEY *pkey,
+                        int private_part, cf_err *e)
 {
     *out = NULL;
     *out_len = 0;

@@ -80,8 +80,8 @@ cf_code jwk_to_pkey(EVP_PKEY **out, const json_t *jwk, jwk_private_mode mode, cf
  * caller): PKCS#8 PrivateKeyInfo for private keys, SubjectPublicKeyInfo for
  * public ones. *out is the caller's, allocated with OPENSSL_malloc; wipe
  * with OPENSSL_clear_free(*out, *out_len). */
-cf_code jwk_pkey_to_der(unsigned char **out, size_t *out_len, const EVP_PKEY *pkey, int private_part,
-                        cf_err *e);
+cf_code jwk_pkey_to_der(unsigned char **out, size_t *out_len, const EVP_PKEY *pkey,
+                        int private_part, cf_err *e);
 
 /* Inverse of jwk_pkey_to_der (private_part selects the expected form).
  * Meant for the vault's own sealed storage: it checks the key type and size

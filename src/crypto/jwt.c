@@ -92,11 +92,13 @@ cf_code jwt_jwks_parse(jwt_jwks **out, const json_t *doc, cf_err *e)
             continue;
         if (!json_is_string(kid) || json_string_length(kid) == 0)
             continue;
-        if (json_string_length(kid) > KID_MAX || strlen(json_string_value(kid)) != json_string_length(kid)) {
+        if (json_string_length(kid) > KID_MAX ||
+            strlen(json_string_value(kid)) != json_string_length(kid)) {
             rc = cf_err_set(e, CF_EINVAL, "JWKS key %zu: kid too long or not text", i);
             goto out;
         }
-        if (alg != NULL && (!json_is_string(alg) || json_string_length(alg) >= sizeof(j->keys[0].alg))) {
+        if (alg != NULL &&
+            (!json_is_string(alg) || json_string_length(alg) >= sizeof(j->keys[0].alg))) {
             rc = cf_err_set(e, CF_EINVAL, "JWKS key %zu: bad alg", i);
             goto out;
         }
@@ -195,9 +197,9 @@ const char *jwt_claims_app_id(const jwt_claims *c)
 
 const char *jwt_fail_name(jwt_fail f)
 {
-    static const char *const N[] = {"none",      "malformed", "alg",      "kid",
-                                    "signature", "expired",   "not_yet_valid", "audience",
-                                    "untrusted_issuer"};
+    static const char *const N[] = {"none",          "malformed", "alg",
+                                    "kid",           "signature", "expired",
+                                    "not_yet_valid", "audience",  "untrusted_issuer"};
     return (unsigned)f < sizeof(N) / sizeof(N[0]) ? N[f] : "unknown";
 }
 

@@ -90,8 +90,8 @@ typedef struct jwt_claims {
     size_t aud_count;
     int64_t exp, nbf, iat;
     int has_exp, has_nbf, has_iat;
-    char alg[8];  /* header alg, e.g. "RS256" */
-    char *kid;    /* header kid */
+    char alg[8]; /* header alg, e.g. "RS256" */
+    char *kid;   /* header kid */
 } jwt_claims;
 
 /* Frees the strings inside (not the struct itself) and zeroes it; safe on a

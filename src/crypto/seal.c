@@ -579,8 +579,8 @@ static cf_code reader_load(seal_reader *r, uint64_t i, cf_err *e)
  * SIGBUS). *n is the plaintext written (0: nothing fits; the caller takes
  * the buffered path). On an authentication failure every byte of dst
  * past the authentic segments is wiped and *n counts the authentic ones. */
-static cf_code reader_direct(seal_reader *r, uint64_t i, unsigned char *dst, size_t cap,
-                             size_t *n, cf_err *e)
+static cf_code reader_direct(seal_reader *r, uint64_t i, unsigned char *dst, size_t cap, size_t *n,
+                             cf_err *e)
 {
     *n = 0;
     uint64_t stride = r->seg + SEAL_TAG_LEN;

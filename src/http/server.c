@@ -58,19 +58,31 @@ typedef struct {
 unsigned http_status_for(cf_code code)
 {
     switch (code) {
-    case CF_OK: return 200;
-    case CF_EINVAL: return 400;
-    case CF_EAUTH: return 401;
-    case CF_EDENIED: return 403;
-    case CF_ENOTFOUND: return 404;
+    case CF_OK:
+        return 200;
+    case CF_EINVAL:
+        return 400;
+    case CF_EAUTH:
+        return 401;
+    case CF_EDENIED:
+        return 403;
+    case CF_ENOTFOUND:
+        return 404;
     case CF_EEXISTS:
-    case CF_ECONFLICT: return 409;
-    case CF_ETOOBIG: return 413;
-    case CF_ERANGE: return 416;
-    case CF_EUNSUPPORTED: return 415;
-    case CF_EUNAVAIL: return 503;
-    case CF_ENOSPACE: return 507;
-    default: return 500;
+    case CF_ECONFLICT:
+        return 409;
+    case CF_ETOOBIG:
+        return 413;
+    case CF_ERANGE:
+        return 416;
+    case CF_EUNSUPPORTED:
+        return 415;
+    case CF_EUNAVAIL:
+        return 503;
+    case CF_ENOSPACE:
+        return 507;
+    default:
+        return 500;
     }
 }
 
@@ -137,8 +149,7 @@ http_resp *http_resp_stream(unsigned status, uint64_t size, size_t block, http_s
     b->free_cls = free_cls;
     r->status = status;
     r->mr = MHD_create_response_from_callback(size == UINT64_MAX ? MHD_SIZE_UNKNOWN : size,
-                                              block ? block : 65536, stream_reader, b,
-                                              stream_free);
+                                              block ? block : 65536, stream_reader, b, stream_free);
     if (r->mr == NULL) {
         stream_free(b);
         free(r);
@@ -266,8 +277,8 @@ static int has_body(http_req *r)
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_size, void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_size, void **con_cls)
 {
     http_server *s = cls;
     req_box *box = *con_cls;
@@ -442,8 +453,8 @@ cf_code http_server_start(http_server **out, const http_server_opts *o, cf_err *
     int n = 0;
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
-    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, o->threads ? o->threads : 4,
-                                       NULL};
+    ops[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, o->threads ? o->threads : 4, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
                                        o->idle_timeout_s ? o->idle_timeout_s : 60, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
@@ -455,8 +466,8 @@ cf_code http_server_start(http_server **out, const http_server_opts *o, cf_err *
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->tls_cert_pem};
     }
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_ARRAY, ops,
-                            MHD_OPTION_END);
+    s->d =
+        MHD_start_daemon(flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
     if (s->d == NULL) {
         free(s->request_id_header);
         free(s);

@@ -56,20 +56,20 @@ struct http_req {
     http_body_fn on_body;
     http_end_fn on_end;
     http_done_fn on_done;
-    void *user;      /* handler state; freed by on_done */
-    cf_buf body;     /* filled by http_req_collect */
+    void *user;       /* handler state; freed by on_done */
+    cf_buf body;      /* filled by http_req_collect */
     int body_too_big; /* collect passed its cap; body discarded */
     /* internal */
     struct http_internal *in;
 };
 
 typedef struct http_server_opts {
-    const char *listen; /* "HOST:PORT", "[::1]:PORT"; port 0 picks a free one */
+    const char *listen;       /* "HOST:PORT", "[::1]:PORT"; port 0 picks a free one */
     const char *tls_cert_pem; /* PEM text; NULL for plain HTTP */
     const char *tls_key_pem;
-    unsigned threads;         /* worker threads; 0 means 4 */
-    unsigned idle_timeout_s;  /* close idle connections; 0 means 60 */
-    unsigned max_connections; /* 0 means 1024 */
+    unsigned threads;              /* worker threads; 0 means 4 */
+    unsigned idle_timeout_s;       /* close idle connections; 0 means 60 */
+    unsigned max_connections;      /* 0 means 1024 */
     const char *request_id_header; /* e.g. "X-Request-Id"; NULL for none */
     http_handler_fn handler;
     void *ctx;

@@ -539,8 +539,7 @@ static void h_get(kv_req *q, const char *name, const char *version)
 {
     vault_info v = {0};
     vault_keyver kv = {0};
-    if (key_begin(q, "KeyGet", name, version, "get", &v) &&
-        load_key(q, name, version, &kv))
+    if (key_begin(q, "KeyGet", name, version, "get", &v) && load_key(q, name, version, &kv))
         vault_api_respond(q, 200, key_bundle(q, &kv, &v));
     vault_keyver_clear(&kv);
     vault_info_clear(&v);

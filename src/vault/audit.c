@@ -188,8 +188,7 @@ static int line_matches(const char *line, size_t len, const vault_audit_filter *
     return ok;
 }
 
-cf_code vault_audit_query_text(vault_audit *a, const vault_audit_filter *f, cf_buf *out,
-                               cf_err *e)
+cf_code vault_audit_query_text(vault_audit *a, const vault_audit_filter *f, cf_buf *out, cf_err *e)
 {
     size_t limit = f->limit ? f->limit : 100;
     if (limit > AUDIT_MAX_LIMIT)

@@ -53,8 +53,7 @@ cf_code vault_audit_write(vault_audit *a, const vault_audit_event *ev, cf_err *e
  * matching lines: memory is bounded by limit (at most 10000 lines of at
  * most 8 KiB), whatever the size of the log. Appends the JSON text
  * {"value":[events…]} (time order, lines as written) to out. */
-cf_code vault_audit_query_text(vault_audit *a, const vault_audit_filter *f, cf_buf *out,
-                               cf_err *e);
+cf_code vault_audit_query_text(vault_audit *a, const vault_audit_filter *f, cf_buf *out, cf_err *e);
 /* The same, parsed: *out is {"value":[events…]}. */
 cf_code vault_audit_query(vault_audit *a, const vault_audit_filter *f, json_t **out, cf_err *e);
 const char *vault_audit_result(unsigned status);

@@ -61,7 +61,7 @@ struct hsm {
     pthread_cond_t cond;
     CK_SESSION_HANDLE idle[POOL_MAX];
     int n_idle, n_open;
-    atomic_int oaep256; /* -1 unknown, 0 fallback, 1 native */
+    atomic_int oaep256;          /* -1 unknown, 0 fallback, 1 native */
     pthread_mutex_t master_lock; /* serialises find-or-create of AES keys */
     /* id -> object handle and key facts, under lock: a token lookup costs
      * a scan of every object (milliseconds with a few hundred keys) */
@@ -270,8 +270,7 @@ int hsm_oaep256_native(const hsm *h)
 
 static cf_code id_parse(unsigned char id[HSM_ID_LEN], const char *id_hex, cf_err *e)
 {
-    if (id_hex == NULL ||
-        cf_hex_decode(id, HSM_ID_LEN, id_hex, strlen(id_hex), NULL) != CF_OK)
+    if (id_hex == NULL || cf_hex_decode(id, HSM_ID_LEN, id_hex, strlen(id_hex), NULL) != CF_OK)
         return cf_err_set(e, CF_EINVAL, "HSM key handle must be %d hex digits", HSM_ID_HEX_LEN);
     return CF_OK;
 }
@@ -349,8 +348,8 @@ static cf_code ec_public(EVP_PKEY **out, int curve, const unsigned char *point, 
     OSSL_PARAM params[3];
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
                                                  (char *)CURVES[curve].group, 0);
-    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-                                                  (void *)(point + hdr), want);
+    params[1] =
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)(point + hdr), want);
     params[2] = OSSL_PARAM_construct_end();
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
     if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
@@ -408,8 +407,8 @@ static cf_code generate(char out_id[HSM_ID_HEX_LEN + 1], EVP_PKEY **out_pub, hsm
     CK_ULONG mod_bits = (CK_ULONG)bits;
     static const unsigned char F4[] = {0x01, 0x00, 0x01};
     CK_ATTRIBUTE pub[8] = {
-        {CKA_TOKEN, (void *)&T, sizeof(T)},    {CKA_PRIVATE, (void *)&F, sizeof(F)},
-        {CKA_VERIFY, (void *)&T, sizeof(T)},   {CKA_ID, id, sizeof(id)},
+        {CKA_TOKEN, (void *)&T, sizeof(T)},        {CKA_PRIVATE, (void *)&F, sizeof(F)},
+        {CKA_VERIFY, (void *)&T, sizeof(T)},       {CKA_ID, id, sizeof(id)},
         {CKA_LABEL, (void *)label, strlen(label)},
     };
     CK_ULONG n_pub = 5;
@@ -420,13 +419,13 @@ static cf_code generate(char out_id[HSM_ID_HEX_LEN + 1], EVP_PKEY **out_pub, hsm
         pub[n_pub++] = (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, (void *)F4, sizeof(F4)};
         pub[n_pub++] = (CK_ATTRIBUTE){CKA_ENCRYPT, (void *)&T, sizeof(T)};
     } else {
-        pub[n_pub++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)CURVES[curve].oid,
-                                      CURVES[curve].oid_len};
+        pub[n_pub++] =
+            (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)CURVES[curve].oid, CURVES[curve].oid_len};
     }
     CK_ATTRIBUTE priv[9] = {
-        {CKA_TOKEN, (void *)&T, sizeof(T)},       {CKA_PRIVATE, (void *)&T, sizeof(T)},
-        {CKA_SENSITIVE, (void *)&T, sizeof(T)},   {CKA_EXTRACTABLE, (void *)&F, sizeof(F)},
-        {CKA_SIGN, (void *)&T, sizeof(T)},        {CKA_ID, id, sizeof(id)},
+        {CKA_TOKEN, (void *)&T, sizeof(T)},        {CKA_PRIVATE, (void *)&T, sizeof(T)},
+        {CKA_SENSITIVE, (void *)&T, sizeof(T)},    {CKA_EXTRACTABLE, (void *)&F, sizeof(F)},
+        {CKA_SIGN, (void *)&T, sizeof(T)},         {CKA_ID, id, sizeof(id)},
         {CKA_LABEL, (void *)label, strlen(label)},
     };
     CK_ULONG n_priv = 7;
@@ -525,7 +524,7 @@ cf_code hsm_key_destroy(hsm *h, const char *id_hex, cf_err *e)
 /* all-ones if a == b else 0, without branches */
 static unsigned ct_eq(unsigned a, unsigned b)
 {
-    uint64_t x = a ^ b; /* < 2^32 */
+    uint64_t x = a ^ b;               /* < 2^32 */
     return (unsigned)((x - 1) >> 32); /* only x == 0 borrows into the high half */
 }
 
@@ -786,12 +785,15 @@ out:
 
 /* ---- sign ---- */
 
-static const unsigned char DI_SHA256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                          0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
-static const unsigned char DI_SHA384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                          0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30};
-static const unsigned char DI_SHA512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                          0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
+static const unsigned char DI_SHA256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                          0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                          0x01, 0x05, 0x00, 0x04, 0x20};
+static const unsigned char DI_SHA384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                          0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                          0x02, 0x05, 0x00, 0x04, 0x30};
+static const unsigned char DI_SHA512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                          0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                          0x03, 0x05, 0x00, 0x04, 0x40};
 
 cf_code hsm_key_sign(cf_buf *out, hsm *h, const char *id_hex, keyops_sig_alg alg,
                      const unsigned char *digest, size_t digest_len, cf_err *e)
@@ -837,8 +839,9 @@ cf_code hsm_key_sign(cf_buf *out, hsm *h, const char *id_hex, keyops_sig_alg alg
             goto out;
         }
         CK_MECHANISM_TYPE hash = dl == 32 ? CKM_SHA256 : dl == 48 ? CKM_SHA384 : CKM_SHA512;
-        CK_RSA_PKCS_MGF_TYPE mgf =
-            dl == 32 ? CKG_MGF1_SHA256 : dl == 48 ? CKG_MGF1_SHA384 : CKG_MGF1_SHA512;
+        CK_RSA_PKCS_MGF_TYPE mgf = dl == 32   ? CKG_MGF1_SHA256
+                                   : dl == 48 ? CKG_MGF1_SHA384
+                                              : CKG_MGF1_SHA512;
         if (alg == KEYOPS_PS256 || alg == KEYOPS_PS384 || alg == KEYOPS_PS512) {
             pss = (CK_RSA_PKCS_PSS_PARAMS){hash, mgf, dl};
             mech = (CK_MECHANISM){CKM_RSA_PKCS_PSS, &pss, sizeof(pss)};
@@ -892,16 +895,11 @@ static cf_code master_key(CK_OBJECT_HANDLE *out, hsm *h, CK_SESSION_HANDLE s, co
         CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
         CK_KEY_TYPE kt = CKK_AES;
         CK_ATTRIBUTE tmpl[] = {
-            {CKA_CLASS, &cls, sizeof(cls)},
-            {CKA_KEY_TYPE, &kt, sizeof(kt)},
-            {CKA_VALUE_LEN, &len, sizeof(len)},
-            {CKA_TOKEN, (void *)&T, sizeof(T)},
-            {CKA_PRIVATE, (void *)&T, sizeof(T)},
-            {CKA_SENSITIVE, (void *)&T, sizeof(T)},
-            {CKA_EXTRACTABLE, (void *)&F, sizeof(F)},
-            {CKA_ENCRYPT, (void *)&T, sizeof(T)},
-            {CKA_DECRYPT, (void *)&T, sizeof(T)},
-            {CKA_LABEL, (void *)label, strlen(label)},
+            {CKA_CLASS, &cls, sizeof(cls)},           {CKA_KEY_TYPE, &kt, sizeof(kt)},
+            {CKA_VALUE_LEN, &len, sizeof(len)},       {CKA_TOKEN, (void *)&T, sizeof(T)},
+            {CKA_PRIVATE, (void *)&T, sizeof(T)},     {CKA_SENSITIVE, (void *)&T, sizeof(T)},
+            {CKA_EXTRACTABLE, (void *)&F, sizeof(F)}, {CKA_ENCRYPT, (void *)&T, sizeof(T)},
+            {CKA_DECRYPT, (void *)&T, sizeof(T)},     {CKA_LABEL, (void *)label, strlen(label)},
         };
         CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
         CK_RV rv = h->f->C_GenerateKey(s, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), out);

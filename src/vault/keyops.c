@@ -47,9 +47,9 @@ static const struct {
     size_t hash_len; /* digest length in bytes */
     const char *crv; /* ES*: the required curve */
 } SIG_ALGS[] = {
-    {KEYOPS_RS256, "RS256", "SHA256", 32, NULL}, {KEYOPS_RS384, "RS384", "SHA384", 48, NULL},
-    {KEYOPS_RS512, "RS512", "SHA512", 64, NULL}, {KEYOPS_PS256, "PS256", "SHA256", 32, NULL},
-    {KEYOPS_PS384, "PS384", "SHA384", 48, NULL}, {KEYOPS_PS512, "PS512", "SHA512", 64, NULL},
+    {KEYOPS_RS256, "RS256", "SHA256", 32, NULL},    {KEYOPS_RS384, "RS384", "SHA384", 48, NULL},
+    {KEYOPS_RS512, "RS512", "SHA512", 64, NULL},    {KEYOPS_PS256, "PS256", "SHA256", 32, NULL},
+    {KEYOPS_PS384, "PS384", "SHA384", 48, NULL},    {KEYOPS_PS512, "PS512", "SHA512", 64, NULL},
     {KEYOPS_ES256, "ES256", "SHA256", 32, "P-256"}, {KEYOPS_ES384, "ES384", "SHA384", 48, "P-384"},
     {KEYOPS_ES512, "ES512", "SHA512", 64, "P-521"},
 };
@@ -219,7 +219,9 @@ static int set_enc_padding(EVP_PKEY_CTX *ctx, keyops_enc_alg alg)
 static size_t max_plaintext(const EVP_PKEY *pkey, keyops_enc_alg alg)
 {
     size_t k = (size_t)EVP_PKEY_get_size(pkey);
-    size_t overhead = alg == KEYOPS_RSA_OAEP ? 2 * 20 + 2 : alg == KEYOPS_RSA_OAEP_256 ? 2 * 32 + 2 : 11;
+    size_t overhead = alg == KEYOPS_RSA_OAEP       ? 2 * 20 + 2
+                      : alg == KEYOPS_RSA_OAEP_256 ? 2 * 32 + 2
+                                                   : 11;
     return k > overhead ? k - overhead : 0;
 }
 
@@ -290,8 +292,8 @@ out:
     return rc;
 }
 
-cf_code keyops_wrap(cf_buf *out, const EVP_PKEY *pkey, keyops_enc_alg alg,
-                    const unsigned char *in, size_t in_len, cf_err *e)
+cf_code keyops_wrap(cf_buf *out, const EVP_PKEY *pkey, keyops_enc_alg alg, const unsigned char *in,
+                    size_t in_len, cf_err *e)
 {
     return keyops_encrypt(out, pkey, alg, in, in_len, e);
 }

@@ -83,8 +83,8 @@ cf_code keyops_encrypt(cf_buf *out, const EVP_PKEY *pkey, keyops_enc_alg alg,
 cf_code keyops_decrypt(cf_buf *out, const EVP_PKEY *pkey, keyops_enc_alg alg,
                        const unsigned char *in, size_t in_len, cf_err *e);
 /* wrapKey / unwrapKey: the same operations under the protocol's names. */
-cf_code keyops_wrap(cf_buf *out, const EVP_PKEY *pkey, keyops_enc_alg alg,
-                    const unsigned char *in, size_t in_len, cf_err *e);
+cf_code keyops_wrap(cf_buf *out, const EVP_PKEY *pkey, keyops_enc_alg alg, const unsigned char *in,
+                    size_t in_len, cf_err *e);
 cf_code keyops_unwrap(cf_buf *out, const EVP_PKEY *pkey, keyops_enc_alg alg,
                       const unsigned char *in, size_t in_len, cf_err *e);
 

@@ -407,8 +407,7 @@ cf_code vault_skiptoken_encode(char *out, size_t n, const char *kind, const char
     return rc;
 }
 
-cf_code vault_skiptoken_decode(char *last, size_t n, const char *kind, const char *token,
-                               cf_err *e)
+cf_code vault_skiptoken_decode(char *last, size_t n, const char *kind, const char *token, cf_err *e)
 {
     size_t tl = strlen(token), kl = strlen(kind);
     cf_buf b;

@@ -251,8 +251,7 @@ static void col_copy(char *dst, size_t n, sqlite3_stmt *st, int i)
 }
 
 /* Appends column 0 of every remaining row (text) to array a. */
-static cf_code col_strings(vault_store *s, sqlite3_stmt *st, json_t *a, const char *what,
-                           cf_err *e)
+static cf_code col_strings(vault_store *s, sqlite3_stmt *st, json_t *a, const char *what, cf_err *e)
 {
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
@@ -492,10 +491,10 @@ cf_code vault_store_version_add(vault_store *s, vault_keyver *kv, cf_err *e)
                    "created,updated,tags,jwk,sealed,hsm_id) VALUES(?1,?2,"
                    "(SELECT coalesce(max(seq),0)+1 FROM key_versions WHERE key_id=?1),"
                    "?3,?4,?5,?6,?7,?8,?8,?9,?10,?11,?12)",
-                   "ittjiooijjbt", key_id, kv->version, kv->kty,
-                   kv->key_ops ? kv->key_ops : empty, (int64_t)kv->enabled, kv->nbf, kv->exp,
-                   now, kv->tags, kv->jwk, (const void *)kv->sealed, kv->sealed_len,
-                   kv->hsm_id[0] ? kv->hsm_id : NULL)) != CF_OK ||
+                   "ittjiooijjbt", key_id, kv->version, kv->kty, kv->key_ops ? kv->key_ops : empty,
+                   (int64_t)kv->enabled, kv->nbf, kv->exp, now, kv->tags, kv->jwk,
+                   (const void *)kv->sealed, kv->sealed_len, kv->hsm_id[0] ? kv->hsm_id : NULL)) !=
+            CF_OK ||
         (rc = step_write(s, st, "version insert", 0, e)) != CF_OK)
         goto tx;
     kv->key_id = key_id;
@@ -539,8 +538,7 @@ cf_code vault_store_version_update(vault_store *s, vault_keyver *kv, cf_err *e)
                         "UPDATE key_versions SET enabled=?1,nbf=?2,exp=?3,key_ops=?4,tags=?5,"
                         "updated=?6 WHERE key_id=?7 AND version=?8",
                         "ioojjiit", (int64_t)kv->enabled, kv->nbf, kv->exp,
-                        kv->key_ops ? kv->key_ops : empty, kv->tags, now, kv->key_id,
-                        kv->version);
+                        kv->key_ops ? kv->key_ops : empty, kv->tags, now, kv->key_id, kv->version);
     json_decref(empty);
     if (rc == CF_OK)
         kv->updated = now;

@@ -192,8 +192,7 @@ static void refuse_each(const bad_jwk *c, size_t n)
             json_t *v = json_loads(c[i].set, JSON_DECODE_ANY, NULL);
             cr_assert_not_null(v, "bad test JSON: %s", c[i].set);
             json_object_set_new(j, c[i].member, v);
-        }
-        else
+        } else
             json_object_del(j, c[i].member);
         refuse(j, c[i].mode, c[i].why);
     }
@@ -220,8 +219,8 @@ Test(jwk_import, refuses_inconsistent_rsa_private_parts)
 {
     const char *members[] = {"d", "p", "q", "dp", "dq", "qi"};
     for (size_t i = 0; i < 6; i++) {
-        const bad_jwk c = {VEC_RSA_JWK_PRIV, members[i], flip_last, NULL, JWK_PRIVATE_REQUIRED,
-                           members[i]};
+        const bad_jwk c = {VEC_RSA_JWK_PRIV,     members[i], flip_last, NULL,
+                           JWK_PRIVATE_REQUIRED, members[i]};
         refuse_each(&c, 1);
     }
     const bad_jwk cases[] = {

@@ -129,7 +129,6 @@ static cf_buf sign_token(json_t *hdr, json_t *payload, const char *pem, keyops_s
     return t;
 }
 
-
 static jwt_fail auth(const cf_buf *t, jwt_claims *c)
 {
     jwt_fail f = JWT_FAIL_NONE;
@@ -266,8 +265,8 @@ Test(jwt_auth, refuses_hs256_keyed_with_the_public_key)
         b64_json(&t, claims());
         unsigned char mac[32];
         size_t mac_len = 0;
-        cr_assert_not_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secrets[i],
-                                     secret_lens[i], t.data, t.len, mac, sizeof(mac), &mac_len));
+        cr_assert_not_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secrets[i], secret_lens[i],
+                                     t.data, t.len, mac, sizeof(mac), &mac_len));
         cf_buf_append(&t, ".", 1, NULL);
         b64(&t, mac, mac_len);
         expect(t, JWT_FAIL_ALG);
@@ -278,12 +277,10 @@ Test(jwt_auth, refuses_hs256_keyed_with_the_public_key)
 
 Test(jwt_auth, refuses_unknown_missing_and_skipped_kids)
 {
-    expect(sign_token(header("RS256", "nope"), claims(), VEC_RSA_PEM, KEYOPS_RS256),
-           JWT_FAIL_KID);
+    expect(sign_token(header("RS256", "nope"), claims(), VEC_RSA_PEM, KEYOPS_RS256), JWT_FAIL_KID);
     expect(sign_token(header("RS256", NULL), claims(), VEC_RSA_PEM, KEYOPS_RS256), JWT_FAIL_KID);
     /* an encryption key is not a signing key */
-    expect(sign_token(header("RS256", "enc1"), claims(), VEC_RSA_PEM, KEYOPS_RS256),
-           JWT_FAIL_KID);
+    expect(sign_token(header("RS256", "enc1"), claims(), VEC_RSA_PEM, KEYOPS_RS256), JWT_FAIL_KID);
 }
 
 Test(jwt_auth, refuses_kty_alg_mismatch)
@@ -292,8 +289,7 @@ Test(jwt_auth, refuses_kty_alg_mismatch)
            JWT_FAIL_ALG);
     expect(sign_token(header("RS256", "ec1"), claims(), VEC_RSA_PEM, KEYOPS_RS256), JWT_FAIL_ALG);
     /* P-256 key named by an ES384 token */
-    expect(sign_token(header("ES384", "ec1"), claims(), VEC_EC256_PEM, KEYOPS_ES256),
-           JWT_FAIL_ALG);
+    expect(sign_token(header("ES384", "ec1"), claims(), VEC_EC256_PEM, KEYOPS_ES256), JWT_FAIL_ALG);
     /* the JWKS pins ES384 for ec384 */
     expect(sign_token(header("ES256", "ec384"), claims(), VEC_EC256_PEM, KEYOPS_ES256),
            JWT_FAIL_ALG);
@@ -303,8 +299,7 @@ Test(jwt_auth, refuses_kty_alg_mismatch)
 
 Test(jwt_auth, accepts_rs384)
 {
-    expect(sign_token(header("RS384", "rsa1"), claims(), VEC_RSA_PEM, KEYOPS_RS384),
-           JWT_FAIL_NONE);
+    expect(sign_token(header("RS384", "rsa1"), claims(), VEC_RSA_PEM, KEYOPS_RS384), JWT_FAIL_NONE);
 }
 
 Test(jwt_auth, refuses_tampered_payload_and_signature)
@@ -373,9 +368,9 @@ Test(jwt_auth, refuses_malformed_tokens)
     expect(text("abc"), JWT_FAIL_MALFORMED);
     expect(text("a.b"), JWT_FAIL_MALFORMED);
     expect(text("a.b.c.d"), JWT_FAIL_MALFORMED);
-    expect(text("e30=.e30.AA"), JWT_FAIL_MALFORMED);   /* padded base64url */
+    expect(text("e30=.e30.AA"), JWT_FAIL_MALFORMED);       /* padded base64url */
     expect(text("bm90anNvbg.e30.AA"), JWT_FAIL_MALFORMED); /* "notjson" */
-    expect(text("W10.e30.AA"), JWT_FAIL_MALFORMED);   /* "[]" header */
+    expect(text("W10.e30.AA"), JWT_FAIL_MALFORMED);        /* "[]" header */
     /* duplicate claim names */
     expect(text("eyJhbGciOiJSUzI1NiJ9.eyJvaWQiOiJhIiwib2lkIjoiYiJ9.AA"), JWT_FAIL_MALFORMED);
     /* a valid token with a crit header */

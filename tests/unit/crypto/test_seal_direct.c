@@ -44,8 +44,8 @@ Test(seal_direct, reads_match_the_plaintext_at_any_offset_and_length)
         memset(out, 0, sizeof(out));
         while (off < DN) {
             size_t got = 0;
-            cr_assert_eq(seal_reader_read_into(r, off, out + off, blocks[b], &got, &e), CF_OK,
-                         "%s", e.msg);
+            cr_assert_eq(seal_reader_read_into(r, off, out + off, blocks[b], &got, &e), CF_OK, "%s",
+                         e.msg);
             cr_assert(got > 0);
             off += got;
         }

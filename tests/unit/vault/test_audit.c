@@ -146,8 +146,7 @@ Test(vault_audit, streams_past_overlong_and_malformed_lines)
     ev("default", "last", "KeyGet", 200);
     json_t *v = query((vault_audit_filter){0});
     cr_assert_eq(json_array_size(v), 2);
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(v, 0), "objectId")),
-                     "first");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(v, 0), "objectId")), "first");
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(v, 1), "objectId")), "last");
     json_decref(v);
     /* a final line without its newline still counts */

@@ -85,8 +85,8 @@ static void token_setup(void)
             tokens);
     fclose(f);
     cr_assert_eq(setenv("SOFTHSM2_CONF", conf, 1), 0);
-    char *argv[] = {"softhsm2-util", "--init-token", "--free", "--label", LABEL,
-                    "--pin",         PIN,            "--so-pin", "5678", NULL};
+    char *argv[] = {"softhsm2-util", "--init-token", "--free", "--label", LABEL, "--pin", PIN,
+                    "--so-pin",      "5678",         NULL};
     run(argv);
     cf_err e = {0};
     cr_assert_eq(hsm_open(&H, MODULE, LABEL, PIN, &e), CF_OK, "%s", e.msg);

@@ -73,9 +73,12 @@ Test(keyops_decrypt, fails_uniformly_on_any_bad_ciphertext)
         int flip;  /* byte index to flip, -1 none */
         int trunc; /* bytes to drop */
     } cases[] = {
-        {KEYOPS_RSA_OAEP, VEC_OAEP256_HEX, -1, 0},  {KEYOPS_RSA_OAEP_256, VEC_OAEP1_HEX, -1, 0},
-        {KEYOPS_RSA_OAEP_256, VEC_OAEP256_HEX, 200, 0}, {KEYOPS_RSA_OAEP, VEC_OAEP1_HEX, 5, 0},
-        {KEYOPS_RSA1_5, VEC_PKCS1_HEX, 100, 0},     {KEYOPS_RSA_OAEP_256, VEC_OAEP256_HEX, -1, 1},
+        {KEYOPS_RSA_OAEP, VEC_OAEP256_HEX, -1, 0},
+        {KEYOPS_RSA_OAEP_256, VEC_OAEP1_HEX, -1, 0},
+        {KEYOPS_RSA_OAEP_256, VEC_OAEP256_HEX, 200, 0},
+        {KEYOPS_RSA_OAEP, VEC_OAEP1_HEX, 5, 0},
+        {KEYOPS_RSA1_5, VEC_PKCS1_HEX, 100, 0},
+        {KEYOPS_RSA_OAEP_256, VEC_OAEP256_HEX, -1, 1},
         {KEYOPS_RSA_OAEP_256, VEC_PKCS1_HEX, -1, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -192,9 +192,12 @@ Test(vault_req, skiptoken_round_trips_and_refuses_other_kinds_and_junk)
     cr_assert_eq(vault_skiptoken_decode(last, sizeof(last), "versions", tok, NULL), CF_OK);
     cr_assert_str_eq(last, "0123456789abcdef0123456789ABCDEF");
     /* old offsets, junk, names the vault would refuse */
-    const char *bad[] = {"25", "", "!!", "a2V5czo", /* "keys:" */
-                         "a2V5czphIGI",             /* "keys:a b" */
-                         "dmVyc2lvbnM6eHl6"};       /* "versions:xyz" */
+    const char *bad[] = {"25",
+                         "",
+                         "!!",
+                         "a2V5czo",           /* "keys:" */
+                         "a2V5czphIGI",       /* "keys:a b" */
+                         "dmVyc2lvbnM6eHl6"}; /* "versions:xyz" */
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *kind = i == 5 ? "versions" : "keys";
         cr_assert_eq(vault_skiptoken_decode(last, sizeof(last), kind, bad[i], NULL), CF_EINVAL,

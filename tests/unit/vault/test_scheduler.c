@@ -79,7 +79,8 @@ static size_t versions(const char *name)
     size_t n = 0;
     int more = 0;
     cr_assert_eq(
-        vault_store_version_list(app.store, "default", name, NULL, 25, &rows, &n, &more, NULL), CF_OK);
+        vault_store_version_list(app.store, "default", name, NULL, 25, &rows, &n, &more, NULL),
+        CF_OK);
     vault_keyvers_free(rows, n);
     return n;
 }

@@ -232,8 +232,8 @@ Test(vault_store, version_paging_continues_after_the_last_version)
     cr_assert_str_eq(rows[1].version, "00000000000000000000000000000004");
     vault_keyvers_free(rows, n);
     /* a version the key does not have: nothing */
-    cr_assert_eq(vault_store_version_list(st, "default", "k", "0000000000000000000000000000dead",
-                                          2, &rows, &n, &more, NULL),
+    cr_assert_eq(vault_store_version_list(st, "default", "k", "0000000000000000000000000000dead", 2,
+                                          &rows, &n, &more, NULL),
                  CF_OK);
     cr_assert_eq(n, 0);
     vault_keyvers_free(rows, n);
