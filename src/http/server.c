@@ -44,6 +44,7 @@ struct http_internal {
     http_resp *pending; /* response waiting for the end of the body */
     int queued;
     int body_stopped; /* discard remaining body */
+    uint64_t discarded; /* body bytes read and thrown away */
     int collecting;
     size_t collect_cap;
     int ended;
@@ -270,6 +271,11 @@ void http_req_collect(http_req *r, size_t cap, http_end_fn on_end)
     r->on_end = on_end;
 }
 
+static uint64_t drain_max(const http_server *s)
+{
+    return s->o.drain_max ? s->o.drain_max : 64ull * 1024 * 1024;
+}
+
 static int has_body(http_req *r)
 {
     const char *te = http_req_header(r, "Transfer-Encoding");
@@ -311,11 +317,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
                           sizeof(box->in.peer));
         }
         s->o.handler(r, s->o.ctx);
-        /* Queued on this first call, MHD closes the connection afterwards:
-         * right when a body is coming that we refuse to read, wasteful for a
-         * body-less request, which keeps its connection when answered on
-         * the next call. */
-        if (box->in.pending && has_body(r)) {
+        /* Queued on this first call, MHD closes the connection afterwards
+         * (a client still writing its body may then see a reset before it
+         * reads the answer). So an early answer waits for the body to be
+         * read and discarded, unless the body is declared too large to be
+         * worth reading; a body-less request is answered on the next call
+         * and keeps its connection. */
+        int64_t cl = http_req_content_length(r);
+        if (box->in.pending && has_body(r) && cl >= 0 && (uint64_t)cl > drain_max(s)) {
             http_resp *p = box->in.pending;
             box->in.pending = NULL;
             queue(r, p);
@@ -332,11 +341,12 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     if (*upload_size > 0) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (in->body_stopped)
-            return MHD_YES;
+        if (in->body_stopped || (in->collecting && r->body_too_big)) {
+            in->discarded += n;
+            /* no answer can be queued mid-body: past the cap, close */
+            return in->discarded > drain_max(s) ? MHD_NO : MHD_YES;
+        }
         if (in->collecting) {
-            if (r->body_too_big)
-                return MHD_YES;
             if (cf_buf_append(&r->body, upload_data, n, NULL) != CF_OK) {
                 r->body_too_big = 1;
                 cf_buf_free(&r->body);

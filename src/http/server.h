@@ -15,10 +15,11 @@
  *      away), on_done runs (success flag) and the context is freed. That is
  *      the only place request memory is released.
  *
- * A response given while headers are all we have is queued immediately
- * (MHD then discards any body and closes); a response given in on_body
- * stops the body callbacks, the rest of the body is discarded, and the
- * response is sent when the body ends.
+ * A response given while headers are all we have is sent at once when no
+ * body comes (or a body larger than drain_max is declared: MHD then
+ * closes); otherwise, like a response given in on_body, it stops the body
+ * callbacks, the rest of the body is read and discarded (up to
+ * drain_max), and the response is sent when the body ends.
  *
  * Threads: a pool of MHD worker threads (epoll); one request runs on one
  * thread from start to end, so per-thread resources (a SQLite connection)
@@ -70,6 +71,13 @@ typedef struct http_server_opts {
     unsigned threads;              /* worker threads; 0 means 4 */
     unsigned idle_timeout_s;       /* close idle connections; 0 means 60 */
     unsigned max_connections;      /* 0 means 1024 */
+    /* A response given before the body is read (an early error) is sent
+     * once the body has been read and discarded, so the client, still
+     * writing, sees the answer on a kept connection instead of a reset.
+     * Bodies declared larger than this are not read (the answer goes out
+     * at once, then MHD closes); a body that keeps coming past it while
+     * discarded closes the connection. 0 means 64 MiB. */
+    uint64_t drain_max;
     const char *request_id_header; /* e.g. "X-Request-Id"; NULL for none */
     http_handler_fn handler;
     void *ctx;
