@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "registry/api_int.h"
 #include "registry/keyring.h"
+#include "registry/manifest.h"
 #include "store/objects.h"
 #include "store/offload.h"
 
@@ -473,21 +474,70 @@ static void api_tags(rq *q)
                  more && n > 0 ? link : NULL);
 }
 
+/* Annotations are customer content: the metadata holds none (DESIGN §8),
+ * so each referrer's annotations come from its sealed manifest, opened
+ * under the registry's KEK (a locked registry never gets here). */
+typedef struct referrers_ctx {
+    rq *q;
+    json_t *arr;
+    cf_err e; /* set when a stored manifest cannot be read: the answer fails */
+} referrers_ctx;
+
+/* The referrer's top-level annotations as the push recorded them (sorted
+ * compact JSON, reparsed), NULL when it has none; -1 on failure. */
+static int referrer_annotations(referrers_ctx *x, const meta_referrer *m, json_t **out)
+{
+    *out = NULL;
+    oci_digest d;
+    if (m->digest == NULL || oci_digest_parse(&d, m->digest, strlen(m->digest), &x->e) != CF_OK) {
+        cf_err_set(&x->e, CF_EINTEGRITY, "stored referrer digest is malformed");
+        return -1;
+    }
+    unsigned char *buf = NULL;
+    cf_code rc = api_manifest_read(x->q, &d, m->size, &buf, &x->e);
+    if (rc == CF_ENOTFOUND) /* deleted while we list: skip it */
+        return 1;
+    if (rc != CF_OK)
+        return -1;
+    manifest mf;
+    rc = manifest_parse(&mf, buf, (size_t)m->size, m->media_type, &x->e);
+    OPENSSL_cleanse(buf, (size_t)m->size);
+    free(buf);
+    if (rc == CF_OK && mf.annotations) {
+        *out = json_loads(mf.annotations, 0, NULL);
+        if (*out == NULL)
+            rc = cf_err_set(&x->e, CF_ENOMEM, "out of memory");
+    }
+    manifest_free(&mf);
+    if (rc != CF_OK) {
+        if (rc == CF_EINVAL) /* it was valid when pushed */
+            cf_err_set(&x->e, CF_EINTEGRITY, "stored manifest %s no longer parses", d.text);
+        return -1;
+    }
+    return 0;
+}
+
 static int referrer_add(void *cls, const meta_referrer *m)
 {
-    json_t *arr = cls;
+    referrers_ctx *x = cls;
+    json_t *an = NULL;
+    int rc = referrer_annotations(x, m, &an);
+    if (rc < 0)
+        return 1; /* stop; x->e says why */
+    if (rc > 0)
+        return 0;
     json_t *d = json_pack("{s:s,s:I,s:s}", "mediaType", m->media_type ? m->media_type : "", "size",
                           (json_int_t)m->size, "digest", m->digest ? m->digest : "");
-    if (d == NULL)
-        return 0;
+    if (d == NULL) {
+        json_decref(an);
+        cf_err_set(&x->e, CF_ENOMEM, "out of memory");
+        return 1;
+    }
     if (m->artifact_type)
         json_object_set_new(d, "artifactType", json_string(m->artifact_type));
-    if (m->annotations) {
-        json_t *an = json_loads(m->annotations, 0, NULL);
-        if (an)
-            json_object_set_new(d, "annotations", an);
-    }
-    json_array_append_new(arr, d);
+    if (an)
+        json_object_set_new(d, "annotations", an);
+    json_array_append_new(x->arr, d);
     return 0;
 }
 
@@ -503,9 +553,22 @@ static void api_referrers(rq *q)
     if (at && *at == '\0')
         at = NULL;
     json_t *arr = json_array();
-    if (meta_referrers(q->reg.id, q->repo, d.text, at, referrer_add, arr, &e) != CF_OK) {
+    referrers_ctx x = {.q = q, .arr = arr};
+    if (arr == NULL) {
+        api_fail(q, 500, "UNKNOWN", "out of memory");
+        return;
+    }
+    if (meta_referrers(q->reg.id, q->repo, d.text, at, referrer_add, &x, &e) != CF_OK) {
         json_decref(arr);
         api_fail_err(q, &e, "referrers");
+        return;
+    }
+    if (x.e.code != CF_OK) {
+        json_decref(arr);
+        if (x.e.code == CF_EINTEGRITY)
+            cf_log(CF_LOG_ERROR, "stored referrer failed authentication", "registry", q->reg.name,
+                   "error", x.e.msg, NULL);
+        api_fail_err(q, &x.e, "referrers");
         return;
     }
     json_t *root = json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType",

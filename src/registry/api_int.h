@@ -64,6 +64,12 @@ void api_blob(rq *q);
 void api_upload_start(rq *q);
 void api_upload(rq *q);
 void api_manifest(rq *q);
+/* Reads and decrypts the registry's stored manifest d of size bytes
+ * (at most MANIFEST_MAX_SIZE) into a fresh buffer (*out, the caller's to
+ * wipe and free). Needs q->kek. CF_ENOTFOUND when its file is gone (a
+ * concurrent delete); CF_EINTEGRITY when it fails authentication or its
+ * size disagrees with the metadata. */
+cf_code api_manifest_read(rq *q, const oci_digest *d, int64_t size, unsigned char **out, cf_err *e);
 
 /* Streams the digest's sealed object: 200 (or 206 with range), with
  * Content-Type ctype and Docker-Content-Digest. */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/sha.h>
 
 #include "base/log.h"
@@ -67,6 +68,40 @@ static int accepted(const accepts *a, manifest_kind k)
     return a->n == 0 || a->any || a->kind[k];
 }
 
+cf_code api_manifest_read(rq *q, const oci_digest *d, int64_t size, unsigned char **out, cf_err *e)
+{
+    *out = NULL;
+    if (size <= 0 || size > (int64_t)MANIFEST_MAX_SIZE)
+        return cf_err_set(e, CF_EINTEGRITY, "stored manifest %s has an invalid size", d->text);
+    seal_reader *rd = NULL;
+    int fd = -1;
+    unsigned char *buf = malloc((size_t)size);
+    cf_code rc;
+    if (buf == NULL) {
+        rc = cf_err_set(e, CF_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = objects_open(&rd, &fd, q->reg.id, d, &q->kek, e);
+    if (rc != CF_OK)
+        goto out;
+    size_t got = 0;
+    rc = seal_reader_read(rd, 0, buf, (size_t)size, &got, e);
+    if (rc == CF_OK && (got != (size_t)size || seal_reader_size(rd) != (uint64_t)size))
+        rc = cf_err_set(e, CF_EINTEGRITY, "stored manifest %s has the wrong size", d->text);
+out:
+    seal_reader_free(rd);
+    if (fd >= 0)
+        close(fd);
+    if (rc != CF_OK) {
+        if (buf)
+            OPENSSL_cleanse(buf, (size_t)size);
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    return CF_OK;
+}
+
 /* The linux/amd64 child of the stored index m, when the client wants an
  * image rather than an index. 0 with *child filled, else -1. */
 static int negotiate(rq *q, const meta_manifest *m, const oci_digest *d, meta_manifest *child)
@@ -78,19 +113,12 @@ static int negotiate(rq *q, const meta_manifest *m, const oci_digest *d, meta_ma
         return -1;
     if (!a.kind[MANIFEST_OCI_MANIFEST] && !a.kind[MANIFEST_DOCKER_MANIFEST])
         return -1;
-    if (m->size <= 0 || m->size > (int64_t)MANIFEST_MAX_SIZE)
+    unsigned char *buf = NULL;
+    int rc = -1;
+    if (api_manifest_read(q, d, m->size, &buf, NULL) != CF_OK)
         return -1;
-    seal_reader *rd = NULL;
-    int fd = -1, rc = -1;
-    unsigned char *buf = malloc((size_t)m->size);
-    cf_err e = {0};
-    if (buf == NULL || objects_open(&rd, &fd, q->reg.id, d, &q->kek, &e) != CF_OK)
-        goto out;
-    size_t got = 0;
-    if (seal_reader_read(rd, 0, buf, (size_t)m->size, &got, &e) != CF_OK || got != (size_t)m->size)
-        goto out;
     oci_digest cd;
-    if (manifest_index_pick(&cd, buf, got, "linux", "amd64", NULL) != CF_OK)
+    if (manifest_index_pick(&cd, buf, (size_t)m->size, "linux", "amd64", NULL) != CF_OK)
         goto out;
     if (meta_manifest_get(child, q->reg.id, q->repo, cd.text, NULL) != CF_OK)
         goto out;
@@ -99,9 +127,7 @@ static int negotiate(rq *q, const meta_manifest *m, const oci_digest *d, meta_ma
         goto out;
     rc = 0;
 out:
-    seal_reader_free(rd);
-    if (fd >= 0)
-        close(fd);
+    OPENSSL_cleanse(buf, (size_t)m->size);
     free(buf);
     return rc;
 }
@@ -219,7 +245,7 @@ static void manifest_put_end(http_req *r)
             rc = meta_blob_stat(q->reg.id, q->repo, mr->digest.text, NULL, &e);
         }
         if (rc == CF_ENOTFOUND) {
-            api_fail(q, 404, "MANIFEST_BLOB_UNKNOWN", "%s %s unknown to the repository",
+            api_fail(q, 400, "MANIFEST_BLOB_UNKNOWN", "%s %s unknown to the repository",
                      mr->is_manifest ? "manifest" : "blob", mr->digest.text);
             goto out;
         }
@@ -238,7 +264,6 @@ static void manifest_put_end(http_req *r)
             .media_type = m.media_type,
             .artifact_type = m.artifact_type,
             .subject = m.has_subject ? m.subject.text : NULL,
-            .annotations = m.annotations,
             .size = (int64_t)r->body.len,
             .tag = q->ref.is_digest ? NULL : q->ref.tag,
             .nrefs = m.nrefs,

@@ -55,7 +55,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS manifests ("
     " registry_id TEXT NOT NULL, repo TEXT NOT NULL, digest TEXT NOT NULL,"
     " media_type TEXT NOT NULL, size INTEGER NOT NULL, artifact_type TEXT,"
-    " subject TEXT, annotations TEXT, created_at INTEGER NOT NULL,"
+    " subject TEXT, created_at INTEGER NOT NULL,"
     " PRIMARY KEY (registry_id, repo, digest)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS manifests_subject ON manifests (registry_id, repo, subject);"
     "CREATE INDEX IF NOT EXISTS manifests_digest ON manifests (registry_id, digest);"
@@ -584,7 +584,7 @@ cf_code meta_tag_get(meta_manifest *out, const char *reg, const char *repo, cons
 
 static const char SQL_MANIFEST_UPSERT[] =
     "INSERT INTO manifests (registry_id, repo, digest, media_type, size, artifact_type, subject,"
-    " annotations, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
     " ON CONFLICT (registry_id, repo, digest) DO NOTHING";
 static const char SQL_REF_INSERT[] = "INSERT OR IGNORE INTO manifest_refs (registry_id, repo,"
                                      " digest, ref, is_manifest) VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -614,8 +614,7 @@ cf_code meta_manifest_put(const meta_manifest_put_args *a, cf_err *e)
             sqlite3_bind_int64(st, 5, a->size);
             bind_text(st, 6, a->artifact_type && *a->artifact_type ? a->artifact_type : NULL);
             bind_text(st, 7, a->subject);
-            bind_text(st, 8, a->annotations);
-            sqlite3_bind_int64(st, 9, now_s());
+            sqlite3_bind_int64(st, 8, now_s());
             rc = run(c, st, e);
         }
     }
@@ -778,7 +777,7 @@ cf_code meta_repo_exists(const char *reg, const char *repo, cf_err *e)
 }
 
 static const char SQL_REFERRERS[] =
-    "SELECT digest, media_type, artifact_type, annotations, size FROM manifests"
+    "SELECT digest, media_type, artifact_type, size FROM manifests"
     " WHERE registry_id = ?1 AND repo = ?2 AND subject = ?3"
     " AND (?4 IS NULL OR artifact_type = ?4) ORDER BY created_at, digest LIMIT 10000";
 
@@ -798,8 +797,7 @@ cf_code meta_referrers(const char *reg, const char *repo, const char *subject,
             .digest = (const char *)sqlite3_column_text(st, 0),
             .media_type = (const char *)sqlite3_column_text(st, 1),
             .artifact_type = (const char *)sqlite3_column_text(st, 2),
-            .annotations = (const char *)sqlite3_column_text(st, 3),
-            .size = sqlite3_column_int64(st, 4),
+            .size = sqlite3_column_int64(st, 3),
         };
         if (fn(cls, &r) != 0)
             break;

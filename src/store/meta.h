@@ -16,7 +16,9 @@
  *                per registry (dedup within a registry, never across)
  *   repo_blobs   (registry_id, repo, digest): what a repository may read
  *   manifests    (registry_id, repo, digest) -> media type, size, artifact
- *                type, subject, annotations (for referrers)
+ *                type, subject (for referrers). Never annotations: they are
+ *                customer content (DESIGN §8), read from the sealed
+ *                manifest itself when the referrers API needs them.
  *   manifest_refs what each manifest references (blobs, child manifests)
  *   tags         (registry_id, repo, tag) -> digest
  *   uploads      uuid -> registry_id, repo, created
@@ -85,7 +87,7 @@ cf_code meta_tag_get(meta_manifest *out, const char *reg, const char *repo, cons
                      cf_err *e);
 
 typedef struct meta_manifest_put_args {
-    const char *reg, *repo, *digest, *media_type, *artifact_type, *subject, *annotations;
+    const char *reg, *repo, *digest, *media_type, *artifact_type, *subject;
     int64_t size;
     const char *tag; /* NULL when pushed by digest */
     size_t nrefs;
@@ -110,7 +112,7 @@ cf_code meta_catalog(const char *reg, const char *last, int64_t n, meta_each_fn 
 cf_code meta_repo_exists(const char *reg, const char *repo, cf_err *e);
 
 typedef struct meta_referrer {
-    const char *digest, *media_type, *artifact_type, *annotations;
+    const char *digest, *media_type, *artifact_type;
     int64_t size;
 } meta_referrer;
 cf_code meta_referrers(const char *reg, const char *repo, const char *subject,

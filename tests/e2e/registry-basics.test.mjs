@@ -97,7 +97,7 @@ test('manifests: missing blobs refused, tags, pagination, referrers, deletes', a
     layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.length }],
   };
   let { r } = await pushManifest('app', 'v1', m);
-  assert.equal(r.status, 404);
+  assert.equal(r.status, 400);
   assert.equal(await errCode(r), 'MANIFEST_BLOB_UNKNOWN');
   assert.equal((await fetch(url('app/tags/list'))).status, 404); // nothing was stored
   await pushBlob('app', config);
@@ -174,7 +174,7 @@ test('an index needs its child manifests in the repository', async () => {
   };
   const lt = 'application/vnd.docker.distribution.manifest.list.v2+json';
   let p = await pushManifest('multi', 'latest', list, lt);
-  assert.equal(p.r.status, 404);
+  assert.equal(p.r.status, 400);
   assert.equal(await errCode(p.r), 'MANIFEST_BLOB_UNKNOWN');
   for (const c of children) {
     const q = await pushManifest('multi', c.digest, c.m, c.mediaType);

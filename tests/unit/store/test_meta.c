@@ -56,7 +56,6 @@ static void put(const char *repo, const char *digest, const char *tag, const cha
         .media_type = "application/vnd.oci.image.manifest.v1+json",
         .artifact_type = artifact_type,
         .subject = subject,
-        .annotations = NULL,
         .size = 100,
         .tag = tag,
         .nrefs = 1,

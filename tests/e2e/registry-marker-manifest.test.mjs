@@ -1,0 +1,73 @@
+// registry-marker-manifest: manifests are customer content too (DESIGN §8:
+// no plaintext customer content on disk). A marker planted in a manifest's
+// annotations and in an artifact's annotations (which the referrers API
+// returns) must not appear in any file under the data dir, before or after
+// a clean stop. (Media and artifact types are metadata, DESIGN §4.) And a
+// locked registry (its key not loaded) answers DENIED without them.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { startRegistry, OciClient, sha256, descriptor, MT, EMPTY_JSON, filesContaining, assertOciError, TARGET } from './lib/oci.mjs';
+
+const MARKER = `coffermarker${randomBytes(12).toString('hex')}`;
+let reg;
+let c;
+let imgDigest;
+before(async () => {
+  reg = await startRegistry();
+  c = new OciClient(() => reg.url, `${reg.registry}/annotated`);
+});
+after(async () => { await reg?.stop(); });
+
+function assertNoMarker(what) {
+  const hits = filesContaining(reg.dataDir, MARKER, reg.logPath ? [reg.logPath] : []);
+  assert.deepEqual(hits, [], `${what}: marker found in plaintext`);
+}
+
+test('manifest and referrer annotations are never on disk in plaintext', async () => {
+  const config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+  await c.pushBlob(config);
+  const img = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: MT.manifest, config: descriptor(MT.config, config), layers: [],
+    annotations: { 'org.example.note': MARKER },
+  }));
+  assert.equal((await c.putManifest('v1', img, MT.manifest)).status, 201);
+  imgDigest = sha256(img);
+
+  await c.pushBlob(EMPTY_JSON);
+  const art = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: MT.manifest, artifactType: 'application/vnd.example.sbom.v1+json',
+    config: descriptor(MT.empty, EMPTY_JSON), layers: [descriptor(MT.empty, EMPTY_JSON)],
+    subject: descriptor(MT.manifest, img), annotations: { 'org.example.secret': MARKER },
+  }));
+  const p = await c.putManifest(sha256(art), art, MT.manifest);
+  assert.equal(p.status, 201, `${p.status} ${p.body}`);
+
+  // Everything still reads back, with the annotations.
+  assert.ok((await c.get('/manifests/v1')).body.equals(img));
+  const refs = await c.get(`/referrers/${sha256(img)}`);
+  assert.equal(refs.status, 200);
+  assert.equal(refs.json().manifests[0].annotations['org.example.secret'], MARKER);
+
+  assertNoMarker('after push');
+  await reg.stop();
+  assertNoMarker('after stop');
+});
+
+test('a locked registry answers DENIED and never the annotations', { skip: TARGET !== 'cofferd' }, async () => {
+  assert.ok(imgDigest, 'the first test pushed the manifests');
+  // Mark the registry as customer-key encrypted while cofferd is stopped:
+  // on restart its key is not loaded, so it is locked (keyring.h).
+  execFileSync('sqlite3', [join(reg.dataDir, 'cofferd.db'),
+    `UPDATE registries SET encryption_status = 'enabled' WHERE name = '${reg.registry}'`]);
+  await reg.restart();
+  for (const path of [`/referrers/${imgDigest}`, '/manifests/v1', `/referrers/${imgDigest}?artifactType=application/vnd.example.sbom.v1%2Bjson`]) {
+    const r = await c.get(path);
+    assertOciError(r, 403, 'DENIED', path);
+    assert.ok(!r.body.toString().includes(MARKER), `${path}: marker in the locked answer`);
+  }
+  await reg.stop();
+  assertNoMarker('after the locked run');
+});
