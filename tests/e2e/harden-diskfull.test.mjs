@@ -98,7 +98,7 @@ test('disk full: pushes fail with 507, stored images survive, pushes resume afte
   assert.ok(Array.isArray(j.errors) && j.errors.length === 1, 'spec error shape');
   assert.equal(typeof j.errors[0].code, 'string');
   assert.match(j.errors[0].message, /storage|disk|space/i, 'the message names the storage');
-  assert.ok(/storage full|ENOSPC|No space/i.test(srv.log()), 'the failure is logged');
+  assert.ok(/storage full|ENOSPC|No space/i.test(await srv.waitLog(/storage full|ENOSPC|No space/i)), 'the failure is logged');
 
   // nothing stored is damaged: the earlier image and every 201 blob pull back
   const m = await c.getManifest('before');

@@ -78,9 +78,7 @@ function assertNoCorruptByte(r, original, what) {
 }
 
 async function integrityLogged(digest) {
-  // the daemon's stderr reaches the log file asynchronously
-  for (let i = 0; i < 40 && !srv.log().includes(digest); i++) await new Promise((r) => setTimeout(r, 50));
-  const lines = logLines(srv.log()).filter((l) => l.level === 'error' && JSON.stringify(l).includes(digest));
+  const lines = logLines(await srv.waitLog(new RegExp(digest.replace(':', '.')))).filter((l) => l.level === 'error' && JSON.stringify(l).includes(digest));
   assert.ok(lines.length > 0, `a JSON error line names ${digest}; log:\n${srv.log()}`);
   assert.ok(lines.some((l) => /authenticat|truncated|magic|integrity/.test(l.error || '')),
     `the logged error says why: ${JSON.stringify(lines)}`);
@@ -155,8 +153,7 @@ test('a flipped byte in the wrapped registry secret: every read fails and the fa
   const j = JSON.parse(r.body.toString());
   assert.equal(r.status, 500, `status ${r.status} ${r.body}`);
   assertOciError({ status: r.status, body: r.body, json: () => j }, 500, 'UNKNOWN', 'tampered secret');
-  for (let i = 0; i < 40 && !/failed authentication/.test(srv.log()); i++) await new Promise((res) => setTimeout(res, 50));
-  const lines = logLines(srv.log()).filter((l) => l.level === 'error' && /secret|key/.test(l.msg + (l.error || '')));
+  const lines = logLines(await srv.waitLog(/failed authentication/)).filter((l) => l.level === 'error' && /secret|key/.test(l.msg + (l.error || '')));
   assert.ok(lines.some((l) => /authenticat|integrity/.test(l.error || '')), `the key failure is logged: ${srv.log()}`);
   // Pushes fail too, and nothing is written in clear or under another key.
   const up = await c.req('POST', '/blobs/uploads/');

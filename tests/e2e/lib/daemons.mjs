@@ -62,6 +62,17 @@ export function startDaemon(bin, args, opts = {}) {
       proc, ports, logPath,
       get port() { return ports.main; },
       log: () => safeRead(logPath),
+      // The daemon's stderr reaches the log file asynchronously: wait (up to
+      // ms) until the log matches re; returns the log either way.
+      async waitLog(re, ms = 5000) {
+        const end = Date.now() + ms;
+        let text = safeRead(logPath);
+        while (!re.test(text) && Date.now() < end) {
+          await new Promise((r) => setTimeout(r, 50));
+          text = safeRead(logPath);
+        }
+        return text;
+      },
       async stop() { return stopProc(proc, 'SIGTERM'); },
       async kill() { return stopProc(proc, 'SIGKILL'); },
     };

@@ -49,6 +49,7 @@ export async function startServer({ registry = 'demo1', args = [], dataDir = tem
     registry, dataDir, d: null,
     get url() { return this.d.url; },
     log() { return this.d.log(); },
+    waitLog(re, ms) { return this.d.waitLog(re, ms); },
     async start(extra = args) {
       this.d = await startCofferd({ dataDir, args: ['--registry', registry, ...extra] });
       removeAtExit(dirname(this.d.logPath));
