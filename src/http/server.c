@@ -43,7 +43,7 @@ struct http_internal {
     struct MHD_Connection *conn;
     http_resp *pending; /* response waiting for the end of the body */
     int queued;
-    int body_stopped; /* discard remaining body */
+    int body_stopped;   /* discard remaining body */
     uint64_t discarded; /* body bytes read and thrown away */
     int collecting;
     size_t collect_cap;

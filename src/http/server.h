@@ -68,9 +68,9 @@ typedef struct http_server_opts {
     const char *listen;       /* "HOST:PORT", "[::1]:PORT"; port 0 picks a free one */
     const char *tls_cert_pem; /* PEM text; NULL for plain HTTP */
     const char *tls_key_pem;
-    unsigned threads;              /* worker threads; 0 means 4 */
-    unsigned idle_timeout_s;       /* close idle connections; 0 means 60 */
-    unsigned max_connections;      /* 0 means 1024 */
+    unsigned threads;         /* worker threads; 0 means 4 */
+    unsigned idle_timeout_s;  /* close idle connections; 0 means 60 */
+    unsigned max_connections; /* 0 means 1024 */
     /* A response given before the body is read (an early error) is sent
      * once the body has been read and discarded, so the client, still
      * writing, sees the answer on a kept connection instead of a reset.

@@ -93,43 +93,11 @@ void api_drop_upload(rq *q)
 
 /* Bodies up to this size are read and dropped before an early answer, so
  * the client sees the answer rather than a connection reset. */
-#define DRAIN_MAX (64ull * 1024 * 1024)
-
-static void send_deferred(rq *q)
-{
-    http_resp *resp = q->deferred;
-    q->deferred = NULL;
-    if (resp)
-        http_req_respond(q->r, resp);
-}
-
-static int drain_body(http_req *r, const char *data, size_t len)
-{
-    (void)data;
-    (void)len;
-    send_deferred(r->user); /* the server discards the rest of the body */
-    return 1;
-}
-
-static void drain_end(http_req *r)
-{
-    send_deferred(r->user);
-}
-
 void api_respond(rq *q, http_resp *resp)
 {
     http_resp_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
-    if (q->at_headers && resp != NULL && q->deferred == NULL) {
-        int64_t cl = http_req_content_length(q->r);
-        const char *te = http_req_header(q->r, "Transfer-Encoding");
-        int body = cl > 0 || (te != NULL && *te != '\0');
-        if (body && (cl < 0 || (uint64_t)cl <= DRAIN_MAX)) {
-            q->deferred = resp;
-            q->r->on_body = drain_body;
-            q->r->on_end = drain_end;
-            return;
-        }
-    }
+    /* an answer given before the body is read is sent once the server has
+     * drained the body (http_server_opts.drain_max) */
     http_req_respond(q->r, resp);
 }
 
@@ -247,8 +215,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (m > at && m < at + want)
             mid = (size_t)(m - at);
     }
-    half_job j = {.rd = s->rd2, .off = at + mid, .buf = (unsigned char *)buf + mid,
-                  .len = want - mid};
+    half_job j = {
+        .rd = s->rd2, .off = at + mid, .buf = (unsigned char *)buf + mid, .len = want - mid};
     offload_helper *h = mid ? offload_start(half_read, &j) : NULL;
     size_t got = 0;
     cf_err e = {0};
@@ -599,10 +567,6 @@ static void rq_done(http_req *r, int ok)
     if (q->mem_reserved)
         mem_release(q);
     OPENSSL_cleanse(&q->kek, sizeof(q->kek));
-    if (q->deferred) {
-        /* never sent (client gone): free it through the server */
-        http_req_respond(r, q->deferred);
-    }
     free(q);
     r->user = NULL;
 }
@@ -630,9 +594,7 @@ void registry_api_handle(http_req *r, void *ctx)
     q->r = r;
     r->user = q;
     r->on_done = rq_done;
-    q->at_headers = 1;
     handle(q);
-    q->at_headers = 0;
 }
 
 static void handle(rq *q)

@@ -35,9 +35,7 @@ typedef struct rq {
     int complete;          /* finish the upload at the end of the body */
     int fresh;             /* upload created by this request */
     oci_digest digest;
-    int failed;          /* a body callback already responded */
-    int at_headers;      /* inside the first handler call */
-    http_resp *deferred; /* response waiting for the body to be drained */
+    int failed; /* a body callback already responded */
     /* manifests */
     oci_reference ref;
     uint64_t mem_reserved; /* bytes of the manifest budget held */

@@ -42,9 +42,9 @@ struct upload {
     char path[OBJECTS_PATH_MAX];
     int fd;
     seal_writer *w;
-    SHA256_CTX sha;          /* over every accepted byte */
-    SHA256_CTX sha_durable;  /* over the durable bytes (a segment boundary) */
-    uint64_t kicked; /* durable length when writeback was last started */
+    SHA256_CTX sha;         /* over every accepted byte */
+    SHA256_CTX sha_durable; /* over the durable bytes (a segment boundary) */
+    uint64_t kicked;        /* durable length when writeback was last started */
     int busy;
     int finished; /* writer finished: only rollback or install remain */
     time_t last_used;
