@@ -1,6 +1,9 @@
 // keyvault-auth.test.mjs -- keyvaultd's trust in a token issuer whose JWKS
-// is served over HTTP (jwks_url), and per-operation authorization by object
-// id and compound (object id + application id) identities.
+// is served over HTTP (jwks_url), per-operation authorization by object id
+// and compound (object id + application id) identities, the tenant check
+// (a token of another tenant than the vault's gets the 401 challenge), and
+// keyset $skiptoken paging that neither skips nor repeats a key when keys
+// are deleted between pages.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -31,7 +34,7 @@ function req(path, { method = 'GET', body, bearer } = {}) {
     const r = https.request({ host: '127.0.0.1', port: d.port, path, method, headers, agent }, (res) => {
       let text = '';
       res.on('data', (c) => { text += c; });
-      res.on('end', () => resolve({ status: res.statusCode, json: text ? JSON.parse(text) : undefined }));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, json: text ? JSON.parse(text) : undefined }));
     });
     r.on('error', reject);
     r.end(body ? JSON.stringify(body) : undefined);
@@ -96,4 +99,69 @@ test('wrong issuer or audience is 401 even with a good signature', async () => {
     assert.equal(r.status, 401);
     assert.equal(r.json.error.code, 'Unauthorized');
   }
+});
+
+test('a token of another tenant than the vault is refused with 401 and the challenge', async () => {
+  const T1 = '72f988bf-86f1-41af-91ab-2d7cd011db47', T2 = '11111111-2222-3333-4444-555555555555';
+  const oid = randomUUID();
+  let r = await req('/vaults/tenanted', { method: 'PUT', bearer: admin, body: { properties: { tenantId: T1 } } });
+  assert.ok(r.status === 200 || r.status === 201, JSON.stringify(r.json));
+  r = await req('/vaults/tenanted/accessPolicies/add', { method: 'PUT', bearer: admin,
+    body: { properties: { accessPolicies: [{ tenantId: T1, objectId: oid, permissions: { keys: ['list'] } }] } } });
+  assert.equal(r.status, 200);
+  const host = { };
+  const list = (bearer) => new Promise((resolve, reject) => {
+    const q = https.request({ host: '127.0.0.1', port: d.port, path: `/keys?${API}`, method: 'GET', agent,
+      headers: { authorization: `Bearer ${bearer}`, host: `tenanted.vault.localhost:${d.port}` } }, (res) => {
+      let text = ''; res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, json: text ? JSON.parse(text) : undefined }));
+    });
+    q.on('error', reject); q.end();
+  });
+  r = await list(token({ oid, tid: T2 }));
+  assert.equal(r.status, 401);
+  assert.match(r.headers['www-authenticate'], /^Bearer authorization="[^"]+", resource="[^"]+"$/);
+  assert.equal(r.json.error.code, 'Unauthorized');
+  assert.ok(r.json.error.message.includes(T2), r.json.error.message);
+  assert.equal((await list(token({ oid, tid: T1.toUpperCase() }))).status, 200);
+  assert.equal((await list(token({ oid }))).status, 200, 'a token without tid is not checked');
+  // the default vault has no tenant: any tid passes the tenant check (403: no policy)
+  assert.equal((await req(`/keys?${API}`, { bearer: token({ oid, tid: T2 }) })).status, 403);
+});
+
+test('keyset $skiptoken over HTTP: a delete between pages skips nothing; junk is 400', async () => {
+  for (const n of ['s1', 's2', 's3', 's4']) {
+    const r = await req(`/keys/${n}/create?${API}`, { method: 'POST', bearer: admin, body: { kty: 'EC' } });
+    assert.equal(r.status, 200);
+  }
+  const name = (v) => v.kid.split('/').pop();
+  let r = await req(`/keys?${API}&maxresults=2`, { bearer: admin });
+  const seenKeys = r.json.value.map(name);
+  assert.equal(seenKeys.length, 2);
+  const next = new URL(r.json.nextLink);
+  assert.doesNotMatch(next.searchParams.get('$skiptoken'), /^\d+$/);
+  // delete a key of the page already read, then follow the pages to the end
+  assert.equal((await req(`/keys/${seenKeys[0]}?${API}`, { method: 'DELETE', bearer: admin })).status, 200);
+  let more = next.pathname + next.search;
+  while (more) {
+    r = await req(more, { bearer: admin });
+    assert.equal(r.status, 200);
+    seenKeys.push(...r.json.value.map(name));
+    more = r.json.nextLink ? new URL(r.json.nextLink).pathname + new URL(r.json.nextLink).search : null;
+  }
+  assert.equal(new Set(seenKeys).size, seenKeys.length, `no key repeated: ${seenKeys}`);
+  const survivors = (await req(`/keys?${API}&maxresults=25`, { bearer: admin })).json.value.map(name);
+  for (const k of survivors) assert.ok(seenKeys.includes(k), `${k} was skipped: ${seenKeys}`);
+  assert.equal((await req(`/keys?${API}&$skiptoken=2`, { bearer: admin })).status, 400);
+  const t = next.searchParams.get('$skiptoken');
+  assert.equal((await req(`/deletedkeys?${API}&$skiptoken=${t}`, { bearer: admin })).status, 400);
+  for (let i = 0; i < 2; i++) assert.equal((await req(`/keys/s2/rotate?${API}`, { method: 'POST', bearer: admin })).status, 200);
+  let path = `/keys/s2/versions?${API}&maxresults=2`, seen = [];
+  while (path) {
+    r = await req(path, { bearer: admin });
+    assert.equal(r.status, 200);
+    seen.push(...r.json.value.map((v) => v.kid.split('/').pop()));
+    path = r.json.nextLink ? new URL(r.json.nextLink).pathname + new URL(r.json.nextLink).search : null;
+  }
+  assert.equal(new Set(seen).size, 3);
 });

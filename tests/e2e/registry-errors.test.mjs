@@ -147,3 +147,16 @@ test('unknown blobs, manifests and registries answer 404 with their codes', asyn
   assertOciError(await c.get('/v2/zzzzznoregistry/app/manifests/v1'), 404, ['NAME_UNKNOWN', 'MANIFEST_UNKNOWN'], 'unknown registry');
   assertOciError(await c.get('/v2/zzzzznoregistry/app/tags/list'), 404, 'NAME_UNKNOWN', 'tags of an unknown registry');
 });
+
+// 400, the status CNCF Distribution answers and the OCI conformance suite expects
+test('a manifest referencing a missing blob answers 400 MANIFEST_BLOB_UNKNOWN', async () => {
+  const m = manifestOf([{ mediaType: MT.layerGzip, digest: absent, size: 12 }]);
+  assertOciError(await c.putManifest('v1', m, MT.manifest), 400, 'MANIFEST_BLOB_UNKNOWN', 'missing layer');
+  assertOciError(await c.get('/manifests/v1'), 404, 'MANIFEST_UNKNOWN', 'tag after refused PUT');
+  // An index naming a child manifest that is not there.
+  const idx = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.index, manifests: [{ mediaType: MT.manifest, digest: absent, size: 100 }] }));
+  const r = await c.putManifest('idx', idx, MT.index);
+  assertOciError(r, 400, ['MANIFEST_BLOB_UNKNOWN', 'MANIFEST_UNKNOWN'], 'missing child manifest');
+  const tags = await c.get('/tags/list');
+  if (tags.status === 200) assert.deepEqual(tags.json().tags ?? [], []);
+});
