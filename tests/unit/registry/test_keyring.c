@@ -4,27 +4,18 @@
  * locked, refused for a CMK registry until its C is supplied.
  */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../test_tmpdir.h"
 #include "registry/keyring.h"
 
 static char dir[256];
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(path);
-}
-
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/coffer-unit-keyring-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    test_tmpdir_make(dir, sizeof(dir), "keyring");
     char srk[300];
     snprintf(srk, sizeof(srk), "%s/srk", dir);
     cr_assert_eq(keyring_init(srk, NULL), CF_OK);
@@ -33,7 +24,7 @@ static void setup(void)
 static void teardown(void)
 {
     keyring_shutdown();
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmpdir_remove(dir);
 }
 
 TestSuite(registry_keyring, .init = setup, .fini = teardown);

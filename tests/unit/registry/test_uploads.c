@@ -8,7 +8,6 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <criterion/criterion.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 
 #include <openssl/sha.h>
 
+#include "../test_tmpdir.h"
 #include "store/meta.h"
 #include "store/objects.h"
 #include "store/uploads.h"
@@ -28,8 +28,7 @@ static seal_kek kek;
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/coffer-unit-uploads-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    test_tmpdir_make(dir, sizeof(dir), "uploads");
     cr_assert_eq(objects_init(dir, NULL), CF_OK);
     memset(&kek, 0, sizeof(kek));
     memset(kek.key, 0x42, sizeof(kek.key));
@@ -39,20 +38,12 @@ static void setup(void)
     cr_assert_eq(meta_init(db, NULL), CF_OK);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(path);
-}
-
 static void teardown(void)
 {
     uploads_shutdown();
     meta_shutdown();
     objects_shutdown();
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmpdir_remove(dir);
 }
 
 static void fill(unsigned char *p, size_t n, unsigned seed)

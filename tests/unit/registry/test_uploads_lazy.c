@@ -8,7 +8,6 @@
  */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 
 #include <openssl/sha.h>
 
+#include "../test_tmpdir.h"
 #include "store/meta.h"
 #include "store/objects.h"
 #include "store/uploads.h"
@@ -29,27 +29,18 @@ static seal_kek lkek;
 
 static void lsetup(void)
 {
-    snprintf(ldir, sizeof(ldir), "/tmp/coffer-unit-uplazy-XXXXXX");
-    cr_assert_not_null(mkdtemp(ldir));
+    test_tmpdir_make(ldir, sizeof(ldir), "uplazy");
     cr_assert_eq(objects_init(ldir, NULL), CF_OK);
     memset(&lkek, 0, sizeof(lkek));
     memset(lkek.key, 0x24, sizeof(lkek.key));
     snprintf(lkek.registry_id, sizeof(lkek.registry_id), "%s", LREG);
 }
 
-static int lrm(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(path);
-}
-
 static void lteardown(void)
 {
     uploads_shutdown();
     objects_shutdown();
-    nftw(ldir, lrm, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmpdir_remove(ldir);
 }
 
 static void lfill(unsigned char *p, size_t n, unsigned seed)

@@ -4,12 +4,12 @@
  * filter, deletes and what they leave for the blob store to remove.
  */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../test_tmpdir.h"
 #include "store/meta.h"
 
 #define REG "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -19,18 +19,9 @@
 
 static char dir[256];
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(path);
-}
-
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/coffer-unit-meta-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    test_tmpdir_make(dir, sizeof(dir), "meta");
     char db[300];
     snprintf(db, sizeof(db), "%s/cofferd.db", dir);
     cr_assert_eq(meta_init(db, NULL), CF_OK);
@@ -39,7 +30,7 @@ static void setup(void)
 static void teardown(void)
 {
     meta_shutdown();
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmpdir_remove(dir);
 }
 
 TestSuite(store_meta, .init = setup, .fini = teardown);
