@@ -498,6 +498,21 @@ static const char SQL_BLOB_DELETE_IF_UNUSED[] =
     " AND NOT EXISTS (SELECT 1 FROM manifests WHERE registry_id = ?1 AND digest = ?2)"
     " AND NOT EXISTS (SELECT 1 FROM manifest_refs WHERE registry_id = ?1 AND ref = ?2)";
 
+/* Runs a DELETE whose parameters are (registry, repository, digest); *changed
+ * (may be NULL) receives the rows removed. */
+static cf_code del3(conn *c, const char *sql, const char *a, const char *b, const char *d,
+                    int *changed, cf_err *e)
+{
+    STMT_OR_FAIL(st, c, sql);
+    bind_text(st, 1, a);
+    bind_text(st, 2, b);
+    bind_text(st, 3, d);
+    cf_code rc = run(c, st, e);
+    if (changed)
+        *changed = sqlite3_changes(c->db);
+    return rc;
+}
+
 static cf_code blob_gc(conn *c, const char *reg, const char *digest, int *orphaned, cf_err *e)
 {
     STMT_OR_FAIL(st, c, SQL_BLOB_DELETE_IF_UNUSED);
@@ -517,17 +532,10 @@ cf_code meta_blob_unlink(const char *reg, const char *repo, const char *digest, 
     cf_code rc = tx_begin(c, e);
     if (rc != CF_OK)
         return rc;
-    sqlite3_stmt *st = stmt(c, SQL_LINK_DELETE, e);
-    if (st == NULL) {
-        rc = CF_EIO;
-    } else {
-        bind_text(st, 1, reg);
-        bind_text(st, 2, repo);
-        bind_text(st, 3, digest);
-        rc = run(c, st, e);
-        if (rc == CF_OK && sqlite3_changes(c->db) == 0)
-            rc = cf_err_set(e, CF_ENOTFOUND, "blob not found");
-    }
+    int changed = 0;
+    rc = del3(c, SQL_LINK_DELETE, reg, repo, digest, &changed, e);
+    if (rc == CF_OK && changed == 0)
+        rc = cf_err_set(e, CF_ENOTFOUND, "blob not found");
     if (rc == CF_OK)
         rc = blob_gc(c, reg, digest, orphaned, e);
     return tx_end(c, rc, e);
@@ -653,19 +661,6 @@ static const char SQL_TAGS_OF_DELETE[] =
     "DELETE FROM tags WHERE registry_id = ?1 AND repo = ?2 AND digest = ?3";
 static const char SQL_REFS_OF_DELETE[] =
     "DELETE FROM manifest_refs WHERE registry_id = ?1 AND repo = ?2 AND digest = ?3";
-
-static cf_code del3(conn *c, const char *sql, const char *a, const char *b, const char *d,
-                    int *changed, cf_err *e)
-{
-    STMT_OR_FAIL(st, c, sql);
-    bind_text(st, 1, a);
-    bind_text(st, 2, b);
-    bind_text(st, 3, d);
-    cf_code rc = run(c, st, e);
-    if (changed)
-        *changed = sqlite3_changes(c->db);
-    return rc;
-}
 
 cf_code meta_manifest_delete(const char *reg, const char *repo, const char *digest, int *orphaned,
                              cf_err *e)
