@@ -1,19 +1,22 @@
 /*
- * coffer -- the command-line client (DESIGN §1). Verbs land with the
- * control plane issue.
+ * coffer -- the command-line client of cofferd and keyvaultd (DESIGN §1),
+ * verbs modelled on az acr / az identity / az keyvault. Everything lives in
+ * src/cli/ (cli_main); this main only sets up libcurl around it.
  */
+#include <curl/curl.h>
 #include <stdio.h>
-#include <string.h>
 
-#include "base/version.h"
+#include "cli/cli.h"
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("coffer %s\n", COFFER_VERSION);
-        return 0;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fputs("ERROR: (ClientError) cannot initialize libcurl\n", stderr);
+        return 1;
     }
-    fprintf(stderr,
-            "usage: coffer --version\n(no commands yet: they arrive with the control plane)\n");
-    return argc > 1 ? 2 : 0;
+    int code = cli_main(argc, argv, stdout, stderr);
+    curl_global_cleanup();
+    if (fflush(stdout) != 0 && code == 0)
+        code = 1;
+    return code;
 }

@@ -1,0 +1,383 @@
+/*
+ * acr.c -- `coffer acr`, `coffer acr encryption`, `coffer acr identity`:
+ * registries on cofferd's management API, shaped like az acr.
+ *
+ * What az does on the client side, this does too: `acr create --identity X
+ * --key-encryption-key URI` resolves X to the identity's id and clientId and
+ * sends both the registry's identity and keyVaultProperties.identity;
+ * `rotate-key --identity` sends a client id (a UUID as given, a name or id
+ * resolved, `[system]` as "system"); `acr identity assign|remove` reads the
+ * registry, computes the new identity set and PATCHes it whole.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli/verbs.h"
+
+#define SYSTEM_ID "[system]"
+
+static int reg_path(char *p, size_t n, const cli_args *a, const char *suffix, cli_err *e)
+{
+    p[0] = '\0';
+    if (cli_path_add(p, n, "/registries/", cli_args_get(a, "name"), e))
+        return -1;
+    return suffix ? cli_path_add(p, n, suffix, NULL, e) : 0;
+}
+
+/* --sku, case-insensitive, normalized; NULL when absent. */
+static int sku_of(const cli_args *a, const char **out, cli_err *e)
+{
+    static const char *skus[] = {"Basic", "Standard", "Premium"};
+    const char *v = cli_args_get(a, "sku");
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (strcasecmp(v, skus[i]) == 0) {
+            *out = skus[i];
+            return 0;
+        }
+    }
+    return cli_usage(e,
+                     "argument --sku: invalid choice: '%.64s' (choose from 'Basic', 'Standard', "
+                     "'Premium')",
+                     v);
+}
+
+/* The member `key` of the result (new reference), releasing r. */
+static json_t *member(json_t *r, const char *key)
+{
+    json_t *v = json_object_get(r, key);
+    v = v ? json_incref(v) : NULL;
+    json_decref(r);
+    return v;
+}
+
+static json_t *encryption_of(json_t *r)
+{
+    json_t *v = json_object_get(json_object_get(r, "properties"), "encryption");
+    v = v ? json_incref(v) : NULL;
+    json_decref(r);
+    return v;
+}
+
+static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    const char *sku, *ident = cli_args_get(a, "identity");
+    const char *kek = cli_args_get(a, "key-encryption-key");
+    char p[512];
+    if (sku_of(a, &sku, e) || reg_path(p, sizeof(p), a, NULL, e))
+        return -1;
+    if ((ident == NULL) != (kek == NULL))
+        return cli_usage(e, "Usage error: --identity and --key-encryption-key must be both "
+                            "supplied");
+    json_t *body = json_object(), *ij = NULL;
+    int rc = -1;
+    if (sku)
+        json_object_set_new(body, "sku", json_pack("{s:s}", "name", sku));
+    if (ident) {
+        const char *client_id;
+        if (strcasecmp(ident, SYSTEM_ID) == 0) {
+            json_object_set_new(body, "identity", json_pack("{s:s}", "type", "SystemAssigned"));
+            client_id = "system";
+        } else {
+            if (cli_identity_resolve(c, ident, &ij, e))
+                goto out;
+            const char *id = json_string_value(json_object_get(ij, "id"));
+            client_id = json_string_value(json_object_get(ij, "clientId"));
+            if (id == NULL || client_id == NULL) {
+                cli_fail(e, "InvalidResponse", "the identity '%.200s' has no id or clientId",
+                         ident);
+                goto out;
+            }
+            json_object_set_new(body, "identity",
+                                json_pack("{s:s,s:{s:{}}}", "type", "UserAssigned",
+                                          "userAssignedIdentities", id));
+        }
+        json_object_set_new(body, "properties",
+                            json_pack("{s:{s:s,s:{s:s,s:s}}}", "encryption", "status", "enabled",
+                                      "keyVaultProperties", "keyIdentifier", kek, "identity",
+                                      client_id));
+    }
+    rc = cli_mgmt(c, "PUT", p, body, res, e);
+out:
+    json_decref(ij);
+    json_decref(body);
+    return rc;
+}
+
+static int run_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    char p[512];
+    if (reg_path(p, sizeof(p), a, NULL, e))
+        return -1;
+    return cli_mgmt(c, "GET", p, NULL, res, e);
+}
+
+static int run_delete(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    char p[512];
+    json_t *r = NULL;
+    if (reg_path(p, sizeof(p), a, NULL, e) || cli_mgmt(c, "DELETE", p, NULL, &r, e))
+        return -1;
+    json_decref(r);
+    *res = NULL;
+    return 0;
+}
+
+static int run_list(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    (void)a;
+    json_t *r = NULL;
+    if (cli_mgmt(c, "GET", "/registries", NULL, &r, e))
+        return -1;
+    *res = cli_take_value(r);
+    return 0;
+}
+
+static int run_update(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    const char *sku;
+    char p[512];
+    if (sku_of(a, &sku, e) || reg_path(p, sizeof(p), a, NULL, e))
+        return -1;
+    json_t *body = json_pack("{s:{s:s}}", "sku", "name", sku);
+    int rc = cli_mgmt(c, "PATCH", p, body, res, e);
+    json_decref(body);
+    return rc;
+}
+
+static int run_enc_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    json_t *r = NULL;
+    if (run_show(c, a, &r, e))
+        return -1;
+    *res = encryption_of(r);
+    return 0;
+}
+
+static int run_enc_check(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    char p[512];
+    json_t *r = NULL;
+    if (reg_path(p, sizeof(p), a, "/encryption/check", e) || cli_mgmt(c, "POST", p, NULL, &r, e))
+        return -1;
+    *res = encryption_of(r);
+    return 0;
+}
+
+static int run_rotate(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    const char *ident = cli_args_get(a, "identity");
+    const char *kek = cli_args_get(a, "key-encryption-key");
+    char p[512];
+    if (reg_path(p, sizeof(p), a, NULL, e))
+        return -1;
+    if (ident == NULL && kek == NULL)
+        return cli_usage(e, "usage error: give --key-encryption-key, --identity or both");
+    json_t *reg = NULL, *ij = NULL, *body = NULL;
+    int rc = -1;
+    if (cli_mgmt(c, "GET", p, NULL, &reg, e))
+        goto out;
+    const json_t *kvp = json_object_get(
+        json_object_get(json_object_get(reg, "properties"), "encryption"), "keyVaultProperties");
+    if (!json_is_object(kvp)) {
+        cli_fail(e, "CmkNotEnabled",
+                 "key rotation is only applicable to registries with CMK enabled ('%.64s' has no "
+                 "customer-managed key)",
+                 cli_args_get(a, "name"));
+        goto out;
+    }
+    json_t *nk = json_object();
+    if (kek)
+        json_object_set_new(nk, "keyIdentifier", json_string(kek));
+    if (ident) {
+        if (strcasecmp(ident, SYSTEM_ID) == 0) {
+            json_object_set_new(nk, "identity", json_string("system"));
+        } else if (cli_is_uuid(ident)) {
+            json_object_set_new(nk, "identity", json_string(ident)); /* a client id, as az */
+        } else {
+            if (cli_identity_resolve(c, ident, &ij, e)) {
+                json_decref(nk);
+                goto out;
+            }
+            json_object_set(nk, "identity", json_object_get(ij, "clientId"));
+        }
+    }
+    body = json_pack("{s:{s:{s:o}}}", "properties", "encryption", "keyVaultProperties", nk);
+    rc = cli_mgmt(c, "PATCH", p, body, res, e);
+out:
+    json_decref(reg);
+    json_decref(ij);
+    json_decref(body);
+    return rc;
+}
+
+static int run_ident_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    json_t *r = NULL;
+    if (run_show(c, a, &r, e))
+        return -1;
+    *res = member(r, "identity");
+    return 0;
+}
+
+/* Finds the key of the registry's user-assigned identity that ref names
+ * (id, /identities/NAME as NAME, or clientId); NULL when none. */
+static const char *assigned_key(const json_t *uai, const char *ref)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)uai, k, v)
+    {
+        const char *cid = json_string_value(json_object_get(v, "clientId"));
+        const char *slash = strrchr(k, '/');
+        if (strcmp(k, ref) == 0 || (slash && strcmp(slash + 1, ref) == 0) ||
+            (cid && strcasecmp(cid, ref) == 0))
+            return k;
+    }
+    return NULL;
+}
+
+/* assign (add = 1) or remove the --identities of a registry. */
+static int change_identities(cli_ctx *c, const cli_args *a, int add, json_t **res, cli_err *e)
+{
+    char p[512];
+    int n;
+    const char *const *ids = cli_args_multi(a, "identities", &n);
+    if (reg_path(p, sizeof(p), a, NULL, e))
+        return -1;
+    json_t *reg = NULL, *users = json_object(), *body = NULL, *r = NULL;
+    int rc = -1;
+    if (cli_mgmt(c, "GET", p, NULL, &reg, e))
+        goto out;
+    const json_t *cur = json_object_get(reg, "identity");
+    const char *type = json_string_value(json_object_get(cur, "type"));
+    int sys = type && strcasestr(type, "SystemAssigned") != NULL;
+    const json_t *uai = json_object_get(cur, "userAssignedIdentities");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)uai, k, v) json_object_set_new(users, k, json_object());
+    for (int i = 0; i < n; i++) {
+        if (strcasecmp(ids[i], SYSTEM_ID) == 0) {
+            if (!add && !sys) {
+                cli_fail(e, "IdentityNotAssigned",
+                         "Registry '%.64s' has no system-assigned identity.",
+                         cli_args_get(a, "name"));
+                goto out;
+            }
+            sys = add;
+        } else if (add) {
+            json_t *ij = NULL;
+            if (cli_identity_resolve(c, ids[i], &ij, e))
+                goto out;
+            const char *id = json_string_value(json_object_get(ij, "id"));
+            if (id)
+                json_object_set_new(users, id, json_object());
+            json_decref(ij);
+        } else {
+            const char *key = assigned_key(uai, ids[i]);
+            if (key == NULL) {
+                cli_fail(e, "IdentityNotAssigned",
+                         "The identity '%.200s' is not assigned to registry '%.64s'.", ids[i],
+                         cli_args_get(a, "name"));
+                goto out;
+            }
+            json_object_del(users, key);
+        }
+    }
+    int nu = json_object_size(users) > 0;
+    const char *nt = sys && nu ? "SystemAssigned, UserAssigned"
+                     : sys     ? "SystemAssigned"
+                     : nu      ? "UserAssigned"
+                               : "None";
+    body = json_pack("{s:{s:s,s:O}}", "identity", "type", nt, "userAssignedIdentities", users);
+    if (cli_mgmt(c, "PATCH", p, body, &r, e))
+        goto out;
+    *res = member(r, "identity");
+    rc = 0;
+out:
+    json_decref(reg);
+    json_decref(users);
+    json_decref(body);
+    return rc;
+}
+
+static int run_ident_assign(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    return change_identities(c, a, 1, res, e);
+}
+
+static int run_ident_remove(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    return change_identities(c, a, 0, res, e);
+}
+
+static const cli_opt name_opts[] = {{"name", "n", CLI_OPT_VALUE, 1, "NAME"}, {NULL}};
+static const cli_opt no_opts[] = {{NULL}};
+static const cli_opt create_opts[] = {
+    {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    {"sku", NULL, CLI_OPT_VALUE, 0, "Basic|Standard|Premium"},
+    {"identity", NULL, CLI_OPT_VALUE, 0, "NAME|/identities/NAME|CLIENTID"},
+    {"key-encryption-key", NULL, CLI_OPT_VALUE, 0, "KEY_URI"},
+    {NULL},
+};
+static const cli_opt update_opts[] = {
+    {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    {"sku", NULL, CLI_OPT_VALUE, 1, "Basic|Standard|Premium"},
+    {NULL},
+};
+static const cli_opt rotate_opts[] = {
+    {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    {"key-encryption-key", NULL, CLI_OPT_VALUE, 0, "KEY_URI"},
+    {"identity", NULL, CLI_OPT_VALUE, 0, "NAME|/identities/NAME|CLIENTID|[system]"},
+    {NULL},
+};
+static const cli_opt idents_opts[] = {
+    {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    {"identities", NULL, CLI_OPT_MULTI, 1, "ID"},
+    {NULL},
+};
+
+const cli_verb cli_acr_verbs[] = {
+    {"create",
+     "Create a registry; with --identity and --key-encryption-key, encrypted under a "
+     "customer-managed key (Premium).",
+     create_opts, run_create,
+     "coffer acr create -n myregistry --sku Premium --identity myidentity "
+     "--key-encryption-key https://127.0.0.1:8443/keys/mykey"},
+    {"show", "Show a registry.", name_opts, run_show,
+     "coffer acr show -n myregistry --query properties.loginServer -o tsv"},
+    {"delete", "Delete a registry and everything in it (its keys are wiped).", name_opts,
+     run_delete, "coffer acr delete -n myregistry"},
+    {"list", "List the registries, by name.", no_opts, run_list,
+     "coffer acr list --query [].name -o tsv"},
+    {"update", "Change a registry's SKU.", update_opts, run_update,
+     "coffer acr update -n myregistry --sku Premium"},
+    {NULL},
+};
+
+const cli_verb cli_acr_encryption_verbs[] = {
+    {"show", "Show a registry's encryption (properties.encryption).", name_opts, run_enc_show,
+     "coffer acr encryption show -n myregistry --query keyVaultProperties.keyStatus -o tsv"},
+    {"rotate-key",
+     "Move a CMK registry to another key, key version or identity (versioned key URI: manual "
+     "rotation; version-less: automatic).",
+     rotate_opts, run_rotate,
+     "coffer acr encryption rotate-key -n myregistry --key-encryption-key "
+     "https://127.0.0.1:8443/keys/mykey --identity [system]"},
+    {"check", "Check the registry's key now; prints properties.encryption.", name_opts,
+     run_enc_check, "coffer acr encryption check -n myregistry"},
+    {NULL},
+};
+
+const cli_verb cli_acr_identity_verbs[] = {
+    {"show", "Show a registry's identities.", name_opts, run_ident_show,
+     "coffer acr identity show -n myregistry"},
+    {"assign", "Assign identities to a registry ([system]: the system-assigned identity).",
+     idents_opts, run_ident_assign, "coffer acr identity assign -n myregistry --identities [system]"},
+    {"remove", "Remove identities from a registry ([system]: the system-assigned identity).",
+     idents_opts, run_ident_remove, "coffer acr identity remove -n myregistry --identities myidentity"},
+    {NULL},
+};

@@ -1,0 +1,55 @@
+/*
+ * args.h -- the options of one coffer verb, parsed az-style.
+ *
+ * After the group and verb words come options: `--name VALUE` (or
+ * `--name=VALUE`, or a short alias `-n VALUE`); a multi-valued option takes
+ * every following word up to the next option (`--key-permissions get
+ * wrapKey`); a boolean option takes an optional true/false
+ * (`--enable-purge-protection` alone means true). The global options
+ * --query PATH, -o/--output json|tsv and -h/--help are accepted by every
+ * verb. Anything else is a usage error naming the offending word; a missing
+ * required option is one too ("the following arguments are required").
+ * Values point into argv (or at static "true"/"false"); nothing is copied.
+ */
+#ifndef CF_CLI_ARGS_H
+#define CF_CLI_ARGS_H
+
+#include "cli/error.h"
+
+#define CLI_MAX_OPTS 8
+#define CLI_MAX_VALS 32
+
+typedef enum { CLI_OPT_VALUE, CLI_OPT_MULTI, CLI_OPT_BOOL } cli_opt_kind;
+
+typedef struct cli_opt {
+    const char *name;  /* long name without "--" */
+    const char *shrt;  /* short alias without "-", or NULL */
+    cli_opt_kind kind;
+    int required;
+    const char *meta;  /* metavar for usage text */
+} cli_opt;
+
+typedef struct cli_args {
+    const cli_opt *spec; /* terminated by a NULL name */
+    int nvals[CLI_MAX_OPTS];
+    const char *vals[CLI_MAX_OPTS][CLI_MAX_VALS];
+    const char *query; /* --query, or NULL */
+    int tsv;           /* -o tsv */
+    int help;          /* -h/--help seen */
+} cli_args;
+
+/* Parses argv[0..argc) against spec. Help stops parsing (a->help = 1,
+ * returns 0) so `--help` works whatever else is on the line. */
+int cli_args_parse(cli_args *a, const cli_opt *spec, int argc, char **argv, cli_err *e);
+
+/* The (first) value of option `name`, or NULL when absent. */
+const char *cli_args_get(const cli_args *a, const char *name);
+/* The values of a multi-valued option (count in *n; 0 when absent). */
+const char *const *cli_args_multi(const cli_args *a, const char *name, int *n);
+/* A boolean option: 1 true, 0 false, -1 absent; a word other than
+ * true/false (any case) is a usage error (returns -2). */
+int cli_args_bool(const cli_args *a, const char *name, cli_err *e);
+/* An integer option within [min, max]: 0 and *out, 1 when absent, -1 usage error. */
+int cli_args_int(const cli_args *a, const char *name, long min, long max, long *out, cli_err *e);
+
+#endif

@@ -1,0 +1,288 @@
+/*
+ * config.c -- reads the coffer client's configuration file and environment
+ * (see config.h for the format and the precedence).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/buf.h"
+#include "base/fs.h"
+#include "cli/config.h"
+
+#define CONFIG_CAP (64 * 1024)
+#define TOKEN_CAP 4096
+
+static void wipe_free(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+void cli_config_free(cli_config *c)
+{
+    if (c == NULL)
+        return;
+    free(c->url);
+    wipe_free(c->token);
+    free(c->vault_url);
+    wipe_free(c->vault_token);
+    free(c->vault_ca);
+    free(c->vault_domain);
+    free(c->token_file);
+    free(c->vault_token_file);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Replaces *slot with a copy of v (the old value wiped when secret). */
+static int set_str(char **slot, const char *v, size_t n, int secret, cli_err *e)
+{
+    char *s = strndup(v, n);
+    if (s == NULL)
+        return cli_fail(e, "OutOfMemory", "out of memory");
+    if (secret)
+        wipe_free(*slot);
+    else
+        free(*slot);
+    *slot = s;
+    return 0;
+}
+
+static int defaults(cli_config *c, cli_err *e)
+{
+    if (c->url == NULL && set_str(&c->url, CLI_DEFAULT_URL, strlen(CLI_DEFAULT_URL), 0, e))
+        return -1;
+    if (c->vault_url == NULL &&
+        set_str(&c->vault_url, CLI_DEFAULT_VAULT_URL, strlen(CLI_DEFAULT_VAULT_URL), 0, e))
+        return -1;
+    if (c->vault_domain == NULL && set_str(&c->vault_domain, CLI_DEFAULT_VAULT_DOMAIN,
+                                           strlen(CLI_DEFAULT_VAULT_DOMAIN), 0, e))
+        return -1;
+    return 0;
+}
+
+/* The setting named key (n bytes): its slot and whether it is a secret. */
+static char **slot_of(cli_config *c, const char *key, size_t n, int *secret)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+        int secret;
+    } keys[] = {
+        {"url", offsetof(cli_config, url), 0},
+        {"token", offsetof(cli_config, token), 1},
+        {"token_file", offsetof(cli_config, token_file), 0},
+        {"vault_url", offsetof(cli_config, vault_url), 0},
+        {"vault_token", offsetof(cli_config, vault_token), 1},
+        {"vault_token_file", offsetof(cli_config, vault_token_file), 0},
+        {"vault_ca", offsetof(cli_config, vault_ca), 0},
+        {"vault_domain", offsetof(cli_config, vault_domain), 0},
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strlen(keys[i].name) == n && memcmp(keys[i].name, key, n) == 0) {
+            *secret = keys[i].secret;
+            return (char **)((char *)c + keys[i].off);
+        }
+    }
+    return NULL;
+}
+
+int cli_config_parse(cli_config *c, const char *text, const char *path, cli_err *e)
+{
+    int has_token = 0, has_token_file = 0, has_vtoken = 0, has_vtoken_file = 0;
+    const char *p = text;
+    for (int line = 1; *p; line++) {
+        const char *eol = strchr(p, '\n');
+        const char *end = eol ? eol : p + strlen(p);
+        const char *b = p, *t = end;
+        p = eol ? eol + 1 : end;
+        while (b < t && isspace((unsigned char)*b))
+            b++;
+        while (t > b && isspace((unsigned char)t[-1]))
+            t--;
+        if (b == t || *b == '#')
+            continue;
+        const char *eq = memchr(b, '=', (size_t)(t - b));
+        if (eq == NULL)
+            return cli_fail(e, "ConfigError", "%s:%d: expected 'key = value'", path, line);
+        const char *ke = eq, *vb = eq + 1;
+        while (ke > b && isspace((unsigned char)ke[-1]))
+            ke--;
+        while (vb < t && isspace((unsigned char)*vb))
+            vb++;
+        int secret = 0;
+        char **slot = slot_of(c, b, (size_t)(ke - b), &secret);
+        if (slot == NULL)
+            return cli_fail(e, "ConfigError", "%s:%d: unknown key '%.*s'", path, line,
+                            (int)(ke - b > 64 ? 64 : ke - b), b);
+        if (vb == t)
+            return cli_fail(e, "ConfigError", "%s:%d: '%.*s' has no value", path, line,
+                            (int)(ke - b), b);
+        if (set_str(slot, vb, (size_t)(t - vb), secret, e))
+            return -1;
+        has_token |= slot == &c->token;
+        has_token_file |= slot == &c->token_file;
+        has_vtoken |= slot == &c->vault_token;
+        has_vtoken_file |= slot == &c->vault_token_file;
+    }
+    if (has_token && has_token_file)
+        return cli_fail(e, "ConfigError", "%s: give token or token_file, not both", path);
+    if (has_vtoken && has_vtoken_file)
+        return cli_fail(e, "ConfigError", "%s: give vault_token or vault_token_file, not both",
+                        path);
+    return 0;
+}
+
+static int env_override(char **slot, const char *var, int secret, cli_err *e)
+{
+    const char *v = getenv(var);
+    if (v == NULL || *v == '\0')
+        return 0;
+    return set_str(slot, v, strlen(v), secret, e);
+}
+
+/* Reads a token file into *slot (trailing whitespace dropped). */
+static int read_token(char **slot, const char *file, const char *what, cli_err *e)
+{
+    cf_buf b;
+    cf_err ce = {0};
+    int rc = 0;
+    cf_buf_init(&b, TOKEN_CAP);
+    b.secret = 1;
+    if (cf_fs_read_all(file, TOKEN_CAP, &b, &ce) != CF_OK) {
+        rc = cli_fail(e, "ConfigError", "cannot read the %s file: %s", what, ce.msg);
+        goto out;
+    }
+    size_t n = b.len;
+    while (n > 0 && isspace(b.data[n - 1]))
+        n--;
+    if (n == 0 || memchr(b.data, '\0', n) != NULL) {
+        rc = cli_fail(e, "ConfigError", "the %s file %s is empty or not text", what, file);
+        goto out;
+    }
+    rc = set_str(slot, (const char *)b.data, n, 1, e);
+out:
+    cf_buf_free(&b);
+    return rc;
+}
+
+static int check_url(const char *v, const char *what, int https_only, cli_err *e)
+{
+    if (strncmp(v, "https://", 8) == 0 && v[8] != '\0')
+        return 0;
+    if (!https_only && strncmp(v, "http://", 7) == 0 && v[7] != '\0')
+        return 0;
+    return cli_fail(e, "ConfigError", "%s '%.200s' is not an %s URL", what, v,
+                    https_only ? "https://" : "http:// or https://");
+}
+
+int cli_config_load(cli_config *c, cli_err *e)
+{
+    memset(c, 0, sizeof(*c));
+    const char *path = getenv("COFFER_CONFIG");
+    int named = path != NULL && *path != '\0';
+    if (named) {
+        snprintf(c->path, sizeof(c->path), "%s", path);
+    } else {
+        const char *home = getenv("HOME");
+        if (home && *home)
+            snprintf(c->path, sizeof(c->path), "%s/.config/coffer/config", home);
+    }
+    if (c->path[0]) {
+        cf_buf b;
+        cf_err ce = {0};
+        cf_buf_init(&b, CONFIG_CAP);
+        b.secret = 1; /* it may hold tokens */
+        cf_code rc = cf_fs_read_all(c->path, CONFIG_CAP, &b, &ce);
+        if (rc == CF_OK) {
+            int prc = cli_config_parse(c, (const char *)b.data, c->path, e);
+            cf_buf_free(&b);
+            if (prc)
+                goto fail;
+        } else {
+            cf_buf_free(&b);
+            if (named || rc != CF_ENOTFOUND) {
+                cli_fail(e, "ConfigError", "cannot read the config file: %s", ce.msg);
+                goto fail;
+            }
+            c->path[0] = '\0';
+        }
+    }
+    if (env_override(&c->url, "COFFER_URL", 0, e) ||
+        env_override(&c->token, "COFFER_TOKEN", 1, e) ||
+        env_override(&c->vault_url, "COFFER_VAULT_URL", 0, e) ||
+        env_override(&c->vault_token, "COFFER_VAULT_TOKEN", 1, e) ||
+        env_override(&c->vault_ca, "COFFER_VAULT_CA", 0, e) ||
+        env_override(&c->vault_domain, "COFFER_VAULT_DOMAIN", 0, e) || defaults(c, e))
+        goto fail;
+    if (c->token == NULL && c->token_file && read_token(&c->token, c->token_file, "token", e))
+        goto fail;
+    if (c->vault_token == NULL && c->vault_token_file &&
+        read_token(&c->vault_token, c->vault_token_file, "vault token", e))
+        goto fail;
+    if (check_url(c->url, "url", 0, e) || check_url(c->vault_url, "vault_url", 1, e))
+        goto fail;
+    /* no trailing slash: paths are appended */
+    for (char *u = c->url; *u && u[strlen(u) - 1] == '/';)
+        u[strlen(u) - 1] = '\0';
+    for (char *u = c->vault_url; *u && u[strlen(u) - 1] == '/';)
+        u[strlen(u) - 1] = '\0';
+    return 0;
+fail:
+    cli_config_free(c);
+    return -1;
+}
+
+static int vault_name_ok(const char *s)
+{
+    if (*s == '\0' || strlen(s) > 63)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-')
+            return 0;
+    return 1;
+}
+
+int cli_config_vault_base(const cli_config *c, const char *name, char **out, cli_err *e)
+{
+    *out = NULL;
+    if (!vault_name_ok(name))
+        return cli_usage(e, "argument --vault-name: '%.64s' is not a vault name "
+                            "(letters, digits and '-')",
+                         name);
+    if (strcasecmp(name, "default") == 0) {
+        *out = strdup(c->vault_url);
+        return *out ? 0 : cli_fail(e, "OutOfMemory", "out of memory");
+    }
+    /* https://host[:port][/...] with host possibly [v6] */
+    const char *h = c->vault_url + strlen("https://");
+    const char *port = NULL;
+    size_t port_len = 0;
+    const char *p = h;
+    if (*p == '[') {
+        p = strchr(p, ']');
+        p = p ? p + 1 : h + strlen(h);
+    } else {
+        p += strcspn(p, ":/");
+    }
+    if (*p == ':') {
+        port = p + 1;
+        port_len = strcspn(port, "/");
+    }
+    size_t n = strlen(name) + strlen(c->vault_domain) + port_len + 16;
+    char *u = malloc(n);
+    if (u == NULL)
+        return cli_fail(e, "OutOfMemory", "out of memory");
+    if (port && port_len)
+        snprintf(u, n, "https://%s.%s:%.*s", name, c->vault_domain, (int)port_len, port);
+    else
+        snprintf(u, n, "https://%s.%s", name, c->vault_domain);
+    *out = u;
+    return 0;
+}

@@ -1,0 +1,208 @@
+/*
+ * keyvault.c -- `coffer keyvault`: vaults and their access policies on
+ * keyvaultd's management API (`/vaults/...` at vault_url, admin token).
+ *
+ * set-policy does what az keyvault set-policy does: it reads the vault and
+ * sets the object id's key permissions to exactly the list given (other
+ * identities untouched), with one `accessPolicies/replace`. delete-policy
+ * removes the object id's entry with one `accessPolicies/remove`. Both then
+ * print the vault, as az does.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli/verbs.h"
+
+static int vault_path(char *p, size_t n, const cli_args *a, const char *suffix, cli_err *e)
+{
+    p[0] = '\0';
+    if (cli_path_add(p, n, "/vaults/", cli_args_get(a, "name"), e))
+        return -1;
+    return suffix ? cli_path_add(p, n, suffix, NULL, e) : 0;
+}
+
+/* The properties object of create/update from the options. */
+static int props_of(const cli_args *a, json_t **out, cli_err *e)
+{
+    long days = 0;
+    int pp = cli_args_bool(a, "enable-purge-protection", e);
+    int drc = cli_args_int(a, "retention-days", 7, 90, &days, e);
+    *out = NULL;
+    if (pp == -2 || drc < 0)
+        return -1;
+    json_t *props = json_object();
+    const char *tenant = cli_args_get(a, "tenant");
+    if (tenant)
+        json_object_set_new(props, "tenantId", json_string(tenant));
+    if (drc == 0)
+        json_object_set_new(props, "softDeleteRetentionInDays", json_integer(days));
+    if (pp >= 0)
+        json_object_set_new(props, "enablePurgeProtection", json_boolean(pp));
+    *out = props;
+    return 0;
+}
+
+static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    char p[512];
+    json_t *props;
+    if (vault_path(p, sizeof(p), a, NULL, e) || props_of(a, &props, e))
+        return -1;
+    json_t *body = json_pack("{s:o}", "properties", props);
+    int rc = cli_vault_mgmt(c, "PUT", p, body, res, e);
+    json_decref(body);
+    return rc;
+}
+
+static int run_update(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    char p[512];
+    json_t *props;
+    if (vault_path(p, sizeof(p), a, NULL, e) || props_of(a, &props, e))
+        return -1;
+    if (json_object_size(props) == 0) {
+        json_decref(props);
+        return cli_usage(e, "usage error: give --enable-purge-protection or --retention-days");
+    }
+    json_t *body = json_pack("{s:o}", "properties", props);
+    int rc = cli_vault_mgmt(c, "PATCH", p, body, res, e);
+    json_decref(body);
+    return rc;
+}
+
+static int run_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    char p[512];
+    if (vault_path(p, sizeof(p), a, NULL, e))
+        return -1;
+    return cli_vault_mgmt(c, "GET", p, NULL, res, e);
+}
+
+static int run_delete(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    char p[512];
+    json_t *r = NULL;
+    if (vault_path(p, sizeof(p), a, NULL, e) || cli_vault_mgmt(c, "DELETE", p, NULL, &r, e))
+        return -1;
+    json_decref(r);
+    *res = NULL;
+    return 0;
+}
+
+static int run_list(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    (void)a;
+    json_t *r = NULL;
+    if (cli_vault_mgmt(c, "GET", "/vaults", NULL, &r, e))
+        return -1;
+    *res = cli_take_value(r);
+    return 0;
+}
+
+static int run_set_policy(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    char p[512], pp[512];
+    int n;
+    const char *oid = cli_args_get(a, "object-id");
+    const char *const *perms = cli_args_multi(a, "key-permissions", &n);
+    if (vault_path(p, sizeof(p), a, NULL, e) ||
+        vault_path(pp, sizeof(pp), a, "/accessPolicies/replace", e))
+        return -1;
+    json_t *v = NULL, *list = json_array(), *keys = json_array(), *body = NULL, *r = NULL;
+    int rc = -1;
+    for (int i = 0; i < n; i++)
+        json_array_append_new(keys, json_string(perms[i]));
+    if (cli_vault_mgmt(c, "GET", p, NULL, &v, e))
+        goto out;
+    const json_t *props = json_object_get(v, "properties");
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(props, "accessPolicies"), i, it)
+    {
+        const char *o = json_string_value(json_object_get(it, "objectId"));
+        const char *app = json_string_value(json_object_get(it, "applicationId"));
+        if (o && strcasecmp(o, oid) == 0 && (app == NULL || *app == '\0'))
+            continue; /* replaced below */
+        json_array_append(list, it);
+    }
+    json_t *entry = json_pack("{s:s,s:{s:O}}", "objectId", oid, "permissions", "keys", keys);
+    const json_t *tenant = json_object_get(props, "tenantId");
+    if (json_is_string(tenant))
+        json_object_set(entry, "tenantId", (json_t *)tenant);
+    json_array_append_new(list, entry);
+    body = json_pack("{s:{s:O}}", "properties", "accessPolicies", list);
+    if (cli_vault_mgmt(c, "PUT", pp, body, &r, e))
+        goto out;
+    rc = cli_vault_mgmt(c, "GET", p, NULL, res, e);
+out:
+    json_decref(v);
+    json_decref(list);
+    json_decref(keys);
+    json_decref(body);
+    json_decref(r);
+    return rc;
+}
+
+static int run_delete_policy(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    char p[512], pp[512];
+    json_t *r = NULL;
+    if (vault_path(p, sizeof(p), a, NULL, e) ||
+        vault_path(pp, sizeof(pp), a, "/accessPolicies/remove", e))
+        return -1;
+    json_t *body = json_pack("{s:{s:[{s:s,s:{s:[]}}]}}", "properties", "accessPolicies",
+                             "objectId", cli_args_get(a, "object-id"), "permissions", "keys");
+    int rc = cli_vault_mgmt(c, "PUT", pp, body, &r, e);
+    json_decref(body);
+    json_decref(r);
+    if (rc)
+        return -1;
+    return cli_vault_mgmt(c, "GET", p, NULL, res, e);
+}
+
+static const cli_opt name_opts[] = {{"name", "n", CLI_OPT_VALUE, 1, "NAME"}, {NULL}};
+static const cli_opt no_opts[] = {{NULL}};
+static const cli_opt create_opts[] = {
+    {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    {"enable-purge-protection", NULL, CLI_OPT_BOOL, 0, "true|false"},
+    {"retention-days", NULL, CLI_OPT_VALUE, 0, "7..90"},
+    {"tenant", NULL, CLI_OPT_VALUE, 0, "TENANT_ID"},
+    {NULL},
+};
+static const cli_opt update_opts[] = {
+    {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    {"enable-purge-protection", NULL, CLI_OPT_BOOL, 0, "true|false"},
+    {"retention-days", NULL, CLI_OPT_VALUE, 0, "7..90"},
+    {NULL},
+};
+static const cli_opt set_policy_opts[] = {
+    {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    {"object-id", NULL, CLI_OPT_VALUE, 1, "OBJECT_ID"},
+    {"key-permissions", NULL, CLI_OPT_MULTI, 1, "PERM"},
+    {NULL},
+};
+static const cli_opt delete_policy_opts[] = {
+    {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    {"object-id", NULL, CLI_OPT_VALUE, 1, "OBJECT_ID"},
+    {NULL},
+};
+
+const cli_verb cli_keyvault_verbs[] = {
+    {"create", "Create a vault (or update it when it exists).", create_opts, run_create,
+     "coffer keyvault create -n myvault --enable-purge-protection --retention-days 7"},
+    {"show", "Show a vault.", name_opts, run_show,
+     "coffer keyvault show -n myvault --query properties.vaultUri -o tsv"},
+    {"delete", "Delete a vault (refused while it holds keys, live or deleted).", name_opts,
+     run_delete, "coffer keyvault delete -n myvault"},
+    {"list", "List the vaults.", no_opts, run_list, "coffer keyvault list --query [].name -o tsv"},
+    {"update", "Change a vault's purge protection (never off again) or retention.", update_opts,
+     run_update, "coffer keyvault update -n default --enable-purge-protection true"},
+    {"set-policy", "Set an identity's key permissions on a vault (exactly the list given).",
+     set_policy_opts, run_set_policy,
+     "coffer keyvault set-policy -n myvault --object-id PRINCIPAL_ID --key-permissions get "
+     "wrapKey unwrapKey"},
+    {"delete-policy", "Remove an identity's access policy from a vault.", delete_policy_opts,
+     run_delete_policy, "coffer keyvault delete-policy -n myvault --object-id PRINCIPAL_ID"},
+    {NULL},
+};

@@ -1,0 +1,53 @@
+/*
+ * verbs.h -- the table of coffer's commands.
+ *
+ * A group ("acr", "acr encryption", "keyvault key", ...) holds verbs; each
+ * verb names its options (args.h) and a run function that makes its HTTP
+ * calls and hands back the JSON to print (NULL: print nothing). A run
+ * function checks everything it can about its arguments before the first
+ * call, so a usage error never needs the config or a server.
+ */
+#ifndef CF_CLI_VERBS_H
+#define CF_CLI_VERBS_H
+
+#include <jansson.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+
+typedef int (*cli_run_fn)(cli_ctx *c, const cli_args *a, json_t **result, cli_err *e);
+
+typedef struct cli_verb {
+    const char *name;
+    const char *summary;
+    const cli_opt *opts;
+    cli_run_fn run;
+    const char *example;
+} cli_verb;
+
+typedef struct cli_group {
+    const char *name; /* words separated by one space */
+    const char *summary;
+    const cli_verb *verbs; /* terminated by a NULL name */
+} cli_group;
+
+extern const cli_verb cli_identity_verbs[];
+extern const cli_verb cli_acr_verbs[];
+extern const cli_verb cli_acr_encryption_verbs[];
+extern const cli_verb cli_acr_identity_verbs[];
+extern const cli_verb cli_keyvault_verbs[];
+extern const cli_verb cli_keyvault_key_verbs[];
+
+/* Appends prefix then the percent-encoded seg (if not NULL) to dst. */
+int cli_path_add(char *dst, size_t n, const char *prefix, const char *seg, cli_err *e);
+/* 8-4-4-4-12 hex digits. */
+int cli_is_uuid(const char *s);
+/* Resolves an identity given as NAME, /identities/NAME or client id through
+ * GET /identities; *out is the identity JSON (new reference). */
+int cli_identity_resolve(cli_ctx *c, const char *ref, json_t **out, cli_err *e);
+
+/* The "value" array of a list answer (new reference; [] when absent);
+ * releases r. */
+json_t *cli_take_value(json_t *r);
+
+#endif
