@@ -91,9 +91,9 @@ static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
                          ident);
                 goto out;
             }
-            json_object_set_new(body, "identity",
-                                json_pack("{s:s,s:{s:{}}}", "type", "UserAssigned",
-                                          "userAssignedIdentities", id));
+            json_object_set_new(
+                body, "identity",
+                json_pack("{s:s,s:{s:{}}}", "type", "UserAssigned", "userAssignedIdentities", id));
         }
         json_object_set_new(body, "properties",
                             json_pack("{s:{s:s,s:{s:s,s:s}}}", "encryption", "status", "enabled",
@@ -376,8 +376,10 @@ const cli_verb cli_acr_identity_verbs[] = {
     {"show", "Show a registry's identities.", name_opts, run_ident_show,
      "coffer acr identity show -n myregistry"},
     {"assign", "Assign identities to a registry ([system]: the system-assigned identity).",
-     idents_opts, run_ident_assign, "coffer acr identity assign -n myregistry --identities [system]"},
+     idents_opts, run_ident_assign,
+     "coffer acr identity assign -n myregistry --identities [system]"},
     {"remove", "Remove identities from a registry ([system]: the system-assigned identity).",
-     idents_opts, run_ident_remove, "coffer acr identity remove -n myregistry --identities myidentity"},
+     idents_opts, run_ident_remove,
+     "coffer acr identity remove -n myregistry --identities myidentity"},
     {NULL},
 };

@@ -73,8 +73,8 @@ int cli_args_parse(cli_args *a, const cli_opt *spec, int argc, char **argv, cli_
             } else if (k + 1 < argc && !is_option(argv[k + 1])) {
                 val = argv[++k];
             } else {
-                return cli_usage(e, "argument %.*s: expected one argument",
-                                 (int)(n > 64 ? 64 : n), w);
+                return cli_usage(e, "argument %.*s: expected one argument", (int)(n > 64 ? 64 : n),
+                                 w);
             }
             if (glob && w[2] == 'q') {
                 a->query = val;
@@ -111,15 +111,14 @@ int cli_args_parse(cli_args *a, const cli_opt *spec, int argc, char **argv, cli_
                 if (add_val(a, i, argv[++k], e))
                     return -1;
             if (a->nvals[i] == 0)
-                return cli_usage(e, "argument --%s: expected at least one argument",
-                                 spec[i].name);
+                return cli_usage(e, "argument --%s: expected at least one argument", spec[i].name);
         }
     }
     for (int i = 0; spec[i].name; i++) {
         if (spec[i].required && a->nvals[i] == 0) {
             if (spec[i].shrt)
-                return cli_usage(e, "the following arguments are required: --%s/-%s",
-                                 spec[i].name, spec[i].shrt);
+                return cli_usage(e, "the following arguments are required: --%s/-%s", spec[i].name,
+                                 spec[i].shrt);
             return cli_usage(e, "the following arguments are required: --%s", spec[i].name);
         }
     }

@@ -22,11 +22,11 @@
 typedef enum { CLI_OPT_VALUE, CLI_OPT_MULTI, CLI_OPT_BOOL } cli_opt_kind;
 
 typedef struct cli_opt {
-    const char *name;  /* long name without "--" */
-    const char *shrt;  /* short alias without "-", or NULL */
+    const char *name; /* long name without "--" */
+    const char *shrt; /* short alias without "-", or NULL */
     cli_opt_kind kind;
     int required;
-    const char *meta;  /* metavar for usage text */
+    const char *meta; /* metavar for usage text */
 } cli_opt;
 
 typedef struct cli_args {

@@ -75,10 +75,11 @@ static void print_usage_line(FILE *f, const cli_group *g, const cli_verb *v)
 static void print_verb_help(FILE *f, const cli_group *g, const cli_verb *v)
 {
     print_usage_line(f, g, v);
-    fprintf(f, "\n%s\n\nexample:\n  %s\n\nglobal options:\n"
-               "  --query PATH   print only PATH of the result (e.g. key.kid, [0].name, [].id)\n"
-               "  -o json|tsv    output format (default json)\n"
-               "  -h, --help     this help\n",
+    fprintf(f,
+            "\n%s\n\nexample:\n  %s\n\nglobal options:\n"
+            "  --query PATH   print only PATH of the result (e.g. key.kid, [0].name, [].id)\n"
+            "  -o json|tsv    output format (default json)\n"
+            "  -h, --help     this help\n",
             v->summary, v->example);
 }
 

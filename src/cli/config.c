@@ -61,8 +61,8 @@ static int defaults(cli_config *c, cli_err *e)
     if (c->vault_url == NULL &&
         set_str(&c->vault_url, CLI_DEFAULT_VAULT_URL, strlen(CLI_DEFAULT_VAULT_URL), 0, e))
         return -1;
-    if (c->vault_domain == NULL && set_str(&c->vault_domain, CLI_DEFAULT_VAULT_DOMAIN,
-                                           strlen(CLI_DEFAULT_VAULT_DOMAIN), 0, e))
+    if (c->vault_domain == NULL &&
+        set_str(&c->vault_domain, CLI_DEFAULT_VAULT_DOMAIN, strlen(CLI_DEFAULT_VAULT_DOMAIN), 0, e))
         return -1;
     return 0;
 }
@@ -201,7 +201,7 @@ int cli_config_load(cli_config *c, cli_err *e)
         b.secret = 1; /* it may hold tokens */
         cf_code rc = cf_fs_read_all(c->path, CONFIG_CAP, &b, &ce);
         if (rc == CF_OK) {
-            int prc = cli_config_parse(c, (const char *)b.data, c->path, e);
+            int prc = cli_config_parse(c, b.data ? (const char *)b.data : "", c->path, e);
             cf_buf_free(&b);
             if (prc)
                 goto fail;
@@ -249,13 +249,21 @@ static int vault_name_ok(const char *s)
     return 1;
 }
 
+int cli_config_vault_name_check(const char *name, cli_err *e)
+{
+    if (!vault_name_ok(name))
+        return cli_usage(e,
+                         "argument --vault-name: '%.64s' is not a vault name "
+                         "(letters, digits and '-')",
+                         name);
+    return 0;
+}
+
 int cli_config_vault_base(const cli_config *c, const char *name, char **out, cli_err *e)
 {
     *out = NULL;
-    if (!vault_name_ok(name))
-        return cli_usage(e, "argument --vault-name: '%.64s' is not a vault name "
-                            "(letters, digits and '-')",
-                         name);
+    if (cli_config_vault_name_check(name, e))
+        return -1;
     if (strcasecmp(name, "default") == 0) {
         *out = strdup(c->vault_url);
         return *out ? 0 : cli_fail(e, "OutOfMemory", "out of memory");

@@ -46,4 +46,7 @@ void cli_config_free(cli_config *c);
  * "default". Caller frees. A name outside [0-9A-Za-z-] is a usage error. */
 int cli_config_vault_base(const cli_config *c, const char *name, char **out, cli_err *e);
 
+/* A usage error unless name can be a vault's host label. */
+int cli_config_vault_name_check(const char *name, cli_err *e);
+
 #endif

@@ -193,9 +193,8 @@ static int need_token(const cli_ctx *c, const char *tok, const char *what, const
 {
     if (tok)
         return 0;
-    return cli_fail(e, "ConfigError",
-                    "no token for %s: set %s in the config file (%s) or %s", what, keys,
-                    c->cfg.path[0] ? c->cfg.path : "none read", env);
+    return cli_fail(e, "ConfigError", "no token for %s: set %s in the config file (%s) or %s", what,
+                    keys, c->cfg.path[0] ? c->cfg.path : "none read", env);
 }
 
 int cli_mgmt(cli_ctx *c, const char *method, const char *path, const json_t *body, json_t **out,
@@ -203,8 +202,7 @@ int cli_mgmt(cli_ctx *c, const char *method, const char *path, const json_t *bod
 {
     *out = NULL;
     if (cli_ctx_config(c, e) ||
-        need_token(c, c->cfg.token, "the management API", "token or token_file", "COFFER_TOKEN",
-                   e))
+        need_token(c, c->cfg.token, "the management API", "token or token_file", "COFFER_TOKEN", e))
         return -1;
     return call(c->cfg.url, path, NULL, c->cfg.token, NULL, method, body, out, e);
 }
@@ -213,9 +211,9 @@ int cli_vault_mgmt(cli_ctx *c, const char *method, const char *path, const json_
                    json_t **out, cli_err *e)
 {
     *out = NULL;
-    if (cli_ctx_config(c, e) || need_token(c, c->cfg.vault_token, "the key vault",
-                                           "vault_token or vault_token_file",
-                                           "COFFER_VAULT_TOKEN", e))
+    if (cli_ctx_config(c, e) ||
+        need_token(c, c->cfg.vault_token, "the key vault", "vault_token or vault_token_file",
+                   "COFFER_VAULT_TOKEN", e))
         return -1;
     return call(c->cfg.vault_url, path, NULL, c->cfg.vault_token, c->cfg.vault_ca, method, body,
                 out, e);
@@ -237,8 +235,7 @@ int cli_vault_keys(cli_ctx *c, const char *vault, const char *method, const char
     return rc;
 }
 
-int cli_vault_keys_list(cli_ctx *c, const char *vault, const char *path, json_t **out,
-                        cli_err *e)
+int cli_vault_keys_list(cli_ctx *c, const char *vault, const char *path, json_t **out, cli_err *e)
 {
     *out = NULL;
     char *base = NULL;
@@ -257,8 +254,7 @@ int cli_vault_keys_list(cli_ctx *c, const char *vault, const char *path, json_t 
             cli_fail(e, "InvalidResponse", "more than %d pages of results", MAX_PAGES);
             goto out;
         }
-        if (cli_http_call("GET", url, c->cfg.vault_token, c->cfg.vault_ca, NULL, &status, &page,
-                          e))
+        if (cli_http_call("GET", url, c->cfg.vault_token, c->cfg.vault_ca, NULL, &status, &page, e))
             goto out;
         json_array_extend(all, json_object_get(page, "value"));
         const char *next = json_string_value(json_object_get(page, "nextLink"));

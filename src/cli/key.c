@@ -19,7 +19,8 @@ static int key_path(char *p, size_t n, const char *prefix, const cli_args *a, in
 {
     const char *ver = with_version ? cli_args_get(a, "version") : NULL;
     p[0] = '\0';
-    if (cli_path_add(p, n, prefix, cli_args_get(a, "name"), e) ||
+    if (cli_config_vault_name_check(cli_args_get(a, "vault-name"), e) ||
+        cli_path_add(p, n, prefix, cli_args_get(a, "name"), e) ||
         (ver && cli_path_add(p, n, "/", ver, e)))
         return -1;
     return suffix ? cli_path_add(p, n, suffix, NULL, e) : 0;
@@ -80,11 +81,15 @@ static int run_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 
 static int run_list(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
+    if (cli_config_vault_name_check(vault_of(a), e))
+        return -1;
     return cli_vault_keys_list(c, vault_of(a), "/keys", res, e);
 }
 
 static int run_list_deleted(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
+    if (cli_config_vault_name_check(vault_of(a), e))
+        return -1;
     return cli_vault_keys_list(c, vault_of(a), "/deletedkeys", res, e);
 }
 
@@ -144,8 +149,14 @@ static int run_rotate(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     return cli_vault_keys(c, vault_of(a), "POST", p, NULL, res, e);
 }
 
-#define VAULT_OPT {"vault-name", NULL, CLI_OPT_VALUE, 1, "VAULT"}
-#define NAME_OPT {"name", "n", CLI_OPT_VALUE, 1, "KEY"}
+#define VAULT_OPT                                                                                  \
+    {                                                                                              \
+        "vault-name", NULL, CLI_OPT_VALUE, 1, "VAULT"                                              \
+    }
+#define NAME_OPT                                                                                   \
+    {                                                                                              \
+        "name", "n", CLI_OPT_VALUE, 1, "KEY"                                                       \
+    }
 
 static const cli_opt vault_opts[] = {VAULT_OPT, {NULL}};
 static const cli_opt key_opts[] = {VAULT_OPT, NAME_OPT, {NULL}};
@@ -169,8 +180,7 @@ static const cli_opt attr_opts[] = {
 };
 
 const cli_verb cli_keyvault_key_verbs[] = {
-    {"create", "Create a key, or a new version of it (default: RSA 2048).", create_opts,
-     run_create,
+    {"create", "Create a key, or a new version of it (default: RSA 2048).", create_opts, run_create,
      "coffer keyvault key create --vault-name myvault -n mykey --kty RSA --size 3072 --query "
      "key.kid -o tsv"},
     {"show", "Show a key's latest version, or the version given.", show_opts, run_show,
@@ -185,8 +195,7 @@ const cli_verb cli_keyvault_key_verbs[] = {
      "coffer keyvault key delete --vault-name myvault -n mykey"},
     {"recover", "Recover a deleted key, all its versions.", key_opts, run_recover,
      "coffer keyvault key recover --vault-name myvault -n mykey"},
-    {"purge",
-     "Purge a deleted key for good. A registry encrypted under it is destroyed with it.",
+    {"purge", "Purge a deleted key for good. A registry encrypted under it is destroyed with it.",
      key_opts, run_purge, "coffer keyvault key purge --vault-name myvault -n mykey"},
     {"set-attributes", "Enable or disable a key (its latest version, or the version given).",
      attr_opts, run_set_attributes,

@@ -151,8 +151,8 @@ static int run_delete_policy(cli_ctx *c, const cli_args *a, json_t **res, cli_er
     if (vault_path(p, sizeof(p), a, NULL, e) ||
         vault_path(pp, sizeof(pp), a, "/accessPolicies/remove", e))
         return -1;
-    json_t *body = json_pack("{s:{s:[{s:s,s:{s:[]}}]}}", "properties", "accessPolicies",
-                             "objectId", cli_args_get(a, "object-id"), "permissions", "keys");
+    json_t *body = json_pack("{s:{s:[{s:s,s:{s:[]}}]}}", "properties", "accessPolicies", "objectId",
+                             cli_args_get(a, "object-id"), "permissions", "keys");
     int rc = cli_vault_mgmt(c, "PUT", pp, body, &r, e);
     json_decref(body);
     json_decref(r);

@@ -130,7 +130,8 @@ static json_t *eval(const json_t *cur, const step *s, int n)
     for (int i = 0; i < n && cur; i++) {
         switch (s[i].kind) {
         case STEP_KEY:
-            cur = json_is_object(cur) ? json_object_get(cur, s[i].key) : NULL;
+            if (strcmp(s[i].key, "@") != 0) /* @: the current node */
+                cur = json_is_object(cur) ? json_object_get(cur, s[i].key) : NULL;
             break;
         case STEP_INDEX: {
             if (!json_is_array(cur))

@@ -6,8 +6,8 @@
  * scripts: a dotted path of keys (`key.kid`), quoted keys for names that
  * are not identifiers (`identity.userAssignedIdentities."/identities/mi".clientId`),
  * indexes (`[0].name`, `[-1]`), and a projection over an array (`[].name`,
- * `[*].kid`) that applies the rest of the path to each element and drops
- * the ones that yield nothing. A path that does not exist yields nothing
+ * `[*].kid`, `*` over an object's values; `@` is the node itself) that applies the rest of the path
+ * to each element and drops the ones that yield nothing. A path that does not exist yields nothing
  * (no output, exit 0, as az). A malformed query is a usage error.
  *
  * -o json (default): the value with 2-space indentation. -o tsv: a scalar

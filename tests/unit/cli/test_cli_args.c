@@ -1,0 +1,306 @@
+/*
+ * test_cli_args.c -- pins the command line: option parsing, and that every
+ * usage error exits 2 with the message and the verb's usage on stderr,
+ * before any config is read or any server is called.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+
+static const cli_opt spec[] = {
+    {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    {"sku", NULL, CLI_OPT_VALUE, 0, "SKU"},
+    {"identities", NULL, CLI_OPT_MULTI, 0, "ID"},
+    {"enable-purge-protection", NULL, CLI_OPT_BOOL, 0, "true|false"},
+    {NULL},
+};
+
+static int parse(cli_args *a, cli_err *e, int argc, const char **argv)
+{
+    return cli_args_parse(a, spec, argc, (char **)argv, e);
+}
+
+Test(cli_args, values_short_aliases_and_equals_form)
+{
+    cli_args a;
+    cli_err e = {0};
+    const char *argv[] = {"-n", "reg1", "--sku=Premium", "--query", "name", "-o", "tsv"};
+    cr_assert_eq(parse(&a, &e, 7, argv), 0, "%s", e.msg);
+    cr_assert_str_eq(cli_args_get(&a, "name"), "reg1");
+    cr_assert_str_eq(cli_args_get(&a, "sku"), "Premium");
+    cr_assert_str_eq(a.query, "name");
+    cr_assert_eq(a.tsv, 1);
+    cr_assert_null(cli_args_get(&a, "identities"));
+}
+
+Test(cli_args, multi_values_run_to_the_next_option)
+{
+    cli_args a;
+    cli_err e = {0};
+    const char *argv[] = {"--identities", "[system]", "mi1", "/identities/mi2", "--name", "r"};
+    cr_assert_eq(parse(&a, &e, 6, argv), 0, "%s", e.msg);
+    int n;
+    const char *const *v = cli_args_multi(&a, "identities", &n);
+    cr_assert_eq(n, 3);
+    cr_assert_str_eq(v[0], "[system]");
+    cr_assert_str_eq(v[2], "/identities/mi2");
+    cr_assert_str_eq(cli_args_get(&a, "name"), "r");
+}
+
+Test(cli_args, boolean_takes_an_optional_value)
+{
+    cli_args a;
+    cli_err e = {0};
+    const char *alone[] = {"-n", "v", "--enable-purge-protection"};
+    cr_assert_eq(parse(&a, &e, 3, alone), 0, "%s", e.msg);
+    cr_assert_eq(cli_args_bool(&a, "enable-purge-protection", &e), 1);
+    const char *off[] = {"--enable-purge-protection", "False", "-n", "v"};
+    cr_assert_eq(parse(&a, &e, 4, off), 0, "%s", e.msg);
+    cr_assert_eq(cli_args_bool(&a, "enable-purge-protection", &e), 0);
+    cr_assert_eq(cli_args_bool(&a, "sku", &e), -1); /* absent */
+}
+
+Test(cli_args, missing_required_option)
+{
+    cli_args a;
+    cli_err e = {0};
+    const char *argv[] = {"--sku", "Basic"};
+    cr_assert_eq(parse(&a, &e, 2, argv), -1);
+    cr_assert_eq(e.usage, 1);
+    cr_assert_str_eq(e.msg, "the following arguments are required: --name/-n");
+}
+
+Test(cli_args, unknown_option_and_stray_word)
+{
+    cli_args a;
+    cli_err e = {0};
+    const char *argv[] = {"-n", "x", "--colour", "red"};
+    cr_assert_eq(parse(&a, &e, 4, argv), -1);
+    cr_assert_str_eq(e.msg, "unrecognized arguments: --colour");
+    cli_err e2 = {0};
+    const char *argv2[] = {"-n", "x", "extra"};
+    cr_assert_eq(parse(&a, &e2, 3, argv2), -1);
+    cr_assert_str_eq(e2.msg, "unrecognized arguments: extra");
+}
+
+Test(cli_args, value_missing_or_given_twice)
+{
+    cli_args a;
+    cli_err e = {0};
+    const char *argv[] = {"--sku", "-n", "x"};
+    cr_assert_eq(parse(&a, &e, 3, argv), -1);
+    cr_assert_str_eq(e.msg, "argument --sku: expected one argument");
+    cli_err e2 = {0};
+    const char *argv2[] = {"-n", "x", "--name", "y"};
+    cr_assert_eq(parse(&a, &e2, 4, argv2), -1);
+    cr_assert_str_eq(e2.msg, "argument --name: given more than once");
+    cli_err e3 = {0};
+    const char *argv3[] = {"-n", "x", "--identities"};
+    cr_assert_eq(parse(&a, &e3, 3, argv3), -1);
+    cr_assert_str_eq(e3.msg, "argument --identities: expected at least one argument");
+}
+
+Test(cli_args, help_wins_over_errors)
+{
+    cli_args a;
+    cli_err e = {0};
+    const char *argv[] = {"--bogus", "-h"};
+    cr_assert_eq(parse(&a, &e, 2, argv), 0);
+    cr_assert_eq(a.help, 1);
+}
+
+/* ---------------------------------------------------------------- cli_main */
+
+typedef struct run_result {
+    int code;
+    char *out, *err;
+} run_result;
+
+static run_result run_cli(int argc, const char **argv)
+{
+    run_result r = {0};
+    size_t no = 0, ne = 0;
+    FILE *out = open_memstream(&r.out, &no), *err = open_memstream(&r.err, &ne);
+    r.code = cli_main(argc, (char **)argv, out, err);
+    fclose(out);
+    fclose(err);
+    return r;
+}
+
+static void run_free(run_result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* Any config read would fail with exit 1: usage errors must come first. */
+static void no_config(void)
+{
+    setenv("COFFER_CONFIG", "/nonexistent/coffer-unit-test.config", 1);
+}
+
+TestSuite(cli_main, .init = no_config);
+
+static void expect_usage(int argc, const char **argv, const char *msg, const char *usage)
+{
+    run_result r = run_cli(argc, argv);
+    cr_assert_eq(r.code, 2, "exit %d, stderr: %s", r.code, r.err);
+    cr_assert_not_null(strstr(r.err, msg), "stderr: %s", r.err);
+    cr_assert_not_null(strstr(r.err, usage), "stderr: %s", r.err);
+    cr_assert_str_eq(r.out, "");
+    run_free(&r);
+}
+
+Test(cli_main, identity_and_key_must_be_given_together)
+{
+    const char *a1[] = {"coffer", "acr", "create", "-n", "reg1", "--identity", "mi"};
+    expect_usage(7, a1, "Usage error: --identity and --key-encryption-key must be both supplied",
+                 "usage: coffer acr create --name/-n NAME");
+    const char *a2[] = {"coffer", "acr", "create", "-n", "reg1", "--key-encryption-key",
+                        "https://127.0.0.1:8443/keys/k"};
+    expect_usage(7, a2, "must be both supplied", "usage: coffer acr create");
+}
+
+Test(cli_main, required_options)
+{
+    const char *a1[] = {"coffer", "keyvault", "key", "show", "--vault-name", "default"};
+    expect_usage(6, a1, "the following arguments are required: --name/-n",
+                 "usage: coffer keyvault key show --vault-name VAULT --name/-n KEY");
+    const char *a2[] = {"coffer", "keyvault", "set-policy", "-n", "v", "--object-id", "o"};
+    expect_usage(7, a2, "required: --key-permissions", "usage: coffer keyvault set-policy");
+    const char *a3[] = {"coffer", "acr", "encryption", "rotate-key", "-n", "reg1"};
+    expect_usage(6, a3, "give --key-encryption-key, --identity or both",
+                 "usage: coffer acr encryption rotate-key");
+    const char *a4[] = {"coffer", "keyvault", "update", "-n", "v"};
+    expect_usage(5, a4, "give --enable-purge-protection or --retention-days",
+                 "usage: coffer keyvault update");
+}
+
+Test(cli_main, invalid_values)
+{
+    const char *a1[] = {"coffer", "acr", "create", "-n", "reg1", "--sku", "Gold"};
+    expect_usage(7, a1, "argument --sku: invalid choice: 'Gold'", "usage: coffer acr create");
+    const char *a2[] = {"coffer", "keyvault", "key", "create", "--vault-name", "v", "-n", "k",
+                        "--kty", "DSA"};
+    expect_usage(10, a2, "argument --kty: invalid choice", "usage: coffer keyvault key create");
+    const char *a3[] = {"coffer", "keyvault", "key", "create", "--vault-name", "v", "-n", "k",
+                        "--size", "big"};
+    expect_usage(10, a3, "argument --size: 'big' is not an integer",
+                 "usage: coffer keyvault key create");
+    const char *a4[] = {"coffer", "keyvault", "key", "set-attributes", "--vault-name", "v", "-n",
+                        "k", "--enabled", "maybe"};
+    expect_usage(10, a4, "argument --enabled: invalid value 'maybe'",
+                 "usage: coffer keyvault key set-attributes");
+    const char *a5[] = {"coffer", "keyvault", "create", "-n", "v", "--retention-days", "3"};
+    expect_usage(7, a5, "argument --retention-days: '3' is not an integer in 7..90",
+                 "usage: coffer keyvault create");
+    const char *a6[] = {"coffer", "identity", "show", "-n", "mi", "-o", "yaml"};
+    expect_usage(7, a6, "argument --output/-o: invalid choice: 'yaml'",
+                 "usage: coffer identity show");
+    const char *a7[] = {"coffer", "identity", "show", "-n", "mi", "--query", "a..b"};
+    expect_usage(7, a7, "argument --query: invalid query 'a..b'", "usage: coffer identity show");
+    const char *a8[] = {"coffer", "keyvault", "key", "show", "--vault-name", "a.b/c", "-n", "k"};
+    expect_usage(8, a8, "argument --vault-name: 'a.b/c' is not a vault name",
+                 "usage: coffer keyvault key show");
+}
+
+Test(cli_main, unknown_groups_and_verbs)
+{
+    const char *a1[] = {"coffer", "registry", "list"};
+    expect_usage(3, a1, "'registry' is not a coffer group", "usage: coffer GROUP COMMAND");
+    const char *a2[] = {"coffer", "acr", "encryption", "spin"};
+    expect_usage(4, a2, "'spin' is not a command of 'coffer acr encryption'",
+                 "usage: coffer acr encryption COMMAND");
+    const char *a3[] = {"coffer", "keyvault", "key"};
+    expect_usage(3, a3, "coffer keyvault key: error: a command is required",
+                 "set-attributes");
+    const char *a4[] = {"coffer", "acr", "show", "extra", "-n", "x"};
+    expect_usage(6, a4, "unrecognized arguments: extra", "usage: coffer acr show");
+    run_result r = run_cli(1, (const char *[]){"coffer"});
+    cr_assert_eq(r.code, 2);
+    cr_assert_not_null(strstr(r.err, "usage: coffer GROUP COMMAND"));
+    run_free(&r);
+}
+
+Test(cli_main, help_goes_to_stdout_with_exit_0)
+{
+    run_result r = run_cli(2, (const char *[]){"coffer", "--help"});
+    cr_assert_eq(r.code, 0);
+    static const char *all[] = {
+        "coffer identity create",          "coffer identity list",
+        "coffer acr create",               "coffer acr update",
+        "coffer acr encryption rotate-key", "coffer acr encryption check",
+        "coffer acr identity assign",      "coffer acr identity remove",
+        "coffer keyvault set-policy",      "coffer keyvault delete-policy",
+        "coffer keyvault key list-deleted", "coffer keyvault key set-attributes",
+        "coffer keyvault key rotate",      "coffer keyvault key purge"};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        cr_assert_not_null(strstr(r.out, all[i]), "missing %s", all[i]);
+    cr_assert_str_eq(r.err, "");
+    run_free(&r);
+
+    r = run_cli(3, (const char *[]){"coffer", "acr", "--help"});
+    cr_assert_eq(r.code, 0);
+    cr_assert_not_null(strstr(r.out, "usage: coffer acr COMMAND"));
+    cr_assert_not_null(strstr(r.out, "encryption"));
+    run_free(&r);
+
+    r = run_cli(5, (const char *[]){"coffer", "acr", "encryption", "rotate-key", "-h"});
+    cr_assert_eq(r.code, 0);
+    cr_assert_not_null(strstr(r.out, "usage: coffer acr encryption rotate-key --name/-n NAME "
+                                     "[--key-encryption-key KEY_URI]"),
+                       "%s", r.out);
+    run_free(&r);
+}
+
+Test(cli_main, version)
+{
+    run_result r = run_cli(2, (const char *[]){"coffer", "--version"});
+    cr_assert_eq(r.code, 0);
+    cr_assert_eq(strncmp(r.out, "coffer ", 7), 0);
+    run_free(&r);
+}
+
+Test(cli_main, config_errors_exit_1_in_the_error_format)
+{
+    const char *argv[] = {"coffer", "identity", "show", "-n", "mi"};
+    run_result r = run_cli(5, argv);
+    cr_assert_eq(r.code, 1);
+    cr_assert_eq(strncmp(r.err, "ERROR: (ConfigError) cannot read the config file", 48), 0, "%s",
+                 r.err);
+    run_free(&r);
+}
+
+Test(cli_main, connection_errors_exit_1_without_the_token)
+{
+    setenv("COFFER_CONFIG", "/dev/null", 1);
+    setenv("COFFER_URL", "http://127.0.0.1:1", 1);
+    setenv("COFFER_TOKEN", "VERY-SECRET-TOKEN", 1);
+    const char *argv[] = {"coffer", "identity", "list"};
+    run_result r = run_cli(3, argv);
+    unsetenv("COFFER_URL");
+    unsetenv("COFFER_TOKEN");
+    cr_assert_eq(r.code, 1);
+    cr_assert_eq(strncmp(r.err, "ERROR: (ConnectionError) cannot reach 127.0.0.1:1/identities", 60),
+                 0, "%s", r.err);
+    cr_assert_null(strstr(r.err, "VERY-SECRET-TOKEN"));
+    cr_assert_str_eq(r.out, "");
+    run_free(&r);
+}
+
+Test(cli_main, missing_token_is_reported_before_any_call)
+{
+    setenv("COFFER_CONFIG", "/dev/null", 1);
+    unsetenv("COFFER_VAULT_TOKEN");
+    const char *argv[] = {"coffer", "keyvault", "list"};
+    run_result r = run_cli(3, argv);
+    cr_assert_eq(r.code, 1);
+    cr_assert_not_null(strstr(r.err, "ERROR: (ConfigError) no token for the key vault"), "%s",
+                       r.err);
+    cr_assert_not_null(strstr(r.err, "COFFER_VAULT_TOKEN"), "%s", r.err);
+    run_free(&r);
+}
