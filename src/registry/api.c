@@ -130,6 +130,9 @@ void api_fail(rq *q, unsigned status, const char *code, const char *fmt, ...)
 void api_fail_err(rq *q, const cf_err *e, const char *what)
 {
     switch (e->code) {
+    case CF_EDENIED: /* the vault refused the registry's key (DESIGN §6) */
+        api_fail(q, 403, "DENIED", "%s: %s", what, e->msg);
+        break;
     case CF_EUNAVAIL:
         api_fail(q, 503, "UNAVAILABLE", "%s: %s", what, e->msg);
         break;
@@ -713,7 +716,7 @@ cf_code registry_ensure(const char *name, int *created, cf_err *e)
     if (rc == CF_OK)
         rc = objects_registry_dirs(reg.id, e);
     if (rc == CF_OK)
-        rc = meta_registry_create(&reg, e);
+        rc = meta_registry_create(&reg, NULL, 0, e);
     OPENSSL_cleanse(reg.wrapped_s, sizeof(reg.wrapped_s));
     if (rc == CF_OK)
         *created = 1;

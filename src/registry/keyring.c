@@ -22,7 +22,8 @@ typedef struct entry {
     char id[META_ID_LEN + 1];
     int state; /* 0 free, 1 available, 2 locked */
     seal_kek kek;
-    char reason[200];
+    cf_code why; /* locked: CF_EDENIED or CF_EUNAVAIL */
+    char reason[600];
 } entry;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -112,7 +113,7 @@ cf_code keyring_kek(seal_kek *out, const meta_registry *reg, cf_err *e)
     }
     entry *en = find(reg->id);
     if (en && en->state == 2) {
-        rc = cf_err_set(e, CF_EUNAVAIL, "registry %s is locked: %s", reg->name, en->reason);
+        rc = cf_err_set(e, en->why, "registry %s is locked: %s", reg->name, en->reason);
         goto out;
     }
     if (en == NULL) {
@@ -139,17 +140,16 @@ out:
     return rc;
 }
 
+static cf_code with_srk(int wrap, unsigned char *out, const char *id, const unsigned char *in,
+                        cf_err *e);
+
 cf_code keyring_new_secret(unsigned char wrapped[KEYS_WRAPPED_LEN], const char *registry_id,
                            cf_err *e)
 {
     unsigned char s[KEYS_SECRET_LEN];
     cf_code rc = keys_random(s, sizeof(s), e);
-    pthread_mutex_lock(&mu);
-    if (rc == CF_OK && !have_srk)
-        rc = cf_err_set(e, CF_EUNAVAIL, "keys are not loaded");
     if (rc == CF_OK)
-        rc = keys_secret_wrap(wrapped, srk, registry_id, s, e);
-    pthread_mutex_unlock(&mu);
+        rc = keyring_wrap_secret(wrapped, registry_id, s, e);
     keys_wipe(s, sizeof(s));
     return rc;
 }
@@ -169,7 +169,7 @@ cf_code keyring_set_cmk(const meta_registry *reg, const unsigned char c[KEYS_SEC
     return rc;
 }
 
-void keyring_lock(const char *registry_id, const char *reason)
+void keyring_lock(const char *registry_id, cf_code why, const char *reason)
 {
     pthread_mutex_lock(&mu);
     entry *en = have_srk ? slot(registry_id) : NULL;
@@ -177,9 +177,38 @@ void keyring_lock(const char *registry_id, const char *reason)
         OPENSSL_cleanse(&en->kek, sizeof(en->kek));
         snprintf(en->id, sizeof(en->id), "%s", registry_id);
         snprintf(en->reason, sizeof(en->reason), "%s", reason ? reason : "key unavailable");
+        en->why = why == CF_EDENIED ? CF_EDENIED : CF_EUNAVAIL;
         en->state = 2;
     }
     pthread_mutex_unlock(&mu);
+}
+
+/* The SRK under mu, or CF_EUNAVAIL; wrap or unwrap one secret with it. */
+static cf_code with_srk(int wrap, unsigned char *out, const char *id, const unsigned char *in,
+                        cf_err *e)
+{
+    pthread_mutex_lock(&mu);
+    cf_code rc;
+    if (!have_srk)
+        rc = cf_err_set(e, CF_EUNAVAIL, "keys are not loaded");
+    else if (wrap)
+        rc = keys_secret_wrap(out, srk, id, in, e);
+    else
+        rc = keys_secret_unwrap(out, srk, id, in, e);
+    pthread_mutex_unlock(&mu);
+    return rc;
+}
+
+cf_code keyring_wrap_secret(unsigned char wrapped[KEYS_WRAPPED_LEN], const char *id,
+                            const unsigned char secret[KEYS_SECRET_LEN], cf_err *e)
+{
+    return with_srk(1, wrapped, id, secret, e);
+}
+
+cf_code keyring_unwrap_secret(unsigned char secret[KEYS_SECRET_LEN], const char *id,
+                              const unsigned char wrapped[KEYS_WRAPPED_LEN], cf_err *e)
+{
+    return with_srk(0, secret, id, wrapped, e);
 }
 
 void keyring_forget(const char *registry_id)

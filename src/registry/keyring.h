@@ -43,7 +43,16 @@ cf_code keyring_new_secret(unsigned char wrapped[KEYS_WRAPPED_LEN], const char *
  * KEK from S and C (C is copied; the caller wipes its own). */
 cf_code keyring_set_cmk(const meta_registry *reg, const unsigned char c[KEYS_SECRET_LEN],
                         cf_err *e);
-void keyring_lock(const char *registry_id, const char *reason);
+/* Wipes the registry's KEK; keyring_kek then fails with `why`
+ * (CF_EDENIED: the vault refused the key; CF_EUNAVAIL: not loaded or the
+ * vault unreachable) and the reason as message. */
+void keyring_lock(const char *registry_id, cf_code why, const char *reason);
+/* Wraps / unwraps another 32-byte service secret under the SRK, bound to
+ * `id` (the issuer's signing key: id "issuer"); same format as S. */
+cf_code keyring_wrap_secret(unsigned char wrapped[KEYS_WRAPPED_LEN], const char *id,
+                            const unsigned char secret[KEYS_SECRET_LEN], cf_err *e);
+cf_code keyring_unwrap_secret(unsigned char secret[KEYS_SECRET_LEN], const char *id,
+                              const unsigned char wrapped[KEYS_WRAPPED_LEN], cf_err *e);
 /* Forgets a registry entirely (deletion). */
 void keyring_forget(const char *registry_id);
 

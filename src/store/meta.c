@@ -6,6 +6,8 @@
 #define CF_LOG_MOD "meta"
 #include "store/meta.h"
 
+#include "base/log.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,7 @@
 
 #include <sqlite3.h>
 
-#define STMT_CACHE 96
+#define STMT_CACHE 160
 
 typedef struct conn {
     sqlite3 *db;
@@ -39,9 +41,16 @@ static const char schema[] =
     " identity TEXT,"
     " encryption_status TEXT NOT NULL DEFAULT 'disabled',"
     " key_identifier TEXT, versioned_key_identifier TEXT, key_identity TEXT,"
-    " key_rotation_enabled INTEGER NOT NULL DEFAULT 0, last_key_rotation TEXT,"
-    " key_status TEXT NOT NULL DEFAULT 'available', last_key_check TEXT, last_error TEXT,"
+    " key_rotation_enabled INTEGER NOT NULL DEFAULT 0, last_key_rotation INTEGER,"
+    " key_status TEXT NOT NULL DEFAULT 'available', last_key_check INTEGER, last_error TEXT,"
     " wrapped_s BLOB NOT NULL, wrapped_c BLOB);"
+    "CREATE TABLE IF NOT EXISTS identities ("
+    " name TEXT PRIMARY KEY, client_id TEXT NOT NULL UNIQUE, principal_id TEXT NOT NULL UNIQUE,"
+    " tenant_id TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS registry_identities ("
+    " registry_id TEXT NOT NULL, identity TEXT NOT NULL,"
+    " PRIMARY KEY (registry_id, identity)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS registry_identities_identity ON registry_identities (identity);"
     "CREATE TABLE IF NOT EXISTS repositories ("
     " registry_id TEXT NOT NULL, name TEXT NOT NULL, created_at INTEGER NOT NULL,"
     " PRIMARY KEY (registry_id, name)) WITHOUT ROWID;"
@@ -123,7 +132,8 @@ static cf_code conn_open(sqlite3 **out, cf_err *e)
     sqlite3_busy_timeout(db, 10000);
     char *msg = NULL;
     if (sqlite3_exec(db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                     " PRAGMA secure_delete=ON;",
                      NULL, NULL, &msg) != SQLITE_OK) {
         cf_code c = cf_err_set(e, CF_EIO, "configure database: %s", msg ? msg : "?");
         sqlite3_free(msg);
@@ -259,6 +269,20 @@ cf_code meta_init(const char *path, cf_err *e)
         rc = cf_err_set(e, CF_EIO, "create schema: %s", msg ? msg : "?");
         sqlite3_free(msg);
     }
+    /* columns added after the first schema: add them to older databases
+     * ("duplicate column" is the expected answer on a current one) */
+    static const char *const added[] = {
+        "ALTER TABLE registries ADD COLUMN system_client_id TEXT",
+        "ALTER TABLE registries ADD COLUMN system_principal_id TEXT",
+    };
+    for (size_t i = 0; rc == CF_OK && i < sizeof(added) / sizeof(added[0]); i++) {
+        if (sqlite3_exec(db, added[i], NULL, NULL, &msg) != SQLITE_OK) {
+            if (msg == NULL || strstr(msg, "duplicate column") == NULL)
+                rc = cf_err_set(e, CF_EIO, "upgrade schema: %s", msg ? msg : "?");
+            sqlite3_free(msg);
+            msg = NULL;
+        }
+    }
     sqlite3_close(db);
     return rc;
 }
@@ -284,15 +308,16 @@ void meta_shutdown(void)
 
 /* ---- registries ---- */
 
-static const char SQL_REG_BY_NAME[] =
-    "SELECT id, name, sku, encryption_status, wrapped_s, wrapped_c, key_status, last_error"
-    " FROM registries WHERE name = lower(?1)";
-static const char SQL_REG_BY_ID[] =
-    "SELECT id, name, sku, encryption_status, wrapped_s, wrapped_c, key_status, last_error"
-    " FROM registries WHERE id = ?1";
-static const char SQL_REG_ALL[] =
-    "SELECT id, name, sku, encryption_status, wrapped_s, wrapped_c, key_status, last_error"
-    " FROM registries ORDER BY name";
+static cf_code one_int(conn *c, sqlite3_stmt *st, int64_t *v, const char *what, cf_err *e);
+
+#define REG_COLS                                                                                   \
+    "SELECT id, name, sku, created_at, wrapped_s, identity, system_client_id,"                     \
+    " system_principal_id, encryption_status, wrapped_c, key_identifier,"                          \
+    " versioned_key_identifier, key_identity, key_rotation_enabled, last_key_rotation,"            \
+    " key_status, last_key_check, last_error FROM registries "
+static const char SQL_REG_BY_NAME[] = REG_COLS "WHERE name = lower(?1)";
+static const char SQL_REG_BY_ID[] = REG_COLS "WHERE id = ?1";
+static const char SQL_REG_ALL[] = REG_COLS "ORDER BY name";
 
 static void col_text(char *dst, size_t cap, sqlite3_stmt *st, int i)
 {
@@ -306,18 +331,32 @@ static cf_code reg_row(meta_registry *out, sqlite3_stmt *st, cf_err *e)
     col_text(out->id, sizeof(out->id), st, 0);
     col_text(out->name, sizeof(out->name), st, 1);
     col_text(out->sku, sizeof(out->sku), st, 2);
-    const unsigned char *es = sqlite3_column_text(st, 3);
-    out->cmk = es != NULL && strcmp((const char *)es, "enabled") == 0;
+    out->created_at = sqlite3_column_int64(st, 3);
     if (sqlite3_column_bytes(st, 4) != (int)sizeof(out->wrapped_s))
         return cf_err_set(e, CF_EINTEGRITY, "registry %s has a malformed wrapped key", out->name);
     memcpy(out->wrapped_s, sqlite3_column_blob(st, 4), sizeof(out->wrapped_s));
-    int cl = sqlite3_column_bytes(st, 5);
-    if (cl > 0 && cl <= META_WRAPPED_MAX) {
-        memcpy(out->wrapped_c, sqlite3_column_blob(st, 5), (size_t)cl);
+    col_text(out->identity_type, sizeof(out->identity_type), st, 5);
+    if (out->identity_type[0] == '\0')
+        snprintf(out->identity_type, sizeof(out->identity_type), "None");
+    col_text(out->system_client_id, sizeof(out->system_client_id), st, 6);
+    col_text(out->system_principal_id, sizeof(out->system_principal_id), st, 7);
+    const unsigned char *es = sqlite3_column_text(st, 8);
+    out->cmk = es != NULL && strcmp((const char *)es, "enabled") == 0;
+    int cl = sqlite3_column_bytes(st, 9);
+    if (cl > META_WRAPPED_MAX || (out->cmk && cl == 0))
+        return cf_err_set(e, CF_EINTEGRITY, "registry %s has a malformed wrapped key", out->name);
+    if (cl > 0) {
+        memcpy(out->wrapped_c, sqlite3_column_blob(st, 9), (size_t)cl);
         out->wrapped_c_len = (size_t)cl;
     }
-    col_text(out->key_status, sizeof(out->key_status), st, 6);
-    col_text(out->last_error, sizeof(out->last_error), st, 7);
+    col_text(out->key_identifier, sizeof(out->key_identifier), st, 10);
+    col_text(out->versioned_key_identifier, sizeof(out->versioned_key_identifier), st, 11);
+    col_text(out->key_identity, sizeof(out->key_identity), st, 12);
+    out->key_rotation_enabled = sqlite3_column_int(st, 13) != 0;
+    out->last_key_rotation = sqlite3_column_int64(st, 14);
+    col_text(out->key_status, sizeof(out->key_status), st, 15);
+    out->last_key_check = sqlite3_column_int64(st, 16);
+    col_text(out->last_error, sizeof(out->last_error), st, 17);
     return CF_OK;
 }
 
@@ -348,27 +387,226 @@ cf_code meta_registry_get_id(meta_registry *out, const char *id, cf_err *e)
     return reg_get(out, SQL_REG_BY_ID, id, e);
 }
 
-static const char SQL_REG_INSERT[] =
-    "INSERT INTO registries (id, name, sku, created_at, encryption_status, key_status, wrapped_s)"
-    " VALUES (?1, lower(?2), ?3, ?4, 'disabled', 'available', ?5)";
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *v)
+{
+    bind_text(st, i, v && v[0] ? v : NULL);
+}
 
-cf_code meta_registry_create(const meta_registry *r, cf_err *e)
+static const char SQL_REG_INSERT[] =
+    "INSERT INTO registries (id, name, sku, created_at, wrapped_s, identity, system_client_id,"
+    " system_principal_id, encryption_status, wrapped_c, key_identifier,"
+    " versioned_key_identifier, key_identity, key_rotation_enabled, last_key_rotation,"
+    " key_status, last_key_check, last_error)"
+    " VALUES (?1, lower(?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+    " ?18)";
+static const char SQL_REG_IDENT_INSERT[] =
+    "INSERT OR IGNORE INTO registry_identities (registry_id, identity) VALUES (?1, ?2)";
+static const char SQL_REG_IDENT_CLEAR[] = "DELETE FROM registry_identities WHERE registry_id = ?1";
+
+static cf_code reg_identities_insert(conn *c, const char *reg, const char *const *names, size_t n,
+                                     cf_err *e)
+{
+    cf_code rc = CF_OK;
+    for (size_t i = 0; rc == CF_OK && i < n; i++) {
+        STMT_OR_FAIL(st, c, SQL_REG_IDENT_INSERT);
+        bind_text(st, 1, reg);
+        bind_text(st, 2, names[i]);
+        rc = run(c, st, e);
+    }
+    return rc;
+}
+
+cf_code meta_registry_create(const meta_registry *r, const char *const *identities, size_t n,
+                             cf_err *e)
 {
     CONN_OR_FAIL(c);
-    STMT_OR_FAIL(st, c, SQL_REG_INSERT);
+    cf_code out = tx_begin(c, e);
+    if (out != CF_OK)
+        return out;
+    sqlite3_stmt *st = stmt(c, SQL_REG_INSERT, e);
+    if (st == NULL)
+        return tx_end(c, e && e->code ? e->code : CF_EIO, e);
     bind_text(st, 1, r->id);
     bind_text(st, 2, r->name);
     bind_text(st, 3, r->sku[0] ? r->sku : "Premium");
-    sqlite3_bind_int64(st, 4, now_s());
+    sqlite3_bind_int64(st, 4, r->created_at ? r->created_at : now_s());
     sqlite3_bind_blob(st, 5, r->wrapped_s, sizeof(r->wrapped_s), SQLITE_STATIC);
+    bind_text(st, 6, r->identity_type[0] ? r->identity_type : "None");
+    bind_opt_text(st, 7, r->system_client_id);
+    bind_opt_text(st, 8, r->system_principal_id);
+    bind_text(st, 9, r->cmk ? "enabled" : "disabled");
+    if (r->cmk)
+        sqlite3_bind_blob(st, 10, r->wrapped_c, (int)r->wrapped_c_len, SQLITE_STATIC);
+    bind_opt_text(st, 11, r->key_identifier);
+    bind_opt_text(st, 12, r->versioned_key_identifier);
+    bind_opt_text(st, 13, r->key_identity);
+    sqlite3_bind_int(st, 14, r->key_rotation_enabled);
+    sqlite3_bind_int64(st, 15, r->last_key_rotation);
+    bind_text(st, 16, r->key_status[0] ? r->key_status : "available");
+    sqlite3_bind_int64(st, 17, r->last_key_check);
+    bind_opt_text(st, 18, r->last_error);
     int rc = sqlite3_step(st);
-    cf_code out = CF_OK;
     if (rc == SQLITE_CONSTRAINT)
         out = cf_err_set(e, CF_EEXISTS, "registry %s already exists", r->name);
     else if (rc != SQLITE_DONE)
         out = sql_err(e, c->db, "create registry");
     sqlite3_reset(st);
+    if (out == CF_OK)
+        out = reg_identities_insert(c, r->id, identities, n, e);
+    return tx_end(c, out, e);
+}
+
+static const char SQL_REG_SET_IDENTITY[] =
+    "UPDATE registries SET identity = ?2, system_client_id = ?3, system_principal_id = ?4"
+    " WHERE id = ?1";
+
+/* Runs st (bound by the caller, ?1 = registry id) and reports a missing
+ * registry as CF_ENOTFOUND. */
+static cf_code reg_update(conn *c, sqlite3_stmt *st, cf_err *e)
+{
+    cf_code rc = run(c, st, e);
+    if (rc == CF_OK && sqlite3_changes(c->db) == 0)
+        rc = cf_err_set(e, CF_ENOTFOUND, "registry not found");
+    return rc;
+}
+
+cf_code meta_registry_set_identities(const meta_registry *r, const char *const *identities,
+                                     size_t n, cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    cf_code rc = tx_begin(c, e);
+    if (rc != CF_OK)
+        return rc;
+    sqlite3_stmt *st = stmt(c, SQL_REG_SET_IDENTITY, e);
+    if (st == NULL)
+        return tx_end(c, e && e->code ? e->code : CF_EIO, e);
+    bind_text(st, 1, r->id);
+    bind_text(st, 2, r->identity_type[0] ? r->identity_type : "None");
+    bind_opt_text(st, 3, r->system_client_id);
+    bind_opt_text(st, 4, r->system_principal_id);
+    rc = reg_update(c, st, e);
+    if (rc == CF_OK) {
+        sqlite3_stmt *cl = stmt(c, SQL_REG_IDENT_CLEAR, e);
+        if (cl == NULL)
+            return tx_end(c, e && e->code ? e->code : CF_EIO, e);
+        bind_text(cl, 1, r->id);
+        rc = run(c, cl, e);
+    }
+    if (rc == CF_OK)
+        rc = reg_identities_insert(c, r->id, identities, n, e);
+    return tx_end(c, rc, e);
+}
+
+static const char SQL_REG_IDENTS[] =
+    "SELECT identity FROM registry_identities WHERE registry_id = ?1 ORDER BY identity";
+
+cf_code meta_registry_identities(const char *registry_id, int (*fn)(void *cls, const char *name),
+                                 void *cls, cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    STMT_OR_FAIL(st, c, SQL_REG_IDENTS);
+    bind_text(st, 1, registry_id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (fn(cls, (const char *)sqlite3_column_text(st, 0)) != 0)
+            break;
+    }
+    cf_code out = CF_OK;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        out = sql_err(e, c->db, "list registry identities");
+    sqlite3_reset(st);
     return out;
+}
+
+static const char SQL_REG_SET_SKU[] = "UPDATE registries SET sku = ?2 WHERE id = ?1";
+
+cf_code meta_registry_set_sku(const char *registry_id, const char *sku, cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    STMT_OR_FAIL(st, c, SQL_REG_SET_SKU);
+    bind_text(st, 1, registry_id);
+    bind_text(st, 2, sku);
+    return reg_update(c, st, e);
+}
+
+static const char SQL_REG_SET_KEY[] =
+    "UPDATE registries SET key_identifier = ?2, versioned_key_identifier = ?3,"
+    " key_identity = ?4, key_rotation_enabled = ?5, last_key_rotation = ?6, wrapped_c = ?7"
+    " WHERE id = ?1 AND encryption_status = 'enabled'";
+
+cf_code meta_registry_set_key(const meta_registry *r, cf_err *e)
+{
+    if (r->wrapped_c_len == 0 || r->wrapped_c_len > META_WRAPPED_MAX)
+        return cf_err_set(e, CF_EINVAL, "no wrapped key to store");
+    CONN_OR_FAIL(c);
+    STMT_OR_FAIL(st, c, SQL_REG_SET_KEY);
+    bind_text(st, 1, r->id);
+    bind_text(st, 2, r->key_identifier);
+    bind_text(st, 3, r->versioned_key_identifier);
+    bind_text(st, 4, r->key_identity);
+    sqlite3_bind_int(st, 5, r->key_rotation_enabled);
+    sqlite3_bind_int64(st, 6, r->last_key_rotation);
+    sqlite3_bind_blob(st, 7, r->wrapped_c, (int)r->wrapped_c_len, SQLITE_STATIC);
+    return reg_update(c, st, e);
+}
+
+static const char SQL_REG_SET_KEY_STATE[] =
+    "UPDATE registries SET key_status = ?2, last_key_check = ?3, last_error = ?4 WHERE id = ?1";
+
+cf_code meta_registry_set_key_state(const char *registry_id, const char *key_status,
+                                    int64_t checked, const char *last_error, cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    STMT_OR_FAIL(st, c, SQL_REG_SET_KEY_STATE);
+    bind_text(st, 1, registry_id);
+    bind_text(st, 2, key_status);
+    sqlite3_bind_int64(st, 3, checked);
+    bind_opt_text(st, 4, last_error);
+    return reg_update(c, st, e);
+}
+
+/* Deletion: the wrapped secrets are overwritten in place first (so the
+ * page images in the WAL hold zeros too), then every row of the registry
+ * goes; secure_delete zeroes freed pages, the checkpoint moves the result
+ * into the main file and truncates the WAL. */
+static const char SQL_REG_WIPE[] =
+    "UPDATE registries SET wrapped_s = zeroblob(60), wrapped_c = NULL WHERE id = ?1";
+static const char *const SQL_REG_DELETE[] = {
+    "DELETE FROM tags WHERE registry_id = ?1",
+    "DELETE FROM manifest_refs WHERE registry_id = ?1",
+    "DELETE FROM manifests WHERE registry_id = ?1",
+    "DELETE FROM repo_blobs WHERE registry_id = ?1",
+    "DELETE FROM blobs WHERE registry_id = ?1",
+    "DELETE FROM repositories WHERE registry_id = ?1",
+    "DELETE FROM uploads WHERE registry_id = ?1",
+    "DELETE FROM registry_identities WHERE registry_id = ?1",
+    "DELETE FROM registries WHERE id = ?1",
+};
+
+cf_code meta_registry_delete(const char *registry_id, cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    cf_code rc = tx_begin(c, e);
+    if (rc != CF_OK)
+        return rc;
+    sqlite3_stmt *st = stmt(c, SQL_REG_WIPE, e);
+    if (st == NULL)
+        return tx_end(c, e && e->code ? e->code : CF_EIO, e);
+    bind_text(st, 1, registry_id);
+    rc = reg_update(c, st, e);
+    for (size_t i = 0; rc == CF_OK && i < sizeof(SQL_REG_DELETE) / sizeof(SQL_REG_DELETE[0]); i++) {
+        sqlite3_stmt *d = stmt(c, SQL_REG_DELETE[i], e);
+        if (d == NULL)
+            return tx_end(c, e && e->code ? e->code : CF_EIO, e);
+        bind_text(d, 1, registry_id);
+        rc = run(c, d, e);
+    }
+    rc = tx_end(c, rc, e);
+    if (rc == CF_OK &&
+        sqlite3_exec(c->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK)
+        cf_log(CF_LOG_WARN, "checkpoint after registry deletion failed", "error",
+               sqlite3_errmsg(c->db), NULL);
+    return rc;
 }
 
 cf_code meta_registry_each(int (*fn)(void *cls, const meta_registry *r), void *cls, cf_err *e)
@@ -386,6 +624,126 @@ cf_code meta_registry_each(int (*fn)(void *cls, const meta_registry *r), void *c
         out = sql_err(e, c->db, "list registries");
     sqlite3_reset(st);
     return out;
+}
+
+/* ---- identities ---- */
+
+#define IDENT_COLS "SELECT name, client_id, principal_id, tenant_id, created_at FROM identities "
+static const char SQL_IDENT_BY_NAME[] = IDENT_COLS "WHERE name = ?1";
+static const char SQL_IDENT_BY_CLIENT[] = IDENT_COLS "WHERE client_id = lower(?1)";
+static const char SQL_IDENT_BY_PRINCIPAL[] = IDENT_COLS "WHERE principal_id = lower(?1)";
+static const char SQL_IDENT_ALL[] = IDENT_COLS "ORDER BY name";
+static const char SQL_IDENT_INSERT[] =
+    "INSERT INTO identities (name, client_id, principal_id, tenant_id, created_at)"
+    " VALUES (?1, lower(?2), lower(?3), lower(?4), ?5)";
+static const char SQL_IDENT_IN_USE[] =
+    "SELECT count(*) FROM registry_identities WHERE identity = ?1";
+static const char SQL_IDENT_DELETE[] = "DELETE FROM identities WHERE name = ?1";
+
+static void ident_row(meta_identity *out, sqlite3_stmt *st)
+{
+    memset(out, 0, sizeof(*out));
+    col_text(out->name, sizeof(out->name), st, 0);
+    col_text(out->client_id, sizeof(out->client_id), st, 1);
+    col_text(out->principal_id, sizeof(out->principal_id), st, 2);
+    col_text(out->tenant_id, sizeof(out->tenant_id), st, 3);
+    out->created_at = sqlite3_column_int64(st, 4);
+}
+
+static cf_code ident_get(meta_identity *out, const char *sql, const char *key, cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    STMT_OR_FAIL(st, c, sql);
+    bind_text(st, 1, key);
+    int rc = sqlite3_step(st);
+    cf_code out_rc = CF_OK;
+    if (rc == SQLITE_ROW)
+        ident_row(out, st);
+    else if (rc == SQLITE_DONE)
+        out_rc = cf_err_set(e, CF_ENOTFOUND, "identity not found");
+    else
+        out_rc = sql_err(e, c->db, "identity lookup");
+    sqlite3_reset(st);
+    return out_rc;
+}
+
+cf_code meta_identity_get(meta_identity *out, const char *name, cf_err *e)
+{
+    return ident_get(out, SQL_IDENT_BY_NAME, name, e);
+}
+
+cf_code meta_identity_by_client(meta_identity *out, const char *client_id, cf_err *e)
+{
+    return ident_get(out, SQL_IDENT_BY_CLIENT, client_id, e);
+}
+
+cf_code meta_identity_by_principal(meta_identity *out, const char *principal_id, cf_err *e)
+{
+    return ident_get(out, SQL_IDENT_BY_PRINCIPAL, principal_id, e);
+}
+
+cf_code meta_identity_create(const meta_identity *id, cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    STMT_OR_FAIL(st, c, SQL_IDENT_INSERT);
+    bind_text(st, 1, id->name);
+    bind_text(st, 2, id->client_id);
+    bind_text(st, 3, id->principal_id);
+    bind_text(st, 4, id->tenant_id);
+    sqlite3_bind_int64(st, 5, id->created_at ? id->created_at : now_s());
+    int rc = sqlite3_step(st);
+    cf_code out = CF_OK;
+    if (rc == SQLITE_CONSTRAINT)
+        out = cf_err_set(e, CF_EEXISTS, "identity %s already exists", id->name);
+    else if (rc != SQLITE_DONE)
+        out = sql_err(e, c->db, "create identity");
+    sqlite3_reset(st);
+    return out;
+}
+
+cf_code meta_identity_each(int (*fn)(void *cls, const meta_identity *id), void *cls, cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    STMT_OR_FAIL(st, c, SQL_IDENT_ALL);
+    meta_identity id;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ident_row(&id, st);
+        if (fn(cls, &id) != 0)
+            break;
+    }
+    cf_code out = CF_OK;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        out = sql_err(e, c->db, "list identities");
+    sqlite3_reset(st);
+    return out;
+}
+
+cf_code meta_identity_delete(const char *name, cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    cf_code rc = tx_begin(c, e);
+    if (rc != CF_OK)
+        return rc;
+    int64_t users = 0;
+    sqlite3_stmt *st = stmt(c, SQL_IDENT_IN_USE, e);
+    if (st == NULL)
+        return tx_end(c, e && e->code ? e->code : CF_EIO, e);
+    bind_text(st, 1, name);
+    rc = one_int(c, st, &users, "identity use", e);
+    if (rc == CF_OK && users > 0)
+        rc = cf_err_set(e, CF_ECONFLICT, "identity %s is assigned to %lld registr%s", name,
+                        (long long)users, users == 1 ? "y" : "ies");
+    if (rc == CF_OK) {
+        sqlite3_stmt *d = stmt(c, SQL_IDENT_DELETE, e);
+        if (d == NULL)
+            return tx_end(c, e && e->code ? e->code : CF_EIO, e);
+        bind_text(d, 1, name);
+        rc = reg_update(c, d, e);
+        if (rc == CF_ENOTFOUND)
+            cf_err_set(e, CF_ENOTFOUND, "identity not found");
+    }
+    return tx_end(c, rc, e);
 }
 
 /* ---- blobs ---- */

@@ -38,13 +38,26 @@
 typedef struct meta_registry {
     char id[META_ID_LEN + 1];
     char name[64];
-    char sku[16];
-    int cmk; /* encryption.status == enabled */
+    char sku[16]; /* Basic | Standard | Premium */
+    int64_t created_at;
     unsigned char wrapped_s[60];
+    /* identity (DESIGN §7); user-assigned identities: meta_registry_identities */
+    char identity_type[40]; /* None | UserAssigned | SystemAssigned | "SystemAssigned, UserAssigned"
+                             */
+    char system_client_id[40]; /* the system-assigned identity; "" when none */
+    char system_principal_id[40];
+    /* encryption (DESIGN §6, ACR's names) */
+    int cmk;              /* encryption.status == enabled */
     size_t wrapped_c_len; /* 0: none */
     unsigned char wrapped_c[META_WRAPPED_MAX];
-    char key_status[16]; /* available | unavailable */
-    char last_error[256];
+    char key_identifier[512];           /* as given: versioned or not */
+    char versioned_key_identifier[512]; /* the version C is wrapped under */
+    char key_identity[40];              /* client id, or "system" */
+    int key_rotation_enabled;           /* key_identifier has no version */
+    int64_t last_key_rotation;          /* unix seconds; 0: never */
+    char key_status[16];                /* available | unavailable */
+    int64_t last_key_check;             /* unix seconds; 0: never */
+    char last_error[512];               /* "" when none */
 } meta_registry;
 
 /* Opens (creating) the database at path and its schema; sets the path
@@ -55,9 +68,47 @@ void meta_shutdown(void);
 
 cf_code meta_registry_get(meta_registry *out, const char *name, cf_err *e); /* by name */
 cf_code meta_registry_get_id(meta_registry *out, const char *id, cf_err *e);
-/* Inserts a registry (service-managed encryption). CF_EEXISTS if the name
- * is taken. */
-cf_code meta_registry_create(const meta_registry *r, cf_err *e);
+/* Inserts a registry with every field of r and its user-assigned
+ * identities (names, may be 0), in one transaction. CF_EEXISTS if the
+ * name is taken. */
+cf_code meta_registry_create(const meta_registry *r, const char *const *identities, size_t n,
+                             cf_err *e);
+/* Replaces the registry's identity settings: type, system identity ids
+ * ("" for none) and the set of user-assigned identity names. */
+cf_code meta_registry_set_identities(const meta_registry *r, const char *const *identities,
+                                     size_t n, cf_err *e);
+/* The names of the registry's user-assigned identities, by name. */
+cf_code meta_registry_identities(const char *registry_id, int (*fn)(void *cls, const char *name),
+                                 void *cls, cf_err *e);
+cf_code meta_registry_set_sku(const char *registry_id, const char *sku, cf_err *e);
+/* Stores r's key settings (key_identifier, versioned_key_identifier,
+ * key_identity, key_rotation_enabled, last_key_rotation, wrapped C). */
+cf_code meta_registry_set_key(const meta_registry *r, cf_err *e);
+/* Stores the outcome of a key check. */
+cf_code meta_registry_set_key_state(const char *registry_id, const char *key_status,
+                                    int64_t checked, const char *last_error, cf_err *e);
+/* Deletes the registry and every row of it, overwriting its wrapped S
+ * and C first (secure_delete, then a WAL checkpoint) so that neither
+ * survives in the database file. */
+cf_code meta_registry_delete(const char *registry_id, cf_err *e);
+
+/* Managed identities (user-assigned), DESIGN §7. */
+typedef struct meta_identity {
+    char name[130];
+    char client_id[40];
+    char principal_id[40];
+    char tenant_id[40];
+    int64_t created_at;
+} meta_identity;
+/* CF_EEXISTS when the name is taken. */
+cf_code meta_identity_create(const meta_identity *id, cf_err *e);
+cf_code meta_identity_get(meta_identity *out, const char *name, cf_err *e);
+cf_code meta_identity_by_client(meta_identity *out, const char *client_id, cf_err *e);
+cf_code meta_identity_by_principal(meta_identity *out, const char *principal_id, cf_err *e);
+cf_code meta_identity_each(int (*fn)(void *cls, const meta_identity *id), void *cls, cf_err *e);
+/* CF_ECONFLICT while a registry has it assigned; CF_ENOTFOUND. */
+cf_code meta_identity_delete(const char *name, cf_err *e);
+
 /* Calls fn for every registry id (for the janitor); stops when fn != 0. */
 cf_code meta_registry_each(int (*fn)(void *cls, const meta_registry *r), void *cls, cf_err *e);
 

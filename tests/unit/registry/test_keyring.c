@@ -63,10 +63,14 @@ Test(registry_keyring, locked_registry_answers_the_reason)
     new_registry(&a, "aaaa", 0);
     seal_kek k;
     cr_assert_eq(keyring_kek(&k, &a, NULL), CF_OK);
-    keyring_lock("aaaa", "customer key disabled in the vault");
+    keyring_lock("aaaa", CF_EDENIED, "customer key disabled in the vault");
     cf_err e = {0};
-    cr_assert_eq(keyring_kek(&k, &a, &e), CF_EUNAVAIL);
+    cr_assert_eq(keyring_kek(&k, &a, &e), CF_EDENIED);
     cr_assert(strstr(e.msg, "customer key disabled in the vault") != NULL, "%s", e.msg);
+    keyring_lock("aaaa", CF_EUNAVAIL, "key vault unreachable");
+    cf_err u = {0};
+    cr_assert_eq(keyring_kek(&k, &a, &u), CF_EUNAVAIL);
+    cr_assert(strstr(u.msg, "key vault unreachable") != NULL, "%s", u.msg);
     keyring_forget("aaaa");
     cr_assert_eq(keyring_kek(&k, &a, NULL), CF_OK);
 }

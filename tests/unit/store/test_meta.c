@@ -89,7 +89,7 @@ Test(store_meta, registry_names_are_unique_and_case_insensitive)
     meta_registry r = {0}, g;
     snprintf(r.id, sizeof(r.id), "%s", REG);
     snprintf(r.name, sizeof(r.name), "Demo1");
-    cr_assert_eq(meta_registry_create(&r, NULL), CF_OK);
+    cr_assert_eq(meta_registry_create(&r, NULL, 0, NULL), CF_OK);
     cr_assert_eq(meta_registry_get(&g, "demo1", NULL), CF_OK);
     cr_assert_str_eq(g.id, REG);
     cr_assert_str_eq(g.name, "demo1");
@@ -97,7 +97,7 @@ Test(store_meta, registry_names_are_unique_and_case_insensitive)
     cr_assert_str_eq(g.sku, "Premium");
     cr_assert_eq(meta_registry_get(&g, "DEMO1", NULL), CF_OK);
     snprintf(r.id, sizeof(r.id), "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
-    cr_assert_eq(meta_registry_create(&r, NULL), CF_EEXISTS);
+    cr_assert_eq(meta_registry_create(&r, NULL, 0, NULL), CF_EEXISTS);
     cr_assert_eq(meta_registry_get(&g, "other", NULL), CF_ENOTFOUND);
 }
 
@@ -190,4 +190,144 @@ Test(store_meta, uploads_are_found_and_listed_by_age)
     n = 0;
     cr_assert_eq(meta_upload_each_older(time(NULL) - 10, seen, &n, NULL), CF_OK);
     cr_assert_eq(n, 0);
+}
+
+/* ---- control plane: identities, registry identity and key settings ---- */
+
+static void identity(meta_identity *id, const char *name, char hex)
+{
+    memset(id, 0, sizeof(*id));
+    snprintf(id->name, sizeof(id->name), "%s", name);
+    snprintf(id->client_id, sizeof(id->client_id), "%c%c%c%c%c%c%c%c-0000-4000-8000-00000000000c",
+             hex, hex, hex, hex, hex, hex, hex, hex);
+    snprintf(id->principal_id, sizeof(id->principal_id),
+             "%c%c%c%c%c%c%c%c-0000-4000-8000-00000000000b", hex, hex, hex, hex, hex, hex, hex,
+             hex);
+    snprintf(id->tenant_id, sizeof(id->tenant_id), "00000000-0000-0000-0000-000000000000");
+}
+
+static void cmk_registry(meta_registry *r)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->id, sizeof(r->id), "%s", REG);
+    snprintf(r->name, sizeof(r->name), "cmkreg1");
+    snprintf(r->sku, sizeof(r->sku), "Premium");
+    snprintf(r->identity_type, sizeof(r->identity_type), "UserAssigned");
+    memset(r->wrapped_s, 0x5a, sizeof(r->wrapped_s));
+    r->cmk = 1;
+    r->wrapped_c_len = 384;
+    memset(r->wrapped_c, 0xc3, r->wrapped_c_len);
+    snprintf(r->key_identifier, sizeof(r->key_identifier), "https://v.example:8443/keys/k");
+    snprintf(r->versioned_key_identifier, sizeof(r->versioned_key_identifier),
+             "https://v.example:8443/keys/k/0123456789abcdef0123456789abcdef");
+    snprintf(r->key_identity, sizeof(r->key_identity), "aaaaaaaa-0000-4000-8000-00000000000c");
+    r->key_rotation_enabled = 1;
+    snprintf(r->key_status, sizeof(r->key_status), "available");
+}
+
+Test(store_meta, identities_are_unique_by_name_client_and_principal)
+{
+    meta_identity a, b, g;
+    identity(&a, "mi-one", 'a');
+    cr_assert_eq(meta_identity_create(&a, NULL), CF_OK);
+    cr_assert_eq(meta_identity_create(&a, NULL), CF_EEXISTS);
+    identity(&b, "mi-two", 'a'); /* same client id under another name */
+    cr_assert_eq(meta_identity_create(&b, NULL), CF_EEXISTS);
+    cr_assert_eq(meta_identity_by_client(&g, "AAAAAAAA-0000-4000-8000-00000000000C", NULL), CF_OK);
+    cr_assert_str_eq(g.name, "mi-one");
+    cr_assert_eq(meta_identity_by_principal(&g, a.principal_id, NULL), CF_OK);
+    cr_assert_str_eq(g.client_id, a.client_id);
+    cr_assert_eq(meta_identity_get(&g, "mi-none", NULL), CF_ENOTFOUND);
+}
+
+Test(store_meta, cmk_registry_round_trips_every_key_field)
+{
+    meta_identity a;
+    identity(&a, "mi-one", 'a');
+    cr_assert_eq(meta_identity_create(&a, NULL), CF_OK);
+    meta_registry r, g;
+    cmk_registry(&r);
+    const char *ids[] = {"mi-one"};
+    cr_assert_eq(meta_registry_create(&r, ids, 1, NULL), CF_OK);
+    cr_assert_eq(meta_registry_get(&g, "cmkreg1", NULL), CF_OK);
+    cr_assert_eq(g.cmk, 1);
+    cr_assert_eq(g.wrapped_c_len, 384);
+    cr_assert_eq(memcmp(g.wrapped_c, r.wrapped_c, 384), 0);
+    cr_assert_str_eq(g.versioned_key_identifier, r.versioned_key_identifier);
+    cr_assert_str_eq(g.key_identity, r.key_identity);
+    cr_assert_str_eq(g.identity_type, "UserAssigned");
+    cr_assert_eq(g.key_rotation_enabled, 1);
+    cr_assert_gt(g.created_at, 0);
+
+    /* rotation rewrites the key fields; a check stores its outcome */
+    snprintf(r.versioned_key_identifier, sizeof(r.versioned_key_identifier),
+             "https://v.example:8443/keys/k/fedcba9876543210fedcba9876543210");
+    r.last_key_rotation = 1700000000;
+    memset(r.wrapped_c, 0xd4, r.wrapped_c_len);
+    cr_assert_eq(meta_registry_set_key(&r, NULL), CF_OK);
+    cr_assert_eq(meta_registry_set_key_state(REG, "unavailable", 1700000100, "403 Forbidden", NULL),
+                 CF_OK);
+    cr_assert_eq(meta_registry_get_id(&g, REG, NULL), CF_OK);
+    cr_assert_str_eq(g.versioned_key_identifier, r.versioned_key_identifier);
+    cr_assert_eq(g.wrapped_c[0], 0xd4);
+    cr_assert_eq(g.last_key_rotation, 1700000000);
+    cr_assert_str_eq(g.key_status, "unavailable");
+    cr_assert_eq(g.last_key_check, 1700000100);
+    cr_assert_str_eq(g.last_error, "403 Forbidden");
+    cr_assert_eq(meta_registry_set_key_state(REG, "available", 1700000200, NULL, NULL), CF_OK);
+    cr_assert_eq(meta_registry_get_id(&g, REG, NULL), CF_OK);
+    cr_assert_str_eq(g.last_error, "");
+    cr_assert_eq(
+        meta_registry_set_key_state("ffffffffffffffffffffffffffffffff", "available", 1, NULL, NULL),
+        CF_ENOTFOUND);
+}
+
+Test(store_meta, an_assigned_identity_cannot_be_deleted)
+{
+    meta_identity a, b;
+    identity(&a, "mi-one", 'a');
+    identity(&b, "mi-two", 'b');
+    cr_assert_eq(meta_identity_create(&a, NULL), CF_OK);
+    cr_assert_eq(meta_identity_create(&b, NULL), CF_OK);
+    meta_registry r;
+    cmk_registry(&r);
+    const char *ids[] = {"mi-one", "mi-two"};
+    cr_assert_eq(meta_registry_create(&r, ids, 2, NULL), CF_OK);
+    list l = {0};
+    cr_assert_eq(meta_registry_identities(REG, collect, &l, NULL), CF_OK);
+    cr_assert_eq(l.n, 2);
+    cr_assert_eq(meta_identity_delete("mi-two", NULL), CF_ECONFLICT);
+    /* unassign mi-two; it can go then, mi-one still cannot */
+    cr_assert_eq(meta_registry_set_identities(&r, ids, 1, NULL), CF_OK);
+    cr_assert_eq(meta_identity_delete("mi-two", NULL), CF_OK);
+    cr_assert_eq(meta_identity_delete("mi-two", NULL), CF_ENOTFOUND);
+    cr_assert_eq(meta_identity_delete("mi-one", NULL), CF_ECONFLICT);
+}
+
+Test(store_meta, deleting_a_registry_leaves_no_row_and_no_wrapped_key_in_the_file)
+{
+    meta_registry r, g;
+    cmk_registry(&r);
+    /* a marker only the wrapped secrets carry */
+    memcpy(r.wrapped_s, "WRAPPED-S-MARKER-0123456789", 27);
+    memcpy(r.wrapped_c, "WRAPPED-C-MARKER-0123456789", 27);
+    cr_assert_eq(meta_registry_create(&r, NULL, 0, NULL), CF_OK);
+    put("app", M1, "v1", NULL, NULL);
+    cr_assert_eq(meta_registry_delete(REG, NULL), CF_OK);
+    cr_assert_eq(meta_registry_get_id(&g, REG, NULL), CF_ENOTFOUND);
+    meta_manifest m;
+    cr_assert_eq(meta_tag_get(&m, REG, "app", "v1", NULL), CF_ENOTFOUND);
+    cr_assert_eq(meta_registry_delete(REG, NULL), CF_ENOTFOUND);
+    meta_shutdown(); /* checkpoint and close: the file alone must be clean */
+    char path[300];
+    snprintf(path, sizeof(path), "%s/cofferd.db", dir);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    cr_assert_null(memmem(buf, n, "WRAPPED-S-MARKER", 16), "wrapped S survives in the file");
+    cr_assert_null(memmem(buf, n, "WRAPPED-C-MARKER", 16), "wrapped C survives in the file");
+    snprintf(path, sizeof(path), "%s/cofferd.db", dir);
+    cr_assert_eq(meta_init(path, NULL), CF_OK); /* for teardown */
 }
