@@ -374,6 +374,16 @@ static size_t sink(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+static int progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    const vaultc_opts *o = ud;
+    return o->cancelled() ? 1 : 0;
+}
+
 /* A bearer token goes into a header line: visible ASCII only. */
 static int token_ok(const char *t)
 {
@@ -463,6 +473,11 @@ static void perform(vaultc_result *r, cf_buf *resp, const vaultc_opts *o, const 
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sc);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "cofferd-cmk/1");
+    if (o && o->cancelled) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)o);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     if (post) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)post_len);

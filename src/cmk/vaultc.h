@@ -84,6 +84,9 @@ typedef struct vaultc_key {
 typedef struct vaultc_opts {
     const char *ca_file; /* NULL: system bundle */
     unsigned timeout_s;  /* total per call; 0: 10 */
+    /* polled during a call; nonzero aborts it (transient, "cancelled"):
+     * lets a stopping daemon leave a slow vault call at once. May be NULL. */
+    int (*cancelled)(void);
 } vaultc_opts;
 
 /* Must be called once before threads start (curl_global_init); cheap to
