@@ -34,8 +34,8 @@ static void rejects(const char *s, const char *why)
 Test(cmk_vaultc, keyid_accepts_versioned_and_not)
 {
     accepts("https://myvault.vault.azure.net/keys/mykey", "myvault.vault.azure.net", "mykey", "");
-    accepts("https://myvault.vault.azure.net/keys/my-key/" V32, "myvault.vault.azure.net",
-            "my-key", V32);
+    accepts("https://myvault.vault.azure.net/keys/my-key/" V32, "myvault.vault.azure.net", "my-key",
+            V32);
     accepts("https://127.0.0.1:8443/keys/k", "127.0.0.1:8443", "k", "");
     accepts("https://Default.Vault.Localhost:8443/keys/K1", "default.vault.localhost:8443", "K1",
             "");
@@ -190,8 +190,7 @@ Test(cmk_vaultc, parses_operation_results)
     const char *nokid = "{\"value\":\"AAEC\"}";
     cr_assert_eq(vaultc_parse_op(out, sizeof(out), &n, NULL, nokid, strlen(nokid), NULL), CF_OK);
     cr_assert_eq(n, 3);
-    cr_assert_eq(vaultc_parse_op(out, sizeof(out), &n, kid, nokid, strlen(nokid), NULL),
-                 CF_EINVAL);
+    cr_assert_eq(vaultc_parse_op(out, sizeof(out), &n, kid, nokid, strlen(nokid), NULL), CF_EINVAL);
     const char *pad = "{\"value\":\"AAE=\"}";
     cr_assert_eq(vaultc_parse_op(out, sizeof(out), &n, NULL, pad, strlen(pad), NULL), CF_EINVAL);
     const char *num = "{\"value\":5}";
@@ -205,8 +204,7 @@ Test(cmk_vaultc, transport_failure_is_transient)
     vaultc_result r;
     vaultc_key k;
     cf_err e = {0};
-    cr_assert_eq(vaultc_get_key(&k, &r, &o, "tok", "https://127.0.0.1:1/keys/k", &e),
-                 CF_EUNAVAIL);
+    cr_assert_eq(vaultc_get_key(&k, &r, &o, "tok", "https://127.0.0.1:1/keys/k", &e), CF_EUNAVAIL);
     cr_assert_eq(r.cls, VAULTC_TRANSIENT);
     cr_assert_eq(r.status, 0);
     cr_assert(strstr(r.message, "onnect") != NULL, "%s", r.message);
