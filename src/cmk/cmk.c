@@ -109,15 +109,6 @@ static vaultc_opts vopts(void)
     return o;
 }
 
-/* "<status> <code>: <message>", or the transport's message. */
-static void describe(char *out, size_t n, const vaultc_result *r)
-{
-    if (r->status)
-        snprintf(out, n, "%ld %s: %s", r->status, r->code, r->message);
-    else
-        snprintf(out, n, "%s", r->message);
-}
-
 /* snprintf for texts that may be cut (a lastError has 511 characters). */
 static void textf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -127,6 +118,15 @@ static void textf(char *out, size_t n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(out, n, fmt, ap);
     va_end(ap);
+}
+
+/* "<status> <code>: <message>", or the transport's message. */
+static void describe(char *out, size_t n, const vaultc_result *r)
+{
+    if (r->status)
+        textf(out, n, "%ld %s: %s", r->status, r->code, r->message);
+    else
+        textf(out, n, "%s", r->message);
 }
 
 static cf_code refuse(cmk_fail *f, cf_err *e, int status, const char *code, cf_code cc,
@@ -142,8 +142,8 @@ static cf_code refuse(cmk_fail *f, cf_err *e, int status, const char *code, cf_c
     va_end(ap);
     if (f) {
         f->status = status;
-        snprintf(f->code, sizeof(f->code), "%s", code);
-        snprintf(f->message, sizeof(f->message), "%s", msg);
+        textf(f->code, sizeof(f->code), "%s", code);
+        textf(f->message, sizeof(f->message), "%s", msg);
     }
     return cf_err_set(e, cc, "%s", msg);
 }
@@ -185,7 +185,7 @@ static slot *slot_get(const char *id)
         s = &slots[nslots++];
     if (s) {
         memset(s, 0, sizeof(*s));
-        snprintf(s->id, sizeof(s->id), "%s", id);
+        textf(s->id, sizeof(s->id), "%s", id);
         s->used = 1;
     }
     return s;
@@ -239,8 +239,8 @@ static cf_code resolve(who *w, const meta_registry *reg, const char *identity, i
             return cf_err_set(e, CF_ENOTFOUND,
                               "the system-assigned identity of registry %s no longer exists",
                               reg->name);
-        snprintf(w->client, sizeof(w->client), "%s", reg->system_client_id);
-        snprintf(w->principal, sizeof(w->principal), "%s", reg->system_principal_id);
+        textf(w->client, sizeof(w->client), "%s", reg->system_client_id);
+        textf(w->principal, sizeof(w->principal), "%s", reg->system_principal_id);
         w->system = 1;
         return CF_OK;
     }
@@ -260,8 +260,8 @@ static cf_code resolve(who *w, const meta_registry *reg, const char *identity, i
             return cf_err_set(e, CF_ENOTFOUND, "identity %s is no longer assigned to registry %s",
                               mi.client_id, reg->name);
     }
-    snprintf(w->client, sizeof(w->client), "%s", mi.client_id);
-    snprintf(w->principal, sizeof(w->principal), "%s", mi.principal_id);
+    textf(w->client, sizeof(w->client), "%s", mi.client_id);
+    textf(w->principal, sizeof(w->principal), "%s", mi.principal_id);
     return CF_OK;
 }
 
@@ -381,7 +381,7 @@ static cf_code enroll(enrolled *out, const meta_registry *reg, const char *key_i
                       ie.msg);
     if (rc != CF_OK)
         return refuse(f, e, 500, "InternalServerError", rc, "%s", ie.msg);
-    snprintf(out->identity, sizeof(out->identity), "%s", w.system ? "system" : w.client);
+    textf(out->identity, sizeof(out->identity), "%s", w.system ? "system" : w.client);
     char *tok = NULL;
     if ((rc = mint(&tok, &w, &ie)) != CF_OK)
         return refuse(f, e, 500, "InternalServerError", rc, "%s", ie.msg);
@@ -400,13 +400,13 @@ static cf_code enroll(enrolled *out, const meta_registry *reg, const char *key_i
         (id.version[0] && strcasecmp(vid.version, id.version) != 0)) {
         r.cls = VAULTC_INVALID;
         r.status = 0;
-        snprintf(r.message, sizeof(r.message), "it answered for key '%.300s' instead", k.kid);
+        textf(r.message, sizeof(r.message), "it answered for key '%.300s' instead", k.kid);
         rc = vault_refusal(f, e, &r, out->key_identifier, w.client, id.authority);
         goto out;
     }
-    snprintf(vid.authority, sizeof(vid.authority), "%s", id.authority);
+    textf(vid.authority, sizeof(vid.authority), "%s", id.authority);
     vaultc_keyid_format(out->versioned, sizeof(out->versioned), &vid, 1, NULL);
-    snprintf(k.kid, sizeof(k.kid), "%s", out->versioned);
+    textf(k.kid, sizeof(k.kid), "%s", out->versioned);
     if (key_refused(&k, f, e)) {
         rc = CF_EINVAL;
         goto out;
@@ -424,7 +424,7 @@ static cf_code enroll(enrolled *out, const meta_registry *reg, const char *key_i
     if (CRYPTO_memcmp(back, c, KEYS_SECRET_LEN) != 0) {
         r.cls = VAULTC_INVALID;
         r.status = 0;
-        snprintf(r.message, sizeof(r.message), "unwrapKey did not give back what wrapKey wrapped");
+        textf(r.message, sizeof(r.message), "unwrapKey did not give back what wrapKey wrapped");
         rc = vault_refusal(f, e, &r, out->versioned, w.client, id.authority);
         goto out;
     }
@@ -511,11 +511,11 @@ static void follow_newest(meta_registry *reg, const who *w, const unsigned char 
     }
     if (strcasecmp(nid.version, cur.version) == 0)
         goto out; /* nothing new */
-    snprintf(nid.authority, sizeof(nid.authority), "%s", base.authority);
+    textf(nid.authority, sizeof(nid.authority), "%s", base.authority);
     nr = *reg;
     vaultc_keyid_format(nr.versioned_key_identifier, sizeof(nr.versioned_key_identifier), &nid, 1,
                         NULL);
-    snprintf(k.kid, sizeof(k.kid), "%s", nr.versioned_key_identifier);
+    textf(k.kid, sizeof(k.kid), "%s", nr.versioned_key_identifier);
     cf_err ke = {0};
     if (key_refused(&k, NULL, &ke)) {
         textf(note, note_n, "Automatic key rotation refused at %s: %s Still using %s", ts, ke.msg,
@@ -577,17 +577,17 @@ static cf_code check_one(const char *id, cf_err *e)
     rc = resolve(&w, &reg, reg.key_identity, 1, &ie);
     if (rc == CF_ENOTFOUND) {
         outcome = OUT_DENIED;
-        snprintf(err, sizeof(err), "%s", ie.msg);
-        snprintf(w.client, sizeof(w.client), "%s", reg.key_identity);
+        textf(err, sizeof(err), "%s", ie.msg);
+        textf(w.client, sizeof(w.client), "%s", reg.key_identity);
     } else if (rc != CF_OK) {
         outcome = OUT_TRANSIENT;
-        snprintf(cause, sizeof(cause), "%s", ie.msg);
-        snprintf(w.client, sizeof(w.client), "%s", reg.key_identity);
+        textf(cause, sizeof(cause), "%s", ie.msg);
+        textf(w.client, sizeof(w.client), "%s", reg.key_identity);
     } else {
         char *tok = NULL;
         if (mint(&tok, &w, &ie) != CF_OK) {
             outcome = OUT_TRANSIENT;
-            snprintf(cause, sizeof(cause), "%s", ie.msg);
+            textf(cause, sizeof(cause), "%s", ie.msg);
         } else {
             vaultc_opts o = vopts();
             vaultc_result r;
@@ -599,8 +599,8 @@ static cf_code check_one(const char *id, cf_err *e)
                       : r.cls == VAULTC_DENIED ? OUT_DENIED
                                                : OUT_TRANSIENT;
             if (outcome == OUT_DENIED)
-                snprintf(err, sizeof(err), "The vault refused unwrapKey on %s for identity %s: %s",
-                         reg.versioned_key_identifier, w.client, cause);
+                textf(err, sizeof(err), "The vault refused unwrapKey on %s for identity %s: %s",
+                      reg.versioned_key_identifier, w.client, cause);
         }
     }
     if (atomic_load(&stopping) && outcome != OUT_OK) {
@@ -629,38 +629,38 @@ static cf_code check_one(const char *id, cf_err *e)
             } else {
                 slot_wipe_c(s);
                 st = ST_UNAVAILABLE;
-                snprintf(err, sizeof(err),
-                         "The key was unwrapped but the registry key could not "
-                         "be derived: %s",
-                         ke.msg);
-                snprintf(reason, sizeof(reason), "its customer-managed key is not loaded: %s", err);
+                textf(err, sizeof(err),
+                      "The key was unwrapped but the registry key could not "
+                      "be derived: %s",
+                      ke.msg);
+                textf(reason, sizeof(reason), "its customer-managed key is not loaded: %s", err);
                 keyring_lock(id, CF_EUNAVAIL, reason);
             }
         }
     } else if (outcome == OUT_DENIED) {
         st = ST_DENIED;
         slot_wipe_c(s);
-        snprintf(reason, sizeof(reason),
-                 "its customer-managed key is not accessible: %s. Nothing is lost; restore the "
-                 "key's access and the registry unlocks at the next key check (coffer acr "
-                 "encryption show -n %s).",
-                 err, reg.name);
+        textf(reason, sizeof(reason),
+              "its customer-managed key is not accessible: %s. Nothing is lost; restore the "
+              "key's access and the registry unlocks at the next key check (coffer acr "
+              "encryption show -n %s).",
+              err, reg.name);
         keyring_lock(id, CF_EDENIED, reason);
     } else if (s->have_c && !s->pending) {
         st = ST_DEGRADED;
         fmt_ts(loaded_ts, s->loaded_at);
-        snprintf(err, sizeof(err),
-                 "Key vault unreachable at %s: %s; serving from the key loaded at %s", ts, cause,
-                 loaded_ts);
+        textf(err, sizeof(err),
+              "Key vault unreachable at %s: %s; serving from the key loaded at %s", ts, cause,
+              loaded_ts);
     } else {
         st = ST_UNAVAILABLE;
         slot_wipe_c(s);
-        snprintf(err, sizeof(err), "Key vault unreachable at %s: %s", ts, cause);
-        snprintf(reason, sizeof(reason),
-                 "its customer-managed key is not loaded: %s. Nothing is lost; the registry "
-                 "unlocks at the next key check that reaches the vault (coffer acr encryption "
-                 "show -n %s).",
-                 err, reg.name);
+        textf(err, sizeof(err), "Key vault unreachable at %s: %s", ts, cause);
+        textf(reason, sizeof(reason),
+              "its customer-managed key is not loaded: %s. Nothing is lost; the registry "
+              "unlocks at the next key check that reaches the vault (coffer acr encryption "
+              "show -n %s).",
+              err, reg.name);
         keyring_lock(id, CF_EUNAVAIL, reason);
     }
     int changed = s->logged != st;
@@ -696,7 +696,7 @@ static int collect_cb(void *cls, const meta_registry *r)
         l->ids = p;
         l->cap = cap;
     }
-    snprintf(l->ids[l->n++], META_ID_LEN + 1, "%s", r->id);
+    textf(l->ids[l->n++], META_ID_LEN + 1, "%s", r->id);
     return 0;
 }
 
@@ -717,7 +717,7 @@ static void sweep(void)
             l.ids = p;
             l.cap = cap;
         }
-        snprintf(l.ids[l.n++], META_ID_LEN + 1, "%s", slots[i].id);
+        textf(l.ids[l.n++], META_ID_LEN + 1, "%s", slots[i].id);
     }
     pthread_mutex_unlock(&mu);
     for (size_t i = 0; i < l.n; i++) {
@@ -870,13 +870,13 @@ cf_code cmk_prepare(meta_registry *reg, const char *key_identifier, const char *
     reg->cmk = 1;
     memcpy(reg->wrapped_c, en->wrapped, en->wrapped_len);
     reg->wrapped_c_len = en->wrapped_len;
-    snprintf(reg->key_identifier, sizeof(reg->key_identifier), "%s", en->key_identifier);
-    snprintf(reg->versioned_key_identifier, sizeof(reg->versioned_key_identifier), "%s",
-             en->versioned);
-    snprintf(reg->key_identity, sizeof(reg->key_identity), "%s", en->identity);
+    textf(reg->key_identifier, sizeof(reg->key_identifier), "%s", en->key_identifier);
+    textf(reg->versioned_key_identifier, sizeof(reg->versioned_key_identifier), "%s",
+          en->versioned);
+    textf(reg->key_identity, sizeof(reg->key_identity), "%s", en->identity);
     reg->key_rotation_enabled = en->rotation_enabled;
     reg->last_key_rotation = 0;
-    snprintf(reg->key_status, sizeof(reg->key_status), "available");
+    textf(reg->key_status, sizeof(reg->key_status), "available");
     reg->last_key_check = now;
     reg->last_error[0] = '\0';
 out:
@@ -968,12 +968,12 @@ cf_code cmk_rotate(const char *registry_id, const char *new_key_identifier,
     if ((rc = enroll(en, reg, kid, ident, c, f, e)) != CF_OK)
         goto out;
     char from[512];
-    snprintf(from, sizeof(from), "%s", reg->versioned_key_identifier);
+    textf(from, sizeof(from), "%s", reg->versioned_key_identifier);
     int64_t now = now_s();
-    snprintf(reg->key_identifier, sizeof(reg->key_identifier), "%s", en->key_identifier);
-    snprintf(reg->versioned_key_identifier, sizeof(reg->versioned_key_identifier), "%s",
-             en->versioned);
-    snprintf(reg->key_identity, sizeof(reg->key_identity), "%s", en->identity);
+    textf(reg->key_identifier, sizeof(reg->key_identifier), "%s", en->key_identifier);
+    textf(reg->versioned_key_identifier, sizeof(reg->versioned_key_identifier), "%s",
+          en->versioned);
+    textf(reg->key_identity, sizeof(reg->key_identity), "%s", en->identity);
     reg->key_rotation_enabled = en->rotation_enabled;
     reg->last_key_rotation = now;
     memcpy(reg->wrapped_c, en->wrapped, en->wrapped_len);
