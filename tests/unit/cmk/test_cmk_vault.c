@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../test_tmpdir.h"
@@ -493,4 +494,42 @@ Test(cmk_vault, vaultc_round_trip_and_tls_trust)
     cr_assert_eq(r.cls, VAULTC_TRANSIENT);
     cr_assert(strstr(r.message, "certificate") != NULL || strstr(r.message, "SSL") != NULL, "%s",
               r.message);
+}
+
+Test(cmk_vault, restart_loads_keys_in_the_background_and_stops_promptly)
+{
+    meta_registry reg;
+    char v1[512], url[512];
+    create_key(v1, NULL, "k1", "{\"kty\":\"RSA\",\"key_size\":2048}");
+    key_url(url, sizeof(url), "k1");
+    new_registry(&reg, "restarted");
+    cmk_fail f;
+    cr_assert_eq(cmk_prepare(&reg, url, CID_GOOD, &f, NULL), CF_OK, "%s", f.message);
+    const char *names[] = {"good"};
+    cr_assert_eq(meta_registry_create(&reg, names, 1, NULL), CF_OK);
+    cmk_commit(&reg);
+    seal_kek kek0, kek;
+    cr_assert_eq(keyring_kek(&kek0, &reg, NULL), CF_OK);
+
+    /* "restart": the engine and the registry's KEK gone */
+    cmk_stop();
+    keyring_forget(REG_ID);
+    cr_assert_eq(keyring_kek(&kek, &reg, NULL), CF_EUNAVAIL);
+    cmk_config cfg = {.ca_file = ca, .check_interval_s = 3600, .timeout_s = 5, .token = token_fn};
+    cr_assert_eq(cmk_start(&cfg, NULL), CF_OK);
+    int ok = 0;
+    for (int i = 0; i < 250 && !ok; i++) {
+        usleep(20000);
+        ok = keyring_kek(&kek, &reg, NULL) == CF_OK;
+    }
+    cr_assert(ok, "the first background check did not load the key");
+    cr_assert_eq(memcmp(&kek, &kek0, sizeof(kek)), 0);
+
+    /* the thread now sleeps for an hour; stopping does not wait for it */
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    cmk_stop();
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    cr_assert_lt(s, 1.0, "cmk_stop took %.2f s", s);
 }
