@@ -160,7 +160,12 @@ Test(cli_main, identity_and_key_must_be_given_together)
     const char *a1[] = {"coffer", "acr", "create", "-n", "reg1", "--identity", "mi"};
     expect_usage(7, a1, "Usage error: --identity and --key-encryption-key must be both supplied",
                  "usage: coffer acr create --name/-n NAME");
-    const char *a2[] = {"coffer", "acr", "create", "-n", "reg1", "--key-encryption-key",
+    const char *a2[] = {"coffer",
+                        "acr",
+                        "create",
+                        "-n",
+                        "reg1",
+                        "--key-encryption-key",
                         "https://127.0.0.1:8443/keys/k"};
     expect_usage(7, a2, "must be both supplied", "usage: coffer acr create");
 }
@@ -184,15 +189,15 @@ Test(cli_main, invalid_values)
 {
     const char *a1[] = {"coffer", "acr", "create", "-n", "reg1", "--sku", "Gold"};
     expect_usage(7, a1, "argument --sku: invalid choice: 'Gold'", "usage: coffer acr create");
-    const char *a2[] = {"coffer", "keyvault", "key", "create", "--vault-name", "v", "-n", "k",
-                        "--kty", "DSA"};
+    const char *a2[] = {"coffer", "keyvault", "key", "create", "--vault-name",
+                        "v",      "-n",       "k",   "--kty",  "DSA"};
     expect_usage(10, a2, "argument --kty: invalid choice", "usage: coffer keyvault key create");
-    const char *a3[] = {"coffer", "keyvault", "key", "create", "--vault-name", "v", "-n", "k",
-                        "--size", "big"};
+    const char *a3[] = {"coffer", "keyvault", "key", "create", "--vault-name",
+                        "v",      "-n",       "k",   "--size", "big"};
     expect_usage(10, a3, "argument --size: 'big' is not an integer",
                  "usage: coffer keyvault key create");
-    const char *a4[] = {"coffer", "keyvault", "key", "set-attributes", "--vault-name", "v", "-n",
-                        "k", "--enabled", "maybe"};
+    const char *a4[] = {"coffer", "keyvault", "key", "set-attributes", "--vault-name",
+                        "v",      "-n",       "k",   "--enabled",      "maybe"};
     expect_usage(10, a4, "argument --enabled: invalid value 'maybe'",
                  "usage: coffer keyvault key set-attributes");
     const char *a5[] = {"coffer", "keyvault", "create", "-n", "v", "--retention-days", "3"};
@@ -216,8 +221,7 @@ Test(cli_main, unknown_groups_and_verbs)
     expect_usage(4, a2, "'spin' is not a command of 'coffer acr encryption'",
                  "usage: coffer acr encryption COMMAND");
     const char *a3[] = {"coffer", "keyvault", "key"};
-    expect_usage(3, a3, "coffer keyvault key: error: a command is required",
-                 "set-attributes");
+    expect_usage(3, a3, "coffer keyvault key: error: a command is required", "set-attributes");
     const char *a4[] = {"coffer", "acr", "show", "extra", "-n", "x"};
     expect_usage(6, a4, "unrecognized arguments: extra", "usage: coffer acr show");
     run_result r = run_cli(1, (const char *[]){"coffer"});
@@ -230,14 +234,20 @@ Test(cli_main, help_goes_to_stdout_with_exit_0)
 {
     run_result r = run_cli(2, (const char *[]){"coffer", "--help"});
     cr_assert_eq(r.code, 0);
-    static const char *all[] = {
-        "coffer identity create",          "coffer identity list",
-        "coffer acr create",               "coffer acr update",
-        "coffer acr encryption rotate-key", "coffer acr encryption check",
-        "coffer acr identity assign",      "coffer acr identity remove",
-        "coffer keyvault set-policy",      "coffer keyvault delete-policy",
-        "coffer keyvault key list-deleted", "coffer keyvault key set-attributes",
-        "coffer keyvault key rotate",      "coffer keyvault key purge"};
+    static const char *all[] = {"coffer identity create",
+                                "coffer identity list",
+                                "coffer acr create",
+                                "coffer acr update",
+                                "coffer acr encryption rotate-key",
+                                "coffer acr encryption check",
+                                "coffer acr identity assign",
+                                "coffer acr identity remove",
+                                "coffer keyvault set-policy",
+                                "coffer keyvault delete-policy",
+                                "coffer keyvault key list-deleted",
+                                "coffer keyvault key set-attributes",
+                                "coffer keyvault key rotate",
+                                "coffer keyvault key purge"};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         cr_assert_not_null(strstr(r.out, all[i]), "missing %s", all[i]);
     cr_assert_str_eq(r.err, "");

@@ -13,7 +13,7 @@
 #include "cli/config.h"
 
 static char dir[128];
-static const char *vars[] = {"COFFER_CONFIG",      "COFFER_URL",     "COFFER_TOKEN",
+static const char *vars[] = {"COFFER_CONFIG",      "COFFER_URL",         "COFFER_TOKEN",
                              "COFFER_VAULT_URL",   "COFFER_VAULT_TOKEN", "COFFER_VAULT_CA",
                              "COFFER_VAULT_DOMAIN"};
 
@@ -61,9 +61,10 @@ Test(cli_config, defaults_without_a_file)
 Test(cli_config, reads_keys_comments_and_spacing)
 {
     setenv("COFFER_CONFIG",
-           write_file("cfg", "# a comment\n\n  url =  http://10.0.0.1:5001/  \n"
-                             "token=abc\nvault_url = https://kv.example:9443\n"
-                             "vault_token = vt\nvault_ca = /etc/ca.pem\nvault_domain = vault.test\n"),
+           write_file("cfg",
+                      "# a comment\n\n  url =  http://10.0.0.1:5001/  \n"
+                      "token=abc\nvault_url = https://kv.example:9443\n"
+                      "vault_token = vt\nvault_ca = /etc/ca.pem\nvault_domain = vault.test\n"),
            1);
     cli_config c;
     cli_err e = {0};

@@ -94,16 +94,16 @@ Test(cli_query, missing_paths_yield_nothing)
 
 Test(cli_query, malformed_queries_are_usage_errors)
 {
-    static const char *bad[] = {"", "a..b", ".a", "a.", "a[", "a[x]", "a[1", "a]b",
-                                "\"unterminated", "a b", "a[0]b", "[1-]"};
+    static const char *bad[] = {"",    "a..b",           ".a",  "a.",    "a[",  "a[x]", "a[1",
+                                "a]b", "\"unterminated", "a b", "a[0]b", "[1-]"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cli_err e = {0};
         cr_assert_eq(cli_query_check(bad[i], &e), -1, "accepted '%s'", bad[i]);
         cr_assert_eq(e.usage, 1, "'%s'", bad[i]);
         cr_assert_not_null(strstr(e.msg, "argument --query"), "%s", e.msg);
     }
-    static const char *good[] = {"a", "a.b", "[0]", "[-2].x", "[]", "[*].x", "a[].b", "*",
-                                 "\"k/v\".x", "a-b.c_d"};
+    static const char *good[] = {"a",     "a.b",   "[0]", "[-2].x",    "[]",
+                                 "[*].x", "a[].b", "*",   "\"k/v\".x", "a-b.c_d"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         cli_err e = {0};
         cr_assert_eq(cli_query_check(good[i], &e), 0, "refused '%s': %s", good[i], e.msg);
@@ -127,9 +127,9 @@ Test(cli_tsv, objects_are_one_line_of_their_scalars)
 
 Test(cli_tsv, arrays_are_one_line_per_element)
 {
-    expect(run("{\"v\":[{\"name\":\"a\",\"id\":\"/i/a\"},{\"name\":\"b\",\"id\":\"/i/b\"}]}", "v",
-               1),
-           "a\t/i/a\nb\t/i/b\n");
+    expect(
+        run("{\"v\":[{\"name\":\"a\",\"id\":\"/i/a\"},{\"name\":\"b\",\"id\":\"/i/b\"}]}", "v", 1),
+        "a\t/i/a\nb\t/i/b\n");
     expect(run("{\"v\":[\"x\",\"y\"]}", "v", 1), "x\ny\n");
 }
 
