@@ -9,7 +9,9 @@ import { statSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCofferd } from './lib/daemons.mjs';
 import { OciClient, randomBuf, assertOciError } from './lib/oci.mjs';
-import { startKeyvaultd, TENANT, RESOURCE, API, unb64u } from './lib/vault.mjs';
+import { startKeyvaultd, sdkOptions, TENANT, RESOURCE, API, unb64u } from './lib/vault.mjs';
+import { ManagedIdentityCredential } from '@azure/identity';
+import { KeyClient } from '@azure/keyvault-keys';
 
 let d;
 before(async () => { d = await startCofferd({ args: ['--tenant', TENANT] }); });
@@ -342,6 +344,21 @@ test('/msi/token: a token keyvaultd accepts for that identity', async () => {
     assert.equal(r.status, 200, r.text);
     const audit = await kv.admin.audit({ vault: 'ctlkv1', objectId: mi.principalId });
     assert.ok(audit.length >= 3, 'the vault saw the identity as the caller');
+
+    // the Azure SDK's ManagedIdentityCredential (App Service source) against
+    // cofferd, its token used by the SDK's KeyClient against keyvaultd
+    process.env.IDENTITY_ENDPOINT = `${d.mgmtUrl}/msi/token`;
+    process.env.IDENTITY_HEADER = d.adminToken;
+    try {
+      const cred = new ManagedIdentityCredential({ clientId: mi.clientId });
+      const client = new KeyClient(kv.vaultUrl('ctlkv1'), cred, sdkOptions(kv));
+      const k = await client.getKey('ctlkey');
+      assert.equal(k.name, 'ctlkey');
+      assert.equal(k.properties.version, version);
+    } finally {
+      delete process.env.IDENTITY_ENDPOINT;
+      delete process.env.IDENTITY_HEADER;
+    }
 
     // the same lookups by principal_id and mi_res_id; another identity has
     // no policy: authenticated, then refused
