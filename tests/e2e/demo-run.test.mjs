@@ -1,0 +1,96 @@
+// demo-run: the README's first command. scripts/run-demo (what `make run`
+// runs after building) must bring up keyvaultd and cofferd with the demo
+// registry "cofferdemo" encrypted under a customer-managed key in the vault,
+// take an image push and give it back, stop cleanly on SIGTERM, and find
+// everything again on its second start. Run on free ports in a temp dir.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { ROOT, BUILD, freshDir } from './lib/daemons.mjs';
+import { buildImage, put, readLayout, skopeo } from './lib/images.mjs';
+import { OciClient, sha256 } from './lib/oci.mjs';
+
+const runDir = join(freshDir('coffer-demo-'), 'run');
+after(() => { if (!process.env.KEEP_E2E_DIRS) rmSync(join(runDir, '..'), { recursive: true, force: true }); });
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+const ports = { reg: await freePort(), mgmt: await freePort(), vault: await freePort() };
+const env = {
+  ...process.env,
+  COFFER_RUN: runDir,
+  COFFER_DEMO_PORT: String(ports.reg),
+  COFFER_DEMO_MGMT_PORT: String(ports.mgmt),
+  COFFER_DEMO_VAULT_PORT: String(ports.vault),
+};
+
+// Starts run-demo; resolves with {proc, out} once it prints its banner.
+function startDemo() {
+  const proc = spawn(join(ROOT, 'scripts/run-demo'), [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`run-demo not ready in 60 s:\n${out}`)); }, 60000);
+    const onData = (b) => {
+      out += b.toString();
+      if (out.includes('Ctrl-C stops both.')) { clearTimeout(timer); resolve({ proc, out: () => out }); }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`run-demo exited ${code}:\n${out}`)); });
+  });
+}
+
+function stopDemo(d) {
+  return new Promise((resolve) => {
+    d.proc.removeAllListeners('exit');
+    d.proc.on('exit', (code, sig) => resolve({ code, sig }));
+    d.proc.kill('SIGTERM');
+  });
+}
+
+const coffer = (...args) => JSON.parse(execFileSync(join(BUILD, 'coffer'), args, {
+  env: { ...env, COFFER_CONFIG: join(runDir, 'coffer.config') },
+}).toString());
+
+test('make run: a CMK-encrypted demo registry with its vault, ready for a push, twice', async () => {
+  const src = await buildImage({ tag: 'v1', layers: [(r) => put(r, 'etc/motd', 'coffer demo\n')] });
+  const s = readLayout(src, 'v1');
+  const ref = `127.0.0.1:${ports.reg}/cofferdemo/app`;
+
+  let d = await startDemo();
+  assert.match(d.out(), /setting up the demo registry/, 'first start sets the registry up');
+  const enc = coffer('acr', 'encryption', 'show', '-n', 'cofferdemo');
+  assert.equal(enc.status, 'enabled', 'customer-managed key on');
+  assert.equal(enc.keyVaultProperties.keyStatus, 'available');
+  assert.equal(enc.keyVaultProperties.keyRotationEnabled, true, 'non-versioned key: automatic rotation');
+  assert.match(enc.keyVaultProperties.versionedKeyIdentifier, /\/keys\/cofferdemo-key\/[0-9a-f]{32}$/);
+  assert.equal(coffer('acr', 'show', '-n', 'cofferdemo').sku.name, 'Premium');
+
+  await skopeo(['copy', '--preserve-digests', '--dest-tls-verify=false', `oci:${src}:v1`, `docker://${ref}:v1`]);
+  const first = await stopDemo(d);
+  assert.equal(first.code, 0, 'run-demo stops cleanly on SIGTERM');
+
+  d = await startDemo();
+  assert.doesNotMatch(d.out(), /setting up the demo registry/, 'second start reuses run/');
+  const c = new OciClient(`http://127.0.0.1:${ports.reg}`, 'cofferdemo/app');
+  // the first key check after the restart loads the key; until then 503
+  let m;
+  for (let i = 0; i < 100; i++) {
+    m = await c.getManifest('v1');
+    if (m.status !== 503) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(m.status, 200, `manifest after restart: ${m.status}`);
+  assert.equal(sha256(m.body), s.digest, 'the same manifest comes back');
+  const second = await stopDemo(d);
+  assert.equal(second.code, 0);
+});
