@@ -7,7 +7,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCofferd } from './lib/daemons.mjs';
+import { spawnSync } from 'node:child_process';
+import { startCofferd, BUILD, freshDir } from './lib/daemons.mjs';
 import { OciClient, randomBuf, assertOciError } from './lib/oci.mjs';
 import { startKeyvaultd, sdkOptions, TENANT, RESOURCE, API, unb64u } from './lib/vault.mjs';
 import { ManagedIdentityCredential } from '@azure/identity';
@@ -406,4 +407,28 @@ test('a restart keeps the admin token and the issuer key (same kid)', async () =
   assert.equal(d.adminToken, token);
   assert.equal((await mgmt('GET', '/jwks', undefined, { token: null })).json.keys[0].kid, kid);
   assert.equal((await mgmt('GET', '/registries')).status, 200);
+});
+
+test('bad control-plane flags: exit 2 with a message, nothing started', () => {
+  const dir = freshDir('coffer-flags-');
+  const run = (...args) => spawnSync(join(BUILD, 'cofferd'), ['--data', join(dir, 'd'), '--listen', '127.0.0.1:0',
+    '--mgmt-listen', '127.0.0.1:0', ...args], { encoding: 'utf8', timeout: 10000 });
+  for (const [args, re] of [
+    [['--tenant', 'not-a-uuid'], /--tenant wants a UUID/],
+    [['--issuer', 'ftp://x'], /--issuer wants an http/],
+    [['--key-check-interval', '0'], /--key-check-interval wants 1\.\.86400/],
+    [['--key-check-interval', '86401'], /--key-check-interval wants/],
+    [['--vault-timeout', '301'], /--vault-timeout wants 1\.\.300/],
+    [['--vault-ca', join(dir, 'missing.pem')], /--vault-ca/],
+  ]) {
+    const r = run(...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+  assert.ok(!existsSync(join(dir, 'd')), 'no data directory made');
+  const help = spawnSync(join(BUILD, 'cofferd'), ['--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  for (const f of ['--mgmt-listen', '--issuer', '--tenant', '--vault-ca', '--key-check-interval', '--vault-timeout']) {
+    assert.ok(help.stdout.includes(f), f);
+  }
 });
