@@ -150,7 +150,7 @@ static int bearer_ok(http_req *r)
 
 void mgmt_fail(http_req *r, unsigned status, const char *code, const char *fmt, ...)
 {
-    char msg[1024];
+    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);

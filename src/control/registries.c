@@ -448,8 +448,10 @@ static int check_key_identifier(http_req *r, const char *kid)
 
 static void fail_cmk(http_req *r, const cmk_fail *f, const cf_err *e, const char *what)
 {
+    /* the refusal's full text (ACR's KeyVaultAccessDenied text outgrows a
+     * cf_err's message) */
     if (f->status > 0 && f->code[0])
-        mgmt_fail(r, (unsigned)f->status, f->code, "%s", e->msg);
+        mgmt_fail(r, (unsigned)f->status, f->code, "%s", f->message[0] ? f->message : e->msg);
     else
         mgmt_fail_err(r, e, what);
 }
