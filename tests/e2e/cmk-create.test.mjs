@@ -126,6 +126,7 @@ describe('cmk-create', { skip: SKIP, timeout: 120000 }, () => {
       return k.keyStatus === 'available' && k.lastKeyCheckTimestamp && Date.parse(k.lastKeyCheckTimestamp) >= t0 && k;
     });
     assert.equal(p.lastError, null, 'no lastError after restart');
+    await s.waitServes(layout, REG, 'after restart');
     await s.pullSame(layout, REG, 'pull after restart');
   });
 

@@ -85,6 +85,7 @@ describe('cmk-revocation', { skip: SKIP, timeout: 120000 }, () => {
       return k.keyStatus === 'available' && k.lastError === null && k;
     });
     assert.equal(p.versionedKeyIdentifier, key.kid, `${how}: same key version`);
+    await s.waitServes(layout, REG, how);
     await s.pullSame(layout, REG, `${how}: pull after restore (same bytes, nothing lost)`);
   }
 

@@ -81,6 +81,7 @@ describe('cmk-rotation', { skip: SKIP, timeout: 120000 }, () => {
       const k = await s.kvp(AUTO);
       return k.keyStatus === 'available' && ts(k.lastKeyCheckTimestamp) >= t0 && k.lastError === null;
     });
+    await s.waitServes(layout, AUTO, 'after restart');
     await s.pullSame(layout, AUTO, 'pull after restart, old version disabled');
   });
 

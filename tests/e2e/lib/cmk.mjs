@@ -24,6 +24,7 @@
 // keyvaultd's tenant check as a real tenant's would.
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import http from 'node:http';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import assert from 'node:assert/strict';
@@ -79,19 +80,31 @@ export async function waitFor(what, fn, { timeoutMs = 15000, intervalMs = 200 } 
   }
 }
 
-// One plain-HTTP JSON request; never throws for a status.
-async function httpJson(url, { method = 'GET', headers = {}, body } = {}) {
+// One plain-HTTP JSON request on a connection of its own (no pooled socket
+// survives a cofferd restart); never throws for a status.
+function httpJson(url, { method = 'GET', headers = {}, body } = {}) {
   const h = { ...headers };
   let payload;
   if (body !== undefined) {
     payload = typeof body === 'string' ? body : JSON.stringify(body);
     h['content-type'] = 'application/json';
+    h['content-length'] = Buffer.byteLength(payload);
   }
-  const r = await fetch(url, { method, headers: h, body: payload });
-  const text = await r.text();
-  let json;
-  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-  return { status: r.status, headers: r.headers, text, json };
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers: h, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let json;
+        try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 // opts.cofferdArgs: extra cofferd arguments; opts.keyCheckInterval (default 1).
@@ -235,6 +248,16 @@ export async function startCmkStack(opts = {}) {
     const c = s.oci(registry, repo);
     return { manifest: await c.getManifest(tag), blob: await c.get(`/blobs/${src.layers[0]}`), src };
   };
+
+  // Waits (bounded) until the data plane serves registry's manifest: the
+  // key state in the row and the KEK in memory change in one key check,
+  // not atomically for an observer.
+  s.waitServes = (layout, registry, what, tag = 'v1', repo = 'app') =>
+    waitFor(`${what}: the data plane serves ${registry}`, async () => {
+      const r = await s.oci(registry, repo).getManifest(tag);
+      assert.equal(r.status, 200, `manifest: ${r.status} ${r.body}`);
+      return true;
+    }, { timeoutMs: 5000 });
 
   // ---- cofferd.db (read-only, through the sqlite3 CLI)
   s.sql = (query) => execFileSync('sqlite3', ['-readonly', '-json', s.dbPath, query]).toString().trim();
