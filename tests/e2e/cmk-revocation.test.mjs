@@ -63,6 +63,9 @@ describe('cmk-revocation', { skip: SKIP, timeout: 120000 }, () => {
       const msg = r.json().errors.find((e) => e.code === 'DENIED').message;
       assert.ok(msg.includes(REG), `${how}: ${what} error names the registry: ${msg}`);
       assert.match(msg, /customer-managed key/, `${how}: ${what} error names the cause: ${msg}`);
+      assert.ok(msg.includes(p.lastError), `${how}: ${what} error carries lastError (${p.lastError}): ${msg}`);
+      assert.match(msg, /Nothing is lost/, `${how}: ${what} error says nothing is lost: ${msg}`);
+      assert.ok(msg.includes(`coffer acr encryption show -n ${REG}`), `${how}: ${what} error says how to look: ${msg}`);
     }
     // A write is refused too.
     const c = s.oci(REG);
@@ -92,7 +95,9 @@ describe('cmk-revocation', { skip: SKIP, timeout: 120000 }, () => {
   test('access policy removed: locked within seconds (403 DENIED); policy restored: same bytes pull', async () => {
     await s.revokeAll('cmkvault', mi.principalId);
     const p = await assertLocked('policy removed');
-    assert.match(p.lastError, /40[13]|forbidden|denied|refused/i, `lastError says the vault refused: ${p.lastError}`);
+    assert.match(p.lastError, /403/, `lastError has the vault's status: ${p.lastError}`);
+    assert.ok(p.lastError.includes(mi.clientId), `lastError names the identity: ${p.lastError}`);
+    assert.match(p.lastError, /does not have keys unwrapKey permission/, `lastError has the vault's message: ${p.lastError}`);
     await s.grant('cmkvault', mi.principalId);
     await assertUnlocked('policy restored');
   });
