@@ -43,10 +43,13 @@ typedef struct cmk_config {
 } cmk_config;
 
 /* A refusal for the management API: HTTP status and ARM error code;
- * the message is in the cf_err. */
+ * the message is in the cf_err, and in full in `message` (a cf_err holds
+ * 255 characters; ACR's KeyVaultAccessDenied text with two key ids and
+ * the vault's own message is often longer). */
 typedef struct cmk_fail {
     int status;
     char code[48];
+    char message[1024];
 } cmk_fail;
 
 /* Starts the checker thread; the first check of every CMK registry runs

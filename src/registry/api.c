@@ -103,7 +103,7 @@ void api_respond(rq *q, http_resp *resp)
 
 void api_fail(rq *q, unsigned status, const char *code, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -162,7 +162,15 @@ int api_need_kek(rq *q)
             api_fail_err(q, &e, "registry key");
             return -1;
         }
-        api_fail(q, 403, "DENIED", "%s", e.msg);
+        /* locked: 403 when the vault refused the key, 503 while it is not
+         * loaded (DESIGN §6); the reason in full, not cut to a cf_err */
+        char why[700];
+        int denied = e.code == CF_EDENIED;
+        if (keyring_reason(q->reg.id, why, sizeof(why)) > 0)
+            api_fail(q, denied ? 403 : 503, denied ? "DENIED" : "UNAVAILABLE",
+                     "registry %s is locked: %s", q->reg.name, why);
+        else
+            api_fail(q, denied ? 403 : 503, denied ? "DENIED" : "UNAVAILABLE", "%s", e.msg);
         return -1;
     }
     q->have_kek = 1;

@@ -183,6 +183,19 @@ void keyring_lock(const char *registry_id, cf_code why, const char *reason)
     pthread_mutex_unlock(&mu);
 }
 
+size_t keyring_reason(const char *registry_id, char *out, size_t cap)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&mu);
+    entry *en = have_srk ? find(registry_id) : NULL;
+    if (en && en->state == 2 && cap > 0) {
+        snprintf(out, cap, "%s", en->reason);
+        n = strlen(out);
+    }
+    pthread_mutex_unlock(&mu);
+    return n;
+}
+
 /* The SRK under mu, or CF_EUNAVAIL; wrap or unwrap one secret with it. */
 static cf_code with_srk(int wrap, unsigned char *out, const char *id, const unsigned char *in,
                         cf_err *e)

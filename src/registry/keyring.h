@@ -47,6 +47,9 @@ cf_code keyring_set_cmk(const meta_registry *reg, const unsigned char c[KEYS_SEC
  * (CF_EDENIED: the vault refused the key; CF_EUNAVAIL: not loaded or the
  * vault unreachable) and the reason as message. */
 void keyring_lock(const char *registry_id, cf_code why, const char *reason);
+/* The full reason a locked registry gives (keyring_kek's message holds at
+ * most a cf_err's 255 characters); 0 when it is not locked. */
+size_t keyring_reason(const char *registry_id, char *out, size_t cap);
 /* Wraps / unwraps another 32-byte service secret under the SRK, bound to
  * `id` (the issuer's signing key: id "issuer"); same format as S. */
 cf_code keyring_wrap_secret(unsigned char wrapped[KEYS_WRAPPED_LEN], const char *id,
