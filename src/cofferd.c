@@ -1,13 +1,22 @@
 /*
  * cofferd -- the registry service (DESIGN §1). A thin main: parse flags,
- * open the stores (SQLite metadata, the SRK, the sealed object tree),
- * create the registries named with --registry, serve the OCI data plane
- * until SIGTERM/SIGINT, then stop cleanly: stop accepting and abort
- * in-flight requests, stop the janitor, wipe every key.
+ * open the stores (SQLite metadata, the SRK, the sealed object tree), the
+ * admin token and the identity issuer's key, create the registries named
+ * with --registry, serve the OCI data plane and the management API, run
+ * the customer-managed key checks, until SIGTERM/SIGINT; then stop
+ * cleanly: stop accepting and abort in-flight requests (both listeners),
+ * stop the key checks (wiping every C), the janitor, and wipe every key.
  *
- *   cofferd --data DIR --listen HOST:PORT [--registry NAME]...
- *           [--login-domain DOMAIN] [--upload-ttl SECONDS] [--threads N]
- *           [--idle-timeout SECONDS] [--log-level L]
+ *   cofferd --data DIR --listen HOST:PORT --mgmt-listen HOST:PORT
+ *           [--issuer URL] [--tenant UUID] [--vault-ca FILE]
+ *           [--key-check-interval SECONDS] [--vault-timeout SECONDS]
+ *           [--registry NAME]... [--login-domain DOMAIN] [--upload-ttl SECONDS]
+ *           [--threads N] [--idle-timeout SECONDS] [--log-level L]
+ *
+ * The order of the start matters: the data plane is bound first (its
+ * address is the loginServer of registries without a login domain), then
+ * the management API (the issuer URL defaults to its bound port), then the
+ * issuer, then the key checks (they mint tokens with it).
  */
 #define CF_LOG_MOD "cofferd"
 #include <errno.h>
@@ -19,10 +28,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
+
 #include "base/err.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/version.h"
+#include "cmk/cmk.h"
+#include "control/issuer.h"
+#include "control/mgmt.h"
+#include "control/validate.h"
 #include "http/server.h"
 #include "registry/api.h"
 #include "registry/janitor.h"
@@ -35,18 +50,31 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cofferd [--data DIR] [--listen HOST:PORT] [--registry NAME]...\n"
-               "               [--login-domain DOMAIN] [--upload-ttl SECONDS] [--threads N]\n"
-               "               [--idle-timeout SECONDS] [--log-level LEVEL]\n"
-               "  --data DIR            data directory (default ./cofferd-data)\n"
-               "  --listen HOST:PORT    data plane address (default 127.0.0.1:5000)\n"
-               "  --registry NAME       create registry NAME (5-50 letters and digits) with\n"
-               "                        service-managed encryption if absent; repeatable\n"
-               "  --login-domain DOMAIN route Host <registry>.DOMAIN to that registry\n"
-               "  --upload-ttl SECONDS  remove uploads idle this long (default 3600)\n"
-               "  --threads N           worker threads (default 8)\n"
-               "  --idle-timeout SECONDS close connections idle this long (default 300)\n"
-               "  --log-level LEVEL     debug|info|warn|error (default info)\n");
+    fprintf(f,
+            "usage: cofferd [--data DIR] [--listen HOST:PORT] [--mgmt-listen HOST:PORT]\n"
+            "               [--issuer URL] [--tenant UUID] [--vault-ca FILE]\n"
+            "               [--key-check-interval SECONDS] [--vault-timeout SECONDS]\n"
+            "               [--registry NAME]... [--login-domain DOMAIN] [--upload-ttl SECONDS]\n"
+            "               [--threads N] [--idle-timeout SECONDS] [--log-level LEVEL]\n"
+            "  --data DIR            data directory (default ./cofferd-data)\n"
+            "  --listen HOST:PORT    data plane address (default 127.0.0.1:5000)\n"
+            "  --mgmt-listen HOST:PORT management API address, plain HTTP (default\n"
+            "                        127.0.0.1:5001); bearer: DIR/admin.token\n"
+            "  --issuer URL          iss of the identity tokens cofferd signs (default\n"
+            "                        http://127.0.0.1:<management port>)\n"
+            "  --tenant UUID         tenant of identities and tokens (default\n"
+            "                        00000000-0000-0000-0000-000000000000)\n"
+            "  --vault-ca FILE       CA bundle (PEM) for HTTPS to key vaults (default: system)\n"
+            "  --key-check-interval SECONDS check each customer-managed key this often\n"
+            "                        (1..86400, default 60)\n"
+            "  --vault-timeout SECONDS total timeout of one key vault call (1..300, default 10)\n"
+            "  --registry NAME       create registry NAME (5-50 letters and digits) with\n"
+            "                        service-managed encryption if absent; repeatable\n"
+            "  --login-domain DOMAIN route Host <registry>.DOMAIN to that registry\n"
+            "  --upload-ttl SECONDS  remove uploads idle this long (default 3600)\n"
+            "  --threads N           worker threads (default 8)\n"
+            "  --idle-timeout SECONDS close connections idle this long (default 300)\n"
+            "  --log-level LEVEL     debug|info|warn|error (default info)\n");
 }
 
 static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
@@ -60,6 +88,19 @@ static int parse_uint(const char *s, unsigned long min, unsigned long max, unsig
     return 0;
 }
 
+/* The data plane's "host:port" as clients reach it: a wildcard host
+ * becomes localhost. */
+static void data_address(char *out, size_t cap, const char *listen, const char *port)
+{
+    const char *colon = strrchr(listen, ':');
+    size_t hl = colon ? (size_t)(colon - listen) : 0;
+    if (hl == 0 || (hl == 7 && strncmp(listen, "0.0.0.0", 7) == 0) ||
+        (hl == 4 && strncmp(listen, "[::]", 4) == 0))
+        snprintf(out, cap, "localhost:%s", port);
+    else
+        snprintf(out, cap, "%.*s:%s", (int)hl, listen, port);
+}
+
 int main(int argc, char **argv)
 {
     /* Memory (docs/performance.md): buffers of 128 KiB and more (stream
@@ -69,7 +110,10 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     mallopt(M_ARENA_MAX, 2);
     const char *listen = "127.0.0.1:5000";
+    const char *mgmt_listen = "127.0.0.1:5001";
     const char *data = "./cofferd-data";
+    const char *issuer_arg = NULL, *tenant = MGMT_DEFAULT_TENANT, *vault_ca = NULL;
+    unsigned long check_interval = 60, vault_timeout = 10;
     const char *login_domain = NULL;
     const char *registries[MAX_REGISTRIES];
     int nreg = 0;
@@ -81,6 +125,38 @@ int main(int argc, char **argv)
             listen = argv[++i];
         } else if (strcmp(a, "--data") == 0 && has) {
             data = argv[++i];
+        } else if (strcmp(a, "--mgmt-listen") == 0 && has) {
+            mgmt_listen = argv[++i];
+        } else if (strcmp(a, "--issuer") == 0 && has) {
+            issuer_arg = argv[++i];
+            if (strncmp(issuer_arg, "http://", 7) != 0 && strncmp(issuer_arg, "https://", 8) != 0) {
+                fprintf(stderr, "cofferd: --issuer wants an http:// or https:// URL\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--tenant") == 0 && has) {
+            tenant = argv[++i];
+            if (!ctl_uuid_valid(tenant)) {
+                fprintf(stderr, "cofferd: --tenant wants a UUID\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--vault-ca") == 0 && has) {
+            vault_ca = argv[++i];
+            FILE *ca = fopen(vault_ca, "r");
+            if (ca == NULL) {
+                fprintf(stderr, "cofferd: --vault-ca %s: %s\n", vault_ca, strerror(errno));
+                return 2;
+            }
+            fclose(ca);
+        } else if (strcmp(a, "--key-check-interval") == 0 && has) {
+            if (parse_uint(argv[++i], 1, 86400, &check_interval) != 0) {
+                fprintf(stderr, "cofferd: --key-check-interval wants 1..86400 seconds\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--vault-timeout") == 0 && has) {
+            if (parse_uint(argv[++i], 1, 300, &vault_timeout) != 0) {
+                fprintf(stderr, "cofferd: --vault-timeout wants 1..300 seconds\n");
+                return 2;
+            }
         } else if (strcmp(a, "--registry") == 0 && has) {
             if (nreg == MAX_REGISTRIES) {
                 fprintf(stderr, "cofferd: too many --registry flags\n");
@@ -132,9 +208,11 @@ int main(int argc, char **argv)
 
     int status = 1;
     cf_err e = {0};
-    http_server *srv = NULL;
+    http_server *srv = NULL, *msrv = NULL;
+    issuer *iss = NULL;
     char path[4096];
-    int keys_up = 0, meta_up = 0, janitor_up = 0;
+    char admin[MGMT_ADMIN_TOKEN_LEN + 1] = {0};
+    int keys_up = 0, meta_up = 0, janitor_up = 0, cmk_up = 0;
     snprintf(path, sizeof(path), "%s/keys", data);
     if (cf_fs_mkdir_p(path, 0700, &e) != CF_OK)
         goto out;
@@ -154,9 +232,12 @@ int main(int argc, char **argv)
     registry_api_config rc = {.login_domain = login_domain};
     if (registry_api_configure(&rc, &e) != CF_OK)
         goto out;
+    snprintf(path, sizeof(path), "%s/admin.token", data);
+    if (mgmt_admin_token_load(path, admin, &e) != CF_OK)
+        goto out;
     for (int i = 0; i < nreg; i++) {
         int created = 0;
-        if (registry_ensure(registries[i], &created, &e) != CF_OK)
+        if (registries_ensure(registries[i], &created, &e) != CF_OK)
             goto out;
         if (created)
             cf_log(CF_LOG_INFO, "registry created", "registry", registries[i], "encryption",
@@ -175,9 +256,48 @@ int main(int argc, char **argv)
     };
     if (http_server_start(&srv, &o, &e) != CF_OK)
         goto out;
-    char port[8];
+    char port[8], mport[8], data_addr[300], url[512];
     snprintf(port, sizeof(port), "%u", http_server_port(srv));
-    cf_log(CF_LOG_INFO, "listening", "listen", listen, "port", port, NULL);
+    data_address(data_addr, sizeof(data_addr), listen, port);
+    cf_log(CF_LOG_INFO, "listening", "listen", listen, "port", port, "api", "data", NULL);
+
+    mgmt_config mc = {.admin_token = admin,
+                      .tenant = tenant,
+                      .login_domain = login_domain,
+                      .data_addr = data_addr};
+    if (mgmt_configure(&mc, &e) != CF_OK)
+        goto out;
+    http_server_opts mo = {
+        .listen = mgmt_listen,
+        .handler = mgmt_handle,
+        .request_id_header = "X-Request-Id",
+        .threads = 2,
+        .idle_timeout_s = (unsigned)idle,
+        .max_connections = 256,
+        .drain_max = 1024 * 1024,
+    };
+    if (http_server_start(&msrv, &mo, &e) != CF_OK)
+        goto out;
+    snprintf(mport, sizeof(mport), "%u", http_server_port(msrv));
+    if (issuer_arg)
+        snprintf(url, sizeof(url), "%s", issuer_arg);
+    else
+        snprintf(url, sizeof(url), "http://127.0.0.1:%s", mport);
+    snprintf(path, sizeof(path), "%s/keys/issuer", data);
+    if (issuer_open(&iss, path, url, tenant, &e) != CF_OK)
+        goto out;
+    mgmt_set_issuer(iss);
+    issuer_set_default(iss);
+    cmk_config cc = {.ca_file = vault_ca,
+                     .resource = ISSUER_VAULT_RESOURCE,
+                     .check_interval_s = (unsigned)check_interval,
+                     .timeout_s = (unsigned)vault_timeout,
+                     .token = issuer_token};
+    if (cmk_start(&cc, &e) != CF_OK)
+        goto out;
+    cmk_up = 1;
+    cf_log(CF_LOG_INFO, "listening", "listen", mgmt_listen, "port", mport, "api", "management",
+           "issuer", issuer_url(iss), "kid", issuer_kid(iss), NULL);
     int sig = 0;
     sigwait(&set, &sig);
     cf_log(CF_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "TERM" : "INT", NULL);
@@ -186,6 +306,13 @@ out:
     if (status != 0)
         cf_log(CF_LOG_ERROR, "cannot start", "error", e.msg, NULL);
     http_server_stop(srv);
+    http_server_stop(msrv);
+    if (cmk_up)
+        cmk_stop();
+    mgmt_shutdown();
+    issuer_set_default(NULL);
+    issuer_free(iss);
+    OPENSSL_cleanse(admin, sizeof(admin));
     if (janitor_up)
         janitor_stop();
     uploads_shutdown();

@@ -697,36 +697,3 @@ static void handle(rq *q)
         return;
     }
 }
-
-/* ---- registries ---- */
-
-cf_code registry_ensure(const char *name, int *created, cf_err *e)
-{
-    *created = 0;
-    if (!oci_registry_name_valid(name, strlen(name)))
-        return cf_err_set(e, CF_EINVAL, "registry name '%s' must be 5-50 letters and digits", name);
-    meta_registry reg;
-    cf_err ge = {0};
-    if (meta_registry_get(&reg, name, &ge) == CF_OK)
-        return objects_registry_dirs(reg.id, e);
-    if (ge.code != CF_ENOTFOUND)
-        return cf_err_set(e, ge.code, "%s", ge.msg);
-    memset(&reg, 0, sizeof(reg));
-    unsigned char id[16];
-    cf_code rc = keys_random(id, sizeof(id), e);
-    if (rc != CF_OK)
-        return rc;
-    cf_hex_encode(reg.id, id, sizeof(id));
-    for (size_t i = 0; name[i] && i < sizeof(reg.name) - 1; i++)
-        reg.name[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
-    snprintf(reg.sku, sizeof(reg.sku), "Premium");
-    rc = keyring_new_secret(reg.wrapped_s, reg.id, e);
-    if (rc == CF_OK)
-        rc = objects_registry_dirs(reg.id, e);
-    if (rc == CF_OK)
-        rc = meta_registry_create(&reg, NULL, 0, e);
-    OPENSSL_cleanse(reg.wrapped_s, sizeof(reg.wrapped_s));
-    if (rc == CF_OK)
-        *created = 1;
-    return rc;
-}

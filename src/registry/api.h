@@ -23,9 +23,4 @@ cf_code registry_api_configure(const registry_api_config *c, cf_err *e);
 void registry_api_shutdown(void);
 void registry_api_handle(http_req *r, void *ctx);
 
-/* Creates registry `name` with service-managed encryption unless it
- * exists (the `cofferd --registry NAME` quick path). *created set to 1
- * when it was created. */
-cf_code registry_ensure(const char *name, int *created, cf_err *e);
-
 #endif

@@ -42,7 +42,8 @@ export function startDaemon(bin, args, opts = {}) {
         try {
           const j = JSON.parse(line);
           if (j.msg === (opts.portMsg || 'listening') && j.port) {
-            ports[j.name || 'main'] = Number(j.port);
+            // cofferd logs two: "api":"data" (main) and "api":"management" (mgmt)
+            ports[j.name || (j.api === 'management' ? 'mgmt' : 'main')] = Number(j.port);
             seen++;
             if (seen === want) {
               clearTimeout(timer);
@@ -91,10 +92,16 @@ function stopProc(proc, sig) {
   });
 }
 
-// cofferd on a free loopback port with a fresh data dir.
+// cofferd on free loopback ports (data plane and management API) with a
+// fresh data dir. d.url is the data plane, d.mgmtUrl the management API,
+// d.adminToken its bearer credential.
 export async function startCofferd({ dataDir = freshDir(), args = [], env } = {}) {
-  const d = await startDaemon('cofferd', ['--data', dataDir, '--listen', '127.0.0.1:0', ...args], { env });
+  const mgmt = args.includes('--mgmt-listen') ? [] : ['--mgmt-listen', '127.0.0.1:0'];
+  const d = await startDaemon('cofferd', ['--data', dataDir, '--listen', '127.0.0.1:0', ...mgmt, ...args],
+    { env, listeners: 2 });
   d.dataDir = dataDir;
   d.url = `http://127.0.0.1:${d.port}`;
+  d.mgmtUrl = `http://127.0.0.1:${d.ports.mgmt}`;
+  d.adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   return d;
 }

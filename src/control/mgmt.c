@@ -1,0 +1,474 @@
+/*
+ * mgmt.c -- the management API's front: the admin token, routing,
+ * authentication, ARM errors, and the issuer's own routes (the OpenID
+ * configuration, the JWKS and the managed identity token endpoint).
+ * Identities and registries live in identities.c and registries.c.
+ *
+ *   GET  /.well-known/openid-configuration, GET /jwks      (no auth)
+ *   GET  /msi/token?resource=&client_id=|principal_id=|mi_res_id=
+ *                                                      (X-IDENTITY-HEADER)
+ *   PUT|GET|DELETE /identities/{name}, GET /identities     (Bearer)
+ *   PUT|GET|PATCH|DELETE /registries/{name}, GET /registries,
+ *   POST /registries/{name}/encryption/check               (Bearer)
+ */
+#define CF_LOG_MOD "mgmt"
+#include "control/mgmt.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+
+#include "base/buf.h"
+#include "base/enc.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "control/mgmt_int.h"
+#include "control/validate.h"
+#include "crypto/keys.h"
+
+mgmt_state mgmt_g;
+pthread_mutex_t mgmt_mu = PTHREAD_MUTEX_INITIALIZER;
+static issuer *mgmt_issuer;
+
+cf_code mgmt_configure(const mgmt_config *c, cf_err *e)
+{
+    if (c->admin_token == NULL || strlen(c->admin_token) != MGMT_ADMIN_TOKEN_LEN)
+        return cf_err_set(e, CF_EINVAL, "management API: no admin token");
+    if (c->tenant == NULL || !ctl_uuid_valid(c->tenant))
+        return cf_err_set(e, CF_EINVAL, "management API: the tenant must be a UUID");
+    if (c->login_domain && strlen(c->login_domain) >= sizeof(mgmt_g.login_domain))
+        return cf_err_set(e, CF_EINVAL, "management API: login domain too long");
+    memset(&mgmt_g, 0, sizeof(mgmt_g));
+    memcpy(mgmt_g.admin, c->admin_token, MGMT_ADMIN_TOKEN_LEN);
+    for (size_t i = 0; c->tenant[i] && i < sizeof(mgmt_g.tenant) - 1; i++)
+        mgmt_g.tenant[i] =
+            (char)(c->tenant[i] >= 'A' && c->tenant[i] <= 'F' ? c->tenant[i] + 32 : c->tenant[i]);
+    snprintf(mgmt_g.login_domain, sizeof(mgmt_g.login_domain), "%s",
+             c->login_domain ? c->login_domain : "");
+    snprintf(mgmt_g.data_addr, sizeof(mgmt_g.data_addr), "%s", c->data_addr ? c->data_addr : "");
+    return CF_OK;
+}
+
+void mgmt_set_issuer(issuer *is)
+{
+    __atomic_store_n(&mgmt_issuer, is, __ATOMIC_RELEASE);
+}
+
+void mgmt_shutdown(void)
+{
+    mgmt_set_issuer(NULL);
+    OPENSSL_cleanse(mgmt_g.admin, sizeof(mgmt_g.admin));
+}
+
+/* ---- the admin token ---- */
+
+static int b64url_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+cf_code mgmt_admin_token_load(const char *path, char out[MGMT_ADMIN_TOKEN_LEN + 1], cf_err *e)
+{
+    struct stat st;
+    cf_code rc;
+    if (stat(path, &st) != 0) {
+        if (errno != ENOENT)
+            return cf_err_os(e, errno, "admin token %s", path);
+        unsigned char raw[32];
+        cf_buf b;
+        cf_buf_init(&b, 0);
+        b.secret = 1;
+        rc = keys_random(raw, sizeof(raw), e);
+        if (rc == CF_OK)
+            rc = cf_b64url_encode(&b, raw, sizeof(raw), e);
+        keys_wipe(raw, sizeof(raw));
+        if (rc == CF_OK && b.len != MGMT_ADMIN_TOKEN_LEN)
+            rc = cf_err_set(e, CF_ECRYPTO, "admin token: unexpected encoding length");
+        if (rc == CF_OK) {
+            memcpy(out, b.data, MGMT_ADMIN_TOKEN_LEN);
+            out[MGMT_ADMIN_TOKEN_LEN] = '\0';
+            rc = cf_buf_append(&b, "\n", 1, e);
+        }
+        if (rc == CF_OK)
+            rc = cf_fs_write_atomic(path, b.data, b.len, 0600, e);
+        cf_buf_free(&b);
+        if (rc == CF_OK)
+            cf_log(CF_LOG_INFO, "admin token created", "path", path, NULL);
+        else
+            OPENSSL_cleanse(out, MGMT_ADMIN_TOKEN_LEN + 1);
+        return rc;
+    }
+    if ((rc = cf_fs_check_private(path, e)) != CF_OK)
+        return rc;
+    cf_buf b;
+    cf_buf_init(&b, 0);
+    b.secret = 1;
+    rc = cf_fs_read_all(path, 256, &b, e);
+    size_t n = b.len;
+    while (rc == CF_OK && n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
+        n--;
+    if (rc == CF_OK && n != MGMT_ADMIN_TOKEN_LEN)
+        rc = cf_err_set(e, CF_EINVAL, "admin token %s: expected %d base64url characters", path,
+                        MGMT_ADMIN_TOKEN_LEN);
+    for (size_t i = 0; rc == CF_OK && i < n; i++)
+        if (!b64url_char((char)b.data[i]))
+            rc = cf_err_set(e, CF_EINVAL, "admin token %s: not base64url", path);
+    if (rc == CF_OK) {
+        memcpy(out, b.data, MGMT_ADMIN_TOKEN_LEN);
+        out[MGMT_ADMIN_TOKEN_LEN] = '\0';
+    }
+    cf_buf_free(&b);
+    return rc;
+}
+
+/* Constant time in the token's bytes (the length is public). */
+static int admin_ok(const char *tok)
+{
+    return tok != NULL && strlen(tok) == MGMT_ADMIN_TOKEN_LEN &&
+           CRYPTO_memcmp(tok, mgmt_g.admin, MGMT_ADMIN_TOKEN_LEN) == 0;
+}
+
+static int bearer_ok(http_req *r)
+{
+    const char *h = http_req_header(r, "Authorization");
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+        return 0;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return admin_ok(h);
+}
+
+/* ---- answers ---- */
+
+void mgmt_fail(http_req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    char st[8];
+    snprintf(st, sizeof(st), "%u", status);
+    cf_log(status >= 500 ? CF_LOG_ERROR : CF_LOG_WARN, "request failed", "request_id",
+           r->request_id, "method", r->method, "path", r->path, "status", st, "code", code, "error",
+           msg, NULL);
+    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    http_resp *resp =
+        text ? http_resp_bytes(status, text, strlen(text), "application/json") : http_resp_new(500);
+    free(text);
+    if (status == 401)
+        http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"coffer\"");
+    http_req_respond(r, resp);
+}
+
+void mgmt_fail_err(http_req *r, const cf_err *e, const char *what)
+{
+    const char *msg = e->msg[0] ? e->msg : cf_code_name(e->code);
+    switch (e->code) {
+    case CF_ENOTFOUND:
+        mgmt_fail(r, 404, "ResourceNotFound", "%s: %s", what, msg);
+        break;
+    case CF_EEXISTS:
+        mgmt_fail(r, 409, "AlreadyExists", "%s: %s", what, msg);
+        break;
+    case CF_ECONFLICT:
+        mgmt_fail(r, 409, "Conflict", "%s: %s", what, msg);
+        break;
+    case CF_EINVAL:
+        mgmt_fail(r, 400, "InvalidRequest", "%s: %s", what, msg);
+        break;
+    case CF_EUNAVAIL:
+        mgmt_fail(r, 503, "ServiceUnavailable", "%s: %s", what, msg);
+        break;
+    case CF_ENOSPACE:
+        mgmt_fail(r, 507, "InsufficientStorage", "%s: storage full", what);
+        break;
+    default:
+        mgmt_fail(r, 500, "InternalError", "%s: %s", what, msg);
+        break;
+    }
+}
+
+void mgmt_reply(http_req *r, unsigned status, json_t *body)
+{
+    if (body == NULL && status == 200) {
+        http_req_respond(r, http_resp_bytes(200, "", 0, NULL));
+        return;
+    }
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        mgmt_fail(r, 500, "InternalError", "out of memory");
+        return;
+    }
+    http_req_respond(r, http_resp_bytes(status, text, strlen(text), "application/json"));
+    free(text);
+}
+
+json_t *mgmt_body(http_req *r)
+{
+    if (r->body.len == 0)
+        return json_object();
+    json_error_t je;
+    json_t *b = json_loadb((const char *)r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &je);
+    if (b == NULL) {
+        mgmt_fail(r, 400, "InvalidRequest", "The request body is not valid JSON: %s (line %d)",
+                  je.text, je.line);
+        return NULL;
+    }
+    if (!json_is_object(b)) {
+        json_decref(b);
+        mgmt_fail(r, 400, "InvalidRequest", "The request body must be a JSON object.");
+        return NULL;
+    }
+    return b;
+}
+
+/* ---- the issuer's routes ---- */
+
+static issuer *current_issuer(http_req *r)
+{
+    issuer *is = __atomic_load_n(&mgmt_issuer, __ATOMIC_ACQUIRE);
+    if (is == NULL)
+        mgmt_fail(r, 503, "ServiceUnavailable", "The identity issuer is starting.");
+    return is;
+}
+
+/* An identity for /msi/token: a user-assigned identity, or a registry's
+ * system-assigned one. */
+typedef struct find_system {
+    const char *client, *principal;
+    meta_identity *out;
+    int found;
+} find_system;
+
+static int system_match(void *cls, const meta_registry *reg)
+{
+    find_system *f = cls;
+    if (reg->system_client_id[0] == '\0')
+        return 0;
+    if ((f->client && strcasecmp(f->client, reg->system_client_id) == 0) ||
+        (f->principal && strcasecmp(f->principal, reg->system_principal_id) == 0)) {
+        memset(f->out, 0, sizeof(*f->out));
+        snprintf(f->out->name, sizeof(f->out->name), "registry %s (system)", reg->name);
+        snprintf(f->out->client_id, sizeof(f->out->client_id), "%s", reg->system_client_id);
+        snprintf(f->out->principal_id, sizeof(f->out->principal_id), "%s",
+                 reg->system_principal_id);
+        f->found = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void msi_token(http_req *r)
+{
+    const char *h = http_req_header(r, "X-IDENTITY-HEADER");
+    if (!(h ? admin_ok(h) : bearer_ok(r))) {
+        mgmt_fail(r, 401, "Unauthorized",
+                  "The X-IDENTITY-HEADER header is missing or does not hold the admin token.");
+        return;
+    }
+    issuer *is = current_issuer(r);
+    if (is == NULL)
+        return;
+    const char *resource = http_req_query(r, "resource");
+    const char *client = http_req_query(r, "client_id");
+    const char *principal = http_req_query(r, "principal_id");
+    const char *res_id = http_req_query(r, "mi_res_id");
+    if (principal == NULL)
+        principal = http_req_query(r, "object_id");
+    char aud[1024];
+    cf_err e = {0};
+    if (resource == NULL || issuer_audience(aud, sizeof(aud), resource, &e) != CF_OK) {
+        mgmt_fail(r, 400, "InvalidRequest", "The 'resource' query parameter is required%s%s.",
+                  resource ? ": " : "", resource ? e.msg : "");
+        return;
+    }
+    int given = (client && *client) + (principal && *principal) + (res_id && *res_id);
+    if (given != 1) {
+        mgmt_fail(r, 400, "InvalidRequest",
+                  "Name exactly one identity: client_id, principal_id or mi_res_id.");
+        return;
+    }
+    meta_identity id;
+    cf_code rc;
+    const char *what;
+    if (client && *client) {
+        what = client;
+        rc = ctl_uuid_valid(client) ? meta_identity_by_client(&id, client, &e)
+                                    : cf_err_set(&e, CF_ENOTFOUND, "not a UUID");
+    } else if (principal && *principal) {
+        what = principal;
+        rc = ctl_uuid_valid(principal) ? meta_identity_by_principal(&id, principal, &e)
+                                       : cf_err_set(&e, CF_ENOTFOUND, "not a UUID");
+    } else {
+        what = res_id;
+        const char *name = ctl_identity_ref_name(res_id);
+        rc = name ? meta_identity_get(&id, name, &e)
+                  : cf_err_set(&e, CF_ENOTFOUND, "not /identities/NAME");
+    }
+    if (rc == CF_ENOTFOUND && (client || principal) && ctl_uuid_valid(what)) {
+        find_system f = {.client = client, .principal = principal, .out = &id};
+        cf_err le = {0};
+        if (meta_registry_each(system_match, &f, &le) == CF_OK && f.found)
+            rc = CF_OK;
+    }
+    if (rc == CF_ENOTFOUND) {
+        mgmt_fail(r, 400, "InvalidRequest", "No managed identity '%s' is known.", what);
+        return;
+    }
+    if (rc != CF_OK) {
+        mgmt_fail_err(r, &e, "identity lookup");
+        return;
+    }
+    char *tok = NULL;
+    int64_t exp = 0;
+    if (issuer_mint(&tok, &exp, is, id.principal_id, id.client_id, aud, ISSUER_TOKEN_TTL, &e) !=
+        CF_OK) {
+        mgmt_fail_err(r, &e, "token");
+        return;
+    }
+    char exps[24];
+    snprintf(exps, sizeof(exps), "%lld", (long long)exp);
+    json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:s}", "access_token", tok, "expires_on", exps,
+                             "resource", aud, "token_type", "Bearer", "client_id", id.client_id);
+    OPENSSL_cleanse(tok, strlen(tok));
+    free(tok);
+    cf_log(CF_LOG_INFO, "token issued", "request_id", r->request_id, "identity", id.name,
+           "client_id", id.client_id, "audience", aud, NULL);
+    mgmt_reply(r, 200, body);
+}
+
+/* ---- routing ---- */
+
+static int method_is(const http_req *r, const char *m)
+{
+    return strcmp(r->method, m) == 0;
+}
+
+static void not_allowed(http_req *r)
+{
+    mgmt_fail(r, 405, "MethodNotAllowed", "The method %s is not allowed on %s.", r->method,
+              r->path);
+}
+
+/* Splits path into at most 5 segments (copied into buf); -1 when it has
+ * more, an empty segment, or is too long. */
+static int split(const char *path, char buf[512], const char *seg[5])
+{
+    size_t n = strlen(path);
+    if (n == 0 || n >= 512 || path[0] != '/')
+        return -1;
+    memcpy(buf, path + 1, n);
+    int k = 0;
+    char *p = buf;
+    while (*p) {
+        if (k == 5)
+            return -1;
+        seg[k++] = p;
+        char *s = strchr(p, '/');
+        if (s == NULL)
+            break;
+        *s = '\0';
+        p = s + 1;
+        if (*p == '\0')
+            return -1; /* trailing slash */
+    }
+    for (int i = 0; i < k; i++)
+        if (*seg[i] == '\0')
+            return -1;
+    return k;
+}
+
+static void dispatch(http_req *r)
+{
+    char buf[512];
+    const char *seg[5] = {0};
+    int k = split(r->path, buf, seg);
+    int get = method_is(r, "GET") || method_is(r, "HEAD");
+    if (k == 2 && strcmp(seg[0], ".well-known") == 0 &&
+        strcmp(seg[1], "openid-configuration") == 0) {
+        issuer *is = get ? current_issuer(r) : NULL;
+        if (!get)
+            not_allowed(r);
+        else if (is)
+            mgmt_reply(r, 200, issuer_openid_config(is));
+        return;
+    }
+    if (k == 1 && strcmp(seg[0], "jwks") == 0) {
+        issuer *is = get ? current_issuer(r) : NULL;
+        if (!get)
+            not_allowed(r);
+        else if (is)
+            mgmt_reply(r, 200, issuer_jwks(is));
+        return;
+    }
+    if (k == 2 && strcmp(seg[0], "msi") == 0 && strcmp(seg[1], "token") == 0) {
+        if (!get)
+            not_allowed(r);
+        else
+            msi_token(r);
+        return;
+    }
+    if (!bearer_ok(r)) {
+        mgmt_fail(r, 401, "Unauthorized",
+                  "The request needs 'Authorization: Bearer <admin token>' (DIR/admin.token).");
+        return;
+    }
+    if (k >= 1 && k <= 2 && strcmp(seg[0], "identities") == 0) {
+        identities_handle(r, k == 2 ? seg[1] : NULL);
+        return;
+    }
+    if (k >= 1 && k <= 2 && strcmp(seg[0], "registries") == 0) {
+        registries_handle(r, k == 2 ? seg[1] : NULL, 0);
+        return;
+    }
+    if (k == 4 && strcmp(seg[0], "registries") == 0 && strcmp(seg[2], "encryption") == 0 &&
+        strcmp(seg[3], "check") == 0) {
+        registries_handle(r, seg[1], 1);
+        return;
+    }
+    mgmt_fail(r, 404, "NotFound", "No management endpoint at %s.", r->path);
+}
+
+static void body_end(http_req *r)
+{
+    if (r->body_too_big) {
+        mgmt_fail(r, 413, "RequestTooLarge", "The request body exceeds %d bytes.", MGMT_BODY_MAX);
+        return;
+    }
+    dispatch(r);
+}
+
+void mgmt_handle(http_req *r, void *ctx)
+{
+    (void)ctx;
+    int with_body = method_is(r, "PUT") || method_is(r, "PATCH") || method_is(r, "POST");
+    if (!with_body) {
+        dispatch(r);
+        return;
+    }
+    /* refuse before reading a body: wrong credentials, or a declared size
+     * past the cap */
+    if (strncmp(r->path, "/msi/", 5) != 0 && strcmp(r->path, "/jwks") != 0 &&
+        strncmp(r->path, "/.well-known/", 13) != 0 && !bearer_ok(r)) {
+        mgmt_fail(r, 401, "Unauthorized",
+                  "The request needs 'Authorization: Bearer <admin token>' (DIR/admin.token).");
+        return;
+    }
+    if (http_req_content_length(r) > MGMT_BODY_MAX) {
+        mgmt_fail(r, 413, "RequestTooLarge", "The request body exceeds %d bytes.", MGMT_BODY_MAX);
+        return;
+    }
+    http_req_collect(r, MGMT_BODY_MAX, body_end);
+}

@@ -1,0 +1,51 @@
+/*
+ * mgmt.h -- cofferd's management API (CONTROL-CONTRACT, "Management API";
+ * docs/control-plane.md): the identity issuer's documents, the managed
+ * identity token endpoint, user-assigned identities and registries, on a
+ * second http_server next to the data plane (default 127.0.0.1:5001).
+ *
+ * Every route but the issuer's needs `Authorization: Bearer <admin token>`
+ * (DIR/admin.token, compared in constant time); /msi/token takes it in
+ * X-IDENTITY-HEADER as App Service's protocol does. Errors are ARM's
+ * {"error":{"code","message"}}; a refused request changes nothing.
+ * Changes run one at a time (one mutex): a creation checks the customer
+ * key in the vault while it holds it, which bounds it by --vault-timeout.
+ */
+#ifndef CF_CONTROL_MGMT_H
+#define CF_CONTROL_MGMT_H
+
+#include "base/err.h"
+#include "control/issuer.h"
+#include "http/server.h"
+
+#define MGMT_ADMIN_TOKEN_LEN 43 /* base64url of 32 random bytes */
+#define MGMT_BODY_MAX (64 * 1024)
+#define MGMT_DEFAULT_TENANT "00000000-0000-0000-0000-000000000000"
+
+typedef struct mgmt_config {
+    const char *admin_token;  /* MGMT_ADMIN_TOKEN_LEN chars */
+    const char *tenant;       /* tenantId of new identities */
+    const char *login_domain; /* NULL: loginServer is data_addr/<name> */
+    const char *data_addr;    /* the data plane's "host:port" */
+} mgmt_config;
+
+/* Copies the config (strings included). */
+cf_code mgmt_configure(const mgmt_config *c, cf_err *e);
+/* The issuer behind /jwks, the OpenID configuration and /msi/token
+ * (borrowed; until it is set those answer 503). */
+void mgmt_set_issuer(issuer *is);
+void mgmt_shutdown(void);
+/* The http_server handler. */
+void mgmt_handle(http_req *r, void *ctx);
+
+/* Reads the admin token at path, or creates it (0600) at first start.
+ * CF_EDENIED when the file is group/world accessible; CF_EINVAL when it
+ * does not hold a token. */
+cf_code mgmt_admin_token_load(const char *path, char out[MGMT_ADMIN_TOKEN_LEN + 1], cf_err *e);
+
+/* Creates registry `name` (Premium, service-managed encryption, no
+ * identity) unless it exists: `cofferd --registry NAME`. *created set to
+ * 1 when it was created. */
+cf_code registries_ensure(const char *name, int *created, cf_err *e);
+
+#endif

@@ -1,0 +1,834 @@
+/*
+ * registries.c -- the registry resource of the management API (DESIGN §5,
+ * §6; ACR's names): create, read, list, update (SKU, identities, key
+ * rotation), delete, and "check the key now".
+ *
+ * Every request is validated in full before anything changes; a refusal
+ * is the contract's ARM code and nothing is written. Creation is one
+ * function for both doors (PUT /registries/{name} and `cofferd --registry`):
+ * a fresh S under the SRK, the object directory, and for a CMK registry
+ * cmk_prepare (the vault checks and the wrapped C), then the row and its
+ * identities in one transaction, then cmk_commit (cmk_abort and the
+ * directory removed when the row could not be written).
+ *
+ * Deletion wipes the wrapped S and C in the database (meta_registry_delete),
+ * forgets the KEK and C in memory, then removes the sealed objects: what
+ * is left anywhere (backups included) can no longer be decrypted.
+ */
+#define CF_LOG_MOD "mgmt"
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "base/enc.h"
+#include "base/log.h"
+#include "cmk/cmk.h"
+#include "control/mgmt_int.h"
+#include "control/validate.h"
+#include "crypto/keys.h"
+#include "registry/keyring.h"
+#include "store/objects.h"
+
+#define MAX_UAI 16
+#define SYSTEM_IDENTITY "system"
+
+/* ---- creation, shared by both doors ---- */
+
+typedef struct reg_new {
+    const char *name;
+    const char *sku;        /* canonical; NULL: Premium */
+    int id_flags;           /* CTL_ID_* */
+    const char *const *uai; /* user-assigned identity names */
+    size_t n_uai;
+    const char *key_identifier; /* NULL: service-managed encryption */
+    const char *key_identity;   /* client id or "system" */
+} reg_new;
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)flag;
+    (void)f;
+    if (remove(path) != 0)
+        cf_log(CF_LOG_WARN, "cannot remove", "path", path, NULL);
+    return 0;
+}
+
+/* Removes <data>/registries/<id> and everything in it. */
+static void remove_registry_dir(const char *id)
+{
+    char path[OBJECTS_PATH_MAX];
+    if (objects_data_dir() == NULL || strlen(id) != META_ID_LEN ||
+        strspn(id, "0123456789abcdef") != META_ID_LEN)
+        return; /* never remove anything but a registry's own directory */
+    snprintf(path, sizeof(path), "%s/registries/%s", objects_data_dir(), id);
+    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Creates the registry; *out receives its row. f (may be NULL) receives
+ * the vault's refusal when cmk_prepare fails. */
+static cf_code registry_create(meta_registry *out, const reg_new *p, cmk_fail *f, cf_err *e)
+{
+    meta_registry *reg = out;
+    memset(reg, 0, sizeof(*reg));
+    unsigned char rid[16];
+    cf_code rc = keys_random(rid, sizeof(rid), e);
+    if (rc != CF_OK)
+        return rc;
+    cf_hex_encode(reg->id, rid, sizeof(rid));
+    for (size_t i = 0; p->name[i] && i < sizeof(reg->name) - 1; i++)
+        reg->name[i] =
+            (char)((p->name[i] >= 'A' && p->name[i] <= 'Z') ? p->name[i] + 32 : p->name[i]);
+    snprintf(reg->sku, sizeof(reg->sku), "%s", p->sku ? p->sku : "Premium");
+    reg->created_at = (int64_t)time(NULL);
+    snprintf(reg->identity_type, sizeof(reg->identity_type), "%s",
+             ctl_identity_type_name(p->id_flags));
+    if (p->id_flags & CTL_ID_SYSTEM) {
+        rc = ctl_uuid_v4(reg->system_client_id, e);
+        if (rc == CF_OK)
+            rc = ctl_uuid_v4(reg->system_principal_id, e);
+        if (rc != CF_OK)
+            return rc;
+    }
+    snprintf(reg->key_status, sizeof(reg->key_status), "available");
+    rc = keyring_new_secret(reg->wrapped_s, reg->id, e);
+    if (rc == CF_OK)
+        rc = objects_registry_dirs(reg->id, e);
+    if (rc != CF_OK)
+        goto fail;
+    if (p->key_identifier) {
+        reg->cmk = 1;
+        rc = cmk_prepare(reg, p->key_identifier, p->key_identity, f, e);
+        if (rc != CF_OK)
+            goto fail;
+    }
+    rc = meta_registry_create(reg, p->uai, p->n_uai, e);
+    if (rc != CF_OK) {
+        if (reg->cmk)
+            cmk_abort(reg->id);
+        goto fail;
+    }
+    if (reg->cmk)
+        cmk_commit(reg);
+    OPENSSL_cleanse(reg->wrapped_s, sizeof(reg->wrapped_s));
+    OPENSSL_cleanse(reg->wrapped_c, sizeof(reg->wrapped_c));
+    return CF_OK;
+fail:
+    remove_registry_dir(reg->id);
+    OPENSSL_cleanse(reg, sizeof(*reg));
+    return rc;
+}
+
+cf_code registries_ensure(const char *name, int *created, cf_err *e)
+{
+    *created = 0;
+    if (!ctl_registry_name_valid(name))
+        return cf_err_set(e, CF_EINVAL, "registry name '%s' must be 5-50 letters and digits", name);
+    meta_registry reg;
+    cf_err ge = {0};
+    if (meta_registry_get(&reg, name, &ge) == CF_OK)
+        return objects_registry_dirs(reg.id, e);
+    if (ge.code != CF_ENOTFOUND)
+        return cf_err_set(e, ge.code, "%s", ge.msg);
+    reg_new p = {.name = name};
+    pthread_mutex_lock(&mgmt_mu);
+    cf_code rc = registry_create(&reg, &p, NULL, e);
+    pthread_mutex_unlock(&mgmt_mu);
+    if (rc == CF_OK)
+        *created = 1;
+    return rc;
+}
+
+/* ---- the registry JSON ---- */
+
+typedef struct uai_ctx {
+    json_t *obj;
+    cf_err e;
+} uai_ctx;
+
+static int uai_add(void *cls, const char *name)
+{
+    uai_ctx *u = cls;
+    meta_identity id;
+    char ref[160];
+    snprintf(ref, sizeof(ref), CTL_IDENTITY_PREFIX "%s", name);
+    if (meta_identity_get(&id, name, &u->e) != CF_OK)
+        return 1;
+    json_object_set_new(
+        u->obj, ref,
+        json_pack("{s:s,s:s}", "principalId", id.principal_id, "clientId", id.client_id));
+    return 0;
+}
+
+static json_t *time_or_null(int64_t t)
+{
+    if (t <= 0)
+        return json_null();
+    char b[32];
+    ctl_rfc3339(b, sizeof(b), t);
+    return json_string(b);
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *registry_json(const meta_registry *reg, cf_err *e)
+{
+    json_t *identity =
+        json_pack("{s:s}", "type", reg->identity_type[0] ? reg->identity_type : "None");
+    if (identity == NULL) {
+        cf_err_set(e, CF_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (reg->system_client_id[0]) {
+        json_object_set_new(identity, "principalId", json_string(reg->system_principal_id));
+        json_object_set_new(identity, "tenantId", json_string(mgmt_g.tenant));
+        json_object_set_new(identity, "clientId", json_string(reg->system_client_id));
+    }
+    uai_ctx u = {.obj = json_object()};
+    if (meta_registry_identities(reg->id, uai_add, &u, &u.e) != CF_OK || u.e.code != CF_OK) {
+        cf_err_set(e, u.e.code ? u.e.code : CF_EIO, "registry identities: %s", u.e.msg);
+        json_decref(u.obj);
+        json_decref(identity);
+        return NULL;
+    }
+    if (json_object_size(u.obj) > 0)
+        json_object_set_new(identity, "userAssignedIdentities", u.obj);
+    else
+        json_decref(u.obj);
+
+    json_t *kvp = json_null();
+    if (reg->cmk)
+        kvp =
+            json_pack("{s:s,s:s,s:s,s:b,s:o,s:s,s:o,s:o}", "keyIdentifier", reg->key_identifier,
+                      "versionedKeyIdentifier", reg->versioned_key_identifier, "identity",
+                      reg->key_identity, "keyRotationEnabled", reg->key_rotation_enabled,
+                      "lastKeyRotationTimestamp", time_or_null(reg->last_key_rotation), "keyStatus",
+                      reg->key_status[0] ? reg->key_status : "unavailable", "lastKeyCheckTimestamp",
+                      time_or_null(reg->last_key_check), "lastError", str_or_null(reg->last_error));
+    char login[400], rid[80], created[32];
+    if (mgmt_g.login_domain[0])
+        snprintf(login, sizeof(login), "%s.%s", reg->name, mgmt_g.login_domain);
+    else
+        snprintf(login, sizeof(login), "%s/%s", mgmt_g.data_addr, reg->name);
+    snprintf(rid, sizeof(rid), "/registries/%s", reg->name);
+    ctl_rfc3339(created, sizeof(created), reg->created_at);
+    json_t *j =
+        json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:o,s:{s:s,s:s,s:s,s:{s:s,s:o}}}", "id", rid, "name",
+                  reg->name, "type", "Microsoft.ContainerRegistry/registries", "sku", "name",
+                  reg->sku, "tier", reg->sku, "identity", identity, "properties", "loginServer",
+                  login, "creationDate", created, "provisioningState", "Succeeded", "encryption",
+                  "status", reg->cmk ? "enabled" : "disabled", "keyVaultProperties", kvp);
+    if (j == NULL)
+        cf_err_set(e, CF_ENOMEM, "out of memory");
+    return j;
+}
+
+static void reply_registry(http_req *r, unsigned status, const char *name)
+{
+    meta_registry reg;
+    cf_err e = {0};
+    json_t *j = NULL;
+    if (meta_registry_get(&reg, name, &e) == CF_OK)
+        j = registry_json(&reg, &e);
+    OPENSSL_cleanse(reg.wrapped_s, sizeof(reg.wrapped_s));
+    OPENSSL_cleanse(reg.wrapped_c, sizeof(reg.wrapped_c));
+    if (j == NULL) {
+        mgmt_fail_err(r, &e, "registry");
+        return;
+    }
+    mgmt_reply(r, status, j);
+}
+
+/* ---- the request body ---- */
+
+/* What a PUT or PATCH body asks for; strings point into the JSON. */
+typedef struct reg_body {
+    const char *sku; /* canonical; NULL when absent */
+    int has_identity;
+    int id_flags;
+    const char *uai[MAX_UAI]; /* names */
+    meta_identity uai_id[MAX_UAI];
+    size_t n_uai;
+    int has_encryption;
+    int enc_status; /* -1 absent, 0 disabled, 1 enabled */
+    int has_kvp;
+    const char *key_identifier; /* NULL when absent */
+    const char *key_identity;   /* NULL when absent */
+    char key_identity_norm[40]; /* lower case client id, or "system" */
+} reg_body;
+
+static int bad(http_req *r, const char *code, const char *msg)
+{
+    mgmt_fail(r, 400, code, "%s", msg);
+    return -1;
+}
+
+/* Optional string member; -1 (answered) when present and not a string. */
+static int opt_string(http_req *r, const json_t *obj, const char *key, const char *where,
+                      const char **out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v)) {
+        mgmt_fail(r, 400, "InvalidRequest", "%s.%s must be a string.", where, key);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* Optional object member; -1 (answered) when present and not an object. */
+static int opt_object(http_req *r, const json_t *obj, const char *key, const char *where,
+                      json_t **out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_object(v)) {
+        mgmt_fail(r, 400, "InvalidRequest", "%s%s%s must be an object.", where, *where ? "." : "",
+                  key);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_body(http_req *r, const json_t *body, reg_body *b)
+{
+    memset(b, 0, sizeof(*b));
+    b->enc_status = -1;
+    json_t *sku, *identity, *props, *enc = NULL, *kvp = NULL;
+    if (opt_object(r, body, "sku", "", &sku) || opt_object(r, body, "identity", "", &identity) ||
+        opt_object(r, body, "properties", "", &props))
+        return -1;
+    if (sku) {
+        const char *name;
+        if (opt_string(r, sku, "name", "sku", &name))
+            return -1;
+        if (name == NULL || (b->sku = ctl_sku_canonical(name)) == NULL) {
+            mgmt_fail(r, 400, "InvalidSku",
+                      "The SKU '%.64s' is not valid: use Basic, Standard or Premium.",
+                      name ? name : "");
+            return -1;
+        }
+    }
+    if (identity) {
+        const char *type;
+        json_t *uai;
+        if (opt_string(r, identity, "type", "identity", &type) ||
+            opt_object(r, identity, "userAssignedIdentities", "identity", &uai))
+            return -1;
+        b->has_identity = 1;
+        if (type == NULL) {
+            b->id_flags = uai && json_object_size(uai) ? CTL_ID_USER : 0;
+        } else if (ctl_identity_type_canonical(type, &b->id_flags) == NULL) {
+            mgmt_fail(r, 400, "InvalidRequest",
+                      "identity.type '%.64s' is not one of None, SystemAssigned, UserAssigned, "
+                      "'SystemAssigned, UserAssigned'.",
+                      type);
+            return -1;
+        }
+        int want_user = (b->id_flags & CTL_ID_USER) != 0;
+        size_t n = uai ? json_object_size(uai) : 0;
+        if (want_user && n == 0)
+            return bad(r, "InvalidRequest",
+                       "identity.type UserAssigned needs identity.userAssignedIdentities.");
+        if (!want_user && n > 0)
+            return bad(r, "InvalidRequest",
+                       "identity.userAssignedIdentities is given but identity.type does not "
+                       "include UserAssigned.");
+        if (n > MAX_UAI) {
+            mgmt_fail(r, 400, "InvalidRequest", "At most %d user-assigned identities.", MAX_UAI);
+            return -1;
+        }
+        const char *ref;
+        json_t *v;
+        json_object_foreach(uai, ref, v)
+        {
+            const char *name = ctl_identity_ref_name(ref);
+            if (name == NULL || !(json_is_object(v) || json_is_null(v))) {
+                mgmt_fail(r, 400, "InvalidRequest",
+                          "identity.userAssignedIdentities keys must be '/identities/NAME' with "
+                          "an object value; got '%.140s'.",
+                          ref);
+                return -1;
+            }
+            cf_err e = {0};
+            if (meta_identity_get(&b->uai_id[b->n_uai], name, &e) != CF_OK) {
+                if (e.code == CF_ENOTFOUND)
+                    mgmt_fail(r, 400, "IdentityNotFound",
+                              "The user-assigned identity '%.140s' does not exist.", ref);
+                else
+                    mgmt_fail_err(r, &e, "identity lookup");
+                return -1;
+            }
+            b->uai[b->n_uai] = b->uai_id[b->n_uai].name;
+            b->n_uai++;
+        }
+    }
+    if (props && opt_object(r, props, "encryption", "properties", &enc))
+        return -1;
+    if (enc) {
+        const char *status;
+        b->has_encryption = 1;
+        if (opt_string(r, enc, "status", "properties.encryption", &status) ||
+            opt_object(r, enc, "keyVaultProperties", "properties.encryption", &kvp))
+            return -1;
+        if (status) {
+            if (strcasecmp(status, "enabled") == 0)
+                b->enc_status = 1;
+            else if (strcasecmp(status, "disabled") == 0)
+                b->enc_status = 0;
+            else
+                return bad(r, "InvalidRequest",
+                           "properties.encryption.status must be 'enabled' or 'disabled'.");
+        }
+    }
+    if (kvp) {
+        b->has_kvp = 1;
+        const char *where = "properties.encryption.keyVaultProperties";
+        if (opt_string(r, kvp, "keyIdentifier", where, &b->key_identifier) ||
+            opt_string(r, kvp, "identity", where, &b->key_identity))
+            return -1;
+        if (b->key_identity) {
+            if (strcasecmp(b->key_identity, SYSTEM_IDENTITY) == 0 ||
+                strcmp(b->key_identity, "[system]") == 0) {
+                snprintf(b->key_identity_norm, sizeof(b->key_identity_norm), SYSTEM_IDENTITY);
+            } else if (ctl_uuid_valid(b->key_identity)) {
+                for (size_t i = 0; i <= CTL_UUID_LEN; i++) {
+                    char c = b->key_identity[i];
+                    b->key_identity_norm[i] = (char)(c >= 'A' && c <= 'F' ? c + 32 : c);
+                }
+            } else {
+                mgmt_fail(r, 400, "IdentityRequired",
+                          "keyVaultProperties.identity '%.64s' must be the client id of a "
+                          "user-assigned identity of the registry, or 'system'.",
+                          b->key_identity);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Is the key identity (client id or "system") among these identities? */
+static int identity_assigned(const char *key_identity, int flags, const meta_identity *ids,
+                             size_t n)
+{
+    if (strcmp(key_identity, SYSTEM_IDENTITY) == 0)
+        return (flags & CTL_ID_SYSTEM) != 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(ids[i].client_id, key_identity) == 0)
+            return 1;
+    return 0;
+}
+
+static int check_key_identifier(http_req *r, const char *kid)
+{
+    if (kid == NULL || !ctl_key_identifier_valid(kid, NULL)) {
+        mgmt_fail(r, 400, "InvalidKeyIdentifier",
+                  "The key identifier '%.300s' is not valid: it must be "
+                  "https://host[:port]/keys/<name>[/<32-hex version>].",
+                  kid ? kid : "");
+        return -1;
+    }
+    return 0;
+}
+
+static void fail_cmk(http_req *r, const cmk_fail *f, const cf_err *e, const char *what)
+{
+    /* the refusal's full text (ACR's KeyVaultAccessDenied text outgrows a
+     * cf_err's message) */
+    if (f->status > 0 && f->code[0])
+        mgmt_fail(r, (unsigned)f->status, f->code, "%s", f->message[0] ? f->message : e->msg);
+    else
+        mgmt_fail_err(r, e, what);
+}
+
+/* ---- handlers ---- */
+
+static void registry_put(http_req *r, const char *name)
+{
+    if (!ctl_registry_name_valid(name)) {
+        mgmt_fail(r, 400, "InvalidName",
+                  "The registry name '%.64s' is invalid: it must be 5-50 letters and digits.",
+                  name);
+        return;
+    }
+    json_t *body = mgmt_body(r);
+    if (body == NULL)
+        return;
+    reg_body b;
+    pthread_mutex_lock(&mgmt_mu);
+    if (parse_body(r, body, &b) != 0)
+        goto out;
+    int cmk = b.enc_status == 1 || (b.has_kvp && b.enc_status != 0);
+    if (b.has_kvp && b.enc_status == 0) {
+        bad(r, "InvalidRequest",
+            "properties.encryption.status is 'disabled' but keyVaultProperties are given.");
+        goto out;
+    }
+    if (cmk) {
+        if (b.sku && strcmp(b.sku, "Premium") != 0) {
+            bad(r, "CmkRequiresPremium",
+                "Customer-managed key encryption is only available for Premium registries.");
+            goto out;
+        }
+        if (!b.has_kvp || b.key_identity == NULL) {
+            bad(r, "IdentityRequired",
+                "Customer-managed key encryption needs "
+                "properties.encryption.keyVaultProperties.identity: the client id of a "
+                "user-assigned identity of the registry (or 'system').");
+            goto out;
+        }
+        if (!identity_assigned(b.key_identity_norm, b.id_flags, b.uai_id, b.n_uai)) {
+            if (strcmp(b.key_identity_norm, SYSTEM_IDENTITY) == 0)
+                bad(r, "IdentityRequired",
+                    "keyVaultProperties.identity is 'system' but identity.type does not include "
+                    "SystemAssigned.");
+            else
+                mgmt_fail(r, 400, "IdentityRequired",
+                          "The identity '%s' is not a user-assigned identity of the registry: "
+                          "list it in identity.userAssignedIdentities.",
+                          b.key_identity_norm);
+            goto out;
+        }
+        if (check_key_identifier(r, b.key_identifier) != 0)
+            goto out;
+    }
+    meta_registry reg;
+    cf_err e = {0};
+    if (meta_registry_get(&reg, name, &e) == CF_OK) {
+        mgmt_fail(r, 409, "AlreadyExists", "The registry '%s' already exists.", reg.name);
+        goto out;
+    }
+    if (e.code != CF_ENOTFOUND) {
+        mgmt_fail_err(r, &e, "registry lookup");
+        goto out;
+    }
+    cf_err_clear(&e);
+    reg_new p = {.name = name,
+                 .sku = b.sku,
+                 .id_flags = b.has_identity ? b.id_flags : 0,
+                 .uai = b.uai,
+                 .n_uai = b.n_uai,
+                 .key_identifier = cmk ? b.key_identifier : NULL,
+                 .key_identity = cmk ? b.key_identity_norm : NULL};
+    cmk_fail f = {0};
+    if (registry_create(&reg, &p, &f, &e) != CF_OK) {
+        if (e.code == CF_EEXISTS)
+            mgmt_fail(r, 409, "AlreadyExists", "The registry '%s' already exists.", name);
+        else
+            fail_cmk(r, &f, &e, "create registry");
+        goto out;
+    }
+    cf_log(CF_LOG_INFO, "registry created", "request_id", r->request_id, "registry", reg.name,
+           "sku", reg.sku, "encryption", cmk ? "customer-managed" : "service-managed", NULL);
+    reply_registry(r, 201, reg.name);
+out:
+    pthread_mutex_unlock(&mgmt_mu);
+    json_decref(body);
+}
+
+typedef struct names_ctx {
+    meta_identity ids[MAX_UAI];
+    size_t n;
+    cf_err e;
+} names_ctx;
+
+static int names_add(void *cls, const char *name)
+{
+    names_ctx *c = cls;
+    if (c->n == MAX_UAI)
+        return 1;
+    if (meta_identity_get(&c->ids[c->n], name, &c->e) != CF_OK)
+        return 1;
+    c->n++;
+    return 0;
+}
+
+static void identity_in_use(http_req *r, const meta_registry *reg)
+{
+    const char *client =
+        strcmp(reg->key_identity, SYSTEM_IDENTITY) == 0 ? reg->system_client_id : reg->key_identity;
+    mgmt_fail(r, 400, "IdentityInUse",
+              "Identity '%s' is used to access the customer-managed key of registry '%s'. Rotate "
+              "the key to another identity first: coffer acr encryption rotate-key -n %s "
+              "--identity <another identity>",
+              client, reg->name, reg->name);
+}
+
+static void registry_patch(http_req *r, const char *name)
+{
+    json_t *body = mgmt_body(r);
+    if (body == NULL)
+        return;
+    reg_body b;
+    meta_registry reg, nreg;
+    names_ctx cur = {0};
+    cf_err e = {0};
+    int identities_changed = 0;
+    pthread_mutex_lock(&mgmt_mu);
+    if (!ctl_registry_name_valid(name) || meta_registry_get(&reg, name, &e) != CF_OK) {
+        if (e.code == CF_ENOTFOUND || e.code == CF_OK)
+            mgmt_fail(r, 404, "ResourceNotFound", "The registry '%.64s' was not found.", name);
+        else
+            mgmt_fail_err(r, &e, "registry lookup");
+        goto out;
+    }
+    if (parse_body(r, body, &b) != 0)
+        goto out;
+    if (meta_registry_identities(reg.id, names_add, &cur, &cur.e) != CF_OK || cur.e.code != CF_OK) {
+        mgmt_fail_err(r, &cur.e, "registry identities");
+        goto out;
+    }
+    /* the identity set after this request */
+    int cur_flags = 0;
+    if (strstr(reg.identity_type, "SystemAssigned"))
+        cur_flags |= CTL_ID_SYSTEM;
+    if (strstr(reg.identity_type, "UserAssigned"))
+        cur_flags |= CTL_ID_USER;
+    int flags = b.has_identity ? b.id_flags : cur_flags;
+    const meta_identity *ids = b.has_identity ? b.uai_id : cur.ids;
+    size_t n_ids = b.has_identity ? b.n_uai : cur.n;
+
+    /* encryption */
+    const char *new_kid = NULL, *new_ident = NULL;
+    if (b.has_encryption) {
+        if (b.enc_status == 0 && reg.cmk) {
+            bad(r, "CmkCannotBeDisabled",
+                "Customer-managed key encryption cannot be disabled once it is enabled.");
+            goto out;
+        }
+        if (!reg.cmk && (b.enc_status == 1 || b.has_kvp)) {
+            bad(r, "CmkOnlyAtCreation",
+                "Customer-managed key encryption can only be enabled when a registry is "
+                "created.");
+            goto out;
+        }
+        if (reg.cmk && b.has_kvp) {
+            if (b.key_identifier && check_key_identifier(r, b.key_identifier) != 0)
+                goto out;
+            new_kid = b.key_identifier;
+            if (b.key_identity) {
+                if (!identity_assigned(b.key_identity_norm, flags, ids, n_ids)) {
+                    mgmt_fail(r, 400, "IdentityRequired",
+                              "The identity '%s' is not assigned to registry '%s'%s.",
+                              b.key_identity_norm, reg.name,
+                              strcmp(b.key_identity_norm, SYSTEM_IDENTITY) == 0
+                                  ? ": enable its system-assigned identity first"
+                                  : ": assign it first (coffer acr identity assign)");
+                    goto out;
+                }
+                new_ident = b.key_identity_norm;
+            }
+        }
+    }
+    if (b.sku && reg.cmk && strcmp(b.sku, "Premium") != 0) {
+        bad(r, "CmkRequiresPremium",
+            "Customer-managed key encryption is only available for Premium registries.");
+        goto out;
+    }
+    /* the key's identity must stay assigned */
+    if (reg.cmk && b.has_identity) {
+        const char *key_ident = new_ident ? new_ident : reg.key_identity;
+        if (!identity_assigned(key_ident, flags, ids, n_ids)) {
+            identity_in_use(r, &reg);
+            goto out;
+        }
+    }
+
+    /* apply: identities, then the key (undoing the identities if the vault
+     * refuses), then the SKU */
+    nreg = reg;
+    if (b.has_identity) {
+        snprintf(nreg.identity_type, sizeof(nreg.identity_type), "%s",
+                 ctl_identity_type_name(flags));
+        if (!(flags & CTL_ID_SYSTEM)) {
+            nreg.system_client_id[0] = nreg.system_principal_id[0] = '\0';
+        } else if (!(cur_flags & CTL_ID_SYSTEM) || reg.system_client_id[0] == '\0') {
+            if (ctl_uuid_v4(nreg.system_client_id, &e) != CF_OK ||
+                ctl_uuid_v4(nreg.system_principal_id, &e) != CF_OK) {
+                mgmt_fail_err(r, &e, "system identity");
+                goto out;
+            }
+        }
+        if (meta_registry_set_identities(&nreg, b.uai, b.n_uai, &e) != CF_OK) {
+            mgmt_fail_err(r, &e, "registry identities");
+            goto out;
+        }
+        identities_changed = 1;
+    }
+    if (reg.cmk && b.has_kvp && (new_kid || new_ident)) {
+        cmk_fail f = {0};
+        if (cmk_rotate(reg.id, new_kid, new_ident, &f, &e) != CF_OK) {
+            if (identities_changed) {
+                const char *old[MAX_UAI];
+                for (size_t i = 0; i < cur.n; i++)
+                    old[i] = cur.ids[i].name;
+                cf_err ue = {0};
+                if (meta_registry_set_identities(&reg, old, cur.n, &ue) != CF_OK)
+                    cf_log(CF_LOG_ERROR, "cannot restore the registry's identities", "registry",
+                           reg.name, "error", ue.msg, NULL);
+            }
+            fail_cmk(r, &f, &e, "rotate key");
+            goto out;
+        }
+        cf_log(CF_LOG_INFO, "registry key rotated", "request_id", r->request_id, "registry",
+               reg.name, "key", new_kid ? new_kid : reg.key_identifier, "identity",
+               new_ident ? new_ident : reg.key_identity, NULL);
+    }
+    if (b.sku && strcmp(b.sku, reg.sku) != 0) {
+        if (meta_registry_set_sku(reg.id, b.sku, &e) != CF_OK) {
+            mgmt_fail_err(r, &e, "registry sku");
+            goto out;
+        }
+    }
+    cf_log(CF_LOG_INFO, "registry updated", "request_id", r->request_id, "registry", reg.name,
+           NULL);
+    reply_registry(r, 200, reg.name);
+out:
+    pthread_mutex_unlock(&mgmt_mu);
+    OPENSSL_cleanse(&reg, sizeof(reg));
+    OPENSSL_cleanse(&nreg, sizeof(nreg));
+    json_decref(body);
+}
+
+static void registry_delete(http_req *r, const char *name)
+{
+    meta_registry reg;
+    cf_err e = {0};
+    pthread_mutex_lock(&mgmt_mu);
+    if (!ctl_registry_name_valid(name) || meta_registry_get(&reg, name, &e) != CF_OK) {
+        pthread_mutex_unlock(&mgmt_mu);
+        if (e.code == CF_ENOTFOUND || e.code == CF_OK)
+            mgmt_fail(r, 404, "ResourceNotFound", "The registry '%.64s' was not found.", name);
+        else
+            mgmt_fail_err(r, &e, "registry lookup");
+        return;
+    }
+    cf_code rc = meta_registry_delete(reg.id, &e);
+    if (rc == CF_OK) {
+        if (reg.cmk)
+            cmk_forget(reg.id);
+        keyring_forget(reg.id);
+        remove_registry_dir(reg.id);
+    }
+    pthread_mutex_unlock(&mgmt_mu);
+    if (rc != CF_OK) {
+        mgmt_fail_err(r, &e, "delete registry");
+    } else {
+        cf_log(CF_LOG_INFO, "registry deleted", "request_id", r->request_id, "registry", reg.name,
+               NULL);
+        mgmt_reply(r, 200, NULL);
+    }
+    OPENSSL_cleanse(&reg, sizeof(reg));
+}
+
+static void registry_check(http_req *r, const char *name)
+{
+    meta_registry reg;
+    cf_err e = {0};
+    if (!ctl_registry_name_valid(name) || meta_registry_get(&reg, name, &e) != CF_OK) {
+        if (e.code == CF_ENOTFOUND || e.code == CF_OK)
+            mgmt_fail(r, 404, "ResourceNotFound", "The registry '%.64s' was not found.", name);
+        else
+            mgmt_fail_err(r, &e, "registry lookup");
+        return;
+    }
+    if (!reg.cmk) {
+        mgmt_fail(r, 400, "CmkNotEnabled", "The registry '%s' does not use a customer-managed key.",
+                  reg.name);
+        return;
+    }
+    /* the outcome of the check (available or not) is in the row; only a
+     * failure to run it at all is an error here */
+    cf_code rc = cmk_check_now(reg.id, &e);
+    if (rc == CF_ENOMEM || rc == CF_EIO || rc == CF_EUNSUPPORTED || rc == CF_ENOTFOUND ||
+        rc == CF_ENOSPACE) {
+        mgmt_fail_err(r, &e, "key check");
+        return;
+    }
+    reply_registry(r, 200, reg.name);
+}
+
+typedef struct list_ctx {
+    json_t *arr;
+    cf_err e;
+} list_ctx;
+
+static int list_add(void *cls, const meta_registry *reg)
+{
+    list_ctx *l = cls;
+    json_t *j = registry_json(reg, &l->e);
+    if (j == NULL)
+        return 1;
+    json_array_append_new(l->arr, j);
+    return 0;
+}
+
+void registries_handle(http_req *r, const char *name, int check)
+{
+    int get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    if (check) {
+        if (strcmp(r->method, "POST") != 0)
+            mgmt_fail(r, 405, "MethodNotAllowed", "The method %s is not allowed on %s.", r->method,
+                      r->path);
+        else
+            registry_check(r, name);
+        return;
+    }
+    if (name == NULL) {
+        if (!get) {
+            mgmt_fail(r, 405, "MethodNotAllowed", "The method %s is not allowed on %s.", r->method,
+                      r->path);
+            return;
+        }
+        list_ctx l = {.arr = json_array()};
+        cf_err e = {0};
+        if (l.arr == NULL || meta_registry_each(list_add, &l, &e) != CF_OK || l.e.code) {
+            json_decref(l.arr);
+            mgmt_fail_err(r, l.e.code ? &l.e : &e, "list registries");
+            return;
+        }
+        mgmt_reply(r, 200, json_pack("{s:o}", "value", l.arr));
+        return;
+    }
+    if (get) {
+        if (!ctl_registry_name_valid(name)) {
+            mgmt_fail(r, 404, "ResourceNotFound", "The registry '%.64s' was not found.", name);
+            return;
+        }
+        meta_registry reg;
+        cf_err e = {0};
+        if (meta_registry_get(&reg, name, &e) != CF_OK) {
+            if (e.code == CF_ENOTFOUND)
+                mgmt_fail(r, 404, "ResourceNotFound", "The registry '%.64s' was not found.", name);
+            else
+                mgmt_fail_err(r, &e, "registry lookup");
+            return;
+        }
+        reply_registry(r, 200, reg.name);
+        return;
+    }
+    if (strcmp(r->method, "PUT") == 0)
+        registry_put(r, name);
+    else if (strcmp(r->method, "PATCH") == 0)
+        registry_patch(r, name);
+    else if (strcmp(r->method, "DELETE") == 0)
+        registry_delete(r, name);
+    else
+        mgmt_fail(r, 405, "MethodNotAllowed", "The method %s is not allowed on %s.", r->method,
+                  r->path);
+}
