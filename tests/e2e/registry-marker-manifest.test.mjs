@@ -58,10 +58,14 @@ test('manifest and referrer annotations are never on disk in plaintext', async (
 
 test('a locked registry answers DENIED and never the annotations', { skip: TARGET !== 'cofferd' }, async () => {
   assert.ok(imgDigest, 'the first test pushed the manifests');
-  // Mark the registry as customer-key encrypted while cofferd is stopped:
-  // on restart its key is not loaded, so it is locked (keyring.h).
+  // Mark the registry as customer-key encrypted while cofferd is stopped,
+  // its key reached through a system identity it does not have: on restart
+  // the key check refuses it, so it is locked (keyring.h, docs/cmk.md).
+  const kid = 'https://127.0.0.1:1/keys/k';
   execFileSync('sqlite3', [join(reg.dataDir, 'cofferd.db'),
-    `UPDATE registries SET encryption_status = 'enabled' WHERE name = '${reg.registry}'`]);
+    `UPDATE registries SET encryption_status = 'enabled', wrapped_c = randomblob(384),
+       key_identifier = '${kid}', versioned_key_identifier = '${kid}/0123456789abcdef0123456789abcdef',
+       key_identity = 'system' WHERE name = '${reg.registry}'`]);
   await reg.restart();
   for (const path of [`/referrers/${imgDigest}`, '/manifests/v1', `/referrers/${imgDigest}?artifactType=application/vnd.example.sbom.v1%2Bjson`]) {
     const r = await c.get(path);
