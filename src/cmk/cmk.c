@@ -120,6 +120,14 @@ static void textf(char *out, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Drops the final periods of a text that a sentence continues. */
+static void trim_period(char *t)
+{
+    size_t n = strlen(t);
+    while (n > 0 && t[n - 1] == '.')
+        t[--n] = '\0';
+}
+
 /* "<status> <code>: <message>", or the transport's message. */
 static void describe(char *out, size_t n, const vaultc_result *r)
 {
@@ -568,7 +576,7 @@ static cf_code check_one(const char *id, cf_err *e)
     if (!reg.cmk || reg.wrapped_c_len == 0)
         return cf_err_set(e, CF_EINVAL, "registry %s has no customer-managed key", reg.name);
     int64_t now = now_s();
-    char ts[32], loaded_ts[32], cause[512] = "", err[512] = "", reason[700];
+    char ts[32], loaded_ts[32], cause[512] = "", err[512] = "", sentence[512], reason[1024];
     fmt_ts(ts, now);
     unsigned char c[KEYS_SECRET_LEN];
     int outcome;
@@ -640,11 +648,13 @@ static cf_code check_one(const char *id, cf_err *e)
     } else if (outcome == OUT_DENIED) {
         st = ST_DENIED;
         slot_wipe_c(s);
+        textf(sentence, sizeof(sentence), "%s", err);
+        trim_period(sentence);
         textf(reason, sizeof(reason),
               "its customer-managed key is not accessible: %s. Nothing is lost; restore the "
               "key's access and the registry unlocks at the next key check (coffer acr "
               "encryption show -n %s).",
-              err, reg.name);
+              sentence, reg.name);
         keyring_lock(id, CF_EDENIED, reason);
     } else if (s->have_c && !s->pending) {
         st = ST_DEGRADED;
@@ -656,11 +666,13 @@ static cf_code check_one(const char *id, cf_err *e)
         st = ST_UNAVAILABLE;
         slot_wipe_c(s);
         textf(err, sizeof(err), "Key vault unreachable at %s: %s", ts, cause);
+        textf(sentence, sizeof(sentence), "%s", err);
+        trim_period(sentence);
         textf(reason, sizeof(reason),
               "its customer-managed key is not loaded: %s. Nothing is lost; the registry "
               "unlocks at the next key check that reaches the vault (coffer acr encryption "
               "show -n %s).",
-              err, reg.name);
+              sentence, reg.name);
         keyring_lock(id, CF_EUNAVAIL, reason);
     }
     int changed = s->logged != st;

@@ -103,7 +103,7 @@ void api_respond(rq *q, http_resp *resp)
 
 void api_fail(rq *q, unsigned status, const char *code, const char *fmt, ...)
 {
-    char msg[1024];
+    char msg[1400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -164,7 +164,7 @@ int api_need_kek(rq *q)
         }
         /* locked: 403 when the vault refused the key, 503 while it is not
          * loaded (DESIGN §6); the reason in full, not cut to a cf_err */
-        char why[700];
+        char why[1100];
         int denied = e.code == CF_EDENIED;
         if (keyring_reason(q->reg.id, why, sizeof(why)) > 0)
             api_fail(q, denied ? 403 : 503, denied ? "DENIED" : "UNAVAILABLE",
@@ -658,17 +658,19 @@ static void handle(rq *q)
             api_fail_err(q, &e, "registry lookup");
         return;
     }
-    /* a locked registry refuses everything, reads included */
+    /* the tags list is metadata and needs no key: it stays readable while
+     * the registry is locked (nothing is lost, docs/cmk.md) */
+    if (k == ROUTE_TAGS) {
+        if (!get)
+            not_allowed(q);
+        else
+            api_tags(q);
+        return;
+    }
+    /* a locked registry refuses every other request, reads included */
     if (api_need_kek(q) != 0)
         return;
     switch (k) {
-    case ROUTE_TAGS:
-        if (!get) {
-            not_allowed(q);
-            return;
-        }
-        api_tags(q);
-        return;
     case ROUTE_REFERRERS:
         if (!get) {
             not_allowed(q);

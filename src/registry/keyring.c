@@ -23,7 +23,7 @@ typedef struct entry {
     int state; /* 0 free, 1 available, 2 locked */
     seal_kek kek;
     cf_code why; /* locked: CF_EDENIED or CF_EUNAVAIL */
-    char reason[600];
+    char reason[1024];
 } entry;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
