@@ -5,6 +5,8 @@
  */
 #include "control/validate.h"
 
+#include "cmk/vaultc.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -145,47 +147,12 @@ const char *ctl_identity_ref_name(const char *ref)
 
 int ctl_key_identifier_valid(const char *s, int *versioned)
 {
-    static const char scheme[] = "https://";
-    if (s == NULL || strlen(s) > CTL_KEY_ID_MAX || strncmp(s, scheme, sizeof(scheme) - 1) != 0)
-        return 0;
-    const char *p = s + sizeof(scheme) - 1;
-    size_t host = 0;
-    while (is_alnum(p[host]) || p[host] == '.' || p[host] == '-')
-        host++;
-    if (host == 0 || p[0] == '.' || p[0] == '-' || p[host - 1] == '.' || p[host - 1] == '-')
-        return 0;
-    p += host;
-    if (*p == ':') {
-        unsigned long port = 0;
-        size_t d = 0;
-        for (p++; p[d] >= '0' && p[d] <= '9' && d < 6; d++)
-            port = port * 10 + (unsigned long)(p[d] - '0');
-        if (d == 0 || p[0] == '0' || port < 1 || port > 65535)
-            return 0;
-        p += d;
-    }
-    if (strncmp(p, "/keys/", 6) != 0)
-        return 0;
-    p += 6;
-    size_t name = 0;
-    while (is_alnum(p[name]) || p[name] == '-')
-        name++;
-    if (name == 0 || name > 127)
-        return 0;
-    p += name;
-    int v = 0;
-    if (*p == '/') {
-        p++;
-        for (size_t i = 0; i < 32; i++)
-            if (!is_hex(p[i]))
-                return 0;
-        p += 32;
-        v = 1;
-    }
-    if (*p != '\0')
+    /* one parser for key identifiers: the vault client's (src/cmk/vaultc.c) */
+    vaultc_keyid id;
+    if (s == NULL || strlen(s) > CTL_KEY_ID_MAX || vaultc_keyid_parse(&id, s, NULL) != CF_OK)
         return 0;
     if (versioned)
-        *versioned = v;
+        *versioned = id.version[0] != '\0';
     return 1;
 }
 
