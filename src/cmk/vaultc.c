@@ -545,29 +545,43 @@ cf_code vaultc_get_key(vaultc_key *out, vaultc_result *r, const vaultc_opts *o, 
     return r->cls == VAULTC_OK ? CF_OK : fail(r, e);
 }
 
-cf_code vaultc_wrap(unsigned char *wrapped, size_t wrapped_cap, size_t *wrapped_len, char *kid_out,
-                    vaultc_result *r, const vaultc_opts *o, const char *token, const char *kid,
-                    const unsigned char secret[VAULTC_SECRET_LEN], cf_err *e)
+/* POSTs {"alg":"RSA-OAEP-256","value":b64url(in)} to kid + op; the answer
+ * lands in *b (initialised by the caller). secret_in: the request carries
+ * the secret (wrap), else the answer does (unwrap); that buffer is wiped. */
+static cf_code op_post(cf_buf *b, vaultc_result *r, const vaultc_opts *o, const char *token,
+                       const char *kid, const char *op, const unsigned char *in, size_t in_len,
+                       int secret_in, cf_err *e)
 {
     char url[VAULTC_KID_MAX + 64];
-    *wrapped_len = 0;
-    cf_code rc = keyid_url(url, sizeof(url), kid, "/wrapkey", r, e);
+    cf_code rc = keyid_url(url, sizeof(url), kid, op, r, e);
     if (rc != CF_OK)
         return rc;
-    cf_buf req, b;
+    cf_buf req;
     cf_buf_init(&req, 0);
-    req.secret = 1; /* the secret in base64url */
-    cf_buf_init(&b, VAULTC_MAX_BODY);
+    req.secret = secret_in;
+    b->secret = !secret_in;
     if (cf_buf_append(&req, "{\"alg\":\"RSA-OAEP-256\",\"value\":\"", 31, e) != CF_OK ||
-        cf_b64url_encode(&req, secret, VAULTC_SECRET_LEN, e) != CF_OK ||
+        cf_b64url_encode(&req, in, in_len, e) != CF_OK ||
         cf_buf_append(&req, "\"}", 2, e) != CF_OK) {
         memset(r, 0, sizeof(*r));
         set_invalid(r, "out of memory");
         rc = CF_ENOMEM;
-        goto out;
+    } else {
+        perform(r, b, o, token, url, (const char *)req.data, req.len);
     }
-    perform(r, &b, o, token, url, (const char *)req.data, req.len);
-    if (r->cls == VAULTC_OK) {
+    cf_buf_free(&req);
+    return rc;
+}
+
+cf_code vaultc_wrap(unsigned char *wrapped, size_t wrapped_cap, size_t *wrapped_len, char *kid_out,
+                    vaultc_result *r, const vaultc_opts *o, const char *token, const char *kid,
+                    const unsigned char secret[VAULTC_SECRET_LEN], cf_err *e)
+{
+    *wrapped_len = 0;
+    cf_buf b;
+    cf_buf_init(&b, VAULTC_MAX_BODY);
+    cf_code rc = op_post(&b, r, o, token, kid, "/wrapkey", secret, VAULTC_SECRET_LEN, 1, e);
+    if (rc == CF_OK && r->cls == VAULTC_OK) {
         cf_err pe = {0};
         if (vaultc_parse_op(wrapped, wrapped_cap, wrapped_len, kid_out, (const char *)b.data, b.len,
                             &pe) != CF_OK)
@@ -575,9 +589,8 @@ cf_code vaultc_wrap(unsigned char *wrapped, size_t wrapped_cap, size_t *wrapped_
         else if (*wrapped_len == 0)
             set_invalid(r, "the vault wrapped the key into nothing");
     }
-    rc = r->cls == VAULTC_OK ? CF_OK : fail(r, e);
-out:
-    cf_buf_free(&req);
+    if (rc == CF_OK)
+        rc = r->cls == VAULTC_OK ? CF_OK : fail(r, e);
     cf_buf_free(&b);
     return rc;
 }
@@ -586,24 +599,10 @@ cf_code vaultc_unwrap(unsigned char secret[VAULTC_SECRET_LEN], vaultc_result *r,
                       const vaultc_opts *o, const char *token, const char *kid,
                       const unsigned char *wrapped, size_t wrapped_len, cf_err *e)
 {
-    char url[VAULTC_KID_MAX + 64];
-    cf_code rc = keyid_url(url, sizeof(url), kid, "/unwrapkey", r, e);
-    if (rc != CF_OK)
-        return rc;
-    cf_buf req, b;
-    cf_buf_init(&req, 0);
+    cf_buf b;
     cf_buf_init(&b, VAULTC_MAX_BODY);
-    b.secret = 1; /* the answer carries the secret */
-    if (cf_buf_append(&req, "{\"alg\":\"RSA-OAEP-256\",\"value\":\"", 31, e) != CF_OK ||
-        cf_b64url_encode(&req, wrapped, wrapped_len, e) != CF_OK ||
-        cf_buf_append(&req, "\"}", 2, e) != CF_OK) {
-        memset(r, 0, sizeof(*r));
-        set_invalid(r, "out of memory");
-        rc = CF_ENOMEM;
-        goto out;
-    }
-    perform(r, &b, o, token, url, (const char *)req.data, req.len);
-    if (r->cls == VAULTC_OK) {
+    cf_code rc = op_post(&b, r, o, token, kid, "/unwrapkey", wrapped, wrapped_len, 0, e);
+    if (rc == CF_OK && r->cls == VAULTC_OK) {
         cf_err pe = {0};
         unsigned char tmp[VAULTC_SECRET_LEN + 1];
         size_t n = 0;
@@ -615,9 +614,8 @@ cf_code vaultc_unwrap(unsigned char secret[VAULTC_SECRET_LEN], vaultc_result *r,
             memcpy(secret, tmp, VAULTC_SECRET_LEN);
         OPENSSL_cleanse(tmp, sizeof(tmp));
     }
-    rc = r->cls == VAULTC_OK ? CF_OK : fail(r, e);
-out:
-    cf_buf_free(&req);
+    if (rc == CF_OK)
+        rc = r->cls == VAULTC_OK ? CF_OK : fail(r, e);
     cf_buf_free(&b);
     return rc;
 }
