@@ -314,30 +314,30 @@ static int run_ident_remove(cli_ctx *c, const cli_args *a, json_t **res, cli_err
     return change_identities(c, a, 0, res, e);
 }
 
-static const cli_opt name_opts[] = {{"name", "n", CLI_OPT_VALUE, 1, "NAME"}, {NULL}};
-static const cli_opt no_opts[] = {{NULL}};
+static const cli_opt name_opts[] = {{"name", "n", CLI_OPT_VALUE, 1, "NAME"}, {0}};
+static const cli_opt no_opts[] = {{0}};
 static const cli_opt create_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
     {"sku", NULL, CLI_OPT_VALUE, 0, "Basic|Standard|Premium"},
     {"identity", NULL, CLI_OPT_VALUE, 0, "NAME|/identities/NAME|CLIENTID"},
     {"key-encryption-key", NULL, CLI_OPT_VALUE, 0, "KEY_URI"},
-    {NULL},
+    {0},
 };
 static const cli_opt update_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
     {"sku", NULL, CLI_OPT_VALUE, 1, "Basic|Standard|Premium"},
-    {NULL},
+    {0},
 };
 static const cli_opt rotate_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
     {"key-encryption-key", NULL, CLI_OPT_VALUE, 0, "KEY_URI"},
     {"identity", NULL, CLI_OPT_VALUE, 0, "NAME|/identities/NAME|CLIENTID|[system]"},
-    {NULL},
+    {0},
 };
 static const cli_opt idents_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
     {"identities", NULL, CLI_OPT_MULTI, 1, "ID"},
-    {NULL},
+    {0},
 };
 
 const cli_verb cli_acr_verbs[] = {
@@ -355,7 +355,7 @@ const cli_verb cli_acr_verbs[] = {
      "coffer acr list --query [].name -o tsv"},
     {"update", "Change a registry's SKU.", update_opts, run_update,
      "coffer acr update -n myregistry --sku Premium"},
-    {NULL},
+    {0},
 };
 
 const cli_verb cli_acr_encryption_verbs[] = {
@@ -369,7 +369,7 @@ const cli_verb cli_acr_encryption_verbs[] = {
      "https://127.0.0.1:8443/keys/mykey --identity [system]"},
     {"check", "Check the registry's key now; prints properties.encryption.", name_opts,
      run_enc_check, "coffer acr encryption check -n myregistry"},
-    {NULL},
+    {0},
 };
 
 const cli_verb cli_acr_identity_verbs[] = {
@@ -381,5 +381,5 @@ const cli_verb cli_acr_identity_verbs[] = {
     {"remove", "Remove identities from a registry ([system]: the system-assigned identity).",
      idents_opts, run_ident_remove,
      "coffer acr identity remove -n myregistry --identities myidentity"},
-    {NULL},
+    {0},
 };

@@ -124,8 +124,8 @@ static int run_list(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     return 0;
 }
 
-static const cli_opt name_opts[] = {{"name", "n", CLI_OPT_VALUE, 1, "NAME"}, {NULL}};
-static const cli_opt no_opts[] = {{NULL}};
+static const cli_opt name_opts[] = {{"name", "n", CLI_OPT_VALUE, 1, "NAME"}, {0}};
+static const cli_opt no_opts[] = {{0}};
 
 const cli_verb cli_identity_verbs[] = {
     {"create", "Create a user-assigned managed identity (no change if it exists).", name_opts,
@@ -136,5 +136,5 @@ const cli_verb cli_identity_verbs[] = {
      run_delete, "coffer identity delete -n myidentity"},
     {"list", "List the identities, by name.", no_opts, run_list,
      "coffer identity list --query [].name -o tsv"},
-    {NULL},
+    {0},
 };

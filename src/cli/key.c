@@ -158,10 +158,10 @@ static int run_rotate(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
         "name", "n", CLI_OPT_VALUE, 1, "KEY"                                                       \
     }
 
-static const cli_opt vault_opts[] = {VAULT_OPT, {NULL}};
-static const cli_opt key_opts[] = {VAULT_OPT, NAME_OPT, {NULL}};
+static const cli_opt vault_opts[] = {VAULT_OPT, {0}};
+static const cli_opt key_opts[] = {VAULT_OPT, NAME_OPT, {0}};
 static const cli_opt show_opts[] = {
-    VAULT_OPT, NAME_OPT, {"version", NULL, CLI_OPT_VALUE, 0, "VERSION"}, {NULL}};
+    VAULT_OPT, NAME_OPT, {"version", NULL, CLI_OPT_VALUE, 0, "VERSION"}, {0}};
 static const cli_opt create_opts[] = {
     VAULT_OPT,
     NAME_OPT,
@@ -169,14 +169,14 @@ static const cli_opt create_opts[] = {
     {"size", NULL, CLI_OPT_VALUE, 0, "BITS"},
     {"curve", NULL, CLI_OPT_VALUE, 0, "P-256|P-384|P-521"},
     {"ops", NULL, CLI_OPT_MULTI, 0, "OP"},
-    {NULL},
+    {0},
 };
 static const cli_opt attr_opts[] = {
     VAULT_OPT,
     NAME_OPT,
     {"version", NULL, CLI_OPT_VALUE, 0, "VERSION"},
     {"enabled", NULL, CLI_OPT_VALUE, 1, "true|false"},
-    {NULL},
+    {0},
 };
 
 const cli_verb cli_keyvault_key_verbs[] = {
@@ -202,5 +202,5 @@ const cli_verb cli_keyvault_key_verbs[] = {
      "coffer keyvault key set-attributes --vault-name myvault -n mykey --enabled false"},
     {"rotate", "Add a new version of a key (same type and size).", key_opts, run_rotate,
      "coffer keyvault key rotate --vault-name myvault -n mykey"},
-    {NULL},
+    {0},
 };

@@ -161,31 +161,31 @@ static int run_delete_policy(cli_ctx *c, const cli_args *a, json_t **res, cli_er
     return cli_vault_mgmt(c, "GET", p, NULL, res, e);
 }
 
-static const cli_opt name_opts[] = {{"name", "n", CLI_OPT_VALUE, 1, "NAME"}, {NULL}};
-static const cli_opt no_opts[] = {{NULL}};
+static const cli_opt name_opts[] = {{"name", "n", CLI_OPT_VALUE, 1, "NAME"}, {0}};
+static const cli_opt no_opts[] = {{0}};
 static const cli_opt create_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
     {"enable-purge-protection", NULL, CLI_OPT_BOOL, 0, "true|false"},
     {"retention-days", NULL, CLI_OPT_VALUE, 0, "7..90"},
     {"tenant", NULL, CLI_OPT_VALUE, 0, "TENANT_ID"},
-    {NULL},
+    {0},
 };
 static const cli_opt update_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
     {"enable-purge-protection", NULL, CLI_OPT_BOOL, 0, "true|false"},
     {"retention-days", NULL, CLI_OPT_VALUE, 0, "7..90"},
-    {NULL},
+    {0},
 };
 static const cli_opt set_policy_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
     {"object-id", NULL, CLI_OPT_VALUE, 1, "OBJECT_ID"},
     {"key-permissions", NULL, CLI_OPT_MULTI, 1, "PERM"},
-    {NULL},
+    {0},
 };
 static const cli_opt delete_policy_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
     {"object-id", NULL, CLI_OPT_VALUE, 1, "OBJECT_ID"},
-    {NULL},
+    {0},
 };
 
 const cli_verb cli_keyvault_verbs[] = {
@@ -204,5 +204,5 @@ const cli_verb cli_keyvault_verbs[] = {
      "wrapKey unwrapKey"},
     {"delete-policy", "Remove an identity's access policy from a vault.", delete_policy_opts,
      run_delete_policy, "coffer keyvault delete-policy -n myvault --object-id PRINCIPAL_ID"},
-    {NULL},
+    {0},
 };
