@@ -226,6 +226,33 @@ cf_code keys_secret_unwrap(unsigned char out[KEYS_SECRET_LEN], const unsigned ch
 
 /* ---- KEK ---- */
 
+cf_code keys_hkdf(unsigned char *out, size_t out_len, const unsigned char *ikm, size_t ikm_len,
+                  const void *salt, size_t salt_len, const char *info, cf_err *e)
+{
+    cf_code rc = CF_OK;
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    if (kctx == NULL) {
+        rc = cf_err_ssl(e, "HKDF unavailable");
+        goto out;
+    }
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikm_len),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, salt_len),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, strlen(info)),
+        OSSL_PARAM_construct_end(),
+    };
+    if (EVP_KDF_derive(kctx, out, out_len, params) != 1) {
+        rc = cf_err_ssl(e, "HKDF derive");
+        OPENSSL_cleanse(out, out_len);
+    }
+out:
+    EVP_KDF_CTX_free(kctx);
+    EVP_KDF_free(kdf);
+    return rc;
+}
+
 cf_code keys_kek_derive(seal_kek *out, const unsigned char s[32], const unsigned char *c,
                         const char *registry_id, cf_err *e)
 {
@@ -240,30 +267,11 @@ cf_code keys_kek_derive(seal_kek *out, const unsigned char s[32], const unsigned
         memcpy(ikm + KEYS_SECRET_LEN, c, KEYS_SECRET_LEN);
         ikm_len += KEYS_SECRET_LEN;
     }
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-    EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-    if (kctx == NULL) {
-        rc = cf_err_ssl(e, "HKDF unavailable");
-        goto out;
-    }
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, ikm, ikm_len),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)registry_id, id_len),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)KEK_INFO, strlen(KEK_INFO)),
-        OSSL_PARAM_construct_end(),
-    };
-    if (EVP_KDF_derive(kctx, out->key, SEAL_KEY_LEN, params) != 1) {
-        rc = cf_err_ssl(e, "HKDF derive");
-        goto out;
-    }
-    memset(out->registry_id, 0, sizeof(out->registry_id));
-    memcpy(out->registry_id, registry_id, id_len);
-out:
-    EVP_KDF_CTX_free(kctx);
-    EVP_KDF_free(kdf);
+    rc = keys_hkdf(out->key, SEAL_KEY_LEN, ikm, ikm_len, registry_id, id_len, KEK_INFO, e);
     OPENSSL_cleanse(ikm, sizeof(ikm));
-    if (rc != CF_OK)
-        OPENSSL_cleanse(out->key, SEAL_KEY_LEN);
+    if (rc == CF_OK) {
+        memset(out->registry_id, 0, sizeof(out->registry_id));
+        memcpy(out->registry_id, registry_id, id_len);
+    }
     return rc;
 }

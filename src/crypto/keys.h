@@ -46,6 +46,9 @@ cf_code keys_secret_unwrap(unsigned char out[KEYS_SECRET_LEN], const unsigned ch
                            cf_err *e);
 
 /* c may be NULL (no CMK). */
+/* HKDF-SHA256(ikm, salt, info) into out (out_len bytes). */
+cf_code keys_hkdf(unsigned char *out, size_t out_len, const unsigned char *ikm, size_t ikm_len,
+                  const void *salt, size_t salt_len, const char *info, cf_err *e);
 cf_code keys_kek_derive(seal_kek *out, const unsigned char s[32], const unsigned char *c,
                         const char *registry_id, cf_err *e);
 

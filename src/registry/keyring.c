@@ -224,6 +224,15 @@ cf_code keyring_unwrap_secret(unsigned char secret[KEYS_SECRET_LEN], const char 
     return with_srk(0, secret, id, wrapped, e);
 }
 
+cf_code keyring_derive(unsigned char out[KEYS_SECRET_LEN], const char *info, cf_err *e)
+{
+    pthread_mutex_lock(&mu);
+    cf_code rc = have_srk ? keys_hkdf(out, KEYS_SECRET_LEN, srk, sizeof(srk), "coffer", 6, info, e)
+                          : cf_err_set(e, CF_EUNAVAIL, "keys are not loaded");
+    pthread_mutex_unlock(&mu);
+    return rc;
+}
+
 void keyring_forget(const char *registry_id)
 {
     pthread_mutex_lock(&mu);

@@ -56,6 +56,9 @@ cf_code keyring_wrap_secret(unsigned char wrapped[KEYS_WRAPPED_LEN], const char 
                             const unsigned char secret[KEYS_SECRET_LEN], cf_err *e);
 cf_code keyring_unwrap_secret(unsigned char secret[KEYS_SECRET_LEN], const char *id,
                               const unsigned char wrapped[KEYS_WRAPPED_LEN], cf_err *e);
+/* A 32-byte service key derived from the SRK for one purpose:
+ * HKDF-SHA256(SRK, salt "coffer", info), e.g. "coffer/v1/registry-token". */
+cf_code keyring_derive(unsigned char out[KEYS_SECRET_LEN], const char *info, cf_err *e);
 /* Forgets a registry entirely (deletion). */
 void keyring_forget(const char *registry_id);
 

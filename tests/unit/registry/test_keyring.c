@@ -94,3 +94,16 @@ Test(registry_keyring, cmk_registry_needs_its_customer_secret)
     cr_assert_eq(keyring_kek(&kp, &plain, NULL), CF_OK);
     cr_assert_neq(memcmp(kc.key, kp.key, sizeof(kc.key)), 0);
 }
+
+Test(registry_keyring, derived_service_keys_are_stable_and_per_purpose)
+{
+    unsigned char a[KEYS_SECRET_LEN], a2[KEYS_SECRET_LEN], b[KEYS_SECRET_LEN];
+    cr_assert_eq(keyring_derive(a, "coffer/v1/registry-token", NULL), CF_OK);
+    cr_assert_eq(keyring_derive(a2, "coffer/v1/registry-token", NULL), CF_OK);
+    cr_assert_eq(keyring_derive(b, "coffer/v1/credential-hmac", NULL), CF_OK);
+    cr_assert_eq(memcmp(a, a2, sizeof(a)), 0, "same purpose, same key");
+    cr_assert_neq(memcmp(a, b, sizeof(a)), 0, "another purpose, another key");
+    keyring_shutdown();
+    cr_assert_eq(keyring_derive(a2, "coffer/v1/registry-token", NULL), CF_EUNAVAIL,
+                 "no SRK, no key");
+}
