@@ -76,6 +76,10 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS tags ("
     " registry_id TEXT NOT NULL, repo TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL,"
     " updated_at INTEGER NOT NULL, PRIMARY KEY (registry_id, repo, tag)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS tokens ("
+    " registry_id TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL, scope TEXT NOT NULL,"
+    " pw1_hmac BLOB, pw2_hmac BLOB, pw1_created INTEGER, pw2_created INTEGER,"
+    " created_at INTEGER NOT NULL, PRIMARY KEY (registry_id, name)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS uploads ("
     " uuid TEXT PRIMARY KEY, registry_id TEXT NOT NULL, repo TEXT NOT NULL,"
     " created_at INTEGER NOT NULL) WITHOUT ROWID;";
@@ -274,6 +278,11 @@ cf_code meta_init(const char *path, cf_err *e)
     static const char *const added[] = {
         "ALTER TABLE registries ADD COLUMN system_client_id TEXT",
         "ALTER TABLE registries ADD COLUMN system_principal_id TEXT",
+        "ALTER TABLE registries ADD COLUMN admin_enabled INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE registries ADD COLUMN anonymous_pull INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE registries ADD COLUMN admin_pw1 BLOB",
+        "ALTER TABLE registries ADD COLUMN admin_pw2 BLOB",
+        "ALTER TABLE registries ADD COLUMN cred_epoch INTEGER NOT NULL DEFAULT 0",
     };
     for (size_t i = 0; rc == CF_OK && i < sizeof(added) / sizeof(added[0]); i++) {
         if (sqlite3_exec(db, added[i], NULL, NULL, &msg) != SQLITE_OK) {
@@ -314,7 +323,8 @@ static cf_code one_int(conn *c, sqlite3_stmt *st, int64_t *v, const char *what, 
     "SELECT id, name, sku, created_at, wrapped_s, identity, system_client_id,"                     \
     " system_principal_id, encryption_status, wrapped_c, key_identifier,"                          \
     " versioned_key_identifier, key_identity, key_rotation_enabled, last_key_rotation,"            \
-    " key_status, last_key_check, last_error FROM registries "
+    " key_status, last_key_check, last_error, admin_enabled, anonymous_pull, admin_pw1,"           \
+    " admin_pw2, cred_epoch FROM registries "
 static const char SQL_REG_BY_NAME[] = REG_COLS "WHERE name = lower(?1)";
 static const char SQL_REG_BY_ID[] = REG_COLS "WHERE id = ?1";
 static const char SQL_REG_ALL[] = REG_COLS "ORDER BY name";
@@ -357,6 +367,19 @@ static cf_code reg_row(meta_registry *out, sqlite3_stmt *st, cf_err *e)
     col_text(out->key_status, sizeof(out->key_status), st, 15);
     out->last_key_check = sqlite3_column_int64(st, 16);
     col_text(out->last_error, sizeof(out->last_error), st, 17);
+    out->admin_enabled = sqlite3_column_int(st, 18) != 0;
+    out->anonymous_pull = sqlite3_column_int(st, 19) != 0;
+    for (int i = 0; i < 2; i++) {
+        int n = sqlite3_column_bytes(st, 20 + i);
+        if (n == 0)
+            continue;
+        if (n != (int)sizeof(out->admin_pw[i]))
+            return cf_err_set(e, CF_EINTEGRITY, "registry %s has a malformed admin password",
+                              out->name);
+        memcpy(out->admin_pw[i], sqlite3_column_blob(st, 20 + i), sizeof(out->admin_pw[i]));
+        out->admin_pw_set[i] = 1;
+    }
+    out->cred_epoch = sqlite3_column_int64(st, 22);
     return CF_OK;
 }
 
@@ -396,9 +419,10 @@ static const char SQL_REG_INSERT[] =
     "INSERT INTO registries (id, name, sku, created_at, wrapped_s, identity, system_client_id,"
     " system_principal_id, encryption_status, wrapped_c, key_identifier,"
     " versioned_key_identifier, key_identity, key_rotation_enabled, last_key_rotation,"
-    " key_status, last_key_check, last_error)"
+    " key_status, last_key_check, last_error, admin_enabled, anonymous_pull, admin_pw1,"
+    " admin_pw2, cred_epoch)"
     " VALUES (?1, lower(?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-    " ?18)";
+    " ?18, ?19, ?20, ?21, ?22, ?23)";
 static const char SQL_REG_IDENT_INSERT[] =
     "INSERT OR IGNORE INTO registry_identities (registry_id, identity) VALUES (?1, ?2)";
 static const char SQL_REG_IDENT_CLEAR[] = "DELETE FROM registry_identities WHERE registry_id = ?1";
@@ -414,6 +438,21 @@ static cf_code reg_identities_insert(conn *c, const char *reg, const char *const
         rc = run(c, st, e);
     }
     return rc;
+}
+
+/* Binds admin_enabled, anonymous_pull, admin_pw1, admin_pw2, cred_epoch
+ * at i..i+4. */
+static void bind_auth(sqlite3_stmt *st, int i, const meta_registry *r)
+{
+    sqlite3_bind_int(st, i, r->admin_enabled != 0);
+    sqlite3_bind_int(st, i + 1, r->anonymous_pull != 0);
+    for (int k = 0; k < 2; k++) {
+        if (r->admin_pw_set[k])
+            sqlite3_bind_blob(st, i + 2 + k, r->admin_pw[k], sizeof(r->admin_pw[k]), SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, i + 2 + k);
+    }
+    sqlite3_bind_int64(st, i + 4, r->cred_epoch);
 }
 
 cf_code meta_registry_create(const meta_registry *r, const char *const *identities, size_t n,
@@ -445,6 +484,7 @@ cf_code meta_registry_create(const meta_registry *r, const char *const *identiti
     bind_text(st, 16, r->key_status[0] ? r->key_status : "available");
     sqlite3_bind_int64(st, 17, r->last_key_check);
     bind_opt_text(st, 18, r->last_error);
+    bind_auth(st, 19, r);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_CONSTRAINT)
         out = cf_err_set(e, CF_EEXISTS, "registry %s already exists", r->name);
@@ -565,13 +605,29 @@ cf_code meta_registry_set_key_state(const char *registry_id, const char *key_sta
     return reg_update(c, st, e);
 }
 
+static const char SQL_REG_SET_AUTH[] =
+    "UPDATE registries SET admin_enabled = ?2, anonymous_pull = ?3, admin_pw1 = ?4,"
+    " admin_pw2 = ?5, cred_epoch = ?6 WHERE id = ?1";
+
+cf_code meta_registry_set_auth(const meta_registry *r, cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    STMT_OR_FAIL(st, c, SQL_REG_SET_AUTH);
+    bind_text(st, 1, r->id);
+    bind_auth(st, 2, r);
+    return reg_update(c, st, e);
+}
+
 /* Deletion: the wrapped secrets are overwritten in place first (so the
  * page images in the WAL hold zeros too), then every row of the registry
  * goes; secure_delete zeroes freed pages, the checkpoint moves the result
  * into the main file and truncates the WAL. */
 static const char SQL_REG_WIPE[] =
-    "UPDATE registries SET wrapped_s = zeroblob(60), wrapped_c = NULL WHERE id = ?1";
+    "UPDATE registries SET wrapped_s = zeroblob(60), wrapped_c = NULL, admin_pw1 = NULL,"
+    " admin_pw2 = NULL WHERE id = ?1";
 static const char *const SQL_REG_DELETE[] = {
+    "UPDATE tokens SET pw1_hmac = NULL, pw2_hmac = NULL WHERE registry_id = ?1",
+    "DELETE FROM tokens WHERE registry_id = ?1",
     "DELETE FROM tags WHERE registry_id = ?1",
     "DELETE FROM manifest_refs WHERE registry_id = ?1",
     "DELETE FROM manifests WHERE registry_id = ?1",
@@ -624,6 +680,140 @@ cf_code meta_registry_each(int (*fn)(void *cls, const meta_registry *r), void *c
         out = sql_err(e, c->db, "list registries");
     sqlite3_reset(st);
     return out;
+}
+
+/* ---- tokens ---- */
+
+#define TOKEN_COLS                                                                                 \
+    "SELECT registry_id, name, status, scope, pw1_hmac, pw2_hmac, pw1_created, pw2_created,"       \
+    " created_at FROM tokens "
+static const char SQL_TOKEN_GET[] = TOKEN_COLS "WHERE registry_id = ?1 AND name = ?2";
+static const char SQL_TOKEN_ALL[] = TOKEN_COLS "WHERE registry_id = ?1 ORDER BY name";
+static const char SQL_TOKEN_EXISTS[] =
+    "SELECT count(*) FROM tokens WHERE registry_id = ?1 AND name = ?2";
+static const char SQL_TOKEN_PUT[] =
+    "INSERT OR REPLACE INTO tokens (registry_id, name, status, scope, pw1_hmac, pw2_hmac,"
+    " pw1_created, pw2_created, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+static const char SQL_TOKEN_DELETE[] = "DELETE FROM tokens WHERE registry_id = ?1 AND name = ?2";
+
+static cf_code token_row(meta_token *out, sqlite3_stmt *st, cf_err *e)
+{
+    memset(out, 0, sizeof(*out));
+    col_text(out->registry_id, sizeof(out->registry_id), st, 0);
+    col_text(out->name, sizeof(out->name), st, 1);
+    const unsigned char *status = sqlite3_column_text(st, 2);
+    out->enabled = status != NULL && strcmp((const char *)status, "enabled") == 0;
+    if (sqlite3_column_bytes(st, 3) >= (int)sizeof(out->scope))
+        return cf_err_set(e, CF_EINTEGRITY, "token %s has an oversized scope", out->name);
+    col_text(out->scope, sizeof(out->scope), st, 3);
+    for (int i = 0; i < 2; i++) {
+        int n = sqlite3_column_bytes(st, 4 + i);
+        if (n == 0)
+            continue;
+        if (n != (int)sizeof(out->pw_hmac[i]))
+            return cf_err_set(e, CF_EINTEGRITY, "token %s has a malformed password hash",
+                              out->name);
+        memcpy(out->pw_hmac[i], sqlite3_column_blob(st, 4 + i), sizeof(out->pw_hmac[i]));
+        out->pw_set[i] = 1;
+        out->pw_created[i] = sqlite3_column_int64(st, 6 + i);
+    }
+    out->created_at = sqlite3_column_int64(st, 8);
+    return CF_OK;
+}
+
+cf_code meta_token_put(const meta_token *t, int *created, cf_err *e)
+{
+    if (strlen(t->scope) >= sizeof(t->scope) - 1)
+        return cf_err_set(e, CF_ETOOBIG, "token scope too large");
+    CONN_OR_FAIL(c);
+    cf_code rc = tx_begin(c, e);
+    if (rc != CF_OK)
+        return rc;
+    int64_t n = 0;
+    sqlite3_stmt *st = stmt(c, SQL_TOKEN_EXISTS, e);
+    if (st == NULL)
+        return tx_end(c, e && e->code ? e->code : CF_EIO, e);
+    bind_text(st, 1, t->registry_id);
+    bind_text(st, 2, t->name);
+    rc = one_int(c, st, &n, "token lookup", e);
+    if (rc == CF_OK) {
+        st = stmt(c, SQL_TOKEN_PUT, e);
+        if (st == NULL)
+            return tx_end(c, e && e->code ? e->code : CF_EIO, e);
+        bind_text(st, 1, t->registry_id);
+        bind_text(st, 2, t->name);
+        bind_text(st, 3, t->enabled ? "enabled" : "disabled");
+        bind_text(st, 4, t->scope[0] ? t->scope : "[]");
+        for (int i = 0; i < 2; i++) {
+            if (t->pw_set[i]) {
+                sqlite3_bind_blob(st, 5 + i, t->pw_hmac[i], sizeof(t->pw_hmac[i]), SQLITE_STATIC);
+                sqlite3_bind_int64(st, 7 + i, t->pw_created[i] ? t->pw_created[i] : now_s());
+            } else {
+                sqlite3_bind_null(st, 5 + i);
+                sqlite3_bind_null(st, 7 + i);
+            }
+        }
+        sqlite3_bind_int64(st, 9, t->created_at ? t->created_at : now_s());
+        rc = run(c, st, e);
+    }
+    rc = tx_end(c, rc, e);
+    if (rc == CF_OK && created)
+        *created = n == 0;
+    return rc;
+}
+
+cf_code meta_token_get(meta_token *out, const char *registry_id, const char *name, cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    STMT_OR_FAIL(st, c, SQL_TOKEN_GET);
+    bind_text(st, 1, registry_id);
+    bind_text(st, 2, name);
+    int rc = sqlite3_step(st);
+    cf_code out_rc;
+    if (rc == SQLITE_ROW)
+        out_rc = token_row(out, st, e);
+    else if (rc == SQLITE_DONE)
+        out_rc = cf_err_set(e, CF_ENOTFOUND, "token not found");
+    else
+        out_rc = sql_err(e, c->db, "token lookup");
+    sqlite3_reset(st);
+    return out_rc;
+}
+
+cf_code meta_token_each(const char *registry_id, int (*fn)(void *cls, const meta_token *t),
+                        void *cls, cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    STMT_OR_FAIL(st, c, SQL_TOKEN_ALL);
+    bind_text(st, 1, registry_id);
+    meta_token *t = malloc(sizeof(*t));
+    if (t == NULL) {
+        sqlite3_reset(st);
+        return cf_err_set(e, CF_ENOMEM, "out of memory");
+    }
+    cf_code out = CF_OK;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (token_row(t, st, NULL) == CF_OK && fn(cls, t) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        out = sql_err(e, c->db, "list tokens");
+    sqlite3_reset(st);
+    free(t);
+    return out;
+}
+
+cf_code meta_token_delete(const char *registry_id, const char *name, cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    STMT_OR_FAIL(st, c, SQL_TOKEN_DELETE);
+    bind_text(st, 1, registry_id);
+    bind_text(st, 2, name);
+    cf_code rc = run(c, st, e);
+    if (rc == CF_OK && sqlite3_changes(c->db) == 0)
+        rc = cf_err_set(e, CF_ENOTFOUND, "token not found");
+    return rc;
 }
 
 /* ---- identities ---- */

@@ -10,7 +10,11 @@
  *
  * Tables (keyed by registry id and repository name text):
  *   registries   id, name, sku, login_server, encryption settings (ACR's
- *                property names, DESIGN §6), wrapped S, wrapped C, key state
+ *                property names, DESIGN §6), wrapped S, wrapped C, key state,
+ *                the admin user (enabled, its two passwords wrapped under
+ *                the SRK), anonymous pull, the credential epoch
+ *   tokens       (registry_id, name) -> status, scope map (JSON), the HMACs
+ *                of its two passwords (never the passwords)
  *   repositories (registry_id, name)
  *   blobs        (registry_id, digest) -> size: one sealed file per digest
  *                per registry (dedup within a registry, never across)
@@ -31,6 +35,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "crypto/keys.h"
 
 #define META_ID_LEN 32 /* hex of 16 random bytes */
 #define META_WRAPPED_MAX 1024
@@ -58,6 +63,15 @@ typedef struct meta_registry {
     char key_status[16];                /* available | unavailable */
     int64_t last_key_check;             /* unix seconds; 0: never */
     char last_error[512];               /* "" when none */
+    /* data-plane authentication (AUTH-CONTRACT): meta_registry_set_auth */
+    int admin_enabled;  /* adminUserEnabled */
+    int anonymous_pull; /* anonymousPullEnabled */
+    /* bumped whenever a credential is revoked (admin user disabled, a
+     * password regenerated, a token disabled or deleted): registry
+     * tokens minted under an earlier epoch stop working */
+    int64_t cred_epoch;
+    int admin_pw_set[2]; /* password, password2 */
+    unsigned char admin_pw[2][KEYS_WRAPPED_LEN];
 } meta_registry;
 
 /* Opens (creating) the database at path and its schema; sets the path
@@ -87,10 +101,36 @@ cf_code meta_registry_set_key(const meta_registry *r, cf_err *e);
 /* Stores the outcome of a key check. */
 cf_code meta_registry_set_key_state(const char *registry_id, const char *key_status,
                                     int64_t checked, const char *last_error, cf_err *e);
-/* Deletes the registry and every row of it, overwriting its wrapped S
- * and C first (secure_delete, then a WAL checkpoint) so that neither
+/* Stores r's authentication settings: admin_enabled, anonymous_pull,
+ * admin_pw_set/admin_pw (a password not set is stored as NULL) and
+ * cred_epoch. CF_ENOTFOUND for an unknown registry id. */
+cf_code meta_registry_set_auth(const meta_registry *r, cf_err *e);
+/* Deletes the registry, its tokens and every row of it, overwriting its
+ * wrapped S, C and admin passwords first (secure_delete, then a WAL checkpoint) so that neither
  * survives in the database file. */
 cf_code meta_registry_delete(const char *registry_id, cf_err *e);
+
+/* Registry tokens (ACR's tokens with an inline scope map). */
+typedef struct meta_token {
+    char registry_id[META_ID_LEN + 1];
+    char name[64];
+    int enabled;
+    char scope[4096]; /* JSON array as stored: [{"repository":"app","actions":["content/read"]}] */
+    int pw_set[2];    /* password1, password2 */
+    unsigned char pw_hmac[2][32];
+    int64_t pw_created[2]; /* unix seconds; 0 when not set */
+    int64_t created_at;
+} meta_token;
+/* Inserts or replaces (every field of t); *created (may be NULL) = 1 when
+ * the token did not exist. A created_at of 0 is stored as now. */
+cf_code meta_token_put(const meta_token *t, int *created, cf_err *e);
+/* CF_ENOTFOUND when the registry has no such token. */
+cf_code meta_token_get(meta_token *out, const char *registry_id, const char *name, cf_err *e);
+/* The registry's tokens by name; stops when fn != 0. */
+cf_code meta_token_each(const char *registry_id, int (*fn)(void *cls, const meta_token *t),
+                        void *cls, cf_err *e);
+/* CF_ENOTFOUND when the registry has no such token. */
+cf_code meta_token_delete(const char *registry_id, const char *name, cf_err *e);
 
 /* Managed identities (user-assigned), DESIGN §7. */
 typedef struct meta_identity {

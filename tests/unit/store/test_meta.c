@@ -12,6 +12,8 @@
 #include "../test_tmpdir.h"
 #include "store/meta.h"
 
+#include <sqlite3.h>
+
 #define REG "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define M1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 #define M2 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
@@ -330,4 +332,208 @@ Test(store_meta, deleting_a_registry_leaves_no_row_and_no_wrapped_key_in_the_fil
     cr_assert_null(memmem(buf, n, "WRAPPED-C-MARKER", 16), "wrapped C survives in the file");
     snprintf(path, sizeof(path), "%s/cofferd.db", dir);
     cr_assert_eq(meta_init(path, NULL), CF_OK); /* for teardown */
+}
+
+/* ---- authentication: admin user, anonymous pull, epoch, tokens ---- */
+
+Test(store_meta, registry_auth_settings_default_off_and_round_trip)
+{
+    meta_registry r, g;
+    cmk_registry(&r);
+    cr_assert_eq(meta_registry_create(&r, NULL, 0, NULL), CF_OK);
+    cr_assert_eq(meta_registry_get_id(&g, REG, NULL), CF_OK);
+    cr_assert_eq(g.admin_enabled, 0);
+    cr_assert_eq(g.anonymous_pull, 0);
+    cr_assert_eq(g.cred_epoch, 0);
+    cr_assert_eq(g.admin_pw_set[0] | g.admin_pw_set[1], 0);
+
+    g.admin_enabled = 1;
+    g.anonymous_pull = 1;
+    g.cred_epoch = 7;
+    g.admin_pw_set[0] = 1;
+    memset(g.admin_pw[0], 0xa1, sizeof(g.admin_pw[0]));
+    g.admin_pw_set[1] = 1;
+    memset(g.admin_pw[1], 0xa2, sizeof(g.admin_pw[1]));
+    cr_assert_eq(meta_registry_set_auth(&g, NULL), CF_OK);
+    meta_registry h;
+    cr_assert_eq(meta_registry_get(&h, "cmkreg1", NULL), CF_OK);
+    cr_assert_eq(h.admin_enabled, 1);
+    cr_assert_eq(h.anonymous_pull, 1);
+    cr_assert_eq(h.cred_epoch, 7);
+    cr_assert(h.admin_pw_set[0] && h.admin_pw_set[1]);
+    cr_assert_eq(memcmp(h.admin_pw[0], g.admin_pw[0], sizeof(h.admin_pw[0])), 0);
+    cr_assert_eq(memcmp(h.admin_pw[1], g.admin_pw[1], sizeof(h.admin_pw[1])), 0);
+    /* the other fields are untouched */
+    cr_assert_str_eq(h.versioned_key_identifier, r.versioned_key_identifier);
+    cr_assert_eq(memcmp(h.wrapped_s, r.wrapped_s, sizeof(h.wrapped_s)), 0);
+
+    /* disabling keeps the passwords; a password can be cleared */
+    h.admin_enabled = 0;
+    h.admin_pw_set[1] = 0;
+    cr_assert_eq(meta_registry_set_auth(&h, NULL), CF_OK);
+    cr_assert_eq(meta_registry_get_id(&g, REG, NULL), CF_OK);
+    cr_assert_eq(g.admin_enabled, 0);
+    cr_assert(g.admin_pw_set[0]);
+    cr_assert_not(g.admin_pw_set[1]);
+
+    snprintf(h.id, sizeof(h.id), "ffffffffffffffffffffffffffffffff");
+    cr_assert_eq(meta_registry_set_auth(&h, NULL), CF_ENOTFOUND);
+}
+
+Test(store_meta, registry_create_stores_the_auth_fields)
+{
+    meta_registry r, g;
+    cmk_registry(&r);
+    r.admin_enabled = 1;
+    r.cred_epoch = 3;
+    r.admin_pw_set[1] = 1;
+    memset(r.admin_pw[1], 0x11, sizeof(r.admin_pw[1]));
+    cr_assert_eq(meta_registry_create(&r, NULL, 0, NULL), CF_OK);
+    cr_assert_eq(meta_registry_get_id(&g, REG, NULL), CF_OK);
+    cr_assert_eq(g.admin_enabled, 1);
+    cr_assert_eq(g.cred_epoch, 3);
+    cr_assert_not(g.admin_pw_set[0]);
+    cr_assert(g.admin_pw_set[1]);
+    cr_assert_eq(g.admin_pw[1][59], 0x11);
+}
+
+static void token(meta_token *t, const char *reg, const char *name)
+{
+    memset(t, 0, sizeof(*t));
+    snprintf(t->registry_id, sizeof(t->registry_id), "%s", reg);
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    t->enabled = 1;
+    snprintf(t->scope, sizeof(t->scope),
+             "[{\"repository\":\"app\",\"actions\":[\"content/read\"]}]");
+}
+
+typedef struct {
+    char names[8][64];
+    int n;
+} token_list;
+
+static int collect_token(void *cls, const meta_token *t)
+{
+    token_list *l = cls;
+    if (l->n < 8)
+        snprintf(l->names[l->n++], 64, "%s", t->name);
+    return 0;
+}
+
+Test(store_meta, tokens_put_get_list_delete)
+{
+    meta_token t, g;
+    token(&t, REG, "tok-b");
+    int created = -1;
+    cr_assert_eq(meta_token_put(&t, &created, NULL), CF_OK);
+    cr_assert_eq(created, 1);
+    cr_assert_eq(meta_token_get(&g, REG, "tok-b", NULL), CF_OK);
+    cr_assert_eq(g.enabled, 1);
+    cr_assert_str_eq(g.scope, t.scope);
+    cr_assert_not(g.pw_set[0] || g.pw_set[1]);
+    cr_assert_gt(g.created_at, 0);
+
+    /* replace: a password, disabled; created_at kept by the caller */
+    g.enabled = 0;
+    g.pw_set[1] = 1;
+    memset(g.pw_hmac[1], 0x42, 32);
+    g.pw_created[1] = 1700000000;
+    cr_assert_eq(meta_token_put(&g, &created, NULL), CF_OK);
+    cr_assert_eq(created, 0);
+    meta_token h;
+    cr_assert_eq(meta_token_get(&h, REG, "tok-b", NULL), CF_OK);
+    cr_assert_eq(h.enabled, 0);
+    cr_assert_not(h.pw_set[0]);
+    cr_assert(h.pw_set[1]);
+    cr_assert_eq(h.pw_hmac[1][31], 0x42);
+    cr_assert_eq(h.pw_created[1], 1700000000);
+    cr_assert_eq(h.created_at, g.created_at);
+
+    /* per registry, listed by name */
+    token(&t, REG, "tok-a");
+    cr_assert_eq(meta_token_put(&t, NULL, NULL), CF_OK);
+    token(&t, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "tok-c");
+    cr_assert_eq(meta_token_put(&t, NULL, NULL), CF_OK);
+    token_list l = {0};
+    cr_assert_eq(meta_token_each(REG, collect_token, &l, NULL), CF_OK);
+    cr_assert_eq(l.n, 2);
+    cr_assert_str_eq(l.names[0], "tok-a");
+    cr_assert_str_eq(l.names[1], "tok-b");
+    cr_assert_eq(meta_token_get(&g, REG, "tok-c", NULL), CF_ENOTFOUND);
+
+    cr_assert_eq(meta_token_delete(REG, "tok-a", NULL), CF_OK);
+    cr_assert_eq(meta_token_delete(REG, "tok-a", NULL), CF_ENOTFOUND);
+    cr_assert_eq(meta_token_get(&g, REG, "tok-a", NULL), CF_ENOTFOUND);
+}
+
+Test(store_meta, deleting_a_registry_deletes_its_tokens_and_admin_passwords)
+{
+    meta_registry r;
+    cmk_registry(&r);
+    r.admin_pw_set[0] = 1;
+    memcpy(r.admin_pw[0], "ADMIN-PW-MARKER-0123456789", 26);
+    cr_assert_eq(meta_registry_create(&r, NULL, 0, NULL), CF_OK);
+    meta_token t;
+    token(&t, REG, "tok-a");
+    t.pw_set[0] = 1;
+    memcpy(t.pw_hmac[0], "TOKEN-HMAC-MARKER-01234567", 26);
+    cr_assert_eq(meta_token_put(&t, NULL, NULL), CF_OK);
+    token(&t, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "tok-a");
+    cr_assert_eq(meta_token_put(&t, NULL, NULL), CF_OK);
+    cr_assert_eq(meta_registry_delete(REG, NULL), CF_OK);
+    meta_token g;
+    cr_assert_eq(meta_token_get(&g, REG, "tok-a", NULL), CF_ENOTFOUND);
+    cr_assert_eq(meta_token_get(&g, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "tok-a", NULL), CF_OK);
+    meta_shutdown();
+    char path[300];
+    snprintf(path, sizeof(path), "%s/cofferd.db", dir);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    cr_assert_null(memmem(buf, n, "ADMIN-PW-MARKER", 15), "admin password survives in the file");
+    cr_assert_null(memmem(buf, n, "TOKEN-HMAC-MARKER", 17), "token HMAC survives in the file");
+    cr_assert_eq(meta_init(path, NULL), CF_OK); /* for teardown */
+}
+
+Test(store_meta, an_older_database_gains_the_auth_columns_and_the_tokens_table)
+{
+    meta_shutdown();
+    char path[300];
+    snprintf(path, sizeof(path), "%s/old.db", dir);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    /* the registries table as the first control-plane release made it */
+    cr_assert_eq(
+        sqlite3_exec(db,
+                     "CREATE TABLE registries (id TEXT PRIMARY KEY, name TEXT NOT NULL"
+                     " UNIQUE, sku TEXT NOT NULL DEFAULT 'Premium', login_server TEXT,"
+                     " created_at INTEGER NOT NULL, identity TEXT, encryption_status"
+                     " TEXT NOT NULL DEFAULT 'disabled', key_identifier TEXT,"
+                     " versioned_key_identifier TEXT, key_identity TEXT,"
+                     " key_rotation_enabled INTEGER NOT NULL DEFAULT 0,"
+                     " last_key_rotation INTEGER, key_status TEXT NOT NULL DEFAULT"
+                     " 'available', last_key_check INTEGER, last_error TEXT, wrapped_s"
+                     " BLOB NOT NULL, wrapped_c BLOB);"
+                     "INSERT INTO registries (id, name, created_at, wrapped_s) VALUES ('" REG
+                     "', 'oldreg1', 1, zeroblob(60));",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    cr_assert_eq(meta_init(path, NULL), CF_OK);
+    meta_registry g;
+    cr_assert_eq(meta_registry_get(&g, "oldreg1", NULL), CF_OK);
+    cr_assert_eq(g.admin_enabled, 0);
+    cr_assert_eq(g.cred_epoch, 0);
+    g.cred_epoch = 2;
+    cr_assert_eq(meta_registry_set_auth(&g, NULL), CF_OK);
+    meta_token t;
+    token(&t, REG, "tok-a");
+    cr_assert_eq(meta_token_put(&t, NULL, NULL), CF_OK);
+    /* a second start finds everything in place */
+    meta_shutdown();
+    cr_assert_eq(meta_init(path, NULL), CF_OK);
+    cr_assert_eq(meta_registry_get(&g, "oldreg1", NULL), CF_OK);
+    cr_assert_eq(g.cred_epoch, 2);
 }
