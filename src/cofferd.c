@@ -12,6 +12,7 @@
  *           [--key-check-interval SECONDS] [--vault-timeout SECONDS]
  *           [--registry NAME]... [--login-domain DOMAIN] [--upload-ttl SECONDS]
  *           [--threads N] [--idle-timeout SECONDS] [--log-level L]
+ *           [--insecure-no-auth]
  *
  * The order of the start matters: the data plane is bound first (its
  * address is the loginServer of registries without a login domain), then
@@ -56,6 +57,7 @@ static void usage(FILE *f)
             "               [--key-check-interval SECONDS] [--vault-timeout SECONDS]\n"
             "               [--registry NAME]... [--login-domain DOMAIN] [--upload-ttl SECONDS]\n"
             "               [--threads N] [--idle-timeout SECONDS] [--log-level LEVEL]\n"
+            "               [--insecure-no-auth]\n"
             "  --data DIR            data directory (default ./cofferd-data)\n"
             "  --listen HOST:PORT    data plane address (default 127.0.0.1:5000)\n"
             "  --mgmt-listen HOST:PORT management API address, plain HTTP (default\n"
@@ -74,7 +76,9 @@ static void usage(FILE *f)
             "  --upload-ttl SECONDS  remove uploads idle this long (default 3600)\n"
             "  --threads N           worker threads (default 8)\n"
             "  --idle-timeout SECONDS close connections idle this long (default 300)\n"
-            "  --log-level LEVEL     debug|info|warn|error (default info)\n");
+            "  --log-level LEVEL     debug|info|warn|error (default info)\n"
+            "  --insecure-no-auth    data plane without authentication: anyone may pull,\n"
+            "                        push and delete (protocol tests and benchmarks only)\n");
 }
 
 static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
@@ -118,6 +122,7 @@ int main(int argc, char **argv)
     const char *registries[MAX_REGISTRIES];
     int nreg = 0;
     unsigned long ttl = 3600, threads = 8, idle = 300;
+    int no_auth = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -185,6 +190,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "cofferd: unknown log level '%s'\n", argv[i]);
                 return 2;
             }
+        } else if (strcmp(a, "--insecure-no-auth") == 0) {
+            no_auth = 1;
         } else if (strcmp(a, "--version") == 0) {
             printf("cofferd %s\n", COFFER_VERSION);
             return 0;
@@ -229,7 +236,9 @@ int main(int argc, char **argv)
     meta_up = 1;
     if (objects_init(data, &e) != CF_OK)
         goto out;
-    registry_api_config rc = {.login_domain = login_domain};
+    if (no_auth)
+        cf_log(CF_LOG_WARN, "data plane authentication is OFF (--insecure-no-auth)", NULL);
+    registry_api_config rc = {.login_domain = login_domain, .insecure_no_auth = no_auth};
     if (registry_api_configure(&rc, &e) != CF_OK)
         goto out;
     snprintf(path, sizeof(path), "%s/admin.token", data);
@@ -259,6 +268,7 @@ int main(int argc, char **argv)
     char port[8], mport[8], data_addr[300], url[512];
     snprintf(port, sizeof(port), "%u", http_server_port(srv));
     data_address(data_addr, sizeof(data_addr), listen, port);
+    registry_api_set_address(data_addr);
     cf_log(CF_LOG_INFO, "listening", "listen", listen, "port", port, "api", "data", NULL);
 
     mgmt_config mc = {.admin_token = admin,

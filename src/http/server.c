@@ -240,6 +240,14 @@ unsigned http_req_header_each(http_req *r, const char *name,
     return b.count;
 }
 
+unsigned http_req_query_each(http_req *r, const char *name, int (*fn)(void *cls, const char *value),
+                             void *cls)
+{
+    each_box b = {.name = name, .fn = fn, .cls = cls};
+    MHD_get_connection_values(r->in->conn, MHD_GET_ARGUMENT_KIND, each_cb, &b);
+    return b.count;
+}
+
 const char *http_req_query(http_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->in->conn, MHD_GET_ARGUMENT_KIND, name);

@@ -95,6 +95,9 @@ const char *http_req_query(http_req *r, const char *name);
  * order; stops when fn returns non-zero. Returns the number of values. */
 unsigned http_req_header_each(http_req *r, const char *name,
                               int (*fn)(void *cls, const char *value), void *cls);
+/* The same for a query parameter that may repeat (?scope=a&scope=b). */
+unsigned http_req_query_each(http_req *r, const char *name, int (*fn)(void *cls, const char *value),
+                             void *cls);
 /* Content-Length of the request, or -1 when absent (chunked or none). */
 int64_t http_req_content_length(http_req *r);
 /* Peer address as text ("127.0.0.1"). */

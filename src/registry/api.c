@@ -1,8 +1,9 @@
 /*
- * api.c -- the data plane's front: routing, the registry lookup, errors,
- * object streaming, and the read-only endpoints (base, catalog, tags
- * list, referrers). Pushes and pulls of blobs and manifests live in
- * blobs.c, uploads.c and manifests.c.
+ * api.c -- the data plane's front: routing, the registry lookup, the
+ * access check every route passes first (access.c), errors, object
+ * streaming, and the read-only endpoints (base, catalog, tags list,
+ * referrers). Pushes and pulls of blobs and manifests live in blobs.c,
+ * uploads.c and manifests.c; /oauth2/token in access.c.
  */
 #define CF_LOG_MOD "registry"
 #include "registry/api.h"
@@ -41,13 +42,19 @@ cf_code registry_api_configure(const registry_api_config *c, cf_err *e)
         if (login_domain == NULL)
             return cf_err_set(e, CF_ENOMEM, "out of memory");
     }
-    return CF_OK;
+    return api_access_configure(c, e);
 }
 
 void registry_api_shutdown(void)
 {
     free(login_domain);
     login_domain = NULL;
+    api_access_shutdown();
+}
+
+const char *api_login_domain(void)
+{
+    return login_domain;
 }
 
 /* ---- memory held by request bodies ---- */
@@ -101,13 +108,31 @@ void api_respond(rq *q, http_resp *resp)
     http_req_respond(q->r, resp);
 }
 
+static void fail_v(rq *q, unsigned status, const char *code, const char *hname, const char *hval,
+                   const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+
 void api_fail(rq *q, unsigned status, const char *code, const char *fmt, ...)
 {
-    char msg[1400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    fail_v(q, status, code, NULL, NULL, fmt, ap);
     va_end(ap);
+}
+
+void api_fail_hdr(rq *q, unsigned status, const char *code, const char *hname, const char *hval,
+                  const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(q, status, code, hname, hval, fmt, ap);
+    va_end(ap);
+}
+
+static void fail_v(rq *q, unsigned status, const char *code, const char *hname, const char *hval,
+                   const char *fmt, va_list ap)
+{
+    char msg[1400];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     q->failed = 1;
     json_t *err = json_pack("{s:s,s:s,s:n}", "code", code, "message", msg, "detail");
     json_t *root = json_pack("{s:[o]}", "errors", err);
@@ -116,6 +141,8 @@ void api_fail(rq *q, unsigned status, const char *code, const char *fmt, ...)
     http_resp *resp =
         http_resp_bytes(status, body ? body : "", body ? strlen(body) : 0, "application/json");
     free(body);
+    if (hname)
+        http_resp_header(resp, hname, hval);
     char st[8];
     snprintf(st, sizeof(st), "%u", status);
     /* let go of the upload before the client can see the answer, so its
@@ -366,6 +393,13 @@ static int pagination(rq *q, int64_t *n, const char **last)
 typedef struct list_ctx {
     json_t *arr;
     char last[API_NAME_MAX + 1];
+    /* the catalog under authentication: names get `prefix`, only those
+     * the credentials may list are kept, at most n of them */
+    rq *q;
+    const char *prefix;
+    int64_t n, count;
+    int over;                      /* a listable name past the n-th: there is a next page */
+    char cursor[API_NAME_MAX + 1]; /* the last name read from the store */
 } list_ctx;
 
 static int list_add(void *cls, const char *v)
@@ -374,6 +408,22 @@ static int list_add(void *cls, const char *v)
     json_array_append_new(l->arr, json_string(v));
     snprintf(l->last, sizeof(l->last), "%s", v);
     return 0;
+}
+
+static int catalog_add(void *cls, const char *repo)
+{
+    list_ctx *l = cls;
+    snprintf(l->cursor, sizeof(l->cursor), "%s", repo);
+    if (!api_access_lists(l->q, repo))
+        return 0;
+    if (l->count == l->n) {
+        l->over = 1;
+        return 1;
+    }
+    char full[API_NAME_MAX + 1];
+    snprintf(full, sizeof(full), "%s%s", l->prefix, repo);
+    l->count++;
+    return list_add(l, full);
 }
 
 static void respond_json(rq *q, unsigned status, json_t *root, const char *ctype, const char *link)
@@ -391,12 +441,60 @@ static void respond_json(rq *q, unsigned status, json_t *root, const char *ctype
     api_respond(q, resp);
 }
 
+/* The catalog with authentication: the repositories of the registry the
+ * credentials belong to that they may list, as the client names them
+ * ("<registry>/<repo>" with path routing). */
+static void catalog_scoped(rq *q, const char *host_reg, int64_t n, const char *last)
+{
+    char prefix[sizeof(q->reg.name) + 1] = "";
+    if (host_reg == NULL)
+        snprintf(prefix, sizeof(prefix), "%s/", q->reg.name);
+    size_t pl = strlen(prefix);
+    list_ctx l = {.arr = json_array(), .q = q, .prefix = prefix, .n = n};
+    /* `last` is a client-visible name: back to a repository name */
+    int done = 0;
+    if (last && pl && strncmp(last, prefix, pl) != 0)
+        done = strcmp(last, prefix) > 0; /* past this registry's names: nothing */
+    else if (last)
+        snprintf(l.cursor, sizeof(l.cursor), "%s", last + pl);
+    cf_err e = {0};
+    int more = 1;
+    /* read on until n listable names and one more (a next page) are seen */
+    while (!done && !l.over && more) {
+        more = 0;
+        if (l.arr == NULL ||
+            meta_catalog(q->reg.id, l.cursor, LIST_MAX_N, catalog_add, &l, &more, &e) != CF_OK) {
+            json_decref(l.arr);
+            if (l.arr == NULL)
+                api_fail(q, 500, "UNKNOWN", "out of memory");
+            else
+                api_fail_err(q, &e, "catalog");
+            return;
+        }
+    }
+    char link[API_NAME_MAX + 96];
+    if (l.over && n > 0)
+        snprintf(link, sizeof(link), "</v2/_catalog?last=%s&n=%lld>; rel=\"next\"", l.last,
+                 (long long)n);
+    respond_json(q, 200, json_pack("{s:o}", "repositories", l.arr), "application/json",
+                 l.over && n > 0 ? link : NULL);
+}
+
 static void api_catalog(rq *q, const route_slice *host_reg)
 {
     int64_t n;
     const char *last;
     if (pagination(q, &n, &last) != 0)
         return;
+    if (!api_access_open()) {
+        char hname[OCI_REGISTRY_NAME_MAX + 1];
+        if (host_reg)
+            snprintf(hname, sizeof(hname), "%.*s", (int)host_reg->len, host_reg->p);
+        if (api_access_catalog(q, host_reg ? hname : NULL) != 0)
+            return;
+        catalog_scoped(q, host_reg ? hname : NULL, n, last);
+        return;
+    }
     const char *reg_id = NULL;
     if (host_reg) {
         char name[OCI_REGISTRY_NAME_MAX + 1];
@@ -594,6 +692,26 @@ static void not_allowed(rq *q)
 
 static void handle(rq *q);
 
+/* The action a route needs: reads pull (the tags list: metadata/read or
+ * content/read), DELETE delete, every other method (uploads included,
+ * their status GET and cancel too) push. */
+static unsigned required_action(route_kind k, const http_req *r)
+{
+    int get = method_is(r, "GET") || method_is(r, "HEAD");
+    int del = method_is(r, "DELETE");
+    switch (k) {
+    case ROUTE_TAGS:
+        return get ? AUTH_META : AUTH_PUSH;
+    case ROUTE_MANIFEST:
+    case ROUTE_BLOB:
+        return get ? AUTH_PULL : del ? AUTH_DELETE : AUTH_PUSH;
+    case ROUTE_REFERRERS:
+        return get ? AUTH_PULL : AUTH_PUSH;
+    default: /* uploads */
+        return AUTH_PUSH;
+    }
+}
+
 void registry_api_handle(http_req *r, void *ctx)
 {
     (void)ctx;
@@ -618,11 +736,17 @@ static void handle(rq *q)
         api_fail(q, 404, "NOT_FOUND", "no such endpoint");
         return;
     }
+    if (k == ROUTE_TOKEN) {
+        api_token(q);
+        return;
+    }
     if (k == ROUTE_BASE) {
         if (!get) {
             not_allowed(q);
             return;
         }
+        if (api_access_base(q) != 0)
+            return;
         api_respond(q, http_resp_bytes(200, "{}", 2, "application/json"));
         return;
     }
@@ -650,14 +774,21 @@ static void handle(rq *q)
     char regname[OCI_REGISTRY_NAME_MAX + 1];
     snprintf(regname, sizeof(regname), "%.*s", (int)regs.len, regs.p);
     snprintf(q->repo, sizeof(q->repo), "%.*s", (int)repos.len, repos.p);
+    unsigned need = required_action(k, r);
     cf_err e = {0};
     if (meta_registry_get(&q->reg, regname, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
+        if (e.code == CF_ENOTFOUND && !api_access_open())
+            api_access_unknown_registry(q, need); /* no credentials can be valid */
+        else if (e.code == CF_ENOTFOUND)
             api_fail(q, 404, "NAME_UNKNOWN", "registry %s unknown", regname);
         else
             api_fail_err(q, &e, "registry lookup");
         return;
     }
+    /* authentication first: even a locked registry answers its lock only
+     * to callers allowed to know */
+    if (api_access(q, need) != 0)
+        return;
     /* the tags list is metadata and needs no key: it stays readable while
      * the registry is locked (nothing is lost, docs/cmk.md) */
     if (k == ROUTE_TAGS) {

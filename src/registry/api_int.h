@@ -9,12 +9,25 @@
 
 #include "crypto/seal.h"
 #include "http/server.h"
+#include "registry/api.h"
+#include "registry/auth.h"
 #include "registry/oci.h"
 #include "registry/route.h"
 #include "store/meta.h"
 #include "store/uploads.h"
 
 #define API_NAME_MAX (OCI_REGISTRY_NAME_MAX + 1 + OCI_NAME_MAX)
+
+/* Who is asking (access.c fills it before any handler runs). */
+typedef enum { VIA_NONE = 0, VIA_BEARER, VIA_BASIC } rq_via;
+typedef struct rq_auth {
+    int via;                 /* rq_via */
+    int kind;                /* auth_kind: AUTH_ADMIN also under --insecure-no-auth */
+    unsigned allowed;        /* actions on q->name */
+    char sub[AUTH_USER_MAX]; /* VIA_BASIC: the user as authenticated */
+    auth_claims claims;      /* VIA_BEARER */
+    char scope[4096];        /* VIA_BASIC with a token: its scope map */
+} rq_auth;
 
 /* One per request, in r->user; freed by on_done (rq_done). */
 typedef struct rq {
@@ -39,6 +52,7 @@ typedef struct rq {
     /* manifests */
     oci_reference ref;
     uint64_t mem_reserved; /* bytes of the manifest budget held */
+    rq_auth auth;
 } rq;
 
 /* Responds with the spec's error body; logs the failure once. */
@@ -50,6 +64,9 @@ void api_drop_upload(rq *q);
 /* Reserves n bytes of the daemon-wide budget for request bodies held in
  * memory (manifests); released when the request ends. -1 when over. */
 int api_mem_reserve(rq *q, uint64_t n);
+/* The same with one extra response header (name, value). */
+void api_fail_hdr(rq *q, unsigned status, const char *code, const char *hname, const char *hval,
+                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Maps a cf_err from a lower layer to a response (500/503/507...). */
 void api_fail_err(rq *q, const cf_err *e, const char *what);
 /* Adds the common headers and queues. */
@@ -57,6 +74,38 @@ void api_respond(rq *q, http_resp *resp);
 /* Requires the KEK (fills q->kek); on failure responds DENIED and
  * returns non-zero. */
 int api_need_kek(rq *q);
+
+/* ---- access.c: authentication and authorization (auth.h) ---- */
+
+/* Copies what access needs from the API config. */
+cf_code api_access_configure(const registry_api_config *c, cf_err *e);
+void api_access_shutdown(void);
+/* 1 under --insecure-no-auth. */
+int api_access_open(void);
+/* The request's credentials against q->reg (q->name, q->repo set): 0 when
+ * they allow every action of `need` on q->name; otherwise responds (401
+ * with the challenge, 403 DENIED for valid credentials without the right,
+ * 5xx when they cannot be checked) and returns -1. */
+int api_access(rq *q, unsigned need);
+/* 401 with the challenge for q->name (no credentials could be valid: the
+ * registry named does not exist). */
+void api_access_unknown_registry(rq *q, unsigned need);
+/* The actions the request's credentials (already checked by api_access)
+ * have on another repository of q->reg: `name` as the client writes it,
+ * `repo` inside the registry. */
+unsigned api_access_on(rq *q, const char *name, const char *repo);
+/* GET /v2/: 0 with any valid credentials (responds 401 otherwise). */
+int api_access_base(rq *q);
+/* GET /v2/_catalog: fills q->reg with the registry the credentials belong
+ * to (host_reg: the Host's registry) and returns 0, or responds and
+ * returns -1. */
+int api_access_catalog(rq *q, const char *host_reg);
+/* 1 when the catalog may list the repository `repo` of q->reg. */
+int api_access_lists(rq *q, const char *repo);
+/* GET /oauth2/token. */
+void api_token(rq *q);
+/* The login domain (NULL when none). */
+const char *api_login_domain(void);
 
 void api_blob(rq *q);
 void api_upload_start(rq *q);

@@ -291,10 +291,17 @@ static int try_mount(rq *q, const char *mount)
     const char *from = http_req_query(q->r, "from");
     const char *from_repo = NULL;
     char buf[OCI_NAME_MAX + 1];
+    /* without `from` the blob may come from any repository of the
+     * registry: only for credentials that may read them all (the admin
+     * user); others upload (their scope could otherwise reach a blob of a
+     * repository they cannot read) */
+    if ((from == NULL || *from == '\0') && q->auth.kind != AUTH_ADMIN)
+        return 1;
     if (from != NULL && *from != '\0') {
         size_t fl = strlen(from);
         if (!oci_name_valid(from, fl))
             return 1;
+        const char *from_name = from;
         /* same routing as the target: with path routing `from` carries the
          * registry as its first component, which must be this registry */
         size_t tl = q->rt.name.len - strlen(q->repo); /* prefix length incl. '/' */
@@ -305,6 +312,9 @@ static int try_mount(rq *q, const char *mount)
         }
         snprintf(buf, sizeof(buf), "%s", from);
         from_repo = buf;
+        /* mounting reads `from`: it needs pull there (else a plain upload) */
+        if (!(api_access_on(q, from_name, from_repo) & AUTH_PULL))
+            return 1;
     }
     int64_t size = 0;
     /* without `from`, any blob of this registry can be mounted (OCI 1.1) */

@@ -15,6 +15,8 @@ route_kind route_parse(route *r, const char *path)
 {
     memset(r, 0, sizeof(*r));
     size_t len = strlen(path);
+    if (strcmp(path, "/oauth2/token") == 0)
+        return r->kind = ROUTE_TOKEN;
     if (len < 3 || memcmp(path, "/v2", 3) != 0)
         return ROUTE_NONE;
     if (len == 3 || (len == 4 && path[3] == '/'))

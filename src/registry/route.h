@@ -10,6 +10,7 @@
  *   /v2/<name>/blobs/uploads/             upload start (also without '/')
  *   /v2/<name>/blobs/uploads/<uuid>       upload
  *   /v2/<name>/referrers/<digest>         referrers
+ *   /oauth2/token                         token (registry authentication)
  *
  * The endpoint is recognised from the end of the path, so a repository
  * name may itself contain "blobs" or "manifests" components. <name> is
@@ -33,6 +34,7 @@ typedef enum {
     ROUTE_UPLOAD_START,
     ROUTE_UPLOAD,
     ROUTE_REFERRERS,
+    ROUTE_TOKEN,
 } route_kind;
 
 typedef struct route_slice {

@@ -107,7 +107,9 @@ function httpJson(url, { method = 'GET', headers = {}, body } = {}) {
   });
 }
 
-// opts.cofferdArgs: extra cofferd arguments; opts.keyCheckInterval (default 1).
+// opts.cofferdArgs: extra cofferd arguments; opts.keyCheckInterval (default 1);
+// opts.auth: authenticate the data plane (default: --insecure-no-auth, these
+// tests are about keys).
 export async function startCmkStack(opts = {}) {
   const mgmtPort = await freePort();
   const dataPort = await freePort();
@@ -117,7 +119,8 @@ export async function startCmkStack(opts = {}) {
   const dataDir = tempDir('coffer-cmk-data-');
   const cofferArgs = ['--data', dataDir, '--listen', `127.0.0.1:${dataPort}`,
     '--mgmt-listen', `127.0.0.1:${mgmtPort}`, '--key-check-interval', String(opts.keyCheckInterval || 1),
-    '--vault-ca', caPath, '--tenant', TENANT, ...(opts.cofferdArgs || [])];
+    '--vault-ca', caPath, '--tenant', TENANT, ...(opts.auth ? [] : ['--insecure-no-auth']),
+    ...(opts.cofferdArgs || [])];
   const logs = [];
 
   async function startCoffer() {

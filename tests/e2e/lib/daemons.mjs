@@ -94,10 +94,12 @@ function stopProc(proc, sig) {
 
 // cofferd on free loopback ports (data plane and management API) with a
 // fresh data dir. d.url is the data plane, d.mgmtUrl the management API,
-// d.adminToken its bearer credential.
-export async function startCofferd({ dataDir = freshDir(), args = [], env } = {}) {
+// d.adminToken its bearer credential. The data plane runs without
+// authentication (--insecure-no-auth: protocol tests) unless auth is true.
+export async function startCofferd({ dataDir = freshDir(), args = [], env, auth = false } = {}) {
   const mgmt = args.includes('--mgmt-listen') ? [] : ['--mgmt-listen', '127.0.0.1:0'];
-  const d = await startDaemon('cofferd', ['--data', dataDir, '--listen', '127.0.0.1:0', ...mgmt, ...args],
+  const open = auth || args.includes('--insecure-no-auth') ? [] : ['--insecure-no-auth'];
+  const d = await startDaemon('cofferd', ['--data', dataDir, '--listen', '127.0.0.1:0', ...mgmt, ...open, ...args],
     { env, listeners: 2 });
   d.dataDir = dataDir;
   d.url = `http://127.0.0.1:${d.port}`;

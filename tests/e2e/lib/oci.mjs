@@ -61,11 +61,12 @@ export const TARGET = process.env.COFFER_E2E_TARGET || 'cofferd';
 
 // A registry under test: { url, registry, dataDir, logPath, kill(), stop(),
 // restart() }. restart() starts the same server again on the same data dir
-// (a new port: read url again).
-export async function startRegistry({ registry = 'demo1', args = [] } = {}) {
+// (a new port: read url again). Without authentication (--insecure-no-auth,
+// as docker-registry) unless auth is true.
+export async function startRegistry({ registry = 'demo1', args = [], auth = false } = {}) {
   if (TARGET === 'distribution') return startDistribution({ registry });
   const cofferArgs = ['--registry', registry, ...args];
-  const d = await startCofferd({ dataDir: tempDir('coffer-data-'), args: cofferArgs });
+  const d = await startCofferd({ dataDir: tempDir('coffer-data-'), args: cofferArgs, auth });
   removeAtExit(dirname(d.logPath));
   const h = {
     registry, dataDir: d.dataDir, daemon: d,
@@ -75,7 +76,7 @@ export async function startRegistry({ registry = 'demo1', args = [] } = {}) {
     kill() { return this.daemon.kill(); },
     stop() { return this.daemon.stop(); },
     async restart() {
-      this.daemon = await startCofferd({ dataDir: this.dataDir, args: cofferArgs });
+      this.daemon = await startCofferd({ dataDir: this.dataDir, args: cofferArgs, auth });
       removeAtExit(dirname(this.daemon.logPath));
       return this;
     },
