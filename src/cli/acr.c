@@ -8,6 +8,8 @@
  * `rotate-key --identity` sends a client id (a UUID as given, a name or id
  * resolved, `[system]` as "system"); `acr identity assign|remove` reads the
  * registry, computes the new identity set and PATCHes it whole.
+ * `acr credential show|renew` are the admin user's listCredentials and
+ * regenerateCredential (AUTH-CONTRACT).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +64,25 @@ static json_t *encryption_of(json_t *r)
     return v;
 }
 
+/* properties.adminUserEnabled / anonymousPullEnabled into props from
+ * --admin-enabled / --anonymous-pull-enabled; *n counts those given. */
+static int auth_props(const cli_args *a, json_t *props, int *n, cli_err *e)
+{
+    static const char *const opts[2][2] = {{"admin-enabled", "adminUserEnabled"},
+                                           {"anonymous-pull-enabled", "anonymousPullEnabled"}};
+    *n = 0;
+    for (int i = 0; i < 2; i++) {
+        int v = cli_args_bool(a, opts[i][0], e);
+        if (v == -2)
+            return -1;
+        if (v >= 0) {
+            json_object_set_new(props, opts[i][1], json_boolean(v));
+            (*n)++;
+        }
+    }
+    return 0;
+}
+
 static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     const char *sku, *ident = cli_args_get(a, "identity");
@@ -69,9 +90,17 @@ static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     char p[512];
     if (sku_of(a, &sku, e) || reg_path(p, sizeof(p), a, NULL, e))
         return -1;
-    if ((ident == NULL) != (kek == NULL))
+    json_t *auth = json_object();
+    int nauth;
+    if (auth_props(a, auth, &nauth, e)) {
+        json_decref(auth);
+        return -1;
+    }
+    if ((ident == NULL) != (kek == NULL)) {
+        json_decref(auth);
         return cli_usage(e, "Usage error: --identity and --key-encryption-key must be both "
                             "supplied");
+    }
     json_t *body = json_object(), *ij = NULL;
     int rc = -1;
     if (sku)
@@ -100,8 +129,15 @@ static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
                                       "keyVaultProperties", "keyIdentifier", kek, "identity",
                                       client_id));
     }
+    if (nauth) {
+        json_t *props = json_object_get(body, "properties");
+        if (props == NULL)
+            json_object_set_new(body, "properties", props = json_object());
+        json_object_update(props, auth);
+    }
     rc = cli_mgmt(c, "PUT", p, body, res, e);
 out:
+    json_decref(auth);
     json_decref(ij);
     json_decref(body);
     return rc;
@@ -142,8 +178,46 @@ static int run_update(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     char p[512];
     if (sku_of(a, &sku, e) || reg_path(p, sizeof(p), a, NULL, e))
         return -1;
-    json_t *body = json_pack("{s:{s:s}}", "sku", "name", sku);
-    int rc = cli_mgmt(c, "PATCH", p, body, res, e);
+    json_t *body = json_object(), *props = json_object();
+    int nauth, rc = -1;
+    if (auth_props(a, props, &nauth, e))
+        goto out;
+    if (sku == NULL && nauth == 0) {
+        cli_usage(e, "usage error: give --sku, --admin-enabled or --anonymous-pull-enabled");
+        goto out;
+    }
+    if (sku)
+        json_object_set_new(body, "sku", json_pack("{s:s}", "name", sku));
+    if (nauth)
+        json_object_set(body, "properties", props);
+    rc = cli_mgmt(c, "PATCH", p, body, res, e);
+out:
+    json_decref(props);
+    json_decref(body);
+    return rc;
+}
+
+static int run_cred_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    char p[512];
+    if (reg_path(p, sizeof(p), a, "/listCredentials", e))
+        return -1;
+    return cli_mgmt(c, "POST", p, NULL, res, e);
+}
+
+static int run_cred_renew(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    const char *which = cli_args_get(a, "password-name");
+    char p[512];
+    if (strcmp(which, "password") != 0 && strcmp(which, "password2") != 0)
+        return cli_usage(e,
+                         "argument --password-name: invalid choice: '%.64s' (choose from "
+                         "'password', 'password2')",
+                         which);
+    if (reg_path(p, sizeof(p), a, "/regenerateCredential", e))
+        return -1;
+    json_t *body = json_pack("{s:s}", "name", which);
+    int rc = cli_mgmt(c, "POST", p, body, res, e);
     json_decref(body);
     return rc;
 }
@@ -321,11 +395,19 @@ static const cli_opt create_opts[] = {
     {"sku", NULL, CLI_OPT_VALUE, 0, "Basic|Standard|Premium"},
     {"identity", NULL, CLI_OPT_VALUE, 0, "NAME|/identities/NAME|CLIENTID"},
     {"key-encryption-key", NULL, CLI_OPT_VALUE, 0, "KEY_URI"},
+    {"admin-enabled", NULL, CLI_OPT_BOOL, 0, "true|false"},
     {0},
 };
 static const cli_opt update_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
-    {"sku", NULL, CLI_OPT_VALUE, 1, "Basic|Standard|Premium"},
+    {"sku", NULL, CLI_OPT_VALUE, 0, "Basic|Standard|Premium"},
+    {"admin-enabled", NULL, CLI_OPT_BOOL, 0, "true|false"},
+    {"anonymous-pull-enabled", NULL, CLI_OPT_BOOL, 0, "true|false"},
+    {0},
+};
+static const cli_opt renew_opts[] = {
+    {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    {"password-name", NULL, CLI_OPT_VALUE, 1, "password|password2"},
     {0},
 };
 static const cli_opt rotate_opts[] = {
@@ -345,7 +427,7 @@ const cli_verb cli_acr_verbs[] = {
      "Create a registry; with --identity and --key-encryption-key, encrypted under a "
      "customer-managed key (Premium).",
      create_opts, run_create,
-     "coffer acr create -n myregistry --sku Premium --identity myidentity "
+     "coffer acr create -n myregistry --sku Premium --admin-enabled true --identity myidentity "
      "--key-encryption-key https://127.0.0.1:8443/keys/mykey"},
     {"show", "Show a registry.", name_opts, run_show,
      "coffer acr show -n myregistry --query properties.loginServer -o tsv"},
@@ -353,8 +435,20 @@ const cli_verb cli_acr_verbs[] = {
      run_delete, "coffer acr delete -n myregistry"},
     {"list", "List the registries, by name.", no_opts, run_list,
      "coffer acr list --query [].name -o tsv"},
-    {"update", "Change a registry's SKU.", update_opts, run_update,
-     "coffer acr update -n myregistry --sku Premium"},
+    {"update",
+     "Change a registry's SKU, enable or disable its admin user or anonymous pull (Standard and "
+     "Premium).",
+     update_opts, run_update, "coffer acr update -n myregistry --admin-enabled true"},
+    {0},
+};
+
+const cli_verb cli_acr_credential_verbs[] = {
+    {"show", "Show the admin user's name and passwords (the admin user must be enabled).",
+     name_opts, run_cred_show,
+     "coffer acr credential show -n myregistry --query passwords[0].value -o tsv"},
+    {"renew", "Regenerate one of the admin user's passwords (tokens issued with it stop working).",
+     renew_opts, run_cred_renew,
+     "coffer acr credential renew -n myregistry --password-name password2"},
     {0},
 };
 

@@ -105,12 +105,15 @@ int cli_args_parse(cli_args *a, const cli_opt *spec, int argc, char **argv, cli_
             if (add_val(a, i, val, e))
                 return -1;
         } else { /* multi */
+            int before = a->nvals[i];
+            if (before < CLI_MAX_VALS)
+                a->starts[i][before] = 1;
             if (inline_val && add_val(a, i, inline_val, e))
                 return -1;
             while (k + 1 < argc && !is_option(argv[k + 1]))
                 if (add_val(a, i, argv[++k], e))
                     return -1;
-            if (a->nvals[i] == 0)
+            if (a->nvals[i] == before)
                 return cli_usage(e, "argument --%s: expected at least one argument", spec[i].name);
         }
     }
@@ -144,6 +147,30 @@ const char *const *cli_args_multi(const cli_args *a, const char *name, int *n)
     int i = index_of(a, name);
     *n = i >= 0 ? a->nvals[i] : 0;
     return i >= 0 ? a->vals[i] : NULL;
+}
+
+int cli_args_occurrence(const cli_args *a, const char *name, int k, const char *const **vals,
+                        int *n)
+{
+    int i = index_of(a, name);
+    *vals = NULL;
+    *n = 0;
+    if (i < 0)
+        return -1;
+    int seen = -1;
+    for (int j = 0; j < a->nvals[i]; j++) {
+        if (a->starts[i][j])
+            seen++;
+        if (seen == k) {
+            int m = j + 1;
+            while (m < a->nvals[i] && !a->starts[i][m])
+                m++;
+            *vals = a->vals[i] + j;
+            *n = m - j;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 int cli_args_bool(const cli_args *a, const char *name, cli_err *e)

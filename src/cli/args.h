@@ -33,6 +33,8 @@ typedef struct cli_args {
     const cli_opt *spec; /* terminated by a NULL name */
     int nvals[CLI_MAX_OPTS];
     const char *vals[CLI_MAX_OPTS][CLI_MAX_VALS];
+    /* 1 at the first value of each occurrence of a multi-valued option */
+    unsigned char starts[CLI_MAX_OPTS][CLI_MAX_VALS];
     const char *query; /* --query, or NULL */
     int tsv;           /* -o tsv */
     int help;          /* -h/--help seen */
@@ -46,6 +48,12 @@ int cli_args_parse(cli_args *a, const cli_opt *spec, int argc, char **argv, cli_
 const char *cli_args_get(const cli_args *a, const char *name);
 /* The values of a multi-valued option (count in *n; 0 when absent). */
 const char *const *cli_args_multi(const cli_args *a, const char *name, int *n);
+/* The k-th occurrence (from 0) of a multi-valued option given several
+ * times (`--repository app content/read --repository web content/write`):
+ * its values in *vals, their count in *n. Returns 0, or -1 when there is
+ * no k-th occurrence. */
+int cli_args_occurrence(const cli_args *a, const char *name, int k, const char *const **vals,
+                        int *n);
 /* A boolean option: 1 true, 0 false, -1 absent; a word other than
  * true/false (any case) is a usage error (returns -2). */
 int cli_args_bool(const cli_args *a, const char *name, cli_err *e);

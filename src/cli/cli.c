@@ -20,6 +20,9 @@ static const cli_group groups[] = {
     {"acr", "Registries (cofferd).", cli_acr_verbs},
     {"acr encryption", "A registry's customer-managed key.", cli_acr_encryption_verbs},
     {"acr identity", "A registry's managed identities.", cli_acr_identity_verbs},
+    {"acr credential", "A registry's admin user.", cli_acr_credential_verbs},
+    {"acr token", "Repository-scoped tokens of a registry.", cli_acr_token_verbs},
+    {"acr token credential", "A token's passwords.", cli_acr_token_credential_verbs},
     {"keyvault", "Vaults and their access policies (keyvaultd).", cli_keyvault_verbs},
     {"keyvault key", "Keys in a vault (keyvaultd).", cli_keyvault_key_verbs},
 };

@@ -35,6 +35,9 @@ extern const cli_verb cli_identity_verbs[];
 extern const cli_verb cli_acr_verbs[];
 extern const cli_verb cli_acr_encryption_verbs[];
 extern const cli_verb cli_acr_identity_verbs[];
+extern const cli_verb cli_acr_credential_verbs[];
+extern const cli_verb cli_acr_token_verbs[];
+extern const cli_verb cli_acr_token_credential_verbs[];
 extern const cli_verb cli_keyvault_verbs[];
 extern const cli_verb cli_keyvault_key_verbs[];
 
@@ -45,6 +48,11 @@ int cli_is_uuid(const char *s);
 /* Resolves an identity given as NAME, /identities/NAME or client id through
  * GET /identities; *out is the identity JSON (new reference). */
 int cli_identity_resolve(cli_ctx *c, const char *ref, json_t **out, cli_err *e);
+
+/* The scope of `acr token create`: one {"repository","actions"} per
+ * --repository REPO ACTION... occurrence (new reference); NULL after a
+ * usage error. */
+json_t *cli_token_scope(const cli_args *a, cli_err *e);
 
 /* The "value" array of a list answer (new reference; [] when absent);
  * releases r. */

@@ -10,6 +10,9 @@
  *   PUT|GET|DELETE /identities/{name}, GET /identities     (Bearer)
  *   PUT|GET|PATCH|DELETE /registries/{name}, GET /registries,
  *   POST /registries/{name}/encryption/check               (Bearer)
+ *   POST /registries/{name}/listCredentials|regenerateCredential
+ *   PUT|GET|DELETE /registries/{name}/tokens/{token}, GET .../tokens,
+ *   POST /registries/{name}/tokens/{token}/generateCredentials (Bearer)
  */
 #define CF_LOG_MOD "mgmt"
 #include "control/mgmt.h"
@@ -212,6 +215,20 @@ void mgmt_reply(http_req *r, unsigned status, json_t *body)
         return;
     }
     http_req_respond(r, http_resp_bytes(status, text, strlen(text), "application/json"));
+    free(text);
+}
+
+void mgmt_reply_secret(http_req *r, unsigned status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        mgmt_fail(r, 500, "InternalError", "out of memory");
+        return;
+    }
+    size_t n = strlen(text);
+    http_req_respond(r, http_resp_bytes(status, text, n, "application/json"));
+    OPENSSL_cleanse(text, n);
     free(text);
 }
 
@@ -436,6 +453,16 @@ static void dispatch(http_req *r)
     if (k == 4 && strcmp(seg[0], "registries") == 0 && strcmp(seg[2], "encryption") == 0 &&
         strcmp(seg[3], "check") == 0) {
         registries_handle(r, seg[1], 1);
+        return;
+    }
+    if (k == 3 && strcmp(seg[0], "registries") == 0 &&
+        (strcmp(seg[2], "listCredentials") == 0 || strcmp(seg[2], "regenerateCredential") == 0)) {
+        registries_credentials(r, seg[1], seg[2]);
+        return;
+    }
+    if (k >= 3 && strcmp(seg[0], "registries") == 0 && strcmp(seg[2], "tokens") == 0 &&
+        (k < 5 || strcmp(seg[4], "generateCredentials") == 0)) {
+        tokens_handle(r, seg[1], k >= 4 ? seg[3] : NULL, k == 5 ? seg[4] : NULL);
         return;
     }
     mgmt_fail(r, 404, "NotFound", "No management endpoint at %s.", r->path);

@@ -31,6 +31,9 @@ void mgmt_fail_err(http_req *r, const cf_err *e, const char *what);
 /* Answers body (taken; NULL answers 500) as JSON; body_json NULL and
  * status 200: an empty body. */
 void mgmt_reply(http_req *r, unsigned status, json_t *body);
+/* mgmt_reply for an answer that carries passwords: the serialized text
+ * is wiped before it is freed. */
+void mgmt_reply_secret(http_req *r, unsigned status, json_t *body);
 /* The request body as a JSON object ({} when empty); NULL after answering
  * 400 InvalidRequest. */
 json_t *mgmt_body(http_req *r);
@@ -42,5 +45,15 @@ json_t *identity_json(const meta_identity *id);
 
 /* registries.c */
 void registries_handle(http_req *r, const char *name, int check);
+/* POST /registries/{name}/listCredentials | regenerateCredential */
+void registries_credentials(http_req *r, const char *name, const char *action);
+/* The registry named; -1 after answering 404 (or the store's error). */
+int registries_lookup(http_req *r, const char *name, meta_registry *out);
+/* cred_epoch + 1: registry tokens minted before stop working. Called
+ * with mgmt_mu held. */
+cf_code registries_bump_epoch(const char *registry_id, cf_err *e);
+
+/* tokens.c: /registries/{registry}/tokens[/{name}[/generateCredentials]] */
+void tokens_handle(http_req *r, const char *registry, const char *name, const char *action);
 
 #endif

@@ -11,6 +11,14 @@
  * identities in one transaction, then cmk_commit (cmk_abort and the
  * directory removed when the row could not be written).
  *
+ * Authentication settings (AUTH-CONTRACT): adminUserEnabled creates the
+ * admin user's two passwords the first time it is enabled (wrapped under
+ * the SRK, credentials.h); disabling it keeps them but bumps the
+ * registry's credential epoch, as regenerating one does, so that registry
+ * tokens minted before stop working. anonymousPullEnabled is refused on
+ * Basic registries, as ACR does. listCredentials and regenerateCredential
+ * are the admin user's `az acr credential show|renew`.
+ *
  * Deletion wipes the wrapped S and C in the database (meta_registry_delete),
  * forgets the KEK and C in memory, then removes the sealed objects: what
  * is left anywhere (backups included) can no longer be decrypted.
@@ -31,6 +39,7 @@
 #include "control/mgmt_int.h"
 #include "control/validate.h"
 #include "crypto/keys.h"
+#include "registry/credentials.h"
 #include "registry/keyring.h"
 #include "store/objects.h"
 
@@ -47,6 +56,8 @@ typedef struct reg_new {
     size_t n_uai;
     const char *key_identifier; /* NULL: service-managed encryption */
     const char *key_identity;   /* client id or "system" */
+    int admin_enabled;          /* adminUserEnabled */
+    int anonymous_pull;         /* anonymousPullEnabled */
 } reg_new;
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
@@ -68,6 +79,22 @@ static void remove_registry_dir(const char *id)
         return; /* never remove anything but a registry's own directory */
     snprintf(path, sizeof(path), "%s/registries/%s", objects_data_dir(), id);
     nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Makes the admin user's passwords that reg does not have yet. */
+static cf_code admin_passwords_ensure(meta_registry *reg, cf_err *e)
+{
+    for (int i = 0; i < 2; i++) {
+        if (reg->admin_pw_set[i])
+            continue;
+        char pw[44];
+        cf_code rc = cred_admin_new(pw, reg->admin_pw[i], reg->id, i + 1, e);
+        OPENSSL_cleanse(pw, sizeof(pw));
+        if (rc != CF_OK)
+            return rc;
+        reg->admin_pw_set[i] = 1;
+    }
+    return CF_OK;
 }
 
 /* Creates the registry; *out receives its row. f (may be NULL) receives
@@ -96,7 +123,11 @@ static cf_code registry_create(meta_registry *out, const reg_new *p, cmk_fail *f
             return rc;
     }
     snprintf(reg->key_status, sizeof(reg->key_status), "available");
+    reg->anonymous_pull = p->anonymous_pull;
+    reg->admin_enabled = p->admin_enabled;
     rc = keyring_new_secret(reg->wrapped_s, reg->id, e);
+    if (rc == CF_OK && reg->admin_enabled)
+        rc = admin_passwords_ensure(reg, e);
     if (rc == CF_OK)
         rc = objects_registry_dirs(reg->id, e);
     if (rc != CF_OK)
@@ -117,6 +148,7 @@ static cf_code registry_create(meta_registry *out, const reg_new *p, cmk_fail *f
         cmk_commit(reg);
     OPENSSL_cleanse(reg->wrapped_s, sizeof(reg->wrapped_s));
     OPENSSL_cleanse(reg->wrapped_c, sizeof(reg->wrapped_c));
+    OPENSSL_cleanse(reg->admin_pw, sizeof(reg->admin_pw));
     return CF_OK;
 fail:
     remove_registry_dir(reg->id);
@@ -226,8 +258,13 @@ static json_t *registry_json(const meta_registry *reg, cf_err *e)
                   reg->sku, "tier", reg->sku, "identity", identity, "properties", "loginServer",
                   login, "creationDate", created, "provisioningState", "Succeeded", "encryption",
                   "status", reg->cmk ? "enabled" : "disabled", "keyVaultProperties", kvp);
-    if (j == NULL)
+    if (j == NULL) {
         cf_err_set(e, CF_ENOMEM, "out of memory");
+        return NULL;
+    }
+    json_t *props = json_object_get(j, "properties");
+    json_object_set_new(props, "adminUserEnabled", json_boolean(reg->admin_enabled));
+    json_object_set_new(props, "anonymousPullEnabled", json_boolean(reg->anonymous_pull));
     return j;
 }
 
@@ -238,8 +275,7 @@ static void reply_registry(http_req *r, unsigned status, const char *name)
     json_t *j = NULL;
     if (meta_registry_get(&reg, name, &e) == CF_OK)
         j = registry_json(&reg, &e);
-    OPENSSL_cleanse(reg.wrapped_s, sizeof(reg.wrapped_s));
-    OPENSSL_cleanse(reg.wrapped_c, sizeof(reg.wrapped_c));
+    OPENSSL_cleanse(&reg, sizeof(reg));
     if (j == NULL) {
         mgmt_fail_err(r, &e, "registry");
         return;
@@ -263,6 +299,8 @@ typedef struct reg_body {
     const char *key_identifier; /* NULL when absent */
     const char *key_identity;   /* NULL when absent */
     char key_identity_norm[40]; /* lower case client id, or "system" */
+    int admin;                  /* properties.adminUserEnabled: -1 absent, 0, 1 */
+    int anon;                   /* properties.anonymousPullEnabled: -1 absent, 0, 1 */
 } reg_body;
 
 static int bad(http_req *r, const char *code, const char *msg)
@@ -287,6 +325,22 @@ static int opt_string(http_req *r, const json_t *obj, const char *key, const cha
     return 0;
 }
 
+/* Optional boolean member into *out (-1 when absent); -1 (answered) when
+ * present and not a boolean. */
+static int opt_bool(http_req *r, const json_t *obj, const char *key, const char *where, int *out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = -1;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v)) {
+        mgmt_fail(r, 400, "InvalidRequest", "%s.%s must be true or false.", where, key);
+        return -1;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
 /* Optional object member; -1 (answered) when present and not an object. */
 static int opt_object(http_req *r, const json_t *obj, const char *key, const char *where,
                       json_t **out)
@@ -308,6 +362,7 @@ static int parse_body(http_req *r, const json_t *body, reg_body *b)
 {
     memset(b, 0, sizeof(*b));
     b->enc_status = -1;
+    b->admin = b->anon = -1;
     json_t *sku, *identity, *props, *enc = NULL, *kvp = NULL;
     if (opt_object(r, body, "sku", "", &sku) || opt_object(r, body, "identity", "", &identity) ||
         opt_object(r, body, "properties", "", &props))
@@ -377,7 +432,9 @@ static int parse_body(http_req *r, const json_t *body, reg_body *b)
             b->n_uai++;
         }
     }
-    if (props && opt_object(r, props, "encryption", "properties", &enc))
+    if (props && (opt_object(r, props, "encryption", "properties", &enc) ||
+                  opt_bool(r, props, "adminUserEnabled", "properties", &b->admin) ||
+                  opt_bool(r, props, "anonymousPullEnabled", "properties", &b->anon)))
         return -1;
     if (enc) {
         const char *status;
@@ -456,6 +513,12 @@ static void fail_cmk(http_req *r, const cmk_fail *f, const cf_err *e, const char
         mgmt_fail_err(r, e, what);
 }
 
+static void anonymous_pull_refused(http_req *r)
+{
+    bad(r, "AnonymousPullNotSupported",
+        "Anonymous pull is only available for Standard and Premium registries.");
+}
+
 /* ---- handlers ---- */
 
 static void registry_put(http_req *r, const char *name)
@@ -507,6 +570,10 @@ static void registry_put(http_req *r, const char *name)
         if (check_key_identifier(r, b.key_identifier) != 0)
             goto out;
     }
+    if (b.anon == 1 && b.sku && strcmp(b.sku, "Basic") == 0) {
+        anonymous_pull_refused(r);
+        goto out;
+    }
     meta_registry reg;
     cf_err e = {0};
     if (meta_registry_get(&reg, name, &e) == CF_OK) {
@@ -524,7 +591,9 @@ static void registry_put(http_req *r, const char *name)
                  .uai = b.uai,
                  .n_uai = b.n_uai,
                  .key_identifier = cmk ? b.key_identifier : NULL,
-                 .key_identity = cmk ? b.key_identity_norm : NULL};
+                 .key_identity = cmk ? b.key_identity_norm : NULL,
+                 .admin_enabled = b.admin == 1,
+                 .anonymous_pull = b.anon == 1};
     cmk_fail f = {0};
     if (registry_create(&reg, &p, &f, &e) != CF_OK) {
         if (e.code == CF_EEXISTS)
@@ -640,6 +709,12 @@ static void registry_patch(http_req *r, const char *name)
             "Customer-managed key encryption is only available for Premium registries.");
         goto out;
     }
+    /* anonymous pull after this request, on the SKU after this request */
+    if ((b.anon == 1 || (b.anon == -1 && reg.anonymous_pull)) &&
+        strcmp(b.sku ? b.sku : reg.sku, "Basic") == 0) {
+        anonymous_pull_refused(r);
+        goto out;
+    }
     /* the key's identity must stay assigned */
     if (reg.cmk && b.has_identity) {
         const char *key_ident = new_ident ? new_ident : reg.key_identity;
@@ -694,6 +769,49 @@ static void registry_patch(http_req *r, const char *name)
             mgmt_fail_err(r, &e, "registry sku");
             goto out;
         }
+    }
+    if (b.admin != -1 || b.anon != -1) {
+        /* the row as it is now (the key rotation may have changed it) */
+        meta_registry a;
+        if (meta_registry_get_id(&a, reg.id, &e) != CF_OK) {
+            mgmt_fail_err(r, &e, "registry lookup");
+            goto out;
+        }
+        int changed = 0;
+        if (b.admin == 1 && !a.admin_enabled) {
+            a.admin_enabled = 1;
+            changed = 1;
+            if (admin_passwords_ensure(&a, &e) != CF_OK) {
+                OPENSSL_cleanse(&a, sizeof(a));
+                mgmt_fail_err(r, &e, "admin user passwords");
+                goto out;
+            }
+        } else if (b.admin == 0 && a.admin_enabled) {
+            a.admin_enabled = 0;
+            a.cred_epoch++; /* registry tokens of the admin user stop at once */
+            changed = 1;
+        }
+        if (b.anon != -1 && b.anon != a.anonymous_pull) {
+            a.anonymous_pull = b.anon;
+            changed = 1;
+        }
+        cf_code arc = changed ? meta_registry_set_auth(&a, &e) : CF_OK;
+        OPENSSL_cleanse(&a, sizeof(a));
+        if (arc != CF_OK) {
+            mgmt_fail_err(r, &e, "registry authentication settings");
+            goto out;
+        }
+        if (changed)
+            cf_log(CF_LOG_INFO, "registry authentication updated", "request_id", r->request_id,
+                   "registry", reg.name, "admin_user",
+                   b.admin == -1 ? "unchanged"
+                   : b.admin     ? "enabled"
+                                 : "disabled",
+                   "anonymous_pull",
+                   b.anon == -1 ? "unchanged"
+                   : b.anon     ? "enabled"
+                                : "disabled",
+                   NULL);
     }
     cf_log(CF_LOG_INFO, "registry updated", "request_id", r->request_id, "registry", reg.name,
            NULL);
@@ -831,4 +949,135 @@ void registries_handle(http_req *r, const char *name, int check)
     else
         mgmt_fail(r, 405, "MethodNotAllowed", "The method %s is not allowed on %s.", r->method,
                   r->path);
+}
+
+/* ---- shared with tokens.c ---- */
+
+int registries_lookup(http_req *r, const char *name, meta_registry *out)
+{
+    cf_err e = {0};
+    if (!ctl_registry_name_valid(name) || meta_registry_get(out, name, &e) != CF_OK) {
+        if (e.code == CF_ENOTFOUND || e.code == CF_OK)
+            mgmt_fail(r, 404, "ResourceNotFound", "The registry '%.64s' was not found.", name);
+        else
+            mgmt_fail_err(r, &e, "registry lookup");
+        OPENSSL_cleanse(out, sizeof(*out));
+        return -1;
+    }
+    return 0;
+}
+
+cf_code registries_bump_epoch(const char *registry_id, cf_err *e)
+{
+    meta_registry reg;
+    cf_code rc = meta_registry_get_id(&reg, registry_id, e);
+    if (rc == CF_OK) {
+        reg.cred_epoch++;
+        rc = meta_registry_set_auth(&reg, e);
+    }
+    OPENSSL_cleanse(&reg, sizeof(reg));
+    return rc;
+}
+
+/* ---- the admin user's credentials ---- */
+
+/* {"username":NAME,"passwords":[{"name":"password","value"},{"name":"password2","value"}]} */
+static json_t *credentials_json(const meta_registry *reg, cf_err *e)
+{
+    static const char *const names[2] = {"password", "password2"};
+    json_t *arr = json_array();
+    if (arr == NULL) {
+        cf_err_set(e, CF_ENOMEM, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!reg->admin_pw_set[i])
+            continue;
+        char pw[44];
+        if (cred_admin_reveal(pw, reg->admin_pw[i], reg->id, i + 1, e) != CF_OK) {
+            json_decref(arr);
+            return NULL;
+        }
+        json_array_append_new(arr, json_pack("{s:s,s:s}", "name", names[i], "value", pw));
+        OPENSSL_cleanse(pw, sizeof(pw));
+    }
+    return json_pack("{s:s,s:o}", "username", reg->name, "passwords", arr);
+}
+
+static void credentials_reply(http_req *r, const meta_registry *reg)
+{
+    cf_err e = {0};
+    json_t *j = credentials_json(reg, &e);
+    if (j == NULL)
+        mgmt_fail_err(r, &e, "admin user credentials");
+    else
+        mgmt_reply_secret(r, 200, j);
+}
+
+static void admin_disabled(http_req *r, const meta_registry *reg)
+{
+    mgmt_fail(r, 409, "AdminUserDisabled",
+              "The admin user of registry '%s' is disabled: enable it first (coffer acr update "
+              "-n %s --admin-enabled true).",
+              reg->name, reg->name);
+}
+
+void registries_credentials(http_req *r, const char *name, const char *action)
+{
+    if (strcmp(r->method, "POST") != 0) {
+        mgmt_fail(r, 405, "MethodNotAllowed", "The method %s is not allowed on %s.", r->method,
+                  r->path);
+        return;
+    }
+    int regen = strcmp(action, "regenerateCredential") == 0;
+    json_t *body = NULL;
+    int which = 0;
+    if (regen) {
+        if ((body = mgmt_body(r)) == NULL)
+            return;
+        json_t *n = json_object_get(body, "name");
+        const char *v = json_is_string(n) ? json_string_value(n) : "";
+        which = strcmp(v, "password") == 0 ? 1 : strcmp(v, "password2") == 0 ? 2 : 0;
+        json_decref(body);
+        if (which == 0) {
+            bad(r, "InvalidRequest", "name must be 'password' or 'password2'.");
+            return;
+        }
+    }
+    meta_registry reg;
+    pthread_mutex_lock(&mgmt_mu);
+    if (registries_lookup(r, name, &reg) != 0)
+        goto out;
+    if (!reg.admin_enabled) {
+        admin_disabled(r, &reg);
+        goto out;
+    }
+    cf_err e = {0};
+    if (regen) {
+        char pw[44];
+        cf_code rc = cred_admin_new(pw, reg.admin_pw[which - 1], reg.id, which, &e);
+        OPENSSL_cleanse(pw, sizeof(pw));
+        reg.admin_pw_set[which - 1] = 1;
+        reg.cred_epoch++; /* tokens minted with the old password stop at once */
+        if (rc == CF_OK)
+            rc = meta_registry_set_auth(&reg, &e);
+        if (rc != CF_OK) {
+            mgmt_fail_err(r, &e, "regenerate credential");
+            goto out;
+        }
+        cf_log(CF_LOG_INFO, "admin password regenerated", "request_id", r->request_id, "registry",
+               reg.name, "password", which == 1 ? "password" : "password2", NULL);
+    } else if (!reg.admin_pw_set[0] || !reg.admin_pw_set[1]) {
+        /* enabled before its passwords existed (cannot happen through the
+         * API; make them rather than answer half) */
+        if (admin_passwords_ensure(&reg, &e) != CF_OK ||
+            meta_registry_set_auth(&reg, &e) != CF_OK) {
+            mgmt_fail_err(r, &e, "admin user passwords");
+            goto out;
+        }
+    }
+    credentials_reply(r, &reg);
+out:
+    pthread_mutex_unlock(&mgmt_mu);
+    OPENSSL_cleanse(&reg, sizeof(reg));
 }

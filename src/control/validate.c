@@ -163,3 +163,85 @@ void ctl_rfc3339(char *out, size_t cap, int64_t unix_s)
     if (gmtime_r(&t, &tm) == NULL || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         snprintf(out, cap, "1970-01-01T00:00:00Z");
 }
+
+int ctl_token_name_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 5 || n > 50)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_alnum(s[i]) && s[i] != '-')
+            return 0;
+    return 1;
+}
+
+static int is_lower_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Length of the path component at s ([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*),
+ * ending at '/' or the end of the string; 0 when malformed. */
+static size_t component(const char *s)
+{
+    size_t i = 0;
+    if (!is_lower_alnum(s[i]))
+        return 0;
+    while (is_lower_alnum(s[i]))
+        i++;
+    while (s[i] != '\0' && s[i] != '/') {
+        if (s[i] == '.')
+            i++;
+        else if (s[i] == '_')
+            i += s[i + 1] == '_' ? 2 : 1;
+        else if (s[i] == '-')
+            while (s[i] == '-')
+                i++;
+        else
+            return 0;
+        if (!is_lower_alnum(s[i]))
+            return 0;
+        while (is_lower_alnum(s[i]))
+            i++;
+    }
+    return i;
+}
+
+int ctl_repository_name_valid(const char *s)
+{
+    if (s == NULL || strlen(s) > 255)
+        return 0;
+    for (;;) {
+        size_t n = component(s);
+        if (n == 0)
+            return 0;
+        s += n;
+        if (*s == '\0')
+            return 1;
+        s++; /* '/' */
+    }
+}
+
+int ctl_scope_repository_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n >= 3 && strcmp(s + n - 2, "/*") == 0) {
+        char prefix[256];
+        if (n - 2 >= sizeof(prefix))
+            return 0;
+        memcpy(prefix, s, n - 2);
+        prefix[n - 2] = '\0';
+        return ctl_repository_name_valid(prefix);
+    }
+    return ctl_repository_name_valid(s);
+}
+
+int ctl_token_action_valid(const char *s)
+{
+    static const char *const ok[] = {"content/read", "content/write", "content/delete",
+                                     "metadata/read"};
+    for (size_t i = 0; s && i < sizeof(ok) / sizeof(ok[0]); i++)
+        if (strcmp(s, ok[i]) == 0)
+            return 1;
+    return 0;
+}

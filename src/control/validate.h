@@ -49,6 +49,17 @@ const char *ctl_identity_ref_name(const char *ref);
  * digits. *versioned (may be NULL) set when the version is present. */
 int ctl_key_identifier_valid(const char *s, int *versioned);
 
+/* Registry tokens (AUTH-CONTRACT): a name is 5-50 of [A-Za-z0-9-]. */
+int ctl_token_name_valid(const char *s);
+/* A repository name by the OCI distribution grammar: components
+ * [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* separated by '/', at most 255 chars. */
+int ctl_repository_name_valid(const char *s);
+/* A token scope's repository: a repository name, or PREFIX/ followed by
+ * '*' (every repository under PREFIX, a repository name). */
+int ctl_scope_repository_valid(const char *s);
+/* content/read | content/write | content/delete | metadata/read. */
+int ctl_token_action_valid(const char *s);
+
 /* "2026-11-29T08:36:56Z"; out of at least 21 bytes. */
 void ctl_rfc3339(char *out, size_t cap, int64_t unix_s);
 

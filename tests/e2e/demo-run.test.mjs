@@ -73,9 +73,18 @@ test('make run: a CMK-encrypted demo registry with its vault, ready for a push, 
   assert.equal(enc.keyVaultProperties.keyStatus, 'available');
   assert.equal(enc.keyVaultProperties.keyRotationEnabled, true, 'non-versioned key: automatic rotation');
   assert.match(enc.keyVaultProperties.versionedKeyIdentifier, /\/keys\/cofferdemo-key\/[0-9a-f]{32}$/);
-  assert.equal(coffer('acr', 'show', '-n', 'cofferdemo').sku.name, 'Premium');
+  const reg = coffer('acr', 'show', '-n', 'cofferdemo');
+  assert.equal(reg.sku.name, 'Premium');
+  assert.equal(reg.properties.adminUserEnabled, true, 'the admin user is enabled for the demo');
+  assert.match(d.out(), /--dest-creds cofferdemo:\$\(build\/coffer acr credential show -n cofferdemo --query passwords\[0\]\.value -o tsv\)/,
+    'run-demo prints how to push with the admin user');
 
-  await skopeo(['copy', '--preserve-digests', '--dest-tls-verify=false', `oci:${src}:v1`, `docker://${ref}:v1`]);
+  // push as the admin user, with its password read through the CLI
+  const creds = coffer('acr', 'credential', 'show', '-n', 'cofferdemo');
+  assert.equal(creds.username, 'cofferdemo');
+  const password = creds.passwords[0].value;
+  await skopeo(['copy', '--preserve-digests', '--dest-tls-verify=false',
+    '--dest-creds', `cofferdemo:${password}`, `oci:${src}:v1`, `docker://${ref}:v1`]);
   const first = await stopDemo(d);
   assert.equal(first.code, 0, 'run-demo stops cleanly on SIGTERM');
 
@@ -85,7 +94,10 @@ test('make run: a CMK-encrypted demo registry with its vault, ready for a push, 
   // the first key check after the restart loads the key; until then 503
   let m;
   for (let i = 0; i < 100; i++) {
-    m = await c.getManifest('v1');
+    m = await c.get('/manifests/v1', { headers: {
+      Accept: 'application/vnd.oci.image.manifest.v1+json',
+      Authorization: `Basic ${Buffer.from(`cofferdemo:${password}`).toString('base64')}`,
+    } });
     if (m.status !== 503) break;
     await new Promise((r) => setTimeout(r, 100));
   }

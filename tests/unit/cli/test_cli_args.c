@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/verbs.h"
 
 static const cli_opt spec[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
@@ -313,4 +314,88 @@ Test(cli_main, missing_token_is_reported_before_any_call)
                        r.err);
     cr_assert_not_null(strstr(r.err, "COFFER_VAULT_TOKEN"), "%s", r.err);
     run_free(&r);
+}
+
+/* ---- registry authentication verbs (AUTH-CONTRACT) ---- */
+
+static const cli_opt token_spec[] = {
+    {"name", "n", CLI_OPT_VALUE, 1, "TOKEN"},
+    {"registry", "r", CLI_OPT_VALUE, 1, "REGISTRY"},
+    {"repository", NULL, CLI_OPT_MULTI, 1, "REPO ACTION..."},
+    {0},
+};
+
+Test(cli_args, a_repeated_multi_option_keeps_its_occurrences_apart)
+{
+    cli_args a;
+    cli_err e = {0};
+    const char *argv[] = {"-n",           "ci-push",       "--repository", "app",
+                          "content/read", "content/write", "-r",           "reg1",
+                          "--repository", "team/*",        "metadata/read"};
+    cr_assert_eq(cli_args_parse(&a, token_spec, 11, (char **)argv, &e), 0, "%s", e.msg);
+    const char *const *v;
+    int n;
+    cr_assert_eq(cli_args_occurrence(&a, "repository", 0, &v, &n), 0);
+    cr_assert_eq(n, 3);
+    cr_assert_str_eq(v[0], "app");
+    cr_assert_str_eq(v[2], "content/write");
+    cr_assert_eq(cli_args_occurrence(&a, "repository", 1, &v, &n), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(v[0], "team/*");
+    cr_assert_str_eq(v[1], "metadata/read");
+    cr_assert_eq(cli_args_occurrence(&a, "repository", 2, &v, &n), -1);
+    cr_assert_eq(cli_args_occurrence(&a, "name", 0, &v, &n), -1); /* not multi-valued */
+
+    json_t *scope = cli_token_scope(&a, &e);
+    cr_assert_not_null(scope, "%s", e.msg);
+    char *s = json_dumps(scope, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    cr_assert_str_eq(s,
+                     "[{\"repository\":\"app\",\"actions\":[\"content/read\",\"content/write\"]},"
+                     "{\"repository\":\"team/*\",\"actions\":[\"metadata/read\"]}]");
+    free(s);
+    json_decref(scope);
+}
+
+Test(cli_args, an_empty_second_occurrence_is_a_usage_error)
+{
+    cli_args a;
+    cli_err e = {0};
+    const char *argv[] = {"--repository", "app", "content/read", "--repository", "-n", "t1234"};
+    cr_assert_eq(cli_args_parse(&a, token_spec, 6, (char **)argv, &e), -1);
+    cr_assert_not_null(strstr(e.msg, "argument --repository: expected at least one argument"), "%s",
+                       e.msg);
+}
+
+Test(cli_main, token_scopes_need_known_actions)
+{
+    const char *a1[] = {"coffer",  "acr", "token", "create",       "-n",
+                        "ci-pull", "-r",  "reg1",  "--repository", "app"};
+    expect_usage(10, a1, "expected a repository and at least one action",
+                 "usage: coffer acr token create --name/-n TOKEN");
+    const char *a2[] = {"coffer", "acr",  "token",        "create", "-n",  "ci-pull",
+                        "-r",     "reg1", "--repository", "app",    "pull"};
+    expect_usage(11, a2, "invalid action 'pull'", "usage: coffer acr token create");
+    const char *a3[] = {"coffer", "acr", "token", "create", "-n", "ci-pull", "-r", "reg1"};
+    expect_usage(8, a3, "the following arguments are required: --repository",
+                 "usage: coffer acr token create");
+}
+
+Test(cli_main, auth_flags_of_acr_update_and_credential_renew)
+{
+    const char *a1[] = {"coffer", "acr", "update", "-n", "reg1"};
+    expect_usage(5, a1, "give --sku, --admin-enabled or --anonymous-pull-enabled",
+                 "usage: coffer acr update");
+    const char *a2[] = {"coffer", "acr", "update", "-n", "reg1", "--admin-enabled", "yes"};
+    expect_usage(7, a2, "unrecognized arguments: yes", "usage: coffer acr update");
+    const char *a3[] = {"coffer", "acr", "update", "-n", "reg1", "--admin-enabled=maybe"};
+    expect_usage(6, a3, "argument --admin-enabled: invalid value 'maybe'",
+                 "usage: coffer acr update");
+    const char *a4[] = {"coffer", "acr",  "credential",      "renew",
+                        "-n",     "reg1", "--password-name", "password3"};
+    expect_usage(8, a4, "argument --password-name: invalid choice: 'password3'",
+                 "usage: coffer acr credential renew");
+    const char *a5[] = {"coffer", "acr", "credential", "renew", "-n", "reg1"};
+    expect_usage(6, a5, "required: --password-name", "usage: coffer acr credential renew");
+    const char *a6[] = {"coffer", "acr", "token", "credential", "generate", "-n", "ci-pull"};
+    expect_usage(7, a6, "required: --registry/-r", "usage: coffer acr token credential generate");
 }

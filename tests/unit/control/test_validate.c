@@ -145,3 +145,65 @@ Test(control_validate, rfc3339)
     ctl_rfc3339(b, sizeof(b), 1795941416);
     cr_assert_str_eq(b, "2026-11-29T08:36:56Z");
 }
+
+Test(control_validate, token_names)
+{
+    cr_assert(ctl_token_name_valid("ci-pull"));
+    cr_assert(ctl_token_name_valid("Token1"));
+    cr_assert_not(ctl_token_name_valid("tok")); /* < 5 */
+    cr_assert_not(ctl_token_name_valid("ci_pull"));
+    cr_assert_not(ctl_token_name_valid("ci.pull"));
+    cr_assert_not(ctl_token_name_valid(""));
+    cr_assert_not(ctl_token_name_valid(NULL));
+    char s[52];
+    memset(s, 'a', 51);
+    s[51] = '\0';
+    cr_assert_not(ctl_token_name_valid(s));
+    s[50] = '\0';
+    cr_assert(ctl_token_name_valid(s));
+}
+
+Test(control_validate, repository_names_follow_the_oci_grammar)
+{
+    const char *good[] = {"app",    "a",       "team/app", "a/b/c", "my-app", "my--app",
+                          "my_app", "my__app", "my.app",   "v1.2",  "0ab/9z"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_assert(ctl_repository_name_valid(good[i]), "%s", good[i]);
+    const char *bad[] = {"",     "App",  "-app", "app-",   "a___b", "a..b", "a._b",
+                         "/app", "app/", "a//b", "team/*", "*",     "a b",  "app:tag",
+                         "_app", "app_", ".app", "a/B",    "ä"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_not(ctl_repository_name_valid(bad[i]), "%s", bad[i]);
+    char longest[257];
+    memset(longest, 'a', 256);
+    longest[256] = '\0';
+    cr_assert_not(ctl_repository_name_valid(longest));
+    longest[255] = '\0';
+    cr_assert(ctl_repository_name_valid(longest));
+}
+
+Test(control_validate, scope_repositories_are_names_or_prefix_wildcards)
+{
+    cr_assert(ctl_scope_repository_valid("app"));
+    cr_assert(ctl_scope_repository_valid("team/*"));
+    cr_assert(ctl_scope_repository_valid("team/sub/*"));
+    cr_assert_not(ctl_scope_repository_valid("*"));
+    cr_assert_not(ctl_scope_repository_valid("/*"));
+    cr_assert_not(ctl_scope_repository_valid("team*"));
+    cr_assert_not(ctl_scope_repository_valid("team/a*"));
+    cr_assert_not(ctl_scope_repository_valid("team/*/x"));
+    cr_assert_not(ctl_scope_repository_valid("Team/*"));
+    cr_assert_not(ctl_scope_repository_valid(NULL));
+}
+
+Test(control_validate, token_actions_are_the_four_of_acr)
+{
+    cr_assert(ctl_token_action_valid("content/read"));
+    cr_assert(ctl_token_action_valid("content/write"));
+    cr_assert(ctl_token_action_valid("content/delete"));
+    cr_assert(ctl_token_action_valid("metadata/read"));
+    cr_assert_not(ctl_token_action_valid("metadata/write"));
+    cr_assert_not(ctl_token_action_valid("pull"));
+    cr_assert_not(ctl_token_action_valid("Content/Read"));
+    cr_assert_not(ctl_token_action_valid(""));
+}
