@@ -20,6 +20,9 @@ Test(registry_route, base_and_catalog)
     cr_assert_eq(route_parse(&r, "/v3/"), ROUTE_NONE);
     cr_assert_eq(route_parse(&r, "/"), ROUTE_NONE);
     cr_assert_eq(route_parse(&r, "/v2x/a/tags/list"), ROUTE_NONE);
+    cr_assert_eq(route_parse(&r, "/oauth2/token"), ROUTE_TOKEN);
+    cr_assert_eq(route_parse(&r, "/oauth2/token/"), ROUTE_NONE);
+    cr_assert_eq(route_parse(&r, "/oauth2"), ROUTE_NONE);
 }
 
 Test(registry_route, endpoints_with_names)
