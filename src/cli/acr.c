@@ -388,8 +388,6 @@ static int run_ident_remove(cli_ctx *c, const cli_args *a, json_t **res, cli_err
     return change_identities(c, a, 0, res, e);
 }
 
-static const cli_opt name_opts[] = {{"name", "n", CLI_OPT_VALUE, 1, "NAME"}, {0}};
-static const cli_opt no_opts[] = {{0}};
 static const cli_opt create_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
     {"sku", NULL, CLI_OPT_VALUE, 0, "Basic|Standard|Premium"},
@@ -429,11 +427,11 @@ const cli_verb cli_acr_verbs[] = {
      create_opts, run_create,
      "coffer acr create -n myregistry --sku Premium --admin-enabled true --identity myidentity "
      "--key-encryption-key https://127.0.0.1:8443/keys/mykey"},
-    {"show", "Show a registry.", name_opts, run_show,
+    {"show", "Show a registry.", cli_name_opts, run_show,
      "coffer acr show -n myregistry --query properties.loginServer -o tsv"},
-    {"delete", "Delete a registry and everything in it (its keys are wiped).", name_opts,
+    {"delete", "Delete a registry and everything in it (its keys are wiped).", cli_name_opts,
      run_delete, "coffer acr delete -n myregistry"},
-    {"list", "List the registries, by name.", no_opts, run_list,
+    {"list", "List the registries, by name.", cli_no_opts, run_list,
      "coffer acr list --query [].name -o tsv"},
     {"update",
      "Change a registry's SKU, enable or disable its admin user or anonymous pull (Standard and "
@@ -444,7 +442,7 @@ const cli_verb cli_acr_verbs[] = {
 
 const cli_verb cli_acr_credential_verbs[] = {
     {"show", "Show the admin user's name and passwords (the admin user must be enabled).",
-     name_opts, run_cred_show,
+     cli_name_opts, run_cred_show,
      "coffer acr credential show -n myregistry --query passwords[0].value -o tsv"},
     {"renew", "Regenerate one of the admin user's passwords (tokens issued with it stop working).",
      renew_opts, run_cred_renew,
@@ -453,7 +451,7 @@ const cli_verb cli_acr_credential_verbs[] = {
 };
 
 const cli_verb cli_acr_encryption_verbs[] = {
-    {"show", "Show a registry's encryption (properties.encryption).", name_opts, run_enc_show,
+    {"show", "Show a registry's encryption (properties.encryption).", cli_name_opts, run_enc_show,
      "coffer acr encryption show -n myregistry --query keyVaultProperties.keyStatus -o tsv"},
     {"rotate-key",
      "Move a CMK registry to another key, key version or identity (versioned key URI: manual "
@@ -461,13 +459,13 @@ const cli_verb cli_acr_encryption_verbs[] = {
      rotate_opts, run_rotate,
      "coffer acr encryption rotate-key -n myregistry --key-encryption-key "
      "https://127.0.0.1:8443/keys/mykey --identity [system]"},
-    {"check", "Check the registry's key now; prints properties.encryption.", name_opts,
+    {"check", "Check the registry's key now; prints properties.encryption.", cli_name_opts,
      run_enc_check, "coffer acr encryption check -n myregistry"},
     {0},
 };
 
 const cli_verb cli_acr_identity_verbs[] = {
-    {"show", "Show a registry's identities.", name_opts, run_ident_show,
+    {"show", "Show a registry's identities.", cli_name_opts, run_ident_show,
      "coffer acr identity show -n myregistry"},
     {"assign", "Assign identities to a registry ([system]: the system-assigned identity).",
      idents_opts, run_ident_assign,

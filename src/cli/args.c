@@ -200,3 +200,6 @@ int cli_args_int(const cli_args *a, const char *name, long min, long max, long *
     *out = x;
     return 0;
 }
+
+const cli_opt cli_name_opts[] = {{"name", "n", CLI_OPT_VALUE, 1, "NAME"}, {0}};
+const cli_opt cli_no_opts[] = {{0}};

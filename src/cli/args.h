@@ -29,6 +29,10 @@ typedef struct cli_opt {
     const char *meta; /* metavar for usage text */
 } cli_opt;
 
+/* The option lists most verbs share: just "--name/-n NAME", and none. */
+extern const cli_opt cli_name_opts[];
+extern const cli_opt cli_no_opts[];
+
 typedef struct cli_args {
     const cli_opt *spec; /* terminated by a NULL name */
     int nvals[CLI_MAX_OPTS];

@@ -124,17 +124,14 @@ static int run_list(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     return 0;
 }
 
-static const cli_opt name_opts[] = {{"name", "n", CLI_OPT_VALUE, 1, "NAME"}, {0}};
-static const cli_opt no_opts[] = {{0}};
-
 const cli_verb cli_identity_verbs[] = {
-    {"create", "Create a user-assigned managed identity (no change if it exists).", name_opts,
+    {"create", "Create a user-assigned managed identity (no change if it exists).", cli_name_opts,
      run_create, "coffer identity create -n myidentity --query principalId -o tsv"},
-    {"show", "Show an identity: its id, clientId and principalId.", name_opts, run_show,
+    {"show", "Show an identity: its id, clientId and principalId.", cli_name_opts, run_show,
      "coffer identity show -n myidentity --query clientId -o tsv"},
-    {"delete", "Delete an identity (refused while a registry has it assigned).", name_opts,
+    {"delete", "Delete an identity (refused while a registry has it assigned).", cli_name_opts,
      run_delete, "coffer identity delete -n myidentity"},
-    {"list", "List the identities, by name.", no_opts, run_list,
+    {"list", "List the identities, by name.", cli_no_opts, run_list,
      "coffer identity list --query [].name -o tsv"},
     {0},
 };

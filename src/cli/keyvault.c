@@ -161,8 +161,6 @@ static int run_delete_policy(cli_ctx *c, const cli_args *a, json_t **res, cli_er
     return cli_vault_mgmt(c, "GET", p, NULL, res, e);
 }
 
-static const cli_opt name_opts[] = {{"name", "n", CLI_OPT_VALUE, 1, "NAME"}, {0}};
-static const cli_opt no_opts[] = {{0}};
 static const cli_opt create_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
     {"enable-purge-protection", NULL, CLI_OPT_BOOL, 0, "true|false"},
@@ -191,11 +189,12 @@ static const cli_opt delete_policy_opts[] = {
 const cli_verb cli_keyvault_verbs[] = {
     {"create", "Create a vault (or update it when it exists).", create_opts, run_create,
      "coffer keyvault create -n myvault --enable-purge-protection --retention-days 7"},
-    {"show", "Show a vault.", name_opts, run_show,
+    {"show", "Show a vault.", cli_name_opts, run_show,
      "coffer keyvault show -n myvault --query properties.vaultUri -o tsv"},
-    {"delete", "Delete a vault (refused while it holds keys, live or deleted).", name_opts,
+    {"delete", "Delete a vault (refused while it holds keys, live or deleted).", cli_name_opts,
      run_delete, "coffer keyvault delete -n myvault"},
-    {"list", "List the vaults.", no_opts, run_list, "coffer keyvault list --query [].name -o tsv"},
+    {"list", "List the vaults.", cli_no_opts, run_list,
+     "coffer keyvault list --query [].name -o tsv"},
     {"update", "Change a vault's purge protection (never off again) or retention.", update_opts,
      run_update, "coffer keyvault update -n default --enable-purge-protection true"},
     {"set-policy", "Set an identity's key permissions on a vault (exactly the list given).",
