@@ -2,7 +2,9 @@
 #
 #   make            release build: build/cofferd build/keyvaultd build/coffer
 #   make asan       the same under AddressSanitizer + UBSan, in build/asan/
-#   make unit       Criterion unit tests (release); make asan-unit under ASan
+#   make tsan       the programs and unit tests under ThreadSanitizer, in build/tsan/
+#   make unit       Criterion unit tests (release); make asan-unit under ASan,
+#                   make tsan-unit under TSan
 #   make test       every test (installs missing dependencies first)
 #   make run        the local service: a CMK-encrypted demo registry and its vault
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 30)
@@ -23,6 +25,10 @@ MODE ?= release
 ifeq ($(MODE),asan)
   OUT   := build/asan
   OPT   := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+else ifeq ($(MODE),tsan)
+  CC    := gcc
+  OUT   := build/tsan
+  OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 else
   OUT   := build
   OPT   := -O2
@@ -42,7 +48,7 @@ REPLAYS   := $(FUZZ_NAMES:%=$(OUT)/fuzz-replay-%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(OUT)/bench-%)
 
-.PHONY: all asan unit asan-unit test run fuzz fuzz-build fuzz-replay bench format format-check lint clean deps e2e
+.PHONY: all asan tsan tsan-unit unit asan-unit test run fuzz fuzz-build fuzz-replay bench format format-check lint clean deps e2e
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -73,6 +79,15 @@ $(OUT)/bench-%: $(OUT)/obj/bench/%.o $(OUT)/libcoffer.a
 
 asan:
 	$(MAKE) MODE=asan all
+
+# ThreadSanitizer: the three programs and the unit tests (gcc). The e2e
+# tests run against it with COFFER_BUILD=build/tsan (docs/hardening.md).
+tsan:
+	$(MAKE) MODE=tsan build/tsan/cofferd build/tsan/keyvaultd build/tsan/coffer build/tsan/unit-tests
+
+tsan-unit:
+	$(MAKE) MODE=tsan build/tsan/unit-tests
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build/tsan/unit-tests --jobs 2
 
 unit: $(OUT)/unit-tests
 	$(OUT)/unit-tests --jobs 2
