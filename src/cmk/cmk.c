@@ -76,6 +76,11 @@ static struct {
     unsigned timeout_s;
     cmk_token_fn token;
 } conf;
+/* conf is written by cmk_start while the management API already serves
+ * (it starts first: the issuer's URL names its port), so its threads read
+ * conf only after an acquire load of conf_ready (set by cmk_start once conf
+ * is complete, cleared by cmk_stop before conf is freed). */
+static atomic_int conf_ready;
 
 static pthread_mutex_t th_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t th_cv;
@@ -96,6 +101,12 @@ static void fmt_ts(char out[32], int64_t t)
     struct tm tm;
     gmtime_r(&tt, &tm);
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Whether cmk_start has published conf (see conf_ready). */
+static int engine_ready(void)
+{
+    return atomic_load_explicit(&conf_ready, memory_order_acquire);
 }
 
 static int is_cancelled(void)
@@ -800,6 +811,7 @@ cf_code cmk_start(const cmk_config *cfg, cf_err *e)
     conf.timeout_s = cfg->timeout_s ? cfg->timeout_s : 10;
     conf.token = cfg->token;
     atomic_store(&stopping, 0);
+    atomic_store_explicit(&conf_ready, 1, memory_order_release);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -807,6 +819,7 @@ cf_code cmk_start(const cmk_config *cfg, cf_err *e)
     pthread_condattr_destroy(&ca);
     int err = pthread_create(&th, NULL, run, NULL);
     if (err != 0) {
+        atomic_store(&conf_ready, 0);
         pthread_cond_destroy(&th_cv);
         return cf_err_os(e, err, "cannot start the key check thread");
     }
@@ -817,6 +830,7 @@ cf_code cmk_start(const cmk_config *cfg, cf_err *e)
 
 void cmk_stop(void)
 {
+    atomic_store(&conf_ready, 0);
     if (th_running) {
         pthread_mutex_lock(&th_mu);
         atomic_store(&stopping, 1);
@@ -848,6 +862,9 @@ cf_code cmk_prepare(meta_registry *reg, const char *key_identifier, const char *
 {
     if (f)
         memset(f, 0, sizeof(*f));
+    if (!engine_ready())
+        return refuse(f, e, 503, "ServiceUnavailable", CF_EUNAVAIL,
+                      "The key engine of the service is starting; try again.");
     if (identity == NULL || *identity == '\0')
         return refuse(f, e, 400, "IdentityRequired", CF_EINVAL,
                       "A customer-managed key needs keyVaultProperties.identity: the client id of "
@@ -935,6 +952,9 @@ cf_code cmk_rotate(const char *registry_id, const char *new_key_identifier,
 {
     if (f)
         memset(f, 0, sizeof(*f));
+    if (!engine_ready())
+        return refuse(f, e, 503, "ServiceUnavailable", CF_EUNAVAIL,
+                      "The key engine of the service is starting; try again.");
     meta_registry *reg = malloc(sizeof(*reg));
     enrolled *en = malloc(sizeof(*en));
     unsigned char c[KEYS_SECRET_LEN];
@@ -1015,7 +1035,7 @@ out:
 
 cf_code cmk_check_now(const char *registry_id, cf_err *e)
 {
-    if (conf.token == NULL)
+    if (!engine_ready())
         return cf_err_set(e, CF_EUNAVAIL, "the key engine is not running");
     pthread_mutex_lock(&op_mu);
     cf_code rc = check_one(registry_id, e);
