@@ -4,7 +4,7 @@
 #   make asan       the same under AddressSanitizer + UBSan, in build/asan/
 #   make tsan       the programs and unit tests under ThreadSanitizer, in build/tsan/
 #   make unit       Criterion unit tests (release); make asan-unit under ASan,
-#                   make tsan-unit under TSan
+#                   make tsan-e2e: the threaded e2e tests under TSan
 #   make test       every test (installs missing dependencies first)
 #   make run        the local service: a CMK-encrypted demo registry and its vault
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 30)
@@ -48,7 +48,7 @@ REPLAYS   := $(FUZZ_NAMES:%=$(OUT)/fuzz-replay-%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(OUT)/bench-%)
 
-.PHONY: all asan tsan tsan-unit unit asan-unit test run fuzz fuzz-build fuzz-replay bench format format-check lint clean deps e2e
+.PHONY: all asan tsan tsan-unit tsan-e2e unit asan-unit test run fuzz fuzz-build fuzz-replay bench format format-check lint clean deps e2e
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -85,9 +85,27 @@ asan:
 tsan:
 	$(MAKE) MODE=tsan build/tsan/cofferd build/tsan/keyvaultd build/tsan/coffer build/tsan/unit-tests
 
+# Criterion 2.4 (BoxFort) maps its test arena at fixed addresses that fall
+# in TSan's shadow ranges, so the runner aborts at start ("Could not
+# initialize inheritable arena", Snaipe/Criterion#274): that is said and the
+# target fails; the TSan check that runs is tsan-e2e.
 tsan-unit:
 	$(MAKE) MODE=tsan build/tsan/unit-tests
-	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build/tsan/unit-tests --jobs 2
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build/tsan/unit-tests --jobs 2 \
+	  || (echo "tsan-unit: Criterion cannot start under TSan (Snaipe/Criterion#274); run make tsan-e2e"; exit 1)
+
+# The threaded paths under TSan: the e2e tests of keys, auth and the
+# management API against build/tsan; every report is a file in
+# build/tsan/reports/, and any report fails the target (docs/hardening.md).
+TSAN_E2E := tests/e2e/cmk-*.test.mjs tests/e2e/harden-vault-faults.test.mjs \
+  tests/e2e/registry-auth.test.mjs tests/e2e/control-api.test.mjs
+tsan-e2e: tsan
+	rm -rf build/tsan/reports && mkdir -p build/tsan/reports
+	COFFER_BUILD=build/tsan TSAN_OPTIONS="log_path=$(CURDIR)/build/tsan/reports/tsan second_deadlock_stack=1" \
+	  node --test $(TSAN_E2E)
+	@if ls build/tsan/reports/tsan.* >/dev/null 2>&1; then \
+	  cat build/tsan/reports/tsan.*; echo "tsan-e2e: ThreadSanitizer reports above"; exit 1; fi
+	@echo "tsan-e2e: no ThreadSanitizer report"
 
 unit: $(OUT)/unit-tests
 	$(OUT)/unit-tests --jobs 2
