@@ -10,64 +10,21 @@
 // identity issuer (http://127.0.0.1:<mgmt port>, JWKS fetched on first
 // use), so the port is chosen before either starts (as scripts/run-demo
 // does) and checked against cofferd's `"api":"management"` log line.
-//
-// Until cofferd has --mgmt-listen (checked with `cofferd --help` at run
-// time), every test here is skipped; until its CMK engine is built in (the
-// server answers a CMK creation with `NotImplemented`, probed once in
-// before()), the CMK tests skip themselves.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUILD, freshDir, startDaemon } from './lib/daemons.mjs';
+import { freshDir, freePort, startDaemon } from './lib/daemons.mjs';
+import { cofferRunner } from './lib/cli.mjs';
 import { startKeyvaultd } from './lib/vault.mjs';
-
-const help = spawnSync(join(BUILD, 'cofferd'), ['--help'], { encoding: 'utf8' });
-const HAS_MGMT = `${help.stdout || ''}${help.stderr || ''}`.includes('--mgmt-listen');
-const skip = HAS_MGMT ? false : 'cofferd has no --mgmt-listen yet (management API not built)';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 let kv, cofferd, dataDir, home, env, mgmtPort;
-let cmkMissing = 'not probed';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-function coffer(args, extraEnv = {}) {
-  const e = { ...env, ...extraEnv };
-  for (const k of Object.keys(e)) if (e[k] === undefined) delete e[k];
-  const r = spawnSync(join(BUILD, 'coffer'), args, { env: e, encoding: 'utf8', timeout: 60000 });
-  let json;
-  try { json = r.stdout ? JSON.parse(r.stdout) : undefined; } catch { json = undefined; }
-  return { code: r.status, out: r.stdout, err: r.stderr, json };
-}
-
-function ok(args, extraEnv) {
-  const r = coffer(args, extraEnv);
-  assert.equal(r.code, 0, `coffer ${args.join(' ')} -> ${r.code}\n${r.err}`);
-  assert.equal(r.err, '');
-  return r;
-}
-
-function fails(args, code, extraEnv) {
-  const r = coffer(args, extraEnv);
-  assert.equal(r.code, 1, `coffer ${args.join(' ')} -> ${r.code}\n${r.out}\n${r.err}`);
-  assert.match(r.err, new RegExp(`^ERROR: \\(${code}\\) \\S`), r.err);
-  assert.equal(r.out, '');
-  return r;
-}
+const { coffer, ok, fails } = cofferRunner(() => env);
 
 const tsv = (args) => ok([...args, '-o', 'tsv']).out.replace(/\n$/, '');
 
 before(async () => {
-  if (!HAS_MGMT) return;
   mgmtPort = await freePort();
   const issuer = `http://127.0.0.1:${mgmtPort}`;
   kv = await startKeyvaultd({ issuers: [{ issuer, jwks_url: `${issuer}/jwks` }] });
@@ -88,11 +45,6 @@ before(async () => {
     COFFER_VAULT_TOKEN: kv.adminToken,
     COFFER_VAULT_CA: join(kv.dataDir, 'tls', 'cert.pem'),
   };
-  // Is the CMK engine there? A valid CMK creation either works or says NotImplemented.
-  const { keyUri } = cmkSetup('cli-mi-probe', 'clivaultprobe', 'probe');
-  const p = coffer(['acr', 'create', '-n', 'cliprobe', '--identity', 'cli-mi-probe', '--key-encryption-key', keyUri]);
-  cmkMissing = /^ERROR: \(NotImplemented\)/.test(p.err) ? `cofferd's CMK engine is not built in: ${p.err.trim()}` : false;
-  if (p.code === 0) ok(['acr', 'delete', '-n', 'cliprobe']);
 });
 
 after(async () => {
@@ -103,7 +55,7 @@ after(async () => {
   }
 });
 
-test('identity create, show, list, delete', { skip }, () => {
+test('identity create, show, list, delete', () => {
   const c = ok(['identity', 'create', '-n', 'cli-mi1']);
   assert.equal(c.json.id, '/identities/cli-mi1');
   assert.equal(c.json.name, 'cli-mi1');
@@ -123,7 +75,7 @@ test('identity create, show, list, delete', { skip }, () => {
   fails(['identity', 'create', '--name=-bad'], 'InvalidName');
 });
 
-test('registry without a customer-managed key: create, show, update, list, delete', { skip }, () => {
+test('registry without a customer-managed key: create, show, update, list, delete', () => {
   const c = ok(['acr', 'create', '-n', 'cliplain', '--sku', 'basic']);
   assert.equal(c.json.id, '/registries/cliplain');
   assert.equal(c.json.sku.name, 'Basic');
@@ -142,7 +94,7 @@ test('registry without a customer-managed key: create, show, update, list, delet
   fails(['acr', 'show', '-n', 'cliplain'], 'ResourceNotFound');
 });
 
-test('acr identity assign/remove compute the identity set (no CMK)', { skip }, () => {
+test('acr identity assign/remove compute the identity set (no CMK)', () => {
   ok(['acr', 'create', '-n', 'cliidents', '--sku', 'Basic']);
   const m1 = ok(['identity', 'create', '-n', 'cli-ui1']).json;
   ok(['identity', 'create', '-n', 'cli-ui2']);
@@ -179,8 +131,7 @@ function cmkSetup(mi, vault, key, keyArgs = []) {
   return { principal, kid, keyUri: kid.replace(/\/[0-9a-f]{32}$/, '') };
 }
 
-test('acr create refusals surface as ERROR: (Code) with exit 1', { skip }, (t) => {
-  if (cmkMissing) return t.skip(cmkMissing);
+test('acr create refusals surface as ERROR: (Code) with exit 1', () => {
   const { keyUri } = cmkSetup('cli-mi-ref', 'clivaultref', 'cmk');
   fails(['acr', 'create', '-n', 'clirefused', '--sku', 'Standard', '--identity', 'cli-mi-ref', '--key-encryption-key', keyUri], 'CmkRequiresPremium');
   const unk = fails(['acr', 'create', '-n', 'clirefused', '--identity', 'no-such-mi', '--key-encryption-key', keyUri], 'ResourceNotFound');
@@ -196,8 +147,7 @@ test('acr create refusals surface as ERROR: (Code) with exit 1', { skip }, (t) =
   fails(['acr', 'show', '-n', 'clirefused'], 'ResourceNotFound');
 });
 
-test('CMK registry: create with --identity NAME, show, check, identities, rotate-key', { skip }, (t) => {
-  if (cmkMissing) return t.skip(cmkMissing);
+test('CMK registry: create with --identity NAME, show, check, identities, rotate-key', () => {
   const { keyUri, kid } = cmkSetup('cli-mi-cmk', 'clivaultcmk', 'cmk', ['--size', '3072']);
   const mi = ok(['identity', 'show', '-n', 'cli-mi-cmk']).json;
   const c = ok(['acr', 'create', '-n', 'clicmk', '--sku', 'Premium', '--identity', 'cli-mi-cmk', '--key-encryption-key', keyUri]);
@@ -252,8 +202,7 @@ test('CMK registry: create with --identity NAME, show, check, identities, rotate
   ok(['acr', 'delete', '-n', 'clicmk']);
 });
 
-test('acr create with --identity as /identities/NAME or client id; rotate-key to another identity', { skip }, (t) => {
-  if (cmkMissing) return t.skip(cmkMissing);
+test('acr create with --identity as /identities/NAME or client id; rotate-key to another identity', () => {
   const { keyUri } = cmkSetup('cli-mi-a', 'clivaulta', 'cmk');
   const a = ok(['identity', 'show', '-n', 'cli-mi-a']).json;
   let c = ok(['acr', 'create', '-n', 'clibyid', '--identity', '/identities/cli-mi-a', '--key-encryption-key', keyUri]).json;
@@ -278,7 +227,7 @@ test('acr create with --identity as /identities/NAME or client id; rotate-key to
   fails(['acr', 'encryption', 'rotate-key', '-n', 'clibyid', '--identity', 'cli-mi-c'], 'IdentityRequired');
 });
 
-test('management API errors: wrong token, no server', { skip }, () => {
+test('management API errors: wrong token, no server', () => {
   const bad = 'wrong-admin-token-0123456789abcdef';
   const un = fails(['acr', 'list'], 'Unauthorized', { COFFER_TOKEN: bad });
   assert.ok(!un.err.includes(bad));

@@ -8,42 +8,14 @@
 // token ever printed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUILD, freshDir } from './lib/daemons.mjs';
+import { freshDir } from './lib/daemons.mjs';
+import { cofferRunner } from './lib/cli.mjs';
 import { startKeyvaultd, createSoftHsm } from './lib/vault.mjs';
 
 let kv, hsm, home, env;
-
-// Runs build/coffer; returns {code, out, err, json}. extraEnv merges over
-// the test's environment (a value of undefined removes the variable).
-function coffer(args, extraEnv = {}) {
-  const e = { ...env, ...extraEnv };
-  for (const k of Object.keys(e)) if (e[k] === undefined) delete e[k];
-  const r = spawnSync(join(BUILD, 'coffer'), args, { env: e, encoding: 'utf8', timeout: 30000 });
-  let json;
-  try { json = r.stdout ? JSON.parse(r.stdout) : undefined; } catch { json = undefined; }
-  return { code: r.status, out: r.stdout, err: r.stderr, json };
-}
-
-// coffer that must succeed.
-function ok(args, extraEnv) {
-  const r = coffer(args, extraEnv);
-  assert.equal(r.code, 0, `coffer ${args.join(' ')} -> ${r.code}\n${r.err}`);
-  assert.equal(r.err, '');
-  return r;
-}
-
-// coffer that must fail with exit 1 and `ERROR: (code) ...`.
-function fails(args, code, extraEnv) {
-  const r = coffer(args, extraEnv);
-  assert.equal(r.code, 1, `coffer ${args.join(' ')} -> ${r.code}\n${r.out}\n${r.err}`);
-  assert.match(r.err, new RegExp(`^ERROR: \\(${code}\\) \\S`), r.err);
-  assert.equal(r.err.split('\n').filter(Boolean).length, 1, 'one line');
-  assert.equal(r.out, '');
-  return r;
-}
+const { coffer, ok, fails } = cofferRunner(() => env);
 
 before(async () => {
   hsm = createSoftHsm();

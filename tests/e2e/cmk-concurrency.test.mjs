@@ -15,10 +15,9 @@
 //      bytes than were pushed, and after the restore everything reads back.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCmkStack, cmkUnsupported, waitFor, sleep } from './lib/cmk.mjs';
+import { startCmkStack, waitFor, sleep } from './lib/cmk.mjs';
 import { MT, descriptor, sha256, randomBuf } from './lib/oci.mjs';
 
-const SKIP = cmkUnsupported();
 const REG = 'cmkconc';
 const CLIENTS = 6;
 const VAULT_ROTATIONS = 5;
@@ -35,7 +34,7 @@ function makeImage(i, n) {
   return { client: i, tag: `t${n}`, config, layer, manifest };
 }
 
-describe('cmk-concurrency', { skip: SKIP, timeout: 180000 }, () => {
+describe('cmk-concurrency', { timeout: 180000 }, () => {
   let s;
   let mi1;
   let mi2;

@@ -16,13 +16,11 @@
 //     identity the key uses.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCmkStack, cmkUnsupported, waitFor } from './lib/cmk.mjs';
+import { startCmkStack, waitFor } from './lib/cmk.mjs';
 import { buildImage, put } from './lib/images.mjs';
 import { filesContaining } from './lib/oci.mjs';
 
-const SKIP = cmkUnsupported();
-
-describe('cmk-create', { skip: SKIP, timeout: 120000 }, () => {
+describe('cmk-create', { timeout: 120000 }, () => {
   let s;
   let mi;
   let key;

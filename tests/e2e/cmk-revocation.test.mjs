@@ -11,13 +11,11 @@
 // lastError; the tags list still answers. Restored: the same bytes pull.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCmkStack, cmkUnsupported, waitFor } from './lib/cmk.mjs';
+import { startCmkStack, waitFor } from './lib/cmk.mjs';
 import { buildImage, put } from './lib/images.mjs';
 import { assertOciError, sha256 } from './lib/oci.mjs';
 
-const SKIP = cmkUnsupported();
-
-describe('cmk-revocation', { skip: SKIP, timeout: 120000 }, () => {
+describe('cmk-revocation', { timeout: 120000 }, () => {
   let s;
   let mi;
   let key;

@@ -13,12 +13,10 @@
 //     access without locking the registry.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCmkStack, cmkUnsupported, waitFor } from './lib/cmk.mjs';
+import { startCmkStack, waitFor } from './lib/cmk.mjs';
 import { buildImage, put } from './lib/images.mjs';
 
-const SKIP = cmkUnsupported();
-
-describe('cmk-rotation', { skip: SKIP, timeout: 120000 }, () => {
+describe('cmk-rotation', { timeout: 120000 }, () => {
   let s;
   let mi1;
   let mi2;

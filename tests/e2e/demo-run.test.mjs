@@ -6,23 +6,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { ROOT, BUILD, freshDir } from './lib/daemons.mjs';
+import { ROOT, BUILD, freshDir, freePort } from './lib/daemons.mjs';
 import { buildImage, put, readLayout, skopeo } from './lib/images.mjs';
 import { OciClient, sha256 } from './lib/oci.mjs';
 
 const runDir = join(freshDir('coffer-demo-'), 'run');
 after(() => { if (!process.env.KEEP_E2E_DIRS) rmSync(join(runDir, '..'), { recursive: true, force: true }); });
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 const ports = { reg: await freePort(), mgmt: await freePort(), vault: await freePort() };
 const env = {

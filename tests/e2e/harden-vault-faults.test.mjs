@@ -17,14 +17,12 @@
 //     unlocks when the proxy passes again; DIRECT unlocks at once.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCmkStack, cmkUnsupported, waitFor } from './lib/cmk.mjs';
+import { startCmkStack, waitFor } from './lib/cmk.mjs';
 import { startFaultProxy } from './lib/faultproxy.mjs';
 import { buildImage, put } from './lib/images.mjs';
 import { assertOciError } from './lib/oci.mjs';
 
-const SKIP = cmkUnsupported();
-
-describe('harden-vault-faults', { skip: SKIP, timeout: 150000 }, () => {
+describe('harden-vault-faults', { timeout: 150000 }, () => {
   let s;
   let proxy;
   let mi;

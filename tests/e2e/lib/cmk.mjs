@@ -23,12 +23,11 @@
 // their vaults and access policies (vault.mjs TENANT), so its tokens pass
 // keyvaultd's tenant check as a real tenant's would.
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import http from 'node:http';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import assert from 'node:assert/strict';
-import { BUILD, startDaemon, freshDir } from './daemons.mjs';
+import { BUILD, startDaemon, freshDir, freePort } from './daemons.mjs';
 import { startKeyvaultd, TENANT, API } from './vault.mjs';
 import { OciClient, sha256, tempDir } from './oci.mjs';
 import { readLayout, skopeo } from './images.mjs';
@@ -36,26 +35,7 @@ import { readLayout, skopeo } from './images.mjs';
 // The permissions a CMK identity needs on its key (ACR: Get, Wrap Key, Unwrap Key).
 export const CMK_PERMS = ['get', 'wrapKey', 'unwrapKey'];
 
-// Why the CMK tests cannot run yet, or false: cofferd must have the
-// management API of the control-plane contract.
-export function cmkUnsupported() {
-  let text = '';
-  try {
-    text = execFileSync(join(BUILD, 'cofferd'), ['--help'], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-  } catch (e) {
-    if (e.code === 'ENOENT') return 'build/cofferd is not built';
-    text = `${e.stdout || ''}${e.stderr || ''}`;
-  }
-  return text.includes('--mgmt-listen') ? false : 'cofferd has no --mgmt-listen yet (control plane not merged)';
-}
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

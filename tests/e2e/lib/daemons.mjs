@@ -5,6 +5,7 @@
 // {"msg":"listening","port":"N"}. Logs go to <dataDir>.log so a failing test
 // can show them. stop() sends SIGTERM and waits; kill() sends SIGKILL.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, createWriteStream, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -12,6 +13,16 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BUILD = process.env.COFFER_BUILD || join(ROOT, 'build');
+
+// A TCP port free on 127.0.0.1 now (for daemons whose port must be known
+// before they start: the issuer URL keyvaultd trusts, run-demo's ports).
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
 
 export function freshDir(prefix = 'coffer-e2e-') {
   return mkdtempSync(join(tmpdir(), prefix));

@@ -18,7 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync, readdirSync, statSync, openSync, readSync, closeSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import assert from 'node:assert/strict';
-import { startCofferd, freshDir } from './daemons.mjs';
+import { startCofferd, freshDir, freePort } from './daemons.mjs';
 
 export const SEGMENT = 65536; // sealed-object plaintext segment (DESIGN §3)
 
@@ -122,14 +122,6 @@ async function startDistribution({ registry }) {
   };
 }
 
-async function freePort() {
-  const net = await import('node:net');
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); });
-    s.on('error', rej);
-  });
-}
 
 export class OciClient {
   // base: http://127.0.0.1:PORT (or a function returning it, so a client
