@@ -70,12 +70,25 @@ int cli_identity_resolve(cli_ctx *c, const char *ref, json_t **out, cli_err *e)
     return 0;
 }
 
-json_t *cli_take_value(json_t *r)
+int cli_delete_quiet(cli_ctx *c, cli_call_fn call, const char *path, json_t **res, cli_err *e)
 {
-    json_t *v = json_object_get(r, "value");
-    v = json_is_array(v) ? json_incref(v) : json_array();
+    json_t *r = NULL;
+    if (call(c, "DELETE", path, NULL, &r, e))
+        return -1;
     json_decref(r);
-    return v;
+    *res = NULL;
+    return 0;
+}
+
+int cli_list_values(cli_ctx *c, cli_call_fn call, const char *path, json_t **res, cli_err *e)
+{
+    json_t *r = NULL;
+    if (call(c, "GET", path, NULL, &r, e))
+        return -1;
+    json_t *v = json_object_get(r, "value");
+    *res = json_is_array(v) ? json_incref(v) : json_array();
+    json_decref(r);
+    return 0;
 }
 
 static int ident_path(char *p, size_t n, const cli_args *a, cli_err *e)
@@ -106,22 +119,15 @@ static int run_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 static int run_delete(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     char p[512];
-    json_t *r = NULL;
-    if (ident_path(p, sizeof(p), a, e) || cli_mgmt(c, "DELETE", p, NULL, &r, e))
+    if (ident_path(p, sizeof(p), a, e))
         return -1;
-    json_decref(r); /* az prints nothing for a delete */
-    *res = NULL;
-    return 0;
+    return cli_delete_quiet(c, cli_mgmt, p, res, e);
 }
 
 static int run_list(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     (void)a;
-    json_t *r = NULL;
-    if (cli_mgmt(c, "GET", "/identities", NULL, &r, e))
-        return -1;
-    *res = cli_take_value(r);
-    return 0;
+    return cli_list_values(c, cli_mgmt, "/identities", res, e);
 }
 
 const cli_verb cli_identity_verbs[] = {

@@ -82,22 +82,15 @@ static int run_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 static int run_delete(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     char p[512];
-    json_t *r = NULL;
-    if (vault_path(p, sizeof(p), a, NULL, e) || cli_vault_mgmt(c, "DELETE", p, NULL, &r, e))
+    if (vault_path(p, sizeof(p), a, NULL, e))
         return -1;
-    json_decref(r);
-    *res = NULL;
-    return 0;
+    return cli_delete_quiet(c, cli_vault_mgmt, p, res, e);
 }
 
 static int run_list(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     (void)a;
-    json_t *r = NULL;
-    if (cli_vault_mgmt(c, "GET", "/vaults", NULL, &r, e))
-        return -1;
-    *res = cli_take_value(r);
-    return 0;
+    return cli_list_values(c, cli_vault_mgmt, "/vaults", res, e);
 }
 
 static int run_set_policy(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)

@@ -54,8 +54,12 @@ int cli_identity_resolve(cli_ctx *c, const char *ref, json_t **out, cli_err *e);
  * usage error. */
 json_t *cli_token_scope(const cli_args *a, cli_err *e);
 
-/* The "value" array of a list answer (new reference; [] when absent);
- * releases r. */
-json_t *cli_take_value(json_t *r);
+/* The calls of cli.h that reach a server's management API. */
+typedef int (*cli_call_fn)(cli_ctx *c, const char *method, const char *path, const json_t *body,
+                           json_t **out, cli_err *e);
+/* DELETE path; on success *res = NULL: a delete prints nothing, as az. */
+int cli_delete_quiet(cli_ctx *c, cli_call_fn call, const char *path, json_t **res, cli_err *e);
+/* GET path, a {"value":[...]} listing; *res = the array ([] when absent). */
+int cli_list_values(cli_ctx *c, cli_call_fn call, const char *path, json_t **res, cli_err *e);
 
 #endif
