@@ -311,3 +311,19 @@ Test(jwk_describe, reports_family_bits_and_curve)
     EVP_PKEY_free(r);
     EVP_PKEY_free(ec);
 }
+
+/* OpenSSL's RSA public check runs Miller-Rabin on n with random bases
+ * (tests/fuzz/fuzz_jwk.c): a real modulus, p*q, must pass it every time, or
+ * a vault would now and then refuse a trusted issuer's key. */
+Test(jwk_import, a_real_rsa_public_key_imports_every_time)
+{
+    json_t *in = vc_json(VEC_RSA_JWK_PUB);
+    for (int i = 0; i < 200; i++) {
+        EVP_PKEY *k = NULL;
+        cf_err e = {0};
+        cr_assert_eq(jwk_to_pkey(&k, in, JWK_PRIVATE_OPTIONAL, &e), CF_OK, "import %d: %s", i,
+                     e.msg);
+        EVP_PKEY_free(k);
+    }
+    json_decref(in);
+}
