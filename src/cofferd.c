@@ -12,7 +12,13 @@
  *           [--key-check-interval SECONDS] [--vault-timeout SECONDS]
  *           [--registry NAME]... [--login-domain DOMAIN] [--upload-ttl SECONDS]
  *           [--threads N] [--idle-timeout SECONDS] [--log-level L]
- *           [--insecure-no-auth]
+ *           [--insecure-no-auth] [--config FILE]
+ *
+ * --config FILE: a JSON object whose keys are these flags' long names
+ * without "--" ({"listen": "127.0.0.1:5000", "registry": ["demo1"],
+ * "key-check-interval": 60, "insecure-no-auth": false}); it is read first
+ * and turned into the same flags, so one parser checks both, and flags on
+ * the command line come after it (the last value of a flag wins).
  *
  * The order of the start matters: the data plane is bound first (its
  * address is the loginServer of registries without a login domain), then
@@ -29,6 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "base/err.h"
@@ -57,7 +64,8 @@ static void usage(FILE *f)
             "               [--key-check-interval SECONDS] [--vault-timeout SECONDS]\n"
             "               [--registry NAME]... [--login-domain DOMAIN] [--upload-ttl SECONDS]\n"
             "               [--threads N] [--idle-timeout SECONDS] [--log-level LEVEL]\n"
-            "               [--insecure-no-auth]\n"
+            "               [--insecure-no-auth] [--config FILE]\n"
+            "  --config FILE         JSON object of these flags by long name, read first\n"
             "  --data DIR            data directory (default ./cofferd-data)\n"
             "  --listen HOST:PORT    data plane address (default 127.0.0.1:5000)\n"
             "  --mgmt-listen HOST:PORT management API address, plain HTTP (default\n"
@@ -105,6 +113,118 @@ static void data_address(char *out, size_t cap, const char *listen, const char *
         snprintf(out, cap, "%.*s:%s", (int)hl, listen, port);
 }
 
+/* Flags that take no value (JSON true sets them, false leaves them out). */
+static int flag_is_switch(const char *name)
+{
+    return strcmp(name, "insecure-no-auth") == 0;
+}
+
+static int push_arg(char ***v, int *n, int *cap, const char *s)
+{
+    if (*n + 1 >= *cap) {
+        int nc = *cap ? *cap * 2 : 32;
+        char **nv = realloc(*v, (size_t)nc * sizeof(**v));
+        if (nv == NULL)
+            return -1;
+        *v = nv;
+        *cap = nc;
+    }
+    if (((*v)[(*n)++] = strdup(s)) == NULL)
+        return -1;
+    (*v)[*n] = NULL;
+    return 0;
+}
+
+/* One JSON value of key `name` as flags appended to *v. */
+static int config_value(char ***v, int *n, int *cap, const char *name, const json_t *val)
+{
+    char flag[64], num[32];
+    if (strlen(name) + 3 > sizeof(flag) || strncmp(name, "-", 1) == 0 ||
+        strcmp(name, "config") == 0) {
+        fprintf(stderr, "cofferd: config: key '%.60s' is not allowed\n", name);
+        return -1;
+    }
+    snprintf(flag, sizeof(flag), "--%s", name);
+    if (flag_is_switch(name)) {
+        if (!json_is_boolean(val)) {
+            fprintf(stderr, "cofferd: config: '%s' wants true or false\n", name);
+            return -1;
+        }
+        return json_is_true(val) ? push_arg(v, n, cap, flag) : 0;
+    }
+    if (json_is_array(val) && strcmp(name, "registry") == 0) {
+        size_t i;
+        const json_t *x;
+        json_array_foreach(val, i, x)
+        {
+            if (config_value(v, n, cap, name, x) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    const char *text = NULL;
+    if (json_is_string(val)) {
+        text = json_string_value(val);
+    } else if (json_is_integer(val)) {
+        snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(val));
+        text = num;
+    } else {
+        fprintf(stderr, "cofferd: config: '%s' wants a %s\n", name,
+                strcmp(name, "registry") == 0 ? "string or an array of strings"
+                                              : "string or an integer");
+        return -1;
+    }
+    return push_arg(v, n, cap, flag) != 0 || push_arg(v, n, cap, text) != 0 ? -1 : 0;
+}
+
+/* argv with the flags of --config FILE first: *out (NULL-terminated,
+ * out[0] the program name), *outc. Returns 2 on a bad file. */
+static int expand_config(int argc, char **argv, char ***out, int *outc)
+{
+    char **v = NULL;
+    int n = 0, cap = 0;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[i + 1];
+    if (push_arg(&v, &n, &cap, argv[0]) != 0)
+        goto oom;
+    if (path) {
+        json_error_t je;
+        json_t *cfg = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+        if (cfg == NULL || !json_is_object(cfg)) {
+            fprintf(stderr, "cofferd: --config %s: %s\n", path,
+                    cfg ? "not a JSON object" : je.text);
+            json_decref(cfg);
+            return 2;
+        }
+        const char *k;
+        json_t *val;
+        json_object_foreach(cfg, k, val)
+        {
+            if (config_value(&v, &n, &cap, k, val) != 0) {
+                json_decref(cfg);
+                return 2;
+            }
+        }
+        json_decref(cfg);
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            i++;
+            continue;
+        }
+        if (push_arg(&v, &n, &cap, argv[i]) != 0)
+            goto oom;
+    }
+    *out = v;
+    *outc = n;
+    return 0;
+oom:
+    fprintf(stderr, "cofferd: out of memory\n");
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     /* Memory (docs/performance.md): buffers of 128 KiB and more (stream
@@ -123,6 +243,8 @@ int main(int argc, char **argv)
     int nreg = 0;
     unsigned long ttl = 3600, threads = 8, idle = 300;
     int no_auth = 0;
+    if (expand_config(argc, argv, &argv, &argc) != 0)
+        return 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -199,7 +321,9 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else {
-            fprintf(stderr, "cofferd: unknown argument '%s'\n", a);
+            fprintf(stderr,
+                    "cofferd: unknown argument '%s' (flags, and --config keys, are listed below)\n",
+                    a);
             usage(stderr);
             return 2;
         }

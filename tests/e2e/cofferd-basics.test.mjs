@@ -1,6 +1,9 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCofferd } from './lib/daemons.mjs';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { startCofferd, freshDir, BUILD } from './lib/daemons.mjs';
 
 let d;
 before(async () => { d = await startCofferd(); });
@@ -16,4 +19,38 @@ test('GET /v2/ answers 200 with the distribution API version header', async () =
 test('cofferd stops cleanly on SIGTERM', async () => {
   const res = await d.stop();
   assert.equal(res.code, 0);
+});
+
+// DESIGN §9: cofferd [--config FILE]. The file's keys are the flags' long
+// names; flags on the command line come after it and win.
+test('--config FILE: its flags apply, the command line overrides them, bad keys are refused', async () => {
+  const dir = freshDir('coffer-config-');
+  const cfg = join(dir, 'cofferd.json');
+  writeFileSync(cfg, JSON.stringify({ registry: ['cfgone1', 'cfgtwo2'], 'upload-ttl': 120, 'insecure-no-auth': false }));
+  // --insecure-no-auth from the command line wins over the file's false
+  const c = await startCofferd({ args: ['--config', cfg, '--insecure-no-auth'] });
+  try {
+    for (const reg of ['cfgone1', 'cfgtwo2']) {
+      const r = await fetch(`${c.url}/v2/${reg}/app/tags/list`);
+      assert.equal(r.status, 404, `${reg} exists (NAME_UNKNOWN for the repository, not the registry)`);
+      assert.match(await r.text(), /NAME_UNKNOWN/);
+    }
+    const r = await fetch(`${c.url}/v2/nosuchreg1/app/tags/list`);
+    assert.match(await r.text(), /registry nosuchreg1 unknown/);
+  } finally {
+    await c.stop();
+  }
+  for (const [body, why] of [
+    [{ nope: 1 }, /unknown argument '--nope'/],
+    [{ threads: 'x' }, /--threads wants 1\.\.256/],
+    [{ 'insecure-no-auth': 'yes' }, /'insecure-no-auth' wants true or false/],
+    [{ config: 'other.json' }, /key 'config' is not allowed/],
+    [[1, 2], /not a JSON object/],
+  ]) {
+    writeFileSync(cfg, JSON.stringify(body));
+    const r = spawnSync(join(BUILD, 'cofferd'), ['--data', join(dir, 'data'), '--config', cfg], { encoding: 'utf8' });
+    assert.equal(r.status, 2, `${JSON.stringify(body)}: exit ${r.status}`);
+    assert.match(r.stderr, why);
+  }
+  rmSync(dir, { recursive: true, force: true });
 });
