@@ -23,12 +23,11 @@
 // their vaults and access policies (vault.mjs TENANT), so its tokens pass
 // keyvaultd's tenant check as a real tenant's would.
 import { execFileSync } from 'node:child_process';
-import http from 'node:http';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import assert from 'node:assert/strict';
 import { BUILD, startDaemon, freshDir, freePort } from './daemons.mjs';
-import { startKeyvaultd, TENANT, API } from './vault.mjs';
+import { startKeyvaultd, request, TENANT, API } from './vault.mjs';
 import { OciClient, sha256, tempDir } from './oci.mjs';
 import { readLayout, skopeo } from './images.mjs';
 
@@ -62,30 +61,7 @@ export async function waitFor(what, fn, { timeoutMs = 15000, intervalMs = 200 } 
 
 // One plain-HTTP JSON request on a connection of its own (no pooled socket
 // survives a cofferd restart); never throws for a status.
-function httpJson(url, { method = 'GET', headers = {}, body } = {}) {
-  const h = { ...headers };
-  let payload;
-  if (body !== undefined) {
-    payload = typeof body === 'string' ? body : JSON.stringify(body);
-    h['content-type'] = 'application/json';
-    h['content-length'] = Buffer.byteLength(payload);
-  }
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: h, agent: false }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        let json;
-        try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-        resolve({ status: res.statusCode, headers: res.headers, text, json });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const httpJson = (url, o = {}) => request(url, { ...o, agent: false });
 
 // opts.cofferdArgs: extra cofferd arguments; opts.keyCheckInterval (default 1);
 // opts.auth: authenticate the data plane (default: --insecure-no-auth, these

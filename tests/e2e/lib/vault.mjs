@@ -33,6 +33,7 @@ import { generateKeyPairSync, createSign, createHmac, randomUUID, sign as crypto
 import { writeFileSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
+import http from 'node:http';
 import https from 'node:https';
 import dns from 'node:dns';
 import { startDaemon, freshDir } from './daemons.mjs';
@@ -200,8 +201,9 @@ export function makeAgent(ca, opts = {}) {
   return new https.Agent({ ca, keepAlive: true, maxSockets: opts.maxSockets || 16, lookup });
 }
 
-// One request. Returns { status, headers, text, json }. body: object (sent
-// as JSON), string or Buffer. Never throws for an HTTP status.
+// One request over https or http (by the URL). Returns { status, headers,
+// text, json }. body: object (sent as JSON), string or Buffer. agent: false
+// for a connection of its own. Never throws for an HTTP status.
 export function request(url, { method = 'GET', headers = {}, body, agent, token } = {}) {
   const u = new URL(url);
   const h = { ...headers };
@@ -209,10 +211,12 @@ export function request(url, { method = 'GET', headers = {}, body, agent, token 
   if (body !== undefined) {
     payload = Buffer.isBuffer(body) || typeof body === 'string' ? body : JSON.stringify(body);
     if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['content-type'] = 'application/json';
+    h['content-length'] = Buffer.byteLength(payload);
   }
   if (token) h.authorization = `Bearer ${token}`;
+  const mod = u.protocol === 'http:' ? http : https;
   return new Promise((resolve, reject) => {
-    const req = https.request(u, { method, headers: h, agent }, (res) => {
+    const req = mod.request(u, { method, headers: h, agent }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
