@@ -200,34 +200,34 @@ static void print_scalar(FILE *f, const json_t *v)
     }
 }
 
+/* One TSV cell of a container's member; members that are containers are
+ * left out. */
+static void tsv_cell(FILE *f, const json_t *x, int *first)
+{
+    if (json_is_object(x) || json_is_array(x))
+        return;
+    if (!*first)
+        fputc('\t', f);
+    print_scalar(f, x);
+    *first = 0;
+}
+
 /* One TSV line: a scalar, or the scalar members of an object or array. */
 static void tsv_line(FILE *f, const json_t *v)
 {
-    if (json_is_object(v) || json_is_array(v)) {
-        int first = 1;
-        const char *k;
-        size_t i;
-        json_t *x;
-        if (json_is_object(v)) {
-            json_object_foreach((json_t *)v, k, x)
-            {
-                if (json_is_object(x) || json_is_array(x))
-                    continue;
-                if (!first)
-                    fputc('\t', f);
-                print_scalar(f, x);
-                first = 0;
-            }
-        } else {
-            json_array_foreach((json_t *)v, i, x)
-            {
-                if (json_is_object(x) || json_is_array(x))
-                    continue;
-                if (!first)
-                    fputc('\t', f);
-                print_scalar(f, x);
-                first = 0;
-            }
+    int first = 1;
+    const char *k;
+    size_t i;
+    json_t *x;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x)
+        {
+            tsv_cell(f, x, &first);
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach((json_t *)v, i, x)
+        {
+            tsv_cell(f, x, &first);
         }
     } else {
         print_scalar(f, v);
