@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { readFileSync, existsSync } from 'node:fs';
-import { startCofferd, BUILD } from './lib/daemons.mjs';
+import { startCofferd } from './lib/daemons.mjs';
+import { cofferRunner } from './lib/cli.mjs';
 
 let d, env;
 before(async () => {
@@ -31,6 +32,7 @@ async function mgmt(method, path, body) {
   const text = await r.text();
   let json;
   try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+  keepPasswords(json);
   return { status: r.status, text, json };
 }
 
@@ -40,18 +42,15 @@ function armError(r, status, code, what = '') {
   assert.ok(r.json.error.message.length > 0);
 }
 
-function coffer(args) {
-  const r = spawnSync(join(BUILD, 'coffer'), args, { env, encoding: 'utf8', timeout: 30000 });
-  let json;
-  try { json = r.stdout ? JSON.parse(r.stdout) : undefined; } catch { json = undefined; }
-  return { code: r.status, out: r.stdout, err: r.stderr, json };
-}
-
-function ok(args) {
-  const r = coffer(args);
-  assert.equal(r.code, 0, `coffer ${args.join(' ')} -> ${r.code}\n${r.err}`);
-  return r;
-}
+// Every password value an answer carried, for the last test: none may
+// reach the daemon's log.
+const secrets = new Set();
+const keepPasswords = (json) => {
+  for (const p of json?.passwords || []) if (p.value) secrets.add(p.value);
+};
+const cli = cofferRunner(() => env);
+const coffer = (args) => { const r = cli.coffer(args); keepPasswords(r.json); return r; };
+const ok = (args) => { const r = cli.ok(args); keepPasswords(r.json); return r; };
 
 const PW = /^[A-Za-z0-9_-]{43}$/;
 
@@ -329,4 +328,13 @@ test('revocations bump the credential epoch; grants and reads do not', { skip: !
   await step('scope changed', mgmt('PUT', `${R}/tokens/tok-e1`,
     { properties: { scope: [{ repository: 'app', actions: ['metadata/read'] }] } }), 1);
   await step('token deleted', mgmt('DELETE', `${R}/tokens/tok-e1`), 1);
+});
+
+test('no password and no admin token reaches the log', async () => {
+  secrets.add(d.adminToken);
+  assert.ok(secrets.size >= 5, `the tests above saw passwords (${secrets.size})`);
+  await new Promise((r) => setTimeout(r, 300)); /* the log stream catches up */
+  const log = d.log();
+  assert.ok(log.length > 0, 'the daemon logged');
+  for (const x of secrets) assert.ok(!log.includes(x), `a secret (${x.slice(0, 6)}…) is in the log`);
 });

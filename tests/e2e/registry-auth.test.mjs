@@ -28,7 +28,13 @@ async function mgmt(method, path, body) {
   return { status: r.status, text, json };
 }
 
-const basic = (user, pw) => `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}`;
+// Every password and token this file handles, for the last test: none may
+// reach the daemon's log.
+const secrets = new Set();
+const basic = (user, pw) => {
+  secrets.add(pw);
+  return `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}`;
+};
 
 // An OciClient that sends `auth` as Authorization on every request.
 class AuthClient extends OciClient {
@@ -53,6 +59,7 @@ async function token(scopes, auth) {
 async function bearer(scopes, auth) {
   const t = await token(scopes, auth);
   assert.equal(t.status, 200, t.text);
+  secrets.add(t.json.token);
   return `Bearer ${t.json.token}`;
 }
 
@@ -408,4 +415,20 @@ test('hostile Authorization headers answer 401 and the daemon lives on', async (
   const ok = await rawRequest(hdr(`Bearer ${good}`));
   assert.match(ok, /^HTTP\/1\.1 200 /);
   assert.equal(d.proc.exitCode, null, 'cofferd still running');
+});
+
+test('no password, registry token or admin token reaches the log', async () => {
+  secrets.add(d.adminToken);
+  /* the real ones: generated passwords are 43 characters, tokens longer;
+   * the tests' deliberate wrong passwords are short */
+  const real = [...secrets].filter((x) => x.length >= 40);
+  assert.ok(real.length >= 5, `the tests above handled secrets (${real.length})`);
+  await new Promise((r) => setTimeout(r, 300)); /* the log stream catches up */
+  const log = d.log();
+  assert.ok(log.includes('"msg":"request failed"'), 'the log holds the failed requests of the tests above');
+  for (const x of real) {
+    assert.ok(!log.includes(x), `a secret (${x.slice(0, 6)}…) is in the log`);
+    const b64 = Buffer.from(x).toString('base64');
+    assert.ok(!log.includes(b64), `a secret in base64 (${b64.slice(0, 6)}…) is in the log`);
+  }
 });
