@@ -67,7 +67,7 @@ test('make run: a CMK-encrypted demo registry with its vault, ready for a push, 
   const reg = coffer('acr', 'show', '-n', 'cofferdemo');
   assert.equal(reg.sku.name, 'Premium');
   assert.equal(reg.properties.adminUserEnabled, true, 'the admin user is enabled for the demo');
-  assert.match(d.out(), /--dest-creds cofferdemo:\$\(build\/coffer acr credential show -n cofferdemo --query passwords\[0\]\.value -o tsv\)/,
+  assert.match(d.out(), /--dest-creds cofferdemo:\$\(build\/coffer acr credential show -n cofferdemo --query 'passwords\[0\]\.value' -o tsv\)/,
     'run-demo prints how to push with the admin user');
 
   // push as the admin user, with its password read through the CLI
