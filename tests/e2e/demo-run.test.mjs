@@ -13,7 +13,24 @@ import { buildImage, put, readLayout, skopeo } from './lib/images.mjs';
 import { OciClient, sha256 } from './lib/oci.mjs';
 
 const runDir = join(freshDir('coffer-demo-'), 'run');
-after(() => { if (!process.env.KEEP_E2E_DIRS) rmSync(join(runDir, '..'), { recursive: true, force: true }); });
+
+// run-demo and its two daemons run in a process group of their own, so a
+// failed test can take them all down (an assertion that fails before
+// stopDemo must not leave daemons that keep node --test waiting).
+let running = null;
+const killGroup = (proc, sig) => { try { process.kill(-proc.pid, sig); } catch { /* gone */ } };
+after(async () => {
+  if (running) {
+    const proc = running;
+    const gone = new Promise((r) => { if (proc.exitCode !== null || proc.signalCode !== null) r(); else proc.once('exit', r); });
+    killGroup(proc, 'SIGTERM');
+    const t = setTimeout(() => killGroup(proc, 'SIGKILL'), 5000);
+    await gone;
+    clearTimeout(t);
+    killGroup(proc, 'SIGKILL'); /* any daemon the script did not reap */
+  }
+  if (!process.env.KEEP_E2E_DIRS) rmSync(join(runDir, '..'), { recursive: true, force: true });
+});
 
 const ports = { reg: await freePort(), mgmt: await freePort(), vault: await freePort() };
 const env = {
@@ -26,10 +43,11 @@ const env = {
 
 // Starts run-demo; resolves with {proc, out} once it prints its banner.
 function startDemo() {
-  const proc = spawn(join(ROOT, 'scripts/run-demo'), [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(join(ROOT, 'scripts/run-demo'), [], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  running = proc;
   let out = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`run-demo not ready in 60 s:\n${out}`)); }, 60000);
+    const timer = setTimeout(() => { killGroup(proc, 'SIGKILL'); reject(new Error(`run-demo not ready in 60 s:\n${out}`)); }, 60000);
     const onData = (b) => {
       out += b.toString();
       if (out.includes('Ctrl-C stops both.')) { clearTimeout(timer); resolve({ proc, out: () => out }); }
@@ -43,7 +61,7 @@ function startDemo() {
 function stopDemo(d) {
   return new Promise((resolve) => {
     d.proc.removeAllListeners('exit');
-    d.proc.on('exit', (code, sig) => resolve({ code, sig }));
+    d.proc.on('exit', (code, sig) => { running = null; resolve({ code, sig }); });
     d.proc.kill('SIGTERM');
   });
 }
