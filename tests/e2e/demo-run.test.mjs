@@ -5,7 +5,8 @@
 // everything again on its second start. Run on free ports in a temp dir.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { ROOT, BUILD, freshDir, freePort } from './lib/daemons.mjs';
@@ -114,4 +115,32 @@ test('make run: a CMK-encrypted demo registry with its vault, ready for a push, 
   assert.equal(sha256(m.body), s.digest, 'the same manifest comes back');
   const second = await stopDemo(d);
   assert.equal(second.code, 0);
+});
+
+// Debian's docker-registry service (the benchmark's peer) listens on :5000,
+// the demo's registry port: make run must say which port and what moves it.
+test('make run: a port held by another program is named with the variable that moves it; nothing starts', async () => {
+  for (const [which, variable] of [['reg', 'COFFER_DEMO_PORT'], ['vault', 'COFFER_DEMO_VAULT_PORT']]) {
+    const holder = createServer();
+    await new Promise((r) => holder.listen(ports[which], '0.0.0.0', r));
+    const dir = freshDir('coffer-demo-taken-');
+    try {
+      const r = spawnSync(join(ROOT, 'scripts/run-demo'), [], { env: { ...env, COFFER_RUN: join(dir, 'run') }, encoding: 'utf8', timeout: 60000 });
+      assert.equal(r.status, 1, `run-demo exits 1: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`port ${ports[which]} is taken`), r.stderr);
+      assert.match(r.stderr, new RegExp(`${variable}=\\d+ make run`), `names ${variable}: ${r.stderr}`);
+      assert.doesNotMatch(r.stdout, /Ctrl-C stops both/);
+      for (const p of Object.values(ports)) {
+        if (p === ports[which]) continue;
+        const free = await new Promise((res) => {
+          const s = createServer().once('error', () => res(false));
+          s.listen(p, '127.0.0.1', () => s.close(() => res(true)));
+        });
+        assert.ok(free, `port ${p} is free again: no daemon left behind`);
+      }
+    } finally {
+      await new Promise((r) => holder.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 });
