@@ -6,6 +6,9 @@
  * the scheduler and the listener stop, then every key in memory is wiped.
  *
  *   keyvaultd --data DIR --listen HOST:PORT [--config FILE] [--log-level L]
+ *
+ * The listen address may also come from the config ("listen"); the flag
+ * wins. The systemd unit names only --data and --config (docs/install.md).
  */
 #define CF_LOG_MOD "keyvaultd"
 #include <pthread.h>
@@ -39,7 +42,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: keyvaultd --data DIR --listen HOST:PORT [--config FILE] [--log-level L]\n"
                "  --data DIR          data directory (created 0700; default ./keyvaultd-data)\n"
-               "  --listen HOST:PORT  TLS listener (default 127.0.0.1:8443; port 0 picks one)\n"
+               "  --listen HOST:PORT  TLS listener (default: the config's \"listen\", else\n"
+               "                      127.0.0.1:8443; port 0 picks one)\n"
                "  --config FILE       JSON config (docs/keyvault.md); unknown keys are refused\n"
                "  --log-level LEVEL   debug|info|warn|error (default info)\n");
 }
@@ -51,7 +55,7 @@ static void path_join(char *out, size_t n, const char *dir, const char *name)
 
 int main(int argc, char **argv)
 {
-    const char *data = "./keyvaultd-data", *listen = "127.0.0.1:8443", *config = NULL;
+    const char *data = "./keyvaultd-data", *listen = NULL, *config = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--data") == 0 && i + 1 < argc) {
@@ -109,6 +113,8 @@ int main(int argc, char **argv)
         goto fail;
     if (config && vault_config_load(&cfg, config, &e) != CF_OK)
         goto fail;
+    if (listen == NULL)
+        listen = cfg.listen;
     vault_config_log(&cfg);
     if (cf_fs_mkdir_p(data, 0700, &e) != CF_OK)
         goto fail;

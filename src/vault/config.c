@@ -36,7 +36,8 @@ cf_code vault_config_init(vault_config *c, cf_err *e)
     c->rotation_min_s = 7 * 86400;
     c->threads = 8;
     c->max_body = 256 * 1024;
-    if (set_str(&c->vault_domain, "vault.localhost", e) != CF_OK ||
+    if (set_str(&c->listen, "127.0.0.1:8443", e) != CF_OK ||
+        set_str(&c->vault_domain, "vault.localhost", e) != CF_OK ||
         set_str(&c->default_vault, "default", e) != CF_OK ||
         set_str(&c->resource, "https://vault.azure.net", e) != CF_OK ||
         set_str(&c->authorization, "https://login.coffer.test/tenant", e) != CF_OK) {
@@ -207,7 +208,17 @@ cf_code vault_config_parse(vault_config *c, const char *text, size_t len, cf_err
     {
         const char *s;
         unsigned u;
-        if (strcmp(k, "vault_domain") == 0) {
+        if (strcmp(k, "listen") == 0) {
+            /* host:port; the listener checks it (a bad one fails the start) */
+            if ((rc = want_string(v, k, &s, e)) != CF_OK)
+                goto out;
+            if (strchr(s, ':') == NULL) {
+                rc = cf_err_set(e, CF_EINVAL, "config: 'listen' must be HOST:PORT");
+                goto out;
+            }
+            if ((rc = set_str(&c->listen, s, e)) != CF_OK)
+                goto out;
+        } else if (strcmp(k, "vault_domain") == 0) {
             if ((rc = want_string(v, k, &s, e)) != CF_OK)
                 goto out;
             if (!valid_domain(s)) {
@@ -362,6 +373,7 @@ void vault_config_free(vault_config *c)
 {
     if (c == NULL)
         return;
+    free(c->listen);
     free(c->vault_domain);
     free(c->default_vault);
     free(c->tls_cert);

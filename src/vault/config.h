@@ -26,6 +26,7 @@ typedef struct vault_issuer {
 } vault_issuer;
 
 typedef struct vault_config {
+    char *listen;        /* "127.0.0.1:8443"; --listen on the command line wins */
     char *vault_domain;  /* "vault.localhost" */
     char *default_vault; /* "default" */
     char *tls_cert;      /* both or neither; NULL: self-signed in DIR/tls/ */

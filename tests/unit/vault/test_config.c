@@ -17,6 +17,7 @@ Test(vault_config, defaults_match_the_contract)
 {
     vault_config c;
     cr_assert_eq(vault_config_init(&c, NULL), CF_OK);
+    cr_assert_str_eq(c.listen, "127.0.0.1:8443");
     cr_assert_str_eq(c.vault_domain, "vault.localhost");
     cr_assert_str_eq(c.default_vault, "default");
     cr_assert_str_eq(c.resource, "https://vault.azure.net");
@@ -33,7 +34,8 @@ Test(vault_config, reads_every_documented_key)
     cf_err e = {0};
     cr_assert_eq(
         parse(&c,
-              "{\"vault_domain\":\"kv.example\",\"default_vault\":\"main-vault\","
+              "{\"listen\":\"0.0.0.0:9443\",\"vault_domain\":\"kv.example\","
+              "\"default_vault\":\"main-vault\","
               "\"tls\":{\"cert\":\"/c.pem\",\"key\":\"/k.pem\"},"
               "\"resource\":\"https://vault.coffer.test\","
               "\"authorization\":\"https://login.coffer.test/t1\","
@@ -45,6 +47,7 @@ Test(vault_config, reads_every_documented_key)
               "\"scheduler_interval_s\":5,\"rotation_min_s\":1}",
               &e),
         CF_OK, "%s", e.msg);
+    cr_assert_str_eq(c.listen, "0.0.0.0:9443");
     cr_assert_str_eq(c.vault_domain, "kv.example");
     cr_assert_str_eq(c.tls_key, "/k.pem");
     cr_assert_eq(c.n_issuers, 2);
@@ -79,6 +82,8 @@ Test(vault_config, refuses_unknown_keys_and_bad_values)
         "{\"scheduler_interval_s\":0}",
         "{\"scheduler_interval_s\":\"60\"}",
         "{\"threads\":1000}",
+        "{\"listen\":8443}",
+        "{\"listen\":\"8443\"}",
         "[1]",
         "{\"vault_domain\":\"a\",\"vault_domain\":\"b\"}",
     };
