@@ -93,11 +93,21 @@ static const char *client_host(rq *q, char buf[AUTH_SERVICE_MAX])
     return buf;
 }
 
+/* The scheme the client used: behind a proxy that terminates TLS
+ * (docs/install.md) the proxy's, which it says with X-Forwarded-Proto. Only
+ * "https" is taken: it sends the token fetch, and a Basic password with it,
+ * over TLS; nothing a header says turns https into http. */
+static const char *client_scheme(rq *q)
+{
+    const char *fp = http_req_header(q->r, "X-Forwarded-Proto");
+    return fp != NULL && strcasecmp(fp, "https") == 0 ? "https" : scheme;
+}
+
 static void unauthorized(rq *q, const char *name, unsigned need, const char *error, const char *why)
 {
     char ch[2 * AUTH_SERVICE_MAX + AUTH_NAME_MAX + 128];
     char hb[AUTH_SERVICE_MAX];
-    auth_challenge(ch, sizeof(ch), scheme, client_host(q, hb), name, need, error);
+    auth_challenge(ch, sizeof(ch), client_scheme(q), client_host(q, hb), name, need, error);
     if (why)
         cf_log(CF_LOG_INFO, "credentials refused", "request_id", q->r->request_id, "reason", why,
                NULL);
