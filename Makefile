@@ -66,11 +66,12 @@ all: $(BINS) $(OUT)/unit-tests $(REPLAYS) $(BENCH_BINS)
 # the three programs alone (what make run and make install need)
 programs: $(BINS)
 
-# scripts/install-deps PURPOSE, once per make, before what needs it
+# scripts/install-deps PURPOSE, once per make, before what needs it;
+# NO_DEPS=1 skips it (a package build: its Build-Depends are the packages)
 DEPS_PURPOSES := run build fuzz format deb test distribution bench
 .PHONY: $(DEPS_PURPOSES:%=deps-%)
 $(DEPS_PURPOSES:%=deps-%):
-	@scripts/install-deps $(@:deps-%=%)
+	@$(if $(NO_DEPS),true,scripts/install-deps $(@:deps-%=%))
 
 $(OUT)/obj/%.o: %.c | deps-run
 	@mkdir -p $(dir $@)
@@ -152,6 +153,41 @@ test: deps-test
 run: programs | deps-run
 	scripts/run-demo
 
+# make install: the three programs, systemd units for both daemons, their
+# system users (sysusers.d) and example configurations. PREFIX (/usr/local)
+# and DESTDIR as usual; the configuration lives in $(SYSCONFDIR)/coffer and
+# the state in /var/lib/coffer (systemd's StateDirectory=). Nothing is
+# written to $(SYSCONFDIR)/coffer but the directory: a daemon starts only
+# once its configuration is there (docs/install.md).
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DOCDIR      ?= $(PREFIX)/share/doc/coffer
+UNITS       := cofferd.service keyvaultd.service
+
+install: programs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	  $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/coffer
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	for u in $(UNITS); do \
+	  sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+	    dist/systemd/$$u.in >$(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 dist/sysusers/coffer.conf $(DESTDIR)$(SYSUSERSDIR)/coffer.conf
+	install -m 0644 dist/examples/*.json $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 docs/install.md $(DESTDIR)$(DOCDIR)/install.md
+
+uninstall:
+	rm -f $(MAINS:%=$(DESTDIR)$(BINDIR)/%) $(UNITS:%=$(DESTDIR)$(UNITDIR)/%) \
+	  $(DESTDIR)$(SYSUSERSDIR)/coffer.conf
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# make deb: a Debian package (debhelper) of the tree, in build/deb/
+deb: | deps-deb
+	scripts/build-deb
+
 # libFuzzer build: the library again, with clang and coverage instrumentation.
 FUZZ_OUT := build/fuzz
 FUZZ_CFLAGS = $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
@@ -196,4 +232,4 @@ lint:
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -path build/deb -prune -o -name '*.d' -type f -print 2>/dev/null)
