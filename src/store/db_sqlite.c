@@ -35,8 +35,8 @@ static cf_code sqlite_fail(cf_err *e, sqlite3 *h, const char *what)
 static cf_code lite_connect(void **out, const char *path, cf_err *e)
 {
     sqlite3 *h = NULL;
-    int rc = sqlite3_open_v2(path, &h,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         cf_code c =
             cf_err_set(e, CF_EIO, "open %s: %s", path, h ? sqlite3_errmsg(h) : "out of memory");

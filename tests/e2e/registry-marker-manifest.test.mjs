@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { metaSql } from './lib/daemons.mjs';
+import { metaSql, metaBytes, PG } from './lib/daemons.mjs';
 import { startRegistry, OciClient, sha256, descriptor, MT, EMPTY_JSON, filesContaining, assertOciError, TARGET } from './lib/oci.mjs';
 
 const MARKER = `coffermarker${randomBytes(12).toString('hex')}`;
@@ -23,6 +23,8 @@ after(async () => { await reg?.stop(); });
 function assertNoMarker(what) {
   const hits = filesContaining(reg.dataDir, MARKER, reg.logPath ? [reg.logPath] : []);
   assert.deepEqual(hits, [], `${what}: marker found in plaintext`);
+  // the metadata too where it is not a file of the data dir (a pg_dump)
+  if (PG && reg.dataDir) assert.ok(!metaBytes(reg.dataDir).includes(MARKER), `${what}: marker in the database`);
 }
 
 test('manifest and referrer annotations are never on disk in plaintext', async () => {
