@@ -77,6 +77,16 @@ cf_code meta_run3(db *c, const char *sql, const char *a, const char *b, const ch
     return rc;
 }
 
+cf_code meta_run3_one(db *c, const char *sql, const char *a, const char *b, const char *d,
+                      const char *missing, cf_err *e)
+{
+    int64_t changed = 0;
+    cf_code rc = meta_run3(c, sql, a, b, d, &changed, e);
+    if (rc == CF_OK && changed == 0)
+        rc = cf_err_set(e, CF_ENOTFOUND, "%s", missing);
+    return rc;
+}
+
 cf_code meta_blob_commit(const char *reg, const char *repo, const char *digest, int64_t size,
                          const char *upload, cf_err *e)
 {
@@ -129,10 +139,7 @@ cf_code meta_blob_unlink(const char *reg, const char *repo, const char *digest, 
     cf_code rc = db_begin(c, e);
     if (rc != CF_OK)
         return rc;
-    int64_t changed = 0;
-    rc = meta_run3(c, SQL_LINK_DELETE, reg, repo, digest, &changed, e);
-    if (rc == CF_OK && changed == 0)
-        rc = cf_err_set(e, CF_ENOTFOUND, "blob not found");
+    rc = meta_run3_one(c, SQL_LINK_DELETE, reg, repo, digest, "blob not found", e);
     if (rc == CF_OK)
         rc = meta_blob_gc(c, reg, digest, orphaned, e);
     return db_end(c, rc, e);

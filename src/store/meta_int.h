@@ -43,6 +43,10 @@ cf_code meta_blob_gc(db *c, const char *reg, const char *digest, int *orphaned, 
  * NULL) receives the rows changed. */
 cf_code meta_run3(db *c, const char *sql, const char *a, const char *b, const char *d,
                   int64_t *changed, cf_err *e);
+/* meta_run3 for a statement that must change a row: CF_ENOTFOUND with
+ * the message `missing` when it changed none. */
+cf_code meta_run3_one(db *c, const char *sql, const char *a, const char *b, const char *d,
+                      const char *missing, cf_err *e);
 extern const char META_SQL_UPLOAD_DELETE[];
 /* A paginated listing (meta_manifests.c): fn gets column 0 of each row,
  * at most n of them (the statement asks for n + 1); *more when a row

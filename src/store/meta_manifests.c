@@ -132,10 +132,7 @@ cf_code meta_manifest_delete(const char *reg, const char *repo, const char *dige
     cf_code rc = db_begin(c, e);
     if (rc != CF_OK)
         return rc;
-    int64_t changed = 0;
-    rc = meta_run3(c, SQL_MANIFEST_DELETE, reg, repo, digest, &changed, e);
-    if (rc == CF_OK && changed == 0)
-        rc = cf_err_set(e, CF_ENOTFOUND, "manifest unknown");
+    rc = meta_run3_one(c, SQL_MANIFEST_DELETE, reg, repo, digest, "manifest unknown", e);
     if (rc == CF_OK)
         rc = meta_run3(c, SQL_TAGS_OF_DELETE, reg, repo, digest, NULL, e);
     if (rc == CF_OK)
@@ -151,11 +148,7 @@ static const char SQL_TAG_DELETE[] =
 cf_code meta_tag_delete(const char *reg, const char *repo, const char *tag, cf_err *e)
 {
     META_CONN(c);
-    int64_t changed = 0;
-    cf_code rc = meta_run3(c, SQL_TAG_DELETE, reg, repo, tag, &changed, e);
-    if (rc == CF_OK && changed == 0)
-        rc = cf_err_set(e, CF_ENOTFOUND, "tag unknown");
-    return rc;
+    return meta_run3_one(c, SQL_TAG_DELETE, reg, repo, tag, "tag unknown", e);
 }
 
 cf_code meta_each_text(db_stmt *st, int64_t n, meta_each_fn fn, void *cls, int *more, cf_err *e)
