@@ -47,6 +47,7 @@
 #include "control/mgmt.h"
 #include "control/validate.h"
 #include "http/server.h"
+#include "portal/portal.h"
 #include "registry/api.h"
 #include "registry/janitor.h"
 #include "registry/keyring.h"
@@ -422,7 +423,13 @@ int main(int argc, char **argv)
         goto out;
     mgmt_set_issuer(iss);
     issuer_set_default(iss);
+    char events_path[4096];
+    snprintf(events_path, sizeof(events_path), "%s/key-events.log", data);
+    portal_config pc = {.vault_ca = vault_ca, .vault_timeout_s = (unsigned)vault_timeout};
+    if (portal_configure(&pc, &e) != CF_OK)
+        goto out;
     cmk_config cc = {.ca_file = vault_ca,
+                     .events_path = events_path,
                      .resource = ISSUER_VAULT_RESOURCE,
                      .check_interval_s = (unsigned)check_interval,
                      .timeout_s = (unsigned)vault_timeout,
@@ -430,8 +437,11 @@ int main(int argc, char **argv)
     if (cmk_start(&cc, &e) != CF_OK)
         goto out;
     cmk_up = 1;
+    char maddr[300], portal_url[400];
+    data_address(maddr, sizeof(maddr), mgmt_listen, mport);
+    snprintf(portal_url, sizeof(portal_url), "http://%s/portal/", maddr);
     cf_log(CF_LOG_INFO, "listening", "listen", mgmt_listen, "port", mport, "api", "management",
-           "issuer", issuer_url(iss), "kid", issuer_kid(iss), NULL);
+           "issuer", issuer_url(iss), "kid", issuer_kid(iss), "portal", portal_url, NULL);
     int sig = 0;
     sigwait(&set, &sig);
     cf_log(CF_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "TERM" : "INT", NULL);
@@ -444,6 +454,7 @@ out:
     if (cmk_up)
         cmk_stop();
     mgmt_shutdown();
+    portal_shutdown();
     issuer_set_default(NULL);
     issuer_free(iss);
     OPENSSL_cleanse(admin, sizeof(admin));

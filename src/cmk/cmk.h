@@ -40,6 +40,7 @@ typedef struct cmk_config {
     unsigned check_interval_s; /* 1..86400 */
     unsigned timeout_s;        /* one vault call, total */
     cmk_token_fn token;
+    const char *events_path; /* the key events log (events.h); NULL: none */
 } cmk_config;
 
 /* A refusal for the management API: HTTP status and ARM error code;

@@ -34,6 +34,7 @@
 #include "control/mgmt_int.h"
 #include "control/validate.h"
 #include "crypto/keys.h"
+#include "portal/portal.h"
 
 mgmt_state mgmt_g;
 pthread_mutex_t mgmt_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -151,6 +152,15 @@ static int bearer_ok(http_req *r)
 
 /* ---- answers ---- */
 
+/* An in-process call (mgmt_call, the portal's): the answer is kept here
+ * instead of being sent. Thread-local: a call runs on its caller's thread
+ * from start to end. */
+typedef struct mgmt_capture {
+    unsigned status;
+    json_t *body;
+} mgmt_capture;
+static __thread mgmt_capture *capture;
+
 void mgmt_fail(http_req *r, unsigned status, const char *code, const char *fmt, ...)
 {
     char msg[2048];
@@ -164,6 +174,11 @@ void mgmt_fail(http_req *r, unsigned status, const char *code, const char *fmt, 
            r->request_id, "method", r->method, "path", r->path, "status", st, "code", code, "error",
            msg, NULL);
     json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    if (capture) {
+        capture->status = status;
+        capture->body = body;
+        return;
+    }
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     http_resp *resp =
@@ -204,6 +219,11 @@ void mgmt_fail_err(http_req *r, const cf_err *e, const char *what)
 
 void mgmt_reply(http_req *r, unsigned status, json_t *body)
 {
+    if (capture) {
+        capture->status = status;
+        capture->body = body;
+        return;
+    }
     if (body == NULL && status == 200) {
         http_req_respond(r, http_resp_bytes(200, "", 0, NULL));
         return;
@@ -220,6 +240,11 @@ void mgmt_reply(http_req *r, unsigned status, json_t *body)
 
 void mgmt_reply_secret(http_req *r, unsigned status, json_t *body)
 {
+    if (capture) { /* the caller wipes what it shows (mgmt_call) */
+        capture->status = status;
+        capture->body = body;
+        return;
+    }
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (text == NULL) {
@@ -437,7 +462,8 @@ static void dispatch(http_req *r)
             msi_token(r);
         return;
     }
-    if (!bearer_ok(r)) {
+    /* an in-process call was authenticated by its caller (mgmt_call) */
+    if (capture == NULL && !bearer_ok(r)) {
         mgmt_fail(r, 401, "Unauthorized",
                   "The request needs 'Authorization: Bearer <admin token>' (DIR/admin.token).");
         return;
@@ -477,9 +503,47 @@ static void body_end(http_req *r)
     dispatch(r);
 }
 
+cf_code mgmt_call(const char *method, const char *path, const json_t *body, const char *request_id,
+                  unsigned *status, json_t **out, cf_err *e)
+{
+    *status = 0;
+    *out = NULL;
+    if (capture != NULL)
+        return cf_err_set(e, CF_ECONFLICT, "management calls do not nest");
+    if (path == NULL || path[0] != '/' || strncmp(path, "/msi/", 5) == 0)
+        return cf_err_set(e, CF_EINVAL, "not a management resource path");
+    http_req r = {.method = method, .path = path, .version = "HTTP/1.1"};
+    snprintf(r.request_id, sizeof(r.request_id), "%s", request_id ? request_id : "");
+    cf_buf_init(&r.body, MGMT_BODY_MAX);
+    if (body) {
+        char *text = json_dumps(body, JSON_COMPACT);
+        cf_code rc = text ? cf_buf_append(&r.body, text, strlen(text), e)
+                          : cf_err_set(e, CF_ENOMEM, "out of memory");
+        free(text);
+        if (rc != CF_OK) {
+            cf_buf_free(&r.body);
+            return rc;
+        }
+    }
+    mgmt_capture cap = {0};
+    capture = &cap;
+    dispatch(&r);
+    capture = NULL;
+    cf_buf_free(&r.body);
+    if (cap.status == 0)
+        return cf_err_set(e, CF_EIO, "the management API gave no answer to %s %s", method, path);
+    *status = cap.status;
+    *out = cap.body;
+    return CF_OK;
+}
+
 void mgmt_handle(http_req *r, void *ctx)
 {
     (void)ctx;
+    if (portal_path(r->path)) {
+        portal_handle(r);
+        return;
+    }
     int with_body = method_is(r, "PUT") || method_is(r, "PATCH") || method_is(r, "POST");
     if (!with_body) {
         dispatch(r);

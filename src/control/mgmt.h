@@ -14,6 +14,8 @@
 #ifndef CF_CONTROL_MGMT_H
 #define CF_CONTROL_MGMT_H
 
+#include <jansson.h>
+
 #include "base/err.h"
 #include "control/issuer.h"
 #include "http/server.h"
@@ -37,6 +39,15 @@ void mgmt_set_issuer(issuer *is);
 void mgmt_shutdown(void);
 /* The http_server handler. */
 void mgmt_handle(http_req *r, void *ctx);
+
+/* Runs one management request in process, as the portal does: the same
+ * routing and handlers as over HTTP, with the caller's authentication
+ * (it must have checked who is asking; no bearer token is looked at).
+ * body may be NULL. On CF_OK, *status is the HTTP status and *out the
+ * answer's JSON (the caller's; NULL for an empty body; ARM's
+ * {"error":{...}} on a refusal). Not for /msi/ (it reads headers). */
+cf_code mgmt_call(const char *method, const char *path, const json_t *body, const char *request_id,
+                  unsigned *status, json_t **out, cf_err *e);
 
 /* Reads the admin token at path, or creates it (0600) at first start.
  * CF_EDENIED when the file is group/world accessible; CF_EINVAL when it
