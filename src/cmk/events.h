@@ -33,10 +33,10 @@ typedef struct cmk_event {
     const char *registry_id;
     const char *registry;
     const char *event;
-    const char *state;    /* may be NULL */
-    const char *key;      /* the versioned key identifier */
-    const char *identity; /* client id, or "system" */
-    const char *message;  /* may be NULL */
+    const char *state;       /* may be NULL */
+    const char *key;         /* the versioned key identifier */
+    const char *identity;    /* client id, or "system" */
+    const char *message;     /* may be NULL */
     const char *request_ids; /* the vault's request ids, space separated; may be NULL */
 } cmk_event;
 

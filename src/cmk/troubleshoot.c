@@ -69,15 +69,13 @@ size_t cmk_troubleshoot(cmk_step *out, size_t max, const cmk_state *s)
                  "--identities <identity>; coffer acr encryption rotate-key -n %s --identity "
                  "<its client id>",
                  reg, reg);
-        add(out, max, &n, "The identity the registry uses to reach its key no longer exists.",
-            fix);
+        add(out, max, &n, "The identity the registry uses to reach its key no longer exists.", fix);
     } else if (has(err, "no longer assigned")) {
         snprintf(fix, sizeof(fix),
                  "Assign it again: coffer acr identity assign -n %s --identities <identity> "
                  "(or rotate the key to another assigned identity first).",
                  reg);
-        add(out, max, &n, "The identity the key uses is no longer assigned to the registry.",
-            fix);
+        add(out, max, &n, "The identity the key uses is no longer assigned to the registry.", fix);
     }
     if (has(err, "disabled key") || has(err, "KeyDisabled")) {
         snprintf(fix, sizeof(fix),
@@ -102,8 +100,7 @@ size_t cmk_troubleshoot(cmk_step *out, size_t max, const cmk_state *s)
             fix);
     }
     if (has(err, "401 ")) {
-        add(out, max, &n,
-            "The vault does not accept the registry service's identity token.",
+        add(out, max, &n, "The vault does not accept the registry service's identity token.",
             "Check that the vault trusts cofferd's identity issuer: its configuration's "
             "\"issuers\" must list cofferd's issuer URL and JWKS URL (docs/control-plane.md), "
             "and its tenant must match.");

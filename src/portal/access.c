@@ -83,16 +83,18 @@ void page_identities(pq *q, const char *action)
             identities_list(q, 200);
             return;
         }
-        html_put(&q->h, "<h1>Delete an identity</h1><div class=\"alert\"><p>Delete identity "
-                        "<strong>%s</strong>? Its ids are gone for good: a vault's access policy "
-                        "for it then grants nobody. An identity a registry still uses is "
-                        "refused.</p></div><form method=\"post\" action=\"/portal/identities/"
-                        "delete\">",
+        html_put(&q->h,
+                 "<h1>Delete an identity</h1><div class=\"alert\"><p>Delete identity "
+                 "<strong>%s</strong>? Its ids are gone for good: a vault's access policy "
+                 "for it then grants nobody. An identity a registry still uses is "
+                 "refused.</p></div><form method=\"post\" action=\"/portal/identities/"
+                 "delete\">",
                  del);
         portal_csrf(q);
-        html_put(&q->h, "<input type=\"hidden\" name=\"name\" value=\"%s\"><button type=\"submit\" "
-                        "class=\"danger\">Delete</button> <a href=\"/portal/identities\">Cancel</a>"
-                        "</form>",
+        html_put(&q->h,
+                 "<input type=\"hidden\" name=\"name\" value=\"%s\"><button type=\"submit\" "
+                 "class=\"danger\">Delete</button> <a href=\"/portal/identities\">Cancel</a>"
+                 "</form>",
                  del);
         portal_page(q, 200, "Delete an identity");
         return;
@@ -180,8 +182,9 @@ static void access_page(pq *q, const json_t *reg, json_t *secret, const char *se
         portal_csrf(q);
         html_put(&q->h, "<button type=\"submit\">Show the passwords</button></form>");
         for (int i = 0; i < 2; i++) {
-            html_put(&q->h, "<form method=\"post\" action=\"/portal/registries/%u/access/"
-                            "regenerate\">",
+            html_put(&q->h,
+                     "<form method=\"post\" action=\"/portal/registries/%u/access/"
+                     "regenerate\">",
                      name);
             portal_csrf(q);
             html_put(&q->h,
@@ -217,8 +220,9 @@ static void access_page(pq *q, const json_t *reg, json_t *secret, const char *se
         }
         html_put(&q->h, "</td><td>");
         for (int k = 1; k <= 2; k++) {
-            html_put(&q->h, "<form method=\"post\" action=\"/portal/registries/%u/access/"
-                            "password\" class=\"inline\">",
+            html_put(&q->h,
+                     "<form method=\"post\" action=\"/portal/registries/%u/access/"
+                     "password\" class=\"inline\">",
                      name);
             portal_csrf(q);
             html_put(&q->h,
@@ -227,8 +231,9 @@ static void access_page(pq *q, const json_t *reg, json_t *secret, const char *se
                      "<span class=\"vh\"> for %s</span></button></form> ",
                      tn, k, k, tn);
         }
-        html_put(&q->h, "<form method=\"post\" action=\"/portal/registries/%u/access/"
-                        "delete-token\" class=\"inline\">",
+        html_put(&q->h,
+                 "<form method=\"post\" action=\"/portal/registries/%u/access/"
+                 "delete-token\" class=\"inline\">",
                  name);
         portal_csrf(q);
         html_put(&q->h,
@@ -241,25 +246,25 @@ static void access_page(pq *q, const json_t *reg, json_t *secret, const char *se
     if (json_array_size(json_object_get(toks, "value")) == 0)
         html_put(&q->h, "<tr><td colspan=\"5\">No token.</td></tr>");
     json_decref(toks);
-    html_put(&q->h, "</tbody></table><form method=\"post\" action=\"/portal/registries/%u/access/"
-                    "create-token\" class=\"card\"><h3>Create a token</h3>",
+    html_put(&q->h,
+             "</tbody></table><form method=\"post\" action=\"/portal/registries/%u/access/"
+             "create-token\" class=\"card\"><h3>Create a token</h3>",
              name);
     portal_csrf(q);
-    html_put(&q->h,
-             "<label for=\"tname\">Name</label><input id=\"tname\" name=\"token\" required "
-             "pattern=\"[A-Za-z0-9-]{5,50}\"><label for=\"trepo\">Repository (or PREFIX/*)"
-             "</label><input id=\"trepo\" name=\"repository\" required>"
-             "<fieldset><legend>Actions</legend>"
-             "<label class=\"check\"><input type=\"checkbox\" name=\"action\" "
-             "value=\"content/read\" checked> content/read (pull)</label>"
-             "<label class=\"check\"><input type=\"checkbox\" name=\"action\" "
-             "value=\"content/write\"> content/write (push)</label>"
-             "<label class=\"check\"><input type=\"checkbox\" name=\"action\" "
-             "value=\"content/delete\"> content/delete</label>"
-             "<label class=\"check\"><input type=\"checkbox\" name=\"action\" "
-             "value=\"metadata/read\"> metadata/read (tags list, catalog)</label></fieldset>"
-             "<button type=\"submit\">Create the token and its password</button></form>"
-             "</section>");
+    html_put(&q->h, "<label for=\"tname\">Name</label><input id=\"tname\" name=\"token\" required "
+                    "pattern=\"[A-Za-z0-9-]{5,50}\"><label for=\"trepo\">Repository (or PREFIX/*)"
+                    "</label><input id=\"trepo\" name=\"repository\" required>"
+                    "<fieldset><legend>Actions</legend>"
+                    "<label class=\"check\"><input type=\"checkbox\" name=\"action\" "
+                    "value=\"content/read\" checked> content/read (pull)</label>"
+                    "<label class=\"check\"><input type=\"checkbox\" name=\"action\" "
+                    "value=\"content/write\"> content/write (push)</label>"
+                    "<label class=\"check\"><input type=\"checkbox\" name=\"action\" "
+                    "value=\"content/delete\"> content/delete</label>"
+                    "<label class=\"check\"><input type=\"checkbox\" name=\"action\" "
+                    "value=\"metadata/read\"> metadata/read (tags list, catalog)</label></fieldset>"
+                    "<button type=\"submit\">Create the token and its password</button></form>"
+                    "</section>");
     portal_page(q, status, "Access keys");
 }
 
@@ -316,8 +321,8 @@ void page_access(pq *q, const char *name, const char *action)
             json_t *acts = json_array();
             form_each(f, "action", add_action, acts);
             const char *repo = form_get(f, "repository");
-            body = json_pack("{s:{s:s,s:[{s:s,s:o}]}}", "properties", "status", "enabled",
-                             "scope", "repository", repo ? repo : "", "actions", acts);
+            body = json_pack("{s:{s:s,s:[{s:s,s:o}]}}", "properties", "status", "enabled", "scope",
+                             "repository", repo ? repo : "", "actions", acts);
             st = papi_call(q, "PUT", path, body, &ans);
             what = "Creating the token";
             json_decref(body);
@@ -331,9 +336,9 @@ void page_access(pq *q, const char *name, const char *action)
         if (st == 200) {
             snprintf(tpath, sizeof(tpath), "/tokens/%s/generateCredentials", tok);
             papi_registry_path(path, sizeof(path), name, tpath);
-            body = json_pack("{s:s}", "name",
-                             create ? "password1"
-                                    : (form_get(f, "name") ? form_get(f, "name") : ""));
+            body =
+                json_pack("{s:s}", "name",
+                          create ? "password1" : (form_get(f, "name") ? form_get(f, "name") : ""));
             st = papi_call(q, "POST", path, body, &ans);
             title = "Token password";
             if (!create)

@@ -85,8 +85,9 @@ void page_vault(pq *q, int post)
         }
         OPENSSL_cleanse(q->who.vault_token, sizeof(q->who.vault_token));
         q->who.vault_url[0] = '\0';
-        html_put(&q->h, "<div class=\"error\" role=\"alert\"><p><strong>Not connected:</strong> "
-                        "%s</p></div>",
+        html_put(&q->h,
+                 "<div class=\"error\" role=\"alert\"><p><strong>Not connected:</strong> "
+                 "%s</p></div>",
                  err);
     }
     html_put(&q->h, "<h1>Key vault</h1><p>Connect the portal to a key vault to pick keys from "
@@ -95,8 +96,9 @@ void page_vault(pq *q, int post)
                     "stays in this session's memory in cofferd, is wiped when you sign out or "
                     "disconnect, and is never stored.</p>");
     if (q->who.vault_url[0]) {
-        html_put(&q->h, "<p>Connected to <code>%s</code>.</p><form method=\"post\" "
-                        "action=\"/portal/vault\">",
+        html_put(&q->h,
+                 "<p>Connected to <code>%s</code>.</p><form method=\"post\" "
+                 "action=\"/portal/vault\">",
                  q->who.vault_url);
         portal_csrf(q);
         html_put(&q->h, "<input type=\"hidden\" name=\"disconnect\" value=\"1\"><button "
@@ -111,16 +113,15 @@ void page_vault(pq *q, int post)
                             "retention</th></tr></thead><tbody>");
             size_t i;
             const json_t *v;
-            json_array_foreach(json_object_get(vaults, "value"), i, v)
-                html_put(&q->h,
-                         "<tr><th scope=\"row\">%s</th><td><code>%s</code></td><td>%r</td>"
-                         "<td>%D days</td></tr>",
-                         jstr(v, "name"), jstr(v, "properties.vaultUri"),
-                         jtrue(v, "properties.enablePurgeProtection")
-                             ? "on"
-                             : "<strong>off</strong> (a customer-managed key needs it on)",
-                         (int64_t)json_integer_value(
-                             jget(v, "properties.softDeleteRetentionInDays")));
+            json_array_foreach(json_object_get(vaults, "value"), i, v) html_put(
+                &q->h,
+                "<tr><th scope=\"row\">%s</th><td><code>%s</code></td><td>%r</td>"
+                "<td>%D days</td></tr>",
+                jstr(v, "name"), jstr(v, "properties.vaultUri"),
+                jtrue(v, "properties.enablePurgeProtection")
+                    ? "on"
+                    : "<strong>off</strong> (a customer-managed key needs it on)",
+                (int64_t)json_integer_value(jget(v, "properties.softDeleteRetentionInDays")));
             html_put(&q->h, "</tbody></table>");
         } else {
             html_put(&q->h, "<p class=\"error\">The vault could not be listed: %s</p>", err);
@@ -129,12 +130,11 @@ void page_vault(pq *q, int post)
     } else {
         html_put(&q->h, "<form method=\"post\" action=\"/portal/vault\" class=\"card\">");
         portal_csrf(q);
-        html_put(&q->h,
-                 "<label for=\"vurl\">Vault address</label><input id=\"vurl\" name=\"url\" "
-                 "required placeholder=\"https://127.0.0.1:8443\" size=\"50\">"
-                 "<label for=\"vtok\">The vault's admin token</label><input id=\"vtok\" "
-                 "name=\"token\" type=\"password\" required autocomplete=\"off\">"
-                 "<button type=\"submit\">Connect</button></form>");
+        html_put(&q->h, "<label for=\"vurl\">Vault address</label><input id=\"vurl\" name=\"url\" "
+                        "required placeholder=\"https://127.0.0.1:8443\" size=\"50\">"
+                        "<label for=\"vtok\">The vault's admin token</label><input id=\"vtok\" "
+                        "name=\"token\" type=\"password\" required autocomplete=\"off\">"
+                        "<button type=\"submit\">Connect</button></form>");
     }
     portal_page(q, 200, "Key vault");
 }
@@ -160,9 +160,9 @@ static int event_has_rid(const json_t *events, const char *rid)
     const json_t *ev, *r;
     if (rid == NULL || *rid == '\0')
         return 0;
-    json_array_foreach(json_object_get(events, "value"), i, ev)
-        json_array_foreach(json_object_get(ev, "vaultRequestIds"), j, r) if (
-            json_string_value(r) && strcmp(json_string_value(r), rid) == 0) return 1;
+    json_array_foreach(json_object_get(events, "value"), i, ev) json_array_foreach(
+        json_object_get(ev, "vaultRequestIds"), j,
+        r) if (json_string_value(r) && strcmp(json_string_value(r), rid) == 0) return 1;
     return 0;
 }
 
@@ -177,12 +177,12 @@ static void row_event(pq *q, const json_t *ev, const json_t *vault_lines)
     const char *state = jstr(ev, "state");
     html_put(&q->h, "<tr><td>");
     portal_time(q, jstr(ev, "time"));
-    html_put(&q->h, "</td><td>Registry</td><td>%s</td><td>%r%s%r</td><td><code>%s</code></td>"
-                    "<td><code>%s</code></td><td>%s</td><td>",
-             jstr(ev, "event"),
-             state && strcmp(state, "available") ? "<strong>" : "", state,
-             state && strcmp(state, "available") ? "</strong>" : "",
-             short_key(jstr(ev, "key")), jstr(ev, "identity"), jstr(ev, "message"));
+    html_put(&q->h,
+             "</td><td>Registry</td><td>%s</td><td>%r%s%r</td><td><code>%s</code></td>"
+             "<td><code>%s</code></td><td>%s</td><td>",
+             jstr(ev, "event"), state && strcmp(state, "available") ? "<strong>" : "", state,
+             state && strcmp(state, "available") ? "</strong>" : "", short_key(jstr(ev, "key")),
+             jstr(ev, "identity"), jstr(ev, "message"));
     size_t i;
     const json_t *r;
     json_array_foreach(json_object_get(ev, "vaultRequestIds"), i, r)
@@ -209,8 +209,9 @@ static void row_vault(pq *q, const json_t *l, const json_t *events)
     int matched = event_has_rid(events, rid);
     html_put(&q->h, "<tr id=\"v-%u\"%r><td>", rid ? rid : "", matched ? " class=\"matched\"" : "");
     portal_time(q, jstr(l, "time"));
-    html_put(&q->h, "</td><td>Vault %s</td><td>%s</td><td>%r%s %D%r</td><td><code>%s%r%s</code>"
-                    "</td><td><code>%s</code></td><td>%r</td><td><code>%s</code></td></tr>",
+    html_put(&q->h,
+             "</td><td>Vault %s</td><td>%s</td><td>%r%s %D%r</td><td><code>%s%r%s</code>"
+             "</td><td><code>%s</code></td><td>%r</td><td><code>%s</code></td></tr>",
              jstr(l, "vault"), jstr(l, "operation"), ok ? "" : "<strong>", res,
              (int64_t)json_integer_value(json_object_get(l, "status")), ok ? "" : "</strong>",
              jstr(l, "key"), jstr(l, "version") && *jstr(l, "version") ? "/" : "",
@@ -296,9 +297,9 @@ void page_activity(pq *q, const char *name)
     } else if (ident) {
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)jget(reg, "identity.userAssignedIdentities"), k, v)
-            if (jstr(v, "clientId") && strcasecmp(jstr(v, "clientId"), ident) == 0)
-                principal = jstr(v, "principalId");
+        json_object_foreach((json_t *)jget(reg, "identity.userAssignedIdentities"), k,
+                            v) if (jstr(v, "clientId") && strcasecmp(jstr(v, "clientId"), ident) ==
+                                                              0) principal = jstr(v, "principalId");
     }
     char kname[128] = "";
     vaultc_keyid kid;
@@ -315,8 +316,7 @@ void page_activity(pq *q, const char *name)
                         "href=\"/portal/vault\">connect the key vault</a> (its admin token reads "
                         "its audit log).</p>");
     else if (vlines == NULL)
-        html_put(&q->h, "<p class=\"error\">The vault's audit log could not be read: %s</p>",
-                 verr);
+        html_put(&q->h, "<p class=\"error\">The vault's audit log could not be read: %s</p>", verr);
     const json_t *evs = json_object_get(events, "value");
     size_t ne = json_array_size(evs), nv = json_array_size(vlines), n = 0, i;
     item *items = calloc(ne + nv + 1, sizeof(*items));

@@ -6,7 +6,7 @@
  * outline. portal_css_etag changes whenever the text does (bump it).
  */
 
-const char portal_css_etag[] = "css-1";
+const char portal_css_etag[] = "css-2";
 
 const char portal_css[] =
     ":root{--fg:#1b1f24;--muted:#57606a;--bg:#fff;--line:#d0d7de;--accent:#0b5cad;"
@@ -29,8 +29,8 @@ const char portal_css[] =
     "header nav a[aria-current]{font-weight:700;text-decoration-thickness:3px}\n"
     ".signout{margin-left:auto;display:flex;gap:.8em;align-items:center}\n"
     ".signout span{opacity:.85;font-size:.9em}\n"
-    "main{max-width:78em;margin:0 auto;padding:1em 1.5em 3em}\n"
-    "footer{max-width:78em;margin:0 auto;padding:0 1.5em 2em;color:var(--muted);"
+    "main{max-width:78rem;margin:0 auto;padding:1em 1.5em 3em}\n"
+    "footer{max-width:78rem;margin:0 auto;padding:0 1.5rem 2rem;color:var(--muted);"
     "font-size:.85em}\n"
     "h1{font-size:1.7em;margin:.4em 0 .6em}\n"
     "h2{font-size:1.3em;margin:1.6em 0 .5em}\n"
@@ -75,6 +75,9 @@ const char portal_css[] =
     "legend{font-weight:700;padding:0 .3em}\n"
     "label{display:block;font-weight:600;margin:.7em 0 .2em}\n"
     "label.check{font-weight:400;margin:.4em 0}\n"
+    "form:not(.filter):not(.inline):not(.signout) input:not([type=checkbox]):not([type=radio])"
+    ":not([type=hidden]),form:not(.filter) select{display:block;margin-bottom:.4em}\n"
+    "form:not(.filter):not(.inline):not(.signout)>button{display:block;margin-top:.8em}\n"
     "form.filter label,form.filter input{display:inline-block}\n"
     "input,select{font:inherit;padding:.35em .5em;border:1px solid #8c959f;max-width:100%}\n"
     "input[size='80']{width:48em}\n"

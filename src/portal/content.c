@@ -200,8 +200,7 @@ static int referrer_row(void *cls, const meta_referrer *m)
              "<tr><td>%s</td><td>%s</td><td><a href=\"/portal/registries/%u/manifest?repo=%u"
              "&amp;digest=%u\"><code>%s</code></a></td><td>",
              artifact_kind(m->artifact_type, m->media_type),
-             m->artifact_type ? m->artifact_type : "", q->registry, x->repo, m->digest,
-             m->digest);
+             m->artifact_type ? m->artifact_type : "", q->registry, x->repo, m->digest, m->digest);
     portal_size(q, m->size);
     html_put(&q->h, "</td></tr>");
     x->n++;
@@ -210,8 +209,8 @@ static int referrer_row(void *cls, const meta_referrer *m)
 
 /* What the manifest's content says: an index's platforms, an image's
  * config and layers. Needs the key. */
-static void manifest_body(pq *q, const meta_registry *reg, const char *repo,
-                          const meta_manifest *m, const oci_digest *d)
+static void manifest_body(pq *q, const meta_registry *reg, const char *repo, const meta_manifest *m,
+                          const oci_digest *d)
 {
     seal_kek kek;
     cf_err e = {0};
@@ -353,20 +352,21 @@ void page_delete(pq *q, const char *name, int post, int is_manifest)
     oci_digest d;
     meta_manifest m;
     int exists = is_manifest ? oci_digest_parse(&d, what, strlen(what), NULL) == CF_OK &&
-                                meta_manifest_get(&m, reg->id, repo, d.text, NULL) == CF_OK
-                          : meta_tag_get(&m, reg->id, repo, what, NULL) == CF_OK;
+                                   meta_manifest_get(&m, reg->id, repo, d.text, NULL) == CF_OK
+                             : meta_tag_get(&m, reg->id, repo, what, NULL) == CF_OK;
     if (!exists) {
         registry_free(reg);
         portal_message(q, 404, "Nothing to delete",
                        is_manifest ? "The repository has no such manifest."
-                                : "The repository has no such tag.");
+                                   : "The repository has no such tag.");
         return;
     }
     char back[600];
     snprintf(back, sizeof(back), "/portal/registries/%s/repository?repo=%s", name, repo);
     if (!post) {
         repo_crumb(q, repo);
-        html_put(&q->h, "<h1>Delete %r</h1><div class=\"alert\"><p>", is_manifest ? "a manifest" : "a tag");
+        html_put(&q->h, "<h1>Delete %r</h1><div class=\"alert\"><p>",
+                 is_manifest ? "a manifest" : "a tag");
         if (is_manifest)
             html_put(&q->h,
                      "Delete manifest <code>%s</code> of repository <strong>%s</strong>? Every "
@@ -377,15 +377,15 @@ void page_delete(pq *q, const char *name, int post, int is_manifest)
                      "Delete tag <strong>%s</strong> of repository <strong>%s</strong>? The "
                      "manifest it points at (<code>%s</code>) stays, reachable by its digest.",
                      what, repo, m.digest);
-        html_put(&q->h,
-                 "</p></div><form method=\"post\" action=\"/portal/registries/%u/%r\">",
+        html_put(&q->h, "</p></div><form method=\"post\" action=\"/portal/registries/%u/%r\">",
                  q->registry, is_manifest ? "delete-manifest" : "delete-tag");
         portal_csrf(q);
-        html_put(&q->h,
-                 "<input type=\"hidden\" name=\"repo\" value=\"%s\"><input type=\"hidden\" "
-                 "name=\"%r\" value=\"%s\"><button type=\"submit\" class=\"danger\">Delete</button> "
-                 "<a href=\"/portal/registries/%u/repository?repo=%u\">Cancel</a></form>",
-                 repo, is_manifest ? "digest" : "tag", what, q->registry, repo);
+        html_put(
+            &q->h,
+            "<input type=\"hidden\" name=\"repo\" value=\"%s\"><input type=\"hidden\" "
+            "name=\"%r\" value=\"%s\"><button type=\"submit\" class=\"danger\">Delete</button> "
+            "<a href=\"/portal/registries/%u/repository?repo=%u\">Cancel</a></form>",
+            repo, is_manifest ? "digest" : "tag", what, q->registry, repo);
         registry_free(reg);
         portal_page(q, 200, "Delete");
         return;
@@ -398,15 +398,16 @@ void page_delete(pq *q, const char *name, int post, int is_manifest)
         if (keyring_reason(reg->id, why, sizeof(why)) == 0)
             snprintf(why, sizeof(why), "%s", e.msg);
         registry_free(reg);
-        html_put(&q->h, "<h1>Not deleted</h1><div class=\"error\" role=\"alert\"><p>The registry is "
-                        "locked: %s</p></div>",
+        html_put(&q->h,
+                 "<h1>Not deleted</h1><div class=\"error\" role=\"alert\"><p>The registry is "
+                 "locked: %s</p></div>",
                  why);
         portal_page(q, 403, "Not deleted");
         return;
     }
     OPENSSL_cleanse(&kek, sizeof(kek));
     cf_code rc = is_manifest ? content_manifest_delete(reg->id, repo, &d, &e)
-                          : meta_tag_delete(reg->id, repo, what, &e);
+                             : meta_tag_delete(reg->id, repo, what, &e);
     if (rc != CF_OK) {
         registry_free(reg);
         html_put(&q->h, "<h1>Not deleted</h1><div class=\"error\" role=\"alert\"><p>%s</p></div>",

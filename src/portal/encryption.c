@@ -105,8 +105,9 @@ static void key_fields(pq *q)
 
 static void rotate_form(pq *q, const json_t *reg)
 {
-    html_put(&q->h, "<section aria-labelledby=\"rot\"><h2 id=\"rot\">Change key (rotate-key)"
-                    "</h2><form method=\"post\" action=\"/portal/registries/%u/encryption/rotate\">",
+    html_put(&q->h,
+             "<section aria-labelledby=\"rot\"><h2 id=\"rot\">Change key (rotate-key)"
+             "</h2><form method=\"post\" action=\"/portal/registries/%u/encryption/rotate\">",
              q->registry);
     portal_csrf(q);
     key_fields(q);
@@ -178,7 +179,8 @@ static void rotate(pq *q, json_t *reg)
     const char *uri = form_get(f, "keyuri");
     const char *ident = form_get(f, "identity");
     json_t *kvp = json_object();
-    json_t *body = json_pack("{s:{s:{s:o}}}", "properties", "encryption", "keyVaultProperties", kvp);
+    json_t *body =
+        json_pack("{s:{s:{s:o}}}", "properties", "encryption", "keyVaultProperties", kvp);
     json_t *ans = NULL;
     unsigned st = 0;
     const char *vk = form_get(f, "vaultkey");
@@ -259,8 +261,8 @@ void page_encryption(pq *q, const char *name, const char *action)
             const char *ks = jstr(ans, KVP "keyStatus");
             const char *err = jstr(ans, KVP "lastError");
             if (ks && strcmp(ks, "available") == 0)
-                portal_flash(q, "Key check done: the key is available.%s%s",
-                             err ? " Note: " : "", err ? err : "");
+                portal_flash(q, "Key check done: the key is available.%s%s", err ? " Note: " : "",
+                             err ? err : "");
             else
                 portal_flash(q, "Key check done: the key is unavailable, the registry stays "
                                 "locked. See the troubleshooting steps.");

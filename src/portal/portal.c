@@ -86,7 +86,9 @@ static void security_headers(http_resp *resp)
                      "frame-ancestors 'none'; base-uri 'none'");
     http_resp_header(resp, "X-Frame-Options", "DENY");
     http_resp_header(resp, "X-Content-Type-Options", "nosniff");
-    http_resp_header(resp, "Referrer-Policy", "no-referrer");
+    /* same-origin, not no-referrer: under no-referrer a browser sends
+     * "Origin: null" on the portal's own POSTs, which same_origin refuses */
+    http_resp_header(resp, "Referrer-Policy", "same-origin");
 }
 
 static void send_html(pq *q, unsigned status, html *doc, const char *set_cookie)
@@ -134,9 +136,10 @@ static void page_with_cookie(pq *q, unsigned status, const char *title, const ch
             snprintf(href, sizeof(href), "/portal/registries/%s", q->who.registry);
             nav_item(&d, q->nav, "registries", href, q->who.registry);
         }
-        html_put(&d, "</ul></nav><form class=\"signout\" method=\"post\" action=\"/portal/signout\">"
-                     "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
-                     "<span>Signed in as %s</span> <button type=\"submit\">Sign out</button></form>",
+        html_put(&d,
+                 "</ul></nav><form class=\"signout\" method=\"post\" action=\"/portal/signout\">"
+                 "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
+                 "<span>Signed in as %s</span> <button type=\"submit\">Sign out</button></form>",
                  q->who.csrf,
                  q->who.role == PORTAL_OPERATOR ? "the operator (admin token)" : q->who.registry);
     }
@@ -169,8 +172,7 @@ static void page_with_cookie(pq *q, unsigned status, const char *title, const ch
         html_put(&d, "<div class=\"flash\" role=\"status\"><p>%s</p></div>", q->who.flash);
     if (q->h.failed)
         d.failed = 1;
-    else if (!d.failed && q->h.b.len &&
-             cf_buf_append(&d.b, q->h.b.data, q->h.b.len, NULL) != CF_OK)
+    else if (!d.failed && q->h.b.len && cf_buf_append(&d.b, q->h.b.data, q->h.b.len, NULL) != CF_OK)
         d.failed = 1;
     html_put(&d, "</main><footer><p>coffer · every page here is served by cofferd itself; "
                  "nothing is fetched from anywhere else.</p></footer></body></html>\n");
@@ -236,9 +238,9 @@ static void serve_css(pq *q)
 
 /* A credential in the URL ends up in browser history, proxy logs and
  * Referer headers: refused whatever it is, before anything else. */
-static const char *const url_secrets[] = {
-    "token", "access_token", "admin_token", "password", "csrf", "session", "sid", "secret",
-    COOKIE,  "vault_token"};
+static const char *const url_secrets[] = {"token", "access_token", "admin_token", "password",
+                                          "csrf",  "session",      "sid",         "secret",
+                                          COOKIE,  "vault_token"};
 
 static int url_has_secret(http_req *r)
 {
@@ -305,8 +307,7 @@ static void load_session(pq *q)
 static int csrf_ok(pq *q)
 {
     const char *t = form_get(&q->form, "csrf");
-    return t && strlen(t) == PORTAL_SID_LEN &&
-           CRYPTO_memcmp(t, q->who.csrf, PORTAL_SID_LEN) == 0;
+    return t && strlen(t) == PORTAL_SID_LEN && CRYPTO_memcmp(t, q->who.csrf, PORTAL_SID_LEN) == 0;
 }
 
 /* ---- sign-in and sign-out ---- */
@@ -315,26 +316,29 @@ static void signin_form(pq *q, unsigned status, const char *error)
 {
     html_put(&q->h, "<h1>Sign in</h1>");
     if (error)
-        html_put(&q->h, "<div class=\"error\" role=\"alert\"><p><strong>Not signed in:</strong> %s</p></div>",
-                 error);
-    html_put(&q->h,
-             "<div class=\"cols\"><form method=\"post\" action=\"/portal/signin\" class=\"card\">"
-             "<h2>Operator</h2><p>With the management API's admin token "
-             "(<code>DIR/admin.token</code> of cofferd).</p>"
-             "<input type=\"hidden\" name=\"kind\" value=\"operator\">"
-             "<label for=\"token\">Admin token</label>"
-             "<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" "
-             "required><button type=\"submit\">Sign in as the operator</button></form>"
-             "<form method=\"post\" action=\"/portal/signin\" class=\"card\">"
-             "<h2>Registry admin user</h2><p>The registry's name and one of its admin user's "
-             "passwords: you see that registry only.</p>"
-             "<input type=\"hidden\" name=\"kind\" value=\"admin\">"
-             "<label for=\"username\">Registry (user name)</label>"
-             "<input id=\"username\" name=\"username\" autocomplete=\"username\" required>"
-             "<label for=\"password\">Password</label>"
-             "<input id=\"password\" name=\"password\" type=\"password\" "
-             "autocomplete=\"current-password\" required>"
-             "<button type=\"submit\">Sign in to the registry</button></form></div>");
+        html_put(
+            &q->h,
+            "<div class=\"error\" role=\"alert\"><p><strong>Not signed in:</strong> %s</p></div>",
+            error);
+    html_put(
+        &q->h,
+        "<div class=\"cols\"><form method=\"post\" action=\"/portal/signin\" class=\"card\">"
+        "<h2>Operator</h2><p>With the management API's admin token "
+        "(<code>DIR/admin.token</code> of cofferd).</p>"
+        "<input type=\"hidden\" name=\"kind\" value=\"operator\">"
+        "<label for=\"token\">Admin token</label>"
+        "<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" "
+        "required><button type=\"submit\">Sign in as the operator</button></form>"
+        "<form method=\"post\" action=\"/portal/signin\" class=\"card\">"
+        "<h2>Registry admin user</h2><p>The registry's name and one of its admin user's "
+        "passwords: you see that registry only.</p>"
+        "<input type=\"hidden\" name=\"kind\" value=\"admin\">"
+        "<label for=\"username\">Registry (user name)</label>"
+        "<input id=\"username\" name=\"username\" autocomplete=\"username\" required>"
+        "<label for=\"password\">Password</label>"
+        "<input id=\"password\" name=\"password\" type=\"password\" "
+        "autocomplete=\"current-password\" required>"
+        "<button type=\"submit\">Sign in to the registry</button></form></div>");
     portal_page(q, status, "Sign in");
 }
 
@@ -375,8 +379,8 @@ static void signin_post(pq *q)
     }
     if (w.role == 0) {
         cf_log(CF_LOG_WARN, "portal sign-in refused", "request_id", q->r->request_id, "peer",
-               http_req_peer(q->r), "kind", kind && strcmp(kind, "admin") == 0 ? "admin" : "operator",
-               NULL);
+               http_req_peer(q->r), "kind",
+               kind && strcmp(kind, "admin") == 0 ? "admin" : "operator", NULL);
         signin_form(q, 401, fail);
         return;
     }

@@ -24,8 +24,8 @@ typedef struct pq {
     char sid[PORTAL_SID_LEN + 1];
     portal_who who; /* valid when signed_in */
     int signed_in;
-    form form; /* the POST body */
-    html h;    /* the page's main content, framed by portal_page */
+    form form;            /* the POST body */
+    html h;               /* the page's main content, framed by portal_page */
     const char *nav;      /* "registries" | "identities" | "vault": the current section */
     const char *registry; /* a registry page: its name (the registry tabs) */
     const char *tab;      /* and the current tab */
@@ -78,17 +78,17 @@ int jtrue(const json_t *o, const char *path);
 
 /* ---- pages ---- */
 
-void page_registries(pq *q);                       /* registries.c */
-void page_registry_new(pq *q, int post);           /* registries.c */
-void page_registry(pq *q, const char *name);       /* registries.c: overview + repositories */
-void page_repository(pq *q, const char *name);     /* content.c */
-void page_manifest(pq *q, const char *name);       /* content.c */
+void page_registries(pq *q);                   /* registries.c */
+void page_registry_new(pq *q, int post);       /* registries.c */
+void page_registry(pq *q, const char *name);   /* registries.c: overview + repositories */
+void page_repository(pq *q, const char *name); /* content.c */
+void page_manifest(pq *q, const char *name);   /* content.c */
 void page_delete(pq *q, const char *name, int post, int is_manifest); /* content.c */
-void page_encryption(pq *q, const char *name, const char *action); /* encryption.c */
-void page_identities(pq *q, const char *action);   /* access.c */
-void page_access(pq *q, const char *name, const char *action); /* access.c */
-void page_activity(pq *q, const char *name);       /* activity.c */
-void page_vault(pq *q, int post);                  /* activity.c */
+void page_encryption(pq *q, const char *name, const char *action);    /* encryption.c */
+void page_identities(pq *q, const char *action);                      /* access.c */
+void page_access(pq *q, const char *name, const char *action);        /* access.c */
+void page_activity(pq *q, const char *name);                          /* activity.c */
+void page_vault(pq *q, int post);                                     /* activity.c */
 
 /* Shared fragments: a registry's key status as text and a tag that does
  * not rely on colour (registries.c). */

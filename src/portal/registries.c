@@ -69,8 +69,9 @@ void portal_key_status(pq *q, const json_t *reg)
         return;
     }
     if (is_locked(reg))
-        html_put(&q->h, "<strong class=\"status locked\"><span aria-hidden=\"true\">&#x26A0;</span> "
-                        "Locked: key unavailable</strong>");
+        html_put(&q->h,
+                 "<strong class=\"status locked\"><span aria-hidden=\"true\">&#x26A0;</span> "
+                 "Locked: key unavailable</strong>");
     else
         html_put(&q->h, "<span class=\"status ok\"><span aria-hidden=\"true\">&#x2713;</span> "
                         "Available</span>");
@@ -136,8 +137,8 @@ void page_registries(pq *q)
         portal_key_status(q, reg);
         html_put(&q->h, "</td><td>");
         if (is_cmk(reg))
-            portal_time(q,
-                        jstr(reg, "properties.encryption.keyVaultProperties.lastKeyCheckTimestamp"));
+            portal_time(
+                q, jstr(reg, "properties.encryption.keyVaultProperties.lastKeyCheckTimestamp"));
         else
             html_put(&q->h, "<span class=\"muted\">not applicable</span>");
         const char *err = jstr(reg, "properties.encryption.keyVaultProperties.lastError");
@@ -212,8 +213,7 @@ static void new_form(pq *q, const form *f)
     const char *enc = fv(f, "encryption", "service");
     const char *src = fv(f, "keysource", q->who.vault_url[0] ? "vault" : "uri");
     const char *ident = fv(f, "identity", "");
-    html_put(&q->h,
-             "<form method=\"post\" action=\"/portal/registries/new\" class=\"wide\">");
+    html_put(&q->h, "<form method=\"post\" action=\"/portal/registries/new\" class=\"wide\">");
     portal_csrf(q);
     html_put(&q->h,
              "<fieldset><legend>Basics</legend>"
@@ -263,12 +263,13 @@ static void new_form(pq *q, const form *f)
              "<em>unwrapKey</em> on the key (<a href=\"/portal/identities\">identities</a>).</p>"
              "<fieldset><legend>Key</legend>");
     if (q->who.vault_url[0]) {
-        html_put(&q->h,
-                 "<label class=\"check\"><input type=\"radio\" name=\"keysource\" value=\"vault\"%r>"
-                 " Select from a key vault</label>"
-                 "<label for=\"vaultkey\">Key</label><select id=\"vaultkey\" name=\"vaultkey\" "
-                 "aria-describedby=\"vaultkey-help\">",
-                 strcmp(src, "vault") == 0 ? " checked" : "");
+        html_put(
+            &q->h,
+            "<label class=\"check\"><input type=\"radio\" name=\"keysource\" value=\"vault\"%r>"
+            " Select from a key vault</label>"
+            "<label for=\"vaultkey\">Key</label><select id=\"vaultkey\" name=\"vaultkey\" "
+            "aria-describedby=\"vaultkey-help\">",
+            strcmp(src, "vault") == 0 ? " checked" : "");
         char err[400] = "";
         int n = portal_vault_key_options(q, fv(f, "vaultkey", NULL), err, sizeof(err));
         html_put(&q->h, "</select>");
@@ -330,13 +331,13 @@ void page_registry_new(pq *q, int post)
         if (st == 200) {
             json_t *uai = json_object();
             json_object_set_new(uai, jstr(idj, "id"), json_object());
-            json_object_set_new(body, "identity",
-                                json_pack("{s:s,s:o}", "type", "UserAssigned",
-                                          "userAssignedIdentities", uai));
             json_object_set_new(
-                json_object_get(body, "properties"), "encryption",
-                json_pack("{s:s,s:{s:s,s:s}}", "status", "enabled", "keyVaultProperties",
-                          "keyIdentifier", kid, "identity", jstr(idj, "clientId")));
+                body, "identity",
+                json_pack("{s:s,s:o}", "type", "UserAssigned", "userAssignedIdentities", uai));
+            json_object_set_new(json_object_get(body, "properties"), "encryption",
+                                json_pack("{s:s,s:{s:s,s:s}}", "status", "enabled",
+                                          "keyVaultProperties", "keyIdentifier", kid, "identity",
+                                          jstr(idj, "clientId")));
             st = 0;
         } else if (ans == NULL) {
             ans = idj;
@@ -428,10 +429,11 @@ static void repositories(pq *q, const char *reg_id)
         cf_err e = {0};
         char cursor[512];
         snprintf(cursor, sizeof(cursor), "%s", p.scanned);
-        if (meta_catalog(reg_id, cursor[0] ? cursor : NULL, SCAN_BATCH, repo_row, &p, &more,
-                         &e) != CF_OK) {
-            html_put(&q->h, "</ul><p class=\"error\">The repositories could not be listed: %s</p>"
-                            "</section>",
+        if (meta_catalog(reg_id, cursor[0] ? cursor : NULL, SCAN_BATCH, repo_row, &p, &more, &e) !=
+            CF_OK) {
+            html_put(&q->h,
+                     "</ul><p class=\"error\">The repositories could not be listed: %s</p>"
+                     "</section>",
                      e.msg);
             return;
         }
@@ -444,8 +446,9 @@ static void repositories(pq *q, const char *reg_id)
         html_put(&q->h, "<a href=\"/portal/registries/%u?q=%u\">First page</a> ", q->registry,
                  filter);
     if (p.more)
-        html_put(&q->h, "<a href=\"/portal/registries/%u?q=%u&amp;after=%u\" rel=\"next\">"
-                        "Next page</a>",
+        html_put(&q->h,
+                 "<a href=\"/portal/registries/%u?q=%u&amp;after=%u\" rel=\"next\">"
+                 "Next page</a>",
                  q->registry, filter, p.last);
     html_put(&q->h, "</p></section>");
 }
