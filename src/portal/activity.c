@@ -166,23 +166,43 @@ static int event_has_rid(const json_t *events, const char *rid)
     return 0;
 }
 
-static const char *short_key(const char *kid)
+/* "name/0123abcd…" of a key identifier, the whole one in a title. */
+static void key_cell(pq *q, const char *kid)
 {
     const char *k = kid ? strstr(kid, "/keys/") : NULL;
-    return k ? k + 6 : kid;
+    k = k ? k + 6 : kid ? kid : "";
+    char s[160];
+    const char *slash = strchr(k, '/');
+    if (slash && strlen(slash + 1) > 8)
+        snprintf(s, sizeof(s), "%.*s/%.8s\xe2\x80\xa6",
+                 (int)(slash - k) > 120 ? 120 : (int)(slash - k), k, slash + 1);
+    else
+        snprintf(s, sizeof(s), "%.150s", k);
+    html_put(&q->h, "<code title=\"%s\">%s</code>", kid, s);
+}
+
+/* The first 8 characters of a long id, the whole id in a title. */
+static void short_id(pq *q, const char *id)
+{
+    char s[16];
+    if (id == NULL)
+        id = "";
+    snprintf(s, sizeof(s), "%.8s%s", id, strlen(id) > 8 ? "\xe2\x80\xa6" : "");
+    html_put(&q->h, "<code title=\"%s\">%s</code>", id, s);
 }
 
 static void row_event(pq *q, const json_t *ev, const json_t *vault_lines)
 {
     const char *state = jstr(ev, "state");
+    int bad = state && strcmp(state, "available") != 0;
     html_put(&q->h, "<tr><td>");
     portal_time(q, jstr(ev, "time"));
-    html_put(&q->h,
-             "</td><td>Registry</td><td>%s</td><td>%r%s%r</td><td><code>%s</code></td>"
-             "<td><code>%s</code></td><td>%s</td><td>",
-             jstr(ev, "event"), state && strcmp(state, "available") ? "<strong>" : "", state,
-             state && strcmp(state, "available") ? "</strong>" : "", short_key(jstr(ev, "key")),
-             jstr(ev, "identity"), jstr(ev, "message"));
+    html_put(&q->h, "</td><td>Registry</td><td>%s</td><td>%r%s%r</td><td>", jstr(ev, "event"),
+             bad ? "<strong>" : "", state, bad ? "</strong>" : "");
+    key_cell(q, jstr(ev, "key"));
+    html_put(&q->h, "</td><td>identity ");
+    short_id(q, jstr(ev, "identity"));
+    html_put(&q->h, "</td><td>%s</td><td>", jstr(ev, "message"));
     size_t i;
     const json_t *r;
     json_array_foreach(json_object_get(ev, "vaultRequestIds"), i, r)
@@ -193,10 +213,12 @@ static void row_event(pq *q, const json_t *ev, const json_t *vault_lines)
         const json_t *l;
         json_array_foreach(vault_lines, j, l) if (jstr(l, "requestId") &&
                                                   strcmp(jstr(l, "requestId"), rid) == 0) seen = 1;
+        html_put(&q->h, "%r", i ? "<br>" : "");
         if (seen)
-            html_put(&q->h, "%r<a href=\"#v-%u\"><code>%s</code></a>", i ? "<br>" : "", rid, rid);
-        else
-            html_put(&q->h, "%r<code>%s</code>", i ? "<br>" : "", rid);
+            html_put(&q->h, "<a href=\"#v-%u\">", rid);
+        short_id(q, rid);
+        if (seen)
+            html_put(&q->h, "</a>");
     }
     html_put(&q->h, "</td></tr>");
 }
@@ -205,18 +227,26 @@ static void row_vault(pq *q, const json_t *l, const json_t *events)
 {
     const char *rid = jstr(l, "requestId");
     const char *res = jstr(l, "result");
+    const char *key = jstr(l, "key"), *ver = jstr(l, "version");
     int ok = res && strcmp(res, "success") == 0;
     int matched = event_has_rid(events, rid);
     html_put(&q->h, "<tr id=\"v-%u\"%r><td>", rid ? rid : "", matched ? " class=\"matched\"" : "");
     portal_time(q, jstr(l, "time"));
-    html_put(&q->h,
-             "</td><td>Vault %s</td><td>%s</td><td>%r%s %D%r</td><td><code>%s%r%s</code>"
-             "</td><td><code>%s</code></td><td>%r</td><td><code>%s</code></td></tr>",
-             jstr(l, "vault"), jstr(l, "operation"), ok ? "" : "<strong>", res,
-             (int64_t)json_integer_value(json_object_get(l, "status")), ok ? "" : "</strong>",
-             jstr(l, "key"), jstr(l, "version") && *jstr(l, "version") ? "/" : "",
-             jstr(l, "version"), jstr(l, "objectId"),
-             matched ? "the vault's record of a registry key event's call" : "", rid);
+    html_put(&q->h, "</td><td>Vault %s</td><td>%s</td><td>%r%s %D%r</td><td>", jstr(l, "vault"),
+             jstr(l, "operation"), ok ? "" : "<strong>", res,
+             (int64_t)json_integer_value(json_object_get(l, "status")), ok ? "" : "</strong>");
+    if (key && *key) {
+        char kid[400];
+        snprintf(kid, sizeof(kid), "/keys/%.150s%s%.64s", key, ver && *ver ? "/" : "",
+                 ver ? ver : "");
+        key_cell(q, kid);
+    }
+    html_put(&q->h, "</td><td>caller ");
+    short_id(q, jstr(l, "objectId"));
+    html_put(&q->h, "</td><td>%r</td><td>",
+             matched ? "the vault's record of a call of a registry key event" : "");
+    short_id(q, rid);
+    html_put(&q->h, "</td></tr>");
 }
 
 /* The vault's audit lines about the registry's key: every call by the

@@ -6,7 +6,7 @@
  * outline. portal_css_etag changes whenever the text does (bump it).
  */
 
-const char portal_css_etag[] = "css-2";
+const char portal_css_etag[] = "css-3";
 
 const char portal_css[] =
     ":root{--fg:#1b1f24;--muted:#57606a;--bg:#fff;--line:#d0d7de;--accent:#0b5cad;"
@@ -29,7 +29,7 @@ const char portal_css[] =
     "header nav a[aria-current]{font-weight:700;text-decoration-thickness:3px}\n"
     ".signout{margin-left:auto;display:flex;gap:.8em;align-items:center}\n"
     ".signout span{opacity:.85;font-size:.9em}\n"
-    "main{max-width:78rem;margin:0 auto;padding:1em 1.5em 3em}\n"
+    "main{max-width:78rem;margin:0 auto;padding:1em 1.5em 3em;overflow-x:auto}\n"
     "footer{max-width:78rem;margin:0 auto;padding:0 1.5rem 2rem;color:var(--muted);"
     "font-size:.85em}\n"
     "h1{font-size:1.7em;margin:.4em 0 .6em}\n"
@@ -48,6 +48,8 @@ const char portal_css[] =
     "tbody th{font-weight:600}\n"
     "tr.locked{background:var(--badbg);box-shadow:inset 6px 0 0 var(--bad)}\n"
     "tr.matched{background:var(--warnbg)}\n"
+    "table.activity code{overflow-wrap:normal;white-space:nowrap}\n"
+    "table.activity td:first-child{white-space:nowrap}\n"
     ".status.locked{color:var(--bad)}\n"
     ".status.ok{color:var(--ok)}\n"
     ".muted{color:var(--muted)}\n"
