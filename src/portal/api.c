@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -99,4 +100,15 @@ void papi_wipe_passwords(json_t *ans)
     size_t i;
     json_t *p;
     json_array_foreach(pws, i, p) wipe_string(json_object_get(p, "value"));
+}
+
+int portal_contains_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    if (n == 0)
+        return 1;
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return 1;
+    return 0;
 }

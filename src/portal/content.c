@@ -79,22 +79,11 @@ typedef struct tag_page {
     char last[256], scanned[256];
 } tag_page;
 
-static int contains_ci(const char *hay, const char *needle)
-{
-    size_t n = strlen(needle);
-    if (n == 0)
-        return 1;
-    for (; *hay; hay++)
-        if (strncasecmp(hay, needle, n) == 0)
-            return 1;
-    return 0;
-}
-
 static int tag_row(void *cls, const char *tag)
 {
     tag_page *p = cls;
     snprintf(p->scanned, sizeof(p->scanned), "%s", tag);
-    if (!contains_ci(tag, p->filter))
+    if (!portal_contains_ci(tag, p->filter))
         return 0;
     if (p->shown == PORTAL_PAGE_SIZE) {
         p->more = 1;

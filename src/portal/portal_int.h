@@ -75,6 +75,8 @@ void papi_wipe_passwords(json_t *ans);
 const char *jstr(const json_t *o, const char *path);
 const json_t *jget(const json_t *o, const char *path);
 int jtrue(const json_t *o, const char *path);
+/* 1 when hay contains needle, in any case (the listings' filter). */
+int portal_contains_ci(const char *hay, const char *needle);
 
 /* ---- pages ---- */
 

@@ -378,22 +378,11 @@ typedef struct repo_page {
     char scanned[512]; /* the last name read from the store */
 } repo_page;
 
-static int contains_ci(const char *hay, const char *needle)
-{
-    size_t n = strlen(needle);
-    if (n == 0)
-        return 1;
-    for (; *hay; hay++)
-        if (strncasecmp(hay, needle, n) == 0)
-            return 1;
-    return 0;
-}
-
 static int repo_row(void *cls, const char *name)
 {
     repo_page *p = cls;
     snprintf(p->scanned, sizeof(p->scanned), "%s", name);
-    if (!contains_ci(name, p->filter))
+    if (!portal_contains_ci(name, p->filter))
         return 0;
     if (p->shown == PORTAL_PAGE_SIZE) {
         p->more = 1;
