@@ -1,6 +1,7 @@
 /*
  * cofferd -- the registry service (DESIGN §1). A thin main: parse flags,
- * open the stores (SQLite metadata, the SRK, the sealed object tree), the
+ * open the stores (the metadata on SQLite or PostgreSQL, the SRK, the
+ * sealed object tree), the
  * admin token and the identity issuer's key, create the registries named
  * with --registry, serve the OCI data plane and the management API, run
  * the customer-managed key checks, until SIGTERM/SIGINT; then stop
@@ -8,6 +9,7 @@
  * stop the key checks (wiping every C), the janitor, and wipe every key.
  *
  *   cofferd --data DIR --listen HOST:PORT --mgmt-listen HOST:PORT
+ *           [--database postgresql://...]
  *           [--issuer URL] [--tenant UUID] [--vault-ca FILE]
  *           [--key-check-interval SECONDS] [--vault-timeout SECONDS]
  *           [--registry NAME]... [--login-domain DOMAIN] [--upload-ttl SECONDS]
@@ -61,6 +63,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: cofferd [--data DIR] [--listen HOST:PORT] [--mgmt-listen HOST:PORT]\n"
+            "               [--database URI]\n"
             "               [--issuer URL] [--tenant UUID] [--vault-ca FILE]\n"
             "               [--key-check-interval SECONDS] [--vault-timeout SECONDS]\n"
             "               [--registry NAME]... [--login-domain DOMAIN] [--upload-ttl SECONDS]\n"
@@ -68,6 +71,9 @@ static void usage(FILE *f)
             "               [--insecure-no-auth] [--config FILE]\n"
             "  --config FILE         JSON object of these flags by long name, read first\n"
             "  --data DIR            data directory (default ./cofferd-data)\n"
+            "  --database URI        metadata database: postgresql://USER@HOST:PORT/DB (a\n"
+            "                        password from ~/.pgpass or PGPASSFILE, never here) or\n"
+            "                        a SQLite file (default DIR/cofferd.db)\n"
             "  --listen HOST:PORT    data plane address (default 127.0.0.1:5000)\n"
             "  --mgmt-listen HOST:PORT management API address, plain HTTP (default\n"
             "                        127.0.0.1:5001); bearer: DIR/admin.token\n"
@@ -112,6 +118,20 @@ static void data_address(char *out, size_t cap, const char *listen, const char *
         snprintf(out, cap, "localhost:%s", port);
     else
         snprintf(out, cap, "%.*s:%s", (int)hl, listen, port);
+}
+
+/* 1 when a libpq URI carries a password ("user:password@" or a
+ * password= parameter): it would be in the process listing. */
+static int database_uri_has_password(const char *uri)
+{
+    if (strncmp(uri, "postgres://", 11) != 0 && strncmp(uri, "postgresql://", 13) != 0)
+        return 0;
+    const char *auth = strstr(uri, "://") + 3;
+    const char *end = auth + strcspn(auth, "/?");
+    const char *at = memchr(auth, '@', (size_t)(end - auth));
+    if (at != NULL && memchr(auth, ':', (size_t)(at - auth)) != NULL)
+        return 1;
+    return strstr(uri, "password=") != NULL;
 }
 
 /* Flags that take no value (JSON true sets them, false leaves them out). */
@@ -237,6 +257,7 @@ int main(int argc, char **argv)
     const char *listen = "127.0.0.1:5000";
     const char *mgmt_listen = "127.0.0.1:5001";
     const char *data = "./cofferd-data";
+    const char *database = NULL;
     const char *issuer_arg = NULL, *tenant = MGMT_DEFAULT_TENANT, *vault_ca = NULL;
     unsigned long check_interval = 60, vault_timeout = 10;
     const char *login_domain = NULL;
@@ -253,6 +274,13 @@ int main(int argc, char **argv)
             listen = argv[++i];
         } else if (strcmp(a, "--data") == 0 && has) {
             data = argv[++i];
+        } else if (strcmp(a, "--database") == 0 && has) {
+            database = argv[++i];
+            if (database_uri_has_password(database)) {
+                fprintf(stderr, "cofferd: --database: no password on the command line; put it in"
+                                " ~/.pgpass or the file PGPASSFILE names\n");
+                return 2;
+            }
         } else if (strcmp(a, "--mgmt-listen") == 0 && has) {
             mgmt_listen = argv[++i];
         } else if (strcmp(a, "--issuer") == 0 && has) {
@@ -356,9 +384,10 @@ int main(int argc, char **argv)
         goto out;
     keys_up = 1;
     snprintf(path, sizeof(path), "%s/cofferd.db", data);
-    if (meta_init(path, &e) != CF_OK)
+    if (meta_init(database ? database : path, &e) != CF_OK)
         goto out;
     meta_up = 1;
+    cf_log(CF_LOG_INFO, "metadata store open", "engine", meta_engine(), NULL);
     if (objects_init(data, &e) != CF_OK)
         goto out;
     if (no_auth)
