@@ -395,8 +395,12 @@ int main(int argc, char **argv)
     if (registry_api_configure(&rc, &e) != CF_OK)
         goto out;
     snprintf(path, sizeof(path), "%s/admin.token", data);
-    if (mgmt_admin_token_load(path, admin, &e) != CF_OK)
+    int token_created = 0;
+    if (keys_token_file_load(path, KEYS_TOKEN_B64URL, admin, sizeof(admin), &token_created, &e) !=
+        CF_OK)
         goto out;
+    if (token_created)
+        cf_log(CF_LOG_INFO, "admin token created", "path", path, NULL);
     for (int i = 0; i < nreg; i++) {
         int created = 0;
         if (registries_ensure(registries[i], &created, &e) != CF_OK)
