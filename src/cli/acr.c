@@ -9,7 +9,8 @@
  * resolved, `[system]` as "system"); `acr identity assign|remove` reads the
  * registry, computes the new identity set and PATCHes it whole.
  * `acr credential show|renew` are the admin user's listCredentials and
- * regenerateCredential (AUTH-CONTRACT).
+ * regenerateCredential (docs/cli.md "acr credential", docs/control-plane.md
+ * "Registry authentication").
  */
 #include <stdlib.h>
 #include <string.h>

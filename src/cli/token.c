@@ -1,6 +1,7 @@
 /*
  * token.c -- `coffer acr token` and `coffer acr token credential`:
- * repository-scoped tokens of a registry (AUTH-CONTRACT), shaped like az's.
+ * repository-scoped tokens of a registry (docs/cli.md "acr token"), shaped
+ * like az's.
  *
  * `token create -n T -r R --repository REPO ACTION... [--repository ...]`
  * PUTs the token with its scope map inline, then, as `az acr token create`

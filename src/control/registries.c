@@ -11,7 +11,8 @@
  * identities in one transaction, then cmk_commit (cmk_abort and the
  * directory removed when the row could not be written).
  *
- * Authentication settings (AUTH-CONTRACT): adminUserEnabled creates the
+ * Authentication settings (docs/control-plane.md "Registry
+ * authentication"): adminUserEnabled creates the
  * admin user's two passwords the first time it is enabled (wrapped under
  * the SRK, credentials.h); disabling it keeps them but bumps the
  * registry's credential epoch, as regenerating one does, so that registry

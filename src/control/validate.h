@@ -49,7 +49,8 @@ const char *ctl_identity_ref_name(const char *ref);
  * digits. *versioned (may be NULL) set when the version is present. */
 int ctl_key_identifier_valid(const char *s, int *versioned);
 
-/* Registry tokens (AUTH-CONTRACT): a name is 5-50 of [A-Za-z0-9-]. */
+/* Registry tokens (docs/control-plane.md "Registry authentication"): a
+ * name is 5-50 of [A-Za-z0-9-]. */
 int ctl_token_name_valid(const char *s);
 /* A repository name by the OCI distribution grammar: components
  * [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* separated by '/', at most 255 chars. */

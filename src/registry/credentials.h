@@ -1,6 +1,7 @@
 /*
- * credentials.h -- the secrets of registry credentials (AUTH-CONTRACT,
- * DESIGN §5 "Auth"): the admin user's two passwords and the passwords of
+ * credentials.h -- the secrets of registry credentials (docs/control-plane.md
+ * "Registry authentication", docs/registry.md "Authentication", DESIGN §5
+ * "Auth"): the admin user's two passwords and the passwords of
  * repository-scoped tokens, and the one check of user:password against a
  * registry that the data plane's Basic authentication and /oauth2/token
  * use.

@@ -1,5 +1,5 @@
-// cli-acr.test.mjs -- the coffer CLI against cofferd's management API (the
-// control-plane contract, /work/wt/CONTROL-CONTRACT.md "coffer CLI"):
+// cli-acr.test.mjs -- the coffer CLI against cofferd's management API
+// (docs/cli.md "identity (cofferd)" and "acr (cofferd)"):
 // identities; registries without and with a customer-managed key, created
 // the way az acr create does (--identity resolved to its id and clientId);
 // encryption show/check/rotate-key (user-assigned, [system], versioned

@@ -1,5 +1,5 @@
 // control-api.test.mjs -- cofferd's management API without customer-managed
-// keys (CONTROL-CONTRACT "Management API"): the admin token, identities,
+// keys (docs/control-plane.md): the admin token, identities,
 // registries and every refusal that needs no vault, deletion that really
 // removes the data, and the identity issuer: a token from /msi/token that
 // the real keyvaultd accepts (JWKS fetched from cofferd's /jwks).

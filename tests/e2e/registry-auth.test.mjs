@@ -1,5 +1,5 @@
-// registry-auth: the data plane authenticates every request (AUTH-CONTRACT
-// "Token flow", docs/registry.md "Authentication"). cofferd starts with
+// registry-auth: the data plane authenticates every request
+// (docs/registry.md "Authentication", the token flow). cofferd starts with
 // authentication on ({auth: true}); credentials are made through the
 // management API: the admin user (adminUserEnabled, listCredentials),
 // repository-scoped tokens (PUT .../tokens/T, generateCredentials) and

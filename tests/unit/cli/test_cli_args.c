@@ -316,7 +316,7 @@ Test(cli_main, missing_token_is_reported_before_any_call)
     run_free(&r);
 }
 
-/* ---- registry authentication verbs (AUTH-CONTRACT) ---- */
+/* ---- registry authentication verbs (docs/cli.md "acr credential", "acr token") ---- */
 
 static const cli_opt token_spec[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "TOKEN"},
