@@ -25,7 +25,10 @@
  * The order of the start matters: the data plane is bound first (its
  * address is the loginServer of registries without a login domain), then
  * the management API (the issuer URL defaults to its bound port), then the
- * issuer, then the key checks (they mint tokens with it).
+ * issuer, then the key checks (they mint tokens with it). "listening" is
+ * logged for both listeners only after all of that succeeded: a failure
+ * anywhere (a port taken) ends the start with "cannot start" and exit 1,
+ * never after an announcement.
  */
 #define CF_LOG_MOD "cofferd"
 #include <errno.h>
@@ -426,7 +429,6 @@ int main(int argc, char **argv)
     snprintf(port, sizeof(port), "%u", http_server_port(srv));
     data_address(data_addr, sizeof(data_addr), listen, port);
     registry_api_set_address(data_addr);
-    cf_log(CF_LOG_INFO, "listening", "listen", listen, "port", port, "api", "data", NULL);
 
     mgmt_config mc = {.admin_token = admin,
                       .tenant = tenant,
@@ -463,6 +465,10 @@ int main(int argc, char **argv)
     if (cmk_start(&cc, &e) != CF_OK)
         goto out;
     cmk_up = 1;
+    /* every listener is bound: only now is the start announced (a script
+     * waiting for these lines never goes ahead with a daemon about to exit
+     * because its second port was taken) */
+    cf_log(CF_LOG_INFO, "listening", "listen", listen, "port", port, "api", "data", NULL);
     cf_log(CF_LOG_INFO, "listening", "listen", mgmt_listen, "port", mport, "api", "management",
            "issuer", issuer_url(iss), "kid", issuer_kid(iss), NULL);
     int sig = 0;
