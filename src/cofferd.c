@@ -321,6 +321,11 @@ int main(int argc, char **argv)
                 return 2;
             }
             registries[nreg++] = argv[++i];
+            if (!ctl_registry_name_valid(argv[i])) {
+                fprintf(stderr, "cofferd: --registry '%.64s': " CTL_REGISTRY_NAME_RULE "\n",
+                        argv[i]);
+                return 2;
+            }
         } else if (strcmp(a, "--login-domain") == 0 && has) {
             login_domain = argv[++i];
         } else if (strcmp(a, "--upload-ttl") == 0 && has) {

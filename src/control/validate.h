@@ -22,6 +22,10 @@
 int ctl_identity_name_valid(const char *s);
 /* 5-50 ASCII letters and digits (ACR's rule). */
 int ctl_registry_name_valid(const char *s);
+/* The rule as every refusal of a registry name states it, with an example. */
+#define CTL_REGISTRY_NAME_RULE                                                                     \
+    "a registry name is 5-50 letters and digits only (no dashes, dots or underscores), "           \
+    "for example 'myregistry1'"
 /* 8-4-4-4-12 hex digits, either case. */
 int ctl_uuid_valid(const char *s);
 /* A random (version 4) UUID, lower case. */

@@ -89,7 +89,9 @@ test('registry without a customer-managed key: create, show, update, list, delet
   const rk = fails(['acr', 'encryption', 'rotate-key', '-n', 'cliplain', '--identity', '[system]'], 'CmkNotEnabled');
   assert.match(rk.err, /only applicable to registries with CMK enabled/);
   fails(['acr', 'encryption', 'check', '-n', 'cliplain'], 'CmkNotEnabled');
-  fails(['acr', 'create', '-n', 'x!'], 'InvalidName');
+  const bad = fails(['acr', 'create', '-n', 'x!'], 'InvalidName');
+  // the refusal states ACR's rule and shows a name that keeps it
+  assert.match(bad.err, /'x!' is invalid: a registry name is 5-50 letters and digits only .*for example 'myregistry1'/);
   ok(['acr', 'delete', '-n', 'cliplain']);
   fails(['acr', 'show', '-n', 'cliplain'], 'ResourceNotFound');
 });

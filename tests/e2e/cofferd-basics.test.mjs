@@ -47,6 +47,8 @@ test('--config FILE: its flags apply, the command line overrides them, bad keys 
     [{ 'insecure-no-auth': 'yes' }, /'insecure-no-auth' wants true or false/],
     [{ config: 'other.json' }, /key 'config' is not allowed/],
     [[1, 2], /not a JSON object/],
+    // a refused --registry NAME states ACR's rule and shows a name that keeps it
+    [{ registry: ['my-registry'] }, /--registry 'my-registry': a registry name is 5-50 letters and digits only .*for example 'myregistry1'/],
   ]) {
     writeFileSync(cfg, JSON.stringify(body));
     const r = spawnSync(join(BUILD, 'cofferd'), ['--data', join(dir, 'data'), '--config', cfg], { encoding: 'utf8' });

@@ -42,6 +42,15 @@ function assertArmError(r, status, code, what = '') {
   assert.ok(r.json.error.message.length > 0);
 }
 
+// A refused registry name is told ACR's rule and shown a name that keeps it.
+function assertStatesRegistryNameRule(message, name) {
+  assert.ok(message.includes(name), `the name is quoted: ${message}`);
+  assert.match(message, /5-50 letters and digits/, message);
+  const ex = /for example '([^']*)'/.exec(message);
+  assert.ok(ex, `an example: ${message}`);
+  assert.match(ex[1], /^[A-Za-z0-9]{5,50}$/, `the example keeps the rule: ${message}`);
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
@@ -261,7 +270,9 @@ test('registries: invalid names, skus and bodies are 400 and create nothing', as
     ['goodname1', cmk({ keyIdentifier: 42, identity: mi.clientId }), 'InvalidRequest'],
   ];
   for (const [name, body, code] of cases) {
-    assertArmError(await mgmt('PUT', `/registries/${name}`, body), 400, code, `${name} ${JSON.stringify(body)}`);
+    const r = await mgmt('PUT', `/registries/${name}`, body);
+    assertArmError(r, 400, code, `${name} ${JSON.stringify(body)}`);
+    if (code === 'InvalidName') assertStatesRegistryNameRule(r.json.error.message, name);
   }
   for (const raw of ['not json', '[]', '"Premium"', '{"sku":{"name":"Basic"},"sku":{"name":"Premium"}}']) {
     assertArmError(await mgmt('PUT', '/registries/goodname1', undefined, { raw }), 400, 'InvalidRequest', raw);
