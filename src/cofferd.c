@@ -12,7 +12,8 @@
  *           [--database postgresql://...]
  *           [--issuer URL] [--tenant UUID] [--vault-ca FILE]
  *           [--key-check-interval SECONDS] [--vault-timeout SECONDS]
- *           [--registry NAME]... [--login-domain DOMAIN] [--upload-ttl SECONDS]
+ *           [--registry NAME]... [--login-domain DOMAIN] [--service NAME]
+ *           [--upload-ttl SECONDS]
  *           [--threads N] [--idle-timeout SECONDS] [--log-level L]
  *           [--insecure-no-auth] [--config FILE]
  *
@@ -68,7 +69,8 @@ static void usage(FILE *f)
             "               [--database URI]\n"
             "               [--issuer URL] [--tenant UUID] [--vault-ca FILE]\n"
             "               [--key-check-interval SECONDS] [--vault-timeout SECONDS]\n"
-            "               [--registry NAME]... [--login-domain DOMAIN] [--upload-ttl SECONDS]\n"
+            "               [--registry NAME]... [--login-domain DOMAIN] [--service NAME]\n"
+            "               [--upload-ttl SECONDS]\n"
             "               [--threads N] [--idle-timeout SECONDS] [--log-level LEVEL]\n"
             "               [--insecure-no-auth] [--config FILE]\n"
             "  --config FILE         JSON object of these flags by long name, read first\n"
@@ -90,6 +92,9 @@ static void usage(FILE *f)
             "  --registry NAME       create registry NAME (5-50 letters and digits) with\n"
             "                        service-managed encryption if absent; repeatable\n"
             "  --login-domain DOMAIN route Host <registry>.DOMAIN to that registry\n"
+            "  --service NAME        the registry token service (the challenge's service, the\n"
+            "                        only aud minted and accepted; default: the data plane's\n"
+            "                        address, e.g. 127.0.0.1:5000)\n"
             "  --upload-ttl SECONDS  remove uploads idle this long (default 3600)\n"
             "  --threads N           worker threads (default 8)\n"
             "  --idle-timeout SECONDS close connections idle this long (default 300)\n"
@@ -262,7 +267,7 @@ int main(int argc, char **argv)
     const char *database = NULL;
     const char *issuer_arg = NULL, *tenant = MGMT_DEFAULT_TENANT, *vault_ca = NULL;
     unsigned long check_interval = 60, vault_timeout = 10;
-    const char *login_domain = NULL;
+    const char *login_domain = NULL, *service = NULL;
     const char *registries[MAX_REGISTRIES];
     int nreg = 0;
     unsigned long ttl = 3600, threads = 8, idle = 300;
@@ -328,6 +333,8 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(a, "--login-domain") == 0 && has) {
             login_domain = argv[++i];
+        } else if (strcmp(a, "--service") == 0 && has) {
+            service = argv[++i];
         } else if (strcmp(a, "--upload-ttl") == 0 && has) {
             if (parse_uint(argv[++i], 1, 30UL * 24 * 3600, &ttl) != 0) {
                 fprintf(stderr, "cofferd: --upload-ttl wants 1..2592000 seconds\n");
@@ -399,7 +406,16 @@ int main(int argc, char **argv)
         goto out;
     if (no_auth)
         cf_log(CF_LOG_WARN, "data plane authentication is OFF (--insecure-no-auth)", NULL);
-    registry_api_config rc = {.login_domain = login_domain, .insecure_no_auth = no_auth};
+    /* the address clients reach the data plane at, known before the bind
+     * unless the port is 0: the service name (and the challenge's
+     * fallback) is then right from the first request */
+    char port[8], mport[8], data_addr[300], url[512];
+    const char *lport = strrchr(listen, ':');
+    data_address(data_addr, sizeof(data_addr), listen, lport ? lport + 1 : "0");
+    registry_api_config rc = {.login_domain = login_domain,
+                              .insecure_no_auth = no_auth,
+                              .service = service,
+                              .data_addr = lport && strcmp(lport + 1, "0") != 0 ? data_addr : NULL};
     if (registry_api_configure(&rc, &e) != CF_OK)
         goto out;
     snprintf(path, sizeof(path), "%s/admin.token", data);
@@ -430,7 +446,6 @@ int main(int argc, char **argv)
     };
     if (http_server_start(&srv, &o, &e) != CF_OK)
         goto out;
-    char port[8], mport[8], data_addr[300], url[512];
     snprintf(port, sizeof(port), "%u", http_server_port(srv));
     data_address(data_addr, sizeof(data_addr), listen, port);
     registry_api_set_address(data_addr);
@@ -473,7 +488,8 @@ int main(int argc, char **argv)
     /* every listener is bound: only now is the start announced (a script
      * waiting for these lines never goes ahead with a daemon about to exit
      * because its second port was taken) */
-    cf_log(CF_LOG_INFO, "listening", "listen", listen, "port", port, "api", "data", NULL);
+    cf_log(CF_LOG_INFO, "listening", "listen", listen, "port", port, "api", "data", "service",
+           service ? service : data_addr, NULL);
     cf_log(CF_LOG_INFO, "listening", "listen", mgmt_listen, "port", mport, "api", "management",
            "issuer", issuer_url(iss), "kid", issuer_kid(iss), NULL);
     int sig = 0;
