@@ -79,7 +79,10 @@ cf_code api_access_configure(const registry_api_config *c, cf_err *e)
     registry_api_set_address(c->data_addr);
     if (open_mode)
         return CF_OK;
-    return auth_init(e);
+    cf_code rc = auth_init(e);
+    if (rc == CF_OK)
+        rc = cred_init(e);
+    return rc;
 }
 
 /* The service name, copied (it is set once the data plane is bound). */
@@ -178,8 +181,13 @@ static const char *scheme_value(const char *h, const char *scheme_name)
 
 typedef enum { CRED_OK = 0, CRED_BAD = -1, CRED_FAIL = -2 } cred_rc;
 
-/* Basic user:password against reg: fills q->auth. CRED_FAIL has
- * responded (the check itself failed: store, keys). */
+/* A registry that does not exist, as credentials are checked against it:
+ * at the cost of a real one (credentials.h), so that a 401's timing does
+ * not tell which registries exist. */
+static const meta_registry ABSENT;
+
+/* Basic user:password against reg (&ABSENT: none): fills q->auth.
+ * CRED_FAIL has responded (the check itself failed: store, keys). */
 static cred_rc basic_check(rq *q, const meta_registry *reg, const char *user, const char *pass)
 {
     cred_who *who = malloc(sizeof(*who));
@@ -188,7 +196,7 @@ static cred_rc basic_check(rq *q, const meta_registry *reg, const char *user, co
         return CRED_FAIL;
     }
     cf_err e = {0};
-    cf_code rc = cred_check(who, reg, user, pass, &e);
+    cf_code rc = cred_check(who, reg == &ABSENT ? NULL : reg, user, pass, &e);
     cred_rc out = CRED_OK;
     if (rc == CF_EAUTH) {
         out = CRED_BAD;
@@ -232,11 +240,11 @@ static int find_one(void *cls, const meta_registry *r)
 static cred_rc basic_find(rq *q, meta_registry *out, const char *user, const char *pass)
 {
     cf_err e = {0};
-    if (meta_registry_get(out, user, &e) == CF_OK) {
-        cred_rc rc = basic_check(q, out, user, pass);
-        if (rc != CRED_BAD)
-            return rc;
-    }
+    /* the admin user's registry, or as much work when there is none */
+    int named = meta_registry_get(out, user, &e) == CF_OK;
+    cred_rc rc = basic_check(q, named ? out : &ABSENT, user, pass);
+    if (rc != CRED_BAD)
+        return rc;
     finder f = {.q = q, .user = user, .pass = pass, .out = out, .rc = CRED_BAD};
     cf_err_clear(&e);
     if (meta_registry_each(find_one, &f, &e) != CF_OK && f.rc != CRED_FAIL) {
@@ -247,9 +255,10 @@ static cred_rc basic_find(rq *q, meta_registry *out, const char *user, const cha
 }
 
 /* Reads the Authorization header into q->auth (via, kind, claims or scope
- * map). reg: the registry to check Basic credentials against (NULL: find
- * it, then *found is filled). Bearer tokens are verified (signature,
- * time) but not bound to a registry here. */
+ * map). reg: the registry to check Basic credentials against (&ABSENT:
+ * one that does not exist; NULL: find it, then *found is filled). Bearer
+ * tokens are verified (signature, service, time) but not bound to a
+ * registry here. */
 static cred_rc read_credentials(rq *q, const meta_registry *reg, meta_registry *found)
 {
     q->auth.via = VIA_NONE;
@@ -306,9 +315,20 @@ unsigned api_access_on(rq *q, const char *name, const char *repo)
     }
 }
 
+/* The same work, and the same answer, as credentials refused by a
+ * registry that exists (api_access): Basic credentials checked in full, a
+ * bearer token verified and found bound elsewhere; nothing in the 401 or
+ * its timing tells that the registry does not exist. */
 void api_access_unknown_registry(rq *q, unsigned need)
 {
-    unauthorized(q, q->name, need, NULL, "unknown registry");
+    cred_rc rc = read_credentials(q, &ABSENT, NULL);
+    if (rc == CRED_FAIL)
+        return;
+    if (rc == CRED_OK && q->auth.via == VIA_BEARER)
+        (void)auth_claims_check(&q->auth.claims, ABSENT.id, ABSENT.cred_epoch, NULL);
+    int anonymous = rc == CRED_OK && q->auth.via == VIA_NONE;
+    unauthorized(q, q->name, need, q->auth.via == VIA_NONE ? NULL : "invalid_token",
+                 anonymous ? NULL : "unknown registry");
 }
 
 /* What the credentials behind a bearer token could be granted on repo
@@ -591,11 +611,9 @@ void api_token(rq *q)
         token_refused(q); /* only Basic (or nothing) is accepted here */
         goto out;
     }
-    cred_rc rc;
-    if (h != NULL && !have_reg && regname[0] != '\0')
-        rc = CRED_BAD; /* credentials for a registry that does not exist */
-    else
-        rc = read_credentials(q, have_reg ? &q->reg : NULL, &q->reg);
+    /* credentials for a registry that does not exist are checked all the
+     * same (equal cost), and refused */
+    cred_rc rc = read_credentials(q, have_reg ? &q->reg : regname[0] ? &ABSENT : NULL, &q->reg);
     if (rc == CRED_FAIL)
         goto out;
     if (rc == CRED_BAD) {

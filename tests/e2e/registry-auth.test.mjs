@@ -405,6 +405,13 @@ test('a token of registry R1 is refused on R2', async () => {
   const b = await bearer([`repository:${R1}/app:pull`], admin1);
   const r = await new AuthClient(d.url, `${R2}/app`, b).getManifest('v1');
   assertOciError(r, 401, 'UNAUTHORIZED');
+  // a registry that does not exist answers the same credentials the same way
+  const ch = (reg) => `Bearer realm="http://${host}/oauth2/token",service="${host}",scope="repository:${reg}/app:pull",error="invalid_token"`;
+  assert.equal(r.headers.get('www-authenticate'), ch(R2));
+  const m = await new AuthClient(d.url, 'nosuchreg1/app', b).getManifest('v1');
+  assertOciError(m, 401, 'UNAUTHORIZED', 'a bearer token on a registry that does not exist');
+  assert.equal(m.headers.get('www-authenticate'), ch('nosuchreg1'));
+  assert.equal(m.body.toString(), r.body.toString());
   // R1's admin asking for R2: invalid credentials there
   const t = await token([`repository:${R2}/app:pull`], admin1);
   assert.equal(t.status, 401);
