@@ -9,9 +9,12 @@
  * here), or `Authorization: Basic user:password` (the admin user or a
  * repository-scoped token, checked by cred_check). The registry a request
  * is for is routed first (api.c); the credentials are then checked against
- * that registry: a bearer token must be bound to it (rid) at its current
- * credential epoch (cep), which costs one HMAC and no database write; the
- * registry row the router read anyway carries the epoch.
+ * that registry: a bearer token must be minted for this data plane's
+ * service (aud, fixed at start) and bound to the registry (rid) at its
+ * current credential epoch (cep), which costs one HMAC and no database
+ * write; the registry row the router read anyway carries the epoch. A
+ * registry that does not exist is answered after the same checks, against
+ * ABSENT (equal cost, credentials.h), so a 401 tells nothing about names.
  *
  * Answers: no or invalid credentials -> 401 UNAUTHORIZED with the
  * WWW-Authenticate challenge (the client fetches a token and retries);
@@ -567,10 +570,11 @@ void api_token(rq *q)
     const char *svc = service_name(sb);
     const char *asked = http_req_query(q->r, "service");
     if (asked != NULL && strcmp(asked, svc) != 0) {
+        /* the client's text is not echoed (it may not even be UTF-8) */
         api_fail(q, 400, "UNSUPPORTED_VALUE",
-                 "unsupported value: service \"%.64s\" is not served here; this registry's "
-                 "service is \"%s\" (the challenge's)",
-                 asked, svc);
+                 "unsupported value: service; tokens are issued for service \"%s\" only (the "
+                 "challenge's)",
+                 svc);
         return;
     }
     token_req *t = calloc(1, sizeof(*t));

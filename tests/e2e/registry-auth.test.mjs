@@ -460,12 +460,12 @@ test('/oauth2/token mints for this service only: another service is refused in t
     const r = await fetch(u, { headers: { Authorization: admin1 } });
     return { status: r.status, text: await r.text() };
   };
-  for (const evil of ['evil.example', `${host}.evil.example`, host.toUpperCase() + 'x', '']) {
+  for (const evil of ['evil.example', `${host}.evil.example`, host.toUpperCase() + 'x', '', '\u00e9\u00e9', '%ff']) {
     const r = await ask(evil);
     assert.equal(r.status, 400, `service=${evil}: ${r.status} ${r.text}`);
     const j = JSON.parse(r.text);
     assert.equal(j.errors[0].code, 'UNSUPPORTED_VALUE', r.text);
-    assert.match(j.errors[0].message, new RegExp(`this registry's service is "${host}"`), r.text);
+    assert.equal(j.errors[0].message, `unsupported value: service; tokens are issued for service "${host}" only (the challenge's)`);
     assert.ok(!('token' in j), 'no token');
   }
   for (const ours of [host, undefined]) {
