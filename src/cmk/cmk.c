@@ -1,6 +1,6 @@
 /*
  * cmk.c -- the customer-managed key engine (see cmk.h, DESIGN §2 and §6,
- * CONTROL-CONTRACT "Key checks").
+ * docs/cmk.md "The key check loop").
  *
  * State, per CMK registry, in one mlock'ed array of slots under `mu`:
  * C (the 32-byte customer layer secret, present only while the vault
@@ -18,7 +18,7 @@
  * a rotation has just replaced. The checker thread takes it per registry,
  * not per round, so a management call waits for at most one vault call.
  *
- * Outcome of a check (CONTROL-CONTRACT):
+ * Outcome of a check (docs/cmk.md "The key check loop", step 3):
  *   ok        C (re)loaded, "available", lastError null; with automatic
  *             rotation, the key's newest version is looked up and C
  *             re-wrapped under it when it changed;

@@ -20,7 +20,8 @@
  *     fault in lastError. Data-plane requests never wait for a vault.
  *
  * The management API maps a failed call to an HTTP answer with the
- * cmk_fail it fills: status and ARM error code (CONTROL-CONTRACT).
+ * cmk_fail it fills: status and ARM error code (docs/control-plane.md
+ * "Customer-managed keys (rules checked by the management API)").
  */
 #ifndef CF_CMK_CMK_H
 #define CF_CMK_CMK_H

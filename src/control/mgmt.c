@@ -17,19 +17,14 @@
 #define CF_LOG_MOD "mgmt"
 #include "control/mgmt.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 
-#include "base/buf.h"
-#include "base/enc.h"
-#include "base/fs.h"
 #include "base/log.h"
 #include "control/mgmt_int.h"
 #include "control/validate.h"
@@ -68,68 +63,6 @@ void mgmt_shutdown(void)
 {
     mgmt_set_issuer(NULL);
     OPENSSL_cleanse(mgmt_g.admin, sizeof(mgmt_g.admin));
-}
-
-/* ---- the admin token ---- */
-
-static int b64url_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-}
-
-cf_code mgmt_admin_token_load(const char *path, char out[MGMT_ADMIN_TOKEN_LEN + 1], cf_err *e)
-{
-    struct stat st;
-    cf_code rc;
-    if (stat(path, &st) != 0) {
-        if (errno != ENOENT)
-            return cf_err_os(e, errno, "admin token %s", path);
-        unsigned char raw[32];
-        cf_buf b;
-        cf_buf_init(&b, 0);
-        b.secret = 1;
-        rc = keys_random(raw, sizeof(raw), e);
-        if (rc == CF_OK)
-            rc = cf_b64url_encode(&b, raw, sizeof(raw), e);
-        keys_wipe(raw, sizeof(raw));
-        if (rc == CF_OK && b.len != MGMT_ADMIN_TOKEN_LEN)
-            rc = cf_err_set(e, CF_ECRYPTO, "admin token: unexpected encoding length");
-        if (rc == CF_OK) {
-            memcpy(out, b.data, MGMT_ADMIN_TOKEN_LEN);
-            out[MGMT_ADMIN_TOKEN_LEN] = '\0';
-            rc = cf_buf_append(&b, "\n", 1, e);
-        }
-        if (rc == CF_OK)
-            rc = cf_fs_write_atomic(path, b.data, b.len, 0600, e);
-        cf_buf_free(&b);
-        if (rc == CF_OK)
-            cf_log(CF_LOG_INFO, "admin token created", "path", path, NULL);
-        else
-            OPENSSL_cleanse(out, MGMT_ADMIN_TOKEN_LEN + 1);
-        return rc;
-    }
-    if ((rc = cf_fs_check_private(path, e)) != CF_OK)
-        return rc;
-    cf_buf b;
-    cf_buf_init(&b, 0);
-    b.secret = 1;
-    rc = cf_fs_read_all(path, 256, &b, e);
-    size_t n = b.len;
-    while (rc == CF_OK && n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
-        n--;
-    if (rc == CF_OK && n != MGMT_ADMIN_TOKEN_LEN)
-        rc = cf_err_set(e, CF_EINVAL, "admin token %s: expected %d base64url characters", path,
-                        MGMT_ADMIN_TOKEN_LEN);
-    for (size_t i = 0; rc == CF_OK && i < n; i++)
-        if (!b64url_char((char)b.data[i]))
-            rc = cf_err_set(e, CF_EINVAL, "admin token %s: not base64url", path);
-    if (rc == CF_OK) {
-        memcpy(out, b.data, MGMT_ADMIN_TOKEN_LEN);
-        out[MGMT_ADMIN_TOKEN_LEN] = '\0';
-    }
-    cf_buf_free(&b);
-    return rc;
 }
 
 /* Constant time in the token's bytes (the length is public). */

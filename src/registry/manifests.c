@@ -267,8 +267,15 @@ void api_manifest(rq *q)
     }
     cf_err e = {0};
     if (oci_reference_parse(&q->ref, q->rt.arg.p, q->rt.arg.len, &e) != CF_OK) {
+        /* A reference that is no tag can name no manifest: reads and
+         * deletes answer 404, as CNCF Distribution does and the spec's
+         * conformance suite expects (".INVALID_MANIFEST_NAME"); a PUT names
+         * the tag it would create, so it is told the tag is invalid. A
+         * malformed digest stays DIGEST_INVALID, as on blobs. */
         if (q->ref.is_digest)
             api_fail(q, 400, "DIGEST_INVALID", "%s", e.msg);
+        else if (!put)
+            api_fail(q, 404, "MANIFEST_UNKNOWN", "manifest unknown to registry");
         else
             api_fail(q, 400, "TAG_INVALID", "invalid tag");
         return;
