@@ -778,6 +778,8 @@ static void handle(rq *q)
     snprintf(regname, sizeof(regname), "%.*s", (int)regs.len, regs.p);
     snprintf(q->repo, sizeof(q->repo), "%.*s", (int)repos.len, repos.p);
     unsigned need = required_action(k, r);
+    if (k == ROUTE_UPLOAD_START && method_is(r, "POST"))
+        api_mount_source(q); /* the challenge asks for pull on a mount's source */
     cf_err e = {0};
     if (meta_registry_get(&q->reg, regname, &e) != CF_OK) {
         if (e.code == CF_ENOTFOUND && !api_access_open())
