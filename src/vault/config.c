@@ -16,6 +16,7 @@
 #include "base/buf.h"
 #include "base/fs.h"
 #include "base/log.h"
+#include "http/tls.h"
 
 #define CONFIG_MAX_BYTES (256 * 1024)
 
@@ -145,6 +146,18 @@ static cf_code parse_issuer(vault_issuer *is, json_t *v, size_t idx, cf_err *e)
     if (is->jwks_url && strncmp(is->jwks_url, "https://", 8) != 0 &&
         strncmp(is->jwks_url, "http://", 7) != 0)
         return cf_err_set(e, CF_EINVAL, "config: issuers[%zu].jwks_url must be an http(s) URL",
+                          idx);
+    /* Whoever answers the JWKS fetch can mint tokens the vault accepts
+     * (docs/tls.md): plain HTTP only where no one else is on the path. */
+    if (is->jwks_url && strncmp(is->jwks_url, "http://", 7) == 0 &&
+        !http_url_is_loopback(is->jwks_url))
+        return cf_err_set(e, CF_EINVAL,
+                          "config: issuers[%zu].jwks_url '%.200s' is plain http:// to a host that "
+                          "is not loopback: anyone on the path could answer with their own keys "
+                          "and mint tokens; use https:// (with 'ca_file' for a private CA)",
+                          idx, is->jwks_url);
+    if (is->ca_file && is->jwks_url == NULL)
+        return cf_err_set(e, CF_EINVAL, "config: issuers[%zu].ca_file goes with an https jwks_url",
                           idx);
     return CF_OK;
 }

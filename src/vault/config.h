@@ -22,7 +22,8 @@ typedef struct vault_issuer {
     char *jwks_file; /* one of jwks_file / jwks_url */
     char *jwks_url;
     char *audience; /* defaults to the config's resource */
-    char *ca_file;  /* CA bundle for an https jwks_url; default: the system's */
+    char *ca_file;  /* CA bundle for an https jwks_url; default: the system's.
+                     * An http:// jwks_url is refused unless its host is loopback. */
 } vault_issuer;
 
 typedef struct vault_config {

@@ -3,6 +3,7 @@
  * every documented key, unknown keys and bad values refused.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vault/config.h"
@@ -98,4 +99,39 @@ Test(vault_config, unknown_key_error_names_the_key)
     cr_assert_eq(parse(&c, "{\"schedule_interval\":3}", &e), CF_EINVAL);
     cr_assert(strstr(e.msg, "schedule_interval") != NULL, "%s", e.msg);
     vault_config_free(&c);
+}
+
+/* Whoever answers a plain-HTTP JWKS fetch can mint tokens: http:// only on
+ * loopback (docs/tls.md). */
+Test(vault_config, refuses_a_plain_http_jwks_url_off_loopback)
+{
+    static const struct {
+        const char *url;
+        int ok;
+    } cases[] = {
+        {"http://192.0.2.10:5001/jwks", 0},
+        {"http://cofferd.example/jwks", 0},
+        {"http://127.0.0.1@evil.example/jwks", 0},
+        {"http://[::]/jwks", 0},
+        {"http://127.0.0.1:5001/jwks", 1},
+        {"http://localhost:5001/jwks", 1},
+        {"http://[::1]:5001/jwks", 1},
+        {"https://cofferd.example/jwks", 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "{\"issuers\":[{\"issuer\":\"https://i/\",\"jwks_url\":\"%s\"}]}", cases[i].url);
+        vault_config c;
+        cf_err e = {0};
+        cf_code rc = parse(&c, text, &e);
+        if (cases[i].ok) {
+            cr_assert_eq(rc, CF_OK, "%s: %s", cases[i].url, e.msg);
+        } else {
+            cr_assert_eq(rc, CF_EINVAL, "accepted %s", cases[i].url);
+            cr_assert(strstr(e.msg, "is plain http:// to a host that is not loopback") != NULL,
+                      "%s", e.msg);
+        }
+        vault_config_free(&c);
+    }
 }
