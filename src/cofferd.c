@@ -537,7 +537,13 @@ int main(int argc, char **argv)
     cf_log(CF_LOG_INFO, "listening", "listen", mgmt_listen, "port", mport, "api", "management",
            "scheme", tls[1] ? "https" : "http", "issuer", issuer_url(iss), "kid", issuer_kid(iss),
            NULL);
-    int sig = http_tls_wait_stop(&set, tls, tls[1] == tls[0] ? 1 : 2);
+    http_tls *reload[2]; /* each certificate once */
+    size_t nreload = 0;
+    if (tls[0])
+        reload[nreload++] = tls[0];
+    if (tls[1] && tls[1] != tls[0])
+        reload[nreload++] = tls[1];
+    int sig = http_tls_wait_stop(&set, reload, nreload);
     cf_log(CF_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "TERM" : "INT", NULL);
     status = 0;
 out:

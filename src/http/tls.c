@@ -110,8 +110,8 @@ static int sig_same(const file_sig *a, const file_sig *b)
 }
 
 /* cf_err_set with GnuTLS's reason for rc appended. */
-__attribute__((format(printf, 3, 4))) static cf_code gnutls_fail(cf_err *e, int rc,
-                                                                 const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static cf_code gnutls_fail(cf_err *e, int rc, const char *fmt,
+                                                                 ...)
 {
     char what[200];
     va_list ap;
@@ -128,7 +128,8 @@ static cf_code key_matches(tls_gen *g, const char *key_file, cf_err *e)
     gnutls_datum_t a = {0}, b = {0};
     cf_code rc = CF_OK;
     int r;
-    if ((r = gnutls_pubkey_init(&pub)) < 0 || (r = gnutls_pubkey_import_privkey(pub, g->key, 0, 0)) < 0 ||
+    if ((r = gnutls_pubkey_init(&pub)) < 0 ||
+        (r = gnutls_pubkey_import_privkey(pub, g->key, 0, 0)) < 0 ||
         (r = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &a)) < 0 ||
         (r = gnutls_pubkey_export2(g->pcerts[0].pubkey, GNUTLS_X509_FMT_DER, &b)) < 0) {
         rc = gnutls_fail(e, r, "%s: cannot read the key's public half", key_file);
@@ -172,8 +173,7 @@ static cf_code describe(tls_gen *g, const char *cert_file, cf_err *e)
     else
         strftime(g->not_after, sizeof(g->not_after), "%Y-%m-%dT%H:%M:%SZ", &tm);
     if (na != (time_t)-1 && na < time(NULL))
-        rc = cf_err_set(e, CF_EINVAL, "%s: the certificate expired at %s", cert_file,
-                        g->not_after);
+        rc = cf_err_set(e, CF_EINVAL, "%s: the certificate expired at %s", cert_file, g->not_after);
 out:
     gnutls_x509_crt_deinit(x);
     return rc;
@@ -200,9 +200,9 @@ static cf_code gen_load(tls_gen **out, const char *cert_file, const char *key_fi
         goto out;
     gnutls_datum_t cd = {cb.data, (unsigned)cb.len}, kd = {kb.data, (unsigned)kb.len};
     unsigned n = HTTP_TLS_MAX_CHAIN;
-    if (cb.len == 0 || (r = gnutls_pcert_list_import_x509_raw(
-                            g->pcerts, &n, &cd, GNUTLS_X509_FMT_PEM,
-                            GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED)) < 0) {
+    if (cb.len == 0 ||
+        (r = gnutls_pcert_list_import_x509_raw(g->pcerts, &n, &cd, GNUTLS_X509_FMT_PEM,
+                                               GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED)) < 0) {
         rc = cb.len == 0 ? cf_err_set(e, CF_EINVAL, "%s is empty", cert_file)
                          : gnutls_fail(e, r,
                                        "%s: not a PEM certificate chain (server certificate "
@@ -369,11 +369,6 @@ int http_tls_wait_stop(const sigset_t *set, http_tls *const *ts, size_t n)
         if (sig == SIGHUP && n == 0)
             cf_log(CF_LOG_INFO, "SIGHUP: no TLS certificate to reload", NULL);
         for (size_t i = 0; i < n; i++) {
-            int dup = 0;
-            for (size_t j = 0; j < i; j++)
-                dup |= ts[j] == ts[i];
-            if (dup || ts[i] == NULL)
-                continue;
             cf_err e = {0};
             if (sig == SIGHUP ? http_tls_reload(ts[i], &e) != CF_OK : http_tls_check(ts[i], &e) < 0)
                 reload_failed(ts[i], &e);

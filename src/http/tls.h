@@ -82,8 +82,9 @@ int http_tls_mhd_options(http_tls *t, struct MHD_OptionItem *ops);
 
 /* The main thread's loop: waits for a signal of `set` (which must hold
  * SIGHUP, SIGTERM and SIGINT, blocked in every thread), reloading every
- * certificate of ts on SIGHUP and when its files change, and logging each
- * reload. Returns the stopping signal (SIGTERM or SIGINT). */
+ * certificate of ts (each listed once; n may be 0) on SIGHUP and when its
+ * files change, and logging each reload. Returns the stopping signal
+ * (SIGTERM or SIGINT). */
 int http_tls_wait_stop(const sigset_t *set, http_tls *const *ts, size_t n);
 
 /* Whether host (len bytes; "[::1]" brackets allowed) is a loopback

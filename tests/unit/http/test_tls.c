@@ -252,7 +252,7 @@ Test(http_tls, loopback_hosts_urls_and_listen_addresses)
     const char *yes[] = {"localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "::1", "[::1]"};
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
         cr_assert(http_host_is_loopback(yes[i], strlen(yes[i])), "%s", yes[i]);
-    const char *no[] = {"",         "0.0.0.0", "10.0.0.1",       "128.0.0.1", "::",
+    const char *no[] = {"",         "0.0.0.0", "10.0.0.1",       "128.0.0.1",       "::",
                         "[::ffff]", "[::1",    "localhost.evil", "127.0.0.1.nip.io"};
     for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
         cr_assert(!http_host_is_loopback(no[i], strlen(no[i])), "%s", no[i]);
