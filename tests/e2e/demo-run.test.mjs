@@ -11,6 +11,8 @@ import { rmSync, readFileSync } from 'node:fs';
 import { ROOT, BUILD, freshDir, freePort } from './lib/daemons.mjs';
 import { buildImage, put, readLayout, skopeo } from './lib/images.mjs';
 import { OciClient, sha256 } from './lib/oci.mjs';
+import { request } from './lib/vault.mjs';
+import https from 'node:https';
 
 const runDir = join(freshDir('coffer-demo-'), 'run');
 
@@ -95,11 +97,12 @@ test('make run: a CMK-encrypted demo registry with its vault, ready for a push, 
   assert.match(d.out(), /--dest-creds cofferdemo:\$\(build\/coffer acr credential show -n cofferdemo --query 'passwords\[0\]\.value' -o tsv\)/,
     'run-demo prints how to push with the admin user');
   // the portal's URL, which answers with its sign-in page
-  const portal = `http://127.0.0.1:${ports.mgmt}/portal/`;
+  // (over TLS: the demo CA signs the management listener's certificate)
+  const portal = `https://127.0.0.1:${ports.mgmt}/portal/`;
   assert.ok(d.out().includes(`portal     ${portal}`), 'run-demo prints the portal URL');
-  const signin = await fetch(`${portal}signin`);
+  const signin = await request(`${portal}signin`, { agent: new https.Agent({ ca: readFileSync(join(runDir, 'tls', 'ca.pem')) }) });
   assert.equal(signin.status, 200);
-  assert.match(await signin.text(), /Sign in as the operator/);
+  assert.match(signin.text, /Sign in as the operator/);
 
   // push as the admin user, with its password read through the CLI
   const creds = coffer('acr', 'credential', 'show', '-n', 'cofferdemo');

@@ -371,6 +371,12 @@ test('the coffer CLI verifies the management API certificate; --insecure only by
   r = await run(['identity', 'list'], { COFFER_CONFIG: cfg });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /ConfigError.*unknown key 'insecure'/, 'no config key turns verification off');
+  // the portal on the same listener: its session cookie is Secure over TLS
+  const signin = await request(`${d.mgmtUrl}/portal/signin`, { method: 'POST', agent: agentFor(ca.cert),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: d.mgmtUrl, 'sec-fetch-site': 'same-origin' },
+    body: `kind=operator&token=${encodeURIComponent(d.adminToken)}` });
+  assert.equal(signin.status, 303, signin.text);
+  assert.match(String(signin.headers['set-cookie']), /coffer_session=[^;]+;.*; Secure/);
   // plain http to a host off loopback: the token is not sent
   r = await run(['identity', 'list'], { COFFER_URL: 'http://192.0.2.10:5001' });
   assert.equal(r.code, 1);
