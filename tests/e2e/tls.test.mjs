@@ -61,7 +61,7 @@ test('skopeo and podman push and pull over TLS when they trust the CA, and are r
   const pair = issueCert(ca, { name: 'registry' });
   const d = keep(await startCofferd({ args: ['--registry', 'demo1', '--tls-cert', pair.cert, '--tls-key', pair.key] }));
   assert.match(d.url, /^https:/);
-  assert.match(d.log(), /"msg":"listening".*"api":"data","scheme":"https"/);
+  assert.match(await d.waitLog(/"msg":"listening".*"api":"data"/), /"msg":"listening".*"api":"data","scheme":"https"/);
   const src = await buildImage({ tag: 'v1', layers: [(r) => put(r, 'etc/motd', 'over TLS\n')] });
   const s = readLayout(src, 'v1');
   const ref = `docker://127.0.0.1:${d.port}/demo1/app:v1`;
@@ -276,7 +276,7 @@ test('a listener off loopback without TLS refuses to start unless --insecure-pla
   assert.match(r.log, /--tls-cert and --tls-key go together/);
 
   const plain = keep(await startCofferd({ args: ['--listen', '0.0.0.0:0', '--insecure-plain-http'] }));
-  assert.match(plain.log(), /"level":"warn".*plain HTTP on a non-loopback address \(--insecure-plain-http\).*"listen":"0\.0\.0\.0:0"/);
+  assert.match(await plain.waitLog(/plain HTTP on a non-loopback/), /"level":"warn".*plain HTTP on a non-loopback address \(--insecure-plain-http\).*"listen":"0\.0\.0\.0:0"/);
   await plain.stop();
 
   // the same flags from --config (what a packaged /etc/coffer file holds)
@@ -284,7 +284,7 @@ test('a listener off loopback without TLS refuses to start unless --insecure-pla
   const cfg = join(freshDir('coffer-tls-cfg-'), 'cofferd.json');
   writeFileSync(cfg, JSON.stringify({ listen: '0.0.0.0:0', 'mgmt-listen': '0.0.0.0:0', 'tls-cert': pair.cert, 'tls-key': pair.key }));
   const d = keep(await startCofferd({ args: ['--config', cfg] }));
-  assert.doesNotMatch(d.log(), /insecure-plain-http/, 'TLS on both listeners: nothing to warn about');
+  assert.doesNotMatch(await d.waitLog(/"api":"management"/), /insecure-plain-http/, 'TLS on both listeners: nothing to warn about');
   const h = await handshake(d.ports.mgmt, { ca: ca.cert });
   assert.equal(h.fingerprint, fingerprintOf(pair.cert));
   const oidc = await request(`https://127.0.0.1:${d.ports.mgmt}/.well-known/openid-configuration`, { agent: agentFor(ca.cert) });
