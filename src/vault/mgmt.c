@@ -285,7 +285,11 @@ static void h_policies(kv_req *q, const char *name, const char *kind)
     }
     if (vault_policy_normalize(&change, aps, &e) != CF_OK ||
         vault_policy_apply(&result, v.policies, change, op, &e) != CF_OK) {
-        vault_api_error_cf(q, &e);
+        if (e.code == CF_ENOTFOUND) /* a remove that matched nothing */
+            vault_api_error(q, 404, "AccessPolicyNotFound", NULL, "%s in vault '%s'.", e.msg,
+                            v.name);
+        else
+            vault_api_error_cf(q, &e);
         goto out;
     }
     json_decref(v.policies);

@@ -80,6 +80,29 @@ test('set-policy sets exactly the permissions given; delete-policy removes the i
   fails(['keyvault', 'set-policy', '-n', 'nosuchvault', '--object-id', a, '--key-permissions', 'get'], 'ResourceNotFound');
 });
 
+// az keyvault delete-policy: "No matching policies found", exit 1. A
+// revocation with a wrong object id must never look like it worked.
+test('delete-policy of an object id without a policy fails and revokes nothing', async () => {
+  ok(['keyvault', 'create', '-n', 'clirevoke']);
+  const mi = '0a0a0a0a-1111-2222-3333-444444444444';
+  const wrong = '0b0b0b0b-1111-2222-3333-444444444444';
+  ok(['keyvault', 'set-policy', '-n', 'clirevoke', '--object-id', mi, '--key-permissions', 'get', 'wrapKey', 'unwrapKey']);
+  const f = fails(['keyvault', 'delete-policy', '-n', 'clirevoke', '--object-id', wrong], 'AccessPolicyNotFound');
+  assert.match(f.err, new RegExp(`No matching policies found: no access policy for object id '${wrong}' in vault 'clirevoke'`));
+  assert.equal(ok(['keyvault', 'show', '-n', 'clirevoke', '--query', 'properties.accessPolicies[].objectId', '-o', 'tsv']).out,
+    `${mi}\n`, 'the real policy is still there');
+  // the management API under it refuses the same way, and changes nothing
+  const r = await kv.request('/vaults/clirevoke/accessPolicies/remove', { method: 'PUT', admin: true,
+    body: { properties: { accessPolicies: [{ objectId: mi }, { objectId: wrong }] } } });
+  assert.equal(r.status, 404, r.text);
+  assert.equal(r.json.error.code, 'AccessPolicyNotFound');
+  assert.equal((await kv.admin.getVault('clirevoke')).properties.accessPolicies.length, 1, 'all or nothing');
+  // the right object id revokes; a second time there is nothing left to match
+  assert.equal(ok(['keyvault', 'delete-policy', '-n', 'clirevoke', '--object-id', mi.toUpperCase(),
+    '--query', 'properties.accessPolicies', '-o', 'json']).json.length, 0);
+  fails(['keyvault', 'delete-policy', '-n', 'clirevoke', '--object-id', mi], 'AccessPolicyNotFound');
+});
+
 test('key create RSA, RSA-HSM, EC; show by --query key.kid -o tsv', () => {
   ok(['keyvault', 'create', '-n', 'clikeys', '--enable-purge-protection']);
   const rsa = ok(['keyvault', 'key', 'create', '--vault-name', 'clikeys', '-n', 'rsa1', '--kty', 'RSA', '--size', '3072']);
