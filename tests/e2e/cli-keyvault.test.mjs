@@ -108,17 +108,48 @@ test('key create RSA, RSA-HSM, EC; show by --query key.kid -o tsv', () => {
   const rsa = ok(['keyvault', 'key', 'create', '--vault-name', 'clikeys', '-n', 'rsa1', '--kty', 'RSA', '--size', '3072']);
   assert.match(rsa.json.key.kid, KID('clikeys', 'rsa1'));
   assert.equal(rsa.json.key.kty, 'RSA');
-  assert.equal(Buffer.from(rsa.json.key.n, 'base64url').length, 384);
+  assert.equal(Buffer.from(rsa.json.key.n, 'base64').length, 384);
   assert.equal(rsa.json.attributes.recoveryLevel.includes('Purgeable'), false, 'purge protection shows');
-  assert.equal(rsa.json.key.d, undefined);
+  assert.equal(rsa.json.key.d, null, 'no private member (az prints every JWK field, null when absent)');
   const shown = ok(['keyvault', 'key', 'show', '--vault-name', 'clikeys', '-n', 'rsa1', '--query', 'key.kid', '-o', 'tsv']);
   assert.equal(shown.out, `${rsa.json.key.kid}\n`);
 
   const h = ok(['keyvault', 'key', 'create', '--vault-name', 'clikeys', '-n', 'hsm1', '--kty', 'rsa-hsm',
     '--ops', 'wrapKey', 'unwrapKey']);
   assert.equal(h.json.key.kty, 'RSA-HSM');
-  assert.deepEqual(h.json.key.key_ops, ['wrapKey', 'unwrapKey']);
+  assert.deepEqual(h.json.key.keyOps, ['wrapKey', 'unwrapKey']);
   assert.match(h.json.key.kid, KID('clikeys', 'hsm1'));
+});
+
+// What az keyvault key show prints is not the REST wire: the Python SDK
+// parses the KeyBundle and the CLI prints its objects (azure-cli
+// keyvault/_transformers.py transform_key_output; knack sorts the keys).
+// So az says key.keyOps, attributes.notBefore/expires and ISO times where
+// the wire says key_ops, nbf/exp and Unix times; the wire stays Azure's.
+test('key show prints what az prints: keyOps, ISO times, every JWK field; the wire keeps key_ops', async () => {
+  const shown = ok(['keyvault', 'key', 'show', '--vault-name', 'clikeys', '-n', 'hsm1']).json;
+  const wire = (await kv.request(`/keys/hsm1?api-version=7.4`, { admin: true, vault: 'clikeys' })).json;
+  assert.deepEqual(Object.keys(shown), ['attributes', 'key', 'managed', 'releasePolicy', 'tags']);
+  assert.deepEqual(Object.keys(shown.key), ['crv', 'd', 'dp', 'dq', 'e', 'k', 'keyOps', 'kid', 'kty', 'n', 'p', 'q', 'qi', 't', 'x', 'y']);
+  assert.deepEqual(shown.key.keyOps, wire.key.key_ops);
+  assert.equal(shown.key.key_ops, undefined);
+  assert.deepEqual(wire.key.key_ops, ['wrapKey', 'unwrapKey'], 'the REST API says key_ops');
+  assert.equal(wire.key.keyOps, undefined);
+  assert.equal(shown.key.kid, wire.key.kid);
+  assert.equal(shown.key.d, null);
+  assert.equal(shown.key.n, Buffer.from(wire.key.n, 'base64url').toString('base64'), 'bytes in standard base64, as az');
+  assert.equal(shown.key.e, 'AQAB');
+  assert.deepEqual(Object.keys(shown.attributes), ['created', 'enabled', 'expires', 'exportable', 'hsmPlatform',
+    'notBefore', 'recoverableDays', 'recoveryLevel', 'updated']);
+  assert.equal(shown.attributes.created, new Date(wire.attributes.created * 1000).toISOString().replace('.000Z', '+00:00'));
+  assert.equal(shown.attributes.expires, null);
+  assert.equal(shown.attributes.recoveryLevel, wire.attributes.recoveryLevel);
+  assert.equal(ok(['keyvault', 'key', 'show', '--vault-name', 'clikeys', '-n', 'hsm1', '--query', 'key.keyOps[-1]', '-o', 'tsv']).out, 'unwrapKey\n');
+  // lists: az's items, with the key's name
+  const items = ok(['keyvault', 'key', 'list', '--vault-name', 'clikeys']).json;
+  const it = items.find((i) => i.name === 'hsm1');
+  assert.deepEqual(Object.keys(it), ['attributes', 'kid', 'managed', 'name', 'releasePolicy', 'tags']);
+  assert.equal(it.kid, `https://clikeys.vault.localhost:${kv.port}/keys/hsm1`);
 });
 
 // a JMESPath multi-select is not in the subset: refused, not guessed at
