@@ -23,7 +23,8 @@ static json_t *az_time(const json_t *t)
     time_t s = (time_t)json_integer_value(t);
     struct tm tm;
     char out[40];
-    if (gmtime_r(&s, &tm) == NULL || strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S+00:00", &tm) == 0)
+    if (gmtime_r(&s, &tm) == NULL ||
+        strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S+00:00", &tm) == 0)
         return json_null();
     return json_string(out);
 }
@@ -75,7 +76,8 @@ static json_t *az_attributes(const json_t *a)
  * standard base64, key_ops as keyOps, sorted. */
 static json_t *az_jwk(const json_t *k)
 {
-    static const char *const bytes[] = {"d", "dp", "dq", "e", "k", "n", "p", "q", "qi", "t", "x", "y"};
+    static const char *const bytes[] = {"d", "dp", "dq", "e", "k", "n",
+                                        "p", "q",  "qi", "t", "x", "y"};
     json_t *o = json_object();
     json_object_set_new(o, "crv", or_null(json_object_get(k, "crv")));
     for (size_t i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++) {

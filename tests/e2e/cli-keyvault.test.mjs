@@ -218,6 +218,78 @@ test('delete, list-deleted, recover; purge refused under purge protection, allow
   ok(['keyvault', 'key', 'create', '--vault-name', 'clisoft', '-n', 'shred', '--kty', 'EC']);
 });
 
+// az keyvault delete / list-deleted / show-deleted / recover / purge: a
+// deleted vault keeps everything in it until it is purged.
+test('vault soft delete: delete, list-deleted, show-deleted, recover, purge', () => {
+  ok(['keyvault', 'create', '-n', 'cligone', '--retention-days', '7']);
+  ok(['keyvault', 'set-policy', '-n', 'cligone', '--object-id', 'someone', '--key-permissions', 'get']);
+  const kid = ok(['keyvault', 'key', 'create', '--vault-name', 'cligone', '-n', 'inside', '--kty', 'EC', '--query', 'key.kid', '-o', 'tsv']).out.trim();
+  assert.equal(ok(['keyvault', 'delete', '-n', 'cligone']).out, '', 'delete prints nothing, as az');
+  fails(['keyvault', 'show', '-n', 'cligone'], 'ResourceNotFound');
+  assert.ok(!ok(['keyvault', 'list', '--query', '[].name', '-o', 'tsv']).out.split('\n').includes('cligone'));
+  const kf = fails(['keyvault', 'key', 'show', '--vault-name', 'cligone', '-n', 'inside'], 'VaultNotFound');
+  assert.match(kf.err, /The vault 'cligone' is soft-deleted .*: recover it with `coffer keyvault recover -n cligone`/);
+  assert.ok(ok(['keyvault', 'list-deleted', '--query', '[].name', '-o', 'tsv']).out.split('\n').includes('cligone'));
+  const d = ok(['keyvault', 'show-deleted', '-n', 'cligone']).json;
+  assert.equal(d.id, '/deletedVaults/cligone');
+  assert.equal(d.properties.vaultId, '/vaults/cligone');
+  assert.equal(d.properties.purgeProtectionEnabled, false);
+  assert.equal((Date.parse(d.properties.scheduledPurgeDate) - Date.parse(d.properties.deletionDate)) / 86400000, 7);
+  const c = fails(['keyvault', 'create', '-n', 'cligone'], 'ConflictError');
+  assert.match(c.err, /already exists in deleted state/);
+  fails(['keyvault', 'delete', '-n', 'cligone'], 'ResourceNotFound');
+  // recover: the vault as it was, its policies and keys with it
+  const r = ok(['keyvault', 'recover', '-n', 'cligone']).json;
+  assert.deepEqual(r.properties.accessPolicies.map((x) => x.objectId), ['someone']);
+  assert.equal(ok(['keyvault', 'key', 'show', '--vault-name', 'cligone', '-n', 'inside', '--query', 'key.kid', '-o', 'tsv']).out.trim(), kid);
+  fails(['keyvault', 'recover', '-n', 'cligone'], 'ResourceNotFound');
+  fails(['keyvault', 'show-deleted', '-n', 'cligone'], 'ResourceNotFound');
+  // purge (no purge protection): gone for good, keys too; the name is free
+  ok(['keyvault', 'delete', '-n', 'cligone']);
+  assert.equal(ok(['keyvault', 'purge', '-n', 'cligone']).out, '', 'purge prints nothing');
+  assert.ok(!ok(['keyvault', 'list-deleted', '--query', '[].name', '-o', 'tsv']).out.split('\n').includes('cligone'));
+  fails(['keyvault', 'purge', '-n', 'cligone'], 'ResourceNotFound');
+  ok(['keyvault', 'create', '-n', 'cligone']);
+  fails(['keyvault', 'key', 'show', '--vault-name', 'cligone', '-n', 'inside'], 'KeyNotFound');
+  assert.equal(ok(['keyvault', 'show', '-n', 'cligone', '--query', 'properties.accessPolicies', '-o', 'json']).json.length, 0);
+  fails(['keyvault', 'delete', '-n', 'default'], 'Conflict');
+});
+
+// az keyvault network-rule add|list|remove, keyvault update --default-action
+// --bypass; keyvaultd enforces them on the keys API (admin token included),
+// never on the management API.
+test('network rules: network-rule add/list/remove, update --default-action/--bypass, enforced on keys', () => {
+  ok(['keyvault', 'create', '-n', 'clinet', '--default-action', 'allow', '--bypass', 'azureservices']);
+  ok(['keyvault', 'key', 'create', '--vault-name', 'clinet', '-n', 'k', '--kty', 'EC']);
+  assert.deepEqual(ok(['keyvault', 'network-rule', 'list', '-n', 'clinet']).json,
+    { bypass: 'AzureServices', defaultAction: 'Allow', ipRules: [], virtualNetworkRules: [] });
+  const u = ok(['keyvault', 'update', '-n', 'clinet', '--default-action', 'Deny', '--bypass', 'None']);
+  assert.equal(u.json.properties.networkAcls.defaultAction, 'Deny');
+  const f = fails(['keyvault', 'key', 'show', '--vault-name', 'clinet', '-n', 'k'], 'Forbidden');
+  assert.match(f.err, /Client address is not authorized and caller is not a trusted service\. Client address: 127\.0\.0\.1 Caller: appid=admin;oid=admin;iss= Vault: clinet$/m, 'one line: CRLF as a space');
+  const a = ok(['keyvault', 'network-rule', 'add', '-n', 'clinet', '--ip-address', '127.0.0.1', '10.1.0.0/16']);
+  assert.equal(a.json.name, 'clinet', 'prints the vault');
+  assert.equal(ok(['keyvault', 'network-rule', 'list', '-n', 'clinet', '--query', 'ipRules[].value', '-o', 'tsv']).out,
+    '127.0.0.1/32\n10.1.0.0/16\n');
+  ok(['keyvault', 'key', 'show', '--vault-name', 'clinet', '-n', 'k']);
+  // adding one that is there changes nothing
+  ok(['keyvault', 'network-rule', 'add', '-n', 'clinet', '--ip-address', '127.0.0.1/32']);
+  assert.equal(ok(['keyvault', 'network-rule', 'list', '-n', 'clinet', '--query', 'ipRules[].value', '-o', 'tsv']).out,
+    '127.0.0.1/32\n10.1.0.0/16\n');
+  ok(['keyvault', 'network-rule', 'remove', '-n', 'clinet', '--ip-address', '127.0.0.1']);
+  assert.equal(ok(['keyvault', 'network-rule', 'list', '-n', 'clinet', '--query', 'ipRules[].value', '-o', 'tsv']).out, '10.1.0.0/16\n');
+  fails(['keyvault', 'key', 'show', '--vault-name', 'clinet', '-n', 'k'], 'Forbidden');
+  // removing one that is not there: the vault, unchanged (az)
+  assert.equal(ok(['keyvault', 'network-rule', 'remove', '-n', 'clinet', '--ip-address', '192.0.2.1']).json.name, 'clinet');
+  const bad = fails(['keyvault', 'network-rule', 'add', '-n', 'clinet', '--ip-address', '10.0.0.1/8'], 'BadParameter');
+  assert.match(bad.err, /host bits set/);
+  const usage = coffer(['keyvault', 'update', '-n', 'clinet', '--default-action', 'Block']);
+  assert.equal(usage.code, 2);
+  assert.match(usage.err, /argument --default-action: invalid choice: 'Block' \(choose from 'Allow', 'Deny'\)/);
+  ok(['keyvault', 'update', '-n', 'clinet', '--default-action', 'Allow']);
+  ok(['keyvault', 'key', 'show', '--vault-name', 'clinet', '-n', 'k']);
+});
+
 test('key list follows nextLink across pages', () => {
   ok(['keyvault', 'create', '-n', 'clipages']);
   const names = [];
