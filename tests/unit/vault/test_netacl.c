@@ -52,9 +52,10 @@ Test(vault_netacl, apply_canonicalizes_words_and_addresses_and_keeps_absent_memb
                             "\"ipRules\":[{\"value\":\"192.0.2.7\"},{\"value\":\"10.1.0.0/16\"},"
                             "{\"value\":\"192.0.2.7/32\"}]}");
     char *text = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    cr_assert_str_eq(text, "{\"bypass\":\"None\",\"defaultAction\":\"Deny\",\"ipRules\":[{\"value\":"
-                           "\"192.0.2.7/32\"},{\"value\":\"10.1.0.0/16\"}],"
-                           "\"virtualNetworkRules\":[]}");
+    cr_assert_str_eq(text,
+                     "{\"bypass\":\"None\",\"defaultAction\":\"Deny\",\"ipRules\":[{\"value\":"
+                     "\"192.0.2.7/32\"},{\"value\":\"10.1.0.0/16\"}],"
+                     "\"virtualNetworkRules\":[]}");
     free(text);
     /* a later change of one member keeps the others */
     json_t *r2 = apply(r, "{\"bypass\":\"AzureServices\"}");
@@ -107,7 +108,8 @@ Test(vault_netacl, bypass_azure_services_lets_trusted_services_through_deny)
     json_t *r = apply(NULL, "{\"defaultAction\":\"Deny\"}");
     cr_assert(vault_netacl_allows(r, "198.51.100.1", 1));
     cr_assert_not(vault_netacl_allows(r, "198.51.100.1", 0));
-    json_t *all = apply(NULL, "{\"defaultAction\":\"Deny\",\"ipRules\":[{\"value\":\"0.0.0.0/0\"}]}");
+    json_t *all =
+        apply(NULL, "{\"defaultAction\":\"Deny\",\"ipRules\":[{\"value\":\"0.0.0.0/0\"}]}");
     cr_assert(vault_netacl_allows(all, "198.51.100.1", 0), "/0 covers every IPv4 address");
     json_decref(r);
     json_decref(all);
