@@ -73,7 +73,7 @@ export async function startCmkStack(opts = {}) {
   const dataPort = await freePort();
   const issuer = `http://127.0.0.1:${mgmtPort}`;
   const kv = await startKeyvaultd({ issuers: [{ issuer, jwks_url: `${issuer}/jwks`,
-    trusted_service: opts.trustedService !== false }] });
+    ...(opts.trustedService === false ? {} : { trusted_service: true }) }] });
   const caPath = join(kv.dataDir, 'tls', 'cert.pem');
   const dataDir = tempDir('coffer-cmk-data-');
   const cofferArgs = ['--data', dataDir, '--listen', `127.0.0.1:${dataPort}`,
