@@ -302,12 +302,14 @@ static void h_vault_get(kv_req *q, const char *name)
     vault_info_clear(&v);
 }
 
-static void h_vault_list(kv_req *q)
+/* GET /vaults (deleted = 0) or /deletedVaults (deleted = 1). */
+static void h_list(kv_req *q, int deleted)
 {
-    q->operation = "VaultList";
+    q->operation = deleted ? "VaultListDeleted" : "VaultList";
     json_t *names = NULL;
     cf_err e = {0};
-    if (vault_store_vault_list(q->app->store, &names, &e) != CF_OK) {
+    if ((deleted ? vault_store_vault_list_deleted : vault_store_vault_list)(q->app->store, &names,
+                                                                            &e) != CF_OK) {
         vault_api_error_cf(q, &e);
         return;
     }
@@ -317,8 +319,9 @@ static void h_vault_list(kv_req *q)
     json_array_foreach(names, i, nm)
     {
         vault_info v = {0};
-        if (vault_store_vault_get(q->app->store, json_string_value(nm), &v, NULL) == CF_OK)
-            json_array_append_new(arr, vault_json(q, &v));
+        if ((deleted ? vault_store_vault_get_deleted : vault_store_vault_get)(
+                q->app->store, json_string_value(nm), &v, NULL) == CF_OK)
+            json_array_append_new(arr, deleted ? deleted_vault_json(&v) : vault_json(q, &v));
         vault_info_clear(&v);
     }
     json_decref(names);
@@ -367,29 +370,6 @@ static void h_deleted_get(kv_req *q, const char *name)
     else
         vault_api_error_cf(q, &e);
     vault_info_clear(&v);
-}
-
-static void h_deleted_list(kv_req *q)
-{
-    q->operation = "VaultListDeleted";
-    json_t *names = NULL;
-    cf_err e = {0};
-    if (vault_store_vault_list_deleted(q->app->store, &names, &e) != CF_OK) {
-        vault_api_error_cf(q, &e);
-        return;
-    }
-    json_t *arr = json_array();
-    size_t i;
-    json_t *nm;
-    json_array_foreach(names, i, nm)
-    {
-        vault_info v = {0};
-        if (vault_store_vault_get_deleted(q->app->store, json_string_value(nm), &v, NULL) == CF_OK)
-            json_array_append_new(arr, deleted_vault_json(&v));
-        vault_info_clear(&v);
-    }
-    json_decref(names);
-    vault_api_respond(q, 200, json_pack("{s:o}", "value", arr));
 }
 
 static void h_deleted_purge(kv_req *q, const char *name)
@@ -528,7 +508,7 @@ static void route_deleted(kv_req *q, char segs[MAX_SEGS][160], int n)
         return;
     }
     if (list && strcmp(m, "GET") == 0)
-        return h_deleted_list(q);
+        return h_list(q, 1);
     if (n == 2 && !list && strcmp(m, "GET") == 0)
         return h_deleted_get(q, segs[1]);
     if (n == 3 && strcasecmp(segs[2], "purge") == 0 && strcmp(m, "POST") == 0) {
@@ -572,7 +552,7 @@ void vault_mgmt_route(kv_req *q, char segs[MAX_SEGS][160], int n)
     if (n == 1 || (n == 2 && segs[1][0] == '\0')) {
         if (strcmp(m, "GET") != 0)
             goto not_allowed;
-        return h_vault_list(q);
+        return h_list(q, 0);
     }
     const char *name = segs[1];
     if (!vault_name_valid_vault(name)) {

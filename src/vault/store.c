@@ -219,17 +219,24 @@ static void bind_va(sqlite3_stmt *st, const char *fmt, va_list ap)
 }
 
 /* Prepares sql and binds its parameters (see bind_va). Called locked. */
-static cf_code prep(vault_store *s, sqlite3_stmt **st, cf_err *e, const char *sql, const char *fmt,
-                    ...)
+static cf_code prepv(vault_store *s, sqlite3_stmt **st, cf_err *e, const char *sql, const char *fmt,
+                     va_list ap)
 {
     *st = NULL;
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
         return db_err(e, s->db, "prepare");
+    bind_va(*st, fmt, ap);
+    return CF_OK;
+}
+
+static cf_code prep(vault_store *s, sqlite3_stmt **st, cf_err *e, const char *sql, const char *fmt,
+                    ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    bind_va(*st, fmt, ap);
+    cf_code rc = prepv(s, st, e, sql, fmt, ap);
     va_end(ap);
-    return CF_OK;
+    return rc;
 }
 
 static cf_code not_found(cf_err *e, const char *vault)
@@ -271,15 +278,12 @@ static cf_code write1(vault_store *s, const char *what, int must_change, int *ch
                       const char *sql, const char *fmt, ...)
 {
     sqlite3_stmt *st = NULL;
+    va_list ap;
     lock(s);
-    cf_code rc = CF_OK;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = db_err(e, s->db, "prepare");
-    } else {
-        va_list ap;
-        va_start(ap, fmt);
-        bind_va(st, fmt, ap);
-        va_end(ap);
+    va_start(ap, fmt);
+    cf_code rc = prepv(s, &st, e, sql, fmt, ap);
+    va_end(ap);
+    if (rc == CF_OK) {
         rc = step_write(s, st, what, must_change, e);
         if (changes)
             *changes = sqlite3_changes(s->db);
@@ -434,18 +438,14 @@ static cf_code strings_of(vault_store *s, json_t **out, const char *what, cf_err
                           const char *sql, const char *fmt, ...)
 {
     sqlite3_stmt *st = NULL;
-    cf_code rc = CF_OK;
     json_t *a = json_array();
+    va_list ap;
     lock(s);
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = db_err(e, s->db, "prepare");
-    } else {
-        va_list ap;
-        va_start(ap, fmt);
-        bind_va(st, fmt, ap);
-        va_end(ap);
+    va_start(ap, fmt);
+    cf_code rc = prepv(s, &st, e, sql, fmt, ap);
+    va_end(ap);
+    if (rc == CF_OK)
         rc = col_strings(s, st, a, what, e);
-    }
     sqlite3_finalize(st);
     unlock(s);
     if (rc == CF_OK)
