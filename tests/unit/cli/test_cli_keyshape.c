@@ -28,14 +28,15 @@ Test(cli_keyshape, key_bundle_becomes_az_key_output)
                      "\"exp\":86400,\"created\":0,\"updated\":1,\"recoveryLevel\":\"Recoverable\","
                      "\"recoverableDays\":7,\"exportable\":false},\"tags\":{\"a\":\"b\"}}");
     cr_assert_str_eq(
-        t, "{\"attributes\":{\"created\":\"1970-01-01T00:00:00+00:00\",\"enabled\":true,"
-           "\"expires\":\"1970-01-02T00:00:00+00:00\",\"exportable\":false,\"hsmPlatform\":null,"
-           "\"notBefore\":null,\"recoverableDays\":7,\"recoveryLevel\":\"Recoverable\","
-           "\"updated\":\"1970-01-01T00:00:01+00:00\"},\"key\":{\"crv\":null,\"d\":null,\"dp\":null,"
-           "\"dq\":null,\"e\":\"AQAB\",\"k\":null,\"keyOps\":[\"wrapKey\"],\"kid\":"
-           "\"https://v/keys/k/01\",\"kty\":\"RSA\",\"n\":\"+/8=\",\"p\":null,\"q\":null,\"qi\":"
-           "null,\"t\":null,\"x\":null,\"y\":null},\"managed\":null,\"releasePolicy\":null,"
-           "\"tags\":{\"a\":\"b\"}}");
+        t,
+        "{\"attributes\":{\"created\":\"1970-01-01T00:00:00+00:00\",\"enabled\":true,"
+        "\"expires\":\"1970-01-02T00:00:00+00:00\",\"exportable\":false,\"hsmPlatform\":null,"
+        "\"notBefore\":null,\"recoverableDays\":7,\"recoveryLevel\":\"Recoverable\","
+        "\"updated\":\"1970-01-01T00:00:01+00:00\"},\"key\":{\"crv\":null,\"d\":null,\"dp\":null,"
+        "\"dq\":null,\"e\":\"AQAB\",\"k\":null,\"keyOps\":[\"wrapKey\"],\"kid\":"
+        "\"https://v/keys/k/01\",\"kty\":\"RSA\",\"n\":\"+/8=\",\"p\":null,\"q\":null,\"qi\":"
+        "null,\"t\":null,\"x\":null,\"y\":null},\"managed\":null,\"releasePolicy\":null,"
+        "\"tags\":{\"a\":\"b\"}}");
     free(t);
 }
 
@@ -44,10 +45,14 @@ Test(cli_keyshape, deleted_key_and_list_items_keep_az_order)
     char *t = shaped(cli_key_az, "{\"key\":{},\"attributes\":{},\"recoveryId\":\"https://v/"
                                  "deletedkeys/k\",\"deletedDate\":0,\"scheduledPurgeDate\":60}");
     cr_assert(strstr(t, "\"attributes\":{") == t + 1, "%s", t);
-    const char *order[] = {"\"attributes\"", "\"deletedDate\":\"1970-01-01T00:00:00+00:00\"",
-                           "\"key\"",        "\"managed\"",
-                           "\"recoveryId\"", "\"releasePolicy\"",
-                           "\"scheduledPurgeDate\":\"1970-01-01T00:01:00+00:00\"", "\"tags\""};
+    const char *order[] = {"\"attributes\"",
+                           "\"deletedDate\":\"1970-01-01T00:00:00+00:00\"",
+                           "\"key\"",
+                           "\"managed\"",
+                           "\"recoveryId\"",
+                           "\"releasePolicy\"",
+                           "\"scheduledPurgeDate\":\"1970-01-01T00:01:00+00:00\"",
+                           "\"tags\""};
     const char *at = t;
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         const char *p = strstr(at, order[i]);
