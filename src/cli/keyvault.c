@@ -360,48 +360,65 @@ static const cli_opt delete_policy_opts[] = {
     {0},
 };
 
+/* -o table of `keyvault list` and `keyvault list-deleted` */
+static const cli_column list_table[] = {
+    {"Name", "name"},
+    {"VaultUri", "properties.vaultUri"},
+    {"PurgeProtection", "properties.enablePurgeProtection"},
+    {"RetentionDays", "properties.softDeleteRetentionInDays"},
+    {0},
+};
+static const cli_column deleted_table[] = {
+    {"Name", "name"},
+    {"DeletionDate", "properties.deletionDate"},
+    {"ScheduledPurgeDate", "properties.scheduledPurgeDate"},
+    {"PurgeProtection", "properties.purgeProtectionEnabled"},
+    {0},
+};
+
 const cli_verb cli_keyvault_verbs[] = {
     {"create", "Create a vault (or update it when it exists).", create_opts, run_create,
-     "coffer keyvault create -n myvault --enable-purge-protection --retention-days 7"},
+     "coffer keyvault create -n myvault --enable-purge-protection --retention-days 7", NULL},
     {"show", "Show a vault.", cli_name_opts, run_show,
-     "coffer keyvault show -n myvault --query properties.vaultUri -o tsv"},
+     "coffer keyvault show -n myvault --query properties.vaultUri -o tsv", NULL},
     {"delete",
      "Delete a vault and everything in it (soft: recoverable until its scheduled purge date).",
-     cli_name_opts, run_delete, "coffer keyvault delete -n myvault"},
+     cli_name_opts, run_delete, "coffer keyvault delete -n myvault", NULL},
     {"list", "List the vaults.", cli_no_opts, run_list,
-     "coffer keyvault list --query [].name -o tsv"},
+     "coffer keyvault list --query [].name -o tsv", list_table},
     {"list-deleted", "List the soft-deleted vaults.", cli_no_opts, run_list_deleted,
-     "coffer keyvault list-deleted --query [].name -o tsv"},
+     "coffer keyvault list-deleted --query [].name -o tsv", deleted_table},
     {"show-deleted", "Show a soft-deleted vault (deletion and scheduled purge dates).",
      cli_name_opts, run_show_deleted,
-     "coffer keyvault show-deleted -n myvault --query properties.scheduledPurgeDate -o tsv"},
+     "coffer keyvault show-deleted -n myvault --query properties.scheduledPurgeDate -o tsv", NULL},
     {"recover", "Recover a soft-deleted vault with everything in it.", cli_name_opts, run_recover,
-     "coffer keyvault recover -n myvault"},
+     "coffer keyvault recover -n myvault", NULL},
     {"purge",
      "Purge a soft-deleted vault for good, with every key in it (refused under purge protection "
      "before the scheduled date). Registries encrypted under its keys are destroyed with it.",
-     cli_name_opts, run_purge, "coffer keyvault purge -n myvault"},
+     cli_name_opts, run_purge, "coffer keyvault purge -n myvault", NULL},
     {"update",
      "Change a vault's purge protection (never off again), retention or network rules' default "
      "action and bypass.",
      update_opts, run_update,
-     "coffer keyvault update -n myvault --default-action Deny --bypass None"},
+     "coffer keyvault update -n myvault --default-action Deny --bypass None", NULL},
     {"set-policy", "Set an identity's key permissions on a vault (exactly the list given).",
      set_policy_opts, run_set_policy,
      "coffer keyvault set-policy -n myvault --object-id PRINCIPAL_ID --key-permissions get "
-     "wrapKey unwrapKey"},
+     "wrapKey unwrapKey",
+     NULL},
     {"delete-policy", "Remove an identity's access policy from a vault.", delete_policy_opts,
-     run_delete_policy, "coffer keyvault delete-policy -n myvault --object-id PRINCIPAL_ID"},
+     run_delete_policy, "coffer keyvault delete-policy -n myvault --object-id PRINCIPAL_ID", NULL},
     {0},
 };
 
 const cli_verb cli_keyvault_network_rule_verbs[] = {
     {"add", "Allow client addresses (IPv4 or CIDR) through a vault's network rules.", rule_opts,
-     run_rule_add,
-     "coffer keyvault network-rule add -n myvault --ip-address 192.0.2.7 10.1.0.0/16"},
+     run_rule_add, "coffer keyvault network-rule add -n myvault --ip-address 192.0.2.7 10.1.0.0/16",
+     NULL},
     {"remove", "Remove client addresses from a vault's network rules.", rule_opts, run_rule_remove,
-     "coffer keyvault network-rule remove -n myvault --ip-address 192.0.2.7"},
+     "coffer keyvault network-rule remove -n myvault --ip-address 192.0.2.7", NULL},
     {"list", "Show a vault's network rules (properties.networkAcls).", cli_name_opts, run_rule_list,
-     "coffer keyvault network-rule list -n myvault --query ipRules[].value -o tsv"},
+     "coffer keyvault network-rule list -n myvault --query ipRules[].value -o tsv", NULL},
     {0},
 };
