@@ -92,7 +92,7 @@ test('make run: a CMK-encrypted demo registry with its vault, ready for a push, 
   assert.match(readFileSync(join(runDir, 'coffer.config'), 'utf8'), new RegExp(`^url = https://127\\.0\\.0\\.1:${ports.mgmt}\\nca = .*/tls/ca\\.pem$`, 'm'));
   const kvconf = JSON.parse(readFileSync(join(runDir, 'keyvaultd.json'), 'utf8'));
   assert.deepEqual(kvconf.issuers[0], { issuer: `https://127.0.0.1:${ports.mgmt}`,
-    jwks_url: `https://127.0.0.1:${ports.mgmt}/jwks`, ca_file: join(runDir, 'tls', 'ca.pem') });
+    jwks_url: `https://127.0.0.1:${ports.mgmt}/jwks`, ca_file: join(runDir, 'tls', 'ca.pem'), trusted_service: true });
   assert.match(d.out(), /management API and identity issuer https:\/\/127\.0\.0\.1:/);
   assert.match(d.out(), /--dest-creds cofferdemo:\$\(build\/coffer acr credential show -n cofferdemo --query 'passwords\[0\]\.value' -o tsv\)/,
     'run-demo prints how to push with the admin user');

@@ -61,17 +61,21 @@ export async function waitFor(what, fn, { timeoutMs = 15000, intervalMs = 200 } 
 
 // opts.cofferdArgs: extra cofferd arguments; opts.keyCheckInterval (default 1);
 // opts.auth: authenticate the data plane (default: --insecure-no-auth, these
-// tests are about keys). opts.issuerTls {cert, key, ca}: cofferd's
-// management API, the identity issuer, serves that certificate, so the
-// issuer is https:// and keyvaultd fetches its JWKS over TLS, verifying it
-// against opts.issuerCaFile (default issuerTls.ca), as docs/tls.md wires it.
+// tests are about keys); opts.trustedService: keyvaultd counts cofferd's
+// issuer as a trusted service, which a vault's network rules let through
+// with bypass AzureServices (default true, as scripts/run-demo wires it).
+// opts.issuerTls {cert, key, ca}: cofferd's management API, the identity
+// issuer, serves that certificate, so the issuer is https:// and keyvaultd
+// fetches its JWKS over TLS, verifying it against opts.issuerCaFile
+// (default issuerTls.ca), as docs/tls.md wires it.
 export async function startCmkStack(opts = {}) {
   const mgmtPort = await freePort();
   const dataPort = await freePort();
   const itls = opts.issuerTls;
   const issuer = `${itls ? 'https' : 'http'}://127.0.0.1:${mgmtPort}`;
   const kv = await startKeyvaultd({ issuers: [{ issuer, jwks_url: `${issuer}/jwks`,
-    ...(itls ? { ca_file: opts.issuerCaFile || itls.ca } : {}) }] });
+    ...(itls ? { ca_file: opts.issuerCaFile || itls.ca } : {}),
+    ...(opts.trustedService === false ? {} : { trusted_service: true }) }] });
   const caPath = join(kv.dataDir, 'tls', 'cert.pem');
   const dataDir = tempDir('coffer-cmk-data-');
   const cofferArgs = ['--data', dataDir, '--listen', `127.0.0.1:${dataPort}`,
