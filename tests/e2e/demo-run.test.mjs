@@ -8,10 +8,12 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
+import { rmSync, readFileSync } from 'node:fs';
 import { ROOT, BUILD, freshDir, freePort } from './lib/daemons.mjs';
 import { buildImage, put, readLayout, skopeo } from './lib/images.mjs';
 import { OciClient, sha256 } from './lib/oci.mjs';
+import { request } from './lib/vault.mjs';
+import https from 'node:https';
 
 const runDir = join(freshDir('coffer-demo-'), 'run');
 
@@ -86,14 +88,22 @@ test('make run: a CMK-encrypted demo registry with its vault, ready for a push, 
   const reg = coffer('acr', 'show', '-n', 'cofferdemo');
   assert.equal(reg.sku.name, 'Premium');
   assert.equal(reg.properties.adminUserEnabled, true, 'the admin user is enabled for the demo');
+  // the management API and the identity issuer serve TLS from the demo's
+  // local CA; keyvaultd fetches the issuer's JWKS over https, verified
+  assert.match(readFileSync(join(runDir, 'coffer.config'), 'utf8'), new RegExp(`^url = https://127\\.0\\.0\\.1:${ports.mgmt}\\nca = .*/tls/ca\\.pem$`, 'm'));
+  const kvconf = JSON.parse(readFileSync(join(runDir, 'keyvaultd.json'), 'utf8'));
+  assert.deepEqual(kvconf.issuers[0], { issuer: `https://127.0.0.1:${ports.mgmt}`,
+    jwks_url: `https://127.0.0.1:${ports.mgmt}/jwks`, ca_file: join(runDir, 'tls', 'ca.pem'), trusted_service: true });
+  assert.match(d.out(), /management API and identity issuer https:\/\/127\.0\.0\.1:/);
   assert.match(d.out(), /--dest-creds cofferdemo:\$\(build\/coffer acr credential show -n cofferdemo --query 'passwords\[0\]\.value' -o tsv\)/,
     'run-demo prints how to push with the admin user');
   // the portal's URL, which answers with its sign-in page
-  const portal = `http://127.0.0.1:${ports.mgmt}/portal/`;
+  // (over TLS: the demo CA signs the management listener's certificate)
+  const portal = `https://127.0.0.1:${ports.mgmt}/portal/`;
   assert.ok(d.out().includes(`portal     ${portal}`), 'run-demo prints the portal URL');
-  const signin = await fetch(`${portal}signin`);
+  const signin = await request(`${portal}signin`, { agent: new https.Agent({ ca: readFileSync(join(runDir, 'tls', 'ca.pem')) }) });
   assert.equal(signin.status, 200);
-  assert.match(await signin.text(), /Sign in as the operator/);
+  assert.match(signin.text, /Sign in as the operator/);
 
   // push as the admin user, with its password read through the CLI
   const creds = coffer('acr', 'credential', 'show', '-n', 'cofferdemo');
