@@ -14,6 +14,7 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OciClient, MT, sha256, listFiles, rangeEnd } from './lib/oci.mjs';
 import { startServer } from './lib/harden.mjs';
+import { objectKeys, multipartUploads } from './lib/objects.mjs';
 
 let srv;
 let c;
@@ -88,7 +89,9 @@ async function snapshot() {
   const tags = await request('GET', `/v2/${c.name}/tags/list`);
   assert.equal(tags.status, 200);
   const files = listFiles(srv.dataDir).filter((f) => !/cofferd\.db(-wal|-shm)?$/.test(f)).sort();
-  return { catalog: cat.body.toString(), tags: tags.body.toString(), files };
+  // the objects, where they are not files of the data dir (a bucket)
+  const objects = [...objectKeys(srv.dataDir), ...multipartUploads(srv.dataDir).map((u) => `${u.key} (multipart)`)];
+  return { catalog: cat.body.toString(), tags: tags.body.toString(), files, objects };
 }
 
 async function unchanged(fn) {

@@ -19,6 +19,7 @@ import { writeFileSync, readdirSync, statSync, openSync, readSync, closeSync, rm
 import { join, dirname } from 'node:path';
 import assert from 'node:assert/strict';
 import { startCofferd, freshDir, freePort } from './daemons.mjs';
+import { bucketObjectsContaining } from './objects.mjs';
 
 export const SEGMENT = 65536; // sealed-object plaintext segment (DESIGN §3)
 
@@ -237,7 +238,9 @@ export function listFiles(dir) {
 }
 
 // Files under dir (and extra paths) containing needle; reads in 1 MiB
-// pieces with an overlap so a needle across pieces is still found.
+// pieces with an overlap so a needle across pieces is still found. On the
+// S3 backend every object of dir's bucket is searched too (its hits are
+// named s3://bucket/key).
 export function filesContaining(dir, needle, extra = []) {
   const hits = [];
   const n = Buffer.from(needle);
@@ -258,5 +261,6 @@ export function filesContaining(dir, needle, extra = []) {
       }
     } finally { closeSync(fd); }
   }
+  hits.push(...bucketObjectsContaining(dir, needle));
   return hits;
 }
