@@ -57,6 +57,7 @@
 #include "registry/keyring.h"
 #include "store/db.h"
 #include "store/meta.h"
+#include "store/migrate.h"
 #include "store/objects.h"
 #include "store/s3_opts.h"
 #include "store/uploads.h"
@@ -269,6 +270,8 @@ int main(int argc, char **argv)
     unsigned long ttl = 3600, threads = 8, idle = 300;
     int no_auth = 0;
     s3_opts so = {0};
+    if (argc > 1 && strcmp(argv[1], "migrate") == 0)
+        return migrate_main(argc - 1, argv + 1);
     if (expand_config(argc, argv, &argv, &argc) != 0)
         return 2;
     for (int i = 1; i < argc; i++) {
