@@ -366,8 +366,7 @@ static cf_code copy_rows(db *src, db *dst, const table *t, stats *st, cf_err *e)
 }
 
 /* SHA-256 over every row of t in one order, and the row count. */
-static cf_code table_digest(db *c, const table *t, unsigned char out[32], int64_t *count,
-                            cf_err *e)
+static cf_code table_digest(db *c, const table *t, unsigned char out[32], int64_t *count, cf_err *e)
 {
     char *cols = col_list(t, "", ""), *order = col_list(t, "", " NULLS FIRST"), *sql = NULL;
     cf_code rc = CF_OK;
@@ -554,8 +553,7 @@ int migrate_main(int argc, char **argv)
         if (objects_store_files(&osrc, from, &e) != CF_OK ||
             s3_opts_store(&odst, from, &so, &e) != CF_OK)
             goto out;
-        cf_log(CF_LOG_INFO, "copying objects", "from", from, "to", objects_store_where(odst),
-               NULL);
+        cf_log(CF_LOG_INFO, "copying objects", "from", from, "to", objects_store_where(odst), NULL);
         if (copy_objects(sc, osrc, odst, &st, &e) != CF_OK)
             goto out;
     }

@@ -270,8 +270,7 @@ static void fs_free(void *p)
     free(s);
 }
 
-static cf_code fs_create(void *self, const char *key, int reuse, void **out, seal_io *io,
-                         cf_err *e)
+static cf_code fs_create(void *self, const char *key, int reuse, void **out, seal_io *io, cf_err *e)
 {
     fstream *s = calloc(1, sizeof(*s));
     if (s == NULL)
@@ -313,9 +312,9 @@ static void fs_synced(void *p)
     (void)p;
 }
 
-static cf_code fs_resume(void *self, const char *key, const seal_kek *kek,
-                         const unsigned char *hdr, uint64_t durable, const objects_state *st,
-                         void **out, seal_io *io, seal_writer **w, cf_err *e)
+static cf_code fs_resume(void *self, const char *key, const seal_kek *kek, const unsigned char *hdr,
+                         uint64_t durable, const objects_state *st, void **out, seal_io *io,
+                         seal_writer **w, cf_err *e)
 {
     (void)st;
     *w = NULL;
@@ -350,8 +349,7 @@ static cf_code fs_resume(void *self, const char *key, const seal_kek *kek,
     rc = seal_writer_resume(w, kek, s->fd, &d2, e);
     if (rc != CF_OK)
         goto out;
-    if (d2 != durable ||
-        (hdr && memcmp(hdr, seal_writer_header(*w), SEAL_HEADER_LEN) != 0)) {
+    if (d2 != durable || (hdr && memcmp(hdr, seal_writer_header(*w), SEAL_HEADER_LEN) != 0)) {
         rc = cf_err_set(e, CF_EINTEGRITY, "upload file does not match its checkpoint");
         goto out;
     }

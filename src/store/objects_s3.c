@@ -326,8 +326,7 @@ static s3stream *st_new(s3store *st, const char *key)
     return s;
 }
 
-static cf_code st_create(void *self, const char *key, int reuse, void **out, seal_io *io,
-                         cf_err *e)
+static cf_code st_create(void *self, const char *key, int reuse, void **out, seal_io *io, cf_err *e)
 {
     /* a stream starting over without a checkpoint: in a bucket nothing
      * marks an upload but its checkpoint (uploads get one at creation) */
@@ -390,9 +389,9 @@ static void st_synced(void *p)
     s->pending_n = s->pending_new;
 }
 
-static cf_code st_resume(void *self, const char *key, const seal_kek *kek,
-                         const unsigned char *hdr, uint64_t durable, const objects_state *state,
-                         void **out, seal_io *io, seal_writer **w, cf_err *e)
+static cf_code st_resume(void *self, const char *key, const seal_kek *kek, const unsigned char *hdr,
+                         uint64_t durable, const objects_state *state, void **out, seal_io *io,
+                         seal_writer **w, cf_err *e)
 {
     *w = NULL;
     s3store *st = self;

@@ -114,8 +114,10 @@ cf_code s3_client_new(s3_client **out, const s3_config *cfg, cf_err *e)
         return cf_err_set(e, CF_EINVAL, "S3 bucket names have 3 to 63 characters");
     for (const char *p = cfg->bucket; *p; p++)
         if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' || *p == '.'))
-            return cf_err_set(e, CF_EINVAL, "S3 bucket name '%s': lower-case letters, digits, "
-                                            "'-' and '.' only", cfg->bucket);
+            return cf_err_set(e, CF_EINVAL,
+                              "S3 bucket name '%s': lower-case letters, digits, "
+                              "'-' and '.' only",
+                              cfg->bucket);
     if (cfg->access_key == NULL || *cfg->access_key == '\0' || cfg->secret_key == NULL ||
         *cfg->secret_key == '\0')
         return cf_err_set(e, CF_EINVAL, "no S3 credentials");
@@ -146,10 +148,9 @@ cf_code s3_client_new(s3_client **out, const s3_config *cfg, cf_err *e)
     while (el > 0 && c->endpoint[el - 1] == '/')
         c->endpoint[--el] = '\0';
     const char *sep = strstr(c->endpoint, "://");
-    if (sep == NULL || (strncmp(c->endpoint, "http://", 7) != 0 &&
-                        strncmp(c->endpoint, "https://", 8) != 0) ||
-        strchr(sep + 3, '/') != NULL || strlen(sep + 3) >= sizeof(c->hostport) ||
-        sep[3] == '\0') {
+    if (sep == NULL ||
+        (strncmp(c->endpoint, "http://", 7) != 0 && strncmp(c->endpoint, "https://", 8) != 0) ||
+        strchr(sep + 3, '/') != NULL || strlen(sep + 3) >= sizeof(c->hostport) || sep[3] == '\0') {
         s3_client_free(c);
         return cf_err_set(e, CF_EINVAL, "S3 endpoint must be http(s)://HOST[:PORT]");
     }
@@ -358,11 +359,11 @@ static cf_code map_status(const s3_resp *r, const char *method, const char *what
     if (s == 412)
         return cf_err_set(e, CF_EEXISTS, "%s %s: precondition failed", method, what);
     if (s >= 500 || s == 429 || strcmp(code, "SlowDown") == 0)
-        return cf_err_set(e, CF_EUNAVAIL, "object store unavailable: %s %s answered %ld %s",
-                          method, what, s, code);
-    if (strcmp(code, "QuotaExceeded") == 0 || s == 507)
-        return cf_err_set(e, CF_ENOSPACE, "object store full: %s %s answered %ld %s", method,
+        return cf_err_set(e, CF_EUNAVAIL, "object store unavailable: %s %s answered %ld %s", method,
                           what, s, code);
+    if (strcmp(code, "QuotaExceeded") == 0 || s == 507)
+        return cf_err_set(e, CF_ENOSPACE, "object store full: %s %s answered %ld %s", method, what,
+                          s, code);
     return cf_err_set(e, CF_EIO, "object store refused %s %s: %ld %s", method, what, s, code);
 }
 
@@ -409,8 +410,12 @@ cf_code s3_request(s3_client *c, const s3_req *r, s3_resp *resp, cf_err *e)
     /* POST (CompleteMultipartUpload) is not safe to repeat; a streamed
      * body cannot be rewound */
     int attempts = (is_post || r->read) ? 1 : 3;
-    xfer x = {.resp = resp, .out = r->out, .body = r->body, .body_len = r->body_len,
-              .read = r->read, .read_cls = r->read_cls};
+    xfer x = {.resp = resp,
+              .out = r->out,
+              .body = r->body,
+              .body_len = r->body_len,
+              .read = r->read,
+              .read_cls = r->read_cls};
     cf_buf_init(&x.err, ERR_BODY_MAX);
     size_t out_start = r->out ? r->out->len : 0;
     for (int attempt = 0; attempt < attempts; attempt++) {
@@ -469,8 +474,8 @@ cf_code s3_request(s3_client *c, const s3_req *r, s3_resp *resp, cf_err *e)
             break;
         }
         if (cr != CURLE_OK) {
-            rc = cf_err_set(e, CF_EUNAVAIL, "object store unreachable: %s %s: %s", r->method,
-                            what, curl_easy_strerror(cr));
+            rc = cf_err_set(e, CF_EUNAVAIL, "object store unreachable: %s %s: %s", r->method, what,
+                            curl_easy_strerror(cr));
             if (transient_curl(cr) && attempt + 1 < attempts) {
                 cf_err_clear(e);
                 continue;
@@ -904,7 +909,8 @@ typedef int (*part_fn)(void *cls, unsigned number, const char *etag, uint64_t si
 static cf_code list_parts(s3_client *c, const char *key, const char *upload_id, part_fn fn,
                           void *cls, cf_err *e)
 {
-    char euid[3 * S3_UPLOAD_ID_MAX], q[3 * S3_UPLOAD_ID_MAX + 96], val[S3_ETAG_MAX], etag[S3_ETAG_MAX];
+    char euid[3 * S3_UPLOAD_ID_MAX], q[3 * S3_UPLOAD_ID_MAX + 96], val[S3_ETAG_MAX],
+        etag[S3_ETAG_MAX];
     s3_query_encode(euid, sizeof(euid), upload_id);
     cf_buf body;
     cf_buf_init(&body, LIST_BODY_MAX);
@@ -968,10 +974,10 @@ static int part_seen(void *cls, unsigned number, const char *etag, uint64_t size
     if (number > p->want)
         return 1; /* parts past the last one counted (a failed request's) */
     int last = number == p->want;
-    if (number != p->next + 1 || (!last && size != p->part_size) ||
-        (last && size > p->part_size)) {
-        p->rc = cf_err_set(p->e, CF_EINTEGRITY, "multipart upload part %u is missing or has the "
-                                                "wrong size",
+    if (number != p->next + 1 || (!last && size != p->part_size) || (last && size > p->part_size)) {
+        p->rc = cf_err_set(p->e, CF_EINTEGRITY,
+                           "multipart upload part %u is missing or has the "
+                           "wrong size",
                            p->next + 1);
         return 1;
     }
@@ -992,8 +998,7 @@ static cf_code parts_walk(s3_client *c, const char *key, const char *upload_id, 
     if (rc == CF_OK && p->rc != CF_OK)
         rc = p->rc;
     if (rc == CF_OK && p->next != p->want)
-        rc = cf_err_set(e, CF_EINTEGRITY, "multipart upload has %u of %u parts", p->next,
-                        p->want);
+        rc = cf_err_set(e, CF_EINTEGRITY, "multipart upload has %u of %u parts", p->next, p->want);
     return rc;
 }
 
@@ -1030,8 +1035,8 @@ cf_code s3_mpu_complete(s3_client *c, const char *key, const char *upload_id, un
                     .out = &body};
         rc = s3_request(c, &r, NULL, e);
         if (rc == CF_OK && body_is_error(&body))
-            rc = cf_err_set(e, CF_EUNAVAIL, "object store failed to complete the upload of %s",
-                            key);
+            rc =
+                cf_err_set(e, CF_EUNAVAIL, "object store failed to complete the upload of %s", key);
         cf_buf_free(&body);
     }
     cf_buf_free(&xml);

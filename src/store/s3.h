@@ -70,10 +70,10 @@ const char *s3_client_name(const s3_client *c);
 typedef struct s3_resp {
     long status;
     char etag[S3_ETAG_MAX];
-    uint64_t length;   /* Content-Length */
-    uint64_t total;    /* from Content-Range "bytes a-b/total", else length */
-    int64_t mtime;     /* Last-Modified, unix seconds; 0 when absent */
-    char code[64];     /* S3 error code ("NoSuchKey") of a failed request */
+    uint64_t length; /* Content-Length */
+    uint64_t total;  /* from Content-Range "bytes a-b/total", else length */
+    int64_t mtime;   /* Last-Modified, unix seconds; 0 when absent */
+    char code[64];   /* S3 error code ("NoSuchKey") of a failed request */
 } s3_resp;
 
 /* One request. key NULL addresses the bucket. query: sorted, already

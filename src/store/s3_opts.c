@@ -158,8 +158,9 @@ cf_code s3_opts_load(s3_loaded *l, const s3_opts *o, cf_err *e)
     const char *b = o->objects + 5, *slash = strchr(b, '/');
     size_t bl = slash ? (size_t)(slash - b) : strlen(b);
     if (memchr(b, '@', bl) != NULL || memchr(b, ':', bl) != NULL)
-        return cf_err_set(e, CF_EINVAL, "--objects: no credentials in the URL (use "
-                                        "--s3-credentials or the environment)");
+        return cf_err_set(e, CF_EINVAL,
+                          "--objects: no credentials in the URL (use "
+                          "--s3-credentials or the environment)");
     if (bl == 0 || bl >= sizeof(l->bucket))
         return cf_err_set(e, CF_EINVAL, "--objects: bad bucket name");
     memcpy(l->bucket, b, bl);
@@ -168,8 +169,7 @@ cf_code s3_opts_load(s3_loaded *l, const s3_opts *o, cf_err *e)
         size_t pl = strlen(slash + 1);
         if (pl + 2 > sizeof(l->prefix))
             return cf_err_set(e, CF_EINVAL, "--objects: prefix too long");
-        snprintf(l->prefix, sizeof(l->prefix), "%s%s", slash + 1,
-                 slash[pl] == '/' ? "" : "/");
+        snprintf(l->prefix, sizeof(l->prefix), "%s%s", slash + 1, slash[pl] == '/' ? "" : "/");
     }
     int virtual_host = o->endpoint == NULL;
     if (o->url_style) {
@@ -228,9 +228,8 @@ cf_code s3_opts_store(objects_store **out, const char *data_dir, const s3_opts *
     rc = objects_store_s3(out, &l.cfg, e);
     if (rc == CF_OK)
         cf_log(CF_LOG_INFO, "object store open", "backend", "s3", "where",
-               objects_store_where(*out), "endpoint",
-               l.cfg.endpoint ? l.cfg.endpoint : "aws", "url_style",
-               l.cfg.virtual_host ? "virtual" : "path", "credentials", l.source, NULL);
+               objects_store_where(*out), "endpoint", l.cfg.endpoint ? l.cfg.endpoint : "aws",
+               "url_style", l.cfg.virtual_host ? "virtual" : "path", "credentials", l.source, NULL);
     s3_opts_free(&l);
     return rc;
 }

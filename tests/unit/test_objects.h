@@ -56,8 +56,7 @@ static inline void test_objects_init(const char *dir)
     objects_init_store(s);
 }
 
-static int test_objects_rm(void *cls, const char *key, uint64_t size, int64_t mtime,
-                           int unfinished)
+static int test_objects_rm(void *cls, const char *key, uint64_t size, int64_t mtime, int unfinished)
 {
     (void)cls;
     (void)size;
