@@ -17,7 +17,11 @@
  *      percent-encoded with upper-case hex (curl signs them as written);
  *   4. no header is ever removed with "Name:" (curl would sign it anyway);
  *   5. credentials go through CURLOPT_USERNAME/PASSWORD, never user:pass;
- *   6. the signing scope names the region and "s3" explicitly.
+ *   6. the signing scope names the region and "s3" explicitly;
+ * and a seventh found here: 7.88 sorts the signed headers as "name:value"
+ * lines, so of two headers where one name begins the other
+ * (x-amz-copy-source, x-amz-copy-source-range) the longer comes first and
+ * the signature never matches; no request sends two such headers.
  *
  * Connections: one libcurl share object holds the connection cache, DNS
  * and TLS sessions for every request of the client, on every thread, so a
@@ -52,8 +56,9 @@ typedef struct s3_config {
     const char *access_key;
     const char *secret_key;
     const char *session_token; /* may be NULL */
-    /* Objects larger than this are copied in parts (UploadPartCopy);
-     * 0 means S3's limit for one CopyObject, 5 GiB. */
+    /* Objects larger than this are copied in parts (ranged GETs uploaded
+     * as parts: see rule 7 above); 0 means S3's limit for one CopyObject,
+     * 5 GiB. */
     uint64_t copy_max;
 } s3_config;
 
@@ -114,7 +119,8 @@ cf_code s3_get(s3_client *c, const char *key, uint64_t off, uint64_t len, cf_buf
 cf_code s3_head(s3_client *c, const char *key, uint64_t *size, int64_t *mtime, cf_err *e);
 /* Absent is success. */
 cf_code s3_delete(s3_client *c, const char *key, cf_err *e);
-/* Server-side copy of src to dst (in parts above copy_max). */
+/* Server-side copy of src to dst; above copy_max, in parts through this
+ * process (one part, at most 16 MiB, in memory). */
 cf_code s3_copy(s3_client *c, const char *src, const char *dst, cf_err *e);
 
 /* Every object under prefix (keys without the client's prefix), in key
