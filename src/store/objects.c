@@ -3,6 +3,16 @@
  * digest locks, dedup, sealing of small objects, and the dispatch to the
  * backend the daemon runs on (objects_int.h). Nothing here knows whether
  * a key is a file or an object in a bucket.
+ *
+ * The small-object cache: where a read costs a round trip (S3), the
+ * sealed bytes of small blobs (manifests, configs: whatever one opening
+ * GET brings whole) are kept in memory, LRU, CACHE_BYTES at most, so a
+ * manifest GET is a metadata lookup and a decryption in memory. What is
+ * kept is sealed (never plaintext) and every read of it authenticates as
+ * from the store. A key's bytes never change (a digest's object); its
+ * entry goes when the object is removed or its registry deleted. Only a
+ * read fills it, never a write, so damage in the store is seen by the
+ * first read and never cached.
  */
 #define CF_LOG_MOD "objects"
 #include "store/objects.h"
@@ -19,8 +29,12 @@
 
 #define STRIPES 64
 #define RAW_CHUNK ((size_t)1 << 20)
+#define CACHE_BYTES ((size_t)8 << 20)
+#define CACHE_BUCKETS 1024
 
 static objects_store *cur;
+static void cache_clear(void);
+static void cache_forget(const char *key, int prefix);
 static pthread_mutex_t stripes[STRIPES];
 static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
 
@@ -89,12 +103,14 @@ cf_code objects_init(const char *data_dir, cf_err *e)
 void objects_init_store(objects_store *s)
 {
     pthread_once(&stripes_once, stripes_init);
+    cache_clear();
     objects_store_free(cur);
     cur = s;
 }
 
 void objects_shutdown(void)
 {
+    cache_clear();
     objects_store_free(cur);
     cur = NULL;
 }
@@ -158,6 +174,7 @@ cf_code objects_registry_remove(const char *reg_id, cf_err *e)
         return cf_err_set(e, CF_EINVAL, "not a registry id");
     char k[OBJECTS_KEY_MAX];
     objects_registry_key(k, sizeof(k), reg_id);
+    cache_forget(k, 1);
     return cur->ops->remove_prefix(cur->self, k, e);
 }
 
@@ -183,6 +200,138 @@ void objects_unlock(const oci_digest *d)
     pthread_mutex_unlock(&stripes[stripe_of(d)]);
 }
 
+/* ---- the small-object cache ---- */
+
+typedef struct centry {
+    char key[OBJECTS_KEY_MAX];
+    unsigned char *p;
+    size_t n;
+    struct centry *hnext;       /* hash chain */
+    struct centry *prev, *next; /* LRU: head is the newest */
+} centry;
+
+static centry *cbucket[CACHE_BUCKETS];
+static centry *lru_head, *lru_tail;
+static size_t cache_used;
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static unsigned key_hash(const char *k)
+{
+    unsigned h = 2166136261u;
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 16777619u;
+    return h % CACHE_BUCKETS;
+}
+
+static void lru_unlink(centry *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        lru_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        lru_tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void lru_push(centry *c)
+{
+    c->next = lru_head;
+    c->prev = NULL;
+    if (lru_head)
+        lru_head->prev = c;
+    lru_head = c;
+    if (lru_tail == NULL)
+        lru_tail = c;
+}
+
+/* Removes c from the hash and the LRU and frees it; cache_mu held. */
+static void centry_drop(centry *c)
+{
+    for (centry **pp = &cbucket[key_hash(c->key)]; *pp; pp = &(*pp)->hnext)
+        if (*pp == c) {
+            *pp = c->hnext;
+            break;
+        }
+    lru_unlink(c);
+    cache_used -= c->n;
+    free(c->p);
+    free(c);
+}
+
+static centry *cache_find(const char *key)
+{
+    for (centry *c = cbucket[key_hash(key)]; c; c = c->hnext)
+        if (strcmp(c->key, key) == 0)
+            return c;
+    return NULL;
+}
+
+/* A copy of key's cached bytes (the caller's), or NULL. */
+static unsigned char *cache_get(const char *key, size_t *n)
+{
+    unsigned char *copy = NULL;
+    pthread_mutex_lock(&cache_mu);
+    centry *c = cache_find(key);
+    if (c && (copy = malloc(c->n ? c->n : 1)) != NULL) {
+        memcpy(copy, c->p, c->n);
+        *n = c->n;
+        lru_unlink(c);
+        lru_push(c);
+    }
+    pthread_mutex_unlock(&cache_mu);
+    return copy;
+}
+
+static void cache_put(const char *key, const unsigned char *p, size_t n)
+{
+    if (n > CACHE_BYTES / 16)
+        return;
+    centry *c = calloc(1, sizeof(*c));
+    if (c == NULL || (c->p = malloc(n ? n : 1)) == NULL) {
+        free(c);
+        return;
+    }
+    snprintf(c->key, sizeof(c->key), "%s", key);
+    memcpy(c->p, p, n);
+    c->n = n;
+    pthread_mutex_lock(&cache_mu);
+    centry *old = cache_find(key);
+    if (old)
+        centry_drop(old);
+    while (cache_used + n > CACHE_BYTES && lru_tail)
+        centry_drop(lru_tail);
+    unsigned h = key_hash(key);
+    c->hnext = cbucket[h];
+    cbucket[h] = c;
+    lru_push(c);
+    cache_used += n;
+    pthread_mutex_unlock(&cache_mu);
+}
+
+/* Drops key's entry, or (prefix = 1) every entry whose key begins so. */
+static void cache_forget(const char *key, int prefix)
+{
+    size_t kl = strlen(key);
+    pthread_mutex_lock(&cache_mu);
+    for (centry *c = lru_head, *next; c; c = next) {
+        next = c->next;
+        if (prefix ? strncmp(c->key, key, kl) == 0 : strcmp(c->key, key) == 0)
+            centry_drop(c);
+    }
+    pthread_mutex_unlock(&cache_mu);
+}
+
+static void cache_clear(void)
+{
+    pthread_mutex_lock(&cache_mu);
+    while (lru_head)
+        centry_drop(lru_head);
+    pthread_mutex_unlock(&cache_mu);
+}
+
 /* ---- readers ---- */
 
 struct objects_reader {
@@ -191,7 +340,28 @@ struct objects_reader {
     seal_io io;
     seal_reader *rd;
     seal_reader *rd2;
+    unsigned char *mem; /* the bytes, when read from the cache */
+    size_t mem_len;
 };
+
+static cf_code mem_size(void *cls, uint64_t *out, cf_err *e)
+{
+    (void)e;
+    *out = ((objects_reader *)cls)->mem_len;
+    return CF_OK;
+}
+
+static cf_code mem_readv(void *cls, const struct iovec *iov, int n, uint64_t off, cf_err *e)
+{
+    objects_reader *r = cls;
+    for (int i = 0; i < n; i++) {
+        if (off > r->mem_len || iov[i].iov_len > r->mem_len - off)
+            return cf_err_set(e, CF_EINTEGRITY, "sealed object is truncated");
+        memcpy(iov[i].iov_base, r->mem + off, iov[i].iov_len);
+        off += iov[i].iov_len;
+    }
+    return CF_OK;
+}
 
 static cf_code reader_open(objects_reader **out, const objects_ops *ops, void *h, const seal_io *io,
                            const seal_kek *kek, cf_err *e)
@@ -218,12 +388,38 @@ cf_code objects_open(objects_reader **out, const char *reg_id, const oci_digest 
 {
     char k[OBJECTS_KEY_MAX];
     objects_blob_key(k, sizeof(k), reg_id, d);
+    if (cur->ops->whole) {
+        size_t n = 0;
+        unsigned char *mem = cache_get(k, &n);
+        if (mem) {
+            objects_reader *r = calloc(1, sizeof(*r));
+            if (r == NULL) {
+                free(mem);
+                return cf_err_set(e, CF_ENOMEM, "out of memory");
+            }
+            r->mem = mem;
+            r->mem_len = n;
+            r->io = (seal_io){.cls = r, .size = mem_size, .readv = mem_readv};
+            cf_code rc = seal_reader_open_io(&r->rd, kek, &r->io, e);
+            if (rc != CF_OK) {
+                objects_reader_free(r);
+                return rc;
+            }
+            *out = r;
+            return CF_OK;
+        }
+    }
     void *h = NULL;
     seal_io io;
     cf_code rc = cur->ops->open(cur->self, k, &h, &io, e);
     if (rc != CF_OK)
         return rc;
-    return reader_open(out, cur->ops, h, &io, kek, e);
+    rc = reader_open(out, cur->ops, h, &io, kek, e);
+    const unsigned char *p;
+    size_t n;
+    if (rc == CF_OK && cur->ops->whole && cur->ops->whole(h, &p, &n))
+        cache_put(k, p, n); /* the header and final segment authenticated */
+    return rc;
 }
 
 seal_reader *objects_reader_seal(objects_reader *r)
@@ -233,7 +429,7 @@ seal_reader *objects_reader_seal(objects_reader *r)
 
 seal_reader *objects_reader_second(objects_reader *r, const seal_kek *kek)
 {
-    if (!r->ops->io_shareable)
+    if (r->mem || !r->ops->io_shareable)
         return NULL;
     if (r->rd2 == NULL && seal_reader_open_io(&r->rd2, kek, &r->io, NULL) != CF_OK)
         r->rd2 = NULL;
@@ -246,7 +442,10 @@ void objects_reader_free(objects_reader *r)
         return;
     seal_reader_free(r->rd);
     seal_reader_free(r->rd2);
-    r->ops->close(r->h);
+    if (r->mem)
+        free(r->mem);
+    else
+        r->ops->close(r->h);
     free(r);
 }
 
@@ -325,6 +524,7 @@ cf_code objects_remove(const char *reg_id, const oci_digest *d, cf_err *e)
 {
     char k[OBJECTS_KEY_MAX];
     objects_blob_key(k, sizeof(k), reg_id, d);
+    cache_forget(k, 0);
     return cur->ops->remove(cur->self, k, e);
 }
 
@@ -342,6 +542,7 @@ cf_code objects_stat(const char *key, uint64_t *size, int64_t *mtime, cf_err *e)
 
 cf_code objects_remove_key(const char *key, cf_err *e)
 {
+    cache_forget(key, 0);
     return cur->ops->remove(cur->self, key, e);
 }
 

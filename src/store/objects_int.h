@@ -36,6 +36,10 @@ typedef struct objects_ops {
     void (*close)(void *h);
     /* 1 when two readers may share one open io at once (pread on a file) */
     int io_shareable;
+    /* Small objects worth keeping in memory (objects.c's cache of sealed
+     * bytes): the whole object when the open brought it all, else 0.
+     * NULL: never (files: the page cache does it). */
+    int (*whole)(void *h, const unsigned char **p, size_t *n);
     cf_code (*put)(void *self, const char *key, const void *data, size_t len, cf_err *e);
     cf_code (*stat)(void *self, const char *key, uint64_t *size, int64_t *mtime, cf_err *e);
     cf_code (*remove)(void *self, const char *key, cf_err *e);

@@ -180,6 +180,11 @@ static void b_close(void *h)
     s3_reader_free(h);
 }
 
+static int b_whole(void *h, const unsigned char **p, size_t *n)
+{
+    return s3_reader_whole(h, p, n);
+}
+
 static cf_code b_put(void *self, const char *key, const void *data, size_t len, cf_err *e)
 {
     return s3_put(((s3store *)self)->c, key, data, len, e);
@@ -523,6 +528,7 @@ const objects_ops objects_s3_ops = {
     .open = b_open,
     .close = b_close,
     .io_shareable = 0,
+    .whole = b_whole,
     .put = b_put,
     .stat = b_stat,
     .remove = b_remove,

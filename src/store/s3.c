@@ -1288,6 +1288,15 @@ uint64_t s3_reader_size(const s3_reader *r)
     return r->size;
 }
 
+int s3_reader_whole(const s3_reader *r, const unsigned char **p, size_t *n)
+{
+    if (r->head.len != r->size)
+        return 0;
+    *p = r->head.data;
+    *n = r->head.len;
+    return 1;
+}
+
 cf_code s3_reader_readv(s3_reader *r, const struct iovec *iov, int n, uint64_t off, cf_err *e)
 {
     uint64_t total = 0;

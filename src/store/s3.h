@@ -158,6 +158,9 @@ cf_code s3_mpu_abort(s3_client *c, const char *key, const char *upload_id, cf_er
 typedef struct s3_reader s3_reader;
 cf_code s3_reader_open(s3_reader **out, s3_client *c, const char *key, size_t window, cf_err *e);
 uint64_t s3_reader_size(const s3_reader *r);
+/* 1 with the whole object's bytes when the opening GET brought them all
+ * (an object no larger than the window). */
+int s3_reader_whole(const s3_reader *r, const unsigned char **p, size_t *n);
 /* Fills every vector from off (see seal_io.readv). */
 cf_code s3_reader_readv(s3_reader *r, const struct iovec *iov, int n, uint64_t off, cf_err *e);
 void s3_reader_free(s3_reader *r);

@@ -18,6 +18,7 @@
 #include <openssl/sha.h>
 
 #include "../test_objects.h"
+#include "base/fs.h"
 #include "../test_tmpdir.h"
 #include "store/meta.h"
 #include "store/objects.h"
@@ -294,4 +295,68 @@ Test(registry_uploads, upload_of_many_parts_survives_restarts, .timeout = 120)
     objects_reader_free(or);
     free(back);
     free(data);
+}
+
+/* The raw stored bytes of key (files, or the test's bucket). */
+static void stored_bytes(const char *key, cf_buf *out, const unsigned char *put, size_t put_len)
+{
+    if (test_objects_s3()) {
+        char bucket[64];
+        s3_config c = test_objects_s3_config(bucket, sizeof(bucket), dir);
+        s3_client *cl = NULL;
+        cr_assert_eq(s3_client_new(&cl, &c, NULL), CF_OK);
+        if (put)
+            cr_assert_eq(s3_put(cl, key, put, put_len, NULL), CF_OK);
+        else
+            cr_assert_eq(s3_get(cl, key, 0, 0, out, NULL, NULL), CF_OK);
+        s3_client_free(cl);
+        return;
+    }
+    char p[1024];
+    snprintf(p, sizeof(p), "%s/%s", dir, key);
+    if (put) {
+        FILE *f = fopen(p, "w");
+        cr_assert_eq(fwrite(put, 1, put_len, f), put_len);
+        fclose(f);
+    } else {
+        cr_assert_eq(cf_fs_read_all(p, 1 << 20, out, NULL), CF_OK);
+    }
+}
+
+/* Where reads of small objects are served from memory (S3), a write never
+ * fills the cache (damage in the store is seen by the first read), a read
+ * does, and a removed object is gone for every reader after it. */
+Test(registry_uploads, small_objects_damage_is_seen_and_a_removed_one_is_gone)
+{
+    const char *body = "{\"schemaVersion\":2,\"mediaType\":\"x\"}";
+    oci_digest d;
+    sha256_of(&d, (const unsigned char *)body, strlen(body));
+    cf_err e = {0};
+    cr_assert_eq(objects_put_small(REG, &d, &kek, body, strlen(body), &e), CF_OK, "%s", e.msg);
+    char key[OBJECTS_KEY_MAX];
+    objects_blob_key(key, sizeof(key), REG, &d);
+    cf_buf orig, bad;
+    cf_buf_init(&orig, 0);
+    cf_buf_init(&bad, 0);
+    stored_bytes(key, &orig, NULL, 0);
+    cr_assert_eq(cf_buf_append(&bad, orig.data, orig.len, NULL), CF_OK);
+    bad.data[bad.len - 20] ^= 1;
+    stored_bytes(key, NULL, bad.data, bad.len);
+    objects_reader * or = NULL;
+    cr_assert_eq(objects_open(& or, REG, &d, &kek, NULL), CF_EINTEGRITY, "damage is seen");
+    stored_bytes(key, NULL, orig.data, orig.len);
+    for (int i = 0; i < 2; i++) { /* read from the store, then (S3) from memory */
+        cr_assert_eq(objects_open(& or, REG, &d, &kek, &e), CF_OK, "%s", e.msg);
+        char back[64];
+        size_t got = 0;
+        cr_assert_eq(seal_reader_read(objects_reader_seal(or), 0, back, sizeof(back), &got, NULL),
+                     CF_OK);
+        cr_assert_eq(got, strlen(body));
+        cr_assert_eq(memcmp(back, body, got), 0);
+        objects_reader_free(or);
+    }
+    cr_assert_eq(objects_remove(REG, &d, &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(objects_open(& or, REG, &d, &kek, NULL), CF_ENOTFOUND);
+    cf_buf_free(&orig);
+    cf_buf_free(&bad);
 }
