@@ -8,6 +8,7 @@
 #define CF_BASE_ENC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 #include "base/err.h"
@@ -22,5 +23,9 @@ size_t cf_b64url_encoded_len(size_t len);
 cf_code cf_b64url_encode(cf_buf *out, const unsigned char *in, size_t len, cf_err *e);
 /* Appends the decoded bytes to out. */
 cf_code cf_b64url_decode(cf_buf *out, const char *in, size_t len, cf_err *e);
+
+/* 32-bit big-endian integers in stored formats (checkpoints, states). */
+void cf_be32_put(unsigned char *p, uint32_t v);
+uint32_t cf_be32_get(const unsigned char *p);
 
 #endif

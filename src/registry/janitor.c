@@ -27,6 +27,8 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 typedef struct pass {
     time_t idle_before;
     unsigned removed;
+    const char *what;   /* the registry's folder swept: "uploads" | "blobs" */
+    objects_list_fn fn; /* what is done with each object there */
 } pass;
 
 static int expire_one(void *cls, const char *uuid, const char *reg)
@@ -71,19 +73,6 @@ static int sweep_upload(void *cls, const char *key, uint64_t size, int64_t mtime
     return 0;
 }
 
-static int sweep_registry(void *cls, const meta_registry *r)
-{
-    pass *p = cls;
-    char prefix[OBJECTS_KEY_MAX];
-    snprintf(prefix, sizeof(prefix), "registries/%s/uploads/", r->id);
-    sweep w = {p, r->id};
-    cf_err e = {0};
-    if (objects_list(prefix, sweep_upload, &w, &e) != CF_OK)
-        cf_log(CF_LOG_WARN, "janitor cannot list uploads", "registry", r->name, "error", e.msg,
-               NULL);
-    return 0;
-}
-
 /* A blob object no row points at: a completion cut by a crash between
  * the install of the object and the metadata commit, or a removal that
  * failed after the row went. Removed when older than the idle timeout,
@@ -109,15 +98,17 @@ static int sweep_blob(void *cls, const char *key, uint64_t size, int64_t mtime, 
     return 0;
 }
 
-static int sweep_blobs(void *cls, const meta_registry *r)
+/* One registry's folder p->what, each object through p->fn. */
+static int sweep_registry(void *cls, const meta_registry *r)
 {
     pass *p = cls;
     char prefix[OBJECTS_KEY_MAX];
-    snprintf(prefix, sizeof(prefix), "registries/%s/blobs/", r->id);
+    snprintf(prefix, sizeof(prefix), "registries/%s/%s/", r->id, p->what);
     sweep w = {p, r->id};
     cf_err e = {0};
-    if (objects_list(prefix, sweep_blob, &w, &e) != CF_OK)
-        cf_log(CF_LOG_WARN, "janitor cannot list blobs", "registry", r->name, "error", e.msg, NULL);
+    if (objects_list(prefix, p->fn, &w, &e) != CF_OK)
+        cf_log(CF_LOG_WARN, "janitor cannot list objects", "registry", r->name, "folder", p->what,
+               "error", e.msg, NULL);
     return 0;
 }
 
@@ -127,9 +118,13 @@ unsigned janitor_run_once(unsigned upload_ttl_s, int blobs)
     cf_err e = {0};
     if (meta_upload_each_older((int64_t)p.idle_before, expire_one, &p, &e) != CF_OK)
         cf_log(CF_LOG_WARN, "janitor pass failed", "error", e.msg, NULL);
+    p.what = "uploads";
+    p.fn = sweep_upload;
     if (objects_current() != NULL && meta_registry_each(sweep_registry, &p, &e) != CF_OK)
         cf_log(CF_LOG_WARN, "janitor sweep failed", "error", e.msg, NULL);
-    if (blobs && objects_current() != NULL && meta_registry_each(sweep_blobs, &p, &e) != CF_OK)
+    p.what = "blobs";
+    p.fn = sweep_blob;
+    if (blobs && objects_current() != NULL && meta_registry_each(sweep_registry, &p, &e) != CF_OK)
         cf_log(CF_LOG_WARN, "janitor blob sweep failed", "error", e.msg, NULL);
     return p.removed;
 }

@@ -270,13 +270,22 @@ static void fs_free(void *p)
     free(s);
 }
 
-static cf_code fs_create(void *self, const char *key, int reuse, void **out, seal_io *io, cf_err *e)
+static fstream *fs_new(void *self, const char *key)
 {
     fstream *s = calloc(1, sizeof(*s));
+    if (s) {
+        s->f = self;
+        s->fd = -1;
+        path_of(self, s->path, sizeof(s->path), key);
+    }
+    return s;
+}
+
+static cf_code fs_create(void *self, const char *key, int reuse, void **out, seal_io *io, cf_err *e)
+{
+    fstream *s = fs_new(self, key);
     if (s == NULL)
         return cf_err_set(e, CF_ENOMEM, "out of memory");
-    s->f = self;
-    path_of(self, s->path, sizeof(s->path), key);
     cf_code rc = CF_OK;
     if (reuse) {
         s->fd = open(s->path, O_RDWR | O_CLOEXEC);
@@ -318,11 +327,9 @@ static cf_code fs_resume(void *self, const char *key, const seal_kek *kek, const
 {
     (void)st;
     *w = NULL;
-    fstream *s = calloc(1, sizeof(*s));
+    fstream *s = fs_new(self, key);
     if (s == NULL)
         return cf_err_set(e, CF_ENOMEM, "out of memory");
-    s->f = self;
-    path_of(self, s->path, sizeof(s->path), key);
     cf_code rc = CF_OK;
     s->fd = open(s->path, O_RDWR | O_CLOEXEC);
     if (s->fd < 0) {

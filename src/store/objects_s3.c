@@ -45,6 +45,7 @@
 
 #include <openssl/crypto.h>
 
+#include "base/enc.h"
 #include "base/log.h"
 #include "store/objects_int.h"
 
@@ -346,18 +347,6 @@ static cf_code st_create(void *self, const char *key, int reuse, void **out, sea
 }
 
 /* state: "S3S1" | parts (u32 BE) | pending length (u32 BE) | upload id */
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static cf_code st_sync(void *p, objects_state *state, cf_err *e)
 {
@@ -376,8 +365,8 @@ static cf_code st_sync(void *p, objects_state *state, cf_err *e)
         s->pending_new = -1;
     }
     memcpy(state->b, "S3S1", 4);
-    put_u32(state->b + 4, s->nparts);
-    put_u32(state->b + 8, (uint32_t)s->len);
+    cf_be32_put(state->b + 4, s->nparts);
+    cf_be32_put(state->b + 8, (uint32_t)s->len);
     memcpy(state->b + 12, s->upload_id, ul);
     state->len = 12 + ul;
     return CF_OK;
@@ -408,8 +397,8 @@ static cf_code st_resume(void *self, const char *key, const seal_kek *kek, const
         st_free(s);
         return cf_err_set(e, CF_ENOMEM, "out of memory");
     }
-    s->nparts = get_u32(state->b + 4);
-    uint32_t plen = get_u32(state->b + 8);
+    s->nparts = cf_be32_get(state->b + 4);
+    uint32_t plen = cf_be32_get(state->b + 8);
     memcpy(s->upload_id, state->b + 12, state->len - 12);
     s->upload_id[state->len - 12] = '\0';
     cf_code rc = CF_OK;

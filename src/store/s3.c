@@ -757,57 +757,52 @@ static const char *strip_prefix(const s3_client *c, const char *key)
     return strncmp(key, c->prefix, pl) == 0 ? key + pl : NULL;
 }
 
-cf_code s3_list(s3_client *c, const char *prefix, s3_list_fn fn, void *cls, cf_err *e)
+/* One paged listing (ListObjectsV2, ListMultipartUploads, ListParts):
+ * query() writes each page's query from the markers the context keeps;
+ * every <item> element of a page goes to item() (its content's bounds),
+ * which answers 0 to go on, 1 to stop, -1 on malformed XML; next() reads
+ * the next page's markers and answers 1 for another page. */
+typedef struct pager {
+    const char *key; /* NULL: the bucket */
+    const char *item;
+    void (*query)(void *ctx, char *q, size_t cap);
+    int (*item_fn)(void *ctx, const char *x, size_t len, size_t start, size_t end);
+    int (*next)(void *ctx, const char *x, size_t len);
+    void *ctx;
+    const char *what; /* for messages */
+} pager;
+
+static cf_code list_pages(s3_client *c, const pager *pg, cf_err *e)
 {
-    char full[S3_KEY_MAX], eprefix[3 * S3_KEY_MAX], token[1024] = "", etoken[3 * 1024];
-    char q[8 * S3_KEY_MAX], key[S3_KEY_MAX], val[64];
-    snprintf(full, sizeof(full), "%s%s", c->prefix, prefix);
-    s3_query_encode(eprefix, sizeof(eprefix), full);
+    char q[12 * S3_KEY_MAX], val[16];
     cf_buf body;
     cf_buf_init(&body, LIST_BODY_MAX);
     cf_code rc = CF_OK;
     for (;;) {
-        if (token[0]) {
-            s3_query_encode(etoken, sizeof(etoken), token);
-            snprintf(q, sizeof(q), "continuation-token=%s&list-type=2&prefix=%s", etoken, eprefix);
-        } else {
-            snprintf(q, sizeof(q), "list-type=2&prefix=%s", eprefix);
-        }
+        pg->query(pg->ctx, q, sizeof(q));
         cf_buf_reset(&body);
-        s3_req r = {.method = "GET", .query = q, .out = &body};
+        s3_req r = {.method = "GET", .key = pg->key, .query = q, .out = &body};
         rc = s3_request(c, &r, NULL, e);
         if (rc != CF_OK)
             break;
         const char *x = (const char *)body.data;
         size_t len = body.len, pos = 0, s = 0, end;
         int stop = 0;
-        while (!stop && (end = s3_xml_element(x, len, pos, "Contents", &s)) != 0) {
-            size_t p1 = s, p2 = s, p3 = s;
-            uint64_t size = 0;
-            int64_t mtime = 0;
-            if (s3_xml_next(x, len, &p1, end, "Key", key, sizeof(key)) != 1) {
-                rc = cf_err_set(e, CF_EIO, "object store listing is malformed");
-                stop = 1;
-                break;
-            }
-            if (s3_xml_next(x, len, &p2, end, "Size", val, sizeof(val)) == 1)
-                size = strtoull(val, NULL, 10);
-            if (s3_xml_next(x, len, &p3, end, "LastModified", val, sizeof(val)) == 1)
-                mtime = iso8601(val);
-            const char *k = strip_prefix(c, key);
-            if (k && fn(cls, k, size, mtime) != 0)
-                stop = 2;
+        while (!stop && (end = s3_xml_element(x, len, pos, pg->item, &s)) != 0) {
+            stop = pg->item_fn(pg->ctx, x, len, s, end);
             pos = end;
         }
+        if (stop < 0)
+            rc = cf_err_set(e, CF_EIO, "object store %s listing is malformed", pg->what);
         if (stop)
             break;
         size_t p = 0;
         if (s3_xml_next(x, len, &p, len, "IsTruncated", val, sizeof(val)) != 1 ||
             strcmp(val, "true") != 0)
             break;
-        p = 0;
-        if (s3_xml_next(x, len, &p, len, "NextContinuationToken", token, sizeof(token)) != 1) {
-            rc = cf_err_set(e, CF_EIO, "object store listing is truncated without a token");
+        if (pg->next(pg->ctx, x, len) != 1) {
+            rc = cf_err_set(e, CF_EIO, "object store %s listing is truncated without a marker",
+                            pg->what);
             break;
         }
     }
@@ -815,68 +810,124 @@ cf_code s3_list(s3_client *c, const char *prefix, s3_list_fn fn, void *cls, cf_e
     return rc;
 }
 
+typedef struct objects_page {
+    s3_client *c;
+    char eprefix[3 * S3_KEY_MAX];
+    char token[1024];
+    s3_list_fn fn;
+    void *cls;
+} objects_page;
+
+static void objects_query(void *ctx, char *q, size_t cap)
+{
+    objects_page *o = ctx;
+    char etoken[3 * sizeof(o->token)];
+    if (o->token[0]) {
+        s3_query_encode(etoken, sizeof(etoken), o->token);
+        snprintf(q, cap, "continuation-token=%s&list-type=2&prefix=%s", etoken, o->eprefix);
+    } else {
+        snprintf(q, cap, "list-type=2&prefix=%s", o->eprefix);
+    }
+}
+
+static int objects_item(void *ctx, const char *x, size_t len, size_t s, size_t end)
+{
+    objects_page *o = ctx;
+    char key[S3_KEY_MAX], val[64];
+    size_t p1 = s, p2 = s, p3 = s;
+    uint64_t size = 0;
+    int64_t mtime = 0;
+    if (s3_xml_next(x, len, &p1, end, "Key", key, sizeof(key)) != 1)
+        return -1;
+    if (s3_xml_next(x, len, &p2, end, "Size", val, sizeof(val)) == 1)
+        size = strtoull(val, NULL, 10);
+    if (s3_xml_next(x, len, &p3, end, "LastModified", val, sizeof(val)) == 1)
+        mtime = iso8601(val);
+    const char *k = strip_prefix(o->c, key);
+    return k && o->fn(o->cls, k, size, mtime) != 0 ? 1 : 0;
+}
+
+static int objects_next(void *ctx, const char *x, size_t len)
+{
+    objects_page *o = ctx;
+    size_t p = 0;
+    return s3_xml_next(x, len, &p, len, "NextContinuationToken", o->token, sizeof(o->token));
+}
+
+cf_code s3_list(s3_client *c, const char *prefix, s3_list_fn fn, void *cls, cf_err *e)
+{
+    objects_page o = {.c = c, .fn = fn, .cls = cls};
+    char full[S3_KEY_MAX];
+    snprintf(full, sizeof(full), "%s%s", c->prefix, prefix);
+    s3_query_encode(o.eprefix, sizeof(o.eprefix), full);
+    pager pg = {.item = "Contents",
+                .query = objects_query,
+                .item_fn = objects_item,
+                .next = objects_next,
+                .ctx = &o,
+                .what = "object"};
+    return list_pages(c, &pg, e);
+}
+
+typedef struct uploads_page {
+    s3_client *c;
+    char eprefix[3 * S3_KEY_MAX];
+    char kmark[S3_KEY_MAX], umark[S3_UPLOAD_ID_MAX];
+    s3_uploads_fn fn;
+    void *cls;
+} uploads_page;
+
+static void uploads_query(void *ctx, char *q, size_t cap)
+{
+    uploads_page *u = ctx;
+    char ekm[3 * S3_KEY_MAX], eum[3 * S3_UPLOAD_ID_MAX];
+    if (u->kmark[0]) {
+        s3_query_encode(ekm, sizeof(ekm), u->kmark);
+        s3_query_encode(eum, sizeof(eum), u->umark);
+        snprintf(q, cap, "key-marker=%s&prefix=%s&upload-id-marker=%s&uploads=", ekm, u->eprefix,
+                 eum);
+    } else {
+        snprintf(q, cap, "prefix=%s&uploads=", u->eprefix);
+    }
+}
+
+static int uploads_item(void *ctx, const char *x, size_t len, size_t s, size_t end)
+{
+    uploads_page *u = ctx;
+    char key[S3_KEY_MAX], uid[S3_UPLOAD_ID_MAX], val[64];
+    size_t p1 = s, p2 = s, p3 = s;
+    int64_t t = 0;
+    if (s3_xml_next(x, len, &p1, end, "Key", key, sizeof(key)) != 1 ||
+        s3_xml_next(x, len, &p2, end, "UploadId", uid, sizeof(uid)) != 1)
+        return -1;
+    if (s3_xml_next(x, len, &p3, end, "Initiated", val, sizeof(val)) == 1)
+        t = iso8601(val);
+    const char *k = strip_prefix(u->c, key);
+    return k && u->fn(u->cls, k, uid, t) != 0 ? 1 : 0;
+}
+
+static int uploads_next(void *ctx, const char *x, size_t len)
+{
+    uploads_page *u = ctx;
+    size_t pk = 0, pu = 0;
+    return s3_xml_next(x, len, &pk, len, "NextKeyMarker", u->kmark, sizeof(u->kmark)) == 1 &&
+           s3_xml_next(x, len, &pu, len, "NextUploadIdMarker", u->umark, sizeof(u->umark)) == 1 &&
+           u->kmark[0] != '\0';
+}
+
 cf_code s3_list_uploads(s3_client *c, const char *prefix, s3_uploads_fn fn, void *cls, cf_err *e)
 {
-    char full[S3_KEY_MAX], eprefix[3 * S3_KEY_MAX], q[12 * S3_KEY_MAX];
-    char kmark[S3_KEY_MAX] = "", umark[S3_UPLOAD_ID_MAX] = "";
-    char ekm[3 * S3_KEY_MAX], eum[3 * S3_UPLOAD_ID_MAX];
-    char key[S3_KEY_MAX], uid[S3_UPLOAD_ID_MAX], val[64];
+    uploads_page u = {.c = c, .fn = fn, .cls = cls};
+    char full[S3_KEY_MAX];
     snprintf(full, sizeof(full), "%s%s", c->prefix, prefix);
-    s3_query_encode(eprefix, sizeof(eprefix), full);
-    cf_buf body;
-    cf_buf_init(&body, LIST_BODY_MAX);
-    cf_code rc = CF_OK;
-    for (;;) {
-        if (kmark[0]) {
-            s3_query_encode(ekm, sizeof(ekm), kmark);
-            s3_query_encode(eum, sizeof(eum), umark);
-            snprintf(q, sizeof(q), "key-marker=%s&prefix=%s&upload-id-marker=%s&uploads=", ekm,
-                     eprefix, eum);
-        } else {
-            snprintf(q, sizeof(q), "prefix=%s&uploads=", eprefix);
-        }
-        cf_buf_reset(&body);
-        s3_req r = {.method = "GET", .query = q, .out = &body};
-        rc = s3_request(c, &r, NULL, e);
-        if (rc != CF_OK)
-            break;
-        const char *x = (const char *)body.data;
-        size_t len = body.len, pos = 0, s = 0, end;
-        int stop = 0;
-        while ((end = s3_xml_element(x, len, pos, "Upload", &s)) != 0) {
-            size_t p1 = s, p2 = s, p3 = s;
-            int64_t t = 0;
-            if (s3_xml_next(x, len, &p1, end, "Key", key, sizeof(key)) != 1 ||
-                s3_xml_next(x, len, &p2, end, "UploadId", uid, sizeof(uid)) != 1) {
-                rc = cf_err_set(e, CF_EIO, "object store upload listing is malformed");
-                stop = 1;
-                break;
-            }
-            if (s3_xml_next(x, len, &p3, end, "Initiated", val, sizeof(val)) == 1)
-                t = iso8601(val);
-            const char *k = strip_prefix(c, key);
-            if (k && fn(cls, k, uid, t) != 0) {
-                stop = 2;
-                break;
-            }
-            pos = end;
-        }
-        if (stop)
-            break;
-        size_t p = 0;
-        if (s3_xml_next(x, len, &p, len, "IsTruncated", val, sizeof(val)) != 1 ||
-            strcmp(val, "true") != 0)
-            break;
-        size_t pk = 0, pu = 0;
-        if (s3_xml_next(x, len, &pk, len, "NextKeyMarker", kmark, sizeof(kmark)) != 1 ||
-            s3_xml_next(x, len, &pu, len, "NextUploadIdMarker", umark, sizeof(umark)) != 1 ||
-            kmark[0] == '\0') {
-            rc = cf_err_set(e, CF_EIO, "object store upload listing is truncated without markers");
-            break;
-        }
-    }
-    cf_buf_free(&body);
-    return rc;
+    s3_query_encode(u.eprefix, sizeof(u.eprefix), full);
+    pager pg = {.item = "Upload",
+                .query = uploads_query,
+                .item_fn = uploads_item,
+                .next = uploads_next,
+                .ctx = &u,
+                .what = "upload"};
+    return list_pages(c, &pg, e);
 }
 
 /* ---- multipart uploads ---- */
@@ -907,59 +958,59 @@ cf_code s3_mpu_part(s3_client *c, const char *key, const char *upload_id, unsign
 
 typedef int (*part_fn)(void *cls, unsigned number, const char *etag, uint64_t size);
 
+typedef struct parts_page {
+    char euid[3 * S3_UPLOAD_ID_MAX];
+    unsigned marker;
+    part_fn fn;
+    void *cls;
+} parts_page;
+
+static void parts_query(void *ctx, char *q, size_t cap)
+{
+    parts_page *pp = ctx;
+    if (pp->marker)
+        snprintf(q, cap, "part-number-marker=%u&uploadId=%s", pp->marker, pp->euid);
+    else
+        snprintf(q, cap, "uploadId=%s", pp->euid);
+}
+
+static int parts_item(void *ctx, const char *x, size_t len, size_t s, size_t end)
+{
+    parts_page *pp = ctx;
+    char num[32], size[32], etag[S3_ETAG_MAX];
+    size_t p1 = s, p2 = s, p3 = s;
+    if (s3_xml_next(x, len, &p1, end, "PartNumber", num, sizeof(num)) != 1 ||
+        s3_xml_next(x, len, &p2, end, "ETag", etag, sizeof(etag)) != 1 ||
+        s3_xml_next(x, len, &p3, end, "Size", size, sizeof(size)) != 1)
+        return -1;
+    pp->marker = (unsigned)strtoul(num, NULL, 10);
+    return pp->fn(pp->cls, pp->marker, etag, strtoull(size, NULL, 10)) != 0 ? 1 : 0;
+}
+
+static int parts_next(void *ctx, const char *x, size_t len)
+{
+    parts_page *pp = ctx;
+    char num[32];
+    size_t p = 0;
+    if (s3_xml_next(x, len, &p, len, "NextPartNumberMarker", num, sizeof(num)) == 1)
+        pp->marker = (unsigned)strtoul(num, NULL, 10);
+    return pp->marker > 0;
+}
+
 /* Walks the parts of an upload in order (ListParts, 1000 a page). */
 static cf_code list_parts(s3_client *c, const char *key, const char *upload_id, part_fn fn,
                           void *cls, cf_err *e)
 {
-    char euid[3 * S3_UPLOAD_ID_MAX], q[3 * S3_UPLOAD_ID_MAX + 96], val[S3_ETAG_MAX],
-        etag[S3_ETAG_MAX];
-    s3_query_encode(euid, sizeof(euid), upload_id);
-    cf_buf body;
-    cf_buf_init(&body, LIST_BODY_MAX);
-    unsigned marker = 0;
-    cf_code rc = CF_OK;
-    for (;;) {
-        if (marker)
-            snprintf(q, sizeof(q), "part-number-marker=%u&uploadId=%s", marker, euid);
-        else
-            snprintf(q, sizeof(q), "uploadId=%s", euid);
-        cf_buf_reset(&body);
-        s3_req r = {.method = "GET", .key = key, .query = q, .out = &body};
-        rc = s3_request(c, &r, NULL, e);
-        if (rc != CF_OK)
-            break;
-        const char *x = (const char *)body.data;
-        size_t len = body.len, pos = 0, s = 0, end;
-        int stop = 0;
-        while ((end = s3_xml_element(x, len, pos, "Part", &s)) != 0) {
-            size_t p1 = s, p2 = s, p3 = s;
-            if (s3_xml_next(x, len, &p1, end, "PartNumber", val, sizeof(val)) != 1 ||
-                s3_xml_next(x, len, &p2, end, "ETag", etag, sizeof(etag)) != 1 ||
-                s3_xml_next(x, len, &p3, end, "Size", val + 32, sizeof(val) - 32) != 1) {
-                rc = cf_err_set(e, CF_EIO, "object store part listing is malformed");
-                stop = 1;
-                break;
-            }
-            unsigned n = (unsigned)strtoul(val, NULL, 10);
-            marker = n;
-            if (fn(cls, n, etag, strtoull(val + 32, NULL, 10)) != 0) {
-                stop = 1;
-                break;
-            }
-            pos = end;
-        }
-        if (stop)
-            break;
-        size_t p = 0;
-        if (s3_xml_next(x, len, &p, len, "IsTruncated", val, sizeof(val)) != 1 ||
-            strcmp(val, "true") != 0)
-            break;
-        p = 0;
-        if (s3_xml_next(x, len, &p, len, "NextPartNumberMarker", val, sizeof(val)) == 1)
-            marker = (unsigned)strtoul(val, NULL, 10);
-    }
-    cf_buf_free(&body);
-    return rc;
+    parts_page pp = {.fn = fn, .cls = cls};
+    s3_query_encode(pp.euid, sizeof(pp.euid), upload_id);
+    pager pg = {.key = key,
+                .item = "Part",
+                .query = parts_query,
+                .item_fn = parts_item,
+                .next = parts_next,
+                .ctx = &pp,
+                .what = "part"};
+    return list_pages(c, &pg, e);
 }
 
 typedef struct parts_ctx {

@@ -33,6 +33,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "base/enc.h"
 #include "base/log.h"
 #include "store/objects.h"
 #include "store/offload.h"
@@ -145,19 +146,6 @@ static void free_list(upload *u)
     }
 }
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Writes the checkpoint (sealed) for D = durable, the hash state, the
  * backend's state and the tail bytes given; atomic (objects.h). */
 static cf_code checkpoint_write(const upload *u, const seal_kek *kek, uint64_t durable,
@@ -174,17 +162,17 @@ static cf_code checkpoint_write(const upload *u, const seal_kek *kek, uint64_t d
     n = 8;
     for (int i = 7; i >= 0; i--)
         b[n++] = (unsigned char)(durable >> (8 * i));
-    put_u32(b + n, (uint32_t)sizeof(SHA256_CTX));
+    cf_be32_put(b + n, (uint32_t)sizeof(SHA256_CTX));
     n += 4;
     memcpy(b + n, &u->sha_durable, sizeof(SHA256_CTX));
     n += sizeof(SHA256_CTX);
     memcpy(b + n, seal_writer_header(u->w), SEAL_HEADER_LEN);
     n += SEAL_HEADER_LEN;
-    put_u32(b + n, (uint32_t)st->len);
+    cf_be32_put(b + n, (uint32_t)st->len);
     n += 4;
     memcpy(b + n, st->b, st->len);
     n += st->len;
-    put_u32(b + n, (uint32_t)tail_len);
+    cf_be32_put(b + n, (uint32_t)tail_len);
     n += 4;
     if (tail_len > 0)
         memcpy(b + n, tail, tail_len);
@@ -235,7 +223,7 @@ static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
     uint64_t durable = 0;
     uint32_t tail_len = 0;
     size_t at = CKPT_FIXED;
-    if ((!v1 && !v2) || sz < CKPT_FIXED + 4 || get_u32(p + 16) != sizeof(SHA256_CTX)) {
+    if ((!v1 && !v2) || sz < CKPT_FIXED + 4 || cf_be32_get(p + 16) != sizeof(SHA256_CTX)) {
         rc = cf_err_set(e, CF_EINTEGRITY, "upload checkpoint is malformed");
         goto out;
     }
@@ -250,7 +238,7 @@ static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
         }
         hdr = p + at;
         at += SEAL_HEADER_LEN;
-        st.len = get_u32(p + at);
+        st.len = cf_be32_get(p + at);
         at += 4;
         if (st.len > sizeof(st.b) || sz < at + st.len + 4) {
             rc = cf_err_set(e, CF_EINTEGRITY, "upload checkpoint is malformed");
@@ -259,7 +247,7 @@ static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
         memcpy(st.b, p + at, st.len);
         at += st.len;
     }
-    tail_len = get_u32(p + at);
+    tail_len = cf_be32_get(p + at);
     at += 4;
     tail = p + at;
     if (tail_len != sz - at || tail_len >= SEG || durable % SEG != 0) {

@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { join } from 'node:path';
 import { ROOT, startCofferd, freshDir } from './lib/daemons.mjs';
-import { OciClient, MT, sha256, assertOciError } from './lib/oci.mjs';
+import { OciClient, sha256, assertOciError, pushMarkedImage } from './lib/oci.mjs';
 import { S3 } from './lib/objects.mjs';
 
 const run = promisify(execFile);
@@ -49,26 +49,6 @@ after(async () => {
   if (fix) await run(FIXTURE, ['stop', fix.RGWFIX_DIR]);
 });
 
-async function pushImage(c, tag, seen) {
-  const layer = Buffer.concat([Buffer.from(`${MARKER}-${tag}-`), randomBytes(20000)]);
-  const config = Buffer.from(`{"architecture":"amd64","os":"linux","marker":"${MARKER}"}`);
-  for (const blob of [layer, config]) {
-    const start = await c.req('POST', '/blobs/uploads/');
-    seen.push(start);
-    if (start.status !== 202) return null;
-    const put = await c.finish(c.location(start), sha256(blob), blob);
-    seen.push(put);
-    if (put.status !== 201) return null;
-  }
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: MT.manifest,
-    config: { mediaType: MT.config, digest: sha256(config), size: config.length },
-    layers: [{ mediaType: MT.layerTar, digest: sha256(layer), size: layer.length }],
-  }));
-  const m = await c.putManifest(tag, manifest, MT.manifest);
-  seen.push(m);
-  return m.status === 201 ? { tag, manifest, layer } : null;
-}
 
 // A GET read slowly (a paused stream), keeping every byte that arrived.
 function slowGet(url, onFirst) {
@@ -101,7 +81,7 @@ test('radosgw stopped under pushes and a pull: 503 UNAVAILABLE, no wrong byte, t
   let n = 0;
   const pusher = async () => {
     while (!stop) {
-      const img = await pushImage(c, `t${n++}`, seen);
+      const img = await pushMarkedImage(c, `t${n++}`, seen, MARKER);
       if (img) acked.push(img);
     }
   };

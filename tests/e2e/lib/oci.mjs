@@ -264,3 +264,29 @@ export function filesContaining(dir, needle, extra = []) {
   hits.push(...bucketObjectsContaining(dir, needle));
   return hits;
 }
+
+// One image (a layer and a config blob carrying `marker`, then the
+// manifest under tag), each blob by POST and a completing PUT. The
+// answers go to `seen`; resolves to { tag, manifest, layer } when the
+// manifest PUT was acknowledged (201), else null (given up at the first
+// answer that is not a success): pushes through an outage.
+export async function pushMarkedImage(c, tag, seen, marker) {
+  const layer = Buffer.concat([Buffer.from(`${marker}-${tag}-`), randomBytes(20000)]);
+  const config = Buffer.from(`{"architecture":"amd64","os":"linux","marker":"${marker}"}`);
+  for (const blob of [layer, config]) {
+    const start = await c.req('POST', '/blobs/uploads/');
+    seen.push(start);
+    if (start.status !== 202) return null;
+    const put = await c.finish(c.location(start), sha256(blob), blob);
+    seen.push(put);
+    if (put.status !== 201) return null;
+  }
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: MT.manifest,
+    config: { mediaType: MT.config, digest: sha256(config), size: config.length },
+    layers: [{ mediaType: MT.layerTar, digest: sha256(layer), size: layer.length }],
+  }));
+  const m = await c.putManifest(tag, manifest, MT.manifest);
+  seen.push(m);
+  return m.status === 201 ? { tag, manifest, layer } : null;
+}
