@@ -290,3 +290,21 @@ export async function pushMarkedImage(c, tag, seen, marker) {
   seen.push(m);
   return m.status === 201 ? { tag, manifest, layer } : null;
 }
+
+// After an outage under pushMarkedImage: every answer seen was a success
+// or 503 UNAVAILABLE (never 500, never a wrong 4xx), and nothing
+// acknowledged is lost: every acked image pulls back bit-identical.
+export async function checkOutage(c, seen, acked) {
+  for (const r of seen) {
+    if (r.status === 503) assertOciError(r, 503, 'UNAVAILABLE', 'during the outage');
+    else assert.ok(r.status === 201 || r.status === 202, `status ${r.status}: ${r.body}`);
+  }
+  for (const img of acked) {
+    const m = await c.getManifest(img.tag);
+    assert.equal(m.status, 200, `${img.tag}: ${m.status} ${m.body}`);
+    assert.ok(m.body.equals(img.manifest), `${img.tag}: manifest differs`);
+    const l = await c.get(`/blobs/${sha256(img.layer)}`);
+    assert.equal(l.status, 200, `${img.tag} layer: ${l.status}`);
+    assert.ok(l.body.equals(img.layer), `${img.tag}: layer differs`);
+  }
+}
