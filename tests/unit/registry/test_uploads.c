@@ -23,6 +23,7 @@
 #include "store/meta.h"
 #include "store/objects.h"
 #include "store/uploads.h"
+#include "registry/janitor.h"
 
 #define REG "0123456789abcdef0123456789abcdef"
 
@@ -359,4 +360,49 @@ Test(registry_uploads, small_objects_damage_is_seen_and_a_removed_one_is_gone)
     cr_assert_eq(objects_open(& or, REG, &d, &kek, NULL), CF_ENOTFOUND);
     cf_buf_free(&orig);
     cf_buf_free(&bad);
+}
+
+/* The janitor removes what a crash left without a row, and nothing else:
+ * a blob object no row points at (a completion cut between install and
+ * commit) and an upload object without an upload row, once they are older
+ * than the idle timeout; a blob with its row and a recorded upload stay. */
+Test(registry_uploads, the_janitor_removes_objects_no_row_points_at, .timeout = 60)
+{
+    meta_registry r = {0};
+    snprintf(r.id, sizeof(r.id), "%s", REG);
+    snprintf(r.name, sizeof(r.name), "janitor1");
+    cr_assert_eq(meta_registry_create(&r, NULL, 0, NULL), CF_OK);
+    const char *kept = "{\"kept\":1}", *orphan = "{\"orphan\":1}";
+    oci_digest dk, dor;
+    sha256_of(&dk, (const unsigned char *)kept, strlen(kept));
+    sha256_of(&dor, (const unsigned char *)orphan, strlen(orphan));
+    cf_err e = {0};
+    cr_assert_eq(objects_put_small(REG, &dk, &kek, kept, strlen(kept), &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(meta_blob_commit(REG, "app", dk.text, (int64_t)strlen(kept), NULL, &e), CF_OK);
+    cr_assert_eq(objects_put_small(REG, &dor, &kek, orphan, strlen(orphan), &e), CF_OK);
+    /* an upload with its row, and one whose row never came */
+    upload *u = NULL;
+    char recorded[UPLOAD_UUID_LEN + 1], lost[UPLOAD_UUID_LEN + 1];
+    cr_assert_eq(upload_create(&u, recorded, REG, &kek, 1, &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(meta_upload_create(recorded, REG, "app", &e), CF_OK);
+    upload_release(u, 1);
+    cr_assert_eq(upload_create(&u, lost, REG, &kek, 1, &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(upload_write(u, kept, 5, &e), CF_OK);
+    cr_assert_eq(upload_checkpoint(u, &kek, &e), CF_OK);
+    upload_release(u, 1);
+    uploads_shutdown();
+    cr_assert_eq(janitor_run_once(3600, 1), 0, "nothing is old enough");
+    sleep(2); /* mtimes have a one-second grain */
+    janitor_run_once(1, 1);
+    cr_assert_eq(objects_blob_exists(REG, &dk, NULL), CF_OK, "a blob with its row stays");
+    cr_assert_eq(objects_blob_exists(REG, &dor, NULL), CF_ENOTFOUND, "an orphan blob goes");
+    char k[OBJECTS_KEY_MAX];
+    objects_upload_key(k, sizeof(k), REG, lost, ".state");
+    cr_assert_eq(objects_stat(k, NULL, NULL, NULL), CF_ENOTFOUND, "an upload without a row goes");
+    /* the recorded one is the expiry's business (its row is old too): it
+     * is gone with its row, not as an orphan */
+    char reg[META_ID_LEN + 1], repo[64];
+    cr_assert_eq(meta_upload_get(recorded, reg, repo, sizeof(repo), NULL), CF_ENOTFOUND);
+    objects_upload_key(k, sizeof(k), REG, recorded, ".state");
+    cr_assert_eq(objects_stat(k, NULL, NULL, NULL), CF_ENOTFOUND);
 }
