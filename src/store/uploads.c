@@ -488,29 +488,38 @@ cf_code upload_finish(upload *u, const oci_digest *want, const seal_kek *kek, ui
     if (u->finished)
         return cf_err_set(e, CF_ECONFLICT, "upload already finished");
     uint64_t len = seal_writer_length(u->w);
+    unsigned char raw[64];
+    oci_digest got;
+    /* SHA-256, the running hash: checked before anything is sealed or
+     * completed, so a wrong digest changes nothing (in a bucket the
+     * completion of the multipart upload could not be undone) */
+    if (want->alg == OCI_ALG_SHA256) {
+        SHA256_CTX c = u->sha;
+        SHA256_Final(raw, &c);
+        OPENSSL_cleanse(&c, sizeof(c));
+        oci_digest_from_raw(&got, want->alg, raw);
+        if (strcmp(got.text, want->text) != 0)
+            return cf_err_set(e, CF_EINVAL, "digest does not match the uploaded content");
+    }
     u->finished = 1; /* from here the in-memory state is not resumable */
     cf_code rc = seal_writer_finish(u->w, e);
     if (rc == CF_OK)
         rc = objects_stream_finish(u->stream, e);
     if (rc != CF_OK)
         return rc;
-    unsigned char raw[64];
-    oci_digest got;
-    if (want->alg == OCI_ALG_SHA256) {
-        SHA256_CTX c = u->sha;
-        SHA256_Final(raw, &c);
-        OPENSSL_cleanse(&c, sizeof(c));
-    } else {
+    if (want->alg != OCI_ALG_SHA256) {
+        /* a sha512 digest: the finished object read once (in a bucket, a
+         * mismatch here leaves an upload that cannot be resumed) */
         uint64_t n = 0;
         rc = hash_file_sha512(u, kek, raw, &n, e);
         if (rc != CF_OK)
             return rc;
         if (n != len)
             return cf_err_set(e, CF_EINTEGRITY, "sealed upload has the wrong length");
+        oci_digest_from_raw(&got, want->alg, raw);
+        if (strcmp(got.text, want->text) != 0)
+            return cf_err_set(e, CF_EINVAL, "digest does not match the uploaded content");
     }
-    oci_digest_from_raw(&got, want->alg, raw);
-    if (strcmp(got.text, want->text) != 0)
-        return cf_err_set(e, CF_EINVAL, "digest does not match the uploaded content");
     *size = len;
     return CF_OK;
 }

@@ -262,6 +262,15 @@ Test(registry_uploads, upload_of_many_parts_survives_restarts, .timeout = 120)
         cr_assert_eq(upload_acquire(&u, uuid, REG, &kek, &e), CF_OK, "%s", e.msg);
         cr_assert_eq(upload_length(u), off);
     }
+    /* a completion with the wrong digest changes nothing (in a bucket the
+     * multipart upload must not have been completed) */
+    oci_digest wrong;
+    sha256_of(&wrong, data, off - 1);
+    uint64_t wsize = 0;
+    cr_assert_eq(upload_finish(u, &wrong, &kek, &wsize, NULL), CF_EINVAL);
+    upload_release(u, 0);
+    cr_assert_eq(upload_acquire(&u, uuid, REG, &kek, &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(upload_length(u), off);
     /* a request that writes a part's worth more, then fails */
     cr_assert_eq(upload_write(u, data + off, 8 * 1024 * 1024 + 5, &e), CF_OK, "%s", e.msg);
     upload_release(u, 0);
