@@ -9,14 +9,17 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # cofferd with one registry; extra flags (the backends) after.
 start_coffer() { # [cofferd flags...]
   mkdir -p "$WORK/coffer"
-  # --insecure-no-auth: docker-registry, the comparison, has no authentication either
-  "$ROOT/build/cofferd" --data "$WORK/coffer" --listen 127.0.0.1:0 --registry "$REG" --insecure-no-auth \
-    "$@" 2>"$WORK/cofferd.log" &
+  # --insecure-no-auth: docker-registry, the comparison, has no authentication either.
+  # Both listeners on free ports: the defaults (5000, 5001) are often taken,
+  # e.g. by `make run`; cofferd logs "listening" only once both are bound.
+  "$ROOT/build/cofferd" --data "$WORK/coffer" --listen 127.0.0.1:0 --mgmt-listen 127.0.0.1:0 \
+    --registry "$REG" --insecure-no-auth "$@" 2>"$WORK/cofferd.log" &
   PID[coffer]=$!
   local port=
   for _ in $(seq 100); do
-    port=$(grep -m1 '"msg":"listening"' "$WORK/cofferd.log" 2>/dev/null | jq -r '.port // empty' || true)
+    port=$(grep '"msg":"listening"' "$WORK/cofferd.log" 2>/dev/null | grep -m1 '"api":"data"' | jq -r '.port // empty' || true)
     [[ -n $port ]] && break
+    kill -0 "${PID[coffer]}" 2>/dev/null || break
     sleep 0.1
   done
   [[ -n $port ]] || { cat "$WORK/cofferd.log" >&2; return 1; }

@@ -132,12 +132,12 @@ static int run_list(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 
 const cli_verb cli_identity_verbs[] = {
     {"create", "Create a user-assigned managed identity (no change if it exists).", cli_name_opts,
-     run_create, "coffer identity create -n myidentity --query principalId -o tsv"},
+     run_create, "coffer identity create -n myidentity --query principalId -o tsv", NULL},
     {"show", "Show an identity: its id, clientId and principalId.", cli_name_opts, run_show,
-     "coffer identity show -n myidentity --query clientId -o tsv"},
+     "coffer identity show -n myidentity --query clientId -o tsv", NULL},
     {"delete", "Delete an identity (refused while a registry has it assigned).", cli_name_opts,
-     run_delete, "coffer identity delete -n myidentity"},
+     run_delete, "coffer identity delete -n myidentity", NULL},
     {"list", "List the identities, by name.", cli_no_opts, run_list,
-     "coffer identity list --query [].name -o tsv"},
+     "coffer identity list --query [].name -o tsv", NULL},
     {0},
 };

@@ -207,7 +207,7 @@ int api_need_kek(rq *q)
 /* ---- object streaming ---- */
 
 typedef struct stream {
-    objects_reader * or ;
+    objects_reader *obj;
     seal_reader *rd;
     seal_reader *rd2; /* a second reader of the same file, for a helper core */
     uint64_t base;    /* plaintext offset of the response's first byte */
@@ -278,7 +278,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_free(void *cls)
 {
     stream *s = cls;
-    objects_reader_free(s->or); /* and its readers */
+    objects_reader_free(s->obj); /* and its readers */
     free(s);
 }
 
@@ -332,9 +332,9 @@ void api_serve_object(rq *q, const oci_digest *d, uint64_t size, const char *cty
             return;
         }
         cf_err e = {0};
-        cf_code rc = objects_open(&s->or, q->reg.id, d, &q->kek, &e);
+        cf_code rc = objects_open(&s->obj, q->reg.id, d, &q->kek, &e);
         if (rc == CF_OK)
-            s->rd = objects_reader_seal(s->or);
+            s->rd = objects_reader_seal(s->obj);
         if (rc == CF_OK && seal_reader_size(s->rd) != size)
             rc = cf_err_set(&e, CF_EINTEGRITY, "stored size differs from metadata");
         if (rc != CF_OK) {
@@ -348,7 +348,7 @@ void api_serve_object(rq *q, const oci_digest *d, uint64_t size, const char *cty
         /* optional: without the second reader the response is served by this
          * thread alone (always, when the object is a stream from a bucket) */
         if (len >= STREAM_SPLIT_MIN)
-            s->rd2 = objects_reader_second(s->or, &q->kek);
+            s->rd2 = objects_reader_second(s->obj, &q->kek);
         snprintf(s->digest, sizeof(s->digest), "%s", d->text);
         resp = http_resp_stream(status, len, STREAM_BLOCK, stream_read, s, stream_free);
     }
@@ -777,6 +777,8 @@ static void handle(rq *q)
     snprintf(regname, sizeof(regname), "%.*s", (int)regs.len, regs.p);
     snprintf(q->repo, sizeof(q->repo), "%.*s", (int)repos.len, repos.p);
     unsigned need = required_action(k, r);
+    if (k == ROUTE_UPLOAD_START && method_is(r, "POST"))
+        api_mount_source(q); /* the challenge asks for pull on a mount's source */
     cf_err e = {0};
     if (meta_registry_get(&q->reg, regname, &e) != CF_OK) {
         if (e.code == CF_ENOTFOUND && !api_access_open())

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "registry/oci.h"
 #include "store/meta.h"
 #include "store/objects.h"
 #include "store/uploads.h"

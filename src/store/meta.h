@@ -63,7 +63,8 @@ typedef struct meta_registry {
     char key_status[16];                /* available | unavailable */
     int64_t last_key_check;             /* unix seconds; 0: never */
     char last_error[512];               /* "" when none */
-    /* data-plane authentication (AUTH-CONTRACT): meta_registry_set_auth */
+    /* data-plane authentication (docs/control-plane.md "Registry
+     * authentication"): meta_registry_set_auth */
     int admin_enabled;  /* adminUserEnabled */
     int anonymous_pull; /* anonymousPullEnabled */
     /* bumped whenever a credential is revoked (admin user disabled, a

@@ -39,7 +39,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "crypto/seal.h"
-#include "registry/oci.h"
+#include "crypto/digest.h"
 #include "store/s3.h"
 
 #define OBJECTS_KEY_MAX 512

@@ -451,14 +451,14 @@ cf_code upload_checkpoint_durable(upload *u, const seal_kek *kek, cf_err *e)
 static cf_code hash_file_sha512(upload *u, const seal_kek *kek, unsigned char out[64],
                                 uint64_t *size, cf_err *e)
 {
-    objects_reader * or = NULL;
-    cf_code rc = objects_stream_open(u->stream, & or, kek, e);
+    objects_reader *obj = NULL;
+    cf_code rc = objects_stream_open(u->stream, &obj, kek, e);
     if (rc != CF_OK)
         return rc;
-    seal_reader *r = objects_reader_seal(or);
+    seal_reader *r = objects_reader_seal(obj);
     unsigned char *buf = malloc(SEG);
     if (buf == NULL) {
-        objects_reader_free(or);
+        objects_reader_free(obj);
         return cf_err_set(e, CF_ENOMEM, "out of memory");
     }
     SHA512_CTX c;
@@ -477,7 +477,7 @@ static cf_code hash_file_sha512(upload *u, const seal_kek *kek, unsigned char ou
     SHA512_Final(out, &c);
     OPENSSL_cleanse(buf, SEG);
     free(buf);
-    objects_reader_free(or);
+    objects_reader_free(obj);
     *size = total;
     return rc;
 }
@@ -578,7 +578,7 @@ int upload_active(const char *uuid)
     return busy;
 }
 
-/* The upload's last activity: its checkpoint's time or, without one,
+/* The upload's last activity: its checkpoint's time obj, without one,
  * its stream's (files: the file's; S3: nothing stored, 0). -1 when the
  * store cannot say. */
 static int64_t last_activity(const char *reg_id, const char *uuid)

@@ -1,5 +1,6 @@
 // control-auth.test.mjs -- the management side of registry authentication
-// (/work/wt/AUTH-CONTRACT.md "Management API" and "CLI"), against a real
+// (docs/control-plane.md "Registry authentication", docs/cli.md "acr
+// credential" and "acr token"), against a real
 // cofferd: adminUserEnabled / anonymousPullEnabled round-trip through PUT,
 // PATCH and the CLI; the admin user's passwords (listCredentials stable
 // until renewed, regenerating one leaves the other, 409 AdminUserDisabled);

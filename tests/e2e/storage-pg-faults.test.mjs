@@ -56,7 +56,11 @@ test('PostgreSQL stopped under pushes: 503 UNAVAILABLE, then service resumes and
     }
   };
   const pushers = [pusher(), pusher(), pusher()];
-  await new Promise((r) => setTimeout(r, 1000));
+  // until pushes are acknowledged (bounded: a loaded machine is slow, not broken)
+  const until = async (cond) => {
+    for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 100));
+  };
+  await until(() => acked.length >= 3);
   const before = acked.length;
 
   await run(FIXTURE, ['down', fix.PGFIX_DIR]);
@@ -75,7 +79,7 @@ test('PostgreSQL stopped under pushes: 503 UNAVAILABLE, then service resumes and
   }
   assert.ok(resumed, 'service resumed after the database came back');
   const at = acked.length;
-  await new Promise((r) => setTimeout(r, 1000));
+  await until(() => acked.length >= at + 3);
   stop = true;
   await Promise.all(pushers);
   console.log(`# acknowledged images: ${before} before the outage, ${at} when service resumed, ${acked.length} in all; ${seen.filter((r) => r.status === 503).length} answers 503`);

@@ -96,16 +96,16 @@ Test(registry_uploads, failed_request_rolls_back_to_checkpoint)
     cr_assert_eq(upload_install(u, REG, &want, NULL), CF_OK);
     upload_discard(u);
     /* the blob reads back, sealed */
-    objects_reader * or = NULL;
-    cr_assert_eq(objects_open(& or, REG, &want, &kek, NULL), CF_OK);
-    seal_reader *r = objects_reader_seal(or);
+    objects_reader *obj = NULL;
+    cr_assert_eq(objects_open(&obj, REG, &want, &kek, NULL), CF_OK);
+    seal_reader *r = objects_reader_seal(obj);
     cr_assert_eq(seal_reader_size(r), n);
     unsigned char *back = malloc(n);
     size_t got = 0;
     cr_assert_eq(seal_reader_read(r, 0, back, n, &got, NULL), CF_OK);
     cr_assert_eq(got, n);
     cr_assert_eq(memcmp(back, data, n), 0);
-    objects_reader_free(or);
+    objects_reader_free(obj);
     /* the upload is gone */
     cr_assert_eq(upload_acquire(&u, uuid, REG, &kek, NULL), CF_ENOTFOUND);
     free(back);
@@ -286,9 +286,9 @@ Test(registry_uploads, upload_of_many_parts_survives_restarts, .timeout = 120)
     upload_discard(u);
     /* installed: the upload is gone, the blob is whole */
     cr_assert_eq(upload_acquire(&u, uuid, REG, &kek, NULL), CF_ENOTFOUND);
-    objects_reader * or = NULL;
-    cr_assert_eq(objects_open(& or, REG, &want, &kek, &e), CF_OK, "%s", e.msg);
-    seal_reader *r = objects_reader_seal(or);
+    objects_reader *obj = NULL;
+    cr_assert_eq(objects_open(&obj, REG, &want, &kek, &e), CF_OK, "%s", e.msg);
+    seal_reader *r = objects_reader_seal(obj);
     cr_assert_eq(seal_reader_size(r), n);
     size_t chunk = 1 << 20, got = 0;
     unsigned char *back = malloc(chunk);
@@ -302,7 +302,7 @@ Test(registry_uploads, upload_of_many_parts_survives_restarts, .timeout = 120)
     cr_assert_eq(seal_reader_read(r, mid, back, 100000, &got, &e), CF_OK, "%s", e.msg);
     cr_assert_eq(got, 100000);
     cr_assert_eq(memcmp(back, data + mid, got), 0);
-    objects_reader_free(or);
+    objects_reader_free(obj);
     free(back);
     free(data);
 }
@@ -352,21 +352,21 @@ Test(registry_uploads, small_objects_damage_is_seen_and_a_removed_one_is_gone)
     cr_assert_eq(cf_buf_append(&bad, orig.data, orig.len, NULL), CF_OK);
     bad.data[bad.len - 20] ^= 1;
     stored_bytes(key, NULL, bad.data, bad.len);
-    objects_reader * or = NULL;
-    cr_assert_eq(objects_open(& or, REG, &d, &kek, NULL), CF_EINTEGRITY, "damage is seen");
+    objects_reader *obj = NULL;
+    cr_assert_eq(objects_open(&obj, REG, &d, &kek, NULL), CF_EINTEGRITY, "damage is seen");
     stored_bytes(key, NULL, orig.data, orig.len);
     for (int i = 0; i < 2; i++) { /* read from the store, then (S3) from memory */
-        cr_assert_eq(objects_open(& or, REG, &d, &kek, &e), CF_OK, "%s", e.msg);
+        cr_assert_eq(objects_open(&obj, REG, &d, &kek, &e), CF_OK, "%s", e.msg);
         char back[64];
         size_t got = 0;
-        cr_assert_eq(seal_reader_read(objects_reader_seal(or), 0, back, sizeof(back), &got, NULL),
+        cr_assert_eq(seal_reader_read(objects_reader_seal(obj), 0, back, sizeof(back), &got, NULL),
                      CF_OK);
         cr_assert_eq(got, strlen(body));
         cr_assert_eq(memcmp(back, body, got), 0);
-        objects_reader_free(or);
+        objects_reader_free(obj);
     }
     cr_assert_eq(objects_remove(REG, &d, &e), CF_OK, "%s", e.msg);
-    cr_assert_eq(objects_open(& or, REG, &d, &kek, NULL), CF_ENOTFOUND);
+    cr_assert_eq(objects_open(&obj, REG, &d, &kek, NULL), CF_ENOTFOUND);
     cf_buf_free(&orig);
     cf_buf_free(&bad);
 }
