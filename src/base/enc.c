@@ -3,6 +3,9 @@
  */
 #include "base/enc.h"
 
+#include <stdio.h>
+#include <time.h>
+
 static const char HEX[] = "0123456789abcdef";
 static const char B64U[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -128,4 +131,12 @@ void cf_be32_put(unsigned char *p, uint32_t v)
 uint32_t cf_be32_get(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+void cf_rfc3339(char *out, size_t n, int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm) == NULL || strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, n, "1970-01-01T00:00:00Z");
 }

@@ -1,8 +1,8 @@
 /*
  * enc.h -- hex and base64url (RFC 4648 §5, no padding: the encoding of
- * JWK, JWT and the Key Vault protocol). Decoders are strict: they reject
- * padding, whitespace, characters outside the alphabet and non-canonical
- * trailing bits, so one value has exactly one encoding.
+ * JWK, JWT and the Key Vault protocol), and RFC 3339 times. Decoders are
+ * strict: they reject padding, whitespace, characters outside the alphabet
+ * and non-canonical trailing bits, so one value has exactly one encoding.
  */
 #ifndef CF_BASE_ENC_H
 #define CF_BASE_ENC_H
@@ -27,5 +27,8 @@ cf_code cf_b64url_decode(cf_buf *out, const char *in, size_t len, cf_err *e);
 /* 32-bit big-endian integers in stored formats (checkpoints, states). */
 void cf_be32_put(unsigned char *p, uint32_t v);
 uint32_t cf_be32_get(const unsigned char *p);
+
+/* "2026-11-29T08:43:52Z" (UTC, seconds) for unix time t; out holds 21+ bytes. */
+void cf_rfc3339(char *out, size_t n, int64_t t);
 
 #endif

@@ -24,6 +24,7 @@ typedef struct cli_ctx {
     FILE *out, *err;
     cli_config cfg;
     int cfg_loaded;
+    int insecure; /* --insecure: neither server's certificate is verified */
 } cli_ctx;
 
 /* Loads the configuration on first use (commands that fail on their
