@@ -120,6 +120,19 @@ cf_code cf_b64url_decode(cf_buf *out, const char *in, size_t len, cf_err *e)
     return CF_OK;
 }
 
+void cf_be32_put(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+uint32_t cf_be32_get(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 void cf_rfc3339(char *out, size_t n, int64_t t)
 {
     time_t tt = (time_t)t;
