@@ -8,8 +8,9 @@
  * stop the key checks (wiping every C), the janitor, and wipe every key.
  *
  *   cofferd --data DIR --listen HOST:PORT --mgmt-listen HOST:PORT
- *           [--issuer URL] [--tenant UUID] [--vault-ca FILE]
- *           [--key-check-interval SECONDS] [--vault-timeout SECONDS]
+ *           [--issuer URL] [--tenant UUID] [--subscription UUID]
+ *           [--default-group NAME] [--vault-ca FILE] [--key-check-interval SECONDS]
+ * [--vault-timeout SECONDS]
  *           [--registry NAME]... [--login-domain DOMAIN] [--upload-ttl SECONDS]
  *           [--threads N] [--idle-timeout SECONDS] [--log-level L]
  *           [--insecure-no-auth] [--config FILE]
@@ -38,6 +39,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "base/armid.h"
 #include "base/err.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -50,6 +52,7 @@
 #include "registry/api.h"
 #include "registry/janitor.h"
 #include "registry/keyring.h"
+#include "store/arm.h"
 #include "store/meta.h"
 #include "store/objects.h"
 #include "store/uploads.h"
@@ -60,7 +63,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: cofferd [--data DIR] [--listen HOST:PORT] [--mgmt-listen HOST:PORT]\n"
-            "               [--issuer URL] [--tenant UUID] [--vault-ca FILE]\n"
+            "               [--issuer URL] [--tenant UUID] [--subscription UUID]\n"
+            "               [--default-group NAME] [--vault-ca FILE]\n"
             "               [--key-check-interval SECONDS] [--vault-timeout SECONDS]\n"
             "               [--registry NAME]... [--login-domain DOMAIN] [--upload-ttl SECONDS]\n"
             "               [--threads N] [--idle-timeout SECONDS] [--log-level LEVEL]\n"
@@ -74,6 +78,11 @@ static void usage(FILE *f)
             "                        http://127.0.0.1:<management port>)\n"
             "  --tenant UUID         tenant of identities and tokens (default\n"
             "                        00000000-0000-0000-0000-000000000000)\n"
+            "  --subscription UUID   the default subscription, created if absent (default\n"
+            "                        00000000-0000-0000-0000-000000000000)\n"
+            "  --default-group NAME  its resource group for resources created without one,\n"
+            "                        and for those made before groups existed (default\n"
+            "                        \"default\")\n"
             "  --vault-ca FILE       CA bundle (PEM) for HTTPS to key vaults (default: system)\n"
             "  --key-check-interval SECONDS check each customer-managed key this often\n"
             "                        (1..86400, default 60)\n"
@@ -237,6 +246,7 @@ int main(int argc, char **argv)
     const char *mgmt_listen = "127.0.0.1:5001";
     const char *data = "./cofferd-data";
     const char *issuer_arg = NULL, *tenant = MGMT_DEFAULT_TENANT, *vault_ca = NULL;
+    const char *subscription = MGMT_DEFAULT_SUBSCRIPTION, *default_group = ARM_DEFAULT_GROUP;
     unsigned long check_interval = 60, vault_timeout = 10;
     const char *login_domain = NULL;
     const char *registries[MAX_REGISTRIES];
@@ -264,6 +274,19 @@ int main(int argc, char **argv)
             tenant = argv[++i];
             if (!ctl_uuid_valid(tenant)) {
                 fprintf(stderr, "cofferd: --tenant wants a UUID\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--subscription") == 0 && has) {
+            subscription = argv[++i];
+            if (!arm_uuid_valid(subscription)) {
+                fprintf(stderr, "cofferd: --subscription wants a UUID\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--default-group") == 0 && has) {
+            default_group = argv[++i];
+            if (!arm_group_name_valid(default_group)) {
+                fprintf(stderr, "cofferd: --default-group wants 1-90 of letters, digits, '.', "
+                                "'_', '-', '(' and ')', not ending with '.'\n");
                 return 2;
             }
         } else if (strcmp(a, "--vault-ca") == 0 && has) {
@@ -358,6 +381,12 @@ int main(int argc, char **argv)
     if (meta_init(path, &e) != CF_OK)
         goto out;
     meta_up = 1;
+    arm_defaults ad = {.sub = subscription,
+                       .tenant = tenant,
+                       .group = default_group,
+                       .location = ARM_DEFAULT_LOCATION};
+    if (arm_store_init(&ad, NULL, &e) != CF_OK)
+        goto out;
     if (objects_init(data, &e) != CF_OK)
         goto out;
     if (no_auth)

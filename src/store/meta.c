@@ -5,6 +5,7 @@
  */
 #define CF_LOG_MOD "meta"
 #include "store/meta.h"
+#include "store/meta_sql.h"
 
 #include "base/log.h"
 
@@ -1434,4 +1435,72 @@ cf_code meta_upload_each_older(int64_t before,
             break;
     free(rows);
     return out;
+}
+
+/* ---- meta_sql.h: the door for the store modules with tables of their own ---- */
+
+struct meta_sql_row {
+    sqlite3_stmt *st;
+};
+
+const char *meta_sql_text(const meta_sql_row *r, int col)
+{
+    return (const char *)sqlite3_column_text(r->st, col);
+}
+
+int64_t meta_sql_int(const meta_sql_row *r, int col)
+{
+    return sqlite3_column_int64(r->st, col);
+}
+
+cf_code meta_sql_run(const char *sql, const meta_sql_param *p, int n,
+                     int (*fn)(void *cls, const meta_sql_row *r), void *cls, int *changes,
+                     cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    STMT_OR_FAIL(st, c, sql);
+    for (int i = 0; i < n && i < 99; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "$%d", i + 1);
+        int at = sqlite3_bind_parameter_index(st, name);
+        if (at == 0)
+            continue; /* a parameter the statement does not use */
+        if (p[i].is_int)
+            sqlite3_bind_int64(st, at, p[i].i);
+        else
+            bind_text(st, at, p[i].text);
+    }
+    meta_sql_row row = {st};
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn && fn(cls, &row) != 0)
+            break;
+    cf_code out = CF_OK;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        out = sql_err(e, c->db, "step");
+    else if (changes)
+        *changes = sqlite3_changes(c->db);
+    sqlite3_reset(st);
+    return out;
+}
+
+cf_code meta_sql_tx(cf_code (*fn)(void *cls, cf_err *e), void *cls, cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    cf_code rc = tx_begin(c, e);
+    if (rc != CF_OK)
+        return rc;
+    return tx_end(c, fn(cls, e), e);
+}
+
+cf_code meta_sql_script(const char *sql, cf_err *e)
+{
+    CONN_OR_FAIL(c);
+    char *msg = NULL;
+    if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        cf_code rc = cf_err_set(e, CF_EIO, "schema: %s", msg ? msg : "?");
+        sqlite3_free(msg);
+        return rc;
+    }
+    return CF_OK;
 }

@@ -26,7 +26,9 @@
 
 #include "base/enc.h"
 #include "base/log.h"
+#include "vault/arm.h"
 #include "vault/policy.h"
+#include "vault/rbac.h"
 #include "vault/req.h"
 #include "vault/rotation.h"
 
@@ -324,6 +326,8 @@ static int authorize(kv_req *q, vault_info *v, const char *perm)
                         q->caller.tid, v->tenant_id, v->name);
         return 0;
     }
+    if (!q->caller.is_admin && vault_arm_rbac(q->app, v->name)) /* Azure RBAC: rbac.h */
+        return vault_rbac_authorize(q, v->name, perm);
     if (q->caller.is_admin ||
         vault_policy_allows(v->policies, q->caller.oid, q->caller.appid, perm))
         return 1;
@@ -1190,6 +1194,8 @@ static void on_body_end(http_req *r)
     }
     char segs[MAX_SEGS][160];
     int n;
+    if (vault_arm_route(q)) /* /subscriptions/..., /providers/... */
+        return;
     if (!split(r->path, segs, &n) || n == 0) {
         not_found_path(q);
         return;
@@ -1254,7 +1260,8 @@ static int parse_host(kv_req *q)
 static const char *op_guess(const char *path)
 {
     /* the audit operation of a request refused before routing */
-    if (strncasecmp(path, "/vaults", 7) == 0)
+    if (strncasecmp(path, "/vaults", 7) == 0 || strncasecmp(path, "/subscriptions", 14) == 0 ||
+        strncasecmp(path, "/providers/", 11) == 0)
         return "VaultRequest";
     if (strncasecmp(path, "/audit", 6) == 0)
         return "AuditQuery";

@@ -6,6 +6,7 @@
  *
  *   PUT/PATCH/GET/DELETE /vaults/{name}, GET /vaults
  *   PUT /vaults/{name}/accessPolicies/{add|remove|replace}
+ *   (the same at their ARM paths and role assignments: arm.c, rbac.c)
  *   GET /audit?vault=&operation=&objectId=&result=&since=&until=&limit=
  */
 #define CF_LOG_MOD "vault.mgmt"
@@ -16,6 +17,7 @@
 #include <strings.h>
 
 #include "vault/api_int.h"
+#include "vault/arm.h"
 #include "vault/policy.h"
 #include "vault/req.h"
 
@@ -45,12 +47,15 @@ static json_t *vault_json(kv_req *q, const vault_info *v)
     snprintf(uri, sizeof(uri), "https://%s.%s:%u/", v->name, q->app->cfg->vault_domain,
              q->app->port);
     snprintf(id, sizeof(id), "/vaults/%s", v->name);
-    return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:b,s:i,s:b,s:O,s:I,s:I}}", "id", id, "name", v->name,
-                     "type", "Microsoft.KeyVault/vaults", "properties", "vaultUri", uri, "tenantId",
-                     v->tenant_id, "enableSoftDelete", 1, "softDeleteRetentionInDays",
-                     v->retention_days, "enablePurgeProtection", v->purge_protection,
-                     "accessPolicies", v->policies, "createdTime", (json_int_t)v->created,
-                     "updatedTime", (json_int_t)v->updated);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:b,s:i,s:b,s:O,s:I,s:I}}", "id", id, "name",
+                          v->name, "type", "Microsoft.KeyVault/vaults", "properties", "vaultUri",
+                          uri, "tenantId", v->tenant_id, "enableSoftDelete", 1,
+                          "softDeleteRetentionInDays", v->retention_days, "enablePurgeProtection",
+                          v->purge_protection, "accessPolicies", v->policies, "createdTime",
+                          (json_int_t)v->created, "updatedTime", (json_int_t)v->updated);
+    if (j)
+        vault_arm_decorate(q, v->name, j); /* its ARM id, group, permission model */
+    return j;
 }
 
 /* Applies a "properties" object onto v. creating: PUT of a new vault. */
@@ -120,14 +125,15 @@ static int apply_props(kv_req *q, vault_info *v, const json_t *props, int replac
                                 "change access policies with PATCH.");
                 return 0;
             }
-        } else if (strcmp(k, "vaultUri") == 0 || strcmp(k, "sku") == 0 ||
-                   strcmp(k, "enableRbacAuthorization") == 0 || strcmp(k, "createdTime") == 0 ||
-                   strcmp(k, "updatedTime") == 0) {
-            if (strcmp(k, "enableRbacAuthorization") == 0 && json_is_true(x)) {
+        } else if (strcmp(k, "enableRbacAuthorization") == 0) {
+            /* recorded by vault_arm_after_put once the vault is stored */
+            if (!json_is_null(x) && !json_is_boolean(x)) {
                 vault_api_error(q, 400, "BadParameter", NULL,
-                                "Only the access policy permission model is supported.");
+                                "properties.enableRbacAuthorization must be a boolean");
                 return 0;
             }
+        } else if (strcmp(k, "vaultUri") == 0 || strcmp(k, "sku") == 0 ||
+                   strcmp(k, "createdTime") == 0 || strcmp(k, "updatedTime") == 0) {
         } else {
             vault_api_error(q, 400, "BadParameter", NULL, "Unknown vault property '%.64s'", k);
             return 0;
@@ -187,7 +193,8 @@ static void h_vault_put(kv_req *q, const char *name, int patch)
     if (!apply_props(q, &v, json_object_get(body, "properties"), !patch))
         goto out;
     int created = 0;
-    if (vault_store_vault_put(q->app->store, &v, &created, &e) != CF_OK) {
+    if (vault_store_vault_put(q->app->store, &v, &created, &e) != CF_OK ||
+        vault_arm_after_put(q, v.name, body, created, &e) != CF_OK) {
         vault_api_error_cf(q, &e);
         goto out;
     }
@@ -230,7 +237,8 @@ static void h_vault_list(kv_req *q)
     json_array_foreach(names, i, nm)
     {
         vault_info v = {0};
-        if (vault_store_vault_get(q->app->store, json_string_value(nm), &v, NULL) == CF_OK)
+        if (vault_arm_listed(q, json_string_value(nm)) &&
+            vault_store_vault_get(q->app->store, json_string_value(nm), &v, NULL) == CF_OK)
             json_array_append_new(arr, vault_json(q, &v));
         vault_info_clear(&v);
     }
@@ -251,6 +259,7 @@ static void h_vault_delete(kv_req *q, const char *name)
         vault_error(q, name, &e);
         return;
     }
+    vault_arm_forget(q->app, name);
     vault_api_respond(q, 200, NULL);
 }
 
@@ -296,8 +305,9 @@ static void h_policies(kv_req *q, const char *name, const char *kind)
         vault_api_error_cf(q, &e);
         goto out;
     }
-    char id[160];
-    snprintf(id, sizeof(id), "/vaults/%s/accessPolicies/%s", v.name, kind);
+    char vid[ARM_ID_MAX], id[ARM_ID_MAX + 40];
+    vault_arm_id(q->app, v.name, vid);
+    snprintf(id, sizeof(id), "%s/accessPolicies/%s", vid, kind);
     vault_api_respond(q, 200,
                       json_pack("{s:s,s:s,s:s,s:{s:O}}", "id", id, "name", kind, "type",
                                 "Microsoft.KeyVault/vaults/accessPolicies", "properties",
