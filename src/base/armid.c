@@ -146,8 +146,7 @@ int arm_path_parse(arm_path *out, const char *path, size_t n)
         i = 4;
     }
     /* providers/NS/TYPE[/NAME[REST]] */
-    if (k < i + 3 || !seg_is(s[i], "providers") ||
-        seg_copy(out->ns, sizeof(out->ns), s[i + 1]) ||
+    if (k < i + 3 || !seg_is(s[i], "providers") || seg_copy(out->ns, sizeof(out->ns), s[i + 1]) ||
         seg_copy(out->type, sizeof(out->type), s[i + 2]))
         goto bad;
     if (k == i + 3) {
@@ -184,8 +183,8 @@ int arm_path_is(const arm_path *p, const char *ns, const char *type)
 int arm_id_format(char *out, size_t cap, const char *sub, const char *group, const char *ns,
                   const char *type, const char *name)
 {
-    int w = snprintf(out, cap, "/subscriptions/%s/resourceGroups/%s/providers/%s/%s/%s", sub,
-                     group, ns, type, name);
+    int w = snprintf(out, cap, "/subscriptions/%s/resourceGroups/%s/providers/%s/%s/%s", sub, group,
+                     ns, type, name);
     return w < 0 || (size_t)w >= cap ? -1 : 0;
 }
 

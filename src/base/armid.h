@@ -28,11 +28,11 @@
 
 #include <stddef.h>
 
-#define ARM_SUB_MAX 36    /* a UUID */
-#define ARM_GROUP_MAX 90  /* ARM's limit */
-#define ARM_SEG_MAX 160   /* one path segment (namespace, type, name) */
-#define ARM_REST_MAX 512  /* what follows a resource's name */
-#define ARM_ID_MAX 640    /* a formatted id */
+#define ARM_SUB_MAX 36   /* a UUID */
+#define ARM_GROUP_MAX 90 /* ARM's limit */
+#define ARM_SEG_MAX 160  /* one path segment (namespace, type, name) */
+#define ARM_REST_MAX 512 /* what follows a resource's name */
+#define ARM_ID_MAX 640   /* a formatted id */
 
 #define ARM_NS_IDENTITY "Microsoft.ManagedIdentity"
 #define ARM_TYPE_IDENTITY "userAssignedIdentities"

@@ -5,7 +5,8 @@
  * A line is `coffer GROUP... VERB [options]`: the leading words (up to the
  * first word that starts with '-') name the group and the verb; the longest
  * group that matches wins ("acr encryption show" is the encryption group's
- * show, not acr's). Exit codes: 0 success, 1 an operation failed
+ * show, not acr's). A group whose verb has an empty name is a command of
+ * its own (`coffer configure --defaults group=G`). Exit codes: 0 success, 1 an operation failed
  * (`ERROR: (<Code>) <message>` on stderr), 2 a usage error (message and
  * usage on stderr). `--help` anywhere prints help on stdout and exits 0.
  */
@@ -25,6 +26,11 @@ static const cli_group groups[] = {
     {"acr token credential", "A token's passwords.", cli_acr_token_credential_verbs},
     {"keyvault", "Vaults and their access policies (keyvaultd).", cli_keyvault_verbs},
     {"keyvault key", "Keys in a vault (keyvaultd).", cli_keyvault_key_verbs},
+    {"group", "Resource groups (cofferd).", cli_group_verbs},
+    {"account", "Subscriptions (cofferd).", cli_account_verbs},
+    {"configure", "The client's defaults (config file).", cli_configure_verbs},
+    {"role assignment", "Key Vault role assignments (keyvaultd).", cli_role_assignment_verbs},
+    {"role definition", "Key Vault's built-in roles (keyvaultd).", cli_role_definition_verbs},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
@@ -55,7 +61,7 @@ static int group_matches(const cli_group *g, char **words, int nwords)
 
 static void print_usage_line(FILE *f, const cli_group *g, const cli_verb *v)
 {
-    fprintf(f, "usage: coffer %s %s", g->name, v->name);
+    fprintf(f, "usage: coffer %s%s%s", g->name, v->name[0] ? " " : "", v->name);
     for (const cli_opt *o = v->opts; o->name; o++) {
         fputc(' ', f);
         if (!o->required)
@@ -142,7 +148,8 @@ static int run_verb(cli_ctx *c, const cli_group *g, const cli_verb *v, int argc,
     goto out;
 fail:
     if (e.usage) {
-        fprintf(c->err, "coffer %s %s: error: %s\n", g->name, v->name, e.msg);
+        fprintf(c->err, "coffer %s%s%s: error: %s\n", g->name, v->name[0] ? " " : "", v->name,
+                e.msg);
         print_usage_line(c->err, g, v);
         code = 2;
     } else {
@@ -203,6 +210,8 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
     if (nwords > gw)
         for (v = g->verbs; v->name && strcmp(v->name, words[gw]) != 0; v++)
             ;
+    else if (g->verbs[0].name && g->verbs[0].name[0] == '\0')
+        v = &g->verbs[0]; /* a group that is its own command (coffer configure) */
     if (v == NULL || v->name == NULL) {
         if (nwords == gw && has_help(rest, restv)) {
             print_group_help(out, g);

@@ -24,6 +24,7 @@ typedef struct cli_ctx {
     FILE *out, *err;
     cli_config cfg;
     int cfg_loaded;
+    char sub[40]; /* cofferd's default subscription, once asked (arm.c) */
 } cli_ctx;
 
 /* Loads the configuration on first use (commands that fail on their

@@ -277,7 +277,8 @@ static const char SQL_PLACE_DELETE[] = "DELETE FROM resource_placements WHERE ki
 static const char SQL_PLACE_IN_GROUP[] =
     "SELECT p.kind, p.name, p.subscription_id, g.name, p.location FROM resource_placements p"
     " JOIN resource_groups g ON g.subscription_id = p.subscription_id AND"
-    " g.name_key = p.group_key WHERE p.subscription_id = $1 AND (CAST($2 AS TEXT) = '' OR p.group_key = $2)"
+    " g.name_key = p.group_key WHERE p.subscription_id = $1 AND (CAST($2 AS TEXT) = '' OR "
+    "p.group_key = $2)"
     " AND (CAST($3 AS TEXT) = '' OR p.kind = $3) ORDER BY p.kind, p.name";
 
 cf_code arm_place_put(const char *kind, const char *name, const char *sub, const char *group,
@@ -334,8 +335,7 @@ static int place_each_row(void *cls, const meta_sql_row *r)
 }
 
 cf_code arm_place_each(const char *sub, const char *group, const char *kind,
-                       int (*fn)(void *cls, const char *kind, const char *name,
-                                 const arm_place *p),
+                       int (*fn)(void *cls, const char *kind, const char *name, const arm_place *p),
                        void *cls, cf_err *e)
 {
     char s[ARM_SUB_MAX + 1], k[ARM_GROUP_MAX + 1];

@@ -104,8 +104,7 @@ cf_code arm_place_delete(const char *kind, const char *name, cf_err *e);
  * (NULL: both), ordered by kind then name. fn must not call the store;
  * it stops the walk by returning non-zero. */
 cf_code arm_place_each(const char *sub, const char *group, const char *kind,
-                       int (*fn)(void *cls, const char *kind, const char *name,
-                                 const arm_place *p),
+                       int (*fn)(void *cls, const char *kind, const char *name, const arm_place *p),
                        void *cls, cf_err *e);
 
 /* Whether a placement is in sub (and group, when not NULL), compared as

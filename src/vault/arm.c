@@ -21,11 +21,10 @@
 #define TYPE_VAULT ARM_NS_VAULT "/" ARM_TYPE_VAULT
 #define DEFAULT_LOCATION "local"
 
-static const char SCHEMA[] =
-    "CREATE TABLE IF NOT EXISTS vault_arm("
-    " name TEXT PRIMARY KEY COLLATE NOCASE,"
-    " subscription_id TEXT NOT NULL, resource_group TEXT NOT NULL,"
-    " location TEXT NOT NULL, rbac INTEGER NOT NULL DEFAULT 0);";
+static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS vault_arm("
+                             " name TEXT PRIMARY KEY COLLATE NOCASE,"
+                             " subscription_id TEXT NOT NULL, resource_group TEXT NOT NULL,"
+                             " location TEXT NOT NULL, rbac INTEGER NOT NULL DEFAULT 0);";
 
 cf_code vault_arm_init(vault_app *app, int *migrated, cf_err *e)
 {
@@ -127,11 +126,10 @@ int vault_arm_listed(kv_req *q, const char *name)
     return arm_eq(p.sub, q->arm_sub) && (q->arm_group[0] == '\0' || arm_eq(p.group, q->arm_group));
 }
 
-cf_code vault_arm_after_put(kv_req *q, const char *name, const json_t *body, int created,
-                            cf_err *e)
+cf_code vault_arm_after_put(kv_req *q, const char *name, const json_t *body, int created, cf_err *e)
 {
-    const json_t *rbac = json_object_get(json_object_get(body, "properties"),
-                                         "enableRbacAuthorization");
+    const json_t *rbac =
+        json_object_get(json_object_get(body, "properties"), "enableRbacAuthorization");
     vault_place p;
     vault_arm_get(q->app, name, &p);
     if (created) {

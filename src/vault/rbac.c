@@ -42,16 +42,19 @@ static const char *const OFFICER_DATA[] = {"Microsoft.KeyVault/vaults/keys/*",
 static const char *const ENCRYPTION_USER_ACTIONS[] = {
     "Microsoft.EventGrid/eventSubscriptions/write", "Microsoft.EventGrid/eventSubscriptions/read",
     "Microsoft.EventGrid/eventSubscriptions/delete", NULL};
-static const char *const ENCRYPTION_USER_DATA[] = {"Microsoft.KeyVault/vaults/keys/read",
-                                                   "Microsoft.KeyVault/vaults/keys/wrap/action",
-                                                   "Microsoft.KeyVault/vaults/keys/unwrap/action",
-                                                   NULL};
-static const char *const CRYPTO_USER_DATA[] = {
-    "Microsoft.KeyVault/vaults/keys/read",           "Microsoft.KeyVault/vaults/keys/update/action",
-    "Microsoft.KeyVault/vaults/keys/backup/action",  "Microsoft.KeyVault/vaults/keys/encrypt/action",
-    "Microsoft.KeyVault/vaults/keys/decrypt/action", "Microsoft.KeyVault/vaults/keys/wrap/action",
-    "Microsoft.KeyVault/vaults/keys/unwrap/action",  "Microsoft.KeyVault/vaults/keys/sign/action",
-    "Microsoft.KeyVault/vaults/keys/verify/action",  NULL};
+static const char *const ENCRYPTION_USER_DATA[] = {
+    "Microsoft.KeyVault/vaults/keys/read", "Microsoft.KeyVault/vaults/keys/wrap/action",
+    "Microsoft.KeyVault/vaults/keys/unwrap/action", NULL};
+static const char *const CRYPTO_USER_DATA[] = {"Microsoft.KeyVault/vaults/keys/read",
+                                               "Microsoft.KeyVault/vaults/keys/update/action",
+                                               "Microsoft.KeyVault/vaults/keys/backup/action",
+                                               "Microsoft.KeyVault/vaults/keys/encrypt/action",
+                                               "Microsoft.KeyVault/vaults/keys/decrypt/action",
+                                               "Microsoft.KeyVault/vaults/keys/wrap/action",
+                                               "Microsoft.KeyVault/vaults/keys/unwrap/action",
+                                               "Microsoft.KeyVault/vaults/keys/sign/action",
+                                               "Microsoft.KeyVault/vaults/keys/verify/action",
+                                               NULL};
 static const char *const READER_DATA[] = {"Microsoft.KeyVault/vaults/*/read",
                                           "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
                                           NULL};
@@ -70,8 +73,8 @@ const vault_role vault_roles[] = {
      "Perform any action on the keys of a key vault, except manage permissions." RBAC_ONLY,
      KV_READ_ACTIONS, OFFICER_DATA},
     {"e147488a-f6f5-4113-8e2d-b22465e65bf6", "Key Vault Crypto Service Encryption User",
-     "Read metadata of keys and perform wrap/unwrap operations." RBAC_ONLY,
-     ENCRYPTION_USER_ACTIONS, ENCRYPTION_USER_DATA},
+     "Read metadata of keys and perform wrap/unwrap operations." RBAC_ONLY, ENCRYPTION_USER_ACTIONS,
+     ENCRYPTION_USER_DATA},
     {"12338af0-0e69-4776-bea7-57ae8d297424", "Key Vault Crypto User",
      "Perform cryptographic operations using keys." RBAC_ONLY, NONE, CRYPTO_USER_DATA},
     {"21090545-7ca7-4776-b22c-e363652d74d2", "Key Vault Reader",
@@ -93,8 +96,7 @@ const vault_role *vault_role_find(const char *ref)
         /* .../providers/Microsoft.Authorization/roleDefinitions/GUID */
         static const char marker[] = "/roleDefinitions/";
         size_t mn = sizeof(marker) - 1;
-        if ((size_t)(slash - ref) + 1 < mn ||
-            strncasecmp(slash + 1 - mn, marker, mn) != 0)
+        if ((size_t)(slash - ref) + 1 < mn || strncasecmp(slash + 1 - mn, marker, mn) != 0)
             return NULL;
         guid = slash + 1;
     }
@@ -300,14 +302,15 @@ static json_t *assignment_json(vault_app *app, const assignment *a)
     scope_of(app, a, scope, sizeof(scope));
     snprintf(id, sizeof(id), "%s/providers/Microsoft.Authorization/roleAssignments/%s", scope,
              a->id);
-    snprintf(def, sizeof(def), "/subscriptions/%.36s/providers/Microsoft.Authorization/"
+    snprintf(def, sizeof(def),
+             "/subscriptions/%.36s/providers/Microsoft.Authorization/"
              "roleDefinitions/%.63s",
              p.sub, a->role);
     rfc3339(created, sizeof(created), a->created);
     return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:s,s:s,s:n,s:n}}", "id", id,
-                     "name", a->id, "type", "Microsoft.Authorization/roleAssignments",
-                     "properties", "roleDefinitionId", def, "principalId", a->principal,
-                     "principalType", a->principal_type, "scope", scope, "condition", json_null(),
+                     "name", a->id, "type", "Microsoft.Authorization/roleAssignments", "properties",
+                     "roleDefinitionId", def, "principalId", a->principal, "principalType",
+                     a->principal_type, "scope", scope, "condition", json_null(),
                      "conditionVersion", json_null(), "description",
                      a->description[0] ? json_string(a->description) : json_null(), "createdOn",
                      created, "updatedOn", created, "createdBy", "updatedBy");
@@ -328,10 +331,10 @@ static json_t *role_json(const vault_role *r, const char *sub)
     for (const char *const *a = r->data_actions; *a; a++)
         json_array_append_new(data, json_string(*a));
     return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:[s],s:[{s:o,s:[],s:o,s:[]}]}}", "id", id,
-                     "name", r->id, "type", "Microsoft.Authorization/roleDefinitions",
-                     "properties", "roleName", r->name, "description", r->description, "type",
-                     "BuiltInRole", "assignableScopes", "/", "permissions", "actions", actions,
-                     "notActions", "dataActions", data, "notDataActions");
+                     "name", r->id, "type", "Microsoft.Authorization/roleDefinitions", "properties",
+                     "roleName", r->name, "description", r->description, "type", "BuiltInRole",
+                     "assignableScopes", "/", "permissions", "actions", actions, "notActions",
+                     "dataActions", data, "notDataActions");
 }
 
 static int assignment_row(void *cls, const vault_row *r)
@@ -350,7 +353,7 @@ static int assignment_row(void *cls, const vault_row *r)
 }
 
 #define ASSIGNMENT_COLS                                                                            \
-    "SELECT id,vault,key_name,principal_id,principal_type,role_id,description,created FROM "      \
+    "SELECT id,vault,key_name,principal_id,principal_type,role_id,description,created FROM "       \
     "role_assignments "
 
 /* Parses a scope; -1 after answering. For_write: only a vault or a key. */
@@ -403,10 +406,10 @@ static int parse_scope(kv_req *q, const char *scope, rscope *out, int for_write)
     }
 check:
     if (for_write && out->kind != SC_VAULT && out->kind != SC_KEY) {
-        vault_api_error(q, 400, "InvalidScope",
-                        NULL, "keyvaultd takes role assignments at a key vault's scope or a "
-                              "key's (/subscriptions/S/resourceGroups/G/providers/"
-                              "Microsoft.KeyVault/vaults/V[/keys/K]), not at '%.300s'.",
+        vault_api_error(q, 400, "InvalidScope", NULL,
+                        "keyvaultd takes role assignments at a key vault's scope or a "
+                        "key's (/subscriptions/S/resourceGroups/G/providers/"
+                        "Microsoft.KeyVault/vaults/V[/keys/K]), not at '%.300s'.",
                         *scope ? scope : "/");
         return -1;
     }
@@ -534,8 +537,8 @@ static void put_assignment(kv_req *q, const rscope *s, const char *id)
     q->operation = "RoleAssignmentPut";
     json_t *body = NULL;
     if (q->r->body.len)
-        body = json_loadb((const char *)q->r->body.data, q->r->body.len, JSON_REJECT_DUPLICATES,
-                          NULL);
+        body =
+            json_loadb((const char *)q->r->body.data, q->r->body.len, JSON_REJECT_DUPLICATES, NULL);
     json_t *props = json_object_get(body, "properties");
     const char *def = json_string_value(json_object_get(props, "roleDefinitionId"));
     const char *principal = json_string_value(json_object_get(props, "principalId"));
@@ -562,8 +565,7 @@ static void put_assignment(kv_req *q, const rscope *s, const char *id)
         goto out;
     }
     if (ptype && (strlen(ptype) >= 32 || *ptype == '\0')) {
-        vault_api_error(q, 400, "InvalidRoleAssignmentRequest", NULL,
-                        "principalType is invalid.");
+        vault_api_error(q, 400, "InvalidRoleAssignmentRequest", NULL, "principalType is invalid.");
         goto out;
     }
     if (desc && strlen(desc) >= 256) {
@@ -686,8 +688,8 @@ static void assignment_by_name(kv_req *q, const char *scope, const char *id)
             vault_api_error_cf(q, &e);
             return;
         }
-        cf_log(CF_LOG_INFO, "role assignment deleted", "vault", a.vault, "key", a.key,
-               "principal", a.principal, "request_id", q->r->request_id, NULL);
+        cf_log(CF_LOG_INFO, "role assignment deleted", "vault", a.vault, "key", a.key, "principal",
+               a.principal, "request_id", q->r->request_id, NULL);
     }
     vault_api_respond(q, 200, assignment_json(q->app, &a));
 }
@@ -751,8 +753,8 @@ void vault_rbac_route(kv_req *q, const char *scope, const char *tail)
             return assignment_by_name(q, scope, id);
         if (strcmp(q->method, "GET") != 0) {
             q->operation = "RoleAssignmentList";
-            vault_api_error(q, 405, "MethodNotAllowed", NULL,
-                            "The method %s is not allowed on %s.", q->method, q->r->path);
+            vault_api_error(q, 405, "MethodNotAllowed", NULL, "The method %s is not allowed on %s.",
+                            q->method, q->r->path);
             return;
         }
         return list_assignments(q, scope);

@@ -28,7 +28,8 @@
  *
  *   PUT|GET|DELETE {scope}/providers/Microsoft.Authorization/roleAssignments/{guid}
  *   GET {scope}/providers/Microsoft.Authorization/roleAssignments[?$filter=principalId eq '…']
- *   GET [{scope}]/providers/Microsoft.Authorization/roleDefinitions[/{guid}][?$filter=roleName eq '…']
+ *   GET [{scope}]/providers/Microsoft.Authorization/roleDefinitions[/{guid}][?$filter=roleName eq
+ * '…']
  *
  * where the scope of a PUT is a vault's ARM id or a key's below it, and a
  * listing's may also be a subscription, a group or nothing (every vault).
