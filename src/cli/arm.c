@@ -86,8 +86,8 @@ int cli_group_get(cli_ctx *c, const char *group, json_t **out, cli_err *e)
     return cli_path_add(p, sizeof(p), "", group, e) || cli_mgmt(c, "GET", p, NULL, out, e);
 }
 
-int cli_collection_path(cli_ctx *c, const char *group, const char *ns, const char *type,
-                        char *out, size_t cap, cli_err *e)
+int cli_collection_path(cli_ctx *c, const char *group, const char *ns, const char *type, char *out,
+                        size_t cap, cli_err *e)
 {
     const char *sub;
     if (cli_subscription(c, &sub, e))

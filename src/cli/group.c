@@ -146,9 +146,9 @@ static int run_group_delete(cli_ctx *c, const cli_args *a, json_t **res, cli_err
             json_array_foreach(both[k], i, it)
             {
                 const char *t = json_string_value(json_object_get(it, "type"));
-                int w = snprintf(list + used, sizeof(list) - used, "%s%s/%s", used ? ", " : "",
-                                 t ? t : "resource",
-                                 json_string_value(json_object_get(it, "name")));
+                int w =
+                    snprintf(list + used, sizeof(list) - used, "%s%s/%s", used ? ", " : "",
+                             t ? t : "resource", json_string_value(json_object_get(it, "name")));
                 if (w > 0 && (size_t)w < sizeof(list) - used)
                     used += (size_t)w;
             }
@@ -194,9 +194,9 @@ static json_t *account_json(const json_t *s, const char *current)
 {
     const char *id = json_string_value(json_object_get(s, "subscriptionId"));
     const char *name = json_string_value(json_object_get(s, "displayName"));
-    return json_pack("{s:s,s:s,s:b,s:s,s:O,s:O}", "environmentName", "coffer", "id",
-                     id ? id : "", "isDefault", id && current && strcasecmp(id, current) == 0,
-                     "name", name ? name : "", "state", json_object_get(s, "state"), "tenantId",
+    return json_pack("{s:s,s:s,s:b,s:s,s:O,s:O}", "environmentName", "coffer", "id", id ? id : "",
+                     "isDefault", id && current && strcasecmp(id, current) == 0, "name",
+                     name ? name : "", "state", json_object_get(s, "state"), "tenantId",
                      json_object_get(s, "tenantId"));
 }
 
@@ -221,8 +221,7 @@ static int run_account_list(cli_ctx *c, const cli_args *a, json_t **res, cli_err
     const char *sub;
     json_t *list = NULL;
     (void)a;
-    if (cli_subscription(c, &sub, e) ||
-        cli_list_values(c, cli_mgmt, "/subscriptions", &list, e))
+    if (cli_subscription(c, &sub, e) || cli_list_values(c, cli_mgmt, "/subscriptions", &list, e))
         return -1;
     *res = json_array();
     size_t i;
@@ -303,8 +302,8 @@ static int run_configure(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e
     const char *vals[] = {cfg.group, cfg.location};
     for (size_t k = 0; k < 2; k++)
         if (vals[k])
-            json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "name", keys[k], "source",
-                                                 path, "value", vals[k]));
+            json_array_append_new(
+                arr, json_pack("{s:s,s:s,s:s}", "name", keys[k], "source", path, "value", vals[k]));
     cli_config_free(&cfg);
     *res = arr;
     (void)c;
@@ -360,15 +359,14 @@ const cli_verb cli_account_verbs[] = {
      "coffer account show --query id -o tsv"},
     {"list", "List the subscriptions.", cli_no_opts, run_account_list,
      "coffer account list --query [].id -o tsv"},
-    {"set", "Make a subscription the current one (written to the config file).",
-     account_set_opts, run_account_set,
-     "coffer account set --subscription 00000000-0000-0000-0000-000000000000"},
+    {"set", "Make a subscription the current one (written to the config file).", account_set_opts,
+     run_account_set, "coffer account set --subscription 00000000-0000-0000-0000-000000000000"},
     {0},
 };
 
 /* `coffer configure --defaults ...`: the group's verb without a word */
 const cli_verb cli_configure_verbs[] = {
-    {"", "Set defaults (group, location) for every later command, as az configure.",
-     configure_opts, run_configure, "coffer configure --defaults group=myresourcegroup"},
+    {"", "Set defaults (group, location) for every later command, as az configure.", configure_opts,
+     run_configure, "coffer configure --defaults group=myresourcegroup"},
     {0},
 };

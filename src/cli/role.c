@@ -33,8 +33,9 @@ static int scope_check(const char *s, const char **path, cli_err *e)
         return 0;
     arm_path ap;
     size_t n = strlen(s);
-    int ok = s[0] == '/' && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                      "0123456789._()-/") == n &&
+    int ok = s[0] == '/' &&
+             strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                       "0123456789._()-/") == n &&
              arm_path_parse(&ap, s, n) == 0 &&
              (ap.kind == ARM_SUBSCRIPTION || ap.kind == ARM_GROUP || ap.kind == ARM_RESOURCE);
     if (!ok)
@@ -62,8 +63,8 @@ static const json_t *role_find(const json_t *defs, const char *ref, cli_err *e)
     {
         const char *name = json_string_value(json_object_get(it, "name"));
         const char *id = json_string_value(json_object_get(it, "id"));
-        const char *rn = json_string_value(json_object_get(json_object_get(it, "properties"),
-                                                           "roleName"));
+        const char *rn =
+            json_string_value(json_object_get(json_object_get(it, "properties"), "roleName"));
         const char *slash = strrchr(ref, '/');
         if ((rn && strcasecmp(rn, ref) == 0) || (name && strcasecmp(name, ref) == 0) ||
             (id && strcasecmp(id, ref) == 0) || (slash && name && strcasecmp(slash + 1, name) == 0))
@@ -93,9 +94,8 @@ static const char *role_name_of(const json_t *defs, const char *def_id)
 static json_t *assignment_out(const json_t *a, const json_t *defs)
 {
     json_t *copy = json_copy((json_t *)a);
-    const char *rn = role_name_of(
-        defs, json_string_value(
-                  json_object_get(json_object_get(a, "properties"), "roleDefinitionId")));
+    const char *rn = role_name_of(defs, json_string_value(json_object_get(
+                                            json_object_get(a, "properties"), "roleDefinitionId")));
     if (copy && rn)
         json_object_set_new(copy, "roleDefinitionName", json_string(rn));
     json_t *f = cli_arm_flatten(copy);
@@ -161,8 +161,8 @@ static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     const json_t *def = role_find(defs, role, e);
     if (def == NULL || new_guid(guid, e) || assignee_oid(c, oid ? oid : who, principal, e))
         goto out;
-    body = json_pack("{s:{s:O,s:s}}", "properties", "roleDefinitionId",
-                     json_object_get(def, "id"), "principalId", principal);
+    body = json_pack("{s:{s:O,s:s}}", "properties", "roleDefinitionId", json_object_get(def, "id"),
+                     "principalId", principal);
     json_t *props = json_object_get(body, "properties");
     if (ptype)
         json_object_set_new(props, "principalType", json_string(ptype));
@@ -266,8 +266,7 @@ static int run_delete(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
         if (at == NULL || sn >= sizeof(sc))
             return cli_usage(e, "argument --ids: '%.200s' is not a role assignment id", ids[i]);
         snprintf(sc, sizeof(sc), "%.*s", (int)sn, ids[i]);
-        if ((sn && scope_check(sc, &p, e)) ||
-            !cli_is_uuid(at + strlen(AUTHZ "/roleAssignments/")))
+        if ((sn && scope_check(sc, &p, e)) || !cli_is_uuid(at + strlen(AUTHZ "/roleAssignments/")))
             return e->set ? -1
                           : cli_usage(e, "argument --ids: '%.200s' is not a role assignment id",
                                       ids[i]);
@@ -287,12 +286,11 @@ static int run_delete(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     json_array_foreach(list, i, it)
     {
         /* at exactly the scope given (az leaves inherited ones alone) */
-        const char *sc = json_string_value(json_object_get(json_object_get(it, "properties"),
-                                                           "scope"));
+        const char *sc =
+            json_string_value(json_object_get(json_object_get(it, "properties"), "scope"));
         if (scope && !(sc && arm_eq(sc, scope)))
             continue;
-        if (cli_vault_mgmt(c, "DELETE", json_string_value(json_object_get(it, "id")), NULL, &r,
-                           e))
+        if (cli_vault_mgmt(c, "DELETE", json_string_value(json_object_get(it, "id")), NULL, &r, e))
             goto out;
         json_decref(r);
         r = NULL;

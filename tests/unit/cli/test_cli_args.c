@@ -182,7 +182,8 @@ Test(cli_main, required_options)
     expect_usage(6, a3, "give --key-encryption-key, --identity or both",
                  "usage: coffer acr encryption rotate-key");
     const char *a4[] = {"coffer", "keyvault", "update", "-n", "v"};
-    expect_usage(5, a4, "give --enable-purge-protection or --retention-days",
+    expect_usage(5, a4,
+                 "give --enable-purge-protection, --enable-rbac-authorization or --retention-days",
                  "usage: coffer keyvault update");
 }
 
@@ -263,7 +264,7 @@ Test(cli_main, help_goes_to_stdout_with_exit_0)
     r = run_cli(5, (const char *[]){"coffer", "acr", "encryption", "rotate-key", "-h"});
     cr_assert_eq(r.code, 0);
     cr_assert_not_null(strstr(r.out, "usage: coffer acr encryption rotate-key --name/-n NAME "
-                                     "[--key-encryption-key KEY_URI]"),
+                                     "[--resource-group/-g GROUP] [--key-encryption-key KEY_URI]"),
                        "%s", r.out);
     run_free(&r);
 }
@@ -296,8 +297,10 @@ Test(cli_main, connection_errors_exit_1_without_the_token)
     unsetenv("COFFER_URL");
     unsetenv("COFFER_TOKEN");
     cr_assert_eq(r.code, 1);
-    cr_assert_eq(strncmp(r.err, "ERROR: (ConnectionError) cannot reach 127.0.0.1:1/identities", 60),
-                 0, "%s", r.err);
+    /* the first call asks for the current subscription */
+    cr_assert_eq(
+        strncmp(r.err, "ERROR: (ConnectionError) cannot reach 127.0.0.1:1/subscriptions", 63), 0,
+        "%s", r.err);
     cr_assert_null(strstr(r.err, "VERY-SECRET-TOKEN"));
     cr_assert_str_eq(r.out, "");
     run_free(&r);
@@ -307,8 +310,11 @@ Test(cli_main, missing_token_is_reported_before_any_call)
 {
     setenv("COFFER_CONFIG", "/dev/null", 1);
     unsetenv("COFFER_VAULT_TOKEN");
+    /* with its subscription configured, a vault listing needs only keyvaultd */
+    setenv("COFFER_SUBSCRIPTION", "00000000-0000-0000-0000-000000000000", 1);
     const char *argv[] = {"coffer", "keyvault", "list"};
     run_result r = run_cli(3, argv);
+    unsetenv("COFFER_SUBSCRIPTION");
     cr_assert_eq(r.code, 1);
     cr_assert_not_null(strstr(r.err, "ERROR: (ConfigError) no token for the key vault"), "%s",
                        r.err);
