@@ -360,7 +360,8 @@ static const char *assigned_key(const json_t *uai, const char *ref)
     {
         const char *cid = json_string_value(json_object_get(v, "clientId"));
         const char *slash = strrchr(k, '/');
-        if (arm_eq(k, ref) || (slash && strcmp(slash + 1, ref) == 0) ||
+        const char *legacy = strncmp(ref, "/identities/", 12) == 0 ? ref + 12 : NULL;
+        if (arm_eq(k, ref) || (slash && strcmp(slash + 1, legacy ? legacy : ref) == 0) ||
             (cid && strcasecmp(cid, ref) == 0))
             return k;
     }

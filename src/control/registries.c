@@ -454,10 +454,16 @@ static int parse_body(http_req *r, const json_t *body, reg_body *b)
         json_t *v;
         json_object_foreach(uai, ref, v)
         {
-            if (!(json_is_object(v) || json_is_null(v))) {
+            arm_path ap;
+            if (!(json_is_object(v) || json_is_null(v)) ||
+                (ctl_identity_ref_name(ref) == NULL &&
+                 (arm_path_parse(&ap, ref, strlen(ref)) != 0 || ap.kind != ARM_RESOURCE ||
+                  !arm_path_is(&ap, ARM_NS_IDENTITY, ARM_TYPE_IDENTITY) || ap.rest[0]))) {
                 mgmt_fail(r, 400, "InvalidRequest",
-                          "identity.userAssignedIdentities values must be objects; '%.300s' has "
-                          "another.",
+                          "identity.userAssignedIdentities keys must be identity resource ids "
+                          "(/subscriptions/SUB/resourceGroups/GROUP/providers/"
+                          "Microsoft.ManagedIdentity/userAssignedIdentities/NAME, or "
+                          "/identities/NAME) with an object value; got '%.300s'.",
                           ref);
                 return -1;
             }
@@ -465,10 +471,7 @@ static int parse_body(http_req *r, const json_t *body, reg_body *b)
             if (identity_ref_resolve(ref, &b->uai_id[b->n_uai], &e) != CF_OK) {
                 if (e.code == CF_ENOTFOUND)
                     mgmt_fail(r, 400, "IdentityNotFound",
-                              "The user-assigned identity '%.300s' does not exist: give its "
-                              "resource id (/subscriptions/SUB/resourceGroups/GROUP/providers/"
-                              "Microsoft.ManagedIdentity/userAssignedIdentities/NAME).",
-                              ref);
+                              "The user-assigned identity '%.300s' does not exist.", ref);
                 else
                     mgmt_fail_err(r, &e, "identity lookup");
                 return -1;

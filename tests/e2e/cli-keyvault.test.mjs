@@ -5,16 +5,20 @@
 // delete / recover / purge, paged lists), --query/-o tsv, the config file,
 // TLS trust through the vault's CA file, and the error contract: stderr
 // `ERROR: (<Code>) <message>` with exit 1, usage errors with exit 2, no
-// token ever printed.
+// token ever printed. Vaults live in resource groups, which are cofferd's:
+// a cofferd runs beside keyvaultd, the group `clikv` is made with the CLI
+// and set as the default group (COFFER_DEFAULTS_GROUP), as a user does with
+// `az configure --defaults group=`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshDir } from './lib/daemons.mjs';
+import { freshDir, startDaemon } from './lib/daemons.mjs';
+import { readFileSync } from 'node:fs';
 import { cofferRunner } from './lib/cli.mjs';
 import { startKeyvaultd, createSoftHsm } from './lib/vault.mjs';
 
-let kv, hsm, home, env;
+let kv, hsm, home, env, cofferd, cofferDir;
 const { coffer, ok, fails } = cofferRunner(() => env);
 
 before(async () => {
@@ -22,15 +26,26 @@ before(async () => {
   kv = await startKeyvaultd({ hsm });
   home = freshDir('coffer-cli-home-');
   env = { PATH: process.env.PATH, HOME: home };
+  cofferDir = freshDir('coffer-cli-kv-');
+  cofferd = await startDaemon('cofferd', ['--data', cofferDir, '--listen', '127.0.0.1:0',
+    '--mgmt-listen', '127.0.0.1:0'], { listeners: 2 });
+  const line = (await cofferd.waitLog(/"msg":"listening".*"api":"management"/)).split('\n')
+    .find((l) => /"msg":"listening"/.test(l) && /"api":"management"/.test(l));
   Object.assign(env, {
+    COFFER_URL: `http://127.0.0.1:${JSON.parse(line).port}`,
+    COFFER_TOKEN: readFileSync(join(cofferDir, 'admin.token'), 'utf8').trim(),
     COFFER_VAULT_URL: kv.url,
     COFFER_VAULT_TOKEN: kv.adminToken,
     COFFER_VAULT_CA: join(kv.dataDir, 'tls', 'cert.pem'),
   });
+  ok(['group', 'create', '-n', 'clikv', '-l', 'local']);
+  env.COFFER_DEFAULTS_GROUP = 'clikv';
 });
 
 after(async () => {
   await kv?.stop();
+  await cofferd?.stop();
+  if (cofferDir) rmSync(cofferDir, { recursive: true, force: true });
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
@@ -43,8 +58,10 @@ test('keyvault create with purge protection, show, list, update', () => {
   assert.equal(r.json.properties.softDeleteRetentionInDays, 7);
   assert.equal(r.json.properties.vaultUri, `https://clivault.vault.localhost:${kv.port}/`);
   assert.equal(ok(['keyvault', 'show', '-n', 'clivault', '--query', 'properties.enablePurgeProtection', '-o', 'tsv']).out, 'true\n');
+  // the default group's vaults; the default vault lives in the group "default"
   const names = ok(['keyvault', 'list', '--query', '[].name', '-o', 'tsv']).out.trim().split('\n');
-  assert.deepEqual(names.sort(), ['clivault', 'default']);
+  assert.deepEqual(names.sort(), ['clivault']);
+  assert.equal(ok(['keyvault', 'list', '-g', 'default', '--query', '[].name', '-o', 'tsv']).out, 'default\n');
   // a vault without purge protection, then turned on with update
   ok(['keyvault', 'create', '-n', 'clisoft', '--retention-days', '7']);
   assert.equal(ok(['keyvault', 'show', '-n', 'clisoft', '--query', 'properties.enablePurgeProtection', '-o', 'tsv']).out, 'false\n');
@@ -188,7 +205,7 @@ test('errors: exit 1, ERROR: (Code) message, no token printed', () => {
   assert.ok(!un2.err.includes(bad));
   // TLS is verified: without the vault's CA the system bundle does not trust it
   const tls = fails(['keyvault', 'list'], 'ConnectionError', { COFFER_VAULT_CA: undefined });
-  assert.match(tls.err, /cannot reach 127\.0\.0\.1:\d+\/vaults/);
+  assert.match(tls.err, /cannot reach 127\.0\.0\.1:\d+\/subscriptions\/.*\/vaults/);
   assert.ok(!tls.err.includes(kv.adminToken));
   // nothing listening
   fails(['keyvault', 'list'], 'ConnectionError', { COFFER_VAULT_URL: 'https://127.0.0.1:1' });
