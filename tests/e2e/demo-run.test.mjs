@@ -84,7 +84,8 @@ test('make run: a CMK-encrypted demo registry with its vault, ready for a push, 
   assert.match(enc.keyVaultProperties.versionedKeyIdentifier, /\/keys\/cofferdemo-key\/[0-9a-f]{32}$/);
   const reg = coffer('acr', 'show', '-n', 'cofferdemo');
   assert.equal(reg.sku.name, 'Premium');
-  assert.equal(reg.properties.adminUserEnabled, true, 'the admin user is enabled for the demo');
+  assert.equal(reg.adminUserEnabled, true, 'the admin user is enabled for the demo (az shows properties flattened)');
+  assert.equal(reg.resourceGroup, 'default', 'in the default group of run/coffer.config');
   assert.match(d.out(), /--dest-creds cofferdemo:\$\(build\/coffer acr credential show -n cofferdemo --query 'passwords\[0\]\.value' -o tsv\)/,
     'run-demo prints how to push with the admin user');
 
