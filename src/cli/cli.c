@@ -111,18 +111,21 @@ static void print_group_help(FILE *f, const cli_group *g)
 
 static void print_top_help(FILE *f)
 {
-    fputs("usage: coffer GROUP COMMAND [options] [--query PATH] [-o json|tsv]\n"
-          "       coffer --version | coffer [GROUP] --help\n\n"
-          "The command-line client of cofferd (registries, identities) and keyvaultd (vaults,\n"
-          "keys). Config: $COFFER_CONFIG or ~/.config/coffer/config (url, token, token_file,\n"
-          "vault_url, vault_token, vault_token_file, vault_ca, vault_domain); environment:\n"
-          "COFFER_URL COFFER_TOKEN COFFER_VAULT_URL COFFER_VAULT_TOKEN COFFER_VAULT_CA\n"
-          "COFFER_VAULT_DOMAIN. Exit codes: 0 ok, 1 failed, 2 usage error.\n",
-          f);
+    fputs(
+        "usage: coffer GROUP COMMAND [options] [--query PATH] [-o json|tsv]\n"
+        "       coffer --version | coffer [GROUP] --help\n\n"
+        "The command-line client of cofferd (resource groups, registries, identities) and\n"
+        "keyvaultd (vaults, role assignments, keys), with az's verbs. Config: $COFFER_CONFIG or\n"
+        "~/.config/coffer/config (url, token, token_file, vault_url, vault_token,\n"
+        "vault_token_file, vault_ca, vault_domain, subscription, group, location); environment:\n"
+        "COFFER_URL COFFER_TOKEN COFFER_VAULT_URL COFFER_VAULT_TOKEN COFFER_VAULT_CA\n"
+        "COFFER_VAULT_DOMAIN COFFER_SUBSCRIPTION COFFER_DEFAULTS_GROUP COFFER_DEFAULTS_LOCATION.\n"
+        "Exit codes: 0 ok, 1 failed, 2 usage error.\n",
+        f);
     for (size_t i = 0; i < NGROUPS; i++) {
         fprintf(f, "\n%s -- %s\n", groups[i].name, groups[i].summary);
         for (const cli_verb *v = groups[i].verbs; v->name; v++)
-            fprintf(f, "  coffer %s %s\n", groups[i].name, v->name);
+            fprintf(f, "  coffer %s%s%s\n", groups[i].name, v->name[0] ? " " : "", v->name);
     }
 }
 

@@ -121,34 +121,22 @@ cf_code arm_sub_get(arm_subscription *out, const char *id, cf_err *e)
 }
 
 typedef struct sub_walk {
+    arm_subscription row;
     int (*fn)(void *cls, const arm_subscription *s);
     void *cls;
-    arm_subscription rows[64];
-    int n, more;
 } sub_walk;
 
-static int sub_collect(void *cls, const meta_sql_row *r)
+static int sub_each_row(void *cls, const meta_sql_row *r)
 {
     sub_walk *w = cls;
-    if (w->n == (int)(sizeof(w->rows) / sizeof(w->rows[0]))) {
-        w->more = 1;
-        return 1;
-    }
-    sub_row(&w->rows[w->n++], r);
-    return 0;
+    sub_row(&w->row, r);
+    return w->fn(w->cls, &w->row);
 }
 
 cf_code arm_sub_each(int (*fn)(void *cls, const arm_subscription *s), void *cls, cf_err *e)
 {
-    static sub_walk zero;
-    sub_walk w = zero;
-    cf_code rc = meta_sql_run(SQL_SUB_ALL, NULL, 0, sub_collect, &w, NULL, e);
-    if (rc == CF_OK && w.more)
-        cf_log(CF_LOG_WARN, "more than 64 subscriptions: the list is cut", NULL);
-    for (int i = 0; rc == CF_OK && i < w.n; i++)
-        if (fn(cls, &w.rows[i]) != 0)
-            break;
-    return rc;
+    sub_walk w = {.fn = fn, .cls = cls};
+    return meta_sql_run(SQL_SUB_ALL, NULL, 0, sub_each_row, &w, NULL, e);
 }
 
 /* ---- resource groups ---- */

@@ -81,6 +81,8 @@ const char *arm_default_group(void);
 /* Subscriptions; ids compared case-insensitively. CF_ENOTFOUND. */
 cf_code arm_sub_put(const arm_subscription *s, int *created, cf_err *e);
 cf_code arm_sub_get(arm_subscription *out, const char *id, cf_err *e);
+/* Every subscription, by id; fn must not call the store (as for
+ * arm_place_each) and stops the walk by returning non-zero. */
 cf_code arm_sub_each(int (*fn)(void *cls, const arm_subscription *s), void *cls, cf_err *e);
 
 /* Resource groups; names compared case-insensitively. put: *created = 1
@@ -88,7 +90,7 @@ cf_code arm_sub_each(int (*fn)(void *cls, const arm_subscription *s), void *cls,
  * another is asked for, as ARM refuses). */
 cf_code arm_group_put(const arm_group *g, int *created, cf_err *e);
 cf_code arm_group_get(arm_group *out, const char *sub, const char *name, cf_err *e);
-/* The groups of a subscription, by name. */
+/* The groups of a subscription, by name (fn as for arm_sub_each). */
 cf_code arm_group_each(const char *sub, int (*fn)(void *cls, const arm_group *g), void *cls,
                        cf_err *e);
 /* Removes the group row; CF_ECONFLICT while a resource is placed in it,

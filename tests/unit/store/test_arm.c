@@ -115,8 +115,8 @@ Test(store_arm, groups_are_case_insensitive_and_keep_their_location)
     int created = 0;
     cr_assert_eq(arm_group_put(&g, &created, NULL), CF_OK);
     cr_assert(created);
-    arm_group again = {.sub = "AAAA0A0A-BB1B-CC2C-DD3D-EEEEEE4E4E4E", .name = "myrg",
-                       .location = "EastUS"};
+    arm_group again = {
+        .sub = "AAAA0A0A-BB1B-CC2C-DD3D-EEEEEE4E4E4E", .name = "myrg", .location = "EastUS"};
     cr_assert_eq(arm_group_put(&again, &created, NULL), CF_OK);
     cr_assert_not(created);
     arm_group moved = {.sub = SUB, .name = "myrg", .location = "westus"};

@@ -29,9 +29,20 @@ static int role_allows_perm(const char *role, const char *perm)
 Test(vault_rbac, encryption_user_reads_wraps_and_unwraps_only)
 {
     const char *yes[] = {"get", "list", "wrapKey", "unwrapKey"};
-    const char *no[] = {"create", "import", "update", "delete", "recover", "purge", "encrypt",
-                        "decrypt", "sign", "verify", "rotate", "getrotationpolicy",
-                        "setrotationpolicy", "release"};
+    const char *no[] = {"create",
+                        "import",
+                        "update",
+                        "delete",
+                        "recover",
+                        "purge",
+                        "encrypt",
+                        "decrypt",
+                        "sign",
+                        "verify",
+                        "rotate",
+                        "getrotationpolicy",
+                        "setrotationpolicy",
+                        "release"};
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
         cr_assert(role_allows_perm("Key Vault Crypto Service Encryption User", yes[i]), "%s",
                   yes[i]);
@@ -42,10 +53,25 @@ Test(vault_rbac, encryption_user_reads_wraps_and_unwraps_only)
 
 Test(vault_rbac, officer_and_administrator_do_everything_with_keys)
 {
-    const char *all[] = {"get",     "list",    "create",  "import",  "update",
-                         "delete",  "recover", "purge",   "backup",  "restore",
-                         "encrypt", "decrypt", "wrapKey", "unwrapKey", "sign",
-                         "verify",  "release", "rotate",  "getrotationpolicy",
+    const char *all[] = {"get",
+                         "list",
+                         "create",
+                         "import",
+                         "update",
+                         "delete",
+                         "recover",
+                         "purge",
+                         "backup",
+                         "restore",
+                         "encrypt",
+                         "decrypt",
+                         "wrapKey",
+                         "unwrapKey",
+                         "sign",
+                         "verify",
+                         "release",
+                         "rotate",
+                         "getrotationpolicy",
                          "setrotationpolicy"};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         cr_assert(role_allows_perm("Key Vault Crypto Officer", all[i]), "%s", all[i]);
@@ -176,12 +202,12 @@ Test(vault_rbac_store, assignments_at_the_vault_and_at_a_key)
     cr_assert_not(vault_rbac_allows(&app, "kv1", "k1", OID, "unwrapKey"));
     assign("11111111-0000-4000-8000-000000000001", "kv1", "k1", OID, ENC_USER);
     cr_assert(vault_rbac_allows(&app, "kv1", "k1", OID, "unwrapKey"));
-    cr_assert(vault_rbac_allows(&app, "KV1", "K1", OID, "get")); /* names ignore case */
+    cr_assert(vault_rbac_allows(&app, "KV1", "K1", OID, "get"));           /* names ignore case */
     cr_assert_not(vault_rbac_allows(&app, "kv1", "k2", OID, "unwrapKey")); /* another key */
     cr_assert_not(vault_rbac_allows(&app, "kv1", "", OID, "list"));        /* the vault */
     cr_assert_not(vault_rbac_allows(&app, "kv1", "k1", OID, "create"));
-    cr_assert_not(vault_rbac_allows(&app, "kv1", "k1", "aaaaaaaa-e09f-4d4c-98b3-16bb1e8cdde0",
-                                    "unwrapKey"));
+    cr_assert_not(
+        vault_rbac_allows(&app, "kv1", "k1", "aaaaaaaa-e09f-4d4c-98b3-16bb1e8cdde0", "unwrapKey"));
     assign("11111111-0000-4000-8000-000000000002", "kv1", "", OID, OFFICER);
     cr_assert(vault_rbac_allows(&app, "kv1", "k2", OID, "create"));
     cr_assert(vault_rbac_allows(&app, "kv1", "", OID, "list"));
