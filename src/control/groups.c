@@ -19,8 +19,8 @@
  * in ARM. Deleting a group deletes what cofferd holds in it, registries
  * first (their keys wiped, as `acr delete` does), then identities; it is
  * refused while an identity of the group is assigned to a registry of
- * another group. The coffer client deletes the group's vaults first and
- * asks before any of it (`group delete --yes`).
+ * another group, and for the default group (the legacy paths create there). The coffer client
+ * deletes the group's vaults first and asks before any of it (`group delete --yes`).
  */
 #define CF_LOG_MOD "mgmt"
 #include <stdio.h>
@@ -375,6 +375,13 @@ static void group_delete(http_req *r, const char *sub, const char *name)
     pthread_mutex_lock(&mgmt_mu);
     if (scope_exists(r, &s, NULL) != 0)
         goto out;
+    if (arm_eq(sub, arm_default_sub()) && arm_eq(name, arm_default_group())) {
+        /* the legacy paths and `cofferd --registry` create there */
+        mgmt_fail(r, 409, "Conflict",
+                  "The default resource group '%s' cannot be deleted (cofferd --default-group).",
+                  name);
+        goto out;
+    }
     if (arm_place_each(sub, name, NULL, doomed_add, &d, &e) != CF_OK || d.oom ||
         meta_registry_each(reg_name_add, &all, &e) != CF_OK || all.oom) {
         if (e.code == CF_OK)

@@ -152,6 +152,10 @@ describe('resource groups through the CLI and the management API', { timeout: 18
     assert.equal((await s.mgmt('GET', '/identities/mi-del')).status, 404);
     // the name is free again
     ok(['acr', 'create', '-g', 'rg-a', '-n', 'regdel01', '--sku', 'Basic']);
+    // the default group stays (the legacy paths create there)
+    const dflt = await s.mgmt('DELETE', `/subscriptions/${DEFAULT_SUB}/resourceGroups/default`);
+    assert.equal(dflt.status, 409, dflt.text);
+    assert.match(dflt.json.error.message, /default resource group/);
     // an empty group goes without --yes
     ok(['group', 'create', '-n', 'rg-empty', '-l', 'eastus']);
     ok(['group', 'delete', '-n', 'rg-empty']);
