@@ -15,7 +15,7 @@
 # library (libcoffer.a) that the three programs and the tests link.
 
 CC      ?= cc
-PKGS    := libmicrohttpd libcrypto sqlite3 jansson libcurl p11-kit-1
+PKGS    := libmicrohttpd libcrypto sqlite3 libpq jansson libcurl p11-kit-1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lpthread
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Werror

@@ -1,6 +1,7 @@
 /*
  * cofferd -- the registry service (DESIGN §1). A thin main: parse flags,
- * open the stores (SQLite metadata, the SRK, the sealed object tree), the
+ * open the stores (the metadata on SQLite or PostgreSQL, the SRK, the
+ * sealed object tree), the
  * admin token and the identity issuer's key, create the registries named
  * with --registry, serve the OCI data plane and the management API, run
  * the customer-managed key checks, until SIGTERM/SIGINT; then stop
@@ -8,10 +9,11 @@
  * stop the key checks (wiping every C), the janitor, and wipe every key.
  *
  *   cofferd --data DIR --listen HOST:PORT --mgmt-listen HOST:PORT
- *           [--issuer URL] [--tenant UUID] [--subscription UUID]
- *           [--default-group NAME] [--vault-ca FILE] [--key-check-interval SECONDS]
- * [--vault-timeout SECONDS]
- *           [--registry NAME]... [--login-domain DOMAIN] [--upload-ttl SECONDS]
+ *           [--database postgresql://...]
+ *           [--issuer URL] [--tenant UUID] [--subscription UUID] [--default-group NAME]
+ *           [--vault-ca FILE] [--key-check-interval SECONDS] [--vault-timeout SECONDS]
+ *           [--registry NAME]... [--login-domain DOMAIN] [--service NAME]
+ *           [--upload-ttl SECONDS]
  *           [--threads N] [--idle-timeout SECONDS] [--log-level L]
  *           [--insecure-no-auth] [--config FILE]
  *
@@ -24,7 +26,10 @@
  * The order of the start matters: the data plane is bound first (its
  * address is the loginServer of registries without a login domain), then
  * the management API (the issuer URL defaults to its bound port), then the
- * issuer, then the key checks (they mint tokens with it).
+ * issuer, then the key checks (they mint tokens with it). "listening" is
+ * logged for both listeners only after all of that succeeded: a failure
+ * anywhere (a port taken) ends the start with "cannot start" and exit 1,
+ * never after an announcement.
  */
 #define CF_LOG_MOD "cofferd"
 #include <errno.h>
@@ -49,6 +54,7 @@
 #include "control/mgmt.h"
 #include "control/validate.h"
 #include "http/server.h"
+#include "portal/portal.h"
 #include "registry/api.h"
 #include "registry/janitor.h"
 #include "registry/keyring.h"
@@ -63,14 +69,19 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: cofferd [--data DIR] [--listen HOST:PORT] [--mgmt-listen HOST:PORT]\n"
+            "               [--database URI]\n"
             "               [--issuer URL] [--tenant UUID] [--subscription UUID]\n"
             "               [--default-group NAME] [--vault-ca FILE]\n"
             "               [--key-check-interval SECONDS] [--vault-timeout SECONDS]\n"
-            "               [--registry NAME]... [--login-domain DOMAIN] [--upload-ttl SECONDS]\n"
+            "               [--registry NAME]... [--login-domain DOMAIN] [--service NAME]\n"
+            "               [--upload-ttl SECONDS]\n"
             "               [--threads N] [--idle-timeout SECONDS] [--log-level LEVEL]\n"
             "               [--insecure-no-auth] [--config FILE]\n"
             "  --config FILE         JSON object of these flags by long name, read first\n"
             "  --data DIR            data directory (default ./cofferd-data)\n"
+            "  --database URI        metadata database: postgresql://USER@HOST:PORT/DB (a\n"
+            "                        password from ~/.pgpass or PGPASSFILE, never here) or\n"
+            "                        a SQLite file (default DIR/cofferd.db)\n"
             "  --listen HOST:PORT    data plane address (default 127.0.0.1:5000)\n"
             "  --mgmt-listen HOST:PORT management API address, plain HTTP (default\n"
             "                        127.0.0.1:5001); bearer: DIR/admin.token\n"
@@ -90,6 +101,9 @@ static void usage(FILE *f)
             "  --registry NAME       create registry NAME (5-50 letters and digits) with\n"
             "                        service-managed encryption if absent; repeatable\n"
             "  --login-domain DOMAIN route Host <registry>.DOMAIN to that registry\n"
+            "  --service NAME        the registry token service (the challenge's service, the\n"
+            "                        only aud minted and accepted; default: the data plane's\n"
+            "                        address, e.g. 127.0.0.1:5000)\n"
             "  --upload-ttl SECONDS  remove uploads idle this long (default 3600)\n"
             "  --threads N           worker threads (default 8)\n"
             "  --idle-timeout SECONDS close connections idle this long (default 300)\n"
@@ -120,6 +134,20 @@ static void data_address(char *out, size_t cap, const char *listen, const char *
         snprintf(out, cap, "localhost:%s", port);
     else
         snprintf(out, cap, "%.*s:%s", (int)hl, listen, port);
+}
+
+/* 1 when a libpq URI carries a password ("user:password@" or a
+ * password= parameter): it would be in the process listing. */
+static int database_uri_has_password(const char *uri)
+{
+    if (strncmp(uri, "postgres://", 11) != 0 && strncmp(uri, "postgresql://", 13) != 0)
+        return 0;
+    const char *auth = strstr(uri, "://") + 3;
+    const char *end = auth + strcspn(auth, "/?");
+    const char *at = memchr(auth, '@', (size_t)(end - auth));
+    if (at != NULL && memchr(auth, ':', (size_t)(at - auth)) != NULL)
+        return 1;
+    return strstr(uri, "password=") != NULL;
 }
 
 /* Flags that take no value (JSON true sets them, false leaves them out). */
@@ -245,10 +273,11 @@ int main(int argc, char **argv)
     const char *listen = "127.0.0.1:5000";
     const char *mgmt_listen = "127.0.0.1:5001";
     const char *data = "./cofferd-data";
+    const char *database = NULL;
     const char *issuer_arg = NULL, *tenant = MGMT_DEFAULT_TENANT, *vault_ca = NULL;
     const char *subscription = MGMT_DEFAULT_SUBSCRIPTION, *default_group = ARM_DEFAULT_GROUP;
     unsigned long check_interval = 60, vault_timeout = 10;
-    const char *login_domain = NULL;
+    const char *login_domain = NULL, *service = NULL;
     const char *registries[MAX_REGISTRIES];
     int nreg = 0;
     unsigned long ttl = 3600, threads = 8, idle = 300;
@@ -262,6 +291,13 @@ int main(int argc, char **argv)
             listen = argv[++i];
         } else if (strcmp(a, "--data") == 0 && has) {
             data = argv[++i];
+        } else if (strcmp(a, "--database") == 0 && has) {
+            database = argv[++i];
+            if (database_uri_has_password(database)) {
+                fprintf(stderr, "cofferd: --database: no password on the command line; put it in"
+                                " ~/.pgpass or the file PGPASSFILE names\n");
+                return 2;
+            }
         } else if (strcmp(a, "--mgmt-listen") == 0 && has) {
             mgmt_listen = argv[++i];
         } else if (strcmp(a, "--issuer") == 0 && has) {
@@ -313,8 +349,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             registries[nreg++] = argv[++i];
+            if (!ctl_registry_name_valid(argv[i])) {
+                fprintf(stderr, "cofferd: --registry '%.64s': " CTL_REGISTRY_NAME_RULE "\n",
+                        argv[i]);
+                return 2;
+            }
         } else if (strcmp(a, "--login-domain") == 0 && has) {
             login_domain = argv[++i];
+        } else if (strcmp(a, "--service") == 0 && has) {
+            service = argv[++i];
         } else if (strcmp(a, "--upload-ttl") == 0 && has) {
             if (parse_uint(argv[++i], 1, 30UL * 24 * 3600, &ttl) != 0) {
                 fprintf(stderr, "cofferd: --upload-ttl wants 1..2592000 seconds\n");
@@ -378,9 +421,10 @@ int main(int argc, char **argv)
         goto out;
     keys_up = 1;
     snprintf(path, sizeof(path), "%s/cofferd.db", data);
-    if (meta_init(path, &e) != CF_OK)
+    if (meta_init(database ? database : path, &e) != CF_OK)
         goto out;
     meta_up = 1;
+    cf_log(CF_LOG_INFO, "metadata store open", "engine", meta_engine(), NULL);
     arm_defaults ad = {.sub = subscription,
                        .tenant = tenant,
                        .group = default_group,
@@ -391,12 +435,25 @@ int main(int argc, char **argv)
         goto out;
     if (no_auth)
         cf_log(CF_LOG_WARN, "data plane authentication is OFF (--insecure-no-auth)", NULL);
-    registry_api_config rc = {.login_domain = login_domain, .insecure_no_auth = no_auth};
+    /* the address clients reach the data plane at, known before the bind
+     * unless the port is 0: the service name (and the challenge's
+     * fallback) is then right from the first request */
+    char port[8], mport[8], data_addr[300], url[512];
+    const char *lport = strrchr(listen, ':');
+    data_address(data_addr, sizeof(data_addr), listen, lport ? lport + 1 : "0");
+    registry_api_config rc = {.login_domain = login_domain,
+                              .insecure_no_auth = no_auth,
+                              .service = service,
+                              .data_addr = lport && strcmp(lport + 1, "0") != 0 ? data_addr : NULL};
     if (registry_api_configure(&rc, &e) != CF_OK)
         goto out;
     snprintf(path, sizeof(path), "%s/admin.token", data);
-    if (mgmt_admin_token_load(path, admin, &e) != CF_OK)
+    int token_created = 0;
+    if (keys_token_file_load(path, KEYS_TOKEN_B64URL, admin, sizeof(admin), &token_created, &e) !=
+        CF_OK)
         goto out;
+    if (token_created)
+        cf_log(CF_LOG_INFO, "admin token created", "path", path, NULL);
     for (int i = 0; i < nreg; i++) {
         int created = 0;
         if (registries_ensure(registries[i], &created, &e) != CF_OK)
@@ -418,11 +475,9 @@ int main(int argc, char **argv)
     };
     if (http_server_start(&srv, &o, &e) != CF_OK)
         goto out;
-    char port[8], mport[8], data_addr[300], url[512];
     snprintf(port, sizeof(port), "%u", http_server_port(srv));
     data_address(data_addr, sizeof(data_addr), listen, port);
     registry_api_set_address(data_addr);
-    cf_log(CF_LOG_INFO, "listening", "listen", listen, "port", port, "api", "data", NULL);
 
     mgmt_config mc = {.admin_token = admin,
                       .tenant = tenant,
@@ -451,7 +506,13 @@ int main(int argc, char **argv)
         goto out;
     mgmt_set_issuer(iss);
     issuer_set_default(iss);
+    char events_path[4096];
+    snprintf(events_path, sizeof(events_path), "%s/key-events.log", data);
+    portal_config pc = {.vault_ca = vault_ca, .vault_timeout_s = (unsigned)vault_timeout};
+    if (portal_configure(&pc, &e) != CF_OK)
+        goto out;
     cmk_config cc = {.ca_file = vault_ca,
+                     .events_path = events_path,
                      .resource = ISSUER_VAULT_RESOURCE,
                      .check_interval_s = (unsigned)check_interval,
                      .timeout_s = (unsigned)vault_timeout,
@@ -459,8 +520,16 @@ int main(int argc, char **argv)
     if (cmk_start(&cc, &e) != CF_OK)
         goto out;
     cmk_up = 1;
+    /* every listener is bound: only now is the start announced (a script
+     * waiting for these lines never goes ahead with a daemon about to exit
+     * because its second port was taken) */
+    cf_log(CF_LOG_INFO, "listening", "listen", listen, "port", port, "api", "data", "service",
+           service ? service : data_addr, NULL);
+    char maddr[300], portal_url[400];
+    data_address(maddr, sizeof(maddr), mgmt_listen, mport);
+    snprintf(portal_url, sizeof(portal_url), "http://%s/portal/", maddr);
     cf_log(CF_LOG_INFO, "listening", "listen", mgmt_listen, "port", mport, "api", "management",
-           "issuer", issuer_url(iss), "kid", issuer_kid(iss), NULL);
+           "issuer", issuer_url(iss), "kid", issuer_kid(iss), "portal", portal_url, NULL);
     int sig = 0;
     sigwait(&set, &sig);
     cf_log(CF_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "TERM" : "INT", NULL);
@@ -473,6 +542,7 @@ out:
     if (cmk_up)
         cmk_stop();
     mgmt_shutdown();
+    portal_shutdown();
     issuer_set_default(NULL);
     issuer_free(iss);
     OPENSSL_cleanse(admin, sizeof(admin));

@@ -126,8 +126,12 @@ int main(int argc, char **argv)
             goto fail;
     }
     path_join(path, sizeof(path), data, "admin.token");
-    if (vault_admin_token_load(path, admin, &e) != CF_OK)
+    int token_created = 0;
+    if (keys_token_file_load(path, KEYS_TOKEN_HEX, admin, sizeof(admin), &token_created, &e) !=
+        CF_OK)
         goto fail;
+    if (token_created)
+        cf_log(CF_LOG_INFO, "created admin token", "path", path, NULL);
     if (cfg.has_pkcs11 && vault_token_open(&hsm, &cfg, &e) != CF_OK)
         goto fail;
     if (cfg.master_key_pkcs11) {

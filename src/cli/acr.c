@@ -9,7 +9,8 @@
  * resolved, `[system]` as "system"); `acr identity assign|remove` reads the
  * registry, computes the new identity set and PATCHes it whole.
  * `acr credential show|renew` are the admin user's listCredentials and
- * regenerateCredential (AUTH-CONTRACT).
+ * regenerateCredential (docs/cli.md "acr credential", docs/control-plane.md
+ * "Registry authentication").
  */
 #include <stdlib.h>
 #include <string.h>
@@ -486,57 +487,73 @@ static const cli_opt idents_opts[] = {
     {0},
 };
 
+/* -o table of `acr list` (az's columns; a registry is printed flattened) */
+static const cli_column list_table[] = {
+    {"Name", "name"},
+    {"ResourceGroup", "resourceGroup"},
+    {"Location", "location"},
+    {"Sku", "sku.name"},
+    {"LoginServer", "loginServer"},
+    {"CreationDate", "creationDate"},
+    {"AdminUserEnabled", "adminUserEnabled"},
+    {"Encryption", "encryption.status"},
+    {0},
+};
+
 const cli_verb cli_acr_verbs[] = {
     {"create",
      "Create a registry; with --identity and --key-encryption-key, encrypted under a "
      "customer-managed key (Premium).",
      create_opts, run_create,
      "coffer acr create -g myresourcegroup -n myregistry --sku Premium --identity myidentity "
-     "--key-encryption-key https://myvault.vault.localhost:8443/keys/mykey"},
+     "--key-encryption-key https://myvault.vault.localhost:8443/keys/mykey",
+     NULL},
     {"show", "Show a registry.", reg_opts, run_show,
-     "coffer acr show -n myregistry --query properties.loginServer -o tsv"},
+     "coffer acr show -n myregistry --query loginServer -o tsv", NULL},
     {"delete", "Delete a registry and everything in it (its keys are wiped).", reg_opts, run_delete,
-     "coffer acr delete -n myregistry"},
+     "coffer acr delete -n myregistry", NULL},
     {"list", "List the registries of a resource group, or of the subscription.", list_opts,
-     run_list, "coffer acr list --query [].name -o tsv"},
+     run_list, "coffer acr list --query [].name -o tsv", list_table},
     {"update",
      "Change a registry's SKU, enable or disable its admin user or anonymous pull (Standard and "
      "Premium).",
-     update_opts, run_update, "coffer acr update -n myregistry --admin-enabled true"},
+     update_opts, run_update, "coffer acr update -n myregistry --admin-enabled true", NULL},
     {0},
 };
 
 const cli_verb cli_acr_credential_verbs[] = {
     {"show", "Show the admin user's name and passwords (the admin user must be enabled).", reg_opts,
-     run_cred_show, "coffer acr credential show -n myregistry --query passwords[0].value -o tsv"},
+     run_cred_show, "coffer acr credential show -n myregistry --query passwords[0].value -o tsv",
+     NULL},
     {"renew", "Regenerate one of the admin user's passwords (tokens issued with it stop working).",
      renew_opts, run_cred_renew,
-     "coffer acr credential renew -n myregistry --password-name password2"},
+     "coffer acr credential renew -n myregistry --password-name password2", NULL},
     {0},
 };
 
 const cli_verb cli_acr_encryption_verbs[] = {
     {"show", "Show a registry's encryption (properties.encryption).", reg_opts, run_enc_show,
-     "coffer acr encryption show -n myregistry --query keyVaultProperties.keyStatus -o tsv"},
+     "coffer acr encryption show -n myregistry --query keyVaultProperties.keyStatus -o tsv", NULL},
     {"rotate-key",
      "Move a CMK registry to another key, key version or identity (versioned key URI: manual "
      "rotation; version-less: automatic).",
      rotate_opts, run_rotate,
      "coffer acr encryption rotate-key -n myregistry --key-encryption-key "
-     "https://127.0.0.1:8443/keys/mykey --identity [system]"},
+     "https://127.0.0.1:8443/keys/mykey --identity [system]",
+     NULL},
     {"check", "Check the registry's key now; prints properties.encryption.", reg_opts,
-     run_enc_check, "coffer acr encryption check -n myregistry"},
+     run_enc_check, "coffer acr encryption check -n myregistry", NULL},
     {0},
 };
 
 const cli_verb cli_acr_identity_verbs[] = {
     {"show", "Show a registry's identities.", reg_opts, run_ident_show,
-     "coffer acr identity show -n myregistry"},
+     "coffer acr identity show -n myregistry", NULL},
     {"assign", "Assign identities to a registry ([system]: the system-assigned identity).",
      idents_opts, run_ident_assign,
-     "coffer acr identity assign -n myregistry --identities [system]"},
+     "coffer acr identity assign -n myregistry --identities [system]", NULL},
     {"remove", "Remove identities from a registry ([system]: the system-assigned identity).",
      idents_opts, run_ident_remove,
-     "coffer acr identity remove -n myregistry --identities myidentity"},
+     "coffer acr identity remove -n myregistry --identities myidentity", NULL},
     {0},
 };

@@ -80,13 +80,15 @@ int cli_args_parse(cli_args *a, const cli_opt *spec, int argc, char **argv, cli_
                 a->query = val;
             } else if (glob) {
                 if (strcmp(val, "json") == 0)
-                    a->tsv = 0;
+                    a->output = CLI_OUT_JSON;
                 else if (strcmp(val, "tsv") == 0)
-                    a->tsv = 1;
+                    a->output = CLI_OUT_TSV;
+                else if (strcmp(val, "table") == 0)
+                    a->output = CLI_OUT_TABLE;
                 else
                     return cli_usage(e,
                                      "argument --output/-o: invalid choice: '%.64s' "
-                                     "(choose from 'json', 'tsv')",
+                                     "(choose from 'json', 'table', 'tsv')",
                                      val);
             } else {
                 if (a->nvals[i] > 0)

@@ -6,7 +6,7 @@
  * every following word up to the next option (`--key-permissions get
  * wrapKey`); a boolean option takes an optional true/false
  * (`--enable-purge-protection` alone means true). The global options
- * --query PATH, -o/--output json|tsv and -h/--help are accepted by every
+ * --query PATH, -o/--output json|table|tsv and -h/--help are accepted by every
  * verb. Anything else is a usage error naming the offending word; a missing
  * required option is one too ("the following arguments are required").
  * Values point into argv (or at static "true"/"false"); nothing is copied.
@@ -15,6 +15,7 @@
 #define CF_CLI_ARGS_H
 
 #include "cli/error.h"
+#include "cli/output.h"
 
 #define CLI_MAX_OPTS 8
 #define CLI_MAX_VALS 32
@@ -40,7 +41,7 @@ typedef struct cli_args {
     /* 1 at the first value of each occurrence of a multi-valued option */
     unsigned char starts[CLI_MAX_OPTS][CLI_MAX_VALS];
     const char *query; /* --query, or NULL */
-    int tsv;           /* -o tsv */
+    cli_format output; /* -o json|table|tsv */
     int help;          /* -h/--help seen */
 } cli_args;
 

@@ -78,7 +78,7 @@ static void print_usage_line(FILE *f, const cli_group *g, const cli_verb *v)
         if (!o->required)
             fputc(']', f);
     }
-    fputs(" [--query PATH] [-o json|tsv]\n", f);
+    fputs(" [--query PATH] [-o json|table|tsv]\n", f);
 }
 
 static void print_verb_help(FILE *f, const cli_group *g, const cli_verb *v)
@@ -86,9 +86,9 @@ static void print_verb_help(FILE *f, const cli_group *g, const cli_verb *v)
     print_usage_line(f, g, v);
     fprintf(f,
             "\n%s\n\nexample:\n  %s\n\nglobal options:\n"
-            "  --query PATH   print only PATH of the result (e.g. key.kid, [0].name, [].id)\n"
-            "  -o json|tsv    output format (default json)\n"
-            "  -h, --help     this help\n",
+            "  --query PATH       print only PATH of the result (e.g. key.kid, [0].name, [].id)\n"
+            "  -o json|table|tsv  output format (default json)\n"
+            "  -h, --help         this help\n",
             v->summary, v->example);
 }
 
@@ -112,7 +112,7 @@ static void print_group_help(FILE *f, const cli_group *g)
 static void print_top_help(FILE *f)
 {
     fputs(
-        "usage: coffer GROUP COMMAND [options] [--query PATH] [-o json|tsv]\n"
+        "usage: coffer GROUP COMMAND [options] [--query PATH] [-o json|table|tsv]\n"
         "       coffer --version | coffer [GROUP] --help\n\n"
         "The command-line client of cofferd (resource groups, registries, identities) and\n"
         "keyvaultd (vaults, role assignments, keys), with az's verbs. Config: $COFFER_CONFIG or\n"
@@ -147,7 +147,8 @@ static int run_verb(cli_ctx *c, const cli_group *g, const cli_verb *v, int argc,
     } else {
         shown = res ? json_incref(res) : NULL;
     }
-    cli_output_print(c->out, shown, a.tsv);
+    /* the verb's table columns fit its own result, not what --query made of it */
+    cli_output_print(c->out, shown, a.output, a.query ? NULL : v->table);
     goto out;
 fail:
     if (e.usage) {

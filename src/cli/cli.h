@@ -4,7 +4,7 @@
  *
  * The client is an HTTP client of two servers (cofferd's management API and
  * keyvaultd). A command either succeeds with a JSON result, which the main
- * loop filters (--query) and prints (-o json|tsv), or fails with one
+ * loop filters (--query) and prints (-o json|table|tsv), or fails with one
  * cli_err: a usage error (exit 2, the message and the verb's usage on
  * stderr) or an operational error (exit 1, `ERROR: (<Code>) <message>`).
  * Like cf_err, the first failure wins. Tokens never enter an error message:

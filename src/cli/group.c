@@ -337,36 +337,49 @@ static const cli_opt configure_opts[] = {
     {0},
 };
 
+/* -o table, az's columns */
+static const cli_column group_table[] = {
+    {"Name", "name"},
+    {"Location", "location"},
+    {"Status", "properties.provisioningState"},
+    {0},
+};
+static const cli_column account_table[] = {
+    {"Name", "name"},   {"SubscriptionId", "id"},   {"TenantId", "tenantId"},
+    {"State", "state"}, {"IsDefault", "isDefault"}, {0},
+};
+
 const cli_verb cli_group_verbs[] = {
     {"create", "Create a resource group (no change when it exists in that location).",
      group_create_opts, run_group_create,
-     "coffer group create --name myresourcegroup --location local"},
+     "coffer group create --name myresourcegroup --location local", NULL},
     {"show", "Show a resource group.", group_name_opts, run_group_show,
-     "coffer group show -n myresourcegroup --query location -o tsv"},
+     "coffer group show -n myresourcegroup --query location -o tsv", NULL},
     {"exists", "Print whether a resource group exists (true or false).", group_name_opts,
-     run_group_exists, "coffer group exists -n myresourcegroup"},
+     run_group_exists, "coffer group exists -n myresourcegroup", NULL},
     {"list", "List the subscription's resource groups.", cli_no_opts, run_group_list,
-     "coffer group list --query [].name -o tsv"},
+     "coffer group list -o table", group_table},
     {"delete",
      "Delete a resource group and everything in it: vaults, registries (their keys wiped) and "
      "identities; asks first, or --yes.",
-     group_delete_opts, run_group_delete, "coffer group delete -n myresourcegroup --yes"},
+     group_delete_opts, run_group_delete, "coffer group delete -n myresourcegroup --yes", NULL},
     {0},
 };
 
 const cli_verb cli_account_verbs[] = {
     {"show", "Show the current subscription.", cli_no_opts, run_account_show,
-     "coffer account show --query id -o tsv"},
+     "coffer account show --query id -o tsv", NULL},
     {"list", "List the subscriptions.", cli_no_opts, run_account_list,
-     "coffer account list --query [].id -o tsv"},
+     "coffer account list -o table", account_table},
     {"set", "Make a subscription the current one (written to the config file).", account_set_opts,
-     run_account_set, "coffer account set --subscription 00000000-0000-0000-0000-000000000000"},
+     run_account_set, "coffer account set --subscription 00000000-0000-0000-0000-000000000000",
+     NULL},
     {0},
 };
 
 /* `coffer configure --defaults ...`: the group's verb without a word */
 const cli_verb cli_configure_verbs[] = {
     {"", "Set defaults (group, location) for every later command, as az configure.", configure_opts,
-     run_configure, "coffer configure --defaults group=myresourcegroup"},
+     run_configure, "coffer configure --defaults group=myresourcegroup", NULL},
     {0},
 };

@@ -181,12 +181,12 @@ const cli_verb cli_identity_verbs[] = {
      "Create a user-assigned managed identity in a resource group (no change if it "
      "exists).",
      create_opts, run_create,
-     "coffer identity create -g myresourcegroup -n myidentity --query principalId -o tsv"},
+     "coffer identity create -g myresourcegroup -n myidentity --query principalId -o tsv", NULL},
     {"show", "Show an identity: its id, clientId and principalId.", name_group_opts, run_show,
-     "coffer identity show -g myresourcegroup -n myidentity --query id -o tsv"},
+     "coffer identity show -g myresourcegroup -n myidentity --query id -o tsv", NULL},
     {"delete", "Delete an identity (refused while a registry has it assigned).", name_group_opts,
-     run_delete, "coffer identity delete -g myresourcegroup -n myidentity"},
+     run_delete, "coffer identity delete -g myresourcegroup -n myidentity", NULL},
     {"list", "List the identities of a resource group, or of the subscription.", group_opts,
-     run_list, "coffer identity list --query [].name -o tsv"},
+     run_list, "coffer identity list --query [].name -o tsv", NULL},
     {0},
 };

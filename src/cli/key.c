@@ -179,28 +179,46 @@ static const cli_opt attr_opts[] = {
     {0},
 };
 
+/* -o table of the key lists */
+static const cli_column list_table[] = {
+    {"Kid", "kid"},
+    {"Enabled", "attributes.enabled"},
+    {"Created", "attributes.created"},
+    {"Updated", "attributes.updated"},
+    {"RecoveryLevel", "attributes.recoveryLevel"},
+    {0},
+};
+static const cli_column deleted_table[] = {
+    {"Kid", "kid"},
+    {"RecoveryId", "recoveryId"},
+    {"DeletedDate", "deletedDate"},
+    {"ScheduledPurgeDate", "scheduledPurgeDate"},
+    {0},
+};
+
 const cli_verb cli_keyvault_key_verbs[] = {
     {"create", "Create a key, or a new version of it (default: RSA 2048).", create_opts, run_create,
      "coffer keyvault key create --vault-name myvault -n mykey --kty RSA --size 3072 --query "
-     "key.kid -o tsv"},
+     "key.kid -o tsv",
+     NULL},
     {"show", "Show a key's latest version, or the version given.", show_opts, run_show,
-     "coffer keyvault key show --vault-name myvault -n mykey --query key.kid -o tsv"},
+     "coffer keyvault key show --vault-name myvault -n mykey --query key.kid -o tsv", NULL},
     {"list", "List a vault's keys.", vault_opts, run_list,
-     "coffer keyvault key list --vault-name myvault --query [].kid -o tsv"},
+     "coffer keyvault key list --vault-name myvault --query [].kid -o tsv", list_table},
     {"list-deleted", "List a vault's deleted (recoverable) keys.", vault_opts, run_list_deleted,
-     "coffer keyvault key list-deleted --vault-name myvault"},
+     "coffer keyvault key list-deleted --vault-name myvault", deleted_table},
     {"list-versions", "List a key's versions.", key_opts, run_list_versions,
-     "coffer keyvault key list-versions --vault-name myvault -n mykey"},
+     "coffer keyvault key list-versions --vault-name myvault -n mykey", list_table},
     {"delete", "Delete a key (soft: recoverable until purged).", key_opts, run_delete,
-     "coffer keyvault key delete --vault-name myvault -n mykey"},
+     "coffer keyvault key delete --vault-name myvault -n mykey", NULL},
     {"recover", "Recover a deleted key, all its versions.", key_opts, run_recover,
-     "coffer keyvault key recover --vault-name myvault -n mykey"},
+     "coffer keyvault key recover --vault-name myvault -n mykey", NULL},
     {"purge", "Purge a deleted key for good. A registry encrypted under it is destroyed with it.",
-     key_opts, run_purge, "coffer keyvault key purge --vault-name myvault -n mykey"},
+     key_opts, run_purge, "coffer keyvault key purge --vault-name myvault -n mykey", NULL},
     {"set-attributes", "Enable or disable a key (its latest version, or the version given).",
      attr_opts, run_set_attributes,
-     "coffer keyvault key set-attributes --vault-name myvault -n mykey --enabled false"},
+     "coffer keyvault key set-attributes --vault-name myvault -n mykey --enabled false", NULL},
     {"rotate", "Add a new version of a key (same type and size).", key_opts, run_rotate,
-     "coffer keyvault key rotate --vault-name myvault -n mykey"},
+     "coffer keyvault key rotate --vault-name myvault -n mykey", NULL},
     {0},
 };

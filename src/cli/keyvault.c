@@ -242,25 +242,37 @@ static const cli_opt delete_policy_opts[] = {
     {0},
 };
 
+/* -o table of `keyvault list` */
+static const cli_column list_table[] = {
+    {"Name", "name"},
+    {"ResourceGroup", "resourceGroup"},
+    {"Location", "location"},
+    {"VaultUri", "properties.vaultUri"},
+    {"PurgeProtection", "properties.enablePurgeProtection"},
+    {"RetentionDays", "properties.softDeleteRetentionInDays"},
+    {0},
+};
+
 const cli_verb cli_keyvault_verbs[] = {
     {"create",
      "Create a vault in a resource group (or update it when it exists); "
      "--enable-rbac-authorization: Azure RBAC instead of access policies.",
      create_opts, run_create,
-     "coffer keyvault create -g myresourcegroup -n myvault --enable-purge-protection"},
+     "coffer keyvault create -g myresourcegroup -n myvault --enable-purge-protection", NULL},
     {"show", "Show a vault.", vault_opts, run_show,
-     "coffer keyvault show -n myvault --query properties.vaultUri -o tsv"},
+     "coffer keyvault show -n myvault --query properties.vaultUri -o tsv", NULL},
     {"delete", "Delete a vault (refused while it holds keys, live or deleted).", vault_opts,
-     run_delete, "coffer keyvault delete -n myvault"},
+     run_delete, "coffer keyvault delete -n myvault", NULL},
     {"list", "List the vaults of a resource group, or of the subscription.", list_opts, run_list,
-     "coffer keyvault list --query [].name -o tsv"},
+     "coffer keyvault list --query [].name -o tsv", list_table},
     {"update", "Change a vault's purge protection (never off again) or retention.", update_opts,
-     run_update, "coffer keyvault update -n default --enable-purge-protection true"},
+     run_update, "coffer keyvault update -n default --enable-purge-protection true", NULL},
     {"set-policy", "Set an identity's key permissions on a vault (exactly the list given).",
      set_policy_opts, run_set_policy,
      "coffer keyvault set-policy -n myvault --object-id PRINCIPAL_ID --key-permissions get "
-     "wrapKey unwrapKey"},
+     "wrapKey unwrapKey",
+     NULL},
     {"delete-policy", "Remove an identity's access policy from a vault.", delete_policy_opts,
-     run_delete_policy, "coffer keyvault delete-policy -n myvault --object-id PRINCIPAL_ID"},
+     run_delete_policy, "coffer keyvault delete-policy -n myvault --object-id PRINCIPAL_ID", NULL},
     {0},
 };

@@ -5,8 +5,10 @@
  * refused whatever the data; evaluation then walks the steps, and a
  * projection step evaluates the remaining steps once per array element.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,11 +237,321 @@ static void tsv_line(FILE *f, const json_t *v)
     fputc('\n', f);
 }
 
-int cli_output_print(FILE *f, const json_t *v, int tsv)
+/* ---- -o table ---- */
+
+/* A table being built: headers, then rows of cells, every string the
+ * table's own (malloc'd). */
+typedef struct table {
+    size_t ncols, nrows, cap;
+    char **hdr;   /* ncols */
+    char **cells; /* nrows * ncols, row-major; NULL prints as empty */
+    int oom;
+} table;
+
+static void table_free(table *t)
+{
+    for (size_t i = 0; i < t->ncols; i++)
+        free(t->hdr[i]);
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->hdr);
+    free(t->cells);
+}
+
+/* A scalar's cell text: as tsv prints it, control characters (a newline,
+ * a tab) as spaces so that a row stays one line. Containers: "". */
+static char *cell_text(const json_t *v)
+{
+    char *s;
+    if (json_is_string(v))
+        s = strndup(json_string_value(v), json_string_length(v));
+    else if (v == NULL || json_is_null(v) || json_is_object(v) || json_is_array(v))
+        s = strdup("");
+    else
+        s = json_dumps(v, JSON_ENCODE_ANY);
+    for (char *p = s; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    return s;
+}
+
+/* Characters, not bytes: UTF-8 continuation bytes do not count. */
+static size_t text_width(const char *s)
+{
+    size_t w = 0;
+    for (; s && *s; s++)
+        w += ((unsigned char)*s & 0xc0) != 0x80;
+    return w;
+}
+
+/* The column named `name`, added (the name copied) when new. Columns are
+ * all known before the first row: the cells' stride is ncols. */
+static size_t table_col(table *t, const char *name)
+{
+    for (size_t k = 0; k < t->ncols; k++)
+        if (strcmp(t->hdr[k], name) == 0)
+            return k;
+    assert(t->nrows == 0);
+    char **h = realloc(t->hdr, (t->ncols + 1) * sizeof(*h));
+    char *copy = strdup(name);
+    if (h == NULL || copy == NULL) {
+        free(copy);
+        if (h)
+            t->hdr = h;
+        t->oom = 1;
+        return (size_t)-1;
+    }
+    t->hdr = h;
+    t->hdr[t->ncols] = copy;
+    return t->ncols++;
+}
+
+/* A new row of empty cells (its index), for the columns known now. */
+static size_t table_row(table *t)
+{
+    if (t->nrows == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 16;
+        char **c = realloc(t->cells, nc * t->ncols * sizeof(*c));
+        if (c == NULL && t->ncols > 0) {
+            t->oom = 1;
+            return (size_t)-1;
+        }
+        t->cells = c;
+        t->cap = nc;
+    }
+    for (size_t k = 0; k < t->ncols; k++)
+        t->cells[t->nrows * t->ncols + k] = NULL;
+    return t->nrows++;
+}
+
+/* Sets a cell (takes ownership of text). */
+static void table_set(table *t, size_t row, size_t col, char *text)
+{
+    if (row == (size_t)-1 || col == (size_t)-1 || text == NULL) {
+        free(text);
+        t->oom |= text == NULL;
+        return;
+    }
+    free(t->cells[row * t->ncols + col]);
+    t->cells[row * t->ncols + col] = text;
+}
+
+/* Cells padded to their column's width and two spaces, then the line
+ * without trailing blanks (empty last cells leave none). */
+static void print_line(FILE *f, char *const *cells, const size_t *wd, size_t ncols)
+{
+    size_t pending = 0; /* spaces owed before the next non-empty text */
+    for (size_t k = 0; k < ncols; k++) {
+        const char *s = cells[k] ? cells[k] : "";
+        if (*s) {
+            for (; pending > 0; pending--)
+                fputc(' ', f);
+            fputs(s, f);
+        }
+        pending += wd[k] + 2 - text_width(s);
+    }
+    fputc('\n', f);
+}
+
+static void table_print(FILE *f, const table *t)
+{
+    if (t->ncols == 0 || t->nrows == 0)
+        return;
+    size_t *wd = calloc(t->ncols, sizeof(*wd));
+    if (wd == NULL)
+        return;
+    for (size_t k = 0; k < t->ncols; k++) {
+        wd[k] = text_width(t->hdr[k]);
+        for (size_t r = 0; r < t->nrows; r++) {
+            size_t w = text_width(t->cells[r * t->ncols + k]);
+            wd[k] = w > wd[k] ? w : wd[k];
+        }
+    }
+    print_line(f, t->hdr, wd, t->ncols);
+    for (size_t k = 0; k < t->ncols; k++) {
+        for (size_t w = 0; w < wd[k]; w++)
+            fputc('-', f);
+        if (k + 1 < t->ncols)
+            fputs("  ", f);
+    }
+    fputc('\n', f);
+    for (size_t r = 0; r < t->nrows; r++)
+        print_line(f, t->cells + r * t->ncols, wd, t->ncols);
+    free(wd);
+}
+
+static int is_scalar(const json_t *v)
+{
+    return v != NULL && !json_is_object(v) && !json_is_array(v);
+}
+
+/* az's automatic columns skip these */
+static int skipped_key(const char *k)
+{
+    return strcmp(k, "id") == 0 || strcmp(k, "type") == 0 || strcmp(k, "etag") == 0;
+}
+
+/* "name" -> "Name" (az's header for a member) */
+static char *capitalized(const char *k)
+{
+    char *h = strdup(k);
+    if (h && h[0] >= 'a' && h[0] <= 'z')
+        h[0] = (char)(h[0] - 'a' + 'A');
+    return h;
+}
+
+/* An array, one row per element, with the verb's columns. */
+static void rows_by_columns(table *t, const json_t *arr, const cli_column *cols)
+{
+    for (const cli_column *c = cols; c->header; c++)
+        table_col(t, c->header);
+    size_t i;
+    json_t *el;
+    json_array_foreach((json_t *)arr, i, el)
+    {
+        size_t r = table_row(t);
+        size_t k = 0;
+        for (const cli_column *c = cols; c->header; c++, k++) {
+            json_t *v = NULL;
+            if (cli_query_eval(el, c->path, &v, NULL) == 0)
+                table_set(t, r, k, cell_text(v));
+            json_decref(v);
+        }
+    }
+}
+
+/* An array, az's automatic columns: the scalar members of its objects,
+ * "Result" for scalar elements. Columns first, then the rows, so every
+ * row has every column. */
+static void rows_auto(table *t, const json_t *arr)
+{
+    size_t i;
+    json_t *el, *x;
+    const char *k;
+    for (int pass = 0; pass < 2; pass++) {
+        json_array_foreach((json_t *)arr, i, el)
+        {
+            size_t r = pass ? table_row(t) : 0;
+            if (json_is_object(el)) {
+                json_object_foreach(el, k, x)
+                {
+                    if (skipped_key(k) || !is_scalar(x) || json_is_null(x))
+                        continue;
+                    char *h = capitalized(k);
+                    if (h == NULL) {
+                        t->oom = 1;
+                        continue;
+                    }
+                    size_t col = table_col(t, h);
+                    free(h);
+                    if (pass)
+                        table_set(t, r, col, cell_text(x));
+                }
+            } else {
+                size_t col = table_col(t, "Result");
+                if (pass)
+                    table_set(t, r, col, cell_text(el));
+            }
+        }
+    }
+}
+
+static int ident_key(const char *k)
+{
+    if (!((k[0] >= 'a' && k[0] <= 'z') || (k[0] >= 'A' && k[0] <= 'Z') || k[0] == '_'))
+        return 0;
+    for (const char *p = k; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_')
+            return 0;
+    return 1;
+}
+
+/* One Property/Value row per leaf of v under path (a --query path). */
+static void rows_flat(table *t, const json_t *v, const char *path)
+{
+    char *sub = NULL;
+    size_t i;
+    json_t *x;
+    const char *k;
+    if (json_is_object(v) && json_object_size(v) > 0) {
+        json_object_foreach((json_t *)v, k, x)
+        {
+            const char *q = ident_key(k) ? "" : "\"";
+            if (asprintf(&sub, "%s%s%s%s%s", path, path[0] ? "." : "", q, k, q) < 0) {
+                t->oom = 1;
+                return;
+            }
+            rows_flat(t, x, sub);
+            free(sub);
+        }
+        return;
+    }
+    int scalars = json_is_array(v);
+    json_array_foreach((json_t *)v, i, x) scalars &= is_scalar(x);
+    if (json_is_array(v) && !scalars) {
+        json_array_foreach((json_t *)v, i, x)
+        {
+            if (asprintf(&sub, "%s[%zu]", path, i) < 0) {
+                t->oom = 1;
+                return;
+            }
+            rows_flat(t, x, sub);
+            free(sub);
+        }
+        return;
+    }
+    char *text = NULL;
+    if (json_is_array(v)) {
+        size_t len = 0;
+        FILE *m = open_memstream(&text, &len);
+        json_array_foreach((json_t *)v, i, x)
+        {
+            char *c = cell_text(x);
+            if (m && c)
+                fprintf(m, "%s%s", i ? ", " : "", c);
+            free(c);
+        }
+        if (m)
+            fclose(m);
+    } else {
+        text = cell_text(v);
+    }
+    size_t r = table_row(t);
+    table_set(t, r, 0, strdup(path[0] ? path : "@"));
+    table_set(t, r, 1, text);
+}
+
+static int table_out(FILE *f, const json_t *v, const cli_column *cols)
+{
+    table t = {0};
+    if (json_is_array(v) && cols && cols[0].header) {
+        rows_by_columns(&t, v, cols);
+    } else if (json_is_array(v)) {
+        rows_auto(&t, v);
+    } else if (json_is_object(v)) {
+        if (json_object_size(v) == 0)
+            return 0;
+        table_col(&t, "Property");
+        table_col(&t, "Value");
+        rows_flat(&t, v, "");
+    } else {
+        table_col(&t, "Result");
+        table_set(&t, table_row(&t), 0, cell_text(v));
+    }
+    int rc = t.oom ? -1 : 0;
+    if (rc == 0)
+        table_print(f, &t);
+    table_free(&t);
+    return rc;
+}
+
+int cli_output_print(FILE *f, const json_t *v, cli_format fmt, const cli_column *cols)
 {
     if (v == NULL)
         return 0;
-    if (tsv) {
+    if (fmt == CLI_OUT_TABLE)
+        return table_out(f, v, cols);
+    if (fmt == CLI_OUT_TSV) {
         if (json_is_array(v)) {
             size_t i;
             json_t *x;

@@ -360,25 +360,43 @@ static const cli_opt definition_opts[] = {
     {0},
 };
 
+/* -o table, az's columns */
+static const cli_column assignment_table[] = {
+    {"Principal", "principalId"},
+    {"Role", "roleDefinitionName"},
+    {"Scope", "scope"},
+    {0},
+};
+static const cli_column definition_table[] = {
+    {"Name", "roleName"},
+    {"Type", "roleType"},
+    {"Description", "description"},
+    {0},
+};
+
 const cli_verb cli_role_assignment_verbs[] = {
     {"create",
      "Assign a Key Vault role to a principal at a vault's scope or a key's (enforced when the "
      "vault uses Azure RBAC).",
      create_opts, run_create,
      "coffer role assignment create --assignee PRINCIPAL_ID --role \"Key Vault Crypto Service "
-     "Encryption User\" --scope VAULT_ID"},
+     "Encryption User\" --scope VAULT_ID",
+     NULL},
     {"list", "List role assignments (at, above or below --scope; the subscription's without).",
-     list_opts, run_list, "coffer role assignment list --scope VAULT_ID -o tsv"},
+     list_opts, run_list, "coffer role assignment list --scope VAULT_ID -o table",
+     assignment_table},
     {"delete", "Delete role assignments: --ids, or those matching --assignee/--role at --scope.",
      delete_opts, run_delete,
      "coffer role assignment delete --assignee PRINCIPAL_ID --role \"Key Vault Crypto Service "
-     "Encryption User\" --scope VAULT_ID"},
+     "Encryption User\" --scope VAULT_ID",
+     NULL},
     {0},
 };
 
 const cli_verb cli_role_definition_verbs[] = {
     {"list", "List the built-in Key Vault roles and their permissions.", definition_opts,
      run_definition_list,
-     "coffer role definition list --name \"Key Vault Crypto Officer\" --query [].permissions"},
+     "coffer role definition list --name \"Key Vault Crypto Officer\" --query [].permissions",
+     definition_table},
     {0},
 };

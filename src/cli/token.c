@@ -1,6 +1,7 @@
 /*
  * token.c -- `coffer acr token` and `coffer acr token credential`:
- * repository-scoped tokens of a registry (AUTH-CONTRACT), shaped like az's.
+ * repository-scoped tokens of a registry (docs/cli.md "acr token"), shaped
+ * like az's.
  *
  * `token create -n T -r R --repository REPO ACTION... [--repository ...]`
  * PUTs the token with its scope map inline, then, as `az acr token create`
@@ -169,19 +170,28 @@ static const cli_opt generate_opts[] = {
     {0},
 };
 
+/* -o table of `acr token list` */
+static const cli_column list_table[] = {
+    {"Name", "name"},
+    {"Status", "properties.status"},
+    {"CreationDate", "properties.creationDate"},
+    {0},
+};
+
 const cli_verb cli_acr_token_verbs[] = {
     {"create",
      "Create (or replace) a token with its scope: --repository REPO ACTION... per repository "
      "(REPO may be PREFIX/*); prints both passwords once.",
      create_opts, run_create,
      "coffer acr token create -n ci-pull -r myregistry --repository app content/read "
-     "metadata/read"},
+     "metadata/read",
+     NULL},
     {"show", "Show a token (never its passwords).", token_opts, run_show,
-     "coffer acr token show -n ci-pull -r myregistry"},
+     "coffer acr token show -n ci-pull -r myregistry", NULL},
     {"list", "List a registry's tokens.", list_opts, run_list,
-     "coffer acr token list -r myregistry --query [].name -o tsv"},
+     "coffer acr token list -r myregistry --query [].name -o tsv", list_table},
     {"delete", "Delete a token (registry tokens issued to it stop working).", token_opts,
-     run_delete, "coffer acr token delete -n ci-pull -r myregistry"},
+     run_delete, "coffer acr token delete -n ci-pull -r myregistry", NULL},
     {0},
 };
 
@@ -191,6 +201,7 @@ const cli_verb cli_acr_token_credential_verbs[] = {
      "shown.",
      generate_opts, run_generate,
      "coffer acr token credential generate -n ci-pull -r myregistry --password1 --query "
-     "passwords[0].value -o tsv"},
+     "passwords[0].value -o tsv",
+     NULL},
     {0},
 };

@@ -24,6 +24,9 @@ typedef struct cli_verb {
     const cli_opt *opts;
     cli_run_fn run;
     const char *example;
+    /* -o table of a list: its columns (az's table transformer); NULL:
+     * the automatic columns (output.h) */
+    const cli_column *table;
 } cli_verb;
 
 typedef struct cli_group {

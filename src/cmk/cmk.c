@@ -1,6 +1,6 @@
 /*
  * cmk.c -- the customer-managed key engine (see cmk.h, DESIGN §2 and §6,
- * CONTROL-CONTRACT "Key checks").
+ * docs/cmk.md "The key check loop").
  *
  * State, per CMK registry, in one mlock'ed array of slots under `mu`:
  * C (the 32-byte customer layer secret, present only while the vault
@@ -18,7 +18,7 @@
  * a rotation has just replaced. The checker thread takes it per registry,
  * not per round, so a management call waits for at most one vault call.
  *
- * Outcome of a check (CONTROL-CONTRACT):
+ * Outcome of a check (docs/cmk.md "The key check loop", step 3):
  *   ok        C (re)loaded, "available", lastError null; with automatic
  *             rotation, the key's newest version is looked up and C
  *             re-wrapped under it when it changed;
@@ -45,6 +45,7 @@
 #include <openssl/crypto.h>
 
 #include "base/log.h"
+#include "cmk/events.h"
 #include "cmk/vaultc.h"
 #include "crypto/keys.h"
 #include "registry/keyring.h"
@@ -61,7 +62,8 @@ typedef struct slot {
     int pending; /* prepared by cmk_prepare, not committed yet */
     unsigned char c[KEYS_SECRET_LEN];
     int64_t loaded_at;
-    int logged; /* ST_*: the last state logged */
+    int logged;     /* ST_*: the last state logged */
+    char rids[200]; /* pending: the vault's request ids of its enrollment */
 } slot;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;    /* slots */
@@ -374,6 +376,7 @@ typedef struct enrolled {
     int rotation_enabled;
     unsigned char wrapped[META_WRAPPED_MAX];
     size_t wrapped_len;
+    char rids[200]; /* the vault's request ids of the calls (key events) */
 } enrolled;
 
 static cf_code enroll(enrolled *out, const meta_registry *reg, const char *key_identifier,
@@ -409,7 +412,9 @@ static cf_code enroll(enrolled *out, const meta_registry *reg, const char *key_i
     vaultc_result r;
     vaultc_key k;
     unsigned char back[KEYS_SECRET_LEN];
-    if (vaultc_get_key(&k, &r, &o, tok, out->key_identifier, NULL) != CF_OK) {
+    cf_code grc = vaultc_get_key(&k, &r, &o, tok, out->key_identifier, NULL);
+    cmk_request_ids_add(out->rids, sizeof(out->rids), r.request_id);
+    if (grc != CF_OK) {
         rc = vault_refusal(f, e, &r, out->key_identifier, w.client, id.authority);
         goto out;
     }
@@ -430,13 +435,16 @@ static cf_code enroll(enrolled *out, const meta_registry *reg, const char *key_i
         rc = CF_EINVAL;
         goto out;
     }
-    if (vaultc_wrap(out->wrapped, sizeof(out->wrapped), &out->wrapped_len, NULL, &r, &o, tok,
-                    out->versioned, c, NULL) != CF_OK) {
+    grc = vaultc_wrap(out->wrapped, sizeof(out->wrapped), &out->wrapped_len, NULL, &r, &o, tok,
+                      out->versioned, c, NULL);
+    cmk_request_ids_add(out->rids, sizeof(out->rids), r.request_id);
+    if (grc != CF_OK) {
         rc = vault_refusal(f, e, &r, out->versioned, w.client, id.authority);
         goto out;
     }
-    if (vaultc_unwrap(back, &r, &o, tok, out->versioned, out->wrapped, out->wrapped_len, NULL) !=
-        CF_OK) {
+    grc = vaultc_unwrap(back, &r, &o, tok, out->versioned, out->wrapped, out->wrapped_len, NULL);
+    cmk_request_ids_add(out->rids, sizeof(out->rids), r.request_id);
+    if (grc != CF_OK) {
         rc = vault_refusal(f, e, &r, out->versioned, w.client, id.authority);
         goto out;
     }
@@ -490,7 +498,7 @@ static void log_state(int st, const meta_registry *reg, const char *client, cons
  * after a successful unwrap of c. A failure leaves the registry on its
  * current version and is described in note. Under op_mu. */
 static void follow_newest(meta_registry *reg, const who *w, const unsigned char c[KEYS_SECRET_LEN],
-                          int64_t now, char *note, size_t note_n)
+                          int64_t now, char *note, size_t note_n, char *rids, size_t rids_n)
 {
     vaultc_keyid cur, base, nid;
     char base_url[512], ts[32], cause[512];
@@ -512,7 +520,9 @@ static void follow_newest(meta_registry *reg, const who *w, const unsigned char 
     vaultc_key k;
     unsigned char back[KEYS_SECRET_LEN];
     meta_registry nr;
-    if (vaultc_get_key(&k, &r, &o, tok, base_url, NULL) != CF_OK) {
+    cf_code grc = vaultc_get_key(&k, &r, &o, tok, base_url, NULL);
+    cmk_request_ids_add(rids, rids_n, r.request_id);
+    if (grc != CF_OK) {
         describe(cause, sizeof(cause), &r);
         textf(note, note_n,
               "Automatic key rotation check failed at %s: the vault answered GET %s with %s; "
@@ -541,10 +551,15 @@ static void follow_newest(meta_registry *reg, const who *w, const unsigned char 
               reg->versioned_key_identifier);
         goto out;
     }
-    if (vaultc_wrap(nr.wrapped_c, sizeof(nr.wrapped_c), &nr.wrapped_c_len, NULL, &r, &o, tok,
-                    nr.versioned_key_identifier, c, NULL) != CF_OK ||
-        vaultc_unwrap(back, &r, &o, tok, nr.versioned_key_identifier, nr.wrapped_c,
-                      nr.wrapped_c_len, NULL) != CF_OK) {
+    grc = vaultc_wrap(nr.wrapped_c, sizeof(nr.wrapped_c), &nr.wrapped_c_len, NULL, &r, &o, tok,
+                      nr.versioned_key_identifier, c, NULL);
+    cmk_request_ids_add(rids, rids_n, r.request_id);
+    if (grc == CF_OK) {
+        grc = vaultc_unwrap(back, &r, &o, tok, nr.versioned_key_identifier, nr.wrapped_c,
+                            nr.wrapped_c_len, NULL);
+        cmk_request_ids_add(rids, rids_n, r.request_id);
+    }
+    if (grc != CF_OK) {
         describe(cause, sizeof(cause), &r);
         textf(note, note_n, "Automatic key rotation to %s failed at %s: %s; still using %s",
               nr.versioned_key_identifier, ts, cause, reg->versioned_key_identifier);
@@ -565,6 +580,13 @@ static void follow_newest(meta_registry *reg, const who *w, const unsigned char 
     }
     cf_log(CF_LOG_INFO, "key rotated", "registry", reg->name, "from", reg->versioned_key_identifier,
            "to", nr.versioned_key_identifier, "mode", "automatic", NULL);
+    char msg[1200];
+    textf(msg, sizeof(msg), "Automatic rotation from %s to %s", reg->versioned_key_identifier,
+          nr.versioned_key_identifier);
+    cmk_event ev = {
+        reg->id,           reg->name, "rotated", "available", nr.versioned_key_identifier,
+        reg->key_identity, msg,       rids};
+    cmk_events_record(&ev);
     memcpy(reg->versioned_key_identifier, nr.versioned_key_identifier,
            sizeof(reg->versioned_key_identifier));
     memcpy(reg->wrapped_c, nr.wrapped_c, sizeof(reg->wrapped_c));
@@ -577,8 +599,10 @@ out:
 
 enum { OUT_OK, OUT_DENIED, OUT_TRANSIENT };
 
-/* One check of registry id; writes the outcome to the row. Under op_mu. */
-static cf_code check_one(const char *id, cf_err *e)
+/* One check of registry id; writes the outcome to the row. Under op_mu.
+ * A key event is recorded when the state changed, or always when the
+ * check was asked for (manual). */
+static cf_code check_one(const char *id, int manual, cf_err *e)
 {
     meta_registry reg;
     cf_code rc = meta_registry_get_id(&reg, id, e);
@@ -590,6 +614,7 @@ static cf_code check_one(const char *id, cf_err *e)
     char ts[32], loaded_ts[32], cause[512] = "", err[512] = "", sentence[512], reason[1024];
     fmt_ts(ts, now);
     unsigned char c[KEYS_SECRET_LEN];
+    char rids[200] = "";
     int outcome;
     who w;
     cf_err ie = {0};
@@ -612,6 +637,7 @@ static cf_code check_one(const char *id, cf_err *e)
             vaultc_result r;
             (void)vaultc_unwrap(c, &r, &o, tok, reg.versioned_key_identifier, reg.wrapped_c,
                                 reg.wrapped_c_len, NULL);
+            cmk_request_ids_add(rids, sizeof(rids), r.request_id);
             token_free(tok);
             describe(cause, sizeof(cause), &r);
             outcome = r.cls == VAULTC_OK       ? OUT_OK
@@ -690,11 +716,35 @@ static cf_code check_one(const char *id, cf_err *e)
     s->logged = st;
     pthread_mutex_unlock(&mu);
 
-    if (st == ST_AVAILABLE && reg.key_rotation_enabled && !atomic_load(&stopping))
-        follow_newest(&reg, &w, c, now, err, sizeof(err));
+    char checked_key[512];
+    textf(checked_key, sizeof(checked_key), "%s", reg.versioned_key_identifier);
+    if (st == ST_AVAILABLE && reg.key_rotation_enabled && !atomic_load(&stopping)) {
+        char frids[200] = "";
+        follow_newest(&reg, &w, c, now, err, sizeof(err), frids, sizeof(frids));
+        if (err[0]) {
+            cmk_event fev = {reg.id,      reg.name,    "rotation-failed",
+                             "available", checked_key, reg.key_identity,
+                             err,         frids};
+            cmk_events_record(&fev);
+        }
+    }
     OPENSSL_cleanse(c, sizeof(c));
     if (changed)
         log_state(st, &reg, w.client, err);
+    if (changed || manual) {
+        cmk_event ev = {reg.id,
+                        reg.name,
+                        "check",
+                        st == ST_DEGRADED    ? "degraded"
+                        : st == ST_AVAILABLE ? "available"
+                        : st == ST_DENIED    ? "denied"
+                                             : "unavailable",
+                        checked_key,
+                        reg.key_identity,
+                        err[0] ? err : NULL,
+                        rids};
+        cmk_events_record(&ev);
+    }
     int ok = st == ST_AVAILABLE || st == ST_DEGRADED;
     return meta_registry_set_key_state(id, ok ? "available" : "unavailable", now, err, e);
 }
@@ -762,7 +812,7 @@ static void *run(void *arg)
         for (size_t i = 0; i < l.n && !atomic_load(&stopping); i++) {
             cf_err ce = {0};
             pthread_mutex_lock(&op_mu);
-            cf_code rc = check_one(l.ids[i], &ce);
+            cf_code rc = check_one(l.ids[i], 0, &ce);
             pthread_mutex_unlock(&op_mu);
             if (rc != CF_OK && rc != CF_ENOTFOUND && !atomic_load(&stopping))
                 cf_log(CF_LOG_ERROR, "key check failed", "registry_id", l.ids[i], "error", ce.msg,
@@ -796,6 +846,9 @@ cf_code cmk_start(const cmk_config *cfg, cf_err *e)
     if (cfg->check_interval_s < 1 || cfg->check_interval_s > 86400)
         return cf_err_set(e, CF_EINVAL, "key check interval must be 1..86400 seconds");
     vaultc_global_init();
+    cf_code erc = cmk_events_open(cfg->events_path, e);
+    if (erc != CF_OK)
+        return erc;
     pthread_mutex_lock(&mu);
     int ok = ensure_slots();
     pthread_mutex_unlock(&mu);
@@ -855,6 +908,7 @@ void cmk_stop(void)
     free(conf.ca_file);
     free(conf.resource);
     memset(&conf, 0, sizeof(conf));
+    cmk_events_close();
 }
 
 cf_code cmk_prepare(meta_registry *reg, const char *key_identifier, const char *identity,
@@ -888,6 +942,7 @@ cf_code cmk_prepare(meta_registry *reg, const char *key_identifier, const char *
         memcpy(s->c, c, sizeof(c));
         s->have_c = 1;
         s->pending = 1;
+        textf(s->rids, sizeof(s->rids), "%s", en->rids);
     }
     pthread_mutex_unlock(&mu);
     if (s == NULL) {
@@ -927,6 +982,17 @@ void cmk_commit(const meta_registry *reg)
             s->logged = ST_AVAILABLE;
             cf_log(CF_LOG_INFO, "customer-managed key available", "registry", reg->name, "key",
                    reg->versioned_key_identifier, "identity", reg->key_identity, NULL);
+            cmk_event ev = {reg->id,
+                            reg->name,
+                            "enabled",
+                            "available",
+                            reg->versioned_key_identifier,
+                            reg->key_identity,
+                            reg->key_rotation_enabled
+                                ? "Customer-managed key enabled (automatic rotation)"
+                                : "Customer-managed key enabled (manual rotation)",
+                            s->rids};
+            cmk_events_record(&ev);
         } else {
             slot_wipe_c(s);
             keyring_lock(reg->id, CF_EUNAVAIL,
@@ -1024,6 +1090,13 @@ cf_code cmk_rotate(const char *registry_id, const char *new_key_identifier,
     pthread_mutex_unlock(&mu);
     cf_log(CF_LOG_INFO, "key rotated", "registry", reg->name, "from", from, "to",
            reg->versioned_key_identifier, "identity", reg->key_identity, "mode", "manual", NULL);
+    char msg[1200];
+    textf(msg, sizeof(msg), "Key rotated (rotate-key) from %s to %s, %s rotation", from,
+          reg->versioned_key_identifier, reg->key_rotation_enabled ? "automatic" : "manual");
+    cmk_event ev = {
+        reg->id,           reg->name, "rotated", "available", reg->versioned_key_identifier,
+        reg->key_identity, msg,       en->rids};
+    cmk_events_record(&ev);
 out:
     pthread_mutex_unlock(&op_mu);
     OPENSSL_cleanse(c, sizeof(c));
@@ -1038,7 +1111,7 @@ cf_code cmk_check_now(const char *registry_id, cf_err *e)
     if (!engine_ready())
         return cf_err_set(e, CF_EUNAVAIL, "the key engine is not running");
     pthread_mutex_lock(&op_mu);
-    cf_code rc = check_one(registry_id, e);
+    cf_code rc = check_one(registry_id, 1, e);
     pthread_mutex_unlock(&op_mu);
     return rc;
 }

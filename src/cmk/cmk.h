@@ -20,7 +20,8 @@
  *     fault in lastError. Data-plane requests never wait for a vault.
  *
  * The management API maps a failed call to an HTTP answer with the
- * cmk_fail it fills: status and ARM error code (CONTROL-CONTRACT).
+ * cmk_fail it fills: status and ARM error code (docs/control-plane.md
+ * "Customer-managed keys (rules checked by the management API)").
  */
 #ifndef CF_CMK_CMK_H
 #define CF_CMK_CMK_H
@@ -40,6 +41,7 @@ typedef struct cmk_config {
     unsigned check_interval_s; /* 1..86400 */
     unsigned timeout_s;        /* one vault call, total */
     cmk_token_fn token;
+    const char *events_path; /* the key events log (events.h); NULL: none */
 } cmk_config;
 
 /* A refusal for the management API: HTTP status and ARM error code;

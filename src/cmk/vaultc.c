@@ -374,6 +374,24 @@ static size_t sink(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* Keeps the vault's x-ms-request-id: the requestId of its audit line for
+ * this call, so a key event can name the vault's record of it. */
+static size_t header_cb(char *p, size_t size, size_t n, void *ud)
+{
+    vaultc_result *r = ud;
+    size_t len = size * n;
+    static const char name[] = "x-ms-request-id:";
+    if (len > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
+        size_t i = sizeof(name) - 1, j = 0;
+        while (i < len && (p[i] == ' ' || p[i] == '\t'))
+            i++;
+        while (i < len && j + 1 < sizeof(r->request_id) && p[i] > 0x20 && p[i] < 0x7f)
+            r->request_id[j++] = p[i++];
+        r->request_id[j] = '\0';
+    }
+    return len;
+}
+
 static int progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
     (void)dt;
@@ -473,6 +491,8 @@ static void perform(vaultc_result *r, cf_buf *resp, const vaultc_opts *o, const 
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sc);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "cofferd-cmk/1");
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
     if (o && o->cancelled) {
         curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
         curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)o);
@@ -502,6 +522,13 @@ static void perform(vaultc_result *r, cf_buf *resp, const vaultc_opts *o, const 
         return;
     }
     vaultc_classify(r, status, (const char *)resp->data, resp->len);
+}
+
+cf_code vaultc_get(cf_buf *resp, vaultc_result *r, const vaultc_opts *o, const char *token,
+                   const char *url, cf_err *e)
+{
+    perform(r, resp, o, token, url, NULL, 0);
+    return r->cls == VAULTC_OK ? CF_OK : fail(r, e);
 }
 
 static cf_code keyid_url(char *url, size_t n, const char *key_url, const char *suffix,

@@ -35,6 +35,7 @@
 
 #include <stddef.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 
 #define VAULTC_MAX_BODY (64 * 1024)
@@ -52,10 +53,11 @@ typedef enum {
 
 typedef struct vaultc_result {
     vaultc_class cls;
-    long status;       /* HTTP status; 0 when no answer came */
-    char code[64];     /* the vault's error code ("Forbidden", "KeyNotFound"), or "" */
-    char inner[64];    /* its innererror code ("KeyDisabled", ...), or "" */
-    char message[384]; /* the vault's message, or the transport/parse error */
+    long status;         /* HTTP status; 0 when no answer came */
+    char code[64];       /* the vault's error code ("Forbidden", "KeyNotFound"), or "" */
+    char inner[64];      /* its innererror code ("KeyDisabled", ...), or "" */
+    char message[384];   /* the vault's message, or the transport/parse error */
+    char request_id[64]; /* the vault's x-ms-request-id (its audit line's requestId), or "" */
 } vaultc_result;
 
 /* A parsed key identifier. */
@@ -111,6 +113,13 @@ cf_code vaultc_wrap(unsigned char *wrapped, size_t wrapped_cap, size_t *wrapped_
 cf_code vaultc_unwrap(unsigned char secret[VAULTC_SECRET_LEN], vaultc_result *r,
                       const vaultc_opts *o, const char *token, const char *kid,
                       const unsigned char *wrapped, size_t wrapped_len, cf_err *e);
+
+/* GET url (any path of the vault's API) with the bearer token: the body
+ * of the answer appended to *resp (its cap is the caller's), r classified
+ * as for the calls above. The portal lists vaults, keys and audit lines
+ * with it. */
+cf_code vaultc_get(cf_buf *resp, vaultc_result *r, const vaultc_opts *o, const char *token,
+                   const char *url, cf_err *e);
 
 /* ---- pure parts, exposed for tests and the fuzzer ---- */
 

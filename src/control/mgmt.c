@@ -22,23 +22,19 @@
 #define CF_LOG_MOD "mgmt"
 #include "control/mgmt.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 
-#include "base/buf.h"
-#include "base/enc.h"
-#include "base/fs.h"
 #include "base/log.h"
 #include "control/mgmt_int.h"
 #include "control/validate.h"
 #include "crypto/keys.h"
+#include "portal/portal.h"
 
 mgmt_state mgmt_g;
 pthread_mutex_t mgmt_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -74,68 +70,6 @@ void mgmt_shutdown(void)
     OPENSSL_cleanse(mgmt_g.admin, sizeof(mgmt_g.admin));
 }
 
-/* ---- the admin token ---- */
-
-static int b64url_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-}
-
-cf_code mgmt_admin_token_load(const char *path, char out[MGMT_ADMIN_TOKEN_LEN + 1], cf_err *e)
-{
-    struct stat st;
-    cf_code rc;
-    if (stat(path, &st) != 0) {
-        if (errno != ENOENT)
-            return cf_err_os(e, errno, "admin token %s", path);
-        unsigned char raw[32];
-        cf_buf b;
-        cf_buf_init(&b, 0);
-        b.secret = 1;
-        rc = keys_random(raw, sizeof(raw), e);
-        if (rc == CF_OK)
-            rc = cf_b64url_encode(&b, raw, sizeof(raw), e);
-        keys_wipe(raw, sizeof(raw));
-        if (rc == CF_OK && b.len != MGMT_ADMIN_TOKEN_LEN)
-            rc = cf_err_set(e, CF_ECRYPTO, "admin token: unexpected encoding length");
-        if (rc == CF_OK) {
-            memcpy(out, b.data, MGMT_ADMIN_TOKEN_LEN);
-            out[MGMT_ADMIN_TOKEN_LEN] = '\0';
-            rc = cf_buf_append(&b, "\n", 1, e);
-        }
-        if (rc == CF_OK)
-            rc = cf_fs_write_atomic(path, b.data, b.len, 0600, e);
-        cf_buf_free(&b);
-        if (rc == CF_OK)
-            cf_log(CF_LOG_INFO, "admin token created", "path", path, NULL);
-        else
-            OPENSSL_cleanse(out, MGMT_ADMIN_TOKEN_LEN + 1);
-        return rc;
-    }
-    if ((rc = cf_fs_check_private(path, e)) != CF_OK)
-        return rc;
-    cf_buf b;
-    cf_buf_init(&b, 0);
-    b.secret = 1;
-    rc = cf_fs_read_all(path, 256, &b, e);
-    size_t n = b.len;
-    while (rc == CF_OK && n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
-        n--;
-    if (rc == CF_OK && n != MGMT_ADMIN_TOKEN_LEN)
-        rc = cf_err_set(e, CF_EINVAL, "admin token %s: expected %d base64url characters", path,
-                        MGMT_ADMIN_TOKEN_LEN);
-    for (size_t i = 0; rc == CF_OK && i < n; i++)
-        if (!b64url_char((char)b.data[i]))
-            rc = cf_err_set(e, CF_EINVAL, "admin token %s: not base64url", path);
-    if (rc == CF_OK) {
-        memcpy(out, b.data, MGMT_ADMIN_TOKEN_LEN);
-        out[MGMT_ADMIN_TOKEN_LEN] = '\0';
-    }
-    cf_buf_free(&b);
-    return rc;
-}
-
 /* Constant time in the token's bytes (the length is public). */
 static int admin_ok(const char *tok)
 {
@@ -156,6 +90,15 @@ static int bearer_ok(http_req *r)
 
 /* ---- answers ---- */
 
+/* An in-process call (mgmt_call, the portal's): the answer is kept here
+ * instead of being sent. Thread-local: a call runs on its caller's thread
+ * from start to end. */
+typedef struct mgmt_capture {
+    unsigned status;
+    json_t *body;
+} mgmt_capture;
+static __thread mgmt_capture *capture;
+
 void mgmt_fail(http_req *r, unsigned status, const char *code, const char *fmt, ...)
 {
     char msg[2048];
@@ -169,6 +112,11 @@ void mgmt_fail(http_req *r, unsigned status, const char *code, const char *fmt, 
            r->request_id, "method", r->method, "path", r->path, "status", st, "code", code, "error",
            msg, NULL);
     json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    if (capture) {
+        capture->status = status;
+        capture->body = body;
+        return;
+    }
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     http_resp *resp =
@@ -209,6 +157,11 @@ void mgmt_fail_err(http_req *r, const cf_err *e, const char *what)
 
 void mgmt_reply(http_req *r, unsigned status, json_t *body)
 {
+    if (capture) {
+        capture->status = status;
+        capture->body = body;
+        return;
+    }
     if (body == NULL && status == 200) {
         http_req_respond(r, http_resp_bytes(200, "", 0, NULL));
         return;
@@ -225,6 +178,11 @@ void mgmt_reply(http_req *r, unsigned status, json_t *body)
 
 void mgmt_reply_secret(http_req *r, unsigned status, json_t *body)
 {
+    if (capture) { /* the caller wipes what it shows (mgmt_call) */
+        capture->status = status;
+        capture->body = body;
+        return;
+    }
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (text == NULL) {
@@ -468,7 +426,8 @@ static void dispatch(http_req *r)
             msi_token(r);
         return;
     }
-    if (!bearer_ok(r)) {
+    /* an in-process call was authenticated by its caller (mgmt_call) */
+    if (capture == NULL && !bearer_ok(r)) {
         mgmt_fail(r, 401, "Unauthorized",
                   "The request needs 'Authorization: Bearer <admin token>' (DIR/admin.token).");
         return;
@@ -498,9 +457,47 @@ static void body_end(http_req *r)
     dispatch(r);
 }
 
+cf_code mgmt_call(const char *method, const char *path, const json_t *body, const char *request_id,
+                  unsigned *status, json_t **out, cf_err *e)
+{
+    *status = 0;
+    *out = NULL;
+    if (capture != NULL)
+        return cf_err_set(e, CF_ECONFLICT, "management calls do not nest");
+    if (path == NULL || path[0] != '/' || strncmp(path, "/msi/", 5) == 0)
+        return cf_err_set(e, CF_EINVAL, "not a management resource path");
+    http_req r = {.method = method, .path = path, .version = "HTTP/1.1"};
+    snprintf(r.request_id, sizeof(r.request_id), "%s", request_id ? request_id : "");
+    cf_buf_init(&r.body, MGMT_BODY_MAX);
+    if (body) {
+        char *text = json_dumps(body, JSON_COMPACT);
+        cf_code rc = text ? cf_buf_append(&r.body, text, strlen(text), e)
+                          : cf_err_set(e, CF_ENOMEM, "out of memory");
+        free(text);
+        if (rc != CF_OK) {
+            cf_buf_free(&r.body);
+            return rc;
+        }
+    }
+    mgmt_capture cap = {0};
+    capture = &cap;
+    dispatch(&r);
+    capture = NULL;
+    cf_buf_free(&r.body);
+    if (cap.status == 0)
+        return cf_err_set(e, CF_EIO, "the management API gave no answer to %s %s", method, path);
+    *status = cap.status;
+    *out = cap.body;
+    return CF_OK;
+}
+
 void mgmt_handle(http_req *r, void *ctx)
 {
     (void)ctx;
+    if (portal_path(r->path)) {
+        portal_handle(r);
+        return;
+    }
     int with_body = method_is(r, "PUT") || method_is(r, "PATCH") || method_is(r, "POST");
     if (!with_body) {
         dispatch(r);

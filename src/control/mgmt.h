@@ -1,6 +1,6 @@
 /*
- * mgmt.h -- cofferd's management API (CONTROL-CONTRACT, "Management API";
- * docs/control-plane.md): the identity issuer's documents, the managed
+ * mgmt.h -- cofferd's management API (docs/control-plane.md, its
+ * "Authentication and errors" first): the identity issuer's documents, the managed
  * identity token endpoint, user-assigned identities and registries, on a
  * second http_server next to the data plane (default 127.0.0.1:5001).
  *
@@ -14,11 +14,14 @@
 #ifndef CF_CONTROL_MGMT_H
 #define CF_CONTROL_MGMT_H
 
+#include <jansson.h>
+
 #include "base/err.h"
 #include "control/issuer.h"
+#include "crypto/keys.h"
 #include "http/server.h"
 
-#define MGMT_ADMIN_TOKEN_LEN 43 /* base64url of 32 random bytes */
+#define MGMT_ADMIN_TOKEN_LEN KEYS_TOKEN_B64URL_LEN /* DIR/admin.token: keys_token_file_load */
 #define MGMT_BODY_MAX (64 * 1024)
 #define MGMT_DEFAULT_TENANT "00000000-0000-0000-0000-000000000000"
 /* the default subscription, unless `cofferd --subscription` names another
@@ -41,10 +44,14 @@ void mgmt_shutdown(void);
 /* The http_server handler. */
 void mgmt_handle(http_req *r, void *ctx);
 
-/* Reads the admin token at path, or creates it (0600) at first start.
- * CF_EDENIED when the file is group/world accessible; CF_EINVAL when it
- * does not hold a token. */
-cf_code mgmt_admin_token_load(const char *path, char out[MGMT_ADMIN_TOKEN_LEN + 1], cf_err *e);
+/* Runs one management request in process, as the portal does: the same
+ * routing and handlers as over HTTP, with the caller's authentication
+ * (it must have checked who is asking; no bearer token is looked at).
+ * body may be NULL. On CF_OK, *status is the HTTP status and *out the
+ * answer's JSON (the caller's; NULL for an empty body; ARM's
+ * {"error":{...}} on a refusal). Not for /msi/ (it reads headers). */
+cf_code mgmt_call(const char *method, const char *path, const json_t *body, const char *request_id,
+                  unsigned *status, json_t **out, cf_err *e);
 
 /* Creates registry `name` (Premium, service-managed encryption, no
  * identity) unless it exists: `cofferd --registry NAME`. *created set to

@@ -11,7 +11,8 @@
  * identities in one transaction, then cmk_commit (cmk_abort and the
  * directory removed when the row could not be written).
  *
- * Authentication settings (AUTH-CONTRACT): adminUserEnabled creates the
+ * Authentication settings (docs/control-plane.md "Registry
+ * authentication"): adminUserEnabled creates the
  * admin user's two passwords the first time it is enabled (wrapped under
  * the SRK, credentials.h); disabling it keeps them but bumps the
  * registry's credential epoch, as regenerating one does, so that registry
@@ -183,7 +184,8 @@ cf_code registries_ensure(const char *name, int *created, cf_err *e)
 {
     *created = 0;
     if (!ctl_registry_name_valid(name))
-        return cf_err_set(e, CF_EINVAL, "registry name '%s' must be 5-50 letters and digits", name);
+        return cf_err_set(e, CF_EINVAL, "registry name '%.64s' is invalid: " CTL_REGISTRY_NAME_RULE,
+                          name);
     meta_registry reg;
     cf_err ge = {0};
     if (meta_registry_get(&reg, name, &ge) == CF_OK)
@@ -578,8 +580,7 @@ static void registry_put(http_req *r, const mgmt_scope *s, const char *name)
 {
     if (!ctl_registry_name_valid(name)) {
         mgmt_fail(r, 400, "InvalidName",
-                  "The registry name '%.64s' is invalid: it must be 5-50 letters and digits.",
-                  name);
+                  "The registry name '%.64s' is invalid: " CTL_REGISTRY_NAME_RULE ".", name);
         return;
     }
     json_t *body = mgmt_body(r);

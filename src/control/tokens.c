@@ -1,7 +1,7 @@
 /*
- * tokens.c -- registry tokens in the management API (AUTH-CONTRACT; ACR's
- * "tokens" with the scope map inline): repository-scoped credentials for
- * the data plane.
+ * tokens.c -- registry tokens in the management API (docs/control-plane.md
+ * "Registry authentication"; ACR's "tokens" with the scope map inline):
+ * repository-scoped credentials for the data plane.
  *
  * (below the registry's ARM path, or the legacy /registries/{r}):
  *   PUT    /registries/{r}/tokens/{t}   {"properties":{"status","scope":[...]}}

@@ -22,6 +22,10 @@
 int ctl_identity_name_valid(const char *s);
 /* 5-50 ASCII letters and digits (ACR's rule). */
 int ctl_registry_name_valid(const char *s);
+/* The rule as every refusal of a registry name states it, with an example. */
+#define CTL_REGISTRY_NAME_RULE                                                                     \
+    "a registry name is 5-50 letters and digits only (no dashes, dots or underscores), "           \
+    "for example 'myregistry1'"
 /* 8-4-4-4-12 hex digits, either case. */
 int ctl_uuid_valid(const char *s);
 /* A random (version 4) UUID, lower case. */
@@ -49,7 +53,8 @@ const char *ctl_identity_ref_name(const char *ref);
  * digits. *versioned (may be NULL) set when the version is present. */
 int ctl_key_identifier_valid(const char *s, int *versioned);
 
-/* Registry tokens (AUTH-CONTRACT): a name is 5-50 of [A-Za-z0-9-]. */
+/* Registry tokens (docs/control-plane.md "Registry authentication"): a
+ * name is 5-50 of [A-Za-z0-9-]. */
 int ctl_token_name_valid(const char *s);
 /* A repository name by the OCI distribution grammar: components
  * [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* separated by '/', at most 255 chars. */

@@ -32,6 +32,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include "base/enc.h"
 #include "base/fs.h"
 
 #define S_AAD_PREFIX "coffer/v1/S"
@@ -273,5 +274,94 @@ cf_code keys_kek_derive(seal_kek *out, const unsigned char s[32], const unsigned
         memset(out->registry_id, 0, sizeof(out->registry_id));
         memcpy(out->registry_id, registry_id, id_len);
     }
+    return rc;
+}
+
+/* ---- admin credential files ---- */
+
+size_t keys_token_len(keys_token_enc enc)
+{
+    return enc == KEYS_TOKEN_HEX ? KEYS_TOKEN_HEX_LEN : KEYS_TOKEN_B64URL_LEN;
+}
+
+static int token_char(keys_token_enc enc, char c)
+{
+    if (enc == KEYS_TOKEN_HEX)
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+static cf_code token_file_create(const char *path, keys_token_enc enc, char *out, cf_err *e)
+{
+    size_t n = keys_token_len(enc);
+    unsigned char raw[32];
+    cf_buf b;
+    cf_buf_init(&b, 0);
+    b.secret = 1;
+    cf_code rc = keys_random(raw, sizeof(raw), e);
+    if (rc == CF_OK && enc == KEYS_TOKEN_HEX) {
+        char hex[KEYS_TOKEN_HEX_LEN + 1];
+        cf_hex_encode(hex, raw, sizeof(raw));
+        rc = cf_buf_append(&b, hex, KEYS_TOKEN_HEX_LEN, e);
+        OPENSSL_cleanse(hex, sizeof(hex));
+    } else if (rc == CF_OK) {
+        rc = cf_b64url_encode(&b, raw, sizeof(raw), e);
+    }
+    keys_wipe(raw, sizeof(raw));
+    if (rc == CF_OK && b.len != n)
+        rc = cf_err_set(e, CF_ECRYPTO, "admin token: unexpected encoding length");
+    if (rc == CF_OK) {
+        memcpy(out, b.data, n);
+        out[n] = '\0';
+        rc = cf_buf_append(&b, "\n", 1, e);
+    }
+    if (rc == CF_OK)
+        rc = cf_fs_write_atomic(path, b.data, b.len, 0600, e);
+    if (rc != CF_OK)
+        OPENSSL_cleanse(out, n + 1);
+    cf_buf_free(&b);
+    return rc;
+}
+
+cf_code keys_token_file_load(const char *path, keys_token_enc enc, char *out, size_t cap,
+                             int *created, cf_err *e)
+{
+    size_t want = keys_token_len(enc);
+    if (created)
+        *created = 0;
+    if (cap < want + 1)
+        return cf_err_set(e, CF_EINVAL, "admin token: buffer too small");
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno != ENOENT)
+            return cf_err_os(e, errno, "admin token %s", path);
+        cf_code rc = token_file_create(path, enc, out, e);
+        if (rc == CF_OK && created)
+            *created = 1;
+        return rc;
+    }
+    cf_code rc = cf_fs_check_private(path, e);
+    if (rc != CF_OK)
+        return rc;
+    cf_buf b;
+    cf_buf_init(&b, 0);
+    b.secret = 1;
+    rc = cf_fs_read_all(path, 256, &b, e);
+    size_t n = b.len;
+    while (rc == CF_OK && n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
+        n--;
+    if (rc == CF_OK && n != want)
+        rc = cf_err_set(e, CF_EINVAL, "admin token %s: expected %zu %s characters", path, want,
+                        enc == KEYS_TOKEN_HEX ? "hex" : "base64url");
+    for (size_t i = 0; rc == CF_OK && i < n; i++)
+        if (!token_char(enc, (char)b.data[i]))
+            rc = cf_err_set(e, CF_EINVAL, "admin token %s: not %s", path,
+                            enc == KEYS_TOKEN_HEX ? "lowercase hex" : "base64url");
+    if (rc == CF_OK) {
+        memcpy(out, b.data, want);
+        out[want] = '\0';
+    }
+    cf_buf_free(&b);
     return rc;
 }

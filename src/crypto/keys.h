@@ -54,4 +54,19 @@ cf_code keys_kek_derive(seal_kek *out, const unsigned char s[32], const unsigned
 
 void keys_wipe(void *p, size_t len);
 
+/* A daemon's admin credential file (cofferd's and keyvaultd's
+ * DIR/admin.token, DESIGN §9): 32 random bytes written once, on first
+ * start, as one line of text in `enc` (0600, atomically), then read back
+ * on every start. A token is the file's first line without its line end.
+ * CF_EDENIED when the file is group/world accessible; CF_EINVAL when it
+ * holds anything but one token of that encoding. out receives the token
+ * and a NUL (cap at least keys_token_len(enc) + 1); *created (may be
+ * NULL) says whether this call made the file. */
+typedef enum { KEYS_TOKEN_B64URL = 1, KEYS_TOKEN_HEX = 2 } keys_token_enc;
+#define KEYS_TOKEN_B64URL_LEN 43 /* base64url (no padding) of 32 bytes */
+#define KEYS_TOKEN_HEX_LEN 64    /* lowercase hex of 32 bytes */
+size_t keys_token_len(keys_token_enc enc);
+cf_code keys_token_file_load(const char *path, keys_token_enc enc, char *out, size_t cap,
+                             int *created, cf_err *e);
+
 #endif

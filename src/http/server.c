@@ -271,6 +271,11 @@ const char *http_req_peer(http_req *r)
     return r->in->peer;
 }
 
+int http_req_tls(const http_req *r)
+{
+    return r->in != NULL && r->in->s->o.tls_cert_pem != NULL;
+}
+
 void http_req_collect(http_req *r, size_t cap, http_end_fn on_end)
 {
     r->in->collecting = 1;

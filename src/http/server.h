@@ -102,6 +102,8 @@ unsigned http_req_query_each(http_req *r, const char *name, int (*fn)(void *cls,
 int64_t http_req_content_length(http_req *r);
 /* Peer address as text ("127.0.0.1"). */
 const char *http_req_peer(http_req *r);
+/* 1 when the request came over TLS (the listener has a certificate). */
+int http_req_tls(const http_req *r);
 /* Collect the body into r->body up to cap bytes, then call on_end. Past
  * the cap the rest is discarded, r->body_too_big is set, on_end still runs. */
 void http_req_collect(http_req *r, size_t cap, http_end_fn on_end);

@@ -9,9 +9,12 @@
  * here), or `Authorization: Basic user:password` (the admin user or a
  * repository-scoped token, checked by cred_check). The registry a request
  * is for is routed first (api.c); the credentials are then checked against
- * that registry: a bearer token must be bound to it (rid) at its current
- * credential epoch (cep), which costs one HMAC and no database write; the
- * registry row the router read anyway carries the epoch.
+ * that registry: a bearer token must be minted for this data plane's
+ * service (aud, fixed at start) and bound to the registry (rid) at its
+ * current credential epoch (cep), which costs one HMAC and no database
+ * write; the registry row the router read anyway carries the epoch. A
+ * registry that does not exist is answered after the same checks, against
+ * ABSENT (equal cost, credentials.h), so a 401 tells nothing about names.
  *
  * Answers: no or invalid credentials -> 401 UNAUTHORIZED with the
  * WWW-Authenticate challenge (the client fetches a token and retries);
@@ -45,12 +48,19 @@ static int open_mode;
 static char scheme[8] = "http";
 static pthread_mutex_t addr_mu = PTHREAD_MUTEX_INITIALIZER;
 static char fallback_host[AUTH_SERVICE_MAX] = "localhost";
+/* The service name (the challenge's service, the only aud minted and
+ * accepted): --service, else the data plane's address once bound. */
+static char service[AUTH_SERVICE_MAX] = "localhost";
+static int service_fixed;
 
 void registry_api_set_address(const char *data_addr)
 {
     pthread_mutex_lock(&addr_mu);
-    if (data_addr && auth_host_valid(data_addr))
+    if (data_addr && auth_host_valid(data_addr)) {
         snprintf(fallback_host, sizeof(fallback_host), "%s", data_addr);
+        if (!service_fixed)
+            snprintf(service, sizeof(service), "%s", data_addr);
+    }
     pthread_mutex_unlock(&addr_mu);
 }
 
@@ -58,10 +68,33 @@ cf_code api_access_configure(const registry_api_config *c, cf_err *e)
 {
     open_mode = c->insecure_no_auth;
     snprintf(scheme, sizeof(scheme), "%s", c->tls ? "https" : "http");
+    if (c->service != NULL) {
+        if (!auth_service_valid(c->service))
+            return cf_err_set(e, CF_EINVAL,
+                              "service name '%.64s' is invalid: 1-255 letters, digits and . - _ : "
+                              "[ ] (e.g. registry.example.com)",
+                              c->service);
+        pthread_mutex_lock(&addr_mu);
+        snprintf(service, sizeof(service), "%s", c->service);
+        service_fixed = 1;
+        pthread_mutex_unlock(&addr_mu);
+    }
     registry_api_set_address(c->data_addr);
     if (open_mode)
         return CF_OK;
-    return auth_init(e);
+    cf_code rc = auth_init(e);
+    if (rc == CF_OK)
+        rc = cred_init(e);
+    return rc;
+}
+
+/* The service name, copied (it is set once the data plane is bound). */
+static const char *service_name(char buf[AUTH_SERVICE_MAX])
+{
+    pthread_mutex_lock(&addr_mu);
+    memcpy(buf, service, AUTH_SERVICE_MAX);
+    pthread_mutex_unlock(&addr_mu);
+    return buf;
 }
 
 void api_access_shutdown(void)
@@ -95,9 +128,20 @@ static const char *client_host(rq *q, char buf[AUTH_SERVICE_MAX])
 
 static void unauthorized(rq *q, const char *name, unsigned need, const char *error, const char *why)
 {
-    char ch[2 * AUTH_SERVICE_MAX + AUTH_NAME_MAX + 128];
-    char hb[AUTH_SERVICE_MAX];
-    auth_challenge(ch, sizeof(ch), scheme, client_host(q, hb), name, need, error);
+    char ch[2 * AUTH_SERVICE_MAX + 2 * AUTH_NAME_MAX + 160];
+    char hb[AUTH_SERVICE_MAX], sb[AUTH_SERVICE_MAX];
+    auth_challenge_args a = {
+        .scheme = scheme,
+        .host = client_host(q, hb),
+        .service = service_name(sb),
+        .name = name,
+        .need = need,
+        /* a mount reads its source: ask for both scopes, as Distribution
+         * does, so a client that fetches exactly this scope can mount */
+        .from = name && q->mount_from[0] ? q->mount_from : NULL,
+        .error = error,
+    };
+    auth_challenge(ch, sizeof(ch), &a);
     if (why)
         cf_log(CF_LOG_INFO, "credentials refused", "request_id", q->r->request_id, "reason", why,
                NULL);
@@ -140,8 +184,13 @@ static const char *scheme_value(const char *h, const char *scheme_name)
 
 typedef enum { CRED_OK = 0, CRED_BAD = -1, CRED_FAIL = -2 } cred_rc;
 
-/* Basic user:password against reg: fills q->auth. CRED_FAIL has
- * responded (the check itself failed: store, keys). */
+/* A registry that does not exist, as credentials are checked against it:
+ * at the cost of a real one (credentials.h), so that a 401's timing does
+ * not tell which registries exist. */
+static const meta_registry ABSENT;
+
+/* Basic user:password against reg (&ABSENT: none): fills q->auth.
+ * CRED_FAIL has responded (the check itself failed: store, keys). */
 static cred_rc basic_check(rq *q, const meta_registry *reg, const char *user, const char *pass)
 {
     cred_who *who = malloc(sizeof(*who));
@@ -150,7 +199,7 @@ static cred_rc basic_check(rq *q, const meta_registry *reg, const char *user, co
         return CRED_FAIL;
     }
     cf_err e = {0};
-    cf_code rc = cred_check(who, reg, user, pass, &e);
+    cf_code rc = cred_check(who, reg == &ABSENT ? NULL : reg, user, pass, &e);
     cred_rc out = CRED_OK;
     if (rc == CF_EAUTH) {
         out = CRED_BAD;
@@ -194,11 +243,11 @@ static int find_one(void *cls, const meta_registry *r)
 static cred_rc basic_find(rq *q, meta_registry *out, const char *user, const char *pass)
 {
     cf_err e = {0};
-    if (meta_registry_get(out, user, &e) == CF_OK) {
-        cred_rc rc = basic_check(q, out, user, pass);
-        if (rc != CRED_BAD)
-            return rc;
-    }
+    /* the admin user's registry, or as much work when there is none */
+    int named = meta_registry_get(out, user, &e) == CF_OK;
+    cred_rc rc = basic_check(q, named ? out : &ABSENT, user, pass);
+    if (rc != CRED_BAD)
+        return rc;
     finder f = {.q = q, .user = user, .pass = pass, .out = out, .rc = CRED_BAD};
     cf_err_clear(&e);
     if (meta_registry_each(find_one, &f, &e) != CF_OK && f.rc != CRED_FAIL) {
@@ -209,9 +258,10 @@ static cred_rc basic_find(rq *q, meta_registry *out, const char *user, const cha
 }
 
 /* Reads the Authorization header into q->auth (via, kind, claims or scope
- * map). reg: the registry to check Basic credentials against (NULL: find
- * it, then *found is filled). Bearer tokens are verified (signature,
- * time) but not bound to a registry here. */
+ * map). reg: the registry to check Basic credentials against (&ABSENT:
+ * one that does not exist; NULL: find it, then *found is filled). Bearer
+ * tokens are verified (signature, service, time) but not bound to a
+ * registry here. */
 static cred_rc read_credentials(rq *q, const meta_registry *reg, meta_registry *found)
 {
     q->auth.via = VIA_NONE;
@@ -225,9 +275,12 @@ static cred_rc read_credentials(rq *q, const meta_registry *reg, meta_registry *
     const char *v;
     if ((v = scheme_value(h, "Bearer")) != NULL) {
         cf_err e = {0};
-        if (auth_token_verify(&q->auth.claims, v, strlen(v), now_s(), &e) != CF_OK)
-            return CRED_BAD;
+        char sb[AUTH_SERVICE_MAX];
+        /* a bearer token, valid or not: a refusal says invalid_token */
         q->auth.via = VIA_BEARER;
+        if (auth_token_verify(&q->auth.claims, v, strlen(v), now_s(), service_name(sb), &e) !=
+            CF_OK)
+            return CRED_BAD;
         q->auth.kind = q->auth.claims.kind;
         return CRED_OK;
     }
@@ -265,14 +318,25 @@ unsigned api_access_on(rq *q, const char *name, const char *repo)
     }
 }
 
+/* The same work, and the same answer, as credentials refused by a
+ * registry that exists (api_access): Basic credentials checked in full, a
+ * bearer token verified and found bound elsewhere; nothing in the 401 or
+ * its timing tells that the registry does not exist. */
 void api_access_unknown_registry(rq *q, unsigned need)
 {
-    unauthorized(q, q->name, need, NULL, "unknown registry");
+    cred_rc rc = read_credentials(q, &ABSENT, NULL);
+    if (rc == CRED_FAIL)
+        return;
+    if (rc == CRED_OK && q->auth.via == VIA_BEARER)
+        (void)auth_claims_check(&q->auth.claims, ABSENT.id, ABSENT.cred_epoch, NULL);
+    int anonymous = rc == CRED_OK && q->auth.via == VIA_NONE;
+    unauthorized(q, q->name, need, q->auth.via == VIA_NONE ? NULL : "invalid_token",
+                 anonymous ? NULL : "unknown registry");
 }
 
-/* What the credentials behind a bearer token could be granted on q->repo
+/* What the credentials behind a bearer token could be granted on repo
  * (a database read, only on the refusal path). */
-static unsigned bearer_could(rq *q)
+static unsigned bearer_could(rq *q, const char *repo)
 {
     if (q->auth.kind == AUTH_ADMIN)
         return AUTH_ALL;
@@ -281,7 +345,7 @@ static unsigned bearer_could(rq *q)
     meta_token *t = malloc(sizeof(*t));
     unsigned a = 0;
     if (t && meta_token_get(t, q->reg.id, q->auth.claims.sub, NULL) == CF_OK && t->enabled)
-        a = cred_actions(AUTH_TOKEN, t->scope, q->repo);
+        a = cred_actions(AUTH_TOKEN, t->scope, repo);
     free(t);
     return a;
 }
@@ -316,7 +380,7 @@ int api_access(rq *q, unsigned need)
         unauthorized(q, q->name, need, NULL, NULL);
         return -1;
     case VIA_BEARER:
-        if ((bearer_could(q) & need) == need || q->auth.kind == AUTH_ANONYMOUS) {
+        if ((bearer_could(q, q->repo) & need) == need || q->auth.kind == AUTH_ANONYMOUS) {
             /* the credentials would allow it: a wider token will do (an
              * anonymous caller may still log in) */
             unauthorized(q, q->name, need,
@@ -329,6 +393,31 @@ int api_access(rq *q, unsigned need)
     }
     api_fail(q, 403, "DENIED", "requested access to the resource is denied");
     return -1;
+}
+
+/* A mount reads its source, so the request's own grant must include pull
+ * there: for Basic credentials what they allow, for a bearer token the
+ * scopes it names. With `from`, a bearer token without pull on it whose
+ * credentials have it is told to fetch a wider token (401
+ * insufficient_scope naming both scopes, as Distribution answers); other
+ * requests fall back to an upload. Without `from` the source is every
+ * repository of the registry: only the admin user's own (Basic)
+ * credentials cover that; no token scope names every repository, so a
+ * bearer token, even the admin user's, falls back to an upload. */
+int api_access_mount(rq *q)
+{
+    if (open_mode)
+        return 1;
+    if (!q->mount_from_given)
+        return q->auth.via == VIA_BASIC && q->auth.kind == AUTH_ADMIN;
+    if (api_access_on(q, q->mount_from, q->mount_from_repo) & AUTH_PULL)
+        return 1;
+    if (q->auth.via == VIA_BEARER && q->auth.kind != AUTH_ANONYMOUS &&
+        (bearer_could(q, q->mount_from_repo) & AUTH_PULL)) {
+        unauthorized(q, q->name, AUTH_PUSH, "insufficient_scope", NULL);
+        return -1;
+    }
+    return 0;
 }
 
 int api_access_base(rq *q)
@@ -475,6 +564,19 @@ void api_token(rq *q)
         api_fail(q, 405, "UNSUPPORTED", "method %s not supported here", q->r->method);
         return;
     }
+    /* tokens are minted for this data plane's service only (their aud);
+     * a token asked for another service would be refused here anyway */
+    char sb[AUTH_SERVICE_MAX];
+    const char *svc = service_name(sb);
+    const char *asked = http_req_query(q->r, "service");
+    if (asked != NULL && strcmp(asked, svc) != 0) {
+        /* the client's text is not echoed (it may not even be UTF-8) */
+        api_fail(q, 400, "UNSUPPORTED_VALUE",
+                 "unsupported value: service; tokens are issued for service \"%s\" only (the "
+                 "challenge's)",
+                 svc);
+        return;
+    }
     token_req *t = calloc(1, sizeof(*t));
     auth_claims *c = calloc(1, sizeof(*c));
     char *jwt = NULL;
@@ -513,11 +615,9 @@ void api_token(rq *q)
         token_refused(q); /* only Basic (or nothing) is accepted here */
         goto out;
     }
-    cred_rc rc;
-    if (h != NULL && !have_reg && regname[0] != '\0')
-        rc = CRED_BAD; /* credentials for a registry that does not exist */
-    else
-        rc = read_credentials(q, have_reg ? &q->reg : NULL, &q->reg);
+    /* credentials for a registry that does not exist are checked all the
+     * same (equal cost), and refused */
+    cred_rc rc = read_credentials(q, have_reg ? &q->reg : regname[0] ? &ABSENT : NULL, &q->reg);
     if (rc == CRED_FAIL)
         goto out;
     if (rc == CRED_BAD) {
@@ -552,10 +652,7 @@ void api_token(rq *q)
         c->access[k].actions |= g;
     }
     snprintf(c->sub, sizeof(c->sub), "%s", q->auth.sub);
-    const char *service = http_req_query(q->r, "service");
-    char hb[AUTH_SERVICE_MAX];
-    snprintf(c->aud, sizeof(c->aud), "%s",
-             service && strlen(service) < sizeof(c->aud) ? service : client_host(q, hb));
+    snprintf(c->aud, sizeof(c->aud), "%s", svc);
     int64_t now = now_s();
     if (auth_token_mint(&jwt, c, now, &e) != CF_OK) {
         api_fail_err(q, &e, "mint token");

@@ -501,7 +501,10 @@ static void api_catalog(rq *q, const route_slice *host_reg)
         snprintf(name, sizeof(name), "%.*s", (int)host_reg->len, host_reg->p);
         cf_err e = {0};
         if (meta_registry_get(&q->reg, name, &e) != CF_OK) {
-            api_fail(q, 404, "NAME_UNKNOWN", "registry unknown");
+            if (e.code == CF_ENOTFOUND)
+                api_fail(q, 404, "NAME_UNKNOWN", "registry unknown");
+            else
+                api_fail_err(q, &e, "registry lookup"); /* 503 while the database is down */
             return;
         }
         reg_id = q->reg.id;
@@ -775,6 +778,8 @@ static void handle(rq *q)
     snprintf(regname, sizeof(regname), "%.*s", (int)regs.len, regs.p);
     snprintf(q->repo, sizeof(q->repo), "%.*s", (int)repos.len, repos.p);
     unsigned need = required_action(k, r);
+    if (k == ROUTE_UPLOAD_START && method_is(r, "POST"))
+        api_mount_source(q); /* the challenge asks for pull on a mount's source */
     cf_err e = {0};
     if (meta_registry_get(&q->reg, regname, &e) != CF_OK) {
         if (e.code == CF_ENOTFOUND && !api_access_open())

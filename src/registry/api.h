@@ -22,9 +22,13 @@ typedef struct registry_api_config {
      * (--insecure-no-auth); 0: authentication (docs/registry.md) */
     int insecure_no_auth;
     int tls; /* the data plane speaks HTTPS: the challenge's realm says so */
-    /* host:port clients reach the data plane at: the challenge's realm and
-     * service when a request's Host header is missing or malformed */
+    /* host:port clients reach the data plane at: the challenge's realm when
+     * a request's Host header is missing or malformed */
     const char *data_addr;
+    /* the token service name (the challenge's service, the aud of every
+     * registry token minted and accepted), fixed at start: auth_service_valid;
+     * NULL: data_addr, as set by registry_api_set_address */
+    const char *service;
 } registry_api_config;
 
 /* Copies the config (strings included); derives the registry token key
@@ -32,7 +36,8 @@ typedef struct registry_api_config {
 cf_code registry_api_configure(const registry_api_config *c, cf_err *e);
 void registry_api_shutdown(void);
 /* The data plane's host:port once bound (port 0 resolved): the
- * challenge's fallback when a request's Host is missing or malformed. */
+ * challenge's fallback when a request's Host is missing or malformed, and
+ * the service name unless the config fixed one. */
 void registry_api_set_address(const char *data_addr);
 void registry_api_handle(http_req *r, void *ctx);
 

@@ -49,6 +49,12 @@ typedef struct rq {
     int fresh;             /* upload created by this request */
     oci_digest digest;
     int failed; /* a body callback already responded */
+    /* cross-repository mount (POST ?mount=D&from=R): R when it names a
+     * repository of this registry, as the client wrote it and inside the
+     * registry; from_given: a `from` was sent, usable or not */
+    char mount_from[API_NAME_MAX + 1];
+    char mount_from_repo[OCI_NAME_MAX + 1];
+    int mount_from_given;
     /* manifests */
     oci_reference ref;
     uint64_t mem_reserved; /* bytes of the manifest budget held */
@@ -94,6 +100,12 @@ void api_access_unknown_registry(rq *q, unsigned need);
  * have on another repository of q->reg: `name` as the client writes it,
  * `repo` inside the registry. */
 unsigned api_access_on(rq *q, const char *name, const char *repo);
+/* Whether the request's credentials may mount (q->mount_from*, set by
+ * api_mount_source): a mount reads its source, so they need pull there: 1
+ * may; 0 may not (the caller falls back to an upload); -1 responded (401
+ * insufficient_scope: a bearer token without pull on `from` whose
+ * credentials have it; the challenge names both scopes). */
+int api_access_mount(rq *q);
 /* GET /v2/: 0 with any valid credentials (responds 401 otherwise). */
 int api_access_base(rq *q);
 /* GET /v2/_catalog: fills q->reg with the registry the credentials belong
@@ -108,6 +120,10 @@ void api_token(rq *q);
 const char *api_login_domain(void);
 
 void api_blob(rq *q);
+/* For POST .../blobs/uploads/?mount=D&from=R (q->name and q->repo set):
+ * fills q->mount_from* when R is a repository of the same registry, so the
+ * 401 challenge can ask for pull on it too. */
+void api_mount_source(rq *q);
 void api_upload_start(rq *q);
 void api_upload(rq *q);
 void api_manifest(rq *q);

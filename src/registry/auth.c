@@ -229,7 +229,8 @@ static cf_code parse_claims(auth_claims *c, json_t *j, cf_err *e)
     return CF_OK;
 }
 
-cf_code auth_token_verify(auth_claims *out, const char *tok, size_t len, int64_t now, cf_err *e)
+cf_code auth_token_verify(auth_claims *out, const char *tok, size_t len, int64_t now,
+                          const char *aud, cf_err *e)
 {
     memset(out, 0, sizeof(*out));
     if (len == 0 || len > AUTH_TOKEN_MAX)
@@ -278,6 +279,8 @@ cf_code auth_token_verify(auth_claims *out, const char *tok, size_t len, int64_t
     json_decref(j);
     if (rc != CF_OK)
         return rc;
+    if (aud == NULL || strcmp(out->aud, aud) != 0)
+        return cf_err_set(e, CF_EAUTH, "token is for another service");
     if (now >= out->exp + AUTH_SKEW)
         return cf_err_set(e, CF_EAUTH, "token expired");
     if (now + AUTH_SKEW < out->nbf)
@@ -545,22 +548,37 @@ int auth_host_valid(const char *host)
     return port <= 65535;
 }
 
-void auth_challenge(char *out, size_t cap, const char *scheme, const char *host, const char *name,
-                    unsigned need, const char *error)
+int auth_service_valid(const char *s)
 {
-    int n = snprintf(out, cap, "Bearer realm=\"%s://%s/oauth2/token\",service=\"%s\"", scheme, host,
-                     host);
+    size_t len = s ? strlen(s) : 0;
+    if (len == 0 || len >= AUTH_SERVICE_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '.' || c == '-' || c == '_' || c == ':' || c == '[' || c == ']'))
+            return 0;
+    }
+    return 1;
+}
+
+void auth_challenge(char *out, size_t cap, const auth_challenge_args *a)
+{
+    int n = snprintf(out, cap, "Bearer realm=\"%s://%s/oauth2/token\",service=\"%s\"", a->scheme,
+                     a->host, a->service);
     if (n < 0 || (size_t)n >= cap)
         return;
-    if (name) {
-        const char *acts = (need & AUTH_PUSH)     ? "pull,push"
-                           : (need & AUTH_DELETE) ? "delete"
-                                                  : "pull";
-        int m = snprintf(out + n, cap - (size_t)n, ",scope=\"repository:%s:%s\"", name, acts);
+    if (a->name) {
+        const char *acts = (a->need & AUTH_PUSH)     ? "pull,push"
+                           : (a->need & AUTH_DELETE) ? "delete"
+                                                     : "pull";
+        int m =
+            snprintf(out + n, cap - (size_t)n, ",scope=\"repository:%s:%s%s%s%s\"", a->name, acts,
+                     a->from ? " repository:" : "", a->from ? a->from : "", a->from ? ":pull" : "");
         if (m < 0 || (size_t)m >= cap - (size_t)n)
             return;
         n += m;
     }
-    if (error)
-        snprintf(out + n, cap - (size_t)n, ",error=\"%s\"", error);
+    if (a->error)
+        snprintf(out + n, cap - (size_t)n, ",error=\"%s\"", a->error);
 }

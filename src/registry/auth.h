@@ -12,7 +12,9 @@
  * exactly one header, {"alg":"HS256","typ":"JWT"}, byte for byte: "none",
  * other algorithms, extra header fields (kid, jku, ...) are refused before
  * any key is used. The HMAC is compared in constant time, then the claims:
- * iss "coffer", exp and nbf with AUTH_SKEW seconds of skew. The registry
+ * iss "coffer", aud the data plane's service name (fixed at start: a token
+ * minted for another service is refused), exp and nbf with AUTH_SKEW
+ * seconds of skew. The registry
  * binding (rid) and the credential epoch (cep) are checked against the
  * routed registry by auth_claims_check.
  *
@@ -81,11 +83,13 @@ void auth_shutdown(void);
  * set from now, exp = now + AUTH_TOKEN_TTL). *out is NUL-terminated, the
  * caller's to free. */
 cf_code auth_token_mint(char **out, const auth_claims *c, int64_t now, cf_err *e);
-/* Verifies signature and time; fills *out. CF_EAUTH on every refusal
- * (message names the check: "token malformed", "token algorithm not
- * allowed", "token signature invalid", "token expired", "token not yet
- * valid"). */
-cf_code auth_token_verify(auth_claims *out, const char *tok, size_t len, int64_t now, cf_err *e);
+/* Verifies signature, audience (aud must equal `aud`, the data plane's
+ * service) and time; fills *out. CF_EAUTH on every refusal (message names
+ * the check: "token malformed", "token algorithm not allowed", "token
+ * signature invalid", "token is for another service", "token expired",
+ * "token not yet valid"). */
+cf_code auth_token_verify(auth_claims *out, const char *tok, size_t len, int64_t now,
+                          const char *aud, cf_err *e);
 /* CF_EAUTH unless the token is bound to registry rid at epoch cep. */
 cf_code auth_claims_check(const auth_claims *c, const char *rid, int64_t cep, cf_err *e);
 /* The actions the token grants on the client-visible name. */
@@ -122,11 +126,27 @@ unsigned auth_scope_map_actions(const char *scope_json, const char *repo);
  * a bracketed IPv6 address, shorter than AUTH_SERVICE_MAX. */
 int auth_host_valid(const char *host);
 
+/* 1 when s can be a service name (the challenge's service, a token's
+ * aud): 1 to AUTH_SERVICE_MAX - 1 characters of letters, digits and
+ * . - _ : [ ] (a host[:port] is one), nothing a quoted header value would
+ * have to escape. */
+int auth_service_valid(const char *s);
+
+/* What a challenge says. */
+typedef struct auth_challenge_args {
+    const char *scheme;  /* "http" or "https": the realm's */
+    const char *host;    /* the realm's host[:port]; auth_host_valid */
+    const char *service; /* the data plane's service; auth_service_valid */
+    const char *name;    /* the repository of the scope; NULL: no scope */
+    unsigned need;       /* AUTH_PUSH: "pull,push"; AUTH_DELETE: "delete"; else "pull" */
+    const char *from;    /* a mount's source repository, asked "pull" too; NULL: none */
+    const char *error;   /* "invalid_token", "insufficient_scope"; NULL: none */
+} auth_challenge_args;
+
 /* The WWW-Authenticate value: Bearer realm="<scheme>://<host>/oauth2/token",
- * service="<host>"[,scope="repository:<name>:<actions>"][,error="<error>"].
- * name NULL: no scope. need: AUTH_PUSH → "pull,push", AUTH_DELETE →
- * "delete", otherwise "pull". host must be auth_host_valid. */
-void auth_challenge(char *out, size_t cap, const char *scheme, const char *host, const char *name,
-                    unsigned need, const char *error);
+ * service="<service>"[,scope="repository:<name>:<actions>[ repository:<from>:pull]"]
+ * [,error="<error>"] (several scopes space-separated in one parameter, as
+ * CNCF Distribution writes them). name and from must be oci_name_valid. */
+void auth_challenge(char *out, size_t cap, const auth_challenge_args *a);
 
 #endif

@@ -281,44 +281,46 @@ static int acquire(rq *q, const char *uuid)
 
 /* ---- POST ---- */
 
-/* Cross-repository mount: 0 when mounted (responded), 1 to fall back. */
+void api_mount_source(rq *q)
+{
+    const char *mount = http_req_query(q->r, "mount");
+    const char *from = http_req_query(q->r, "from");
+    if (mount == NULL || from == NULL || *from == '\0')
+        return;
+    q->mount_from_given = 1;
+    oci_digest d;
+    size_t fl = strlen(from);
+    if (oci_digest_parse(&d, mount, strlen(mount), NULL) != CF_OK || !oci_name_valid(from, fl) ||
+        fl > API_NAME_MAX)
+        return;
+    /* same routing as the target: with path routing `from` carries the
+     * registry as its first component, which must be this registry */
+    size_t tl = q->rt.name.len - strlen(q->repo); /* prefix length incl. '/' */
+    if (tl > 0 && (fl <= tl || strncmp(from, q->name, tl) != 0))
+        return;
+    snprintf(q->mount_from, sizeof(q->mount_from), "%s", from);
+    snprintf(q->mount_from_repo, sizeof(q->mount_from_repo), "%s", from + tl);
+}
+
+/* Cross-repository mount: 0 when answered (mounted, or refused with 401),
+ * 1 to fall back to an upload. Without `from`, any blob of the registry
+ * may be mounted (OCI 1.1), for credentials that read every repository. */
 static int try_mount(rq *q, const char *mount)
 {
     oci_digest d;
     cf_err e = {0};
     if (oci_digest_parse(&d, mount, strlen(mount), &e) != CF_OK)
         return 1;
-    const char *from = http_req_query(q->r, "from");
-    const char *from_repo = NULL;
-    char buf[OCI_NAME_MAX + 1];
-    /* without `from` the blob may come from any repository of the
-     * registry: only for credentials that may read them all (the admin
-     * user); others upload (their scope could otherwise reach a blob of a
-     * repository they cannot read) */
-    if ((from == NULL || *from == '\0') && q->auth.kind != AUTH_ADMIN)
+    if (q->mount_from_given && q->mount_from[0] == '\0')
+        return 1; /* another registry, or not a repository name */
+    int may = api_access_mount(q);
+    if (may < 0)
+        return 0;
+    if (may == 0)
         return 1;
-    if (from != NULL && *from != '\0') {
-        size_t fl = strlen(from);
-        if (!oci_name_valid(from, fl))
-            return 1;
-        const char *from_name = from;
-        /* same routing as the target: with path routing `from` carries the
-         * registry as its first component, which must be this registry */
-        size_t tl = q->rt.name.len - strlen(q->repo); /* prefix length incl. '/' */
-        if (tl > 0) {
-            if (fl <= tl || strncmp(from, q->name, tl) != 0)
-                return 1;
-            from += tl;
-        }
-        snprintf(buf, sizeof(buf), "%s", from);
-        from_repo = buf;
-        /* mounting reads `from`: it needs pull there (else a plain upload) */
-        if (!(api_access_on(q, from_name, from_repo) & AUTH_PULL))
-            return 1;
-    }
     int64_t size = 0;
-    /* without `from`, any blob of this registry can be mounted (OCI 1.1) */
-    if (meta_blob_stat(q->reg.id, from_repo, d.text, &size, &e) != CF_OK)
+    if (meta_blob_stat(q->reg.id, q->mount_from_given ? q->mount_from_repo : NULL, d.text, &size,
+                       &e) != CF_OK)
         return 1;
     objects_lock(&d);
     cf_code rc = meta_blob_commit(q->reg.id, q->repo, d.text, size, NULL, &e);

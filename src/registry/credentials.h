@@ -1,6 +1,7 @@
 /*
- * credentials.h -- the secrets of registry credentials (AUTH-CONTRACT,
- * DESIGN §5 "Auth"): the admin user's two passwords and the passwords of
+ * credentials.h -- the secrets of registry credentials (docs/control-plane.md
+ * "Registry authentication", docs/registry.md "Authentication", DESIGN §5
+ * "Auth"): the admin user's two passwords and the passwords of
  * repository-scoped tokens, and the one check of user:password against a
  * registry that the data plane's Basic authentication and /oauth2/token
  * use.
@@ -14,6 +15,14 @@
  *     password), K_cred = keyring_derive("coffer/v1/credential-hmac").
  * Comparisons are constant-time (CRYPTO_memcmp on HMACs), and a wrong user
  * and a wrong password give the same answer (CF_EAUTH, same message).
+ *
+ * They also cost the same (docs/security.md): every check does the same
+ * work whatever is wrong, so the time of a 401 tells nothing about which
+ * registries and users exist. A check always HMACs the password, reveals
+ * and HMACs two admin passwords (the registry's, or dummies wrapped at
+ * cred_init for a registry id that does not exist), looks the user up
+ * among the registry's tokens, and compares every candidate; a registry
+ * that does not exist is checked the same way (reg NULL).
  */
 #ifndef CF_REGISTRY_CREDENTIALS_H
 #define CF_REGISTRY_CREDENTIALS_H
@@ -41,6 +50,10 @@ cf_code cred_hmac(unsigned char out[32], const char *password, size_t len, cf_er
 /* A fresh token password into pw and its HMAC. */
 cf_code cred_token_password_new(char pw[44], unsigned char hmac[32], cf_err *e);
 
+/* Prepares the dummies the checks of absent registries and users use
+ * (after keyring_init). */
+cf_code cred_init(cf_err *e);
+
 typedef struct cred_who {
     int kind;         /* CRED_ADMIN or CRED_TOKEN */
     char name[64];    /* the user: registry name or token name */
@@ -49,7 +62,9 @@ typedef struct cred_who {
 /* Checks user:password against reg: the admin user (when enabled, either
  * password) or an enabled token of reg (either password). CF_EAUTH with
  * the one message "invalid username or password" when wrong, whatever
- * was wrong; other codes for a failure to check (store, keys). */
+ * was wrong; other codes for a failure to check (store, keys). reg NULL:
+ * a registry that does not exist, checked at the same cost (always
+ * CF_EAUTH). */
 cf_code cred_check(cred_who *who, const meta_registry *reg, const char *user, const char *password,
                    cf_err *e);
 

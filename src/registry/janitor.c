@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "registry/oci.h"
 #include "store/meta.h"
 #include "store/objects.h"
 #include "store/uploads.h"

@@ -21,6 +21,7 @@
 
 #include "base/log.h"
 #include "registry/api_int.h"
+#include "registry/content.h"
 #include "registry/manifest.h"
 #include "store/meta.h"
 #include "store/objects.h"
@@ -70,36 +71,7 @@ static int accepted(const accepts *a, manifest_kind k)
 
 cf_code api_manifest_read(rq *q, const oci_digest *d, int64_t size, unsigned char **out, cf_err *e)
 {
-    *out = NULL;
-    if (size <= 0 || size > (int64_t)MANIFEST_MAX_SIZE)
-        return cf_err_set(e, CF_EINTEGRITY, "stored manifest %s has an invalid size", d->text);
-    seal_reader *rd = NULL;
-    int fd = -1;
-    unsigned char *buf = malloc((size_t)size);
-    cf_code rc;
-    if (buf == NULL) {
-        rc = cf_err_set(e, CF_ENOMEM, "out of memory");
-        goto out;
-    }
-    rc = objects_open(&rd, &fd, q->reg.id, d, &q->kek, e);
-    if (rc != CF_OK)
-        goto out;
-    size_t got = 0;
-    rc = seal_reader_read(rd, 0, buf, (size_t)size, &got, e);
-    if (rc == CF_OK && (got != (size_t)size || seal_reader_size(rd) != (uint64_t)size))
-        rc = cf_err_set(e, CF_EINTEGRITY, "stored manifest %s has the wrong size", d->text);
-out:
-    seal_reader_free(rd);
-    if (fd >= 0)
-        close(fd);
-    if (rc != CF_OK) {
-        if (buf)
-            OPENSSL_cleanse(buf, (size_t)size);
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    return CF_OK;
+    return content_manifest_read(q->reg.id, &q->kek, d, size, out, e);
 }
 
 /* The linux/amd64 child of the stored index m, when the client wants an
@@ -164,15 +136,7 @@ static void manifest_delete(rq *q)
     cf_err e = {0};
     cf_code rc;
     if (q->ref.is_digest) {
-        int orphaned = 0;
-        objects_lock(&q->ref.digest);
-        rc = meta_manifest_delete(q->reg.id, q->repo, q->ref.digest.text, &orphaned, &e);
-        if (rc == CF_OK && orphaned) {
-            cf_err fe = {0};
-            if (objects_remove(q->reg.id, &q->ref.digest, &fe) != CF_OK)
-                cf_log(CF_LOG_WARN, "cannot remove manifest file", "error", fe.msg, NULL);
-        }
-        objects_unlock(&q->ref.digest);
+        rc = content_manifest_delete(q->reg.id, q->repo, &q->ref.digest, &e);
     } else {
         rc = meta_tag_delete(q->reg.id, q->repo, q->ref.tag, &e);
     }
@@ -303,8 +267,15 @@ void api_manifest(rq *q)
     }
     cf_err e = {0};
     if (oci_reference_parse(&q->ref, q->rt.arg.p, q->rt.arg.len, &e) != CF_OK) {
+        /* A reference that is no tag can name no manifest: reads and
+         * deletes answer 404, as CNCF Distribution does and the spec's
+         * conformance suite expects (".INVALID_MANIFEST_NAME"); a PUT names
+         * the tag it would create, so it is told the tag is invalid. A
+         * malformed digest stays DIGEST_INVALID, as on blobs. */
         if (q->ref.is_digest)
             api_fail(q, 400, "DIGEST_INVALID", "%s", e.msg);
+        else if (!put)
+            api_fail(q, 404, "MANIFEST_UNKNOWN", "manifest unknown to registry");
         else
             api_fail(q, 400, "TAG_INVALID", "invalid tag");
         return;

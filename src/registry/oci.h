@@ -1,15 +1,14 @@
 /*
- * oci.h -- the small grammars of the OCI Distribution Spec v1.1: digests,
+ * oci.h -- the small grammars of the OCI Distribution Spec v1.1:
  * repository names, tags, references (tag or digest), the upload
- * Content-Range and the blob GET Range.
+ * Content-Range and the blob GET Range; digests come from crypto/digest.h.
  *
  * Every parser takes (pointer, length): wire data is never assumed to be
  * NUL-terminated and never scanned past its length. Every function is
  * pure (no allocation, no global state), so each is a fuzz target.
  *
- *   digest     algorithm ":" encoded; coffer supports sha256 (64 lowercase
- *              hex) and sha512 (128 lowercase hex); anything else is
- *              DIGEST_INVALID
+ *   digest     algorithm ":" encoded: crypto/digest.h (the store needs
+ *              digests too, so they live below both)
  *   name       [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*
  *              at most 255 bytes
  *   tag        [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}
@@ -22,30 +21,12 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "crypto/digest.h"
 
 #define OCI_NAME_MAX 255
 #define OCI_TAG_MAX 128
-#define OCI_DIGEST_MAX (7 + 128) /* "sha512:" + 128 hex */
 #define OCI_REGISTRY_NAME_MIN 5
 #define OCI_REGISTRY_NAME_MAX 50
-
-typedef enum { OCI_ALG_SHA256 = 1, OCI_ALG_SHA512 = 2 } oci_alg;
-
-typedef struct oci_digest {
-    oci_alg alg;
-    char text[OCI_DIGEST_MAX + 1]; /* "sha256:<hex>", NUL-terminated */
-    size_t len;                    /* strlen(text) */
-} oci_digest;
-
-/* CF_EINVAL for a malformed digest, CF_EUNSUPPORTED for a well-formed one
- * with an algorithm coffer does not implement. */
-cf_code oci_digest_parse(oci_digest *out, const char *s, size_t len, cf_err *e);
-/* Builds a digest from raw hash bytes (32 for sha256, 64 for sha512). */
-void oci_digest_from_raw(oci_digest *out, oci_alg alg, const unsigned char *raw);
-/* The hex part (after the colon) and the algorithm's name. */
-const char *oci_digest_hex(const oci_digest *d);
-const char *oci_alg_name(oci_alg alg);
-size_t oci_alg_raw_len(oci_alg alg);
 
 int oci_name_valid(const char *s, size_t len);
 int oci_tag_valid(const char *s, size_t len);

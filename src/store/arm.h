@@ -13,8 +13,9 @@
  *                        per kind across the installation (a registry name
  *                        is its DNS label, as in ACR; identity names follow)
  *
- * Kept apart from meta.c's tables (its own file, its own statements through
- * meta_sql.h), in SQL that SQLite and PostgreSQL both accept. Placements
+ * Kept apart from the other tables (its own file and statements, on the
+ * store's SQL seam, db.h), in SQL that SQLite and PostgreSQL both accept;
+ * the tables are the metadata store's migration 2 (meta.c). Placements
  * are written before a resource is created and removed after it is
  * deleted, so a crash between the two leaves at most a placement without
  * its resource, which arm_store_init sweeps. Vaults live in keyvaultd,
@@ -39,6 +40,10 @@
 #define ARM_LOCATION_MAX 64
 #define ARM_DEFAULT_GROUP "default"
 #define ARM_DEFAULT_LOCATION "local"
+
+/* The DDL of the tables, per engine: meta.c's migration 2. */
+extern const char arm_schema_sqlite[];
+extern const char arm_schema_postgres[];
 
 typedef struct arm_subscription {
     char id[ARM_SUB_MAX + 1];
@@ -69,10 +74,11 @@ typedef struct arm_defaults {
     const char *location; /* ARM_DEFAULT_LOCATION unless configured */
 } arm_defaults;
 
-/* Creates the tables, makes d->sub the default subscription (created when
+/* Makes d->sub the default subscription (created when
  * missing) with group d->group in it, places every unplaced identity and
- * registry there and drops placements whose resource is gone. *migrated
- * (may be NULL): the number of resources placed. Call after meta_init. */
+ * registry there and drops placements whose resource is gone, in one
+ * transaction. *migrated (may be NULL): the number of resources placed.
+ * Call after meta_init (which made the tables). */
 cf_code arm_store_init(const arm_defaults *d, int *migrated, cf_err *e);
 /* The default subscription and group (copied at arm_store_init). */
 const char *arm_default_sub(void);

@@ -1,12 +1,12 @@
 /*
- * meta.h -- the registry's metadata in SQLite (DESIGN §4).
- *
- * One database file, WAL journal, synchronous=FULL: a write acknowledged
- * to a client has been through an fsync of the WAL. Each worker thread
- * has its own connection on first use (thread-local; closed when the
- * thread exits or at meta_shutdown) with its prepared statements cached
- * and reused. Writes that must be atomic run in one BEGIN IMMEDIATE
- * transaction.
+ * meta.h -- the registry's metadata (DESIGN §4), on SQLite (the embedded
+ * default: one database file, WAL, synchronous=FULL) or PostgreSQL,
+ * chosen by the target meta_init is given. The functions are written once
+ * over the SQL seam of db.h; each file meta_<tables>.c holds those of its
+ * tables. Each worker thread has its own connection on first use with its
+ * prepared statements cached; writes that must be atomic run in one
+ * transaction; a write acknowledged to a client is durable (SQLite:
+ * through an fsync of the WAL; PostgreSQL: committed).
  *
  * Tables (keyed by registry id and repository name text):
  *   registries   id, name, sku, login_server, encryption settings (ACR's
@@ -63,7 +63,8 @@ typedef struct meta_registry {
     char key_status[16];                /* available | unavailable */
     int64_t last_key_check;             /* unix seconds; 0: never */
     char last_error[512];               /* "" when none */
-    /* data-plane authentication (AUTH-CONTRACT): meta_registry_set_auth */
+    /* data-plane authentication (docs/control-plane.md "Registry
+     * authentication"): meta_registry_set_auth */
     int admin_enabled;  /* adminUserEnabled */
     int anonymous_pull; /* anonymousPullEnabled */
     /* bumped whenever a credential is revoked (admin user disabled, a
@@ -74,11 +75,17 @@ typedef struct meta_registry {
     unsigned char admin_pw[2][KEYS_WRAPPED_LEN];
 } meta_registry;
 
-/* Opens (creating) the database at path and its schema; sets the path
- * every thread's connection uses. */
-cf_code meta_init(const char *path, cf_err *e);
+/* Opens the store: target is a SQLite file path (created if missing) or
+ * a PostgreSQL URI ("postgres://..." / "postgresql://..."). Applies the
+ * schema migrations the database lacks. CF_EUNAVAIL when the server
+ * cannot be reached. */
+cf_code meta_init(const char *target, cf_err *e);
 /* Closes every connection still open. */
 void meta_shutdown(void);
+/* "sqlite" or "postgres" ("" before meta_init). */
+const char *meta_engine(void);
+/* The schema version this build migrates to. */
+int meta_schema_version(void);
 
 cf_code meta_registry_get(meta_registry *out, const char *name, cf_err *e); /* by name */
 cf_code meta_registry_get_id(meta_registry *out, const char *id, cf_err *e);

@@ -18,7 +18,7 @@
 
 #include "base/err.h"
 #include "crypto/seal.h"
-#include "registry/oci.h"
+#include "crypto/digest.h"
 
 #define OBJECTS_PATH_MAX 1024
 

@@ -32,7 +32,7 @@
 
 #include "base/err.h"
 #include "crypto/seal.h"
-#include "registry/oci.h"
+#include "crypto/digest.h"
 
 #define UPLOAD_UUID_LEN 36
 

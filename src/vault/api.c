@@ -36,15 +36,18 @@
 
 /* ---- responses ---- */
 
+static const char *op_guess(const char *path);
+
+/* Every response is audited, routed or not: a request that named no
+ * operation (an unknown path or method, a missing api-version) is
+ * recorded under the family its path belongs to (KeyRequest, ...). */
 static void audit(kv_req *q, unsigned status)
 {
-    if (q->operation == NULL)
-        return;
     vault_audit_event ev = {
         .vault = q->vault,
         .object_id = q->authed ? q->caller.oid : "",
         .app_id = q->authed ? q->caller.appid : "",
-        .operation = q->operation,
+        .operation = q->operation ? q->operation : op_guess(q->r->path),
         .key = q->key,
         .version = q->version,
         .status = status,
@@ -1259,7 +1262,8 @@ static int parse_host(kv_req *q)
 
 static const char *op_guess(const char *path)
 {
-    /* the audit operation of a request refused before routing */
+    /* the audit operation of a request refused before routing, or that
+     * matched no route */
     if (strncasecmp(path, "/vaults", 7) == 0 || strncasecmp(path, "/subscriptions", 14) == 0 ||
         strncasecmp(path, "/providers/", 11) == 0)
         return "VaultRequest";
@@ -1289,7 +1293,6 @@ void vault_api_handle(http_req *r, void *ctx)
     for (size_t i = 0; i + 1 < sizeof(q->method) && m[i]; i++)
         q->method[i] = (char)toupper((unsigned char)m[i]);
     if (!parse_host(q)) {
-        q->operation = op_guess(r->path);
         snprintf(q->host, sizeof(q->host), "localhost");
         vault_api_error(q, 400, "BadParameter", NULL, "Invalid Host header.");
         return;
@@ -1297,7 +1300,6 @@ void vault_api_handle(http_req *r, void *ctx)
     cf_err e = {0};
     const char *authz = http_req_header(r, "Authorization");
     if (vault_auth_check(app->auth, authz, &q->caller, &e) != CF_OK) {
-        q->operation = op_guess(r->path);
         vault_api_error(q, 401, "Unauthorized", NULL, "%s",
                         authz ? e.msg : "AKV10000: Request is missing a Bearer or PoP token.");
         return;
@@ -1306,7 +1308,6 @@ void vault_api_handle(http_req *r, void *ctx)
     int64_t cl = http_req_content_length(r);
     if (cl > (int64_t)app->cfg->max_body) {
         /* refused before reading a byte of it; the connection then closes */
-        q->operation = op_guess(r->path);
         vault_api_error(q, 413, "RequestEntityTooLarge", NULL,
                         "The request body is larger than %zu bytes.", app->cfg->max_body);
         return;

@@ -4,19 +4,14 @@
 #define CF_LOG_MOD "vault.auth"
 #include "vault/auth.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "base/buf.h"
-#include "base/enc.h"
-#include "base/fs.h"
 #include "base/log.h"
 #include "crypto/jwt.h"
 
@@ -117,51 +112,6 @@ static void refresh_locked(vault_auth *a, issuer_state *is, int64_t now, int for
     }
     is->jwks = k;
     is->fetched_at = now;
-}
-
-cf_code vault_admin_token_load(const char *path, char out[VAULT_ADMIN_TOKEN_HEX + 1], cf_err *e)
-{
-    struct stat st;
-    cf_code rc;
-    if (stat(path, &st) != 0) {
-        if (errno != ENOENT)
-            return cf_err_os(e, errno, "cannot stat %s", path);
-        unsigned char raw[32];
-        char line[VAULT_ADMIN_TOKEN_HEX + 2];
-        if (RAND_priv_bytes(raw, sizeof(raw)) != 1)
-            return cf_err_ssl(e, "no randomness for the admin token");
-        cf_hex_encode(line, raw, sizeof(raw));
-        OPENSSL_cleanse(raw, sizeof(raw));
-        line[VAULT_ADMIN_TOKEN_HEX] = '\n';
-        rc = cf_fs_write_atomic(path, line, VAULT_ADMIN_TOKEN_HEX + 1, 0600, e);
-        if (rc == CF_OK) {
-            memcpy(out, line, VAULT_ADMIN_TOKEN_HEX);
-            out[VAULT_ADMIN_TOKEN_HEX] = '\0';
-            cf_log(CF_LOG_INFO, "created admin token", "path", path, NULL);
-        }
-        OPENSSL_cleanse(line, sizeof(line));
-        return rc;
-    }
-    if ((rc = cf_fs_check_private(path, e)) != CF_OK)
-        return rc;
-    cf_buf b;
-    cf_buf_init(&b, 256);
-    b.secret = 1;
-    rc = cf_fs_read_all(path, 256, &b, e);
-    if (rc == CF_OK) {
-        size_t n = b.len;
-        while (n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
-            n--;
-        if (n != VAULT_ADMIN_TOKEN_HEX) {
-            rc = cf_err_set(e, CF_EINTEGRITY, "%s: expected %d hex characters", path,
-                            VAULT_ADMIN_TOKEN_HEX);
-        } else {
-            memcpy(out, b.data, n);
-            out[n] = '\0';
-        }
-    }
-    cf_buf_free(&b);
-    return rc;
 }
 
 cf_code vault_auth_new(vault_auth **out, const vault_config *cfg, const char *admin_token,

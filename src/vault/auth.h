@@ -10,9 +10,10 @@
 #define CF_VAULT_AUTH_H
 
 #include "base/err.h"
+#include "crypto/keys.h"
 #include "vault/config.h"
 
-#define VAULT_ADMIN_TOKEN_HEX 64
+#define VAULT_ADMIN_TOKEN_HEX KEYS_TOKEN_HEX_LEN /* DIR/admin.token: keys_token_file_load */
 
 typedef struct vault_caller {
     int is_admin;
@@ -22,9 +23,6 @@ typedef struct vault_caller {
 } vault_caller;
 
 typedef struct vault_auth vault_auth;
-
-/* DIR/admin.token: load (refused when group/world readable) or create. */
-cf_code vault_admin_token_load(const char *path, char out[VAULT_ADMIN_TOKEN_HEX + 1], cf_err *e);
 
 /* Borrows cfg; copies the token. Loads JWKS files now (a bad file fails
  * the start); JWKS URLs are fetched on first use and refreshed hourly. */

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCofferd, freshDir } from './lib/daemons.mjs';
+import { startCofferd, freshDir, metaSql } from './lib/daemons.mjs';
 import { startCmkStack } from './lib/cmk.mjs';
 import { cofferRunner } from './lib/cli.mjs';
 import { startKeyvaultd, request } from './lib/vault.mjs';
@@ -198,9 +198,10 @@ describe('the migration of a data dir made before resource groups', { timeout: 1
       identity: { type: 'UserAssigned', userAssignedIdentities: { '/identities/oldmi': {} } },
     })).status, 201);
     await d.stop();
-    // what an older cofferd left: no subscription, group or placement
-    execFileSync('sqlite3', [join(dataDir, 'cofferd.db'),
-      'DROP TABLE resource_placements; DROP TABLE resource_groups; DROP TABLE subscriptions;']);
+    // what an older cofferd left: the schema of migration 1, no
+    // subscription, group or placement (on SQLite or PostgreSQL)
+    metaSql(dataDir, 'DROP TABLE resource_placements; DROP TABLE resource_groups; '
+      + 'DROP TABLE subscriptions; DELETE FROM schema_version WHERE version >= 2;', { readonly: false });
     d = await startCofferd({ dataDir, args: ['--default-group', 'migrated'] });
     try {
       const log = await d.waitLog(/resources placed in the default resource group/);

@@ -1,5 +1,5 @@
-// cli-acr.test.mjs -- the coffer CLI against cofferd's management API (the
-// control-plane contract, /work/wt/CONTROL-CONTRACT.md "coffer CLI"):
+// cli-acr.test.mjs -- the coffer CLI against cofferd's management API
+// (docs/cli.md "identity (cofferd)" and "acr (cofferd)"):
 // identities; registries without and with a customer-managed key, created
 // the way az acr create does (--identity resolved to its id and clientId);
 // encryption show/check/rotate-key (user-assigned, [system], versioned
@@ -98,9 +98,72 @@ test('registry without a customer-managed key: create, show, update, list, delet
   const rk = fails(['acr', 'encryption', 'rotate-key', '-n', 'cliplain', '--identity', '[system]'], 'CmkNotEnabled');
   assert.match(rk.err, /only applicable to registries with CMK enabled/);
   fails(['acr', 'encryption', 'check', '-n', 'cliplain'], 'CmkNotEnabled');
-  fails(['acr', 'create', '-n', 'x!'], 'InvalidName');
+  const bad = fails(['acr', 'create', '-n', 'x!'], 'InvalidName');
+  // the refusal states ACR's rule and shows a name that keeps it
+  assert.match(bad.err, /'x!' is invalid: a registry name is 5-50 letters and digits only .*for example 'myregistry1'/);
   ok(['acr', 'delete', '-n', 'cliplain']);
   fails(['acr', 'show', '-n', 'cliplain'], 'ResourceNotFound');
+});
+
+// -o table (az's most typed format): aligned columns for lists, a
+// Property/Value table for one object; every verb takes it.
+test('-o table: aligned columns for lists, a Property/Value table for one object', () => {
+  ok(['identity', 'create', '-n', 'cli-tab-identity']);
+  ok(['acr', 'create', '-n', 'clitable1', '--sku', 'Standard']);
+  ok(['acr', 'create', '-n', 'clitabletwo2', '--sku', 'Basic', '--admin-enabled', 'true']);
+  // a table: a header, dashes as wide as each column, every row aligned
+  // with it (two spaces between columns), no trailing blanks
+  const table = (out) => {
+    const lines = out.replace(/\n$/, '').split('\n');
+    assert.ok(lines.length >= 3, out);
+    const dashes = lines[1];
+    assert.match(dashes, /^-+(  -+)*$/, out);
+    const starts = [0];
+    for (const m of dashes.matchAll(/ {2}-/g)) starts.push(m.index + 2);
+    const cells = (l) => starts.map((st, i) => l.slice(st, i + 1 < starts.length ? starts[i + 1] - 2 : undefined).trim());
+    for (const l of lines) {
+      assert.equal(l, l.trimEnd(), `trailing blanks: ${JSON.stringify(l)}`);
+      for (let i = 1; i < starts.length; i++) assert.equal(l[starts[i] - 1] ?? ' ', ' ', `columns aligned:\n${out}`);
+    }
+    const header = cells(lines[0]);
+    return lines.slice(2).map((l) => Object.fromEntries(cells(l).map((c, i) => [header[i], c])));
+  };
+  const regs = table(ok(['acr', 'list', '-o', 'table']).out);
+  const one = regs.find((r) => r.Name === 'clitable1');
+  const two = regs.find((r) => r.Name === 'clitabletwo2');
+  assert.equal(one.Sku, 'Standard');
+  assert.equal(two.Sku, 'Basic');
+  assert.equal(two.AdminUserEnabled, 'true');
+  assert.equal(one.LoginServer, tsv(['acr', 'show', '-n', 'clitable1', '--query', 'loginServer']));
+  assert.equal(one.ResourceGroup, G);
+  assert.equal(one.Encryption, 'disabled');
+  // one object: its leaves by --query path
+  const show = table(ok(['acr', 'show', '-n', 'clitable1', '-o', 'table']).out);
+  const prop = Object.fromEntries(show.map((r) => [r.Property, r.Value]));
+  assert.equal(prop.name, 'clitable1');
+  assert.equal(prop['sku.name'], 'Standard');
+  assert.equal(prop.loginServer, one.LoginServer, 'a registry is shown flattened, as az shows it');
+  assert.equal(prop['encryption.status'], 'disabled');
+  assert.equal(prop['policies.trustPolicy.status'], 'disabled');
+  // az's automatic columns for a list without its own
+  const ids = table(ok(['identity', 'list', '-o', 'table']).out);
+  const mi = ids.find((r) => r.Name === 'cli-tab-identity');
+  assert.equal(mi.ClientId, tsv(['identity', 'show', '-n', 'cli-tab-identity', '--query', 'clientId']));
+  assert.ok(!('Id' in mi) && !('Type' in mi), 'id and type are left out, as az does');
+  // --query reshapes: a list of scalars is one Result column
+  const names = table(ok(['acr', 'list', '--query', '[].name', '-o', 'table']).out);
+  assert.ok(names.some((r) => r.Result === 'clitable1'), JSON.stringify(names));
+  // the admin user's credentials: passwords[0].value is the --query path that gives it
+  const cred = table(ok(['acr', 'credential', 'show', '-n', 'clitabletwo2', '-o', 'table']).out);
+  const cp = Object.fromEntries(cred.map((r) => [r.Property, r.Value]));
+  assert.equal(cp['passwords[0].value'], tsv(['acr', 'credential', 'show', '-n', 'clitabletwo2', '--query', 'passwords[0].value']));
+  // a verb that prints nothing prints nothing as a table too
+  assert.equal(ok(['acr', 'delete', '-n', 'clitabletwo2', '-o', 'table']).out, '');
+  ok(['acr', 'delete', '-n', 'clitable1']);
+  ok(['identity', 'delete', '-n', 'cli-tab-identity']);
+  const bad = coffer(['acr', 'list', '-o', 'yaml']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /invalid choice: 'yaml' \(choose from 'json', 'table', 'tsv'\)/);
 });
 
 test('acr identity assign/remove compute the identity set (no CMK)', () => {

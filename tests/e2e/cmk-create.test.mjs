@@ -103,8 +103,11 @@ describe('cmk-create', { timeout: 120000 }, () => {
   });
 
   test('cofferd.db holds C only wrapped: it unwraps to 32 bytes found in no file of the data dir', async () => {
-    const rows = s.sqlRows(`SELECT length(wrapped_c) AS n, hex(wrapped_c) AS h, versioned_key_identifier AS v
-      FROM registries WHERE name = '${REG}'`);
+    const from = `FROM registries WHERE name = '${REG}'`;
+    const rows = s.sqlRows({
+      sqlite: `SELECT length(wrapped_c) AS n, hex(wrapped_c) AS h, versioned_key_identifier AS v ${from}`,
+      postgres: `SELECT length(wrapped_c) AS n, encode(wrapped_c, 'hex') AS h, versioned_key_identifier AS v ${from}`,
+    });
     assert.equal(rows.length, 1, 'one registry row');
     assert.notEqual(rows[0].n, 32, 'wrapped_c is not a 32-byte value in clear');
     assert.equal(rows[0].n, 256, 'wrapped_c is an RSA-2048 ciphertext (256 bytes)');

@@ -1,6 +1,7 @@
 // cmk-revocation: revoking a customer-managed key blocks the registry's
 // data, and restoring it gives everything back (reference: acr-cmk.md §2.4,
-// §3.4; CONTROL-CONTRACT "Data plane while a CMK registry has no key"),
+// §3.4; docs/cmk.md "Revocation and restore", docs/registry.md "Key
+// availability"),
 // against the real keyvaultd and cofferd. Three ways to revoke, each undone:
 //   - the identity's access policy removed, then given back;
 //   - the key disabled, then enabled;

@@ -1,6 +1,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCofferd, freshDir, BUILD } from './lib/daemons.mjs';
@@ -46,6 +47,8 @@ test('--config FILE: its flags apply, the command line overrides them, bad keys 
     [{ 'insecure-no-auth': 'yes' }, /'insecure-no-auth' wants true or false/],
     [{ config: 'other.json' }, /key 'config' is not allowed/],
     [[1, 2], /not a JSON object/],
+    // a refused --registry NAME states ACR's rule and shows a name that keeps it
+    [{ registry: ['my-registry'] }, /--registry 'my-registry': a registry name is 5-50 letters and digits only .*for example 'myregistry1'/],
   ]) {
     writeFileSync(cfg, JSON.stringify(body));
     const r = spawnSync(join(BUILD, 'cofferd'), ['--data', join(dir, 'data'), '--config', cfg], { encoding: 'utf8' });
@@ -53,4 +56,31 @@ test('--config FILE: its flags apply, the command line overrides them, bad keys 
     assert.match(r.stderr, why);
   }
   rmSync(dir, { recursive: true, force: true });
+});
+
+// A daemon says "listening" only once every listener is bound: a client
+// (or a script such as bench/run) that waits for the line must never be
+// told to go ahead by a daemon that is about to exit because its second
+// port is taken.
+test('a listener that cannot bind fails the start before anything is announced', async () => {
+  const busy = createServer();
+  await new Promise((res, rej) => { busy.once('error', rej); busy.listen(0, '127.0.0.1', res); });
+  const port = busy.address().port;
+  const dir = freshDir('coffer-busy-');
+  try {
+    for (const [flags, which] of [
+      [['--listen', '127.0.0.1:0', '--mgmt-listen', `127.0.0.1:${port}`], 'management'],
+      [['--listen', `127.0.0.1:${port}`, '--mgmt-listen', '127.0.0.1:0'], 'data plane'],
+    ]) {
+      const r = spawnSync(join(BUILD, 'cofferd'), ['--data', join(dir, 'data'), '--insecure-no-auth', ...flags],
+        { encoding: 'utf8', timeout: 30000 });
+      assert.equal(r.status, 1, `${which} port taken: exit ${r.status} ${r.signal ?? ''}\n${r.stderr}`);
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      assert.deepEqual(lines.filter((j) => j.msg === 'listening'), [], `${which} port taken: nothing may be announced\n${r.stderr}`);
+      assert.ok(lines.some((j) => j.msg === 'cannot start' && j.level === 'error'), r.stderr);
+    }
+  } finally {
+    busy.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

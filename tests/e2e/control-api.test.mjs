@@ -1,5 +1,5 @@
 // control-api.test.mjs -- cofferd's management API without customer-managed
-// keys (CONTROL-CONTRACT "Management API"): the admin token, identities,
+// keys (docs/control-plane.md): the admin token, identities,
 // registries and every refusal that needs no vault, deletion that really
 // removes the data, and the identity issuer: a token from /msi/token that
 // the real keyvaultd accepts (JWKS fetched from cofferd's /jwks).
@@ -41,6 +41,15 @@ function assertArmError(r, status, code, what = '') {
   assert.equal(r.json?.error?.code, code, `${what}: ${r.text}`);
   assert.equal(typeof r.json.error.message, 'string');
   assert.ok(r.json.error.message.length > 0);
+}
+
+// A refused registry name is told ACR's rule and shown a name that keeps it.
+function assertStatesRegistryNameRule(message, name) {
+  assert.ok(message.includes(name), `the name is quoted: ${message}`);
+  assert.match(message, /5-50 letters and digits/, message);
+  const ex = /for example '([^']*)'/.exec(message);
+  assert.ok(ex, `an example: ${message}`);
+  assert.match(ex[1], /^[A-Za-z0-9]{5,50}$/, `the example keeps the rule: ${message}`);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -263,7 +272,9 @@ test('registries: invalid names, skus and bodies are 400 and create nothing', as
     ['goodname1', cmk({ keyIdentifier: 42, identity: mi.clientId }), 'InvalidRequest'],
   ];
   for (const [name, body, code] of cases) {
-    assertArmError(await mgmt('PUT', `/registries/${name}`, body), 400, code, `${name} ${JSON.stringify(body)}`);
+    const r = await mgmt('PUT', `/registries/${name}`, body);
+    assertArmError(r, 400, code, `${name} ${JSON.stringify(body)}`);
+    if (code === 'InvalidName') assertStatesRegistryNameRule(r.json.error.message, name);
   }
   for (const raw of ['not json', '[]', '"Premium"', '{"sku":{"name":"Basic"},"sku":{"name":"Premium"}}']) {
     assertArmError(await mgmt('PUT', '/registries/goodname1', undefined, { raw }), 400, 'InvalidRequest', raw);

@@ -1,5 +1,6 @@
 // control-auth.test.mjs -- the management side of registry authentication
-// (/work/wt/AUTH-CONTRACT.md "Management API" and "CLI"), against a real
+// (docs/control-plane.md "Registry authentication", docs/cli.md "acr
+// credential" and "acr token"), against a real
 // cofferd: adminUserEnabled / anonymousPullEnabled round-trip through PUT,
 // PATCH and the CLI; the admin user's passwords (listCredentials stable
 // until renewed, regenerating one leaves the other, 409 AdminUserDisabled);
@@ -11,8 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { readFileSync, existsSync } from 'node:fs';
-import { startCofferd } from './lib/daemons.mjs';
+import { startCofferd, metaBytes, metaSql, PG } from './lib/daemons.mjs';
 import { cofferRunner } from './lib/cli.mjs';
 import { armId } from './lib/arm.mjs';
 
@@ -55,20 +55,15 @@ const ok = (args) => { const r = cli.ok(args); keepPasswords(r.json); return r; 
 
 const PW = /^[A-Za-z0-9_-]{43}$/;
 
-// The database as it is on disk (main file and write-ahead log).
-function dbBytes() {
-  const f = join(d.dataDir, 'cofferd.db');
-  return Buffer.concat([readFileSync(f), existsSync(`${f}-wal`) ? readFileSync(`${f}-wal`) : Buffer.alloc(0)]);
-}
+// The metadata as it is at rest (SQLite's file and write-ahead log, or a
+// pg_dump of the PostgreSQL database).
+const dbBytes = () => metaBytes(d.dataDir);
 
-// The registry's credential epoch, read with the sqlite3 shell (the data
+// The registry's credential epoch, read from the metadata (the data
 // plane carries it in its tokens; the management API does not show it).
-const HAS_SQLITE3 = spawnSync('sqlite3', ['-version']).status === 0;
+const HAS_SQLITE3 = PG || spawnSync('sqlite3', ['-version']).status === 0;
 function epoch(name) {
-  const r = spawnSync('sqlite3', ['-readonly', join(d.dataDir, 'cofferd.db'),
-    `SELECT cred_epoch FROM registries WHERE name = '${name}'`], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return Number(r.stdout.trim());
+  return Number(metaSql(d.dataDir, `SELECT cred_epoch FROM registries WHERE name = '${name}'`)[0][0]);
 }
 
 test('registry JSON carries adminUserEnabled and anonymousPullEnabled, off by default', async () => {

@@ -88,6 +88,12 @@ test('make run: a CMK-encrypted demo registry with its vault, ready for a push, 
   assert.equal(reg.resourceGroup, 'default', 'in the default group of run/coffer.config');
   assert.match(d.out(), /--dest-creds cofferdemo:\$\(build\/coffer acr credential show -n cofferdemo --query 'passwords\[0\]\.value' -o tsv\)/,
     'run-demo prints how to push with the admin user');
+  // the portal's URL, which answers with its sign-in page
+  const portal = `http://127.0.0.1:${ports.mgmt}/portal/`;
+  assert.ok(d.out().includes(`portal     ${portal}`), 'run-demo prints the portal URL');
+  const signin = await fetch(`${portal}signin`);
+  assert.equal(signin.status, 200);
+  assert.match(await signin.text(), /Sign in as the operator/);
 
   // push as the admin user, with its password read through the CLI
   const creds = coffer('acr', 'credential', 'show', '-n', 'cofferdemo');

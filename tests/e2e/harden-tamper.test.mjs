@@ -5,7 +5,7 @@
 //   * a stored blob, in its header and, for another blob, in a segment far
 //     into the file (the response has started: it must be cut short);
 //   * a stored manifest object;
-//   * a registry's wrapped secret S in cofferd.db (sqlite3 CLI on the
+//   * a registry's wrapped secret S in the metadata (SQL on the
 //     stopped daemon's database).
 // Each read fails: an error response in the spec's shape, or a body aborted
 // before Content-Length whose bytes are a prefix of the original (so no
@@ -142,10 +142,18 @@ test('a flipped byte in the wrapped registry secret: every read fails and the fa
   const blob = rnd.bytes(3000);
   const d = await c.pushBlob(blob);
   await srv.stop();
-  const [[hex]] = sql(srv.dataDir, `SELECT hex(wrapped_s) FROM registries WHERE name='${srv.registry}'`);
+  const where = `WHERE name='${srv.registry}'`;
+  const [[hex]] = sql(srv.dataDir, {
+    sqlite: `SELECT hex(wrapped_s) FROM registries ${where}`,
+    postgres: `SELECT encode(wrapped_s, 'hex') FROM registries ${where}`,
+  });
   const buf = Buffer.from(hex, 'hex');
   buf[rnd.int(0, buf.length - 1)] ^= 0x01;
-  sql(srv.dataDir, `UPDATE registries SET wrapped_s = X'${buf.toString('hex')}' WHERE name='${srv.registry}'`, { readonly: false });
+  const h = buf.toString('hex');
+  sql(srv.dataDir, {
+    sqlite: `UPDATE registries SET wrapped_s = X'${h}' ${where}`,
+    postgres: `UPDATE registries SET wrapped_s = decode('${h}', 'hex') ${where}`,
+  }, { readonly: false });
   await srv.start();
   const r = await rawGet(`/v2/${c.name}/blobs/${d}`);
   assert.ok(r.status >= 400, `read with a tampered secret: ${r.status}`);

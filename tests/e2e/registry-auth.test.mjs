@@ -1,5 +1,5 @@
-// registry-auth: the data plane authenticates every request (AUTH-CONTRACT
-// "Token flow", docs/registry.md "Authentication"). cofferd starts with
+// registry-auth: the data plane authenticates every request
+// (docs/registry.md "Authentication", the token flow). cofferd starts with
 // authentication on ({auth: true}); credentials are made through the
 // management API: the admin user (adminUserEnabled, listCredentials),
 // repository-scoped tokens (PUT .../tokens/T, generateCredentials) and
@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { mkdirSync, symlinkSync } from 'node:fs';
-import { startCofferd } from './lib/daemons.mjs';
+import { spawnSync } from 'node:child_process';
+import { startCofferd, BUILD } from './lib/daemons.mjs';
 import { OciClient, sha256, descriptor, MT, EMPTY_JSON, assertOciError, tempDir, removeAtExit } from './lib/oci.mjs';
 import { buildImage, put, readLayout, skopeo, makePodman } from './lib/images.mjs';
 
@@ -255,6 +256,109 @@ test('cross-repository mount needs pull on from, else falls back to an upload', 
   assert.equal((await a.req('POST', `/blobs/uploads/?mount=${otherLayer}`)).status, 201);
 });
 
+// WWW-Authenticate: Bearer realm="…",service="…",scope="…" as a map.
+function parseChallenge(h) {
+  assert.match(h || '', /^Bearer /, `a Bearer challenge: ${h}`);
+  const out = {};
+  for (const m of h.slice(7).matchAll(/(\w+)="([^"]*)"/g)) out[m[1]] = m[2];
+  return out;
+}
+
+// What a client that follows the challenge to the letter does: fetch a
+// token for exactly the challenged service and scopes, with its Basic
+// credentials, and retry with it.
+async function followChallenge(url, method, auth) {
+  const r0 = await fetch(url, { method });
+  assert.equal(r0.status, 401, `${method} ${url} without credentials`);
+  const ch = parseChallenge(r0.headers.get('www-authenticate'));
+  const u = new URL(ch.realm);
+  u.searchParams.set('service', ch.service);
+  for (const sc of (ch.scope || '').split(' ').filter(Boolean)) u.searchParams.append('scope', sc);
+  const t = await fetch(u, { headers: { Authorization: auth } });
+  assert.equal(t.status, 200, `token for ${u.search}`);
+  const tok = (await t.json()).token;
+  secrets.add(tok);
+  const r = await fetch(url, { method, headers: { Authorization: `Bearer ${tok}` } });
+  return { challenge: ch, token: tok, r, text: await r.text() };
+}
+
+test('a mount with token auth: the challenge names from too, and the challenged token mounts (201)', async () => {
+  const layer = Buffer.from(`layer of ${R1}/app x`); // pushed to R1/app in before()
+  const dg = sha256(layer);
+  const url = `${d.url}/v2/${R1}/chal/blobs/uploads/?mount=${dg}&from=${R1}/app`;
+  const f = await followChallenge(url, 'POST', admin1);
+  // as CNCF Distribution: both scopes, space-separated, in one parameter
+  assert.equal(f.challenge.scope, `repository:${R1}/chal:pull,push repository:${R1}/app:pull`);
+  assert.equal(f.challenge.service, host);
+  assert.deepEqual(claims(f.token).access.map((a) => [a.name, a.actions]).sort(),
+    [[`${R1}/app`, ['pull']], [`${R1}/chal`, ['pull', 'push']]]);
+  assert.equal(f.r.status, 201, `mounted, not a new upload: ${f.r.status} ${f.text}`);
+  assert.equal(f.r.headers.get('docker-content-digest'), dg);
+  assert.equal(f.r.headers.get('location'), `/v2/${R1}/chal/blobs/${dg}`);
+  const g = await new AuthClient(d.url, `${R1}/chal`, `Bearer ${f.token}`).get(`/blobs/${dg}`);
+  assert.equal(g.status, 200);
+  assert.ok(g.body.equals(layer));
+  // a source in another registry is never asked for (no mount across registries)
+  const x = await fetch(`${d.url}/v2/${R1}/chal/blobs/uploads/?mount=${dg}&from=${R2}/app`, { method: 'POST' });
+  assert.equal(parseChallenge(x.headers.get('www-authenticate')).scope, `repository:${R1}/chal:pull,push`);
+});
+
+// docs/registry.md "Authentication": a mount reads its source, so the
+// request's own grant must include pull there. A bearer token grants the
+// scopes it names, whoever it was minted for.
+test('a mount with a bearer token scoped to the target alone: 401 insufficient_scope with from, an upload without', async () => {
+  const dg = sha256(Buffer.from(`layer of ${R1}/app x`));
+  const narrow = await bearer([`repository:${R1}/dst3:pull,push`], admin1);
+  const c = new AuthClient(d.url, `${R1}/dst3`, narrow);
+  // with from: the admin user could read it, so the token is too narrow
+  const m1 = await c.req('POST', `/blobs/uploads/?mount=${dg}&from=${R1}/app`);
+  assertOciError(m1, 401, 'UNAUTHORIZED', 'mount with a token lacking pull on from');
+  assert.equal(m1.headers.get('www-authenticate'),
+    `Bearer realm="http://${host}/oauth2/token",service="${host}",scope="repository:${R1}/dst3:pull,push repository:${R1}/app:pull",error="insufficient_scope"`);
+  // without from: the source is every repository, which no token names
+  const m2 = await c.req('POST', `/blobs/uploads/?mount=${dg}`);
+  assert.equal(m2.status, 202, `a bearer token never mounts without from: ${m2.status}`);
+  assert.equal((await c.req('DELETE', c.location(m2))).status, 204);
+  // the wider token the challenge asked for mounts
+  const wide = await bearer([`repository:${R1}/dst3:pull,push`, `repository:${R1}/app:pull`], admin1);
+  const m3 = await new AuthClient(d.url, `${R1}/dst3`, wide).req('POST', `/blobs/uploads/?mount=${dg}&from=${R1}/app`);
+  assert.equal(m3.status, 201, `${m3.status} ${m3.body}`);
+  // a repository-scoped token whose scope map cannot read from: an upload, no 401 loop
+  const cw = await makeToken(R1, 'mounter3', [{ repository: 'dst4', actions: ['content/read', 'content/write'] }]);
+  const tb = await bearer([`repository:${R1}/dst4:pull,push`, `repository:${R1}/app:pull`], cw);
+  assert.deepEqual(claims(tb).access.map((a) => a.name), [`${R1}/dst4`]);
+  const m4 = await new AuthClient(d.url, `${R1}/dst4`, tb).req('POST', `/blobs/uploads/?mount=${dg}&from=${R1}/app`);
+  assert.equal(m4.status, 202, `no pull on from for these credentials: ${m4.status} ${m4.body}`);
+});
+
+test('skopeo copies between repositories by mounting the blobs (token auth)', async () => {
+  const src = await buildImage({ tag: 'v1', layers: [(r) => { put(r, 'etc/mount', 'mounted, not uploaded\n'); }] });
+  const l = await mgmt('POST', `/registries/${R1}/listCredentials`);
+  const creds = `${R1}:${l.json.passwords[0].value}`;
+  secrets.add(l.json.passwords[0].value);
+  const cache = tempDir('coffer-skopeo-shared-');
+  // the first push uploads and tells skopeo's blob-info cache where the blobs are
+  await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', creds, `oci:${src}:v1`, `docker://${host}/${R1}/mnta:v1`], { cache });
+  // the second asks to mount them from there (field-notes: skopeo's hot path)
+  const { stdout, stderr } = await skopeo(['--debug', 'copy', '--dest-tls-verify=false', '--dest-creds', creds,
+    `oci:${src}:v1`, `docker://${host}/${R1}/mntb:v1`], { cache });
+  const out = stdout + stderr;
+  const s = readLayout(src, 'v1');
+  // c/image's debug log: each layer mounted from mnta, none uploaded
+  for (const dg of s.layers) {
+    assert.match(out, new RegExp(`Trying to mount /v2/${R1}/mntb/blobs/uploads/\\?from=${R1}%2Fmnta&mount=${dg.replace(':', '%3A')}`), out);
+    assert.match(out, new RegExp(`Skipping blob ${dg} \\(already present\\)`), out);
+    assert.doesNotMatch(out, new RegExp(`Upload of layer ${dg} complete`), out);
+  }
+  assert.match(out, /\.\.\. mount OK/, out);
+  assert.doesNotMatch(out, /started an upload instead/, out);
+  // and the image reads back whole from the second repository
+  const back = join(tempDir('coffer-auth-mnt-'), 'layout');
+  await skopeo(['copy', '--src-tls-verify=false', '--src-creds', creds, `docker://${host}/${R1}/mntb:v1`, `oci:${back}:v1`]);
+  const b = readLayout(back, 'v1');
+  for (const dg of b.layers) assert.ok(b.blob(dg).equals(s.blob(dg)), dg);
+});
+
 test('anonymous pull when enabled; anonymous push never', async () => {
   const c = new OciClient(d.url, `${R1}/app`);
   assert.equal((await c.getManifest('v1')).status, 401);
@@ -301,6 +405,13 @@ test('a token of registry R1 is refused on R2', async () => {
   const b = await bearer([`repository:${R1}/app:pull`], admin1);
   const r = await new AuthClient(d.url, `${R2}/app`, b).getManifest('v1');
   assertOciError(r, 401, 'UNAUTHORIZED');
+  // a registry that does not exist answers the same credentials the same way
+  const ch = (reg) => `Bearer realm="http://${host}/oauth2/token",service="${host}",scope="repository:${reg}/app:pull",error="invalid_token"`;
+  assert.equal(r.headers.get('www-authenticate'), ch(R2));
+  const m = await new AuthClient(d.url, 'nosuchreg1/app', b).getManifest('v1');
+  assertOciError(m, 401, 'UNAUTHORIZED', 'a bearer token on a registry that does not exist');
+  assert.equal(m.headers.get('www-authenticate'), ch('nosuchreg1'));
+  assert.equal(m.body.toString(), r.body.toString());
   // R1's admin asking for R2: invalid credentials there
   const t = await token([`repository:${R2}/app:pull`], admin1);
   assert.equal(t.status, 401);
@@ -337,6 +448,73 @@ test('the token endpoint: docker login without scope, wrong passwords, the respo
   const a = await token([], basic(R1, 'wrong'));
   const b = await token([], basic('nobodyhere', 'wrong'));
   assert.equal(a.text, b.text);
+});
+
+// docs/security.md: the data plane mints registry tokens for its own
+// service only (fixed at start) and accepts no token whose aud differs.
+test('/oauth2/token mints for this service only: another service is refused in the token protocol\'s error format', async () => {
+  const ask = async (service) => {
+    const u = new URL(`${d.url}/oauth2/token`);
+    if (service !== undefined) u.searchParams.set('service', service);
+    u.searchParams.append('scope', `repository:${R1}/app:pull`);
+    const r = await fetch(u, { headers: { Authorization: admin1 } });
+    return { status: r.status, text: await r.text() };
+  };
+  for (const evil of ['evil.example', `${host}.evil.example`, host.toUpperCase() + 'x', '', '\u00e9\u00e9', '%ff']) {
+    const r = await ask(evil);
+    assert.equal(r.status, 400, `service=${evil}: ${r.status} ${r.text}`);
+    const j = JSON.parse(r.text);
+    assert.equal(j.errors[0].code, 'UNSUPPORTED_VALUE', r.text);
+    assert.equal(j.errors[0].message, `unsupported value: service; tokens are issued for service "${host}" only (the challenge's)`);
+    assert.ok(!('token' in j), 'no token');
+  }
+  for (const ours of [host, undefined]) {
+    const r = await ask(ours);
+    assert.equal(r.status, 200, r.text);
+    const tok = JSON.parse(r.text).token;
+    secrets.add(tok);
+    assert.equal(claims(tok).aud, host);
+  }
+});
+
+test('--service fixes the service name; a token minted for another service is refused with the challenge', async () => {
+  const dataDir = tempDir('coffer-svc-data-');
+  const scope = 'repository:svcreg1/app:pull';
+  let e = await startCofferd({ dataDir, auth: true, args: ['--service', 'one.registry.example'] });
+  let old;
+  try {
+    const h = { authorization: `Bearer ${e.adminToken}`, 'content-type': 'application/json' };
+    const c = await fetch(`${e.mgmtUrl}/registries/svcreg1`, { method: 'PUT', headers: h, body: JSON.stringify({ properties: { adminUserEnabled: true } }) });
+    assert.equal(c.status, 201);
+    const l = await (await fetch(`${e.mgmtUrl}/registries/svcreg1/listCredentials`, { method: 'POST', headers: h })).json();
+    const adm = basic('svcreg1', l.passwords[0].value);
+    const r0 = await fetch(`${e.url}/v2/svcreg1/app/tags/list`);
+    assert.equal(r0.headers.get('www-authenticate'),
+      `Bearer realm="http://127.0.0.1:${e.port}/oauth2/token",service="one.registry.example",scope="${scope}"`);
+    const f = await followChallenge(`${e.url}/v2/svcreg1/app/tags/list`, 'GET', adm);
+    assert.equal(f.r.status, 404, f.text); // authenticated: an empty repository
+    assert.equal(claims(f.token).aud, 'one.registry.example');
+    old = f.token;
+    assert.match(e.log(), /"msg":"listening"[^\n]*"api":"data"[^\n]*"service":"one.registry.example"/);
+  } finally {
+    await e.stop();
+  }
+  // the same data (same signing key), another service: the old token's aud differs
+  e = await startCofferd({ dataDir, auth: true, args: ['--service', 'two.registry.example'] });
+  try {
+    const r = await fetch(`${e.url}/v2/svcreg1/app/tags/list`, { headers: { Authorization: `Bearer ${old}` } });
+    assertOciError({ status: r.status, body: await r.text(), json() { return JSON.parse(this.body); } }, 401, 'UNAUTHORIZED');
+    assert.equal(r.headers.get('www-authenticate'),
+      `Bearer realm="http://127.0.0.1:${e.port}/oauth2/token",service="two.registry.example",scope="${scope}",error="invalid_token"`);
+    assert.equal((await fetch(`${e.url}/v2/`, { headers: { Authorization: `Bearer ${old}` } })).status, 401);
+  } finally {
+    await e.stop();
+  }
+  // a service name that cannot be quoted in a challenge is refused at start
+  const bad = spawnSync(join(BUILD, 'cofferd'), ['--data', dataDir, '--listen', '127.0.0.1:0', '--mgmt-listen', '127.0.0.1:0',
+    '--service', 'evil"name'], { encoding: 'utf8', timeout: 30000 });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /service name 'evil\\"name' is invalid/);
 });
 
 test('the catalog lists only the credentials\' registry', async () => {

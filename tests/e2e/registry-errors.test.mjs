@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { startRegistry, OciClient, sha256, descriptor, MT, SEGMENT, randomBuf, assertOciError, rangeEnd } from './lib/oci.mjs';
+import { startRegistry, OciClient, sha256, descriptor, MT, SEGMENT, randomBuf, assertOciError, rangeEnd, TARGET } from './lib/oci.mjs';
 
 let reg;
 let c;
@@ -72,6 +72,27 @@ test('bad names: invalid repository names answer NAME_INVALID and create nothing
     assert.equal(r.status, 400, `PUT manifest tag ${tag}: ${r.status}`);
     assertOciError(r, 400, ['MANIFEST_INVALID', 'TAG_INVALID', 'NAME_INVALID'], `tag ${tag}`);
   }
+  await assertNoTags();
+});
+
+// The distribution spec's conformance suite asks GET of ".INVALID_MANIFEST_NAME"
+// (neither a tag nor a digest) for 404, as CNCF Distribution answers: no
+// manifest can be there. Only a PUT names a tag it means to create, so only
+// a PUT answers TAG_INVALID.
+test('a reference that is neither a tag nor a digest: 404 MANIFEST_UNKNOWN on GET, HEAD and DELETE; PUT keeps 400 TAG_INVALID', async () => {
+  for (const ref of ['.INVALID_MANIFEST_NAME', '-lead', 'a+b', 'x'.repeat(129)]) {
+    const g = await c.get(`/manifests/${ref}`);
+    assert.equal(g.status, 404, `GET manifests/${ref}: ${g.status} ${g.body}`);
+    if (TARGET === 'cofferd') assertOciError(g, 404, 'MANIFEST_UNKNOWN', `GET manifests/${ref}`);
+    const h = await c.head(`/manifests/${ref}`);
+    assert.equal(h.status, 404, `HEAD manifests/${ref}: ${h.status}`);
+    const d = await c.req('DELETE', `/manifests/${ref}`);
+    assert.equal(d.status, 404, `DELETE manifests/${ref}: ${d.status} ${d.body}`);
+    if (TARGET === 'cofferd') assertOciError(d, 404, 'MANIFEST_UNKNOWN', `DELETE manifests/${ref}`);
+  }
+  const p = await c.putManifest('.INVALID_MANIFEST_NAME', manifestOf([]), MT.manifest);
+  if (TARGET === 'cofferd') assertOciError(p, 400, 'TAG_INVALID', 'PUT manifests/.INVALID_MANIFEST_NAME');
+  else assert.ok(p.status >= 400, `PUT manifests/.INVALID_MANIFEST_NAME: ${p.status}`);
   await assertNoTags();
 });
 

@@ -7,8 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { metaSql, metaBytes, PG } from './lib/daemons.mjs';
 import { startRegistry, OciClient, sha256, descriptor, MT, EMPTY_JSON, filesContaining, assertOciError, TARGET } from './lib/oci.mjs';
 
 const MARKER = `coffermarker${randomBytes(12).toString('hex')}`;
@@ -24,6 +23,8 @@ after(async () => { await reg?.stop(); });
 function assertNoMarker(what) {
   const hits = filesContaining(reg.dataDir, MARKER, reg.logPath ? [reg.logPath] : []);
   assert.deepEqual(hits, [], `${what}: marker found in plaintext`);
+  // the metadata too where it is not a file of the data dir (a pg_dump)
+  if (PG && reg.dataDir) assert.ok(!metaBytes(reg.dataDir).includes(MARKER), `${what}: marker in the database`);
 }
 
 test('manifest and referrer annotations are never on disk in plaintext', async () => {
@@ -62,11 +63,20 @@ test('a locked registry answers DENIED and never the annotations', { skip: TARGE
   // its key reached through a system identity it does not have: on restart
   // the key check refuses it, so it is locked (keyring.h, docs/cmk.md).
   const kid = 'https://127.0.0.1:1/keys/k';
-  execFileSync('sqlite3', [join(reg.dataDir, 'cofferd.db'),
-    `UPDATE registries SET encryption_status = 'enabled', wrapped_c = randomblob(384),
+  const wc = randomBytes(384).toString('hex');
+  const set = (blob) => `UPDATE registries SET encryption_status = 'enabled', wrapped_c = ${blob},
        key_identifier = '${kid}', versioned_key_identifier = '${kid}/0123456789abcdef0123456789abcdef',
-       key_identity = 'system' WHERE name = '${reg.registry}'`]);
+       key_identity = 'system' WHERE name = '${reg.registry}'`;
+  metaSql(reg.dataDir, { sqlite: set(`X'${wc}'`), postgres: set(`decode('${wc}', 'hex')`) }, { readonly: false });
   await reg.restart();
+  // The first key check runs beside the listeners: until it has refused the
+  // key, the registry answers 503 "not loaded yet" (never the content).
+  for (let i = 0; i < 100; i++) {
+    const r = await c.get('/manifests/v1');
+    assert.ok(!r.body.toString().includes(MARKER), 'marker in an answer before the key check');
+    if (r.status !== 503) break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
   for (const path of [`/referrers/${imgDigest}`, '/manifests/v1', `/referrers/${imgDigest}?artifactType=application/vnd.example.sbom.v1%2Bjson`]) {
     const r = await c.get(path);
     assertOciError(r, 403, 'DENIED', path);

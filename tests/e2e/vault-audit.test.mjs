@@ -73,6 +73,42 @@ test('unauthenticated calls are audited as unauthorized', async () => {
   assert.ok(lines.every((e) => e.status === 401 && e.objectId !== alice.oid), 'a forged token does not name its claimed caller');
 });
 
+// docs/security.md: every response leaves an audit line, routed or not,
+// so an authenticated caller probing for operations the vault does not
+// have (export, release) or for other paths is on record like any other.
+test('every response is audited, routed or not: unknown operations, paths and methods, a missing api-version', async () => {
+  const tok = as(alice);
+  const probes = [
+    ['POST', `/keys/audited/export?${API}`, { kty: 'RSA' }],
+    ['POST', `/keys/audited/${version}/release?${API}`, { target: 'x' }],
+    ['POST', `/keys/audited/${version}/export?${API}`, {}],
+    ['GET', `/keys/audited/${version}/a/b?${API}`],
+    ['DELETE', `/keys?${API}`],
+    ['GET', `/nosuchthing?${API}`],
+    ['POST', '/keys/audited/create', { kty: 'RSA' }], // no api-version
+  ];
+  const seen = [];
+  for (const [method, path, body] of probes) {
+    const r = await d.request(path, { method, token: tok, body });
+    assert.ok([400, 404, 405].includes(r.status), `${method} ${path}: ${r.status} ${r.text}`);
+    seen.push({ method, path, status: r.status, rid: requestIdOf(r) });
+  }
+  // the log itself, as written (one JSON object per line, fsynced before the response left)
+  const lines = readFileSync(join(d.dataDir, 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  for (const p of seen) {
+    assert.ok(p.rid, `${p.method} ${p.path}: a request id`);
+    const mine = lines.filter((e) => e.requestId === p.rid);
+    assert.equal(mine.length, 1, `${p.method} ${p.path} (${p.status}): one audit line, found ${JSON.stringify(mine)}`);
+    const e = mine[0];
+    assert.equal(e.objectId, alice.oid, JSON.stringify(e));
+    assert.equal(e.appId, alice.appid, JSON.stringify(e));
+    assert.equal(e.status, p.status, JSON.stringify(e));
+    assert.equal(e.result, 'failure', JSON.stringify(e));
+    assert.equal(typeof e.operation, 'string');
+    assert.ok(e.operation.length > 0, JSON.stringify(e));
+  }
+});
+
 test('the admin is audited as "admin"; operation and limit filters hold', async () => {
   const r = await d.request(`/keys/audited?${API}`, { admin: true });
   assert.equal(r.status, 200);

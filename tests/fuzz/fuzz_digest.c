@@ -1,5 +1,6 @@
 /*
- * fuzz_digest.c -- oci_digest_parse on arbitrary bytes (no NUL assumed).
+ * fuzz_digest.c -- oci_digest_parse (crypto/digest.h) on arbitrary bytes
+ * (no NUL assumed).
  * Invariants: an accepted digest round-trips through its text and its
  * hex part has the algorithm's length.
  */
@@ -7,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "registry/oci.h"
+#include "crypto/digest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

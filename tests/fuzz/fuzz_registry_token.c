@@ -1,7 +1,7 @@
 /*
  * fuzz_registry_token.c -- libFuzzer target: what a client controls in
  * registry authentication, through each parser of auth.c: the bytes as a
- * bearer token (auth_token_verify under a fixed key and clock), as an
+ * bearer token (auth_token_verify under a fixed key, service and clock), as an
  * Authorization: Basic header, as a Docker scope string, as a stored
  * scope map and as a Host header. Seeds in corpus/registry_token: a valid
  * token for the fixed key, alg none / HS512 / RS256 headers, a truncated
@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *s = (const char *)data;
 
     auth_claims c;
-    if (auth_token_verify(&c, s, size, NOW, NULL) == CF_OK) {
+    if (auth_token_verify(&c, s, size, NOW, "127.0.0.1:5000", NULL) == CF_OK) {
         /* only a token signed with KEY gets here: its claims are bounded */
         if (c.naccess > AUTH_MAX_ACCESS || c.exp + AUTH_SKEW <= NOW || c.nbf > NOW + AUTH_SKEW)
             __builtin_trap();
@@ -58,7 +58,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     if (auth_host_valid(z)) {
         char ch[1024];
-        auth_challenge(ch, sizeof(ch), "http", z, "demo1/app", AUTH_PUSH, NULL);
+        auth_challenge_args a = {.scheme = "http",
+                                 .host = z,
+                                 .service = auth_service_valid(z) ? z : "127.0.0.1:5000",
+                                 .name = "demo1/app",
+                                 .need = AUTH_PUSH,
+                                 .from = "demo1/src"};
+        auth_challenge(ch, sizeof(ch), &a);
         if (strncmp(ch, "Bearer realm=\"http://", 21) != 0)
             __builtin_trap();
     }

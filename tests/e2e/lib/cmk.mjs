@@ -22,11 +22,10 @@
 // cofferd runs with --tenant set to the tenant the keyvaultd helpers put on
 // their vaults and access policies (vault.mjs TENANT), so its tokens pass
 // keyvaultd's tenant check as a real tenant's would.
-import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import assert from 'node:assert/strict';
-import { BUILD, startDaemon, freshDir, freePort } from './daemons.mjs';
+import { BUILD, startDaemon, freshDir, freePort, metaRows } from './daemons.mjs';
 import { startKeyvaultd, request, TENANT, API } from './vault.mjs';
 import { OciClient, sha256, tempDir } from './oci.mjs';
 import { readLayout, skopeo } from './images.mjs';
@@ -91,7 +90,6 @@ export async function startCmkStack(opts = {}) {
     cofferd: await startCoffer(),
     mgmtUrl: issuer,
     dataUrl: `http://127.0.0.1:${dataPort}`,
-    dbPath: join(dataDir, 'cofferd.db'),
   };
   s.adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
 
@@ -218,9 +216,9 @@ export async function startCmkStack(opts = {}) {
       return true;
     }, { timeoutMs: 5000 });
 
-  // ---- cofferd.db (read-only, through the sqlite3 CLI)
-  s.sql = (query) => execFileSync('sqlite3', ['-readonly', '-json', s.dbPath, query]).toString().trim();
-  s.sqlRows = (query) => { const t = s.sql(query); return t ? JSON.parse(t) : []; };
+  // ---- the metadata (read-only; SQLite or PostgreSQL, daemons.mjs metaRows):
+  // rows as objects; query is text both engines accept or { sqlite, postgres }
+  s.sqlRows = (query) => metaRows(dataDir, query);
 
   s.stop = async () => {
     try { kv.proc.kill('SIGCONT'); } catch { /* not stopped */ }

@@ -4,9 +4,16 @@
 // on 127.0.0.1 port 0; the port it bound is read from its JSON log line
 // {"msg":"listening","port":"N"}. Logs go to <dataDir>.log so a failing test
 // can show them. stop() sends SIGTERM and waits; kill() sends SIGKILL.
-import { spawn } from 'node:child_process';
+//
+// Backends: by default cofferd keeps its metadata in SQLite in its data
+// directory. With COFFER_TEST_PG set (a libpq URI of a PostgreSQL server's
+// "postgres" database, tests/fixtures/pg-fixture), every cofferd started
+// here gets `--database` on a database of its own on that server, one per
+// data directory (a restart with the same directory finds its data).
+import { spawn, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
-import { mkdtempSync, createWriteStream, readFileSync } from 'node:fs';
+import { mkdtempSync, createWriteStream, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +31,73 @@ export function freePort() {
   });
 }
 
+// The metadata backend the e2e tests run on: 'sqlite' or 'postgres'.
+export const PG = process.env.COFFER_TEST_PG || '';
+export const BACKEND = PG ? 'postgres' : 'sqlite';
+
+// Runs one SQL statement on the PostgreSQL test server (database db, or
+// its "postgres" database); rows as arrays of strings (psql -At, tab).
+export function pgQuery(sql, db = null) {
+  const url = db ? PG.replace(/\/[^/]*$/, `/${db}`) : PG;
+  const out = execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-AtF', '\t', '-c', sql], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+}
+
+// The PostgreSQL database of cofferd's data directory dataDir (created on
+// first use): its name, and the URI cofferd's --database gets.
+export function pgDatabase(dataDir) {
+  const name = 'c' + createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 24);
+  if (pgQuery(`SELECT 1 FROM pg_database WHERE datname = '${name}'`).length === 0) pgQuery(`CREATE DATABASE ${name}`);
+  return { name, url: PG.replace(/\/[^/]*$/, `/${name}`) };
+}
+
+// One SQL statement on the metadata of cofferd's data directory dataDir
+// (the daemon stopped, or between its transactions): its SQLite file, or
+// its PostgreSQL database. query: text both engines accept, or
+// { sqlite, postgres } where they differ. Rows as arrays of strings (a
+// NULL is ''). readonly: false to write (SQLite opens read-only otherwise).
+export function metaSql(dataDir, query, { readonly = true } = {}) {
+  const q = typeof query === 'string' ? query : query[BACKEND];
+  if (PG) return pgQuery(q, pgDatabase(dataDir).name);
+  const out = execFileSync('sqlite3', [...(readonly ? ['-readonly'] : []), '-separator', '\t',
+    join(dataDir, 'cofferd.db'), q], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.length).map((l) => l.split('\t'));
+}
+
+// The same as objects named by their columns (a SELECT).
+export function metaRows(dataDir, query) {
+  const q = typeof query === 'string' ? query : query[BACKEND];
+  if (PG) {
+    const [[json]] = pgQuery(`SELECT coalesce(json_agg(t), '[]'::json) FROM (${q}) t`, pgDatabase(dataDir).name);
+    return JSON.parse(json);
+  }
+  const out = execFileSync('sqlite3', ['-readonly', '-json', join(dataDir, 'cofferd.db'), q]).toString().trim();
+  return out ? JSON.parse(out) : [];
+}
+
+// The metadata as it is at rest: the SQLite file and its write-ahead log,
+// or a pg_dump of the PostgreSQL database (what a backup of it holds).
+export function metaBytes(dataDir) {
+  if (PG) return execFileSync('pg_dump', [pgDatabase(dataDir).url], { maxBuffer: 1 << 28 });
+  const f = join(dataDir, 'cofferd.db');
+  return Buffer.concat([readFileSync(f), existsSync(`${f}-wal`) ? readFileSync(`${f}-wal`) : Buffer.alloc(0)]);
+}
+
+// The engine's own consistency check: SQLite's integrity_check; a
+// PostgreSQL server is not the process the tests crash, so it only has
+// to answer.
+export function metaIntegrity(dataDir) {
+  return metaSql(dataDir, { sqlite: 'PRAGMA integrity_check', postgres: "SELECT 'ok'" });
+}
+
+// cofferd's arguments on the backend under test.
+function backendArgs(bin, args) {
+  if (bin !== 'cofferd' || !PG || args.includes('--database')) return args;
+  const i = args.indexOf('--data');
+  if (i < 0 || i + 1 >= args.length) return args;
+  return [...args, '--database', pgDatabase(args[i + 1]).url];
+}
+
 export function freshDir(prefix = 'coffer-e2e-') {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -33,6 +107,7 @@ export function freshDir(prefix = 'coffer-e2e-') {
 export function startDaemon(bin, args, opts = {}) {
   const logPath = opts.logPath || `${freshDir('coffer-log-')}/daemon.log`;
   const log = createWriteStream(logPath);
+  args = backendArgs(bin, args);
   const proc = spawn(join(BUILD, bin), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } });
   const ports = {};
   let buffered = '';

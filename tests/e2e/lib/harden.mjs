@@ -2,13 +2,12 @@
 //
 // A seeded PRNG (so a failing run can be replayed with HARDEN_SEED=N), a
 // cofferd handle that can be killed and restarted on the same data dir with
-// other flags, the sqlite3 CLI on a stopped daemon's database, and the
+// other flags, SQL on a stopped daemon's metadata (SQLite or PostgreSQL), and the
 // cross-check "every metadata row points at an object that exists".
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import assert from 'node:assert/strict';
-import { startCofferd } from './daemons.mjs';
+import { startCofferd, metaSql, metaIntegrity } from './daemons.mjs';
 import { tempDir, removeAtExit } from './oci.mjs';
 
 // mulberry32: small, fast, good enough to pick sizes and moments.
@@ -61,12 +60,9 @@ export async function startServer({ registry = 'demo1', args = [], dataDir = tem
   return h.start();
 }
 
-// Runs one SQL statement with the sqlite3 CLI; rows as arrays of strings.
-export function sql(dataDir, query, { readonly = true } = {}) {
-  const out = execFileSync('sqlite3', [...(readonly ? ['-readonly'] : []), '-separator', '\t',
-    join(dataDir, 'cofferd.db'), query], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.length).map((l) => l.split('\t'));
-}
+// Runs one SQL statement on the daemon's metadata (SQLite or PostgreSQL,
+// daemons.mjs metaSql); rows as arrays of strings.
+export const sql = metaSql;
 
 export function registryId(dataDir, name) {
   const rows = sql(dataDir, `SELECT id FROM registries WHERE name='${name}'`);
@@ -85,7 +81,7 @@ export function objectPath(dataDir, regId, digest) {
 // completion cut between the rename into blobs/ and the commit: the upload
 // answers 404 and its row and checkpoint go at the TTL); counted instead.
 export function checkMetadata(dataDir, { uploadsWithoutFile = false } = {}) {
-  assert.deepEqual(sql(dataDir, 'PRAGMA integrity_check'), [['ok']], 'integrity_check');
+  assert.deepEqual(metaIntegrity(dataDir), [['ok']], 'integrity_check');
   const missing = [];
   let lingering = 0;
   for (const [reg, digest] of sql(dataDir, 'SELECT registry_id, digest FROM blobs')) {

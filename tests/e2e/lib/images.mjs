@@ -93,9 +93,11 @@ async function canUnshare() {
   return unshareWorks;
 }
 
-// Runs skopeo with a private, empty blob-info cache and a private $HOME.
-export async function skopeo(args) {
-  const cache = freshDir('coffer-skopeo-cache-');
+// Runs skopeo with a private, empty blob-info cache and a private $HOME
+// (opts.cache: a directory to use instead, so that several calls share
+// what skopeo learns, e.g. where blobs were seen, which makes it mount).
+export async function skopeo(args, opts = {}) {
+  const cache = opts.cache || freshDir('coffer-skopeo-cache-');
   const env = { ...process.env, HOME: cache, XDG_DATA_HOME: join(cache, 'share') };
   if (process.getuid?.() === 0 && await canUnshare()) {
     return sh('unshare', ['-m', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec skopeo "$@"',

@@ -34,8 +34,26 @@ Test(cli_args, values_short_aliases_and_equals_form)
     cr_assert_str_eq(cli_args_get(&a, "name"), "reg1");
     cr_assert_str_eq(cli_args_get(&a, "sku"), "Premium");
     cr_assert_str_eq(a.query, "name");
-    cr_assert_eq(a.tsv, 1);
+    cr_assert_eq(a.output, CLI_OUT_TSV);
     cr_assert_null(cli_args_get(&a, "identities"));
+}
+
+Test(cli_args, output_json_table_tsv)
+{
+    static const struct {
+        const char *word;
+        cli_format want;
+    } cases[] = {{"json", CLI_OUT_JSON}, {"table", CLI_OUT_TABLE}, {"tsv", CLI_OUT_TSV}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cli_args a;
+        cli_err e = {0};
+        const char *argv[] = {"-n", "reg1", "-o", cases[i].word};
+        cr_assert_eq(parse(&a, &e, 4, argv), 0, "%s: %s", cases[i].word, e.msg);
+        cr_assert_eq(a.output, cases[i].want, "%s", cases[i].word);
+        const char *argv2[] = {"--output=table", "-n", "reg1"};
+        cr_assert_eq(parse(&a, &e, 3, argv2), 0, "%s", e.msg);
+        cr_assert_eq(a.output, CLI_OUT_TABLE);
+    }
 }
 
 Test(cli_args, multi_values_run_to_the_next_option)
@@ -206,8 +224,10 @@ Test(cli_main, invalid_values)
     expect_usage(7, a5, "argument --retention-days: '3' is not an integer in 7..90",
                  "usage: coffer keyvault create");
     const char *a6[] = {"coffer", "identity", "show", "-n", "mi", "-o", "yaml"};
-    expect_usage(7, a6, "argument --output/-o: invalid choice: 'yaml'",
-                 "usage: coffer identity show");
+    expect_usage(
+        7, a6, "argument --output/-o: invalid choice: 'yaml' (choose from 'json', 'table', 'tsv')",
+        "usage: coffer identity show --name/-n NAME [--resource-group/-g GROUP] [--query PATH] "
+        "[-o json|table|tsv]");
     const char *a7[] = {"coffer", "identity", "show", "-n", "mi", "--query", "a..b"};
     expect_usage(7, a7, "argument --query: invalid query 'a..b'", "usage: coffer identity show");
     const char *a8[] = {"coffer", "keyvault", "key", "show", "--vault-name", "a.b/c", "-n", "k"};
@@ -322,7 +342,7 @@ Test(cli_main, missing_token_is_reported_before_any_call)
     run_free(&r);
 }
 
-/* ---- registry authentication verbs (AUTH-CONTRACT) ---- */
+/* ---- registry authentication verbs (docs/cli.md "acr credential", "acr token") ---- */
 
 static const cli_opt token_spec[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "TOKEN"},

@@ -1,6 +1,6 @@
 /*
  * test_cli_output.c -- pins --query evaluation (the JMESPath subset az
- * users script with) and the json/tsv printers.
+ * users script with) and the json, tsv and table printers.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -26,7 +26,7 @@ static char *run(const char *json_text, const char *q, int tsv)
     char *buf = NULL;
     size_t n = 0;
     FILE *f = open_memstream(&buf, &n);
-    cli_output_print(f, r, tsv);
+    cli_output_print(f, r, tsv, NULL);
     fclose(f);
     json_decref(r);
     json_decref(root);
@@ -139,9 +139,98 @@ Test(cli_json, two_space_indent)
     char *buf = NULL;
     size_t n = 0;
     FILE *f = open_memstream(&buf, &n);
-    cli_output_print(f, j, 0);
+    cli_output_print(f, j, CLI_OUT_JSON, NULL);
     fclose(f);
     cr_assert_str_eq(buf, "{\n  \"a\": {\n    \"b\": [\n      1,\n      \"x\"\n    ]\n  }\n}\n");
     free(buf);
     json_decref(j);
+}
+
+/* ---- -o table ---- */
+
+/* text printed as a table (with the verb's columns cols), malloc'd */
+static char *table_of(const char *json_text, const cli_column *cols)
+{
+    json_error_t je;
+    json_t *v = json_loads(json_text, JSON_DECODE_ANY, &je);
+    cr_assert_not_null(v, "%s", je.text);
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    cr_assert_eq(cli_output_print(f, v, CLI_OUT_TABLE, cols), 0);
+    fclose(f);
+    json_decref(v);
+    return buf;
+}
+
+Test(cli_table, a_list_gets_azs_automatic_columns)
+{
+    /* the scalar members in the order first seen, id/type/etag and nested
+     * values left out, headers capitalized; a missing member is an empty
+     * cell; the last column is not padded */
+    expect(table_of("[{\"id\":\"/identities/mi1\",\"name\":\"mi1\",\"type\":\"t\","
+                    "\"clientId\":\"c-1\",\"props\":{\"x\":1}},"
+                    "{\"name\":\"longer-name\",\"principalId\":\"p-2\",\"clientId\":null}]",
+                    NULL),
+           "Name         ClientId  PrincipalId\n"
+           "-----------  --------  -----------\n"
+           "mi1          c-1\n"
+           "longer-name            p-2\n");
+}
+
+Test(cli_table, a_list_with_the_verbs_columns)
+{
+    static const cli_column cols[] = {
+        {"Name", "name"},
+        {"LoginServer", "properties.loginServer"},
+        {"AdminUserEnabled", "properties.adminUserEnabled"},
+        {0},
+    };
+    expect(table_of("[{\"name\":\"reg1\",\"properties\":{\"loginServer\":\"127.0.0.1:5000/reg1\","
+                    "\"adminUserEnabled\":true}},{\"name\":\"registry2\",\"properties\":{}}]",
+                    cols),
+           "Name       LoginServer          AdminUserEnabled\n"
+           "---------  -------------------  ----------------\n"
+           "reg1       127.0.0.1:5000/reg1  true\n"
+           "registry2\n");
+}
+
+Test(cli_table, a_single_object_is_a_property_value_table_of_query_paths)
+{
+    /* every leaf, named by its --query path (quoted where it is no
+     * identifier), arrays of scalars joined, arrays of objects indexed */
+    expect(
+        table_of(
+            "{\"name\":\"reg1\",\"sku\":{\"name\":\"Premium\"},"
+            "\"identity\":{\"userAssignedIdentities\":{\"/identities/mi\":{\"clientId\":\"c-1\"}}},"
+            "\"ops\":[\"wrapKey\",\"unwrapKey\"],"
+            "\"passwords\":[{\"name\":\"password\",\"value\":\"pw\"}],\"lastError\":null}",
+            NULL),
+        "Property                                                   Value\n"
+        "---------------------------------------------------------  ------------------\n"
+        "name                                                       reg1\n"
+        "sku.name                                                   Premium\n"
+        "identity.userAssignedIdentities.\"/identities/mi\".clientId  c-1\n"
+        "ops                                                        wrapKey, unwrapKey\n"
+        "passwords[0].name                                          password\n"
+        "passwords[0].value                                         pw\n"
+        "lastError\n");
+}
+
+Test(cli_table, scalars_are_one_result_column_and_cells_stay_on_one_line)
+{
+    expect(table_of("[\"a\",\"b\\tc\\nd\",3]", NULL), "Result\n------\na\nb c d\n3\n");
+    expect(table_of("\"x\"", NULL), "Result\n------\nx\n");
+    expect(table_of("[]", NULL), "");
+    expect(table_of("{}", NULL), "");
+}
+
+Test(cli_table, widths_count_characters_not_bytes)
+{
+    /* "é" is two bytes of UTF-8 but one column */
+    expect(table_of("[{\"name\":\"caf\\u00e9\",\"n\":1},{\"name\":\"x\",\"n\":2}]", NULL),
+           "Name  N\n"
+           "----  -\n"
+           "caf\xc3\xa9  1\n"
+           "x     2\n");
 }

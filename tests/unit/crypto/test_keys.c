@@ -1,6 +1,9 @@
 /*
  * test_keys.c -- pins the key hierarchy: SRK file creation and refusal,
- * S wrap/unwrap binding, KEK derivation.
+ * S wrap/unwrap binding, KEK derivation; and the daemons' admin token
+ * files (cofferd base64url, keyvaultd hex): created once in a 0600 file,
+ * read back unchanged, refused when others can read them or when they hold
+ * anything but a token.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -14,6 +17,8 @@
 
 #include "base/enc.h"
 #include "crypto/keys.h"
+#include "../test_tmpdir.h"
+#include "base/fs.h"
 #include "seal_vectors.h"
 
 static char dir[64];
@@ -225,4 +230,101 @@ Test(keys_vectors, s_wrap)
         cf_hex_decode(vec, sizeof(vec), vec_wrapped_s_hex, strlen(vec_wrapped_s_hex), NULL), CF_OK);
     cr_assert_eq(keys_secret_unwrap(out, srk, VEC_REGISTRY, vec, NULL), CF_OK);
     cr_assert_eq(memcmp(out, s, 32), 0);
+}
+
+/* ---- admin token files ---- */
+
+static char tdir[256];
+static char tpath[320];
+
+static void token_setup(void)
+{
+    test_tmpdir_make(tdir, sizeof(tdir), "token");
+    snprintf(tpath, sizeof(tpath), "%s/admin.token", tdir);
+}
+
+static void token_teardown(void)
+{
+    test_tmpdir_remove(tdir);
+}
+
+TestSuite(keys_token_file, .init = token_setup, .fini = token_teardown);
+
+Test(keys_token_file, created_once_0600_and_read_back_in_either_encoding)
+{
+    static const struct {
+        keys_token_enc enc;
+        size_t len;
+        const char *alphabet;
+    } cases[] = {
+        {KEYS_TOKEN_B64URL, 43, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"},
+        {KEYS_TOKEN_HEX, 64, "0123456789abcdef"},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char p[400], a[80], b[80];
+        snprintf(p, sizeof(p), "%s/t%zu", tdir, k);
+        int created = 0;
+        cf_err e = {0};
+        cr_assert_eq(keys_token_file_load(p, cases[k].enc, a, sizeof(a), &created, &e), CF_OK, "%s",
+                     e.msg);
+        cr_assert_eq(created, 1);
+        cr_assert_eq(strlen(a), cases[k].len);
+        cr_assert_eq(keys_token_len(cases[k].enc), cases[k].len);
+        cr_assert_eq(strspn(a, cases[k].alphabet), cases[k].len);
+        struct stat st;
+        cr_assert_eq(stat(p, &st), 0);
+        cr_assert_eq(st.st_mode & 0777, 0600);
+        cr_assert_eq(keys_token_file_load(p, cases[k].enc, b, sizeof(b), &created, NULL), CF_OK);
+        cr_assert_eq(created, 0);
+        cr_assert_str_eq(a, b);
+        /* another file, another token */
+        snprintf(p, sizeof(p), "%s/other%zu", tdir, k);
+        cr_assert_eq(keys_token_file_load(p, cases[k].enc, b, sizeof(b), NULL, NULL), CF_OK);
+        cr_assert_str_neq(a, b);
+    }
+}
+
+Test(keys_token_file, token_without_newline_is_accepted)
+{
+    const char tok[] = "abcdefghijABCDEFGHIJ0123456789-_abcdefghijk";
+    cr_assert_eq(strlen(tok), 43);
+    cr_assert_eq(cf_fs_write_atomic(tpath, tok, strlen(tok), 0600, NULL), CF_OK);
+    char out[KEYS_TOKEN_B64URL_LEN + 1];
+    cr_assert_eq(keys_token_file_load(tpath, KEYS_TOKEN_B64URL, out, sizeof(out), NULL, NULL),
+                 CF_OK);
+    cr_assert_str_eq(out, tok);
+}
+
+Test(keys_token_file, readable_or_malformed_token_is_refused)
+{
+    char out[KEYS_TOKEN_HEX_LEN + 1];
+    cr_assert_eq(keys_token_file_load(tpath, KEYS_TOKEN_B64URL, out, sizeof(out), NULL, NULL),
+                 CF_OK);
+    cr_assert_eq(chmod(tpath, 0640), 0);
+    cr_assert_eq(keys_token_file_load(tpath, KEYS_TOKEN_B64URL, out, sizeof(out), NULL, NULL),
+                 CF_EDENIED);
+
+    const char *bad[] = {"short\n", "abcdefghijABCDEFGHIJ0123456789+/abcdefghijk\n",
+                         "abcdefghijABCDEFGHIJ0123456789-_abcdefghijkl\n", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(cf_fs_write_atomic(tpath, bad[i], strlen(bad[i]), 0600, NULL), CF_OK);
+        cf_err e = {0};
+        cr_assert_eq(keys_token_file_load(tpath, KEYS_TOKEN_B64URL, out, sizeof(out), NULL, &e),
+                     CF_EINVAL, "case %zu", i);
+    }
+    /* a hex token file holds 64 lowercase hex digits, nothing else */
+    char hex[66];
+    memset(hex, 'a', 64);
+    hex[64] = '\n';
+    hex[65] = '\0';
+    cr_assert_eq(cf_fs_write_atomic(tpath, hex, 65, 0600, NULL), CF_OK);
+    cr_assert_eq(keys_token_file_load(tpath, KEYS_TOKEN_HEX, out, sizeof(out), NULL, NULL), CF_OK);
+    hex[3] = 'G';
+    cr_assert_eq(cf_fs_write_atomic(tpath, hex, 65, 0600, NULL), CF_OK);
+    cr_assert_eq(keys_token_file_load(tpath, KEYS_TOKEN_HEX, out, sizeof(out), NULL, NULL),
+                 CF_EINVAL);
+    /* a buffer too small for the token is refused before the file is read */
+    char small[10];
+    cr_assert_eq(keys_token_file_load(tpath, KEYS_TOKEN_HEX, small, sizeof(small), NULL, NULL),
+                 CF_EINVAL);
 }

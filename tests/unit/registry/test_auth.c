@@ -17,6 +17,7 @@
 static const unsigned char KEY[32] = "0123456789abcdef0123456789abcdef";
 static const int64_t NOW = 1900000000;
 #define RID "0123456789abcdef0123456789abcdef"
+#define AUD "127.0.0.1:5000" /* the data plane's service */
 
 static void setup(void)
 {
@@ -33,7 +34,7 @@ static auth_claims sample(void)
     auth_claims c;
     memset(&c, 0, sizeof(c));
     snprintf(c.sub, sizeof(c.sub), "reader");
-    snprintf(c.aud, sizeof(c.aud), "127.0.0.1:5000");
+    snprintf(c.aud, sizeof(c.aud), AUD);
     snprintf(c.rid, sizeof(c.rid), RID);
     c.kind = AUTH_TOKEN;
     c.cep = 7;
@@ -53,7 +54,7 @@ static char *mint(const auth_claims *c, int64_t now)
 
 static cf_code verify(const char *t, int64_t now, auth_claims *out, cf_err *e)
 {
-    return auth_token_verify(out, t, strlen(t), now, e);
+    return auth_token_verify(out, t, strlen(t), now, AUD, e);
 }
 
 static char *b64url(const void *p, size_t len)
@@ -88,7 +89,8 @@ static char *forge(const char *header_json, const char *payload_json, const unsi
 }
 
 static const char PAYLOAD[] =
-    "{\"iss\":\"coffer\",\"sub\":\"reader\",\"aud\":\"x\",\"iat\":1900000000,\"nbf\":1900000000,"
+    "{\"iss\":\"coffer\",\"sub\":\"reader\",\"aud\":\"" AUD
+    "\",\"iat\":1900000000,\"nbf\":1900000000,"
     "\"exp\":1900003600,\"jti\":\"j\",\"rid\":\"" RID "\",\"cep\":7,\"kind\":\"token\","
     "\"access\":[{\"type\":\"repository\",\"name\":\"demo1/app\",\"actions\":[\"pull\"]}]}";
 
@@ -187,10 +189,10 @@ Test(registry_auth, refuses_bad_signatures)
     dot[5] = saved;
     /* truncated: no signature, half a signature, two parts, empty */
     char *last = strrchr(t, '.');
-    cr_assert_eq(auth_token_verify(&v, t, (size_t)(last - t) + 1, NOW, NULL), CF_EAUTH);
-    cr_assert_eq(auth_token_verify(&v, t, n - 10, NOW, NULL), CF_EAUTH);
-    cr_assert_eq(auth_token_verify(&v, t, (size_t)(last - t), NOW, NULL), CF_EAUTH);
-    cr_assert_eq(auth_token_verify(&v, t, 0, NOW, NULL), CF_EAUTH);
+    cr_assert_eq(auth_token_verify(&v, t, (size_t)(last - t) + 1, NOW, AUD, NULL), CF_EAUTH);
+    cr_assert_eq(auth_token_verify(&v, t, n - 10, NOW, AUD, NULL), CF_EAUTH);
+    cr_assert_eq(auth_token_verify(&v, t, (size_t)(last - t), NOW, AUD, NULL), CF_EAUTH);
+    cr_assert_eq(auth_token_verify(&v, t, 0, NOW, AUD, NULL), CF_EAUTH);
     /* a fourth part */
     char four[AUTH_TOKEN_MAX + 16];
     snprintf(four, sizeof(four), "%s.x", t);
@@ -474,18 +476,85 @@ Test(registry_auth, hosts)
     cr_assert(!auth_host_valid(big));
 }
 
+static void challenge(char *out, size_t cap, const char *scheme, const char *host, const char *name,
+                      unsigned need, const char *from, const char *error)
+{
+    auth_challenge_args a = {.scheme = scheme,
+                             .host = host,
+                             .service = "registry.example",
+                             .name = name,
+                             .need = need,
+                             .from = from,
+                             .error = error};
+    auth_challenge(out, cap, &a);
+}
+
 Test(registry_auth, challenge_text)
 {
     char c[1024];
-    auth_challenge(c, sizeof(c), "http", "127.0.0.1:5000", "demo1/app", AUTH_PULL, NULL);
+    /* the realm follows the Host; the service is the one fixed at start */
+    challenge(c, sizeof(c), "http", "127.0.0.1:5000", "demo1/app", AUTH_PULL, NULL, NULL);
     cr_assert_str_eq(c, "Bearer realm=\"http://127.0.0.1:5000/oauth2/token\","
-                        "service=\"127.0.0.1:5000\",scope=\"repository:demo1/app:pull\"");
-    auth_challenge(c, sizeof(c), "http", "h", "a", AUTH_PUSH, "insufficient_scope");
-    cr_assert_str_eq(c, "Bearer realm=\"http://h/oauth2/token\",service=\"h\","
+                        "service=\"registry.example\",scope=\"repository:demo1/app:pull\"");
+    challenge(c, sizeof(c), "http", "h", "a", AUTH_PUSH, NULL, "insufficient_scope");
+    cr_assert_str_eq(c, "Bearer realm=\"http://h/oauth2/token\",service=\"registry.example\","
                         "scope=\"repository:a:pull,push\",error=\"insufficient_scope\"");
-    auth_challenge(c, sizeof(c), "http", "h", "a", AUTH_DELETE, NULL);
-    cr_assert_str_eq(c, "Bearer realm=\"http://h/oauth2/token\",service=\"h\","
+    challenge(c, sizeof(c), "http", "h", "a", AUTH_DELETE, NULL, NULL);
+    cr_assert_str_eq(c, "Bearer realm=\"http://h/oauth2/token\",service=\"registry.example\","
                         "scope=\"repository:a:delete\"");
-    auth_challenge(c, sizeof(c), "https", "h", NULL, 0, NULL);
-    cr_assert_str_eq(c, "Bearer realm=\"https://h/oauth2/token\",service=\"h\"");
+    challenge(c, sizeof(c), "https", "h", NULL, 0, NULL, NULL);
+    cr_assert_str_eq(c, "Bearer realm=\"https://h/oauth2/token\",service=\"registry.example\"");
+}
+
+Test(registry_auth, challenge_of_a_mount_asks_pull_on_its_source)
+{
+    /* as CNCF Distribution: both scopes, space-separated, in one parameter */
+    char c[1024];
+    challenge(c, sizeof(c), "http", "h", "demo1/dst", AUTH_PUSH, "demo1/src", NULL);
+    cr_assert_str_eq(c, "Bearer realm=\"http://h/oauth2/token\",service=\"registry.example\","
+                        "scope=\"repository:demo1/dst:pull,push repository:demo1/src:pull\"");
+}
+
+Test(registry_auth, service_names)
+{
+    cr_assert(auth_service_valid("127.0.0.1:5000"));
+    cr_assert(auth_service_valid("registry.example.com"));
+    cr_assert(auth_service_valid("[::1]:5000"));
+    cr_assert(auth_service_valid("coffer_registry-1"));
+    cr_assert_not(auth_service_valid(""));
+    cr_assert_not(auth_service_valid(NULL));
+    cr_assert_not(auth_service_valid("a\"b"));
+    cr_assert_not(auth_service_valid("a b"));
+    cr_assert_not(auth_service_valid("a,b"));
+    char big[AUTH_SERVICE_MAX + 1];
+    memset(big, 'a', sizeof(big) - 1);
+    big[AUTH_SERVICE_MAX] = '\0';
+    cr_assert_not(auth_service_valid(big));
+    big[AUTH_SERVICE_MAX - 1] = '\0';
+    cr_assert(auth_service_valid(big));
+}
+
+Test(registry_auth, a_token_for_another_service_is_refused)
+{
+    /* docs/security.md: the data plane mints tokens for its own service
+     * only and accepts no other aud, whoever signed them */
+    auth_claims c = sample();
+    snprintf(c.aud, sizeof(c.aud), "evil.example");
+    char *t = mint(&c, NOW);
+    auth_claims v;
+    cf_err e = {0};
+    cr_assert_eq(verify(t, NOW, &v, &e), CF_EAUTH);
+    cr_assert_str_eq(e.msg, "token is for another service");
+    cr_assert_eq(auth_token_verify(&v, t, strlen(t), NOW, "evil.example", NULL), CF_OK);
+    cr_assert_eq(auth_token_verify(&v, t, strlen(t), NOW, NULL, NULL), CF_EAUTH);
+    free(t);
+    /* a prefix or a longer name is another service */
+    snprintf(c.aud, sizeof(c.aud), AUD "0");
+    t = mint(&c, NOW);
+    cr_assert_eq(verify(t, NOW, &v, NULL), CF_EAUTH);
+    free(t);
+    snprintf(c.aud, sizeof(c.aud), "127.0.0.1:500");
+    t = mint(&c, NOW);
+    cr_assert_eq(verify(t, NOW, &v, NULL), CF_EAUTH);
+    free(t);
 }

@@ -25,6 +25,7 @@ static void setup(void)
     cr_assert_eq(keyring_init(p, NULL), CF_OK);
     snprintf(p, sizeof(p), "%s/cofferd.db", dir);
     cr_assert_eq(meta_init(p, NULL), CF_OK);
+    cr_assert_eq(cred_init(NULL), CF_OK);
 }
 
 static void teardown(void)
@@ -185,4 +186,20 @@ Test(registry_credentials, tokens_accept_their_passwords_while_enabled)
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     cr_assert_eq(cred_check(&who, &r, big, tp2, NULL), CF_EAUTH);
+}
+
+Test(registry_credentials, an_absent_registry_is_checked_and_refused_like_a_wrong_password)
+{
+    meta_registry r;
+    char pw1[44], pw2[44];
+    registry(&r, pw1, pw2);
+    cred_who who;
+    cf_err e1 = {0}, e2 = {0};
+    /* reg NULL: the registry does not exist; nothing it is given matches */
+    cr_assert_eq(cred_check(&who, NULL, "credreg1", pw1, &e1), CF_EAUTH);
+    cr_assert_eq(cred_check(&who, &r, "credreg1", "wrong", &e2), CF_EAUTH);
+    cr_assert_str_eq(e1.msg, e2.msg);
+    cr_assert_eq(who.kind, 0);
+    cr_assert_eq(cred_check(&who, NULL, "nobody", "x", NULL), CF_EAUTH);
+    cr_assert_eq(cred_check(&who, NULL, "", "x", NULL), CF_EAUTH);
 }

@@ -1,12 +1,15 @@
 /*
  * test_arm.c -- subscriptions, resource groups and placements on a real
- * database file, and the migration that puts the identities and registries
- * of a database made before resource groups existed into the default group.
+ * database (a SQLite file, or a database of its own on PostgreSQL when
+ * COFFER_TEST_PG is set: test_db.h), and the migration that puts the
+ * identities and registries of a database made before resource groups
+ * existed into the default group.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../test_db.h"
 #include "../test_tmpdir.h"
 #include "store/arm.h"
 #include "store/meta.h"
@@ -15,18 +18,20 @@
 #define TENANT "00000000-0000-0000-0000-000000000000"
 
 static char dir[256];
+static char target[512];
 
 static void setup(void)
 {
     test_tmpdir_make(dir, sizeof(dir), "arm");
-    char db[300];
-    snprintf(db, sizeof(db), "%s/cofferd.db", dir);
-    cr_assert_eq(meta_init(db, NULL), CF_OK);
+    test_db_make(target, sizeof(target), dir);
+    cf_err e = {0};
+    cr_assert_eq(meta_init(target, &e), CF_OK, "%s", e.msg);
 }
 
 static void teardown(void)
 {
     meta_shutdown();
+    test_db_drop(target);
     test_tmpdir_remove(dir);
 }
 

@@ -1,0 +1,33 @@
+/*
+ * content.h -- what a registry's stored content offers to more than one
+ * caller: reading a stored manifest and deleting one. The data plane's
+ * handlers (manifests.c) and the portal (src/portal/content.c) both go
+ * through these, so a delete is the same operation whoever asks.
+ *
+ * Both need the registry's KEK (keyring_kek): a locked registry's content
+ * can be neither read nor deleted, whoever asks.
+ */
+#ifndef CF_REGISTRY_CONTENT_H
+#define CF_REGISTRY_CONTENT_H
+
+#include <stdint.h>
+
+#include "base/err.h"
+#include "crypto/seal.h"
+#include "registry/oci.h"
+
+/* Reads and decrypts the registry's stored manifest d of size bytes (at
+ * most MANIFEST_MAX_SIZE) into a fresh buffer (*out, the caller's to wipe
+ * and free). CF_ENOTFOUND when its file is gone (a concurrent delete);
+ * CF_EINTEGRITY when it fails authentication or its size disagrees with
+ * the metadata. */
+cf_code content_manifest_read(const char *reg_id, const seal_kek *kek, const oci_digest *d,
+                              int64_t size, unsigned char **out, cf_err *e);
+
+/* Deletes manifest d of repo: its row, tags and references, and its
+ * sealed file when nothing else uses the bytes. CF_ENOTFOUND when the
+ * repository has no such manifest. */
+cf_code content_manifest_delete(const char *reg_id, const char *repo, const oci_digest *d,
+                                cf_err *e);
+
+#endif
