@@ -47,6 +47,22 @@ void mgmt_arm_id(char out[ARM_ID_MAX], const arm_place *p, const char *ns, const
         snprintf(out, ARM_ID_MAX, "/%s", name); /* cannot happen: every part is bounded */
 }
 
+int mgmt_resource_id(char out[ARM_ID_MAX], const char *kind, const char *name, arm_place *place)
+{
+    int reg = strcmp(kind, ARM_KIND_REGISTRY) == 0;
+    arm_place own;
+    cf_err e = {0};
+    if (place == NULL)
+        place = &own;
+    if (arm_place_get(place, kind, name, &e) == CF_OK) {
+        mgmt_arm_id(out, place, reg ? ARM_NS_REGISTRY : ARM_NS_IDENTITY,
+                    reg ? ARM_TYPE_REGISTRY : ARM_TYPE_IDENTITY, name);
+        return 1;
+    }
+    snprintf(out, ARM_ID_MAX, "%s%s", reg ? "/registries/" : CTL_IDENTITY_PREFIX, name);
+    return 0;
+}
+
 int mgmt_scope_has(const mgmt_scope *s, const arm_place *p)
 {
     return s->sub == NULL || arm_place_in(p, s->sub, s->group);

@@ -24,13 +24,10 @@ json_t *identity_json(const meta_identity *id, const arm_place *p)
 {
     char rid[ARM_ID_MAX];
     arm_place own;
-    cf_err e = {0};
-    if (p == NULL && arm_place_get(&own, ARM_KIND_IDENTITY, id->name, &e) == CF_OK)
-        p = &own;
     if (p)
         mgmt_arm_id(rid, p, ARM_NS_IDENTITY, ARM_TYPE_IDENTITY, id->name);
-    else
-        snprintf(rid, sizeof(rid), CTL_IDENTITY_PREFIX "%s", id->name);
+    else if (mgmt_resource_id(rid, ARM_KIND_IDENTITY, id->name, &own))
+        p = &own;
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", rid, "name", id->name, "type",
                           TYPE_IDENTITY, "clientId", id->client_id, "principalId", id->principal_id,
                           "tenantId", id->tenant_id);
@@ -39,16 +36,6 @@ json_t *identity_json(const meta_identity *id, const arm_place *p)
         json_object_set_new(j, "resourceGroup", json_string(p->group));
     }
     return j;
-}
-
-void identity_arm_id(char out[ARM_ID_MAX], const char *name)
-{
-    arm_place p;
-    cf_err e = {0};
-    if (arm_place_get(&p, ARM_KIND_IDENTITY, name, &e) == CF_OK)
-        mgmt_arm_id(out, &p, ARM_NS_IDENTITY, ARM_TYPE_IDENTITY, name);
-    else
-        snprintf(out, ARM_ID_MAX, CTL_IDENTITY_PREFIX "%s", name);
 }
 
 cf_code identity_ref_resolve(const char *ref, meta_identity *out, cf_err *e)

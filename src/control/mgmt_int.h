@@ -67,6 +67,11 @@ int mgmt_scope_has(const mgmt_scope *s, const arm_place *p);
 /* The ARM id of a resource placed at p. */
 void mgmt_arm_id(char out[ARM_ID_MAX], const arm_place *p, const char *ns, const char *type,
                  const char *name);
+/* The id of resource (kind, name) where it lives; its placement into
+ * *place (may be NULL). 1 when placed; 0 when it has none (only a crash
+ * leaves that, until the next start), and out is its legacy id
+ * (/identities/NAME, /registries/NAME). */
+int mgmt_resource_id(char out[ARM_ID_MAX], const char *kind, const char *name, arm_place *place);
 /* ARM's 404 for a resource absent from scope s. */
 void mgmt_not_found(http_req *r, const mgmt_scope *s, const char *type, const char *name);
 
@@ -83,9 +88,6 @@ json_t *identity_json(const meta_identity *id, const arm_place *p);
 /* The identity a reference names: "/identities/NAME" or its ARM id (which
  * must match where it lives). CF_ENOTFOUND otherwise. */
 cf_code identity_ref_resolve(const char *ref, meta_identity *out, cf_err *e);
-/* The ARM id of identity `name` ("/identities/NAME" when it has no
- * placement, which only a crash can leave). */
-void identity_arm_id(char out[ARM_ID_MAX], const char *name);
 /* Deletes identity `name` and its placement; CF_ECONFLICT while assigned.
  * Called with mgmt_mu held. */
 cf_code identities_delete_one(const char *name, cf_err *e);
@@ -97,8 +99,6 @@ void registries_credentials(http_req *r, const mgmt_scope *s, const char *name, 
 /* The registry named, within scope s; -1 after answering 404 (or the
  * store's error). */
 int registries_lookup(http_req *r, const mgmt_scope *s, const char *name, meta_registry *out);
-/* The ARM id of registry `name`. */
-void registry_arm_id(char out[ARM_ID_MAX], const char *name);
 /* cred_epoch + 1: registry tokens minted before stop working. Called
  * with mgmt_mu held. */
 cf_code registries_bump_epoch(const char *registry_id, cf_err *e);

@@ -213,7 +213,7 @@ static int uai_add(void *cls, const char *name)
     uai_ctx *u = cls;
     meta_identity id;
     char ref[ARM_ID_MAX];
-    identity_arm_id(ref, name);
+    mgmt_resource_id(ref, ARM_KIND_IDENTITY, name, NULL);
     if (meta_identity_get(&id, name, &u->e) != CF_OK)
         return 1;
     json_object_set_new(
@@ -276,12 +276,7 @@ static json_t *registry_json(const meta_registry *reg, cf_err *e)
     else
         snprintf(login, sizeof(login), "%s/%s", mgmt_g.data_addr, reg->name);
     arm_place place;
-    cf_err pe = {0};
-    int placed = arm_place_get(&place, ARM_KIND_REGISTRY, reg->name, &pe) == CF_OK;
-    if (placed)
-        mgmt_arm_id(rid, &place, ARM_NS_REGISTRY, ARM_TYPE_REGISTRY, reg->name);
-    else
-        snprintf(rid, sizeof(rid), "/registries/%s", reg->name);
+    int placed = mgmt_resource_id(rid, ARM_KIND_REGISTRY, reg->name, &place);
     ctl_rfc3339(created, sizeof(created), reg->created_at);
     json_t *j =
         json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:o,s:{s:s,s:s,s:s,s:{s:s,s:o}}}", "id", rid, "name",
@@ -1024,15 +1019,6 @@ int registries_lookup(http_req *r, const mgmt_scope *s, const char *name, meta_r
     return 0;
 }
 
-void registry_arm_id(char out[ARM_ID_MAX], const char *name)
-{
-    arm_place p;
-    cf_err e = {0};
-    if (arm_place_get(&p, ARM_KIND_REGISTRY, name, &e) == CF_OK)
-        mgmt_arm_id(out, &p, ARM_NS_REGISTRY, ARM_TYPE_REGISTRY, name);
-    else
-        snprintf(out, ARM_ID_MAX, "/registries/%s", name);
-}
 
 cf_code registries_bump_epoch(const char *registry_id, cf_err *e)
 {

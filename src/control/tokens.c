@@ -46,7 +46,7 @@ static void fail405(http_req *r)
 static json_t *token_json(const meta_registry *reg, const meta_token *t)
 {
     char id[ARM_ID_MAX + 80], rid[ARM_ID_MAX], created[32];
-    registry_arm_id(rid, reg->name);
+    mgmt_resource_id(rid, ARM_KIND_REGISTRY, reg->name, NULL);
     snprintf(id, sizeof(id), "%s/tokens/%s", rid, t->name);
     ctl_rfc3339(created, sizeof(created), t->created_at);
     json_t *scope = json_loads(t->scope, 0, NULL);
