@@ -1019,7 +1019,6 @@ int registries_lookup(http_req *r, const mgmt_scope *s, const char *name, meta_r
     return 0;
 }
 
-
 cf_code registries_bump_epoch(const char *registry_id, cf_err *e)
 {
     meta_registry reg;
