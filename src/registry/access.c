@@ -80,12 +80,12 @@ cf_code api_access_configure(const registry_api_config *c, cf_err *e)
         pthread_mutex_unlock(&addr_mu);
     }
     registry_api_set_address(c->data_addr);
-    /* the credential checks serve the portal's sign-in of a registry's
-     * admin user too, which --insecure-no-auth leaves on */
-    cf_code rc = cred_init(e);
-    if (rc != CF_OK || open_mode)
-        return rc;
-    return auth_init(e);
+    /* also with --insecure-no-auth: the data plane then checks nothing,
+     * but the portal's sign-in of a registry's admin user still does */
+    cf_code rc = auth_init(e);
+    if (rc == CF_OK)
+        rc = cred_init(e);
+    return rc;
 }
 
 /* The service name, copied (it is set once the data plane is bound). */

@@ -201,7 +201,8 @@ Test(cli_main, required_options)
                  "usage: coffer acr encryption rotate-key");
     const char *a4[] = {"coffer", "keyvault", "update", "-n", "v"};
     expect_usage(5, a4,
-                 "give --enable-purge-protection, --enable-rbac-authorization or --retention-days",
+                 "give --enable-purge-protection, --enable-rbac-authorization, --retention-days, "
+                 "--default-action or --bypass",
                  "usage: coffer keyvault update");
 }
 
@@ -424,4 +425,35 @@ Test(cli_main, auth_flags_of_acr_update_and_credential_renew)
     expect_usage(6, a5, "required: --password-name", "usage: coffer acr credential renew");
     const char *a6[] = {"coffer", "acr", "token", "credential", "generate", "-n", "ci-pull"};
     expect_usage(7, a6, "required: --registry/-r", "usage: coffer acr token credential generate");
+}
+
+/* cli_args holds CLI_MAX_OPTS options: every verb's list must fit (a list
+ * one longer overflowed nvals when its last option was given). */
+Test(cli_args, every_verb_fits_cli_max_opts)
+{
+    const cli_verb *const tables[] = {
+        cli_identity_verbs,
+        cli_acr_verbs,
+        cli_acr_encryption_verbs,
+        cli_acr_identity_verbs,
+        cli_acr_credential_verbs,
+        cli_acr_token_verbs,
+        cli_acr_token_credential_verbs,
+        cli_keyvault_verbs,
+        cli_keyvault_key_verbs,
+        cli_keyvault_network_rule_verbs,
+        cli_group_verbs,
+        cli_account_verbs,
+        cli_configure_verbs,
+        cli_role_assignment_verbs,
+        cli_role_definition_verbs,
+    };
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+        for (const cli_verb *v = tables[t]; v->name; v++) {
+            int n = 0;
+            while (v->opts[n].name)
+                n++;
+            cr_expect(n <= CLI_MAX_OPTS, "verb '%s' has %d options (CLI_MAX_OPTS %d)", v->name, n,
+                      CLI_MAX_OPTS);
+        }
 }
