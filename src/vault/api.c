@@ -1206,6 +1206,13 @@ static void route_keys(kv_req *q, char segs[MAX_SEGS][160], int n)
                 return vault_api_error(q, 400, "BadParameter", NULL,
                                        "Backup and restore are not supported by this vault.");
             }
+            /* A crypto operation without the version segment
+             * (/keys/{name}/wrapkey) works on the latest version, as Azure
+             * Key Vault does: @azure/keyvault-keys 4.10 sends this form for
+             * a non-versioned key identifier, older SDKs /keys/{name}//op. */
+            const op_desc *d = find_op(third);
+            if (d != NULL && post)
+                return h_op(q, name, "", d);
             if (get)
                 return h_get(q, name, third);
             if (patch)

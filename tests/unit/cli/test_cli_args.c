@@ -106,6 +106,27 @@ Test(cli_args, unknown_option_and_stray_word)
     cr_assert_str_eq(e2.msg, "unrecognized arguments: extra");
 }
 
+/* --insecure turns TLS verification off, so it is accepted by its full
+ * name only: no abbreviation, no value, no short form. */
+Test(cli_args, insecure_only_by_its_full_name)
+{
+    cli_args a;
+    cli_err e = {0};
+    const char *argv[] = {"-n", "x", "--insecure"};
+    cr_assert_eq(parse(&a, &e, 3, argv), 0, "%s", e.msg);
+    cr_assert_eq(a.insecure, 1);
+    const char *argv0[] = {"-n", "x"};
+    cr_assert_eq(parse(&a, &e, 2, argv0), 0, "%s", e.msg);
+    cr_assert_eq(a.insecure, 0);
+    const char *bad[] = {"--insec", "--insecure=true", "-k", "--insecure-tls"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cli_err e2 = {0};
+        const char *argv2[] = {"-n", "x", bad[i]};
+        cr_assert_eq(parse(&a, &e2, 3, argv2), -1, "accepted %s", bad[i]);
+        cr_assert(strstr(e2.msg, "unrecognized arguments") != NULL, "%s", e2.msg);
+    }
+}
+
 Test(cli_args, value_missing_or_given_twice)
 {
     cli_args a;
