@@ -12,8 +12,8 @@
  *           [--database postgresql://...]
  *           [--objects s3://BUCKET[/PREFIX] [--s3-endpoint URL] [--s3-region R]
  *            [--s3-url-style path|virtual] [--s3-ca FILE] [--s3-credentials FILE]]
- *           [--issuer URL] [--tenant UUID] [--vault-ca FILE]
- *           [--key-check-interval SECONDS] [--vault-timeout SECONDS]
+ *           [--issuer URL] [--tenant UUID] [--subscription UUID] [--default-group NAME]
+ *           [--vault-ca FILE] [--key-check-interval SECONDS] [--vault-timeout SECONDS]
  *           [--registry NAME]... [--login-domain DOMAIN] [--service NAME]
  *           [--upload-ttl SECONDS]
  *           [--threads N] [--idle-timeout SECONDS] [--log-level L]
@@ -56,6 +56,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "base/armid.h"
 #include "base/err.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -70,6 +71,7 @@
 #include "registry/api.h"
 #include "registry/janitor.h"
 #include "registry/keyring.h"
+#include "store/arm.h"
 #include "store/db.h"
 #include "store/meta.h"
 #include "store/migrate.h"
@@ -86,7 +88,8 @@ static void usage(FILE *f)
             "               [--database URI] [--objects s3://BUCKET[/PREFIX]]\n"
             "               [--s3-endpoint URL] [--s3-region REGION] [--s3-url-style STYLE]\n"
             "               [--s3-ca FILE] [--s3-credentials FILE]\n"
-            "               [--issuer URL] [--tenant UUID] [--vault-ca FILE]\n"
+            "               [--issuer URL] [--tenant UUID] [--subscription UUID]\n"
+            "               [--default-group NAME] [--vault-ca FILE]\n"
             "               [--key-check-interval SECONDS] [--vault-timeout SECONDS]\n"
             "               [--registry NAME]... [--login-domain DOMAIN] [--service NAME]\n"
             "               [--upload-ttl SECONDS]\n"
@@ -125,6 +128,11 @@ static void usage(FILE *f)
             "                        for a loopback host\n"
             "  --tenant UUID         tenant of identities and tokens (default\n"
             "                        00000000-0000-0000-0000-000000000000)\n"
+            "  --subscription UUID   the default subscription, created if absent (default\n"
+            "                        00000000-0000-0000-0000-000000000000)\n"
+            "  --default-group NAME  its resource group for resources created without one,\n"
+            "                        and for those made before groups existed (default\n"
+            "                        \"default\")\n"
             "  --vault-ca FILE       CA bundle (PEM) for HTTPS to key vaults (default: system)\n"
             "  --key-check-interval SECONDS check each customer-managed key this often\n"
             "                        (1..86400, default 60)\n"
@@ -328,6 +336,7 @@ int main(int argc, char **argv)
     const char *data = "./cofferd-data";
     const char *database = NULL;
     const char *issuer_arg = NULL, *tenant = MGMT_DEFAULT_TENANT, *vault_ca = NULL;
+    const char *subscription = MGMT_DEFAULT_SUBSCRIPTION, *default_group = ARM_DEFAULT_GROUP;
     unsigned long check_interval = 60, vault_timeout = 10;
     const char *login_domain = NULL, *service = NULL;
     const char *registries[MAX_REGISTRIES];
@@ -384,6 +393,19 @@ int main(int argc, char **argv)
             tenant = argv[++i];
             if (!ctl_uuid_valid(tenant)) {
                 fprintf(stderr, "cofferd: --tenant wants a UUID\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--subscription") == 0 && has) {
+            subscription = argv[++i];
+            if (!arm_uuid_valid(subscription)) {
+                fprintf(stderr, "cofferd: --subscription wants a UUID\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--default-group") == 0 && has) {
+            default_group = argv[++i];
+            if (!arm_group_name_valid(default_group)) {
+                fprintf(stderr, "cofferd: --default-group wants 1-90 of letters, digits, '.', "
+                                "'_', '-', '(' and ')', not ending with '.'\n");
                 return 2;
             }
         } else if (strcmp(a, "--vault-ca") == 0 && has) {
@@ -530,6 +552,12 @@ int main(int argc, char **argv)
         goto out;
     meta_up = 1;
     cf_log(CF_LOG_INFO, "metadata store open", "engine", meta_engine(), NULL);
+    arm_defaults ad = {.sub = subscription,
+                       .tenant = tenant,
+                       .group = default_group,
+                       .location = ARM_DEFAULT_LOCATION};
+    if (arm_store_init(&ad, NULL, &e) != CF_OK)
+        goto out;
     objects_store *ost = NULL;
     if (s3_opts_store(&ost, data, &so, &e) != CF_OK)
         goto out;

@@ -24,6 +24,7 @@ typedef struct cli_ctx {
     FILE *out, *err;
     cli_config cfg;
     int cfg_loaded;
+    char sub[40]; /* cofferd's default subscription, once asked (arm.c) */
     int insecure; /* --insecure: neither server's certificate is verified */
 } cli_ctx;
 

@@ -11,9 +11,12 @@
  * integer (unix seconds outgrow INTEGER in 2038), BYTEA for blobs, and
  * text COLLATE "C" so that ordering and pagination compare bytes, as
  * SQLite does. A later change is a new entry at the end of `migrations`,
- * with its DDL for both engines.
+ * with its DDL for both engines. Migration 2 adds arm.c's tables
+ * (subscriptions, resource groups, where each resource lives); which
+ * resources go into the default group is arm_store_init's business.
  */
 #define CF_LOG_MOD "meta"
+#include "store/arm.h"
 #include "store/meta_int.h"
 
 #include <time.h>
@@ -147,6 +150,8 @@ static const db_migration migrations[] = {
      .postgres = v1_postgres,
      .add_columns = v1_sqlite_added,
      .n_add_columns = sizeof(v1_sqlite_added) / sizeof(v1_sqlite_added[0])},
+    /* subscriptions, resource groups, placements (arm.c) */
+    {.version = 2, .sqlite = arm_schema_sqlite, .postgres = arm_schema_postgres},
 };
 
 int meta_schema_version(void)
