@@ -74,8 +74,8 @@ int tpl_expr_is(const char *s, size_t n)
 
 static void skip_ws(parser *p)
 {
-    while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' ||
-                           p->s[p->i] == '\r'))
+    while (p->i < p->n &&
+           (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r'))
         p->i++;
 }
 
@@ -464,8 +464,8 @@ static int member(parser *p, json_t *v, const char *name, const json_t *idx, jso
                 hl += (size_t)w;
             }
             cli_fail(p->e, "InvalidTemplate",
-                     "the property '%.64s' does not exist; the available properties are '%s'",
-                     key, have);
+                     "the property '%.64s' does not exist; the available properties are '%s'", key,
+                     have);
             json_decref(v);
             return -1;
         }

@@ -176,14 +176,15 @@ static char *join_url(const char *base, const char *path, const char *extra)
     return u;
 }
 
-static int call(const char *base, const char *path, const char *extra, const char *token,
-                const char *ca, const char *method, const json_t *body, json_t **out, cli_err *e)
+static int call(cli_ctx *c, const char *base, const char *path, const char *extra,
+                const char *token, const char *ca, const char *method, const json_t *body,
+                json_t **out, cli_err *e)
 {
     char *url = join_url(base, path, extra);
+    c->last_status = 0;
     if (url == NULL)
         return cli_fail(e, "OutOfMemory", "out of memory");
-    long status;
-    int rc = cli_http_call(method, url, token, ca, body, &status, out, e);
+    int rc = cli_http_call(method, url, token, ca, body, &c->last_status, out, e);
     free(url);
     return rc;
 }
@@ -204,7 +205,7 @@ int cli_mgmt(cli_ctx *c, const char *method, const char *path, const json_t *bod
     if (cli_ctx_config(c, e) ||
         need_token(c, c->cfg.token, "the management API", "token or token_file", "COFFER_TOKEN", e))
         return -1;
-    return call(c->cfg.url, path, NULL, c->cfg.token, NULL, method, body, out, e);
+    return call(c, c->cfg.url, path, NULL, c->cfg.token, NULL, method, body, out, e);
 }
 
 int cli_vault_mgmt(cli_ctx *c, const char *method, const char *path, const json_t *body,
@@ -215,7 +216,7 @@ int cli_vault_mgmt(cli_ctx *c, const char *method, const char *path, const json_
         need_token(c, c->cfg.vault_token, "the key vault", "vault_token or vault_token_file",
                    "COFFER_VAULT_TOKEN", e))
         return -1;
-    return call(c->cfg.vault_url, path, NULL, c->cfg.vault_token, c->cfg.vault_ca, method, body,
+    return call(c, c->cfg.vault_url, path, NULL, c->cfg.vault_token, c->cfg.vault_ca, method, body,
                 out, e);
 }
 
@@ -229,8 +230,8 @@ int cli_vault_keys(cli_ctx *c, const char *vault, const char *method, const char
                    "COFFER_VAULT_TOKEN", e) ||
         cli_config_vault_base(&c->cfg, vault, &base, e))
         return -1;
-    int rc = call(base, path, KEYS_API_VERSION, c->cfg.vault_token, c->cfg.vault_ca, method, body,
-                  out, e);
+    int rc = call(c, base, path, KEYS_API_VERSION, c->cfg.vault_token, c->cfg.vault_ca, method,
+                  body, out, e);
     free(base);
     return rc;
 }

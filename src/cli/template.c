@@ -58,9 +58,9 @@ struct tpl {
     size_t *order;
     const json_t *typed, *text; /* the given parameters, while binding */
     tpl_site site;
-    int mode;    /* what reference() may do now */
-    size_t cur;  /* the resource being scanned or evaluated */
-    int no_vars; /* in a parameter's default: variables() refused */
+    int mode;        /* what reference() may do now */
+    size_t cur;      /* the resource being scanned or evaluated */
+    int no_vars;     /* in a parameter's default: variables() refused */
     size_t unk_skip; /* unknown paths are recorded from this offset of the path */
 };
 
@@ -106,19 +106,18 @@ static int one_of(const char *k, const char *const *list)
     return 0;
 }
 
-static const char *const top_keys[] = {"$schema",    "contentVersion", "parameters", "variables",
-                                       "resources",  "outputs",        "metadata",   "functions",
-                                       "apiProfile", NULL};
-static const char *const res_keys[] = {"type",       "apiVersion", "name",     "location",
-                                       "dependsOn",  "properties", "identity", "sku",
-                                       "tags",       "kind",       "comments", "metadata",
-                                       NULL};
-static const char *const res_unsupported[] = {"copy",  "resources", "scope",            "zones",
-                                              "plan",  "condition", "extendedLocation", "managedBy",
-                                              "scale", NULL};
-static const char *const param_keys[] = {"type",      "defaultValue", "allowedValues", "minLength",
-                                         "maxLength", "minValue",     "maxValue",      "metadata",
-                                         NULL};
+static const char *const top_keys[] = {
+    "$schema", "contentVersion", "parameters", "variables",  "resources",
+    "outputs", "metadata",       "functions",  "apiProfile", NULL};
+static const char *const res_keys[] = {"type",       "apiVersion", "name", "location", "dependsOn",
+                                       "properties", "identity",   "sku",  "tags",     "kind",
+                                       "comments",   "metadata",   NULL};
+static const char *const res_unsupported[] = {
+    "copy",      "resources",        "scope",     "zones", "plan",
+    "condition", "extendedLocation", "managedBy", "scale", NULL};
+static const char *const param_keys[] = {"type",      "defaultValue", "allowedValues",
+                                         "minLength", "maxLength",    "minValue",
+                                         "maxValue",  "metadata",     NULL};
 static const char *const types[] = {"string", "securestring", "int",   "bool",
                                     "object", "secureObject", "array", NULL};
 
@@ -253,8 +252,9 @@ int tpl_parse(tpl **out, const char *text, size_t n, cli_err *e)
     {
         char path[TPL_PATH_MAX];
         snprintf(path, sizeof(path), "outputs.%.200s", k);
-        if (!json_is_object(v) || type_canonical(json_string_value(json_object_get(v, "type"))) ==
-                                      NULL || json_object_get(v, "value") == NULL) {
+        if (!json_is_object(v) ||
+            type_canonical(json_string_value(json_object_get(v, "type"))) == NULL ||
+            json_object_get(v, "value") == NULL) {
             bad(e, path, "must be an object with a type and a value");
             goto fail;
         }
@@ -476,8 +476,7 @@ static int check_param(entry *p, const json_t *v, cli_err *e)
         int ok = 0;
         json_array_foreach(av, i, x) ok |= json_equal(x, v);
         if (!ok) {
-            char *allowed = json_dumps(av, JSON_COMPACT), *given_s =
-                                                               json_dumps(v, JSON_ENCODE_ANY);
+            char *allowed = json_dumps(av, JSON_COMPACT), *given_s = json_dumps(v, JSON_ENCODE_ANY);
             char m[600];
             snprintf(m, sizeof(m), "the value %.100s is not one of the allowed values %.300s",
                      given_s ? given_s : "?", allowed ? allowed : "?");
@@ -727,8 +726,7 @@ static int fn_call(void *cls, const char *name, json_t *const *a, size_t n, json
         char id[256];
         if (n != 0)
             return cli_fail(e, "InvalidTemplate", "resourceGroup() takes no arguments");
-        snprintf(id, sizeof(id), "/subscriptions/%s/resourceGroups/%s", t->site.sub,
-                 t->site.group);
+        snprintf(id, sizeof(id), "/subscriptions/%s/resourceGroups/%s", t->site.sub, t->site.group);
         *out = json_pack("{s:s,s:s,s:s,s:s?,s:{s:s}}", "id", id, "name", t->site.group, "type",
                          "Microsoft.Resources/resourceGroups", "location", t->site.location,
                          "properties", "provisioningState", "Succeeded");
@@ -739,8 +737,8 @@ static int fn_call(void *cls, const char *name, json_t *const *a, size_t n, json
         if (n != 0)
             return cli_fail(e, "InvalidTemplate", "subscription() takes no arguments");
         snprintf(id, sizeof(id), "/subscriptions/%s", t->site.sub);
-        *out = json_pack("{s:s,s:s,s:s?,s:s?}", "id", id, "subscriptionId", t->site.sub,
-                         "tenantId", t->site.tenant, "displayName", t->site.sub_name);
+        *out = json_pack("{s:s,s:s,s:s?,s:s?}", "id", id, "subscriptionId", t->site.sub, "tenantId",
+                         t->site.tenant, "displayName", t->site.sub_name);
         return *out ? 0 : oom(e);
     }
     if (strcasecmp(name, "resourceId") == 0)
@@ -825,8 +823,7 @@ static int bind_deps(tpl *t, size_t i, cli_err *e)
             rc = bad(e, path, "'%.200s' names several resources; give its resourceId()",
                      json_string_value(x));
         else if (j < 0)
-            rc = bad(e, path, "'%.200s' is not a resource of this template",
-                     json_string_value(x));
+            rc = bad(e, path, "'%.200s' is not a resource of this template", json_string_value(x));
         else if ((size_t)j == i)
             rc = bad(e, path, "a resource cannot depend on itself");
         else if (add_dep(r, (size_t)j))
@@ -897,8 +894,8 @@ static int order(tpl *t, cli_err *e)
             for (size_t i = 0; i < t->nres; i++) {
                 if (placed[i])
                     continue;
-                int w = snprintf(m + ml, sizeof(m) - ml, "%s%s", ml ? ", " : "",
-                                 t->res[i].pub.path);
+                int w =
+                    snprintf(m + ml, sizeof(m) - ml, "%s%s", ml ? ", " : "", t->res[i].pub.path);
                 if (w < 0 || (size_t)w >= sizeof(m) - ml)
                     break;
                 ml += (size_t)w;

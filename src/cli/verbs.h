@@ -49,6 +49,7 @@ extern const cli_verb cli_account_verbs[];
 extern const cli_verb cli_configure_verbs[];
 extern const cli_verb cli_role_assignment_verbs[];
 extern const cli_verb cli_role_definition_verbs[];
+extern const cli_verb cli_deployment_group_verbs[];
 
 /* Appends prefix then the percent-encoded seg (if not NULL) to dst. */
 int cli_path_add(char *dst, size_t n, const char *prefix, const char *seg, cli_err *e);
