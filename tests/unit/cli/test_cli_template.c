@@ -73,7 +73,8 @@ Test(cli_template, binds_ids_and_orders_by_explicit_and_implicit_dependencies)
     tpl *t = cmk(names, &e, &rc);
     cr_assert_eq(rc, 0, "%s", e.msg);
     cr_assert_eq(tpl_resource_count(t), 5);
-    cr_expect_str_eq(tpl_resource_at(t, 3)->id, RG "Microsoft.KeyVault/vaults/kv1/keys/cmkreg1-key");
+    cr_expect_str_eq(tpl_resource_at(t, 3)->id,
+                     RG "Microsoft.KeyVault/vaults/kv1/keys/cmkreg1-key");
     cr_expect_str_eq(tpl_resource_at(t, 2)->id,
                      RG "Microsoft.KeyVault/vaults/kv1/accessPolicies/add");
     cr_expect_str_eq(tpl_resource_at(t, 4)->path, "resources[4]");
@@ -92,8 +93,8 @@ Test(cli_template, binds_ids_and_orders_by_explicit_and_implicit_dependencies)
     json_t *ps = tpl_parameters(t);
     cr_expect_eq(json_integer_value(json_object_get(json_object_get(ps, "key_size"), "value")),
                  3072);
-    cr_expect_str_eq(
-        json_string_value(json_object_get(json_object_get(ps, "location"), "value")), "eastus");
+    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(ps, "location"), "value")),
+                     "eastus");
     json_decref(ps);
     tpl_free(t);
 }
@@ -106,15 +107,15 @@ Test(cli_template, evaluates_references_when_known_and_keeps_the_text_when_not)
     cr_assert_eq(rc, 0, "%s", e.msg);
     json_t *b, *u;
     cr_assert_eq(tpl_resource_eval(t, 4, &b, &u, &e), 0, "%s", e.msg);
-    json_t *kvp = json_object_get(
-        json_object_get(json_object_get(b, "properties"), "encryption"), "keyVaultProperties");
+    json_t *kvp = json_object_get(json_object_get(json_object_get(b, "properties"), "encryption"),
+                                  "keyVaultProperties");
     cr_expect_str_eq(json_string_value(json_object_get(kvp, "KeyIdentifier")),
                      "https://kv1.vault.localhost:8443/keys/cmkreg1-key");
     cr_expect_str_eq(json_string_value(json_object_get(kvp, "identity")),
                      "11111111-1111-1111-1111-111111111111");
-    cr_expect_not_null(json_object_get(
-        json_object_get(json_object_get(b, "identity"), "userAssignedIdentities"),
-        RG "Microsoft.ManagedIdentity/userAssignedIdentities/mi1"));
+    cr_expect_not_null(
+        json_object_get(json_object_get(json_object_get(b, "identity"), "userAssignedIdentities"),
+                        RG "Microsoft.ManagedIdentity/userAssignedIdentities/mi1"));
     cr_expect_eq(json_array_size(u), 0);
     json_decref(b);
     json_decref(u);
