@@ -69,14 +69,57 @@ int deploy_unknown(const dres *x, const char *path)
     return 0;
 }
 
+/* rel ("properties.encryption.keyVaultProperties.keyIdentifier", with
+ * [n] indexes) spelled as the template writes it ("KeyIdentifier"): ARM's
+ * names are case-insensitive, the path should still be found by a search
+ * in the file. */
+static void as_written(const json_t *body, const char *rel, char *out, size_t n)
+{
+    const json_t *at = body;
+    size_t l = 0;
+    out[0] = '\0';
+    for (const char *p = rel; *p && l < n;) {
+        size_t seg = strcspn(p, ".["), w;
+        char name[128];
+        snprintf(name, sizeof(name), "%.*s", (int)(seg < 127 ? seg : 127), p);
+        const char *k, *spelled = name;
+        json_t *v, *next = NULL;
+        json_object_foreach((json_t *)at, k, v)
+        {
+            if (strcasecmp(k, name) == 0) {
+                spelled = k;
+                next = v;
+            }
+        }
+        w = (size_t)snprintf(out + l, n - l, "%s%s", l ? "." : "", spelled);
+        l += w;
+        p += seg;
+        at = next;
+        while (*p == '[' && l < n) { /* indexes */
+            const char *end = strchr(p, ']');
+            if (end == NULL)
+                break;
+            long i = strtol(p + 1, NULL, 10);
+            l += (size_t)snprintf(out + l, n - l, "%.*s", (int)(end - p + 1), p);
+            at = json_array_get(at, (size_t)(i < 0 ? 0 : i));
+            p = end + 1;
+        }
+        if (*p == '.')
+            p++;
+    }
+    if (l >= n)
+        out[n - 1] = '\0';
+}
+
 int deploy_bad(dres *x, cli_err *e, const char *code, const char *rel, const char *fmt, ...)
 {
-    char m[768];
+    char m[768], w[TPL_PATH_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(m, sizeof(m), fmt, ap);
     va_end(ap);
-    return cli_fail(e, code, "%s%s%s: %s", x->r->path, rel[0] ? "." : "", rel, m);
+    as_written(x->body, rel, w, sizeof(w));
+    return cli_fail(e, code, "%s%s%s: %s", x->r->path, w[0] ? "." : "", w, m);
 }
 
 int deploy_get_opt(deploy *d, cli_call_fn call, const char *path, json_t **out, cli_err *e)
@@ -148,8 +191,7 @@ static int params_doc(const char *what, const char *text, size_t n, json_t *type
         if (val == NULL) {
             int ref = json_object_get(v, "reference") != NULL;
             json_decref(doc);
-            return cli_fail(e, "InvalidTemplate",
-                            "%.300s: parameters.%.100s: %s", what, k,
+            return cli_fail(e, "InvalidTemplate", "%.300s: parameters.%.100s: %s", what, k,
                             ref ? "Key Vault secret references are not supported by coffer"
                                 : "must be {\"value\": ...}");
         }
@@ -271,8 +313,8 @@ static int ref_cb(void *cls, long index, const char *id, int full, json_t **out,
         if (k->get(d, id, name, &ext, e))
             return -1;
         if (ext == NULL)
-            return cli_fail(e, "ResourceNotFound", "reference('%.300s'): the resource does not exist",
-                            id);
+            return cli_fail(e, "ResourceNotFound",
+                            "reference('%.300s'): the resource does not exist", id);
         state = ext;
     }
     if (state)
@@ -285,10 +327,9 @@ static int ref_cb(void *cls, long index, const char *id, int full, json_t **out,
 
 static void delta_add(json_t *delta, const char *path, json_t *before, json_t *after)
 {
-    json_array_append_new(delta, json_pack("{s:s,s:s,s:O,s:O}", "path", path,
-                                           "propertyChangeType", before ? "Modify" : "Create",
-                                           "before", before ? before : json_null(), "after",
-                                           after));
+    json_array_append_new(delta, json_pack("{s:s,s:s,s:O,s:O}", "path", path, "propertyChangeType",
+                                           before ? "Modify" : "Create", "before",
+                                           before ? before : json_null(), "after", after));
 }
 
 /* The leaves of want that differ from have. */
@@ -383,8 +424,8 @@ static int plan_one(deploy *d, dres *x, cli_err *e)
         *s = '\0';
         parent = deploy_find(d, pid);
     }
-    int parent_created = parent && parent != x && parent->change &&
-                         strcmp(parent->change, "Create") == 0;
+    int parent_created =
+        parent && parent != x && parent->change && strcmp(parent->change, "Create") == 0;
     if (parent_created && !parent->applied)
         x->cur = NULL;
     else if (x->k->get(d, x->r->id, x->r->name, &x->cur, e)) {
@@ -413,7 +454,9 @@ static int apply_one(deploy *d, dres *x, cli_err *e)
         const char *rel = refusal_path(x, e);
         char done[400], pre[TPL_PATH_MAX + 40];
         if (strncmp(e->msg, "resources[", 10) != 0) {
-            snprintf(pre, sizeof(pre), "%s%s%s", x->r->path, rel[0] ? "." : "", rel);
+            char w[TPL_PATH_MAX];
+            as_written(x->body, rel, w, sizeof(w));
+            snprintf(pre, sizeof(pre), "%s%s%s", x->r->path, w[0] ? "." : "", w);
             tpl_err_prefix(e, pre);
         }
         progress(d, done, sizeof(done));
@@ -451,8 +494,7 @@ static void deploy_free(deploy *d)
 }
 
 /* Reads, binds and validates the template of a verb's arguments. */
-static int deploy_open(cli_ctx *c, const cli_args *a, deploy *d, char *dname, size_t dn,
-                       cli_err *e)
+static int deploy_open(cli_ctx *c, const cli_args *a, deploy *d, char *dname, size_t dn, cli_err *e)
 {
     char *text = NULL;
     size_t len;
@@ -526,8 +568,8 @@ out:
 static json_t *deployment_id(const deploy *d, const char *name)
 {
     char id[600];
-    const char *sub = json_string_value(json_object_get(json_object_get(d->keep, "subscription"),
-                                                        "subscriptionId"));
+    const char *sub = json_string_value(
+        json_object_get(json_object_get(d->keep, "subscription"), "subscriptionId"));
     snprintf(id, sizeof(id),
              "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Resources/deployments/%s",
              sub ? sub : "", d->group, name);
@@ -574,8 +616,8 @@ static int run(cli_ctx *c, const cli_args *a, int mode, json_t **res, cli_err *e
         counts[x->change[0] == 'C' ? 0 : x->change[0] == 'M' ? 1 : 2]++;
         json_array_append_new(changes, change_json(x, mode == DEPLOY_WHATIF));
     }
-    json_t *summary = json_pack("{s:i,s:i,s:i}", "create", counts[0], "modify", counts[1],
-                                "noChange", counts[2]);
+    json_t *summary =
+        json_pack("{s:i,s:i,s:i}", "create", counts[0], "modify", counts[1], "noChange", counts[2]);
     if (mode == DEPLOY_WHATIF) {
         *res = json_pack("{s:s,s:o,s:o,s:O,s:n}", "status", "Succeeded", "changes", changes,
                          "changeSummary", summary, "notes", d.notes, "error");
@@ -602,9 +644,9 @@ static int run(cli_ctx *c, const cli_args *a, int mode, json_t **res, cli_err *e
         json_object_set_new(props, "changes", changes);
         json_object_set_new(props, "changeSummary", summary);
     }
-    *res = json_pack("{s:o,s:s,s:s,s:s,s:o}", "id", deployment_id(&d, name), "name", name,
-                     "type", "Microsoft.Resources/deployments", "resourceGroup", d.group,
-                     "properties", props);
+    *res =
+        json_pack("{s:o,s:s,s:s,s:s,s:o}", "id", deployment_id(&d, name), "name", name, "type",
+                  "Microsoft.Resources/deployments", "resourceGroup", d.group, "properties", props);
     rc = 0;
 out:
     json_decref(outputs);

@@ -5,9 +5,10 @@
  *
  *   Microsoft.ManagedIdentity/userAssignedIdentities  cofferd   PUT (nothing to change later)
  *   Microsoft.KeyVault/vaults                          keyvaultd PUT; PATCH of changed properties
- *   Microsoft.KeyVault/vaults/accessPolicies           keyvaultd PUT .../accessPolicies/{add|replace|remove}
- *   Microsoft.KeyVault/vaults/keys                     keys API  POST /keys/NAME/create; PATCH of ops, enabled
- *   Microsoft.ContainerRegistry/registries             cofferd   PUT; PATCH of what changed
+ *   Microsoft.KeyVault/vaults/accessPolicies           keyvaultd PUT
+ * .../accessPolicies/{add|replace|remove} Microsoft.KeyVault/vaults/keys                     keys
+ * API  POST /keys/NAME/create; PATCH of ops, enabled Microsoft.ContainerRegistry/registries cofferd
+ * PUT; PATCH of what changed
  *
  * ARM property names are case-insensitive: every read of the template's
  * body goes through tpl_json_get, and the request bodies are built here in
@@ -115,7 +116,8 @@ static json_t *string_set(const json_t *arr, const json_t *obj)
     }
     qsort(items, n, sizeof(items[0]), cmp_json_str);
     for (i = 0; i < n; i++) {
-        if (i > 0 && strcmp(json_string_value(items[i]), json_string_value(items[i - 1])) == 0)
+        json_t *last = json_array_get(out, json_array_size(out) - 1);
+        if (last && strcmp(json_string_value(items[i]), json_string_value(last)) == 0)
             json_decref(items[i]);
         else
             json_array_append_new(out, items[i]);
@@ -327,8 +329,8 @@ static json_t *policies_combine(const json_t *cur, const json_t *given, const ch
 /* ---- key vaults (keyvaultd) ---- */
 
 static const char *const vault_scalars[] = {"tenantId", "enablePurgeProtection",
-                                            "softDeleteRetentionInDays",
-                                            "enableRbacAuthorization", NULL};
+                                            "softDeleteRetentionInDays", "enableRbacAuthorization",
+                                            NULL};
 
 static int vault_check(deploy *d, dres *x, cli_err *e)
 {
@@ -371,14 +373,14 @@ static int vault_check(deploy *d, dres *x, cli_err *e)
     if (G(p, "sku"))
         deploy_note(d, "Microsoft.KeyVault/vaults properties.sku: accepted and ignored (one kind "
                        "of vault; RSA-HSM keys need no premium SKU)");
-    for (const char *const *k = (const char *const[]){"enabledForDeployment",
-                                                      "enabledForDiskEncryption",
-                                                      "enabledForTemplateDeployment",
-                                                      "publicNetworkAccess", NULL};
+    for (const char *const *k =
+             (const char *const[]){"enabledForDeployment", "enabledForDiskEncryption",
+                                   "enabledForTemplateDeployment", "publicNetworkAccess", NULL};
          *k; k++)
         if (G(p, *k))
-            deploy_note(d, "Microsoft.KeyVault/vaults properties.%s: accepted and ignored "
-                           "(Azure only)",
+            deploy_note(d,
+                        "Microsoft.KeyVault/vaults properties.%s: accepted and ignored "
+                        "(Azure only)",
                         *k);
     return policies_check(x, e, G(p, "accessPolicies"), "properties.accessPolicies");
 }
@@ -405,8 +407,9 @@ static json_t *vault_shape(dres *x, const json_t *props, int want)
     json_t *given = G(tp, "accessPolicies");
     if (json_array_size(given) > 0) {
         json_t *cur = G(G(x->cur, "properties"), "accessPolicies");
-        json_object_set_new(p, "accessPolicies", want ? policies_combine(cur, given, "add")
-                                                      : policies_combine(cur, NULL, "add"));
+        json_object_set_new(p, "accessPolicies",
+                            want ? policies_combine(cur, given, "add")
+                                 : policies_combine(cur, NULL, "add"));
     }
     json_object_set_new(o, "properties", p);
     return o;
@@ -576,8 +579,8 @@ static int key_names(const char *name, char *vault, size_t vn, char *key, size_t
 static int key_check(deploy *d, dres *x, cli_err *e)
 {
     static const char *const top[] = {"properties", "tags", "location", NULL};
-    static const char *const props_ok[] = {"kty", "keySize", "keyOps", "curveName", "attributes",
-                                           NULL};
+    static const char *const props_ok[] = {"kty",       "keySize",    "keyOps",
+                                           "curveName", "attributes", NULL};
     static const char *const attrs_ok[] = {"enabled", NULL};
     static const char *const ktys[] = {"RSA", "RSA-HSM", "EC", "EC-HSM", NULL};
     char vault[128], key[400];
@@ -585,8 +588,7 @@ static int key_check(deploy *d, dres *x, cli_err *e)
     common_notes(d, x);
     if (key_names(x->r->name, vault, sizeof(vault), key, sizeof(key)) ||
         cli_config_vault_name_check(vault, &ve))
-        return deploy_bad(x, e, "InvalidTemplate", "name", "'%.100s' is not VAULT/KEY",
-                          x->r->name);
+        return deploy_bad(x, e, "InvalidTemplate", "name", "'%.100s' is not VAULT/KEY", x->r->name);
     json_t *p = G(x->body, "properties");
     if (keys_allowed(x, e, x->body, "", top, "a key"))
         return -1;
@@ -628,7 +630,8 @@ static int key_path(const char *name, char *vault, size_t vn, char *p, size_t pn
     p[0] = '\0';
     if (key_names(name, vault, vn, key, sizeof(key)))
         return cli_fail(e, "InvalidTemplate", "'%.100s' is not VAULT/KEY", name);
-    return cli_path_add(p, pn, "/keys/", key, e) || (suffix && cli_path_add(p, pn, suffix, NULL, e));
+    return cli_path_add(p, pn, "/keys/", key, e) ||
+           (suffix && cli_path_add(p, pn, suffix, NULL, e));
 }
 
 static int key_get(deploy *d, const char *id, const char *name, json_t **cur, cli_err *e)
@@ -672,18 +675,22 @@ static json_t *key_shape(dres *x, int want)
         json_object_set(p, "kty", G(k, "kty") ? G(k, "kty") : json_null());
     }
     if (G(tp, "keySize"))
-        json_object_set_new(p, "keySize", want ? json_incref(G(tp, "keySize"))
-                                               : json_integer(modulus_bits(G(k, "n"))));
+        json_object_set_new(p, "keySize",
+                            want ? json_incref(G(tp, "keySize"))
+                                 : json_integer(modulus_bits(G(k, "n"))));
     if (G(tp, "curveName"))
         json_object_set(p, "curveName",
                         want ? G(tp, "curveName") : (G(k, "crv") ? G(k, "crv") : json_null()));
     if (G(tp, "keyOps"))
-        json_object_set_new(p, "keyOps", string_set(want ? G(tp, "keyOps") : G(k, "key_ops"), NULL));
+        json_object_set_new(p, "keyOps",
+                            string_set(want ? G(tp, "keyOps") : G(k, "key_ops"), NULL));
     json_t *en = G(G(tp, "attributes"), "enabled");
     if (en)
-        json_object_set_new(p, "attributes",
-                            json_pack("{s:O}", "enabled",
-                                      want ? en : json_boolean(json_is_true(G(G(x->cur, "attributes"), "enabled")))));
+        json_object_set_new(
+            p, "attributes",
+            json_pack("{s:O}", "enabled",
+                      want ? en
+                           : json_boolean(json_is_true(G(G(x->cur, "attributes"), "enabled")))));
     return json_pack("{s:o}", "properties", p);
 }
 
@@ -723,8 +730,8 @@ static int key_apply(deploy *d, dres *x, json_t **after, cli_err *e)
         json_object_set_new(body, "attributes", json_pack("{s:O}", "enabled", en));
     if (x->cur == NULL) {
         json_t *kty = G(tp, "kty");
-        json_object_set_new(body, "kty", json_string(json_is_string(kty) ? json_string_value(kty)
-                                                                          : "RSA"));
+        json_object_set_new(body, "kty",
+                            json_string(json_is_string(kty) ? json_string_value(kty) : "RSA"));
         if (G(tp, "keySize"))
             json_object_set(body, "key_size", G(tp, "keySize"));
         if (G(tp, "curveName"))
@@ -755,9 +762,9 @@ static json_t *key_ref(const json_t *s)
             *v = '\0';
     }
     json_t *k = G(s, "key");
-    json_t *o = json_pack("{s:s,s:s?,s:O?,s:O?,s:O?}", "keyUri", uri, "keyUriWithVersion", kid,
-                          "kty", G(k, "kty"), "keyOps", G(k, "key_ops"), "attributes",
-                          G(s, "attributes"));
+    json_t *o =
+        json_pack("{s:s,s:s?,s:O?,s:O?,s:O?}", "keyUri", uri, "keyUriWithVersion", kid, "kty",
+                  G(k, "kty"), "keyOps", G(k, "key_ops"), "attributes", G(s, "attributes"));
     if (o && G(k, "n"))
         json_object_set_new(o, "keySize", json_integer(modulus_bits(G(k, "n"))));
     if (o && G(k, "crv"))
@@ -841,10 +848,9 @@ static int reg_policies_check(deploy *d, dres *x, const json_t *pol, cli_err *e)
             strcasecmp(k, "retentionPolicy") && !export)
             return deploy_bad(x, e, "InvalidTemplate", p, "is not a policy coffer knows");
         if (st == NULL || strcasecmp(st, export ? "enabled" : "disabled") != 0)
-            return deploy_bad(x, e, "InvalidTemplate", p,
-                              "coffer has %s: only status '%s' is accepted",
-                              export ? "export always on" : "no such policy",
-                              export ? "enabled" : "disabled");
+            return deploy_bad(
+                x, e, "InvalidTemplate", p, "coffer has %s: only status '%s' is accepted",
+                export ? "export always on" : "no such policy", export ? "enabled" : "disabled");
     }
     deploy_note(d, "Microsoft.ContainerRegistry/registries properties.policies: accepted (coffer "
                    "has no quarantine, content trust or retention policy: each is disabled)");
@@ -928,7 +934,8 @@ static int reg_check(deploy *d, dres *x, cli_err *e)
                 typed(x, e, kvp, rel, "identity", JSON_STRING, "a string"))
                 return -1;
             json_t *kid = G(kvp, "keyIdentifier");
-            if (kid && !deploy_unknown(x, "properties.encryption.keyVaultProperties.keyIdentifier") &&
+            if (kid &&
+                !deploy_unknown(x, "properties.encryption.keyVaultProperties.keyIdentifier") &&
                 !key_uri_ok(json_string_value(kid)))
                 return deploy_bad(x, e, "InvalidKeyIdentifier",
                                   "properties.encryption.keyVaultProperties.keyIdentifier",
@@ -998,12 +1005,12 @@ static json_t *reg_want(deploy *d, dres *x)
     const char *t = ident_type_canonical(json_string_value(G(id, "type")));
     if (G(id, "type") == NULL && json_object_size(G(id, "userAssignedIdentities")))
         t = "UserAssigned";
-    return json_pack(
-        "{s:{s:s},s:{s:s,s:o},s:{s:b,s:b,s:o}}", "sku", "name",
-        sku_canonical(json_string_value(G(G(b, "sku"), "name"))), "identity", "type", t,
-        "userAssignedIdentities", string_set(NULL, G(id, "userAssignedIdentities")), "properties",
-        "adminUserEnabled", json_is_true(G(p, "adminUserEnabled")), "anonymousPullEnabled",
-        json_is_true(G(p, "anonymousPullEnabled")), "encryption", e);
+    return json_pack("{s:{s:s},s:{s:s,s:o},s:{s:b,s:b,s:o}}", "sku", "name",
+                     sku_canonical(json_string_value(G(G(b, "sku"), "name"))), "identity", "type",
+                     t, "userAssignedIdentities", string_set(NULL, G(id, "userAssignedIdentities")),
+                     "properties", "adminUserEnabled", json_is_true(G(p, "adminUserEnabled")),
+                     "anonymousPullEnabled", json_is_true(G(p, "anonymousPullEnabled")),
+                     "encryption", e);
 }
 
 static json_t *reg_have(deploy *d, dres *x)
@@ -1015,19 +1022,18 @@ static json_t *reg_have(deploy *d, dres *x)
     int cmk = st && strcasecmp(st, "enabled") == 0;
     json_t *e = json_pack("{s:s}", "status", cmk ? "enabled" : "disabled");
     if (cmk)
-        json_object_set_new(e, "keyVaultProperties",
-                            json_pack("{s:O,s:o}", "keyIdentifier",
-                                      G(kvp, "keyIdentifier") ? G(kvp, "keyIdentifier")
-                                                              : json_null(),
-                                      "identity", key_identity_norm(G(kvp, "identity"))));
+        json_object_set_new(
+            e, "keyVaultProperties",
+            json_pack("{s:O,s:o}", "keyIdentifier",
+                      G(kvp, "keyIdentifier") ? G(kvp, "keyIdentifier") : json_null(), "identity",
+                      key_identity_norm(G(kvp, "identity"))));
     const char *t = ident_type_canonical(json_string_value(G(id, "type")));
     const char *sku = json_string_value(G(G(c, "sku"), "name"));
-    return json_pack("{s:{s:s},s:{s:s,s:o},s:{s:b,s:b,s:o}}", "sku", "name", sku ? sku : "",
-                     "identity", "type", t ? t : "None", "userAssignedIdentities",
-                     string_set(NULL, G(id, "userAssignedIdentities")), "properties",
-                     "adminUserEnabled", json_is_true(G(p, "adminUserEnabled")),
-                     "anonymousPullEnabled", json_is_true(G(p, "anonymousPullEnabled")),
-                     "encryption", e);
+    return json_pack(
+        "{s:{s:s},s:{s:s,s:o},s:{s:b,s:b,s:o}}", "sku", "name", sku ? sku : "", "identity", "type",
+        t ? t : "None", "userAssignedIdentities", string_set(NULL, G(id, "userAssignedIdentities")),
+        "properties", "adminUserEnabled", json_is_true(G(p, "adminUserEnabled")),
+        "anonymousPullEnabled", json_is_true(G(p, "anonymousPullEnabled")), "encryption", e);
 }
 
 /* The registry's identity as the API takes it (the ids as written). */
@@ -1098,8 +1104,8 @@ static const deploy_kind kinds[] = {
      empty_shape, ident_apply, flat_ref},
     {"Microsoft.KeyVault/vaults", vault_check, vault_get, vault_want, vault_have, vault_apply,
      flat_ref},
-    {"Microsoft.KeyVault/vaults/accessPolicies", policy_check, policy_get, policy_want,
-     policy_have, policy_apply, flat_ref},
+    {"Microsoft.KeyVault/vaults/accessPolicies", policy_check, policy_get, policy_want, policy_have,
+     policy_apply, flat_ref},
     {"Microsoft.KeyVault/vaults/keys", key_check, key_get, key_want, key_have, key_apply, key_ref},
     {"Microsoft.ContainerRegistry/registries", reg_check, mgmt_get, reg_want, reg_have, reg_apply,
      flat_ref},

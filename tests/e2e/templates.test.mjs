@@ -142,4 +142,125 @@ describe('deployment templates', { timeout: 300000 }, () => {
     await s.push(layout, 'tplregistry');
     await s.pullSame(layout, 'tplregistry', 'pull from the deployed registry');
   });
+
+  test('a second deployment of the same file changes nothing, and says so', () => {
+    const before = ok(['acr', 'show', '-n', 'tplregistry']).json;
+    const versions = ok(['keyvault', 'key', 'list-versions', '--vault-name', 'tplvault', '-n', 'tplregistry-key']).json;
+    const d = ok(deploy('create', CMK_TEMPLATE, NAMES)).json;
+    assert.deepEqual(d.properties.changeSummary, { create: 0, modify: 0, noChange: 5 });
+    assert.deepEqual(d.properties.changes.map((c) => c.changeType), Array(5).fill('NoChange'));
+    const w = ok(deploy('what-if', CMK_TEMPLATE, NAMES)).json;
+    assert.deepEqual(w.changeSummary, { create: 0, modify: 0, noChange: 5 });
+    // no new key version, same registry, same policies
+    assert.equal(ok(['keyvault', 'key', 'list-versions', '--vault-name', 'tplvault', '-n', 'tplregistry-key']).json.length, versions.length);
+    const after = ok(['acr', 'show', '-n', 'tplregistry']).json;
+    assert.equal(after.encryption.keyVaultProperties.versionedKeyIdentifier, before.encryption.keyVaultProperties.versionedKeyIdentifier);
+    assert.equal(after.creationDate, before.creationDate);
+  });
+
+  test('what-if after an edit shows the one change; create applies it in place', async () => {
+    const edited = [...NAMES, 'admin_user_enabled=true'];
+    const w = ok(deploy('what-if', CMK_TEMPLATE, edited)).json;
+    assert.deepEqual(w.changes.map((c) => c.changeType), ['NoChange', 'NoChange', 'NoChange', 'NoChange', 'Modify']);
+    assert.deepEqual(w.changes[4].delta, [{ path: 'properties.adminUserEnabled', propertyChangeType: 'Modify', before: false, after: true }]);
+    assert.equal(ok(['acr', 'show', '-n', 'tplregistry', '--query', 'adminUserEnabled', '-o', 'tsv']).out.trim(), 'false', 'what-if changed nothing');
+    // the same edit from a parameters file
+    const pf = join(dir, 'params.json');
+    writeFileSync(pf, JSON.stringify({ $schema: 'x', contentVersion: '1.0.0.0', parameters: { admin_user_enabled: { value: true } } }));
+    const d = ok(deploy('create', CMK_TEMPLATE, [...NAMES, `@${pf}`])).json;
+    assert.deepEqual(d.properties.changeSummary, { create: 0, modify: 1, noChange: 4 });
+    assert.equal(d.properties.changes[4].delta[0].path, 'properties.adminUserEnabled');
+    assert.equal(ok(['acr', 'show', '-n', 'tplregistry', '--query', 'adminUserEnabled', '-o', 'tsv']).out.trim(), 'true');
+    await s.pullSame(layout, 'tplregistry', 'pull after the in-place update');
+    assert.deepEqual(ok(deploy('create', CMK_TEMPLATE, edited)).json.properties.changeSummary, { create: 0, modify: 0, noChange: 5 });
+  });
+
+  test('changes the APIs refuse fail with their own error, at the template path', () => {
+    const edited = [...NAMES, 'admin_user_enabled=true'];
+    // a CMK registry never goes below Premium
+    let r = fails(deploy('create', CMK_TEMPLATE, [...edited, 'sku=Standard']), 'CmkRequiresPremium');
+    assert.match(r.err, /^ERROR: \(CmkRequiresPremium\) resources\[4\]\.sku\.name: /);
+    assert.match(r.err, /the deployment stopped at resources\[4\] \(Microsoft\.ContainerRegistry\/registries 'tplregistry'\); done before it: resources\[0\] unchanged, resources\[1\] unchanged, resources\[2\] unchanged, resources\[3\] unchanged;/);
+    assert.equal(ok(['acr', 'show', '-n', 'tplregistry', '--query', 'sku.name', '-o', 'tsv']).out.trim(), 'Premium');
+    // purge protection never goes off again (keyvaultd's Conflict)
+    const t = cmk();
+    t.resources[1].properties.enablePurgeProtection = false;
+    r = fails(deploy('create', file('no-purge-protection.json', t), edited), 'Conflict');
+    assert.match(r.err, /resources\[1\]\.properties\.enablePurgeProtection: Purge protection cannot be disabled/);
+    assert.match(r.err, /done before it: resources\[0\] unchanged;/);
+    // a key's type and size are fixed
+    r = fails(deploy('create', CMK_TEMPLATE, [...edited, 'key_size=4096']), 'Conflict');
+    assert.match(r.err, /resources\[3\]\.properties\.keySize: the key 'tplvault\/tplregistry-key' exists with another keySize/);
+    // a customer-managed key only at creation: a plain registry first, then the same with a CMK
+    const plain = cmk();
+    delete plain.resources[4].properties.encryption;
+    plain.resources[4].identity = { type: 'None' };
+    const pp = file('plain.json', plain);
+    const other = ['registry_name=tplplain', 'identity_name=tplidentity', 'vault_name=tplvault', 'key_name=tplregistry-key', 'admin_user_enabled=true'];
+    assert.deepEqual(ok(deploy('create', pp, other)).json.properties.changeSummary, { create: 1, modify: 0, noChange: 4 });
+    r = fails(deploy('create', CMK_TEMPLATE, other), 'CmkOnlyAtCreation');
+    assert.match(r.err, /^ERROR: \(CmkOnlyAtCreation\) resources\[4\]\.properties\.encryption: /);
+    assert.equal(ok(['acr', 'show', '-n', 'tplplain', '--query', 'encryption.status', '-o', 'tsv']).out.trim(), 'disabled');
+  });
+
+  test('template errors carry their path and stop before anything is made', () => {
+    const t = cmk();
+    t.resources[4].properties.encryption.keyVaultProperties.KeyIdentifier = 'http://vault.example/secrets/x';
+    const names = ['registry_name=tplbroken', 'identity_name=tplbrokenid', 'vault_name=tplbrokenkv'];
+    let r = fails(deploy('create', file('bad-key.json', t), names), 'InvalidKeyIdentifier');
+    assert.match(r.err, /^ERROR: \(InvalidKeyIdentifier\) resources\[4\]\.properties\.encryption\.keyVaultProperties\.KeyIdentifier: 'http:\/\/vault\.example\/secrets\/x' is not a key identifier/);
+    fails(['identity', 'show', '-g', G, '-n', 'tplbrokenid'], 'ResourceNotFound');
+    const u = cmk();
+    u.resources[3].properties.keyOps = "[concat(parameters('nosuch'))]";
+    r = fails(deploy('create', file('bad-param.json', u), names), 'InvalidTemplate');
+    assert.match(r.err, /resources\[3\]\.properties\.keyOps: the template has no parameter 'nosuch'/);
+    const v = cmk();
+    v.resources.push({ type: 'Microsoft.Storage/storageAccounts', apiVersion: '2021-01-01', name: 'x' });
+    r = fails(deploy('validate', file('storage.json', v), names), 'InvalidTemplate');
+    assert.match(r.err, /resources\[5\]\.type: 'Microsoft\.Storage\/storageAccounts' is not a resource type coffer deploys/);
+    const w = cmk();
+    w.resources[4].properties.policies.trustPolicy.status = 'enabled';
+    r = fails(deploy('validate', file('trust.json', w), names), 'InvalidTemplate');
+    assert.match(r.err, /resources\[4\]\.properties\.policies\.trustPolicy: coffer has no such policy/);
+    fails(['identity', 'show', '-g', G, '-n', 'tplbrokenid'], 'ResourceNotFound');
+  });
+
+  test('nothing half-made: what was made before a failure is reported, and a rerun after the fix completes', async () => {
+    // the same setup without the access policy: the registry cannot reach its key
+    const t = cmk();
+    t.resources.splice(2, 1);
+    delete t.resources[3].dependsOn;
+    const names = ['registry_name=tplsecond', 'identity_name=tplsecondid', 'vault_name=tplsecondkv'];
+    const r = fails(deploy('create', file('no-policy.json', t), names), 'KeyVaultAccessDenied');
+    assert.match(r.err, /^ERROR: \(KeyVaultAccessDenied\) resources\[3\]\.properties\.encryption\.keyVaultProperties\.KeyIdentifier: Failed to access KeyId /);
+    assert.match(r.err, /done before it: resources\[0\] created, resources\[1\] created, resources\[2\] created; run it again after the fix to complete it/);
+    fails(['acr', 'show', '-n', 'tplsecond'], 'ResourceNotFound');
+    // the fix: the full template; what exists is left as it is
+    const d = ok(deploy('create', CMK_TEMPLATE, names)).json;
+    assert.deepEqual(d.properties.changes.map((c) => c.changeType), ['NoChange', 'NoChange', 'Modify', 'NoChange', 'Create']);
+    assert.equal(ok(['acr', 'encryption', 'show', '-n', 'tplsecond', '--query', 'keyVaultProperties.keyStatus', '-o', 'tsv']).out.trim(), 'available');
+    await s.push(layout, 'tplsecond');
+    await s.pullSame(layout, 'tplsecond', 'pull after the rerun');
+  });
+
+  test("the reference tutorial's template deploys as written (an existing key as kek_id)", async () => {
+    ok(['group', 'create', '-n', 'tutorialrg', '-l', 'eastus']);
+    ok(['keyvault', 'create', '-g', 'tutorialrg', '-n', 'tutorialkv', '--enable-purge-protection']);
+    const kid = ok(['keyvault', 'key', 'create', '--vault-name', 'tutorialkv', '-n', 'tutorialkey', '--query', 'key.kid', '-o', 'tsv']).out.trim();
+    const tf = join(ROOT, 'tests', 'e2e', 'tutorial', 'CMKtemplate.json');
+    const p = ['registry_name=tutorialreg', 'identity_name=tutorialid', 'vault_name=tutorialkv'];
+    // the tutorial's command passes key_id to a template whose parameter is kek_id: ARM refuses that
+    const q = fails(deploy('create', tf, [...p, `key_id=${kid}`], [], 'tutorialrg'), 'InvalidTemplate');
+    assert.match(q.err, /the parameter 'key_id' is given but the template has no such parameter; its parameters are: vault_name, registry_name, identity_name, kek_id/);
+    const d = ok(deploy('create', tf, [...p, `kek_id=${kid}`], [], 'tutorialrg')).json;
+    assert.deepEqual(d.properties.changes.map((c) => [c.templatePath, c.changeType]),
+      [['resources[0]', 'Create'], ['resources[1]', 'Modify'], ['resources[2]', 'Create']], 'the policy adds to an existing vault');
+    const reg = ok(['acr', 'show', '-n', 'tutorialreg']).json;
+    assert.equal(reg.encryption.keyVaultProperties.keyIdentifier, kid, 'a versioned key: manual rotation');
+    assert.equal(reg.encryption.keyVaultProperties.keyStatus, 'available');
+    await s.push(layout, 'tutorialreg');
+    await s.pullSame(layout, 'tutorialreg', 'pull from the tutorial template\'s registry');
+    assert.deepEqual(ok(deploy('create', tf, [...p, `kek_id=${kid}`], [], 'tutorialrg')).json.properties.changeSummary,
+      { create: 0, modify: 0, noChange: 3 });
+  });
 });
