@@ -263,4 +263,50 @@ describe('deployment templates', { timeout: 300000 }, () => {
     assert.deepEqual(ok(deploy('create', tf, [...p, `kek_id=${kid}`], [], 'tutorialrg')).json.properties.changeSummary,
       { create: 0, modify: 0, noChange: 3 });
   });
+
+  test('group export writes a template that recreates the setup elsewhere', async () => {
+    const exported = ok(['group', 'export', '-n', G]).json;
+    const ef = file('exported.json', exported);
+    // redeployed where it came from: nothing to change
+    const same = ok(['deployment', 'group', 'create', '-g', G, '-f', ef]).json;
+    assert.equal(same.properties.changeSummary.create + same.properties.changeSummary.modify, 0,
+      JSON.stringify(same.properties.changes.filter((c) => c.changeType !== 'NoChange')));
+    // elsewhere: another group, every name a parameter
+    ok(['group', 'create', '-n', 'tplcopy', '-l', 'northeurope']);
+    const params = Object.entries(exported.parameters).map(([k, v]) => `${k}=${v.defaultValue}copy`);
+    assert.ok(params.includes('registries_tplregistry_name=tplregistrycopy'), params.join(' '));
+    const d = ok(['deployment', 'group', 'create', '-g', 'tplcopy', '-f', ef, '--parameters', ...params]).json;
+    assert.equal(d.properties.changeSummary.modify + d.properties.changeSummary.noChange, 0);
+    const shape = (g, suffix) => {
+      const regs = ok(['acr', 'list', '-g', g]).json;
+      const idName = (clientId) => ok(['identity', 'list', '-g', g]).json.find((m) => m.clientId === clientId)?.name;
+      return regs.map((r) => ({
+        name: r.name.slice(0, r.name.length - suffix.length),
+        sku: r.sku.name,
+        admin: r.adminUserEnabled,
+        anonymous: r.anonymousPullEnabled,
+        encryption: r.encryption.status,
+        keyIdentity: r.encryption.status === 'enabled' ? idName(r.encryption.keyVaultProperties.identity)?.replace(suffix, '') : null,
+        rotation: r.encryption.keyVaultProperties?.keyRotationEnabled ?? null,
+        keyStatus: r.encryption.keyVaultProperties?.keyStatus ?? null,
+        identities: Object.keys(r.identity?.userAssignedIdentities || {}).map((k) => k.split('/').pop().replace(suffix, '')).sort(),
+      })).sort((a, b) => a.name.localeCompare(b.name));
+    };
+    assert.deepEqual(shape('tplcopy', 'copy'), shape(G, ''));
+    const vaults = (g, suffix) => ok(['keyvault', 'list', '-g', g]).json.map((v) => {
+      const ids = ok(['identity', 'list', '-g', g]).json;
+      return {
+        name: v.name.replace(suffix, ''),
+        purge: v.properties.enablePurgeProtection,
+        policies: v.properties.accessPolicies.map((p) => [ids.find((m) => m.principalId === p.objectId)?.name.replace(suffix, ''), [...p.permissions.keys].sort()]).sort(),
+        keys: ok(['keyvault', 'key', 'list', '--vault-name', v.name]).json.map((k) => {
+          const b = ok(['keyvault', 'key', 'show', '--vault-name', v.name, '-n', k.kid.split('/').pop()]).json;
+          return [k.kid.split('/').pop(), b.key.kty, Buffer.from(b.key.n, 'base64url').length * 8, [...b.key.key_ops].sort()];
+        }),
+      };
+    }).sort((a, b) => a.name.localeCompare(b.name));
+    assert.deepEqual(vaults('tplcopy', 'copy'), vaults(G, ''));
+    await s.push(layout, 'tplregistrycopy');
+    await s.pullSame(layout, 'tplregistrycopy', 'pull from the registry recreated from the export');
+  });
 });
