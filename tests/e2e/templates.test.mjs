@@ -309,4 +309,26 @@ describe('deployment templates', { timeout: 300000 }, () => {
     await s.push(layout, 'tplregistrycopy');
     await s.pullSame(layout, 'tplregistrycopy', 'pull from the registry recreated from the export');
   });
+
+  test("make run's demo from one template and one command (the default vault updated in place)", async () => {
+    const demo = ['registry_name=cofferdemo', 'identity_name=cofferdemo-mi', 'vault_name=default',
+      'key_name=cofferdemo-key', 'admin_user_enabled=true'];
+    const w = ok(deploy('what-if', CMK_TEMPLATE, demo, [], 'default')).json;
+    // the vault exists: its purge protection goes on, and the policy adds to its list
+    assert.deepEqual(w.changes.map((c) => c.changeType), ['Create', 'Modify', 'Modify', 'Create', 'Create']);
+    assert.ok(w.changes[1].delta.some((x) => x.path === 'properties.enablePurgeProtection' && x.before === false && x.after === true),
+      JSON.stringify(w.changes[1].delta));
+    const d = ok(deploy('create', CMK_TEMPLATE, demo, [], 'default')).json;
+    assert.deepEqual(d.properties.changeSummary, { create: 3, modify: 2, noChange: 0 });
+    assert.equal(ok(['keyvault', 'show', '-n', 'default', '--query', 'properties.enablePurgeProtection', '-o', 'tsv']).out.trim(), 'true');
+    const reg = ok(['acr', 'show', '-n', 'cofferdemo']).json;
+    assert.equal(reg.resourceGroup, 'default');
+    assert.equal(reg.adminUserEnabled, true);
+    assert.equal(reg.encryption.keyVaultProperties.keyIdentifier, `${s.kv.url}/keys/cofferdemo-key`, "the default vault's keys live at vault_url");
+    assert.equal(reg.encryption.keyVaultProperties.keyStatus, 'available');
+    await s.push(layout, 'cofferdemo');
+    await s.pullSame(layout, 'cofferdemo', 'pull from the demo registry');
+    assert.deepEqual(ok(deploy('create', CMK_TEMPLATE, demo, [], 'default')).json.properties.changeSummary,
+      { create: 0, modify: 0, noChange: 5 });
+  });
 });
