@@ -24,8 +24,10 @@ static const cli_group groups[] = {
     {"acr credential", "A registry's admin user.", cli_acr_credential_verbs},
     {"acr token", "Repository-scoped tokens of a registry.", cli_acr_token_verbs},
     {"acr token credential", "A token's passwords.", cli_acr_token_credential_verbs},
-    {"keyvault", "Vaults and their access policies (keyvaultd).", cli_keyvault_verbs},
+    {"keyvault", "Vaults, their access policies and soft delete (keyvaultd).", cli_keyvault_verbs},
     {"keyvault key", "Keys in a vault (keyvaultd).", cli_keyvault_key_verbs},
+    {"keyvault network-rule", "A vault's network rules (keyvaultd).",
+     cli_keyvault_network_rule_verbs},
     {"group", "Resource groups (cofferd).", cli_group_verbs},
     {"account", "Subscriptions (cofferd).", cli_account_verbs},
     {"configure", "The client's defaults (config file).", cli_configure_verbs},
@@ -90,6 +92,7 @@ static void print_verb_help(FILE *f, const cli_group *g, const cli_verb *v)
             "\n%s\n\nexample:\n  %s\n\nglobal options:\n"
             "  --query PATH       print only PATH of the result (e.g. key.kid, [0].name, [].id)\n"
             "  -o json|table|tsv  output format (default json)\n"
+            "  --insecure         do not verify the servers' TLS certificates (tests only)\n"
             "  -h, --help         this help\n",
             v->summary, v->example);
 }
@@ -118,11 +121,12 @@ static void print_top_help(FILE *f)
         "       coffer --version | coffer [GROUP] --help\n\n"
         "The command-line client of cofferd (resource groups, registries, identities) and\n"
         "keyvaultd (vaults, role assignments, keys), with az's verbs. Config: $COFFER_CONFIG or\n"
-        "~/.config/coffer/config (url, token, token_file, vault_url, vault_token,\n"
+        "~/.config/coffer/config (url, token, token_file, ca, vault_url, vault_token,\n"
         "vault_token_file, vault_ca, vault_domain, subscription, group, location); environment:\n"
-        "COFFER_URL COFFER_TOKEN COFFER_VAULT_URL COFFER_VAULT_TOKEN COFFER_VAULT_CA\n"
+        "COFFER_URL COFFER_TOKEN COFFER_CA COFFER_VAULT_URL COFFER_VAULT_TOKEN COFFER_VAULT_CA\n"
         "COFFER_VAULT_DOMAIN COFFER_SUBSCRIPTION COFFER_DEFAULTS_GROUP COFFER_DEFAULTS_LOCATION.\n"
-        "Exit codes: 0 ok, 1 failed, 2 usage error.\n",
+        "TLS certificates are verified (ca, vault_ca: the CA files; --insecure, by that name\n"
+        "only, skips it). Exit codes: 0 ok, 1 failed, 2 usage error.\n",
         f);
     for (size_t i = 0; i < NGROUPS; i++) {
         fprintf(f, "\n%s -- %s\n", groups[i].name, groups[i].summary);
@@ -140,6 +144,12 @@ static int run_verb(cli_ctx *c, const cli_group *g, const cli_verb *v, int argc,
     if (cli_args_parse(&a, v->opts, argc, argv, &e) == 0 && a.help) {
         print_verb_help(c->out, g, v);
         return 0;
+    }
+    if (!e.set && a.insecure) {
+        c->insecure = 1;
+        fputs("WARNING: --insecure: the servers' TLS certificates are not verified; anyone on "
+              "the path can read and change this exchange, tokens included\n",
+              c->err);
     }
     if (e.set || (a.query && cli_query_check(a.query, &e)) || v->run(c, &a, &res, &e))
         goto fail;

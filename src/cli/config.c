@@ -32,6 +32,7 @@ void cli_config_free(cli_config *c)
         return;
     free(c->url);
     wipe_free(c->token);
+    free(c->ca);
     free(c->vault_url);
     wipe_free(c->vault_token);
     free(c->vault_ca);
@@ -82,6 +83,7 @@ static char **slot_of(cli_config *c, const char *key, size_t n, int *secret)
         {"url", offsetof(cli_config, url), 0},
         {"token", offsetof(cli_config, token), 1},
         {"token_file", offsetof(cli_config, token_file), 0},
+        {"ca", offsetof(cli_config, ca), 0},
         {"vault_url", offsetof(cli_config, vault_url), 0},
         {"vault_token", offsetof(cli_config, vault_token), 1},
         {"vault_token_file", offsetof(cli_config, vault_token_file), 0},
@@ -310,7 +312,7 @@ int cli_config_load(cli_config *c, cli_err *e)
         }
     }
     if (env_override(&c->url, "COFFER_URL", 0, e) ||
-        env_override(&c->token, "COFFER_TOKEN", 1, e) ||
+        env_override(&c->token, "COFFER_TOKEN", 1, e) || env_override(&c->ca, "COFFER_CA", 0, e) ||
         env_override(&c->vault_url, "COFFER_VAULT_URL", 0, e) ||
         env_override(&c->vault_token, "COFFER_VAULT_TOKEN", 1, e) ||
         env_override(&c->vault_ca, "COFFER_VAULT_CA", 0, e) ||

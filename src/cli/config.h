@@ -5,13 +5,16 @@
  * A file of `key = value` lines (`#` starts a comment line; blank lines
  * ignored), read from $COFFER_CONFIG or ~/.config/coffer/config (that
  * default may be absent; a named file must exist). Keys: url, token,
- * token_file, vault_url, vault_token, vault_token_file, vault_ca,
+ * token_file, ca, vault_url, vault_token, vault_token_file, vault_ca,
  * vault_domain, and the defaults of az's `az configure --defaults` and
  * `az account set`: subscription, group, location; any other key is
  * refused. Then the environment overrides: COFFER_URL, COFFER_TOKEN,
- * COFFER_VAULT_URL, COFFER_VAULT_TOKEN, COFFER_VAULT_CA,
+ * COFFER_CA, COFFER_VAULT_URL, COFFER_VAULT_TOKEN, COFFER_VAULT_CA,
  * COFFER_VAULT_DOMAIN, COFFER_SUBSCRIPTION, COFFER_DEFAULTS_GROUP,
  * COFFER_DEFAULTS_LOCATION (an empty variable counts as unset).
+ * ca and vault_ca are the CA files that sign cofferd's management API's and
+ * keyvaultd's certificates (NULL: the system bundle); there is no setting
+ * that turns verification off (only the --insecure option, by name).
  * A token set directly (file or environment) wins over a token file; a file
  * giving both `token` and `token_file` is refused. Token files are read
  * once everything else is settled, with trailing whitespace dropped.
@@ -29,6 +32,7 @@
 typedef struct cli_config {
     char *url;
     char *token; /* NULL: none configured */
+    char *ca;    /* NULL: the system bundle */
     char *vault_url;
     char *vault_token;
     char *vault_ca; /* NULL: the system bundle */

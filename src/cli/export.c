@@ -2,7 +2,7 @@
  * export.c -- `coffer group export -n GROUP`: the template (template.h)
  * that recreates a resource group's setup, as `az group export` writes
  * one: its user-assigned identities, vaults (purge protection, retention,
- * access policies), the vaults' keys (type, size, operations, enabled) and
+ * access policies, network rules), the vaults' keys (type, size, operations, enabled) and
  * registries (SKU, admin user, anonymous pull, identities, customer-
  * managed key), read with the same calls the show and list verbs make.
  *
@@ -54,8 +54,8 @@ static void param_name(const char *type, const char *name, char *out, size_t n)
 static void name_param(exporter *x, const char *type, const char *name, char *out, size_t n)
 {
     param_name(type, name, out, n);
-    json_object_set_new(x->params, out, json_pack("{s:s,s:s}", "type", "string", "defaultValue",
-                                                  name));
+    json_object_set_new(x->params, out,
+                        json_pack("{s:s,s:s}", "type", "string", "defaultValue", name));
 }
 
 /* "[parameters('P')]" */
@@ -89,8 +89,8 @@ static json_t *ident_expr(const json_t *ident, const char *field)
                sizeof(p));
     if (field)
         snprintf(e, sizeof(e),
-                 "[reference(resourceId('" T_IDENTITY "', parameters('%s')), '2018-11-30').%s]",
-                 p, field);
+                 "[reference(resourceId('" T_IDENTITY "', parameters('%s')), '2018-11-30').%s]", p,
+                 field);
     else
         snprintf(e, sizeof(e), "[resourceId('" T_IDENTITY "', parameters('%s'))]", p);
     return json_string(e);
@@ -110,8 +110,8 @@ static int export_identities(exporter *x, cli_err *e)
                    sizeof(pn));
         json_array_append_new(x->resources,
                               json_pack("{s:s,s:s,s:o,s:s}", "type", T_IDENTITY, "apiVersion",
-                                        "2018-11-30", "name", param_ref(pn),
-                                        "location", "[resourceGroup().location]"));
+                                        "2018-11-30", "name", param_ref(pn), "location",
+                                        "[resourceGroup().location]"));
     }
     return 0;
 }
@@ -124,7 +124,8 @@ static json_t *export_policies(exporter *x, const json_t *list)
     json_array_foreach(list, i, it)
     {
         json_t *c = json_deep_copy(it);
-        const json_t *mi = ident_by(x, "principalId", json_string_value(json_object_get(it, "objectId")));
+        const json_t *mi =
+            ident_by(x, "principalId", json_string_value(json_object_get(it, "objectId")));
         if (mi)
             json_object_set_new(c, "objectId", ident_expr(mi, "principalId"));
         const char *t = json_string_value(json_object_get(it, "tenantId"));
@@ -156,21 +157,20 @@ static int export_keys(exporter *x, const char *vault, const char *vparam, cli_e
         }
         const json_t *k = json_object_get(b, "key");
         json_t *props = json_pack("{s:O?,s:O?,s:{s:O?}}", "kty", json_object_get(k, "kty"),
-                                  "keyOps", json_object_get(k, "key_ops"), "attributes",
-                                  "enabled",
+                                  "keyOps", json_object_get(k, "key_ops"), "attributes", "enabled",
                                   json_object_get(json_object_get(b, "attributes"), "enabled"));
         const char *n = json_string_value(json_object_get(k, "n"));
         if (n)
-            json_object_set_new(props, "keySize", json_integer((json_int_t)(strlen(n) * 6 / 8) * 8));
+            json_object_set_new(props, "keySize",
+                                json_integer((json_int_t)(strlen(n) * 6 / 8) * 8));
         if (json_object_get(k, "crv"))
             json_object_set(props, "curveName", json_object_get(k, "crv"));
         char name[600], dep[600];
         snprintf(name, sizeof(name), "[concat(parameters('%s'), '/%s')]", vparam, slash + 1);
         snprintf(dep, sizeof(dep), "[resourceId('" T_VAULT "', parameters('%s'))]", vparam);
-        json_array_append_new(x->resources,
-                              json_pack("{s:s,s:s,s:s,s:[s],s:o}", "type", T_KEY, "apiVersion",
-                                        "2019-09-01", "name", name, "dependsOn", dep, "properties",
-                                        props));
+        json_array_append_new(x->resources, json_pack("{s:s,s:s,s:s,s:[s],s:o}", "type", T_KEY,
+                                                      "apiVersion", "2019-09-01", "name", name,
+                                                      "dependsOn", dep, "properties", props));
         json_array_append_new(x->keys, json_pack("{s:s,s:s,s:s,s:s}", "vault", vault, "vparam",
                                                  vparam, "name", slash + 1, "kid", kid));
         json_decref(b);
@@ -194,12 +194,11 @@ static int export_vaults(exporter *x, cli_err *e)
         const char *name = json_string_value(json_object_get(it, "name"));
         const json_t *vp = json_object_get(it, "properties");
         name_param(x, "vaults", name, pn, sizeof(pn));
-        json_t *props = json_pack("{s:O?,s:O?,s:O?}", "enablePurgeProtection",
-                                  json_object_get(vp, "enablePurgeProtection"),
-                                  "softDeleteRetentionInDays",
-                                  json_object_get(vp, "softDeleteRetentionInDays"),
-                                  "enableRbacAuthorization",
-                                  json_object_get(vp, "enableRbacAuthorization"));
+        json_t *props =
+            json_pack("{s:O?,s:O?,s:O?}", "enablePurgeProtection",
+                      json_object_get(vp, "enablePurgeProtection"), "softDeleteRetentionInDays",
+                      json_object_get(vp, "softDeleteRetentionInDays"), "enableRbacAuthorization",
+                      json_object_get(vp, "enableRbacAuthorization"));
         const char *t = json_string_value(json_object_get(vp, "tenantId"));
         json_object_set_new(props, "tenantId",
                             t && x->tenant && strcasecmp(t, x->tenant) != 0
@@ -207,11 +206,12 @@ static int export_vaults(exporter *x, cli_err *e)
                                 : json_string("[subscription().tenantId]"));
         json_object_set_new(props, "accessPolicies",
                             export_policies(x, json_object_get(vp, "accessPolicies")));
+        if (json_object_get(vp, "networkAcls"))
+            json_object_set(props, "networkAcls", json_object_get(vp, "networkAcls"));
         json_array_append_new(x->resources,
                               json_pack("{s:s,s:s,s:o,s:s,s:o}", "type", T_VAULT, "apiVersion",
-                                        "2019-09-01", "name", param_ref(pn),
-                                        "location", "[resourceGroup().location]", "properties",
-                                        props));
+                                        "2019-09-01", "name", param_ref(pn), "location",
+                                        "[resourceGroup().location]", "properties", props));
         if (export_keys(x, name, pn, e)) {
             rc = -1;
             break;
@@ -233,8 +233,7 @@ static json_t *key_identifier(exporter *x, const char *kid)
         if (strncasecmp(kid, base, l) != 0 || (kid[l] != '\0' && kid[l] != '/'))
             continue;
         char e[800];
-        snprintf(e, sizeof(e),
-                 "[reference(resourceId('" T_KEY "', parameters('%s'), '%s')).%s]",
+        snprintf(e, sizeof(e), "[reference(resourceId('" T_KEY "', parameters('%s'), '%s')).%s]",
                  json_string_value(json_object_get(it, "vparam")),
                  json_string_value(json_object_get(it, "name")),
                  kid[l] == '/' && kid[l + 1] ? "keyUriWithVersion" : "keyUri");
@@ -256,9 +255,9 @@ static int export_registries(exporter *x, cli_err *e)
     {
         const json_t *rp = json_object_get(it, "properties"), *id = json_object_get(it, "identity");
         name_param(x, "registries", json_string_value(json_object_get(it, "name")), pn, sizeof(pn));
-        json_t *props = json_pack("{s:O?,s:O?}", "adminUserEnabled",
-                                  json_object_get(rp, "adminUserEnabled"), "anonymousPullEnabled",
-                                  json_object_get(rp, "anonymousPullEnabled"));
+        json_t *props =
+            json_pack("{s:O?,s:O?}", "adminUserEnabled", json_object_get(rp, "adminUserEnabled"),
+                      "anonymousPullEnabled", json_object_get(rp, "anonymousPullEnabled"));
         const json_t *enc = json_object_get(rp, "encryption");
         const json_t *kvp = json_object_get(enc, "keyVaultProperties");
         const char *st = json_string_value(json_object_get(enc, "status"));
@@ -267,10 +266,10 @@ static int export_registries(exporter *x, cli_err *e)
             const json_t *mi = ident_by(x, "clientId", cid);
             json_object_set_new(
                 props, "encryption",
-                json_pack("{s:s,s:{s:o,s:o}}", "status", "enabled", "keyVaultProperties",
-                          "identity", mi ? ident_expr(mi, "clientId") : json_string(cid ? cid : ""),
-                          "keyIdentifier",
-                          key_identifier(x, json_string_value(json_object_get(kvp, "keyIdentifier")))));
+                json_pack(
+                    "{s:s,s:{s:o,s:o}}", "status", "enabled", "keyVaultProperties", "identity",
+                    mi ? ident_expr(mi, "clientId") : json_string(cid ? cid : ""), "keyIdentifier",
+                    key_identifier(x, json_string_value(json_object_get(kvp, "keyIdentifier")))));
         }
         json_t *users = json_object();
         const char *k;
@@ -285,13 +284,11 @@ static int export_registries(exporter *x, cli_err *e)
             json_object_set_new(users, key, json_object());
         }
         const char *type = json_string_value(json_object_get(id, "type"));
-        json_t *res = json_pack("{s:s,s:s,s:o,s:s,s:{s:O},s:{s:s,s:o},s:o}", "type", T_REGISTRY,
-                                "apiVersion", "2019-12-01-preview", "name",
-                                param_ref(pn), "location",
-                                "[resourceGroup().location]", "sku", "name",
-                                json_object_get(json_object_get(it, "sku"), "name"), "identity",
-                                "type", type ? type : "None", "userAssignedIdentities", users,
-                                "properties", props);
+        json_t *res = json_pack(
+            "{s:s,s:s,s:o,s:s,s:{s:O},s:{s:s,s:o},s:o}", "type", T_REGISTRY, "apiVersion",
+            "2019-12-01-preview", "name", param_ref(pn), "location", "[resourceGroup().location]",
+            "sku", "name", json_object_get(json_object_get(it, "sku"), "name"), "identity", "type",
+            type ? type : "None", "userAssignedIdentities", users, "properties", props);
         json_array_append_new(x->resources, res);
     }
     json_decref(list);
@@ -319,8 +316,8 @@ int cli_group_export(cli_ctx *c, const char *group, json_t **res, cli_err *e)
     *res = json_pack("{s:s,s:s,s:O,s:{},s:O}", "$schema",
                      "https://schema.management.azure.com/schemas/2019-04-01/"
                      "deploymentTemplate.json#",
-                     "contentVersion", "1.0.0.0", "parameters", x.params, "variables",
-                     "resources", x.resources);
+                     "contentVersion", "1.0.0.0", "parameters", x.params, "variables", "resources",
+                     x.resources);
     rc = 0;
 out:
     json_decref(g);

@@ -5,6 +5,7 @@
  *
  *   Microsoft.ManagedIdentity/userAssignedIdentities  cofferd   PUT (nothing to change later)
  *   Microsoft.KeyVault/vaults                          keyvaultd PUT; PATCH of changed properties
+ *                                                                (networkAcls included)
  *   Microsoft.KeyVault/vaults/accessPolicies           keyvaultd PUT
  * .../accessPolicies/{add|replace|remove} Microsoft.KeyVault/vaults/keys                     keys
  * API  POST /keys/NAME/create; PATCH of ops, enabled Microsoft.ContainerRegistry/registries cofferd
@@ -347,6 +348,7 @@ static int vault_check(deploy *d, dres *x, cli_err *e)
                                            "enabledForTemplateDeployment",
                                            "publicNetworkAccess",
                                            "createMode",
+                                           "networkAcls",
                                            NULL};
     json_t *p = G(x->body, "properties");
     common_notes(d, x);
@@ -361,7 +363,8 @@ static int vault_check(deploy *d, dres *x, cli_err *e)
         typed(x, e, p, "properties", "softDeleteRetentionInDays", JSON_INTEGER, "an integer") ||
         typed(x, e, p, "properties", "enablePurgeProtection", JSON_TRUE, "true or false") ||
         typed(x, e, p, "properties", "enableRbacAuthorization", JSON_TRUE, "true or false") ||
-        typed(x, e, p, "properties", "enableSoftDelete", JSON_TRUE, "true or false"))
+        typed(x, e, p, "properties", "enableSoftDelete", JSON_TRUE, "true or false") ||
+        typed(x, e, p, "properties", "networkAcls", JSON_OBJECT, "an object"))
         return -1;
     if (json_is_false(G(p, "enableSoftDelete")))
         return deploy_bad(x, e, "BadParameter", "properties.enableSoftDelete",
@@ -391,6 +394,45 @@ static int vault_get(deploy *d, const char *id, const char *name, json_t **cur, 
     return deploy_get_opt(d, cli_vault_mgmt, id, cur, e);
 }
 
+/* A word in its canonical case among choices, else as given. */
+static json_t *word(const json_t *v, const char *const *choices)
+{
+    for (const char *const *c = choices; json_is_string(v) && *c; c++)
+        if (strcasecmp(json_string_value(v), *c) == 0)
+            return json_string(*c);
+    return v ? json_incref((json_t *)v) : json_null();
+}
+
+/* networkAcls as compared: the members the template gives; ipRules as a
+ * set of CIDR ranges (an address is its /32, as keyvaultd stores it). */
+static json_t *netacl_shape(const json_t *given, const json_t *from)
+{
+    static const char *const actions[] = {"Allow", "Deny", NULL};
+    static const char *const bypass[] = {"AzureServices", "None", NULL};
+    json_t *o = json_object();
+    if (G(given, "defaultAction"))
+        json_object_set_new(o, "defaultAction", word(G(from, "defaultAction"), actions));
+    if (G(given, "bypass"))
+        json_object_set_new(o, "bypass", word(G(from, "bypass"), bypass));
+    if (G(given, "ipRules")) {
+        json_t *vals = json_array();
+        size_t i;
+        json_t *it;
+        json_array_foreach(G(from, "ipRules"), i, it)
+        {
+            const char *v = json_string_value(G(it, "value"));
+            char cidr[80];
+            if (v == NULL)
+                continue;
+            snprintf(cidr, sizeof(cidr), "%s%s", v, strchr(v, '/') ? "" : "/32");
+            json_array_append_new(vals, json_string(cidr));
+        }
+        json_object_set_new(o, "ipRules", string_set(vals, NULL));
+        json_decref(vals);
+    }
+    return o;
+}
+
 static json_t *vault_shape(dres *x, const json_t *props, int want)
 {
     json_t *tp = G(x->body, "properties"), *o = json_object(), *p = json_object();
@@ -404,6 +446,10 @@ static json_t *vault_shape(dres *x, const json_t *props, int want)
         else
             json_object_set(p, *k, s ? s : json_null());
     }
+    json_t *acl = G(tp, "networkAcls");
+    if (json_is_object(acl))
+        json_object_set_new(p, "networkAcls",
+                            netacl_shape(acl, want ? acl : G(props, "networkAcls")));
     json_t *given = G(tp, "accessPolicies");
     if (json_array_size(given) > 0) {
         json_t *cur = G(G(x->cur, "properties"), "accessPolicies");
@@ -451,6 +497,9 @@ static int vault_apply(deploy *d, dres *x, json_t **after, cli_err *e)
         if (v && (x->cur == NULL || changed(x, join(pp, sizeof(pp), "properties", *k))))
             json_object_set(props, *k, v);
     }
+    json_t *acl = G(tp, "networkAcls");
+    if (acl && (x->cur == NULL || changed(x, "properties.networkAcls")))
+        json_object_set(props, "networkAcls", acl);
     json_t *given = G(tp, "accessPolicies");
     if (x->cur == NULL) {
         if (given)

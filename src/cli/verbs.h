@@ -44,6 +44,7 @@ extern const cli_verb cli_acr_token_verbs[];
 extern const cli_verb cli_acr_token_credential_verbs[];
 extern const cli_verb cli_keyvault_verbs[];
 extern const cli_verb cli_keyvault_key_verbs[];
+extern const cli_verb cli_keyvault_network_rule_verbs[];
 extern const cli_verb cli_group_verbs[];
 extern const cli_verb cli_account_verbs[];
 extern const cli_verb cli_configure_verbs[];

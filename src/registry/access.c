@@ -80,12 +80,12 @@ cf_code api_access_configure(const registry_api_config *c, cf_err *e)
         pthread_mutex_unlock(&addr_mu);
     }
     registry_api_set_address(c->data_addr);
-    /* the credential checks serve the portal's sign-in of a registry's
-     * admin user too, which --insecure-no-auth leaves on */
-    cf_code rc = cred_init(e);
-    if (rc != CF_OK || open_mode)
-        return rc;
-    return auth_init(e);
+    /* also with --insecure-no-auth: the data plane then checks nothing,
+     * but the portal's sign-in of a registry's admin user still does */
+    cf_code rc = auth_init(e);
+    if (rc == CF_OK)
+        rc = cred_init(e);
+    return rc;
 }
 
 /* The service name, copied (it is set once the data plane is bound). */
@@ -126,12 +126,22 @@ static const char *client_host(rq *q, char buf[AUTH_SERVICE_MAX])
     return buf;
 }
 
+/* The scheme the client used: behind a proxy that terminates TLS
+ * (docs/install.md) the proxy's, which it says with X-Forwarded-Proto. Only
+ * "https" is taken: it sends the token fetch, and a Basic password with it,
+ * over TLS; nothing a header says turns https into http. */
+static const char *client_scheme(rq *q)
+{
+    const char *fp = http_req_header(q->r, "X-Forwarded-Proto");
+    return fp != NULL && strcasecmp(fp, "https") == 0 ? "https" : scheme;
+}
+
 static void unauthorized(rq *q, const char *name, unsigned need, const char *error, const char *why)
 {
     char ch[2 * AUTH_SERVICE_MAX + 2 * AUTH_NAME_MAX + 160];
     char hb[AUTH_SERVICE_MAX], sb[AUTH_SERVICE_MAX];
     auth_challenge_args a = {
-        .scheme = scheme,
+        .scheme = client_scheme(q),
         .host = client_host(q, hb),
         .service = service_name(sb),
         .name = name,

@@ -117,13 +117,39 @@ void vault_arm_decorate(kv_req *q, const char *name, json_t *vault)
         json_object_set_new(props, "enableRbacAuthorization", json_boolean(p.rbac));
 }
 
-int vault_arm_listed(kv_req *q, const char *name)
+/* ARM's DeletedVault id: /subscriptions/S/providers/Microsoft.KeyVault/
+ * locations/L/deletedVaults/NAME. */
+static void deleted_id(char *out, size_t cap, const vault_place *p, const char *name)
+{
+    snprintf(out, cap, "/subscriptions/%s/providers/%s/locations/%s/deletedVaults/%s", p->sub,
+             ARM_NS_VAULT, p->location, name);
+}
+
+void vault_arm_decorate_deleted(kv_req *q, const char *name, json_t *deleted)
+{
+    vault_place p;
+    char id[ARM_ID_MAX + 64], vid[ARM_ID_MAX];
+    vault_arm_get(q->app, name, &p);
+    vault_arm_id(q->app, name, vid);
+    deleted_id(id, sizeof(id), &p, name);
+    json_object_set_new(deleted, "id", json_string(id));
+    json_t *props = json_object_get(deleted, "properties");
+    if (props) {
+        json_object_set_new(props, "vaultId", json_string(vid));
+        json_object_set_new(props, "location", json_string(p.location));
+        json_object_set_new(props, "tags", json_object());
+    }
+}
+
+int vault_arm_listed(kv_req *q, const char *name, int deleted)
 {
     if (q->arm_sub[0] == '\0')
         return 1;
     vault_place p;
     vault_arm_get(q->app, name, &p);
-    return arm_eq(p.sub, q->arm_sub) && (q->arm_group[0] == '\0' || arm_eq(p.group, q->arm_group));
+    /* deleted vaults are listed per subscription */
+    return arm_eq(p.sub, q->arm_sub) &&
+           (deleted || q->arm_group[0] == '\0' || arm_eq(p.group, q->arm_group));
 }
 
 cf_code vault_arm_after_put(kv_req *q, const char *name, const json_t *body, int created, cf_err *e)
@@ -157,6 +183,11 @@ cf_code vault_arm_after_put(kv_req *q, const char *name, const json_t *body, int
     return rc;
 }
 
+void vault_arm_deleted(vault_app *app, const char *name)
+{
+    vault_rbac_forget(app, name);
+}
+
 void vault_arm_forget(vault_app *app, const char *name)
 {
     cf_err e = {0};
@@ -179,6 +210,77 @@ static int admin_only(kv_req *q)
     return 0;
 }
 
+/* Splits p at '/' into at most max segments of segs (each < 160 bytes);
+ * the count, or -1 when there are more, one is empty or too long. */
+static int split(const char *p, char segs[][160], int max)
+{
+    int n = 0;
+    while (*p) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == max || len == 0 || len >= 160)
+            return -1;
+        memcpy(segs[n], p, len);
+        segs[n++][len] = '\0';
+        p += len;
+        if (*p == '/' && *++p == '\0')
+            return -1;
+    }
+    return n;
+}
+
+/* The soft-deleted vaults' ARM paths (ARM's Vaults - List Deleted, Get
+ * Deleted, Purge Deleted):
+ *   GET  /subscriptions/S/providers/Microsoft.KeyVault/deletedVaults
+ *   GET  /subscriptions/S/providers/Microsoft.KeyVault/locations/L/deletedVaults/NAME
+ *   POST .../locations/L/deletedVaults/NAME/purge
+ * 0 when the path is not one of them. */
+static int deleted_route(kv_req *q, const char *path)
+{
+    static const char pfx[] = "/subscriptions/", prov[] = "/providers/" ARM_NS_VAULT "/";
+    char sub[ARM_SUB_MAX + 1], segs[MAX_SEGS][160];
+    const char *p = path + strlen(pfx), *slash = strchr(p, '/');
+    if (slash == NULL || (size_t)(slash - p) != ARM_SUB_MAX ||
+        strncasecmp(slash, prov, strlen(prov)) != 0)
+        return 0;
+    copy(sub, sizeof(sub), p);
+    sub[ARM_SUB_MAX] = '\0';
+    memset(segs, 0, sizeof(segs));
+    int n = split(slash + strlen(prov), segs + 1, MAX_SEGS - 1);
+    int list = n == 1 && strcasecmp(segs[1], "deletedVaults") == 0;
+    int one = (n == 4 || (n == 5 && strcasecmp(segs[5], "purge") == 0)) &&
+              strcasecmp(segs[1], "locations") == 0 && strcasecmp(segs[3], "deletedVaults") == 0;
+    if (!arm_uuid_valid(sub) || (!list && !one))
+        return 0;
+    copy(q->arm_sub, sizeof(q->arm_sub), sub);
+    snprintf(segs[0], sizeof(segs[0]), "deletedVaults");
+    if (list) {
+        vault_mgmt_route(q, segs, 1);
+        return 1;
+    }
+    const char *name = segs[4];
+    vault_info v = {0};
+    vault_place pl;
+    int gone = vault_name_valid_vault(name) &&
+               vault_store_vault_get_deleted(q->app->store, name, &v, NULL) == CF_OK;
+    vault_info_clear(&v);
+    vault_arm_get(q->app, name, &pl);
+    if (gone && (!arm_eq(pl.sub, sub) || !arm_eq(pl.location, segs[2]))) {
+        snprintf(q->vault, sizeof(q->vault), "%.24s", name);
+        q->operation = "VaultRequest";
+        vault_api_error(q, 404, "ResourceNotFound", NULL,
+                        "There is no soft-deleted vault '%s' in subscription '%s', location "
+                        "'%.64s'.",
+                        name, sub, segs[2]);
+        return 1;
+    }
+    snprintf(segs[1], sizeof(segs[1]), "%s", name);
+    if (n == 5)
+        snprintf(segs[2], sizeof(segs[2]), "purge");
+    vault_mgmt_route(q, segs, n - 2);
+    return 1;
+}
+
 int vault_arm_route(kv_req *q)
 {
     const char *path = q->r->path;
@@ -192,6 +294,8 @@ int vault_arm_route(kv_req *q)
         vault_rbac_route(q, scope, tail);
         return 1;
     }
+    if (strncasecmp(path, "/subscriptions/", 15) == 0 && deleted_route(q, path))
+        return 1;
     arm_path ap;
     q->operation = "VaultRequest";
     if (arm_path_parse(&ap, path, strlen(path)) != 0 ||
@@ -230,20 +334,25 @@ int vault_arm_route(kv_req *q)
         n = 4;
     }
     if (vault_name_valid_vault(ap.name)) {
+        /* a soft-deleted vault keeps its placement: it is recovered (PUT
+         * createMode recover) where it was, and its name stays taken */
         vault_info v = {0};
-        cf_err e = {0};
-        int exists = vault_store_vault_get(q->app->store, ap.name, &v, &e) == CF_OK;
+        int live = vault_store_vault_get(q->app->store, ap.name, &v, NULL) == CF_OK;
+        vault_info_clear(&v);
+        int gone =
+            !live && vault_store_vault_get_deleted(q->app->store, ap.name, &v, NULL) == CF_OK;
         vault_info_clear(&v);
         vault_place p;
         vault_arm_get(q->app, ap.name, &p);
-        int here = exists && arm_eq(p.sub, ap.sub) && arm_eq(p.group, ap.group);
+        int placed = arm_eq(p.sub, ap.sub) && arm_eq(p.group, ap.group);
+        int here = live && placed;
         int put = n == 2 && strcmp(q->method, "PUT") == 0;
-        if (exists && !here && put) {
+        if ((live || gone) && !placed && put) {
             snprintf(q->vault, sizeof(q->vault), "%.24s", ap.name);
             vault_api_error(q, 409, "VaultAlreadyExists", NULL,
-                            "The vault name '%s' is already in use (in resource group '%s'): "
+                            "The vault name '%s' is already in use (%sin resource group '%s'): "
                             "vault names are unique across this keyvaultd.",
-                            ap.name, p.group);
+                            ap.name, gone ? "soft-deleted, " : "", p.group);
             return 1;
         }
         if (!here && !put) {

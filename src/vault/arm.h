@@ -13,8 +13,12 @@
  * (GET, PUT, PATCH, DELETE, .../accessPolicies/{add|remove|replace}), the
  * lists at .../providers/Microsoft.KeyVault/vaults below a group or a
  * subscription. keyvaultd does not know which groups exist: the coffer
- * client checks the group on cofferd before it creates a vault in it. The
- * legacy /vaults/NAME paths still work and put a new vault in the default
+ * client checks the group on cofferd before it creates a vault in it.
+ * Soft-deleted vaults are at /subscriptions/S/providers/Microsoft.KeyVault/
+ * deletedVaults (the subscription's list) and .../locations/L/
+ * deletedVaults/NAME[/purge]; a soft-deleted vault keeps its placement
+ * until it is purged, and is recovered where it was. The legacy
+ * /vaults/NAME paths still work and put a new vault in the default
  * subscription and group of the config (default_subscription,
  * default_resource_group), which is where vault_arm_init also puts every
  * vault made before groups existed. Vault names stay unique across the
@@ -58,14 +62,22 @@ int vault_arm_route(kv_req *q);
 /* Sets the vault JSON's id, location, resourceGroup and
  * properties.enableRbacAuthorization. */
 void vault_arm_decorate(kv_req *q, const char *name, json_t *vault);
-/* Whether a vault belongs in this request's listing (its ARM scope). */
-int vault_arm_listed(kv_req *q, const char *name);
+/* Sets a soft-deleted vault's id (/subscriptions/S/providers/
+ * Microsoft.KeyVault/locations/L/deletedVaults/NAME), properties.vaultId
+ * (its ARM id), properties.location and tags. */
+void vault_arm_decorate_deleted(kv_req *q, const char *name, json_t *deleted);
+/* Whether a vault belongs in this request's listing (its ARM scope; a
+ * deleted one: its subscription). */
+int vault_arm_listed(kv_req *q, const char *name, int deleted);
 /* After a vault PUT or PATCH was stored: a new vault's placement (the
  * request's group, else the default; body.location, else "local") and
  * properties.enableRbacAuthorization when the body gives it. */
 cf_code vault_arm_after_put(kv_req *q, const char *name, const json_t *body, int created,
                             cf_err *e);
-/* After a vault was deleted: its placement and role assignments. */
+/* After a vault was soft-deleted: its role assignments (Azure drops them;
+ * a recovered vault does not get them back). Its placement stays. */
+void vault_arm_deleted(vault_app *app, const char *name);
+/* After a vault was purged: its placement and role assignments. */
 void vault_arm_forget(vault_app *app, const char *name);
 
 #endif

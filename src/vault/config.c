@@ -18,6 +18,7 @@
 #include "base/buf.h"
 #include "base/fs.h"
 #include "base/log.h"
+#include "http/tls.h"
 
 #define CONFIG_MAX_BYTES (256 * 1024)
 
@@ -38,7 +39,8 @@ cf_code vault_config_init(vault_config *c, cf_err *e)
     c->rotation_min_s = 7 * 86400;
     c->threads = 8;
     c->max_body = 256 * 1024;
-    if (set_str(&c->vault_domain, "vault.localhost", e) != CF_OK ||
+    if (set_str(&c->listen, "127.0.0.1:8443", e) != CF_OK ||
+        set_str(&c->vault_domain, "vault.localhost", e) != CF_OK ||
         set_str(&c->default_vault, "default", e) != CF_OK ||
         set_str(&c->default_subscription, "00000000-0000-0000-0000-000000000000", e) != CF_OK ||
         set_str(&c->default_resource_group, "default", e) != CF_OK ||
@@ -126,6 +128,14 @@ static cf_code parse_issuer(vault_issuer *is, json_t *v, size_t idx, cf_err *e)
     {
         const char *s;
         char **dst;
+        if (strcmp(k, "trusted_service") == 0) {
+            if (!json_is_boolean(x))
+                return cf_err_set(e, CF_EINVAL,
+                                  "config: issuers[%zu].trusted_service must be true or false",
+                                  idx);
+            is->trusted_service = json_is_true(x);
+            continue;
+        }
         if (strcmp(k, "issuer") == 0)
             dst = &is->issuer;
         else if (strcmp(k, "jwks_file") == 0)
@@ -149,6 +159,18 @@ static cf_code parse_issuer(vault_issuer *is, json_t *v, size_t idx, cf_err *e)
     if (is->jwks_url && strncmp(is->jwks_url, "https://", 8) != 0 &&
         strncmp(is->jwks_url, "http://", 7) != 0)
         return cf_err_set(e, CF_EINVAL, "config: issuers[%zu].jwks_url must be an http(s) URL",
+                          idx);
+    /* Whoever answers the JWKS fetch can mint tokens the vault accepts
+     * (docs/tls.md): plain HTTP only where no one else is on the path. */
+    if (is->jwks_url && strncmp(is->jwks_url, "http://", 7) == 0 &&
+        !http_url_is_loopback(is->jwks_url))
+        return cf_err_set(e, CF_EINVAL,
+                          "config: issuers[%zu].jwks_url '%.200s' is plain http:// to a host that "
+                          "is not loopback: anyone on the path could answer with their own keys "
+                          "and mint tokens; use https:// (with 'ca_file' for a private CA)",
+                          idx, is->jwks_url);
+    if (is->ca_file && is->jwks_url == NULL)
+        return cf_err_set(e, CF_EINVAL, "config: issuers[%zu].ca_file goes with an https jwks_url",
                           idx);
     return CF_OK;
 }
@@ -211,7 +233,17 @@ cf_code vault_config_parse(vault_config *c, const char *text, size_t len, cf_err
     {
         const char *s;
         unsigned u;
-        if (strcmp(k, "vault_domain") == 0) {
+        if (strcmp(k, "listen") == 0) {
+            /* host:port; the listener checks it (a bad one fails the start) */
+            if ((rc = want_string(v, k, &s, e)) != CF_OK)
+                goto out;
+            if (strchr(s, ':') == NULL) {
+                rc = cf_err_set(e, CF_EINVAL, "config: 'listen' must be HOST:PORT");
+                goto out;
+            }
+            if ((rc = set_str(&c->listen, s, e)) != CF_OK)
+                goto out;
+        } else if (strcmp(k, "vault_domain") == 0) {
             if ((rc = want_string(v, k, &s, e)) != CF_OK)
                 goto out;
             if (!valid_domain(s)) {
@@ -380,13 +412,15 @@ void vault_config_log(const vault_config *c)
     for (size_t i = 0; i < c->n_issuers; i++)
         cf_log(CF_LOG_INFO, "trusted issuer", "issuer", c->issuers[i].issuer, "audience",
                c->issuers[i].audience, "jwks",
-               c->issuers[i].jwks_file ? c->issuers[i].jwks_file : c->issuers[i].jwks_url, NULL);
+               c->issuers[i].jwks_file ? c->issuers[i].jwks_file : c->issuers[i].jwks_url,
+               "trusted_service", c->issuers[i].trusted_service ? "true" : "false", NULL);
 }
 
 void vault_config_free(vault_config *c)
 {
     if (c == NULL)
         return;
+    free(c->listen);
     free(c->vault_domain);
     free(c->default_vault);
     free(c->default_subscription);

@@ -28,8 +28,8 @@ static int ref_cb(void *cls, long index, const char *id, int full, json_t **out,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int calls = 0;
-    tpl_site site = {"00000000-0000-0000-0000-000000000000", "sub", "t", "rg", "eastus", ref_cb,
-                     &calls};
+    tpl_site site = {
+        "00000000-0000-0000-0000-000000000000", "sub", "t", "rg", "eastus", ref_cb, &calls};
     tpl *t = NULL;
     cli_err e = {0};
     json_t *text = json_pack("{}");

@@ -189,6 +189,9 @@ export function createSoftHsm(opts = {}) {
 
 // An https.Agent that trusts exactly `ca` and resolves *.localhost to
 // 127.0.0.1 (every other name through the system resolver).
+// opts.localAddress: the client's own address (e.g. 127.0.0.2: any of
+// 127.0.0.0/8 is this host's, so a vault's network rules can see
+// another client address without another machine).
 export function makeAgent(ca, opts = {}) {
   const lookup = (hostname, options, cb) => {
     if (typeof options === 'function') { cb = options; options = {}; }
@@ -198,7 +201,8 @@ export function makeAgent(ca, opts = {}) {
     }
     return dns.lookup(hostname, options, cb);
   };
-  return new https.Agent({ ca, keepAlive: true, maxSockets: opts.maxSockets || 16, lookup });
+  return new https.Agent({ ca, keepAlive: true, maxSockets: opts.maxSockets || 16, lookup,
+    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
 }
 
 // One request over https or http (by the URL). Returns { status, headers,
@@ -239,7 +243,8 @@ export const SDK_API = 'api-version=2025-07-01';
 
 // Starts keyvaultd. opts: issuers (array of issuer objects from
 // createIssuer, or raw config entries), hsm (from createSoftHsm), config
-// (merged over the generated config), dataDir, args, env.
+// (merged over the generated config), dataDir, args, env, caFile (the CA
+// that signs a configured "tls" certificate; default DIR/tls/cert.pem).
 // d.stop() removes the data dir it made and the SoftHSM token dir (not
 // the config dir with the log); KEEP_E2E_DIRS=1 keeps everything.
 export async function startKeyvaultd(opts = {}) {
@@ -265,7 +270,7 @@ export async function startKeyvaultd(opts = {}) {
   d.config = config;
   d.configPath = configPath;
   d.url = `https://127.0.0.1:${d.port}`;
-  d.ca = readFileSync(join(dataDir, 'tls', 'cert.pem'));
+  d.ca = readFileSync(opts.caFile || join(dataDir, 'tls', 'cert.pem'));
   d.adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   d.agent = makeAgent(d.ca);
   // URL of vault `name` reached by its host name ("default" = d.url).

@@ -106,6 +106,27 @@ Test(cli_args, unknown_option_and_stray_word)
     cr_assert_str_eq(e2.msg, "unrecognized arguments: extra");
 }
 
+/* --insecure turns TLS verification off, so it is accepted by its full
+ * name only: no abbreviation, no value, no short form. */
+Test(cli_args, insecure_only_by_its_full_name)
+{
+    cli_args a;
+    cli_err e = {0};
+    const char *argv[] = {"-n", "x", "--insecure"};
+    cr_assert_eq(parse(&a, &e, 3, argv), 0, "%s", e.msg);
+    cr_assert_eq(a.insecure, 1);
+    const char *argv0[] = {"-n", "x"};
+    cr_assert_eq(parse(&a, &e, 2, argv0), 0, "%s", e.msg);
+    cr_assert_eq(a.insecure, 0);
+    const char *bad[] = {"--insec", "--insecure=true", "-k", "--insecure-tls"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cli_err e2 = {0};
+        const char *argv2[] = {"-n", "x", bad[i]};
+        cr_assert_eq(parse(&a, &e2, 3, argv2), -1, "accepted %s", bad[i]);
+        cr_assert(strstr(e2.msg, "unrecognized arguments") != NULL, "%s", e2.msg);
+    }
+}
+
 Test(cli_args, value_missing_or_given_twice)
 {
     cli_args a;
@@ -201,7 +222,8 @@ Test(cli_main, required_options)
                  "usage: coffer acr encryption rotate-key");
     const char *a4[] = {"coffer", "keyvault", "update", "-n", "v"};
     expect_usage(5, a4,
-                 "give --enable-purge-protection, --enable-rbac-authorization or --retention-days",
+                 "give --enable-purge-protection, --enable-rbac-authorization, --retention-days, "
+                 "--default-action or --bypass",
                  "usage: coffer keyvault update");
 }
 
@@ -424,4 +446,35 @@ Test(cli_main, auth_flags_of_acr_update_and_credential_renew)
     expect_usage(6, a5, "required: --password-name", "usage: coffer acr credential renew");
     const char *a6[] = {"coffer", "acr", "token", "credential", "generate", "-n", "ci-pull"};
     expect_usage(7, a6, "required: --registry/-r", "usage: coffer acr token credential generate");
+}
+
+/* cli_args holds CLI_MAX_OPTS options: every verb's list must fit (a list
+ * one longer overflowed nvals when its last option was given). */
+Test(cli_args, every_verb_fits_cli_max_opts)
+{
+    const cli_verb *const tables[] = {
+        cli_identity_verbs,
+        cli_acr_verbs,
+        cli_acr_encryption_verbs,
+        cli_acr_identity_verbs,
+        cli_acr_credential_verbs,
+        cli_acr_token_verbs,
+        cli_acr_token_credential_verbs,
+        cli_keyvault_verbs,
+        cli_keyvault_key_verbs,
+        cli_keyvault_network_rule_verbs,
+        cli_group_verbs,
+        cli_account_verbs,
+        cli_configure_verbs,
+        cli_role_assignment_verbs,
+        cli_role_definition_verbs,
+    };
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+        for (const cli_verb *v = tables[t]; v->name; v++) {
+            int n = 0;
+            while (v->opts[n].name)
+                n++;
+            cr_expect(n <= CLI_MAX_OPTS, "verb '%s' has %d options (CLI_MAX_OPTS %d)", v->name, n,
+                      CLI_MAX_OPTS);
+        }
 }

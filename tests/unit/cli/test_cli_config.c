@@ -13,11 +13,17 @@
 #include "cli/config.h"
 
 static char dir[128];
-static const char *vars[] = {"COFFER_CONFIG",         "COFFER_URL",
-                             "COFFER_TOKEN",          "COFFER_VAULT_URL",
-                             "COFFER_VAULT_TOKEN",    "COFFER_VAULT_CA",
-                             "COFFER_VAULT_DOMAIN",   "COFFER_SUBSCRIPTION",
-                             "COFFER_DEFAULTS_GROUP", "COFFER_DEFAULTS_LOCATION"};
+static const char *vars[] = {"COFFER_CONFIG",
+                             "COFFER_URL",
+                             "COFFER_TOKEN",
+                             "COFFER_CA",
+                             "COFFER_VAULT_URL",
+                             "COFFER_VAULT_TOKEN",
+                             "COFFER_VAULT_CA",
+                             "COFFER_VAULT_DOMAIN",
+                             "COFFER_SUBSCRIPTION",
+                             "COFFER_DEFAULTS_GROUP",
+                             "COFFER_DEFAULTS_LOCATION"};
 
 static void setup(void)
 {
@@ -57,6 +63,7 @@ Test(cli_config, defaults_without_a_file)
     cr_assert_null(c.token);
     cr_assert_null(c.vault_token);
     cr_assert_null(c.vault_ca);
+    cr_assert_null(c.ca);
     cli_config_free(&c);
 }
 
@@ -65,7 +72,7 @@ Test(cli_config, reads_keys_comments_and_spacing)
     setenv("COFFER_CONFIG",
            write_file("cfg",
                       "# a comment\n\n  url =  http://10.0.0.1:5001/  \n"
-                      "token=abc\nvault_url = https://kv.example:9443\n"
+                      "token=abc\nca = /etc/coffer-ca.pem\nvault_url = https://kv.example:9443\n"
                       "vault_token = vt\nvault_ca = /etc/ca.pem\nvault_domain = vault.test\n"),
            1);
     cli_config c;
@@ -73,6 +80,7 @@ Test(cli_config, reads_keys_comments_and_spacing)
     cr_assert_eq(cli_config_load(&c, &e), 0, "%s", e.msg);
     cr_assert_str_eq(c.url, "http://10.0.0.1:5001"); /* trailing slash dropped */
     cr_assert_str_eq(c.token, "abc");
+    cr_assert_str_eq(c.ca, "/etc/coffer-ca.pem");
     cr_assert_str_eq(c.vault_url, "https://kv.example:9443");
     cr_assert_str_eq(c.vault_token, "vt");
     cr_assert_str_eq(c.vault_ca, "/etc/ca.pem");
@@ -82,12 +90,15 @@ Test(cli_config, reads_keys_comments_and_spacing)
 
 Test(cli_config, environment_overrides_the_file)
 {
-    setenv("COFFER_CONFIG",
-           write_file("cfg", "url = http://a:1\ntoken = filetoken\nvault_url = https://b:2\n"
-                             "vault_token = filevt\nvault_ca = /f.pem\nvault_domain = f.test\n"),
-           1);
+    setenv(
+        "COFFER_CONFIG",
+        write_file("cfg",
+                   "url = http://a:1\ntoken = filetoken\nca = /fca.pem\nvault_url = https://b:2\n"
+                   "vault_token = filevt\nvault_ca = /f.pem\nvault_domain = f.test\n"),
+        1);
     setenv("COFFER_URL", "http://envhost:5001", 1);
     setenv("COFFER_TOKEN", "envtoken", 1);
+    setenv("COFFER_CA", "/envca.pem", 1);
     setenv("COFFER_VAULT_URL", "https://envkv:8443", 1);
     setenv("COFFER_VAULT_TOKEN", "envvt", 1);
     setenv("COFFER_VAULT_CA", "/env.pem", 1);
@@ -97,6 +108,7 @@ Test(cli_config, environment_overrides_the_file)
     cr_assert_eq(cli_config_load(&c, &e), 0, "%s", e.msg);
     cr_assert_str_eq(c.url, "http://envhost:5001");
     cr_assert_str_eq(c.token, "envtoken");
+    cr_assert_str_eq(c.ca, "/envca.pem");
     cr_assert_str_eq(c.vault_url, "https://envkv:8443");
     cr_assert_str_eq(c.vault_token, "envvt");
     cr_assert_str_eq(c.vault_ca, "/env.pem");
