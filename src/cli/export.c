@@ -96,11 +96,21 @@ static json_t *ident_expr(const json_t *ident, const char *field)
     return json_string(e);
 }
 
+/* The group's resources of ns/type, listed through call (new reference). */
+static int group_list(exporter *x, const char *ns, const char *type, cli_call_fn call,
+                      json_t **list, cli_err *e)
+{
+    char p[1024];
+    return cli_collection_path(x->c, x->group, ns, type, p, sizeof(p), e) ||
+                   cli_list_values(x->c, call, p, list, e)
+               ? -1
+               : 0;
+}
+
 static int export_identities(exporter *x, cli_err *e)
 {
-    char p[1024], pn[400];
-    if (cli_collection_path(x->c, x->group, ARM_NS_IDENTITY, ARM_TYPE_IDENTITY, p, sizeof(p), e) ||
-        cli_list_values(x->c, cli_mgmt, p, &x->idents, e))
+    char pn[400];
+    if (group_list(x, ARM_NS_IDENTITY, ARM_TYPE_IDENTITY, cli_mgmt, &x->idents, e))
         return -1;
     size_t i;
     json_t *it;
@@ -181,10 +191,9 @@ static int export_keys(exporter *x, const char *vault, const char *vparam, cli_e
 
 static int export_vaults(exporter *x, cli_err *e)
 {
-    char p[1024], pn[400];
+    char pn[400];
     json_t *list = NULL;
-    if (cli_collection_path(x->c, x->group, ARM_NS_VAULT, ARM_TYPE_VAULT, p, sizeof(p), e) ||
-        cli_list_values(x->c, cli_vault_mgmt, p, &list, e))
+    if (group_list(x, ARM_NS_VAULT, ARM_TYPE_VAULT, cli_vault_mgmt, &list, e))
         return -1;
     size_t i;
     json_t *it;
@@ -244,10 +253,9 @@ static json_t *key_identifier(exporter *x, const char *kid)
 
 static int export_registries(exporter *x, cli_err *e)
 {
-    char p[1024], pn[400];
+    char pn[400];
     json_t *list = NULL;
-    if (cli_collection_path(x->c, x->group, ARM_NS_REGISTRY, ARM_TYPE_REGISTRY, p, sizeof(p), e) ||
-        cli_list_values(x->c, cli_mgmt, p, &list, e))
+    if (group_list(x, ARM_NS_REGISTRY, ARM_TYPE_REGISTRY, cli_mgmt, &list, e))
         return -1;
     size_t i;
     json_t *it;

@@ -66,19 +66,31 @@ static char *join(char *buf, size_t n, const char *a, const char *b)
     return buf;
 }
 
-/* Member k of obj must be of type `want` (a jansson type) unless absent or
+/* A member's expected JSON type (JSON_TRUE: a boolean). */
+typedef struct member_type {
+    const char *name;
+    json_type type;
+} member_type;
+
+/* Each member of obj listed in m must be of its type unless absent or
  * unknown. */
-static int typed(dres *x, cli_err *e, const json_t *obj, const char *rel, const char *k,
-                 json_type want, const char *desc)
+static int typed(dres *x, cli_err *e, const json_t *obj, const char *rel, const member_type *m)
 {
-    char p[TPL_PATH_MAX];
-    json_t *v = G(obj, k);
-    join(p, sizeof(p), rel, k);
-    if (v == NULL || deploy_unknown(x, p))
-        return 0;
-    if (json_typeof(v) == want || (want == JSON_TRUE && json_is_boolean(v)))
-        return 0;
-    return deploy_bad(x, e, "InvalidTemplate", p, "must be %s", desc);
+    for (; m->name; m++) {
+        char p[TPL_PATH_MAX];
+        json_t *v = G(obj, m->name);
+        join(p, sizeof(p), rel, m->name);
+        if (v == NULL || deploy_unknown(x, p) || json_typeof(v) == m->type ||
+            (m->type == JSON_TRUE && json_is_boolean(v)))
+            continue;
+        return deploy_bad(x, e, "InvalidTemplate", p, "must be %s",
+                          m->type == JSON_STRING    ? "a string"
+                          : m->type == JSON_INTEGER ? "an integer"
+                          : m->type == JSON_TRUE    ? "true or false"
+                          : m->type == JSON_ARRAY   ? "an array"
+                                                    : "an object");
+    }
+    return 0;
 }
 
 static json_t *lower_string(const char *s)
@@ -133,6 +145,22 @@ static int api(deploy *d, cli_call_fn call, const char *method, const char *path
     int rc = call(d->c, method, path, body, out ? out : &r, e);
     json_decref(r);
     return rc;
+}
+
+/* The resource's top-level members checked against top, and its
+ * properties (*p, NULL when absent) against props: an object of only
+ * those members. */
+static int body_checked(dres *x, cli_err *e, const char *const *top, const char *what,
+                        const char *const *props, const char *props_what, json_t **p)
+{
+    *p = G(x->body, "properties");
+    if (keys_allowed(x, e, x->body, "", top, what))
+        return -1;
+    if (*p == NULL)
+        return 0;
+    if (!json_is_object(*p))
+        return deploy_bad(x, e, "InvalidTemplate", "properties", "must be an object");
+    return keys_allowed(x, e, *p, "properties", props, props_what);
 }
 
 /* Notes tags and location, accepted on every kind. */
@@ -207,8 +235,10 @@ static int policies_check(dres *x, cli_err *e, const json_t *list, const char *r
         if (!json_is_object(it))
             return deploy_bad(x, e, "InvalidTemplate", p, "must be an object");
         if (keys_allowed(x, e, it, p, allowed, "an access policy") ||
-            typed(x, e, it, p, "tenantId", JSON_STRING, "a string") ||
-            typed(x, e, it, p, "applicationId", JSON_STRING, "a string"))
+            typed(x, e, it, p,
+                  (const member_type[]){{"tenantId", JSON_STRING},
+                                        {"applicationId", JSON_STRING},
+                                        {NULL, JSON_NULL}}))
             return -1;
         if (!json_is_string(G(it, "objectId")))
             return deploy_bad(x, e, "InvalidTemplate", join(q, sizeof(q), p, "objectId"),
@@ -350,21 +380,21 @@ static int vault_check(deploy *d, dres *x, cli_err *e)
                                            "createMode",
                                            "networkAcls",
                                            NULL};
-    json_t *p = G(x->body, "properties");
+    json_t *p;
     common_notes(d, x);
-    if (keys_allowed(x, e, x->body, "", top, "a key vault"))
+    if (body_checked(x, e, top, "a key vault", props_ok, "coffer's key vaults (docs/templates.md)",
+                     &p))
         return -1;
     if (p == NULL)
         return 0;
-    if (!json_is_object(p))
-        return deploy_bad(x, e, "InvalidTemplate", "properties", "must be an object");
-    if (keys_allowed(x, e, p, "properties", props_ok, "coffer's key vaults (docs/templates.md)") ||
-        typed(x, e, p, "properties", "tenantId", JSON_STRING, "a string") ||
-        typed(x, e, p, "properties", "softDeleteRetentionInDays", JSON_INTEGER, "an integer") ||
-        typed(x, e, p, "properties", "enablePurgeProtection", JSON_TRUE, "true or false") ||
-        typed(x, e, p, "properties", "enableRbacAuthorization", JSON_TRUE, "true or false") ||
-        typed(x, e, p, "properties", "enableSoftDelete", JSON_TRUE, "true or false") ||
-        typed(x, e, p, "properties", "networkAcls", JSON_OBJECT, "an object"))
+    static const member_type types[] = {{"tenantId", JSON_STRING},
+                                        {"softDeleteRetentionInDays", JSON_INTEGER},
+                                        {"enablePurgeProtection", JSON_TRUE},
+                                        {"enableRbacAuthorization", JSON_TRUE},
+                                        {"enableSoftDelete", JSON_TRUE},
+                                        {"networkAcls", JSON_OBJECT},
+                                        {NULL, JSON_NULL}};
+    if (typed(x, e, p, "properties", types))
         return -1;
     if (json_is_false(G(p, "enableSoftDelete")))
         return deploy_bad(x, e, "BadParameter", "properties.enableSoftDelete",
@@ -638,23 +668,19 @@ static int key_check(deploy *d, dres *x, cli_err *e)
     if (key_names(x->r->name, vault, sizeof(vault), key, sizeof(key)) ||
         cli_config_vault_name_check(vault, &ve))
         return deploy_bad(x, e, "InvalidTemplate", "name", "'%.100s' is not VAULT/KEY", x->r->name);
-    json_t *p = G(x->body, "properties");
-    if (keys_allowed(x, e, x->body, "", top, "a key"))
-        return -1;
-    if (p == NULL)
-        return 0;
-    if (!json_is_object(p))
-        return deploy_bad(x, e, "InvalidTemplate", "properties", "must be an object");
-    if (G(p, "rotationPolicy"))
+    json_t *p;
+    if (G(G(x->body, "properties"), "rotationPolicy"))
         return deploy_bad(x, e, "InvalidTemplate", "properties.rotationPolicy",
                           "is not supported in templates: set it with the keys API "
                           "(docs/keyvault.md)");
-    if (keys_allowed(x, e, p, "properties", props_ok, "a key") ||
-        typed(x, e, p, "properties", "kty", JSON_STRING, "a string") ||
-        typed(x, e, p, "properties", "keySize", JSON_INTEGER, "an integer") ||
-        typed(x, e, p, "properties", "keyOps", JSON_ARRAY, "an array") ||
-        typed(x, e, p, "properties", "curveName", JSON_STRING, "a string") ||
-        typed(x, e, p, "properties", "attributes", JSON_OBJECT, "an object"))
+    if (body_checked(x, e, top, "a key", props_ok, "a key", &p))
+        return -1;
+    if (p == NULL)
+        return 0;
+    static const member_type types[] = {{"kty", JSON_STRING},        {"keySize", JSON_INTEGER},
+                                        {"keyOps", JSON_ARRAY},      {"curveName", JSON_STRING},
+                                        {"attributes", JSON_OBJECT}, {NULL, JSON_NULL}};
+    if (typed(x, e, p, "properties", types))
         return -1;
     json_t *kty = G(p, "kty");
     if (json_is_string(kty) && !deploy_unknown(x, "properties.kty")) {
@@ -667,7 +693,8 @@ static int key_check(deploy *d, dres *x, cli_err *e)
     }
     json_t *a = G(p, "attributes");
     if (a && (keys_allowed(x, e, a, "properties.attributes", attrs_ok, "a key's attributes") ||
-              typed(x, e, a, "properties.attributes", "enabled", JSON_TRUE, "true or false")))
+              typed(x, e, a, "properties.attributes",
+                    (const member_type[]){{"enabled", JSON_TRUE}, {NULL, JSON_NULL}})))
         return -1;
     return 0;
 }
@@ -921,8 +948,10 @@ static int reg_check(deploy *d, dres *x, cli_err *e)
                                            NULL};
     static const char *const enc_ok[] = {"status", "keyVaultProperties", NULL};
     static const char *const kvp_ok[] = {"keyIdentifier", "identity", NULL};
+    json_t *p;
     common_notes(d, x);
-    if (keys_allowed(x, e, x->body, "", top, "a registry"))
+    if (body_checked(x, e, top, "a registry", props_ok, "coffer's registries (docs/templates.md)",
+                     &p))
         return -1;
     json_t *sku = G(G(x->body, "sku"), "name");
     if (!deploy_unknown(x, "sku.name") &&
@@ -954,15 +983,13 @@ static int reg_check(deploy *d, dres *x, cli_err *e)
                                   k);
         }
     }
-    json_t *p = G(x->body, "properties");
     if (p == NULL)
         return 0;
-    if (!json_is_object(p))
-        return deploy_bad(x, e, "InvalidTemplate", "properties", "must be an object");
-    if (keys_allowed(x, e, p, "properties", props_ok, "coffer's registries (docs/templates.md)") ||
-        typed(x, e, p, "properties", "adminUserEnabled", JSON_TRUE, "true or false") ||
-        typed(x, e, p, "properties", "anonymousPullEnabled", JSON_TRUE, "true or false") ||
-        typed(x, e, p, "properties", "encryption", JSON_OBJECT, "an object"))
+    static const member_type types[] = {{"adminUserEnabled", JSON_TRUE},
+                                        {"anonymousPullEnabled", JSON_TRUE},
+                                        {"encryption", JSON_OBJECT},
+                                        {NULL, JSON_NULL}};
+    if (typed(x, e, p, "properties", types))
         return -1;
     json_t *enc = G(p, "encryption");
     if (enc) {
@@ -979,8 +1006,10 @@ static int reg_check(deploy *d, dres *x, cli_err *e)
             if (!json_is_object(kvp))
                 return deploy_bad(x, e, "InvalidTemplate", rel, "must be an object");
             if (keys_allowed(x, e, kvp, rel, kvp_ok, "keyVaultProperties") ||
-                typed(x, e, kvp, rel, "keyIdentifier", JSON_STRING, "a string") ||
-                typed(x, e, kvp, rel, "identity", JSON_STRING, "a string"))
+                typed(x, e, kvp, rel,
+                      (const member_type[]){{"keyIdentifier", JSON_STRING},
+                                            {"identity", JSON_STRING},
+                                            {NULL, JSON_NULL}}))
                 return -1;
             json_t *kid = G(kvp, "keyIdentifier");
             if (kid &&
