@@ -478,8 +478,14 @@ static int check_param(entry *p, const json_t *v, cli_err *e)
         if (!ok) {
             char *allowed = json_dumps(av, JSON_COMPACT), *given_s = json_dumps(v, JSON_ENCODE_ANY);
             char m[600];
+            /* a secure parameter's value never enters a message */
             snprintf(m, sizeof(m), "the value %.100s is not one of the allowed values %.300s",
-                     given_s ? given_s : "?", allowed ? allowed : "?");
+                     is_secure(p->type) ? "given"
+                     : given_s          ? given_s
+                                        : "?",
+                     is_secure(p->type) ? ""
+                     : allowed          ? allowed
+                                        : "?");
             free(allowed);
             free(given_s);
             return bad(e, path, "%s", m);
@@ -1024,7 +1030,11 @@ int tpl_outputs(tpl *t, json_t **out, cli_err *e)
             json_decref(o);
             return -1;
         }
-        json_object_set_new(o, k, json_pack("{s:s,s:o}", "type", type, "value", val));
+        json_t *one = json_pack("{s:s}", "type", type);
+        if (!is_secure(type)) /* as ARM: a secure output's value is not returned */
+            json_object_set(one, "value", val);
+        json_decref(val);
+        json_object_set_new(o, k, one);
     }
     *out = o;
     return 0;

@@ -244,3 +244,35 @@ Test(cli_template, expressions_in_property_names_and_escapes)
     json_decref(u);
     tpl_free(t);
 }
+
+Test(cli_template, secure_values_never_leave_the_template)
+{
+    const char *text = "{\"parameters\":{\"pw\":{\"type\":\"securestring\","
+                       "\"allowedValues\":[\"s3cret-a\",\"s3cret-b\"]}},\"resources\":[],"
+                       "\"outputs\":{\"o\":{\"type\":\"securestring\","
+                       "\"value\":\"[parameters('pw')]\"}}}";
+    cli_err e = {0};
+    tpl *t = NULL;
+    json_t *bad = json_pack("{s:s}", "pw", "typed-s3cret"),
+           *good = json_pack("{s:s}", "pw", "s3cret-a");
+    cr_assert_eq(tpl_parse(&t, text, strlen(text), &e), 0, "%s", e.msg);
+    cr_assert_eq(tpl_bind(t, NULL, bad, &site, &e), -1);
+    cr_expect(strstr(e.msg, "s3cret") == NULL, "the error shows a secure value: %s", e.msg);
+    tpl_free(t);
+    memset(&e, 0, sizeof(e));
+    cr_assert_eq(tpl_parse(&t, text, strlen(text), &e), 0, "%s", e.msg);
+    cr_assert_eq(tpl_bind(t, NULL, good, &site, &e), 0, "%s", e.msg);
+    json_t *ps = tpl_parameters(t), *outs = NULL;
+    char *dump = json_dumps(ps, 0);
+    cr_expect(strstr(dump, "s3cret") == NULL, "parameters show it: %s", dump);
+    free(dump);
+    cr_assert_eq(tpl_outputs(t, &outs, &e), 0, "%s", e.msg);
+    dump = json_dumps(outs, 0);
+    cr_expect_str_eq(dump, "{\"o\": {\"type\": \"securestring\"}}");
+    free(dump);
+    json_decref(ps);
+    json_decref(outs);
+    json_decref(bad);
+    json_decref(good);
+    tpl_free(t);
+}
