@@ -20,7 +20,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCmkStack } from './lib/cmk.mjs';
-import { cofferRunner } from './lib/cli.mjs';
+import { cofferRunner, stackEnv } from './lib/cli.mjs';
 import { buildImage, put } from './lib/images.mjs';
 import { tempDir } from './lib/oci.mjs';
 import { armId, TYPES } from './lib/arm.mjs';
@@ -51,17 +51,7 @@ describe('deployment templates', { timeout: 300000 }, () => {
   before(async () => {
     s = await startCmkStack();
     dir = tempDir('coffer-templates-');
-    env = {
-      PATH: process.env.PATH,
-      HOME: dir,
-      COFFER_CONFIG: join(dir, 'coffer.config'),
-      COFFER_URL: s.mgmtUrl,
-      COFFER_TOKEN: s.adminToken,
-      COFFER_VAULT_URL: s.kv.url,
-      COFFER_VAULT_TOKEN: s.kv.adminToken,
-      COFFER_VAULT_CA: s.caPath,
-    };
-    writeFileSync(env.COFFER_CONFIG, '');
+    env = stackEnv(s, dir);
     sub = ok(['account', 'show', '--query', 'id', '-o', 'tsv']).out.trim();
     ok(['group', 'create', '-n', G, '-l', 'westeurope']);
     layout = await buildImage({
