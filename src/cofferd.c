@@ -15,7 +15,7 @@
  *           [--issuer URL] [--tenant UUID] [--subscription UUID] [--default-group NAME]
  *           [--vault-ca FILE] [--key-check-interval SECONDS] [--vault-timeout SECONDS]
  *           [--registry NAME]... [--login-domain DOMAIN] [--service NAME]
- *           [--upload-ttl SECONDS]
+ *           [--upload-ttl SECONDS] [--task-tick SECONDS] [--test-clock-file FILE]
  *           [--threads N] [--idle-timeout SECONDS] [--log-level L]
  *           [--tls-cert FILE --tls-key FILE] [--data-tls-cert FILE --data-tls-key FILE]
  *           [--mgmt-tls-cert FILE --mgmt-tls-key FILE] [--insecure-plain-http]
@@ -71,6 +71,7 @@
 #include "registry/api.h"
 #include "registry/janitor.h"
 #include "registry/keyring.h"
+#include "registry/tasks.h"
 #include "store/arm.h"
 #include "store/db.h"
 #include "store/meta.h"
@@ -92,7 +93,7 @@ static void usage(FILE *f)
             "               [--default-group NAME] [--vault-ca FILE]\n"
             "               [--key-check-interval SECONDS] [--vault-timeout SECONDS]\n"
             "               [--registry NAME]... [--login-domain DOMAIN] [--service NAME]\n"
-            "               [--upload-ttl SECONDS]\n"
+            "               [--upload-ttl SECONDS] [--task-tick SECONDS]\n"
             "               [--threads N] [--idle-timeout SECONDS] [--log-level LEVEL]\n"
             "               [--tls-cert FILE --tls-key FILE] [--insecure-plain-http]\n"
             "               [--data-tls-cert FILE --data-tls-key FILE]\n"
@@ -144,6 +145,10 @@ static void usage(FILE *f)
             "                        only aud minted and accepted; default: the data plane's\n"
             "                        address, e.g. 127.0.0.1:5000)\n"
             "  --upload-ttl SECONDS  remove uploads idle this long (default 3600)\n"
+            "  --task-tick SECONDS   look for due scheduled tasks and expired task logs this\n"
+            "                        often (1..3600, default 10; docs/tasks.md)\n"
+            "  --test-clock-file FILE TEST ONLY: the tasks' clock (schedules, log retention)\n"
+            "                        is now + the seconds written in FILE\n"
             "  --threads N           worker threads (default 8)\n"
             "  --idle-timeout SECONDS close connections idle this long (default 300)\n"
             "  --log-level LEVEL     debug|info|warn|error (default info)\n"
@@ -341,7 +346,8 @@ int main(int argc, char **argv)
     const char *login_domain = NULL, *service = NULL;
     const char *registries[MAX_REGISTRIES];
     int nreg = 0;
-    unsigned long ttl = 3600, threads = 8, idle = 300;
+    unsigned long ttl = 3600, threads = 8, idle = 300, task_tick = 10;
+    const char *test_clock = NULL;
     int no_auth = 0, plain_ok = 0;
     tls_files shared = {0}, dtls = {0}, mtls = {0};
     s3_opts so = {0};
@@ -446,6 +452,13 @@ int main(int argc, char **argv)
                 fprintf(stderr, "cofferd: --upload-ttl wants 1..2592000 seconds\n");
                 return 2;
             }
+        } else if (strcmp(a, "--task-tick") == 0 && has) {
+            if (parse_uint(argv[++i], 1, 3600, &task_tick) != 0) {
+                fprintf(stderr, "cofferd: --task-tick wants 1..3600 seconds\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--test-clock-file") == 0 && has) {
+            test_clock = argv[++i];
         } else if (strcmp(a, "--threads") == 0 && has) {
             if (parse_uint(argv[++i], 1, 256, &threads) != 0) {
                 fprintf(stderr, "cofferd: --threads wants 1..256\n");
@@ -530,7 +543,7 @@ int main(int argc, char **argv)
     issuer *iss = NULL;
     char path[4096];
     char admin[MGMT_ADMIN_TOKEN_LEN + 1] = {0};
-    int keys_up = 0, meta_up = 0, janitor_up = 0, cmk_up = 0;
+    int keys_up = 0, meta_up = 0, janitor_up = 0, cmk_up = 0, tasks_up = 0;
     if (dtls.cert && http_tls_open(&tls[0], "data", dtls.cert, dtls.key, &e) != CF_OK)
         goto out;
     if (mtls.cert && dtls.cert == mtls.cert && dtls.key == mtls.key)
@@ -599,6 +612,12 @@ int main(int argc, char **argv)
     if (janitor_start((unsigned)ttl, &e) != CF_OK)
         goto out;
     janitor_up = 1;
+    if (test_clock)
+        cf_log(CF_LOG_WARN, "tasks run on a test clock (--test-clock-file): not for production",
+               "file", test_clock, NULL);
+    if (tasks_start((unsigned)task_tick, test_clock, &e) != CF_OK)
+        goto out;
+    tasks_up = 1;
 
     http_server_opts o = {
         .listen = listen,
@@ -691,6 +710,8 @@ out:
     issuer_set_default(NULL);
     issuer_free(iss);
     OPENSSL_cleanse(admin, sizeof(admin));
+    if (tasks_up)
+        tasks_stop();
     if (janitor_up)
         janitor_stop();
     uploads_shutdown();

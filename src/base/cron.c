@@ -14,8 +14,8 @@ typedef struct field {
 } field;
 
 static const field FIELDS[5] = {
-    {"minute", 0, 59}, {"hour", 0, 23}, {"day-of-month", 1, 31}, {"month", 1, 12},
-    {"day-of-week", 0, 7},
+    {"minute", 0, 59}, {"hour", 0, 23},       {"day-of-month", 1, 31},
+    {"month", 1, 12},  {"day-of-week", 0, 7},
 };
 
 /* A decimal number of at most 3 digits at s[*i]; -1 when none. */

@@ -3,7 +3,8 @@
  * expression of exactly five fields, in UTC, as ACR tasks' timer triggers
  * and crontab(5) write them:
  *
- *   minute (0-59)  hour (0-23)  day-of-month (1-31)  month (1-12)  day-of-week (0-7, 0 and 7 Sunday)
+ *   minute (0-59)  hour (0-23)  day-of-month (1-31)  month (1-12)  day-of-week (0-7, 0 and 7
+ * Sunday)
  *
  * A field is "*" or a comma list of items; an item is N, N-M, "*" / S,
  * N/S or N-M/S (S >= 1). Nothing else is accepted: no names (JAN, MON),

@@ -518,6 +518,9 @@ const cli_verb cli_acr_verbs[] = {
      "Change a registry's SKU, enable or disable its admin user or anonymous pull (Standard and "
      "Premium).",
      update_opts, run_update, "coffer acr update -n myregistry --admin-enabled true", NULL},
+    {"run", "Run a built-in command (purge) on a registry now and wait for it (docs/tasks.md).",
+     cli_acr_run_opts, cli_acr_run,
+     "coffer acr run -r myregistry --cmd \"acr purge --filter 'app:.*' --ago 7d --dry-run\"", NULL},
     {0},
 };
 

@@ -24,6 +24,8 @@ static const cli_group groups[] = {
     {"acr credential", "A registry's admin user.", cli_acr_credential_verbs},
     {"acr token", "Repository-scoped tokens of a registry.", cli_acr_token_verbs},
     {"acr token credential", "A token's passwords.", cli_acr_token_credential_verbs},
+    {"acr task", "A registry's tasks: built-in commands on a schedule, runs and their logs.",
+     cli_acr_task_verbs},
     {"keyvault", "Vaults, their access policies and soft delete (keyvaultd).", cli_keyvault_verbs},
     {"keyvault key", "Keys in a vault (keyvaultd).", cli_keyvault_key_verbs},
     {"keyvault network-rule", "A vault's network rules (keyvaultd).",

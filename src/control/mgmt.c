@@ -393,7 +393,7 @@ int mgmt_registry_route(http_req *r, const mgmt_scope *s, const char *name, cons
         tokens_handle(r, s, name, nrest >= 2 ? rest[1] : NULL, nrest == 3 ? rest[2] : NULL);
         return 1;
     }
-    return 0;
+    return tasks_route(r, s, name, rest, nrest);
 }
 
 static void dispatch(http_req *r)

@@ -110,4 +110,9 @@ cf_code registries_delete_one(const meta_registry *reg, cf_err *e);
 void tokens_handle(http_req *r, const mgmt_scope *s, const char *registry, const char *name,
                    const char *action);
 
+/* tasks.c: /registries/{registry}/tasks[/{t}[/run|runs]], /runs[/{id}[/log]],
+ * /scheduleRun; 0 when rest names none of them. */
+int tasks_route(http_req *r, const mgmt_scope *s, const char *registry, const char *const *rest,
+                int nrest);
+
 #endif

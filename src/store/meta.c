@@ -18,6 +18,7 @@
 #define CF_LOG_MOD "meta"
 #include "store/arm.h"
 #include "store/meta_int.h"
+#include "store/meta_tasks.h"
 
 #include <time.h>
 
@@ -152,6 +153,8 @@ static const db_migration migrations[] = {
      .n_add_columns = sizeof(v1_sqlite_added) / sizeof(v1_sqlite_added[0])},
     /* subscriptions, resource groups, placements (arm.c) */
     {.version = 2, .sqlite = arm_schema_sqlite, .postgres = arm_schema_postgres},
+    /* tasks and their runs (meta_tasks.c); 3-6 belong to other branches */
+    {.version = 7, .sqlite = meta_tasks_schema_sqlite, .postgres = meta_tasks_schema_postgres},
 };
 
 int meta_schema_version(void)

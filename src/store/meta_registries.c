@@ -314,6 +314,8 @@ static const char *const SQL_REG_DELETE[] = {
     "DELETE FROM blobs WHERE registry_id = ?1",
     "DELETE FROM repositories WHERE registry_id = ?1",
     "DELETE FROM uploads WHERE registry_id = ?1",
+    "DELETE FROM tasks WHERE registry_id = ?1",
+    "DELETE FROM task_runs WHERE registry_id = ?1",
     "DELETE FROM registry_identities WHERE registry_id = ?1",
     "DELETE FROM registries WHERE id = ?1",
 };
