@@ -521,6 +521,13 @@ const cli_verb cli_acr_verbs[] = {
     {"run", "Run a built-in command (purge) on a registry now and wait for it (docs/tasks.md).",
      cli_acr_run_opts, cli_acr_run,
      "coffer acr run -r myregistry --cmd \"acr purge --filter 'app:.*' --ago 7d --dry-run\"", NULL},
+    {"import",
+     "Import an image from another registry (verified by digest, sealed as it arrives) and wait "
+     "for it.",
+     cli_acr_import_opts, cli_acr_import,
+     "coffer acr import -n myregistry --source registry.example.com/library/app:1.0 --image "
+     "app:1.0",
+     NULL},
     {0},
 };
 

@@ -2,10 +2,10 @@
  * task.c -- `coffer acr task` and `coffer acr run` (docs/cli.md "acr
  * task", docs/tasks.md): a registry's tasks, shaped like az's.
  *
- *   acr task create -n T -r R --cmd "purge ..." [--schedule "0 3 * * *"] [--status Enabled|Disabled]
- *   acr task show|delete|run -n T -r R ; acr task list -r R
- *   acr task list-runs -r R [-n T] ; acr task logs -r R --run-id ID
- *   acr run -r R --cmd "purge ..."      (a quick run, as `az acr run --cmd`)
+ *   acr task create -n T -r R --cmd "purge ..." [--schedule "0 3 * * *"] [--status
+ * Enabled|Disabled] acr task show|delete|run -n T -r R ; acr task list -r R acr task list-runs -r R
+ * [-n T] ; acr task logs -r R --run-id ID acr run -r R --cmd "purge ..."      (a quick run, as `az
+ * acr run --cmd`)
  *
  * `task run` and `acr run` wait for the run and print it (runId, status);
  * `task logs` prints the run's log as text, as az does.
@@ -34,13 +34,14 @@ static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     char p[1024];
     const char *status = cli_args_get(a, "status"), *sched = cli_args_get(a, "schedule");
     if (status && strcasecmp(status, "Enabled") != 0 && strcasecmp(status, "Disabled") != 0)
-        return cli_usage(e, "argument --status: invalid choice '%.32s' (choose from 'Enabled', "
-                            "'Disabled')",
+        return cli_usage(e,
+                         "argument --status: invalid choice '%.32s' (choose from 'Enabled', "
+                         "'Disabled')",
                          status);
     if (tpath(c, a, "/tasks", cli_args_get(a, "name"), NULL, p, sizeof(p), e))
         return -1;
-    json_t *body = json_pack("{s:{s:s,s:s}}", "properties", "cmd", cli_args_get(a, "cmd"),
-                             "status", status ? status : "Enabled");
+    json_t *body = json_pack("{s:{s:s,s:s}}", "properties", "cmd", cli_args_get(a, "cmd"), "status",
+                             status ? status : "Enabled");
     if (sched)
         json_object_set_new(json_object_get(body, "properties"), "schedule", json_string(sched));
     int rc = cli_mgmt(c, "PUT", p, body, res, e);
@@ -116,6 +117,55 @@ int cli_acr_run(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     return rc;
 }
 
+/* Appends " NAME 'VALUE'" to cmd: quoted so the task's splitter reads one
+ * word (a value with both kinds of quote cannot be said). */
+static int add_word(char *cmd, size_t cap, const char *name, const char *v, cli_err *e)
+{
+    if (v == NULL)
+        return 0;
+    char q = strchr(v, '\'') ? '"' : '\'';
+    if (strchr(v, q))
+        return cli_usage(e, "argument %s: a value cannot hold both ' and \"", name);
+    size_t used = strlen(cmd);
+    if ((size_t)snprintf(cmd + used, cap - used, " %s %c%s%c", name, q, v, q) >= cap - used)
+        return cli_usage(e, "argument %s: too long", name);
+    return 0;
+}
+
+int cli_acr_import(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    char p[1024], cmd[2048] = "import";
+    const char *user = cli_args_get(a, "username"), *pw = cli_args_get(a, "password");
+    if ((user == NULL) != (pw == NULL))
+        return cli_usage(e, "give --username and --password together");
+    int rc = add_word(cmd, sizeof(cmd), "--source", cli_args_get(a, "source"), e) ||
+             add_word(cmd, sizeof(cmd), "--image", cli_args_get(a, "image"), e) ||
+             add_word(cmd, sizeof(cmd), "--username", user, e) ||
+             add_word(cmd, sizeof(cmd), "--password", pw, e);
+    if (rc == 0 && cli_registry_path(c, a, "name", 0, "/scheduleRun", p, sizeof(p), e))
+        rc = -1;
+    json_t *body = rc == 0 ? json_pack("{s:s}", "cmd", cmd) : NULL;
+    memset(cmd, 0, sizeof(cmd));
+    if (rc != 0)
+        return -1;
+    rc = cli_mgmt(c, "POST", p, body, res, e);
+    json_t *v = json_object_get(body, "cmd");
+    if (json_is_string(v))
+        memset((char *)json_string_value(v), 0, json_string_length(v));
+    json_decref(body);
+    return rc;
+}
+
+const cli_opt cli_acr_import_opts[] = {
+    {"name", "n", CLI_OPT_VALUE, 1, "REGISTRY"},
+    CLI_OPT_GROUP,
+    {"source", NULL, CLI_OPT_VALUE, 1, "HOST/REPO:TAG"},
+    {"image", "t", CLI_OPT_VALUE, 0, "REPO:TAG"},
+    {"username", "u", CLI_OPT_VALUE, 0, "USER"},
+    {"password", "p", CLI_OPT_VALUE, 0, "PASSWORD"},
+    {0},
+};
+
 const cli_opt cli_acr_run_opts[] = {
     {"registry", "r", CLI_OPT_VALUE, 1, "REGISTRY"},
     CLI_OPT_GROUP,
@@ -163,8 +213,12 @@ static const cli_column task_table[] = {
     {0},
 };
 static const cli_column run_table[] = {
-    {"RunId", "runId"},   {"Task", "task"},          {"Status", "status"},
-    {"Trigger", "trigger"}, {"Started", "createTime"}, {"Finished", "finishTime"},
+    {"RunId", "runId"},
+    {"Task", "task"},
+    {"Status", "status"},
+    {"Trigger", "trigger"},
+    {"Started", "createTime"},
+    {"Finished", "finishTime"},
     {0},
 };
 
@@ -176,8 +230,8 @@ const cli_verb cli_acr_task_verbs[] = {
      "coffer acr task create -n nightly-purge -r myregistry --schedule \"0 3 * * *\" --cmd "
      "\"acr purge --filter 'app:.*' --ago 30d --untagged\"",
      NULL},
-    {"show", "Show a task.", task_opts, run_show, "coffer acr task show -n nightly-purge -r myregistry",
-     NULL},
+    {"show", "Show a task.", task_opts, run_show,
+     "coffer acr task show -n nightly-purge -r myregistry", NULL},
     {"list", "List a registry's tasks.", list_opts, run_list, "coffer acr task list -r myregistry",
      task_table},
     {"delete", "Delete a task (its runs' logs stay until they expire).", task_opts, run_delete,

@@ -46,6 +46,9 @@ extern const cli_verb cli_acr_task_verbs[];
 /* task.c: `acr run` (in the acr group's table) */
 extern const cli_opt cli_acr_run_opts[];
 int cli_acr_run(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e);
+/* task.c: `acr import` (a quick run of the import command) */
+extern const cli_opt cli_acr_import_opts[];
+int cli_acr_import(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e);
 extern const cli_verb cli_keyvault_verbs[];
 extern const cli_verb cli_keyvault_key_verbs[];
 extern const cli_verb cli_keyvault_network_rule_verbs[];

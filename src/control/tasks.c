@@ -44,13 +44,14 @@ static json_t *task_json(const meta_registry *reg, const meta_task *t)
     if (t->next_run)
         ctl_rfc3339(next, sizeof(next), t->next_run);
     json_t *props =
-        json_pack("{s:s,s:s,s:s,s:s}", "status", t->enabled ? "Enabled" : "Disabled", "cmd",
-                  t->cmd, "creationDate", created, "provisioningState", "Succeeded");
+        json_pack("{s:s,s:s,s:s,s:s}", "status", t->enabled ? "Enabled" : "Disabled", "cmd", t->cmd,
+                  "creationDate", created, "provisioningState", "Succeeded");
     if (props == NULL)
         return NULL;
     json_object_set_new(props, "schedule", t->schedule[0] ? json_string(t->schedule) : json_null());
     json_object_set_new(props, "nextRunTime", next[0] ? json_string(next) : json_null());
-    json_object_set_new(props, "runInProgress", t->run_id[0] ? json_string(t->run_id) : json_null());
+    json_object_set_new(props, "runInProgress",
+                        t->run_id[0] ? json_string(t->run_id) : json_null());
     return json_pack("{s:s,s:s,s:s,s:o}", "id", id, "name", t->name, "type",
                      "Microsoft.ContainerRegistry/registries/tasks", "properties", props);
 }
@@ -61,11 +62,11 @@ static json_t *run_json(const meta_registry *reg, const meta_task_run *r)
     ctl_rfc3339(created, sizeof(created), r->created_at);
     if (r->finished_at)
         ctl_rfc3339(finished, sizeof(finished), r->finished_at);
-    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "runId", r->run_id, "status",
-                          r->status, "cmd", r->cmd, "trigger", r->trigger, "registry", reg->name,
-                          "createTime", created, "logSize", (json_int_t)r->log_size,
-                          "logRetentionHours",
-                          (json_int_t)((reg->cmk ? TASKS_RETENTION_CMK : TASKS_RETENTION) / 3600));
+    json_t *j =
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "runId", r->run_id, "status", r->status,
+                  "cmd", r->cmd, "trigger", r->trigger, "registry", reg->name, "createTime",
+                  created, "logSize", (json_int_t)r->log_size, "logRetentionHours",
+                  (json_int_t)((reg->cmk ? TASKS_RETENTION_CMK : TASKS_RETENTION) / 3600));
     if (j == NULL)
         return NULL;
     json_object_set_new(j, "task", r->task[0] ? json_string(r->task) : json_null());
@@ -77,8 +78,8 @@ static json_t *run_json(const meta_registry *reg, const meta_task_run *r)
 static void fail_key(http_req *r, const meta_registry *reg, const cf_err *e, const char *what)
 {
     if (e->code == CF_EUNAVAIL || e->code == CF_EDENIED) {
-        mgmt_fail(r, 409, "KeyUnavailable",
-                  "The key of registry %s is not available, so %s: %s", reg->name, what, e->msg);
+        mgmt_fail(r, 409, "KeyUnavailable", "The key of registry %s is not available, so %s: %s",
+                  reg->name, what, e->msg);
         return;
     }
     mgmt_fail_err(r, e, what);
@@ -136,7 +137,7 @@ static void task_put(http_req *r, const meta_registry *reg, const char *name)
         mgmt_fail(r, 400, "InvalidRequest", "properties.cmd (the command to run) is required.");
         goto out;
     }
-    if (tasks_cmd_check(cmd, NULL, &e) != CF_OK) {
+    if (tasks_cmd_check(cmd, NULL, 1, &e) != CF_OK) {
         fail_cmd(r, &e);
         goto out;
     }
@@ -302,8 +303,7 @@ static void runs_handle(http_req *r, const meta_registry *reg, const char *id, c
             mgmt_fail(r, 404, "ResourceNotFound",
                       "The run '%.32s' was not found in registry '%s' (logs are kept %d hours "
                       "on this registry).",
-                      id, reg->name,
-                      (reg->cmk ? TASKS_RETENTION_CMK : TASKS_RETENTION) / 3600);
+                      id, reg->name, (reg->cmk ? TASKS_RETENTION_CMK : TASKS_RETENTION) / 3600);
         else
             mgmt_fail_err(r, &e, "run lookup");
         return;

@@ -5,8 +5,10 @@
 #include "registry/content.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "base/log.h"
 #include "registry/manifest.h"
@@ -58,5 +60,98 @@ cf_code content_manifest_delete(const char *reg_id, const char *repo, const oci_
             cf_log(CF_LOG_WARN, "cannot remove manifest file", "error", fe.msg, NULL);
     }
     objects_unlock(d);
+    return rc;
+}
+
+static void digest_of(oci_digest *out, oci_alg alg, const void *data, size_t len)
+{
+    unsigned char raw[64];
+    if (alg == OCI_ALG_SHA512)
+        SHA512(data, len, raw);
+    else
+        SHA256(data, len, raw);
+    oci_digest_from_raw(out, alg, raw);
+}
+
+cf_code content_manifest_store(content_manifest_stored *out, content_fail *fail, const char *reg_id,
+                               const char *repo, const char *tag, const seal_kek *kek,
+                               const void *data, size_t len, const char *content_type,
+                               const oci_digest *want, cf_err *e)
+{
+    manifest m;
+    memset(out, 0, sizeof(*out));
+    *fail = CONTENT_FAIL_INVALID;
+    cf_code rc = manifest_parse(&m, data, len, content_type, e);
+    if (rc != CF_OK) {
+        manifest_free(&m);
+        return rc;
+    }
+    oci_digest *d = &out->digest;
+    digest_of(d, want ? want->alg : OCI_ALG_SHA256, data, len);
+    if (want && strcmp(d->text, want->text) != 0) {
+        manifest_free(&m);
+        *fail = CONTENT_FAIL_DIGEST;
+        return cf_err_set(e, CF_EINVAL, "manifest digest does not match the reference");
+    }
+    *fail = CONTENT_FAIL_STORE;
+    const char **refs = calloc(m.nrefs ? m.nrefs : 1, sizeof(*refs));
+    int *is_manifest = calloc(m.nrefs ? m.nrefs : 1, sizeof(*is_manifest));
+    if (refs == NULL || is_manifest == NULL) {
+        rc = cf_err_set(e, CF_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < m.nrefs; i++) {
+        const manifest_ref *mr = &m.refs[i];
+        refs[i] = mr->digest.text;
+        is_manifest[i] = mr->is_manifest;
+        if (mr->foreign)
+            continue;
+        cf_err re = {0};
+        if (mr->is_manifest) {
+            meta_manifest mm;
+            rc = meta_manifest_get(&mm, reg_id, repo, mr->digest.text, &re);
+        } else {
+            rc = meta_blob_stat(reg_id, repo, mr->digest.text, NULL, &re);
+        }
+        if (rc == CF_ENOTFOUND) {
+            *fail = CONTENT_FAIL_REF;
+            rc = cf_err_set(e, CF_ENOTFOUND, "%s %s unknown to the repository",
+                            mr->is_manifest ? "manifest" : "blob", mr->digest.text);
+            goto out;
+        }
+        if (rc != CF_OK) {
+            rc = cf_err_set(e, re.code, "%s", re.msg);
+            goto out;
+        }
+    }
+    objects_lock(d);
+    rc = objects_put_small(reg_id, d, kek, data, len, e);
+    if (rc == CF_OK) {
+        meta_manifest_put_args a = {
+            .reg = reg_id,
+            .repo = repo,
+            .digest = d->text,
+            .media_type = m.media_type,
+            .artifact_type = m.artifact_type,
+            .subject = m.has_subject ? m.subject.text : NULL,
+            .size = (int64_t)len,
+            .tag = tag,
+            .nrefs = m.nrefs,
+            .ref_digests = refs,
+            .ref_is_manifest = is_manifest,
+        };
+        rc = meta_manifest_put(&a, e);
+    }
+    objects_unlock(d);
+    if (rc == CF_OK) {
+        *fail = CONTENT_FAIL_NONE;
+        out->has_subject = m.has_subject;
+        if (m.has_subject)
+            out->subject = m.subject;
+    }
+out:
+    free(refs);
+    free(is_manifest);
+    manifest_free(&m);
     return rc;
 }

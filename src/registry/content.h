@@ -30,4 +30,26 @@ cf_code content_manifest_read(const char *reg_id, const seal_kek *kek, const oci
 cf_code content_manifest_delete(const char *reg_id, const char *repo, const oci_digest *d,
                                 cf_err *e);
 
+/* Storing a manifest's bytes as repo's manifest (tag may be NULL): parse
+ * and validate, check its digest (want, when not NULL: the bytes must
+ * hash to it), check that what it references is in the repository, seal
+ * it and record it. The data plane's PUT and a task's import both go
+ * through here. On failure *fail says what the client did wrong. */
+typedef enum {
+    CONTENT_FAIL_NONE = 0,
+    CONTENT_FAIL_INVALID, /* not a manifest coffer accepts (e: CF_EINVAL / CF_ETOOBIG) */
+    CONTENT_FAIL_DIGEST,  /* the bytes do not hash to want */
+    CONTENT_FAIL_REF,     /* a blob or manifest it references is unknown */
+    CONTENT_FAIL_STORE,   /* the store failed (e) */
+} content_fail;
+typedef struct content_manifest_stored {
+    oci_digest digest;
+    int has_subject;
+    oci_digest subject;
+} content_manifest_stored;
+cf_code content_manifest_store(content_manifest_stored *out, content_fail *fail, const char *reg_id,
+                               const char *repo, const char *tag, const seal_kek *kek,
+                               const void *data, size_t len, const char *content_type,
+                               const oci_digest *want, cf_err *e);
+
 #endif

@@ -151,16 +151,6 @@ static void manifest_delete(rq *q)
     api_respond(q, http_resp_new(202));
 }
 
-static void digest_of(oci_digest *out, oci_alg alg, const void *data, size_t len)
-{
-    unsigned char raw[64];
-    if (alg == OCI_ALG_SHA512)
-        SHA512(data, len, raw);
-    else
-        SHA256(data, len, raw);
-    oci_digest_from_raw(out, alg, raw);
-}
-
 static void manifest_put_end(http_req *r)
 {
     rq *q = r->user;
@@ -168,91 +158,31 @@ static void manifest_put_end(http_req *r)
         api_fail(q, 413, "MANIFEST_INVALID", "manifest larger than %u bytes", MANIFEST_MAX_SIZE);
         return;
     }
-    manifest m;
     cf_err e = {0};
-    const char *ctype = http_req_header(r, "Content-Type");
-    if (manifest_parse(&m, r->body.data, r->body.len, ctype, &e) != CF_OK) {
-        manifest_free(&m);
-        if (e.code == CF_ETOOBIG)
-            api_fail(q, 413, "MANIFEST_INVALID", "%s", e.msg);
+    content_fail fail;
+    content_manifest_stored st;
+    if (content_manifest_store(&st, &fail, q->reg.id, q->repo, q->ref.is_digest ? NULL : q->ref.tag,
+                               &q->kek, r->body.data, r->body.len,
+                               http_req_header(r, "Content-Type"),
+                               q->ref.is_digest ? &q->ref.digest : NULL, &e) != CF_OK) {
+        if (fail == CONTENT_FAIL_INVALID)
+            api_fail(q, e.code == CF_ETOOBIG ? 413 : 400, "MANIFEST_INVALID", "%s", e.msg);
+        else if (fail == CONTENT_FAIL_DIGEST)
+            api_fail(q, 400, "DIGEST_INVALID", "%s", e.msg);
+        else if (fail == CONTENT_FAIL_REF)
+            api_fail(q, 400, "MANIFEST_BLOB_UNKNOWN", "%s", e.msg);
         else
-            api_fail(q, 400, "MANIFEST_INVALID", "%s", e.msg);
+            api_fail_err(q, &e, "store manifest");
         return;
-    }
-    oci_digest d;
-    digest_of(&d, q->ref.is_digest ? q->ref.digest.alg : OCI_ALG_SHA256, r->body.data, r->body.len);
-    if (q->ref.is_digest && strcmp(d.text, q->ref.digest.text) != 0) {
-        manifest_free(&m);
-        api_fail(q, 400, "DIGEST_INVALID", "manifest digest does not match the reference");
-        return;
-    }
-    const char **refs = calloc(m.nrefs ? m.nrefs : 1, sizeof(*refs));
-    int *is_manifest = calloc(m.nrefs ? m.nrefs : 1, sizeof(*is_manifest));
-    if (refs == NULL || is_manifest == NULL) {
-        free(refs);
-        free(is_manifest);
-        manifest_free(&m);
-        api_fail(q, 500, "UNKNOWN", "out of memory");
-        return;
-    }
-    cf_code rc = CF_OK;
-    for (size_t i = 0; i < m.nrefs; i++) {
-        const manifest_ref *mr = &m.refs[i];
-        refs[i] = mr->digest.text;
-        is_manifest[i] = mr->is_manifest;
-        if (mr->foreign)
-            continue;
-        if (mr->is_manifest) {
-            meta_manifest mm;
-            rc = meta_manifest_get(&mm, q->reg.id, q->repo, mr->digest.text, &e);
-        } else {
-            rc = meta_blob_stat(q->reg.id, q->repo, mr->digest.text, NULL, &e);
-        }
-        if (rc == CF_ENOTFOUND) {
-            api_fail(q, 400, "MANIFEST_BLOB_UNKNOWN", "%s %s unknown to the repository",
-                     mr->is_manifest ? "manifest" : "blob", mr->digest.text);
-            goto out;
-        }
-        if (rc != CF_OK) {
-            api_fail_err(q, &e, "manifest references");
-            goto out;
-        }
-    }
-    objects_lock(&d);
-    rc = objects_put_small(q->reg.id, &d, &q->kek, r->body.data, r->body.len, &e);
-    if (rc == CF_OK) {
-        meta_manifest_put_args a = {
-            .reg = q->reg.id,
-            .repo = q->repo,
-            .digest = d.text,
-            .media_type = m.media_type,
-            .artifact_type = m.artifact_type,
-            .subject = m.has_subject ? m.subject.text : NULL,
-            .size = (int64_t)r->body.len,
-            .tag = q->ref.is_digest ? NULL : q->ref.tag,
-            .nrefs = m.nrefs,
-            .ref_digests = refs,
-            .ref_is_manifest = is_manifest,
-        };
-        rc = meta_manifest_put(&a, &e);
-    }
-    objects_unlock(&d);
-    if (rc != CF_OK) {
-        api_fail_err(q, &e, "store manifest");
-        goto out;
     }
     http_resp *resp = http_resp_new(201);
     char loc[API_NAME_MAX + OCI_DIGEST_MAX + 24];
-    snprintf(loc, sizeof(loc), "/v2/%s/manifests/%s", q->name, d.text);
+    snprintf(loc, sizeof(loc), "/v2/%s/manifests/%s", q->name, st.digest.text);
     http_resp_header(resp, "Location", loc);
-    http_resp_header(resp, "Docker-Content-Digest", d.text);
-    if (m.has_subject)
-        http_resp_header(resp, "OCI-Subject", m.subject.text);
+    http_resp_header(resp, "Docker-Content-Digest", st.digest.text);
+    if (st.has_subject)
+        http_resp_header(resp, "OCI-Subject", st.subject.text);
     api_respond(q, resp);
-out:
-    free(refs);
-    free(is_manifest);
-    manifest_free(&m);
 }
 
 void api_manifest(rq *q)

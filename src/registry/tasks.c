@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "crypto/digest.h"
 #include "registry/content.h"
+#include "registry/import.h"
 #include "registry/keyring.h"
 #include "store/objects.h"
 
@@ -77,8 +78,7 @@ static cf_code split(words *ws, const char *cmd, cf_err *e)
                 while (i < len && cmd[i] != q)
                     ws->buf[o++] = cmd[i++];
                 if (i == len)
-                    return cf_err_set(e, CF_EINVAL, "the command has an unterminated %c quote",
-                                      q);
+                    return cf_err_set(e, CF_EINVAL, "the command has an unterminated %c quote", q);
                 i++;
             } else if ((unsigned char)cmd[i] < 0x20) {
                 return cf_err_set(e, CF_EINVAL, "the command has a control character");
@@ -202,13 +202,35 @@ static cf_code parse_purge(purge_args *p, words *ws, int first, cf_err *e)
     return rc;
 }
 
+/* import's words into a (pointers into ws). */
+static cf_code parse_import(import_args *a, words *ws, int first, cf_err *e)
+{
+    memset(a, 0, sizeof(*a));
+    for (int i = first; i < ws->n; i++) {
+        const char *w = ws->w[i], *v = i + 1 < ws->n ? ws->w[i + 1] : NULL;
+        const char **slot = strcmp(w, "--source") == 0     ? &a->source
+                            : strcmp(w, "--image") == 0    ? &a->image
+                            : strcmp(w, "-t") == 0         ? &a->image
+                            : strcmp(w, "--username") == 0 ? &a->username
+                            : strcmp(w, "-u") == 0         ? &a->username
+                            : strcmp(w, "--password") == 0 ? &a->password
+                            : strcmp(w, "-p") == 0         ? &a->password
+                                                           : NULL;
+        if (slot == NULL || v == NULL)
+            return cf_err_set(e, CF_EINVAL, "import: unknown or incomplete argument '%.64s'", w);
+        *slot = v;
+        i++;
+    }
+    return import_check(a, e);
+}
+
 /* The command's first word after an optional "acr". */
 static int command_start(const words *ws)
 {
     return ws->n > 0 && strcmp(ws->w[0], "acr") == 0 ? 1 : 0;
 }
 
-cf_code tasks_cmd_check(const char *cmd, const char **kind, cf_err *e)
+cf_code tasks_cmd_check(const char *cmd, const char **kind, int stored, cf_err *e)
 {
     words *ws = malloc(sizeof(*ws));
     if (ws == NULL)
@@ -227,11 +249,21 @@ cf_code tasks_cmd_check(const char *cmd, const char **kind, cf_err *e)
         if (rc == CF_OK && kind)
             *kind = "purge";
     } else if (rc == CF_OK && strcmp(ws->w[s], "import") == 0) {
-        rc = cf_err_set(e, CF_EUNSUPPORTED, "the import command is not available in this version");
+        import_args ia;
+        rc = parse_import(&ia, ws, s + 1, e);
+        if (rc == CF_OK && stored && ia.password)
+            rc = cf_err_set(e, CF_EINVAL,
+                            "a task stores its command: give a password to an import only in a "
+                            "quick run (coffer acr import, coffer acr run), never in a task");
+        if (rc == CF_OK && kind)
+            *kind = "import";
     } else if (rc == CF_OK) {
-        rc = cf_err_set(e, CF_EINVAL, "unknown command '%.64s': the built-in command is purge",
+        rc = cf_err_set(e, CF_EINVAL,
+                        "unknown command '%.64s': the built-in commands are purge and import",
                         ws->w[s]);
     }
+    if (ws)
+        OPENSSL_cleanse(ws, sizeof(*ws));
     free(ws);
     return rc;
 }
@@ -349,8 +381,7 @@ static cf_code run_purge(const meta_registry *reg, const purge_args *p, int64_t 
     cf_code rc = meta_purge_tags(reg->id, on_tag, &pr, e);
     for (size_t i = 0; rc == CF_OK && i < pr.n; i++) {
         cf_err de = {0};
-        if (!p->dry_run &&
-            meta_tag_delete(reg->id, pr.v[i].repo, pr.v[i].tag, &de) != CF_OK) {
+        if (!p->dry_run && meta_tag_delete(reg->id, pr.v[i].repo, pr.v[i].tag, &de) != CF_OK) {
             if (de.code == CF_ENOTFOUND)
                 continue; /* deleted meanwhile */
             cf_buf_appendf(log, NULL, "Cannot delete tag %s:%s: %s\n", pr.v[i].repo, pr.v[i].tag,
@@ -430,7 +461,7 @@ cf_code tasks_run(meta_task_run *out, const meta_registry *reg, const char *task
     snprintf(out->status, sizeof(out->status), "Running");
     out->created_at = now;
     const char *kind = "purge";
-    cf_code rc = tasks_cmd_check(cmd, &kind, e);
+    cf_code rc = tasks_cmd_check(cmd, &kind, 0, e);
     if (rc != CF_OK)
         goto out;
     snprintf(out->cmd, sizeof(out->cmd), "%s", kind);
@@ -438,9 +469,8 @@ cf_code tasks_run(meta_task_run *out, const meta_registry *reg, const char *task
     if ((rc = keyring_kek(&kek, reg, e)) != CF_OK)
         goto out;
     have_kek = 1;
-    if (task &&
-        (rc = meta_task_claim(reg->id, task, out->run_id, now, now - TASKS_CLAIM_LEASE, due, next,
-                              e)) != CF_OK)
+    if (task && (rc = meta_task_claim(reg->id, task, out->run_id, now, now - TASKS_CLAIM_LEASE, due,
+                                      next, e)) != CF_OK)
         goto out;
     claimed = task != NULL;
     if ((rc = meta_task_run_put(out, e)) != CF_OK)
@@ -458,8 +488,13 @@ cf_code tasks_run(meta_task_run *out, const meta_registry *reg, const char *task
     cf_buf_appendf(&log, NULL, "run %s of %s on registry %s, trigger %s\n", out->run_id,
                    task ? task : "a quick run", reg->name, trigger);
     cf_err ce = {0};
-    cf_code cr = parse_purge(pa, ws, command_start(ws) + 1, &ce);
-    if (cr == CF_OK) {
+    cf_code cr;
+    if (strcmp(kind, "import") == 0) {
+        import_args ia;
+        cr = parse_import(&ia, ws, command_start(ws) + 1, &ce);
+        if (cr == CF_OK)
+            cr = import_run(reg, &kek, &ia, &log, &ce);
+    } else if ((cr = parse_purge(pa, ws, command_start(ws) + 1, &ce)) == CF_OK) {
         cr = run_purge(reg, pa, now, &log, &ce);
         purge_args_free(pa);
     }
@@ -479,8 +514,8 @@ cf_code tasks_run(meta_task_run *out, const meta_registry *reg, const char *task
     cf_err fe = {0};
     if (meta_task_run_put(out, &fe) != CF_OK && rc == CF_OK)
         rc = cf_err_set(e, fe.code, "%s", fe.msg);
-    cf_log(CF_LOG_INFO, "task run finished", "registry", reg->name, "run_id", out->run_id,
-           "status", out->status, NULL);
+    cf_log(CF_LOG_INFO, "task run finished", "registry", reg->name, "run_id", out->run_id, "status",
+           out->status, NULL);
 out:
     if (rc != CF_OK && recorded) {
         snprintf(out->status, sizeof(out->status), "Failed");

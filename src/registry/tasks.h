@@ -19,6 +19,12 @@
  * data plane's own delete (content.h, meta_tag_delete): purge removes
  * tags and manifests, never blobs; garbage collection reclaims those.
  *
+ *   import --source [SCHEME://]HOST/REPO[:TAG|@DIGEST] [--image REPO[:TAG]]
+ *          [--username U --password P]
+ *
+ * (ACR's az acr import; import.h.) A password is accepted only in a quick
+ * run, never in a stored task's command.
+ *
  * One run per task at a time (meta_tasks.h's claim). A run's log is held
  * in memory while it runs (at most TASKS_LOG_MAX bytes) and then sealed
  * as the object registries/<id>/tasklogs/<run id> with the registry's
@@ -54,8 +60,9 @@ void tasks_stop(void);
 int64_t tasks_now(void);
 
 /* Checks a command: CF_EINVAL with a message saying what is wrong;
- * *kind (may be NULL) receives its name ("purge"). */
-cf_code tasks_cmd_check(const char *cmd, const char **kind, cf_err *e);
+ * *kind (may be NULL) receives its name ("purge", "import"). stored: the
+ * command of a task (kept in the database), where no password may be. */
+cf_code tasks_cmd_check(const char *cmd, const char **kind, int stored, cf_err *e);
 
 /* Runs cmd on registry reg now, to the end: as task `task` (NULL: a
  * quick run) after claiming it (CF_ECONFLICT while another run of it

@@ -39,7 +39,8 @@ const char meta_tasks_schema_postgres[] =
     "CREATE INDEX task_runs_created ON task_runs (registry_id, created_at);";
 #undef T
 
-#define TASK_COLS "registry_id, name, cmd, schedule, status, created_at, next_run, run_id, run_since"
+#define TASK_COLS                                                                                  \
+    "registry_id, name, cmd, schedule, status, created_at, next_run, run_id, run_since"
 
 static void task_row(meta_task *t, db_stmt *st)
 {
@@ -278,10 +279,9 @@ static cf_code each_run(db_stmt *st, int (*fn)(void *cls, const meta_task_run *r
     return rc < 0 ? (cf_code)rc : CF_OK;
 }
 
-static const char SQL_RUN_EACH[] =
-    "SELECT " RUN_COLS " FROM task_runs WHERE registry_id = ?1"
-    " AND (CAST(?2 AS TEXT) IS NULL OR task = CAST(?2 AS TEXT))"
-    " ORDER BY created_at DESC, run_id DESC LIMIT ?3";
+static const char SQL_RUN_EACH[] = "SELECT " RUN_COLS " FROM task_runs WHERE registry_id = ?1"
+                                   " AND (CAST(?2 AS TEXT) IS NULL OR task = CAST(?2 AS TEXT))"
+                                   " ORDER BY created_at DESC, run_id DESC LIMIT ?3";
 
 cf_code meta_task_run_each(const char *reg, const char *task, int64_t n,
                            int (*fn)(void *cls, const meta_task_run *r), void *cls, cf_err *e)
@@ -298,8 +298,7 @@ static const char SQL_RUN_OLDER[] = "SELECT " RUN_COLS " FROM task_runs WHERE re
                                     " AND created_at < ?2 ORDER BY created_at LIMIT ?3";
 
 cf_code meta_task_run_each_older(const char *reg, int64_t before, int64_t n,
-                                 int (*fn)(void *cls, const meta_task_run *r), void *cls,
-                                 cf_err *e)
+                                 int (*fn)(void *cls, const meta_task_run *r), void *cls, cf_err *e)
 {
     META_CONN(c);
     META_STMT(st, c, SQL_RUN_OLDER);
@@ -309,8 +308,7 @@ cf_code meta_task_run_each_older(const char *reg, int64_t before, int64_t n,
     return each_run(st, fn, cls, e);
 }
 
-static const char SQL_RUN_DELETE[] =
-    "DELETE FROM task_runs WHERE registry_id = ?1 AND run_id = ?2";
+static const char SQL_RUN_DELETE[] = "DELETE FROM task_runs WHERE registry_id = ?1 AND run_id = ?2";
 
 cf_code meta_task_run_delete(const char *reg, const char *run_id, cf_err *e)
 {

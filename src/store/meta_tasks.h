@@ -38,7 +38,7 @@ typedef struct meta_task {
     char schedule[260]; /* "" when none */
     int enabled;
     int64_t created_at;
-    int64_t next_run; /* 0: none */
+    int64_t next_run;             /* 0: none */
     char run_id[META_RUN_ID_MAX]; /* the run holding the claim; "" when none */
     int64_t run_since;
 } meta_task;
@@ -65,10 +65,10 @@ cf_code meta_task_each_due(int64_t now, int (*fn)(void *cls, const meta_task *t)
 typedef struct meta_task_run {
     char registry_id[META_ID_LEN + 1];
     char run_id[META_RUN_ID_MAX];
-    char task[64]; /* "" for a quick run */
-    char cmd[16];  /* purge | import */
-    char trigger[16]; /* Manual | Timer */
-    char status[16];  /* Running | Succeeded | Failed */
+    char task[64];                   /* "" for a quick run */
+    char cmd[16];                    /* purge | import */
+    char trigger[16];                /* Manual | Timer */
+    char status[16];                 /* Running | Succeeded | Failed */
     int64_t created_at, finished_at; /* finished 0 while running */
     int64_t log_size;
 } meta_task_run;

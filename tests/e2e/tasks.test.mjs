@@ -12,7 +12,11 @@
 //     on a CMK registry whose key is revoked `task logs` answers
 //     KeyUnavailable, and reads again once the key is back;
 //   - retention with the test clock: 24 hours on a CMK registry, 30 days
-//     otherwise, logs and runs then gone.
+//     otherwise, logs and runs then gone;
+//   - import (`coffer acr import`, and as a task's command) from Debian's
+//     docker-registry and from a second cofferd that wants the token flow
+//     with credentials: pulled back bit-identical with skopeo, by tag and
+//     by digest, no blob's bytes at rest in plaintext.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync, mkdtempSync } from 'node:fs';
@@ -22,7 +26,8 @@ import { startCmkStack, waitFor, sleep } from './lib/cmk.mjs';
 import { cofferRunner, stackEnv } from './lib/cli.mjs';
 import { buildImage, put, skopeo, readLayout } from './lib/images.mjs';
 import { objectKeys, objectGet } from './lib/objects.mjs';
-import { metaBytes } from './lib/daemons.mjs';
+import { metaBytes, startCofferd } from './lib/daemons.mjs';
+import { startDistribution } from './lib/oci.mjs';
 
 const DAY = 86400;
 
@@ -199,5 +204,84 @@ describe('tasks', { timeout: 300000 }, () => {
     assert.deepEqual(objectKeys(s.dataDir, `registries/${plainId}/tasklogs/`), []);
     // the task itself stays
     assert.deepEqual(ok(['acr', 'task', 'list', '-r', PLAIN]).json.map((x) => x.name), ['purge-app']);
+  });
+
+  describe('import', () => {
+    let dist;
+    let src2;
+    let img;
+    let creds;
+    before(async () => {
+      dist = await startDistribution({ registry: 'dist' });
+      img = await buildImage({ tag: '1.0', layers: [
+        (x) => { put(x, 'etc/motd', 'imported image\n'); },
+        (x) => { put(x, 'data/blob.bin', Buffer.alloc(300000, 7)); },
+      ] });
+      await skopeo(['copy', '--preserve-digests', '--dest-tls-verify=false', `oci:${img}:1.0`,
+        `docker://${new URL(dist.url).host}/lib/hello:1.0`]);
+      // a second cofferd whose data plane authenticates (token flow)
+      src2 = await startCofferd({ auth: true });
+      const r = await fetch(`${src2.mgmtUrl}/registries/srcreg01`, { method: 'PUT',
+        headers: { authorization: `Bearer ${src2.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ sku: { name: 'Standard' }, properties: { adminUserEnabled: true } }) });
+      assert.equal(r.status, 201, await r.text());
+      const l = await (await fetch(`${src2.mgmtUrl}/registries/srcreg01/listCredentials`, { method: 'POST',
+        headers: { authorization: `Bearer ${src2.adminToken}` } })).json();
+      creds = { user: l.username, password: l.passwords[0].value };
+      await skopeo(['copy', '--preserve-digests', '--dest-tls-verify=false', '--dest-creds',
+        `${creds.user}:${creds.password}`, `oci:${img}:1.0`,
+        `docker://127.0.0.1:${src2.port}/srcreg01/team/hello:1.0`]);
+    });
+    after(async () => { await dist?.stop(); await src2?.stop(); });
+
+    test('acr import copies an image from docker-registry, pulled back bit-identical', async () => {
+      const run = ok(['acr', 'import', '-n', PLAIN, '--source', `${new URL(dist.url).host}/lib/hello:1.0`,
+        '--image', 'imported:1.0']).json;
+      assert.equal(run.status, 'Succeeded', JSON.stringify(run));
+      assert.equal(run.cmd, 'import');
+      const log = ok(['acr', 'task', 'logs', '-r', PLAIN, '--run-id', run.runId]).out;
+      assert.match(log, /Copied blob sha256:/);
+      assert.match(log, /Stored manifest imported@sha256:[0-9a-f]{64} as tag 1\.0/);
+      await s.pullSame(img, PLAIN, 'imported from docker-registry', '1.0', 'imported');
+      // by digest, into another repository: the blobs are linked, not fetched again
+      const dg = readLayout(img, '1.0').digest;
+      const run2 = ok(['acr', 'import', '-n', PLAIN, '--source', `${new URL(dist.url).host}/lib/hello@${dg}`,
+        '--image', 'bydigest:1.0']).json;
+      assert.equal(run2.status, 'Succeeded');
+      assert.match(ok(['acr', 'task', 'logs', '-r', PLAIN, '--run-id', run2.runId]).out, /Blobs copied: 0, already present: 3/);
+      await s.pullSame(img, PLAIN, 'imported by digest', '1.0', 'bydigest');
+      // an unknown tag fails the run, naming it
+      const bad = ok(['acr', 'import', '-n', PLAIN, '--source', `${new URL(dist.url).host}/lib/hello:nope`]).json;
+      assert.equal(bad.status, 'Failed');
+      assert.match(ok(['acr', 'task', 'logs', '-r', PLAIN, '--run-id', bad.runId]).out, /no manifests\/nope/);
+    });
+
+    test('import from another cofferd with credentials (token flow), into a CMK registry; no plaintext blob at rest', async () => {
+      const source = `127.0.0.1:${src2.port}/srcreg01/team/hello:1.0`;
+      const anon = ok(['acr', 'import', '-n', CMK, '--source', source]).json;
+      assert.equal(anon.status, 'Failed', 'without credentials the source refuses');
+      const run = ok(['acr', 'import', '-n', CMK, '--source', source, '--image', 'team/hello:1.0',
+        '--username', creds.user, `--password=${creds.password}`]).json;
+      assert.equal(run.status, 'Succeeded', ok(['acr', 'task', 'logs', '-r', CMK, '--run-id', run.runId]).out);
+      const log = ok(['acr', 'task', 'logs', '-r', CMK, '--run-id', run.runId]).out;
+      assert.ok(!log.includes(creds.password), 'the log never holds the password');
+      await s.pullSame(img, CMK, 'imported from cofferd', '1.0', 'team/hello');
+      // no blob's bytes rest in plaintext anywhere in the storage
+      const src = readLayout(img, '1.0');
+      const cmkId = s.sqlRows(`SELECT id FROM registries WHERE name = '${CMK}'`)[0].id;
+      const keys = objectKeys(s.dataDir, `registries/${cmkId}/`);
+      for (const dg of src.layers) {
+        const probe = src.blob(dg).subarray(0, 64);
+        for (const k of keys) assert.equal(objectGet(s.dataDir, k).indexOf(probe), -1, `${k} holds layer ${dg} in plaintext`);
+      }
+      // a task may import, but never keep a password
+      fails(['acr', 'task', 'create', '-n', 'import-task', '-r', CMK, '--cmd',
+        `import --source ${source} --username u --password p`], 'InvalidRequest');
+      ok(['acr', 'task', 'create', '-n', 'import-task', '-r', PLAIN, '--cmd',
+        `import --source ${new URL(dist.url).host}/lib/hello:1.0 --image fromtask:1.0`]);
+      assert.equal(ok(['acr', 'task', 'run', '-n', 'import-task', '-r', PLAIN]).json.status, 'Succeeded');
+      await s.pullSame(img, PLAIN, 'imported by a task', '1.0', 'fromtask');
+      ok(['acr', 'task', 'delete', '-n', 'import-task', '-r', PLAIN]);
+    });
   });
 });

@@ -17,9 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cron_expr c;
     if (cron_parse(&c, (const char *)data, size, NULL) != CF_OK)
         return 0;
-    if (size > CRON_MAX_LEN || c.minutes == 0 || c.minutes >> 60 || c.hours == 0 ||
-        c.hours >> 24 || (c.mdays & 1) || c.mdays == 0 || (c.months & 1) || c.months >> 13 ||
-        c.months == 0 || c.wdays == 0 || c.wdays >> 7)
+    if (size > CRON_MAX_LEN || c.minutes == 0 || c.minutes >> 60 || c.hours == 0 || c.hours >> 24 ||
+        (c.mdays & 1) || c.mdays == 0 || (c.months & 1) || c.months >> 13 || c.months == 0 ||
+        c.wdays == 0 || c.wdays >> 7)
         abort();
     int64_t after = 1796386233;
     for (size_t i = 0; i < size && i < 4; i++)

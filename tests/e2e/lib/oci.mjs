@@ -87,7 +87,7 @@ export async function startRegistry({ registry = 'demo1', args = [], auth = fals
 
 // Debian's docker-registry with filesystem storage on a free loopback port.
 // It logs no JSON "listening" line, so take a port ourselves.
-async function startDistribution({ registry }) {
+export async function startDistribution({ registry }) {
   const dataDir = tempDir('coffer-dist-');
   const start = async () => {
     const port = await freePort();

@@ -24,17 +24,17 @@ static void refused(const char *expr)
 
 Test(cron, daily_at_three_is_the_next_three_oclock_utc)
 {
-    cr_assert_eq(next("0 3 * * *", FRI), 1796439600); /* Sat 2026-12-05 03:00 */
+    cr_assert_eq(next("0 3 * * *", FRI), 1796439600);                /* Sat 2026-12-05 03:00 */
     cr_assert_eq(next("0 3 * * *", 1796439600), 1796439600 + 86400); /* strictly after */
 }
 
 Test(cron, every_minute_and_steps)
 {
     cr_assert_eq(next("* * * * *", FRI), 1796386260);
-    cr_assert_eq(next("*/15 * * * *", FRI), 1796386500); /* 12:15 */
+    cr_assert_eq(next("*/15 * * * *", FRI), 1796386500);    /* 12:15 */
     cr_assert_eq(next("5-59/20 * * * *", FRI), 1796387100); /* 12:25 */
-    cr_assert_eq(next("10,40 12 * * *", FRI), 1796388000); /* 12:40 */
-    cr_assert_eq(next("30/10 * * * *", FRI), 1796387400); /* 12:30 */
+    cr_assert_eq(next("10,40 12 * * *", FRI), 1796388000);  /* 12:40 */
+    cr_assert_eq(next("30/10 * * * *", FRI), 1796387400);   /* 12:30 */
 }
 
 Test(cron, day_fields_or_when_both_restricted_and_otherwise_and)
