@@ -39,8 +39,8 @@ typedef struct imp {
     char repo[OCI_NAME_MAX + 1]; /* here */
     char tag[OCI_TAG_MAX + 1];   /* here; "" when none */
     cf_buf *log;
-    char *bearer;  /* "Authorization: Bearer ..." once learned */
-    int basic;     /* Basic auth with the credentials */
+    char *bearer; /* "Authorization: Bearer ..." once learned */
+    int basic;    /* Basic auth with the credentials */
     /* the last response's headers */
     char challenge[1024], digest_hdr[OCI_DIGEST_MAX + 1], ctype[MANIFEST_MEDIA_TYPE_MAX + 1];
     long blobs_fetched, blobs_present;
@@ -49,7 +49,8 @@ typedef struct imp {
 static int is_loopback(const char *host, size_t len)
 {
     return (len == 9 && strncmp(host, "localhost", 9) == 0) ||
-           (len >= 4 && strncmp(host, "127.", 4) == 0) || (len == 5 && strncmp(host, "[::1]", 5) == 0);
+           (len >= 4 && strncmp(host, "127.", 4) == 0) ||
+           (len == 5 && strncmp(host, "[::1]", 5) == 0);
 }
 
 static cf_code parse_source(src_ref *out, const char *s, cf_err *e)
@@ -112,8 +113,7 @@ static cf_code parse_image(imp *im, cf_err *e)
             return cf_err_set(e, CF_EINVAL, "--image: invalid tag");
         snprintf(im->tag, sizeof(im->tag), "%s", colon + 1);
     } else {
-        snprintf(im->tag, sizeof(im->tag), "%s",
-                 im->src.ref.is_digest ? "" : im->src.ref.tag);
+        snprintf(im->tag, sizeof(im->tag), "%s", im->src.ref.is_digest ? "" : im->src.ref.tag);
     }
     return CF_OK;
 }
@@ -168,8 +168,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *cls)
 
 typedef struct sink {
     CURL *h;
-    cf_buf *buf;     /* a small body (manifest, token), or */
-    upload *up;      /* a blob's upload */
+    cf_buf *buf; /* a small body (manifest, token), or */
+    upload *up;  /* a blob's upload */
     uint64_t got, max;
     cf_err err;
 } sink;
@@ -188,8 +188,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *cls)
         return 0;
     }
     s->got += len;
-    cf_code rc = s->up ? upload_write(s->up, data, len, &s->err)
-                       : cf_buf_append(s->buf, data, len, &s->err);
+    cf_code rc =
+        s->up ? upload_write(s->up, data, len, &s->err) : cf_buf_append(s->buf, data, len, &s->err);
     return rc == CF_OK ? len : 0;
 }
 
@@ -280,8 +280,7 @@ static cf_code authenticate(imp *im, cf_err *e)
         return CF_OK;
     }
     if (strncasecmp(ch, "Bearer ", 7) != 0 || im->bearer)
-        return cf_err_set(e, CF_EDENIED, "the source registry refused access to %s",
-                          im->src.repo);
+        return cf_err_set(e, CF_EDENIED, "the source registry refused access to %s", im->src.repo);
     char realm[512], service[256], scope[600], url[2048];
     challenge_param(realm, sizeof(realm), ch + 7, "realm");
     challenge_param(service, sizeof(service), ch + 7, "service");
@@ -387,8 +386,9 @@ static cf_code import_blob(imp *im, const manifest_ref *r, cf_err *e)
     rc = get(im, path, NULL, &s, e);
     uint64_t got = 0;
     if (rc == CF_OK && s.got != (uint64_t)r->size)
-        rc = cf_err_set(e, CF_EINTEGRITY, "blob %s: the source sent %llu bytes, the manifest says %lld",
-                        d, (unsigned long long)s.got, (long long)r->size);
+        rc = cf_err_set(e, CF_EINTEGRITY,
+                        "blob %s: the source sent %llu bytes, the manifest says %lld", d,
+                        (unsigned long long)s.got, (long long)r->size);
     if (rc == CF_OK && (rc = upload_finish(up, &r->digest, im->kek, &got, e)) == CF_EINVAL)
         rc = cf_err_set(e, CF_EINTEGRITY, "blob %s: the bytes do not match the digest", d);
     if (rc == CF_OK) {
@@ -406,8 +406,8 @@ static cf_code import_blob(imp *im, const manifest_ref *r, cf_err *e)
     return rc;
 }
 
-static const char ACCEPT[] = MT_OCI_MANIFEST ", " MT_OCI_INDEX ", " MT_DOCKER_MANIFEST
-                             ", " MT_DOCKER_LIST;
+static const char ACCEPT[] =
+    MT_OCI_MANIFEST ", " MT_OCI_INDEX ", " MT_DOCKER_MANIFEST ", " MT_DOCKER_LIST;
 
 /* Imports the manifest `ref` (a tag or digest text) and what it
  * references; tag: where to tag it here (NULL: by digest only). */
@@ -451,8 +451,8 @@ static cf_code import_manifest(imp *im, const char *ref, const oci_digest *want,
         rc = content_manifest_store(&st, &fail, im->reg->id, im->repo, tag, im->kek, b.data, b.len,
                                     ctype[0] ? ctype : NULL, want, e);
         if (rc != CF_OK && fail == CONTENT_FAIL_DIGEST)
-            rc = cf_err_set(e, CF_EINTEGRITY, "manifest %s: the bytes do not match its digest",
-                            ref);
+            rc =
+                cf_err_set(e, CF_EINTEGRITY, "manifest %s: the bytes do not match its digest", ref);
         if (rc == CF_OK)
             cf_buf_appendf(im->log, NULL, "Stored manifest %s@%s%s%s\n", im->repo, st.digest.text,
                            tag ? " as tag " : "", tag ? tag : "");
@@ -462,8 +462,8 @@ static cf_code import_manifest(imp *im, const char *ref, const oci_digest *want,
     return rc;
 }
 
-cf_code import_run(const meta_registry *reg, const seal_kek *kek, const import_args *a,
-                   cf_buf *log, cf_err *e)
+cf_code import_run(const meta_registry *reg, const seal_kek *kek, const import_args *a, cf_buf *log,
+                   cf_err *e)
 {
     imp im;
     memset(&im, 0, sizeof(im));

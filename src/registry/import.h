@@ -40,7 +40,7 @@ cf_code import_check(const import_args *a, cf_err *e);
 
 /* Runs the import into reg (whose KEK is kek), writing what it does to
  * log (never a credential). */
-cf_code import_run(const meta_registry *reg, const seal_kek *kek, const import_args *a,
-                   cf_buf *log, cf_err *e);
+cf_code import_run(const meta_registry *reg, const seal_kek *kek, const import_args *a, cf_buf *log,
+                   cf_err *e);
 
 #endif

@@ -206,7 +206,7 @@ static cf_code parse_purge(purge_args *p, words *ws, int first, cf_err *e)
 static cf_code parse_import(import_args *a, words *ws, int first, cf_err *e)
 {
     memset(a, 0, sizeof(*a));
-    for (int i = first; i < ws->n; i++) {
+    for (int i = first; i < ws->n; i += 2) { /* --option value pairs */
         const char *w = ws->w[i], *v = i + 1 < ws->n ? ws->w[i + 1] : NULL;
         const char **slot = strcmp(w, "--source") == 0     ? &a->source
                             : strcmp(w, "--image") == 0    ? &a->image
@@ -219,7 +219,6 @@ static cf_code parse_import(import_args *a, words *ws, int first, cf_err *e)
         if (slot == NULL || v == NULL)
             return cf_err_set(e, CF_EINVAL, "import: unknown or incomplete argument '%.64s'", w);
         *slot = v;
-        i++;
     }
     return import_check(a, e);
 }

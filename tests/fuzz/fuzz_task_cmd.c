@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *kind = NULL;
     cf_err e = {0};
     cf_code quick = tasks_cmd_check(cmd, &kind, 0, &e);
-    if (quick == CF_OK && (kind == NULL || (strcmp(kind, "purge") != 0 && strcmp(kind, "import") != 0)))
+    if (quick == CF_OK &&
+        (kind == NULL || (strcmp(kind, "purge") != 0 && strcmp(kind, "import") != 0)))
         abort();
     if (quick != CF_OK && e.msg[0] == '\0')
         abort();
