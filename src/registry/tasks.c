@@ -306,20 +306,29 @@ static int tag_matches(const purge_args *p, const char *repo, const char *tag)
 
 #define PURGE_MAX 100000 /* deletions one run collects; the next run goes on */
 
+/* Room for one more element of size `elem` in the array *v of n (*cap
+ * allocated); -1 when out of memory (*v unchanged). */
+static int grow(void **v, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 16;
+    void *nv = realloc(*v, nc * elem);
+    if (nv == NULL)
+        return -1;
+    *v = nv;
+    *cap = nc;
+    return 0;
+}
+
 static int collect(purge_run *pr, const meta_purge_tag *t)
 {
     if (pr->n == PURGE_MAX) {
         pr->overflow = 1;
         return 1;
     }
-    if (pr->n == pr->cap) {
-        size_t nc = pr->cap ? pr->cap * 2 : 64;
-        purge_tag *nv = realloc(pr->v, nc * sizeof(*nv));
-        if (nv == NULL)
-            return 1;
-        pr->v = nv;
-        pr->cap = nc;
-    }
+    if (grow((void **)&pr->v, &pr->cap, pr->n, sizeof(*pr->v)) != 0)
+        return 1;
     purge_tag *d = &pr->v[pr->n];
     d->repo = strdup(t->repo);
     d->tag = strdup(t->tag);
@@ -559,14 +568,8 @@ typedef struct due_list {
 static int add_due(void *cls, const meta_task *t)
 {
     due_list *l = cls;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 8;
-        meta_task *nv = realloc(l->v, nc * sizeof(*nv));
-        if (nv == NULL)
-            return 1;
-        l->v = nv;
-        l->cap = nc;
-    }
+    if (grow((void **)&l->v, &l->cap, l->n, sizeof(*l->v)) != 0)
+        return 1;
     l->v[l->n++] = *t;
     return 0;
 }
