@@ -9,7 +9,7 @@
  * stop the key checks (wiping every C), the janitor, and wipe every key.
  *
  *   cofferd --data DIR --listen HOST:PORT --mgmt-listen HOST:PORT
- *           [--database postgresql://...]
+ *           [--database postgresql://...] [--objects DIR]
  *           [--issuer URL] [--tenant UUID] [--vault-ca FILE]
  *           [--key-check-interval SECONDS] [--vault-timeout SECONDS]
  *           [--registry NAME]... [--login-domain DOMAIN] [--service NAME]
@@ -49,25 +49,59 @@
 #include "base/log.h"
 #include "base/version.h"
 #include "cmk/cmk.h"
+#include "base/metrics.h"
+#include "control/health.h"
 #include "control/issuer.h"
 #include "control/mgmt.h"
+#include "control/sharedkeys.h"
 #include "control/validate.h"
 #include "http/server.h"
 #include "portal/portal.h"
 #include "registry/api.h"
 #include "registry/janitor.h"
 #include "registry/keyring.h"
+#include "store/coord.h"
 #include "store/meta.h"
 #include "store/objects.h"
 #include "store/uploads.h"
 
 #define MAX_REGISTRIES 64
 
+/* Both listeners answer the load balancers' /healthz and /readyz. */
+static void data_handle(http_req *r, void *ctx)
+{
+    if (!health_handle(r))
+        registry_api_handle(r, ctx);
+}
+
+static void mgmt_entry(http_req *r, void *ctx)
+{
+    if (!health_handle(r))
+        mgmt_handle(r, ctx);
+}
+
+/* This node's own gauges for /metrics. */
+static void node_collect(cf_buf *out)
+{
+    metrics_family(out, "coffer_uploads_in_progress", "gauge",
+                   "Blob uploads a request of this node is writing now.");
+    cf_buf_appendf(out, NULL, "coffer_uploads_in_progress %u\n", uploads_in_progress());
+    char why[64];
+    int ready = health_ready(why, sizeof(why));
+    metrics_family(out, "coffer_ready", "gauge",
+                   "1 when /readyz answers 200 (database, object store and keys ready).");
+    cf_buf_appendf(out, NULL, "coffer_ready %d\n", ready);
+    metrics_family(out, "coffer_node_info", "gauge",
+                   "This cofferd node: its id (DIR/node.id) and metadata engine.");
+    cf_buf_appendf(out, NULL, "coffer_node_info{node=\"%s\",engine=\"%s\"} 1\n", meta_node(),
+                   meta_engine());
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: cofferd [--data DIR] [--listen HOST:PORT] [--mgmt-listen HOST:PORT]\n"
-            "               [--database URI]\n"
+            "               [--database URI] [--objects DIR]\n"
             "               [--issuer URL] [--tenant UUID] [--vault-ca FILE]\n"
             "               [--key-check-interval SECONDS] [--vault-timeout SECONDS]\n"
             "               [--registry NAME]... [--login-domain DOMAIN] [--service NAME]\n"
@@ -79,6 +113,9 @@ static void usage(FILE *f)
             "  --database URI        metadata database: postgresql://USER@HOST:PORT/DB (a\n"
             "                        password from ~/.pgpass or PGPASSFILE, never here) or\n"
             "                        a SQLite file (default DIR/cofferd.db)\n"
+            "  --objects DIR         sealed objects under this directory instead of the data\n"
+            "                        directory: one every node of a cluster shares (\"files\":\n"
+            "                        the data directory, the default)\n"
             "  --listen HOST:PORT    data plane address (default 127.0.0.1:5000)\n"
             "  --mgmt-listen HOST:PORT management API address, plain HTTP (default\n"
             "                        127.0.0.1:5001); bearer: DIR/admin.token\n"
@@ -266,6 +303,7 @@ int main(int argc, char **argv)
     const char *mgmt_listen = "127.0.0.1:5001";
     const char *data = "./cofferd-data";
     const char *database = NULL;
+    const char *objects_dir = NULL;
     const char *issuer_arg = NULL, *tenant = MGMT_DEFAULT_TENANT, *vault_ca = NULL;
     unsigned long check_interval = 60, vault_timeout = 10;
     const char *login_domain = NULL, *service = NULL;
@@ -287,6 +325,14 @@ int main(int argc, char **argv)
             if (database_uri_has_password(database)) {
                 fprintf(stderr, "cofferd: --database: no password on the command line; put it in"
                                 " ~/.pgpass or the file PGPASSFILE names\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--objects") == 0 && has) {
+            objects_dir = argv[++i];
+            if (strcmp(objects_dir, "files") == 0) {
+                objects_dir = NULL;
+            } else if (objects_dir[0] == '\0' || strstr(objects_dir, "://") != NULL) {
+                fprintf(stderr, "cofferd: --objects wants a directory or files\n");
                 return 2;
             }
         } else if (strcmp(a, "--mgmt-listen") == 0 && has) {
@@ -391,20 +437,30 @@ int main(int argc, char **argv)
     snprintf(path, sizeof(path), "%s/keys", data);
     if (cf_fs_mkdir_p(path, 0700, &e) != CF_OK)
         goto out;
-    snprintf(path, sizeof(path), "%s/registries", data);
+    snprintf(path, sizeof(path), "%s/registries", objects_dir ? objects_dir : data);
     if (cf_fs_mkdir_p(path, 0700, &e) != CF_OK)
         goto out;
     snprintf(path, sizeof(path), "%s/keys/srk", data);
     if (keyring_init(path, &e) != CF_OK)
         goto out;
     keys_up = 1;
+    /* this node's name among several sharing the database: made once,
+     * kept in the data directory (not copied to other nodes) */
+    char node[KEYS_TOKEN_HEX_LEN + 1];
+    snprintf(path, sizeof(path), "%s/node.id", data);
+    if (keys_token_file_load(path, KEYS_TOKEN_HEX, node, sizeof(node), NULL, &e) != CF_OK)
+        goto out;
+    node[16] = '\0';
+    meta_set_node(node);
     snprintf(path, sizeof(path), "%s/cofferd.db", data);
     if (meta_init(database ? database : path, &e) != CF_OK)
         goto out;
     meta_up = 1;
-    cf_log(CF_LOG_INFO, "metadata store open", "engine", meta_engine(), NULL);
-    if (objects_init(data, &e) != CF_OK)
+    cf_log(CF_LOG_INFO, "metadata store open", "engine", meta_engine(), "node", node, NULL);
+    if (objects_init(objects_dir ? objects_dir : data, &e) != CF_OK)
         goto out;
+    cf_log(CF_LOG_INFO, "object store open", "backend", "files", "where",
+           objects_dir ? objects_dir : data, NULL);
     if (no_auth)
         cf_log(CF_LOG_WARN, "data plane authentication is OFF (--insecure-no-auth)", NULL);
     /* the address clients reach the data plane at, known before the bind
@@ -426,6 +482,10 @@ int main(int argc, char **argv)
         goto out;
     if (token_created)
         cf_log(CF_LOG_INFO, "admin token created", "path", path, NULL);
+    /* several nodes on one database: refuse a copy of the keys that is not
+     * the others' before anything is written with it */
+    if (sharedkeys_check(admin, &e) != CF_OK)
+        goto out;
     for (int i = 0; i < nreg; i++) {
         int created = 0;
         if (registries_ensure(registries[i], &created, &e) != CF_OK)
@@ -434,14 +494,19 @@ int main(int argc, char **argv)
             cf_log(CF_LOG_INFO, "registry created", "registry", registries[i], "encryption",
                    "service-managed", NULL);
     }
+    /* several nodes may share the database: uploads are claimed
+     * cluster-wide, and the other nodes' notifications are listened to */
+    if (coord_clustered())
+        uploads_set_coord(coord_uploads());
     if (janitor_start((unsigned)ttl, &e) != CF_OK)
         goto out;
     janitor_up = 1;
 
     http_server_opts o = {
         .listen = listen,
-        .handler = registry_api_handle,
+        .handler = data_handle,
         .request_id_header = "X-Request-Id",
+        .metrics_name = "data",
         .threads = (unsigned)threads,
         .idle_timeout_s = (unsigned)idle,
     };
@@ -459,8 +524,9 @@ int main(int argc, char **argv)
         goto out;
     http_server_opts mo = {
         .listen = mgmt_listen,
-        .handler = mgmt_handle,
+        .handler = mgmt_entry,
         .request_id_header = "X-Request-Id",
+        .metrics_name = "management",
         .threads = 2,
         .idle_timeout_s = (unsigned)idle,
         .max_connections = 256,
@@ -475,6 +541,8 @@ int main(int argc, char **argv)
         snprintf(url, sizeof(url), "http://127.0.0.1:%s", mport);
     snprintf(path, sizeof(path), "%s/keys/issuer", data);
     if (issuer_open(&iss, path, url, tenant, &e) != CF_OK)
+        goto out;
+    if (sharedkeys_check_issuer(issuer_kid(iss), &e) != CF_OK)
         goto out;
     mgmt_set_issuer(iss);
     issuer_set_default(iss);
@@ -492,6 +560,13 @@ int main(int argc, char **argv)
     if (cmk_start(&cc, &e) != CF_OK)
         goto out;
     cmk_up = 1;
+    /* the other nodes' news (after cmk_start: it subscribes), and the
+     * readiness the load balancers ask for */
+    if (coord_start(&e) != CF_OK)
+        goto out;
+    metrics_add_collector(node_collect);
+    if (health_start(&e) != CF_OK)
+        goto out;
     /* every listener is bound: only now is the start announced (a script
      * waiting for these lines never goes ahead with a daemon about to exit
      * because its second port was taken) */
@@ -504,6 +579,7 @@ int main(int argc, char **argv)
            "issuer", issuer_url(iss), "kid", issuer_kid(iss), "portal", portal_url, NULL);
     int sig = 0;
     sigwait(&set, &sig);
+    health_set_stopping();
     cf_log(CF_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "TERM" : "INT", NULL);
     status = 0;
 out:
@@ -511,6 +587,8 @@ out:
         cf_log(CF_LOG_ERROR, "cannot start", "error", e.msg, NULL);
     http_server_stop(srv);
     http_server_stop(msrv);
+    health_stop();
+    coord_stop();
     if (cmk_up)
         cmk_stop();
     mgmt_shutdown();

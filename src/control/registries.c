@@ -42,6 +42,7 @@
 #include "crypto/keys.h"
 #include "registry/credentials.h"
 #include "registry/keyring.h"
+#include "store/coord.h"
 #include "store/objects.h"
 
 #define MAX_UAI 16
@@ -147,6 +148,9 @@ static cf_code registry_create(meta_registry *out, const reg_new *p, cmk_fail *f
     }
     if (reg->cmk)
         cmk_commit(reg);
+    /* the other nodes load a CMK registry's key now, not at their next
+     * round of checks */
+    coord_notify("registry.created", reg->id);
     OPENSSL_cleanse(reg->wrapped_s, sizeof(reg->wrapped_s));
     OPENSSL_cleanse(reg->wrapped_c, sizeof(reg->wrapped_c));
     OPENSSL_cleanse(reg->admin_pw, sizeof(reg->admin_pw));
@@ -171,10 +175,15 @@ cf_code registries_ensure(const char *name, int *created, cf_err *e)
         return cf_err_set(e, ge.code, "%s", ge.msg);
     reg_new p = {.name = name};
     pthread_mutex_lock(&mgmt_mu);
-    cf_code rc = registry_create(&reg, &p, NULL, e);
+    cf_err ce = {0};
+    cf_code rc = registry_create(&reg, &p, NULL, &ce);
     pthread_mutex_unlock(&mgmt_mu);
     if (rc == CF_OK)
         *created = 1;
+    else if (rc == CF_EEXISTS && meta_registry_get(&reg, name, NULL) == CF_OK)
+        return objects_registry_dirs(reg.id, e); /* another node, starting too */
+    else
+        cf_err_set(e, rc, "%s", ce.msg);
     return rc;
 }
 
@@ -843,6 +852,7 @@ static void registry_delete(http_req *r, const char *name)
             cmk_forget(reg.id);
         keyring_forget(reg.id);
         remove_registry_dir(reg.id);
+        coord_notify("registry.deleted", reg.id);
     }
     pthread_mutex_unlock(&mgmt_mu);
     if (rc != CF_OK) {

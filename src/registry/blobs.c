@@ -18,6 +18,7 @@
 
 #include "base/log.h"
 #include "registry/api_int.h"
+#include "registry/content.h"
 #include "store/meta.h"
 #include "store/objects.h"
 #include "store/uploads.h"
@@ -41,15 +42,20 @@ static void blob_delete(rq *q, const oci_digest *d)
 {
     cf_err e = {0};
     int orphaned = 0;
-    objects_lock(d);
-    cf_code rc = meta_blob_unlink(q->reg.id, q->repo, d->text, &orphaned, &e);
+    coord_hold h;
+    cf_code rc = content_lock(q->reg.id, d, &h, &e);
+    if (rc != CF_OK) {
+        api_fail_err(q, &e, "delete blob");
+        return;
+    }
+    rc = meta_blob_unlink(q->reg.id, q->repo, d->text, &orphaned, &e);
     if (rc == CF_OK && orphaned) {
         cf_err fe = {0};
         if (objects_remove(q->reg.id, d, &fe) != CF_OK)
             cf_log(CF_LOG_WARN, "cannot remove blob file", "digest", d->text, "error", fe.msg,
                    NULL);
     }
-    objects_unlock(d);
+    content_unlock(d, &h);
     if (rc == CF_ENOTFOUND) {
         api_fail(q, 404, "BLOB_UNKNOWN", "blob unknown to registry");
         return;
@@ -190,12 +196,17 @@ static void upload_complete(rq *q)
         api_fail_err(q, &e, "complete upload");
         return;
     }
-    objects_lock(&q->digest);
+    coord_hold h;
+    rc = content_lock(q->reg.id, &q->digest, &h, &e);
+    if (rc != CF_OK) {
+        api_fail_err(q, &e, "store blob");
+        return;
+    }
     rc = objects_install(upload_path(q->up), q->reg.id, &q->digest, &e);
     if (rc == CF_OK)
         rc = meta_blob_commit(q->reg.id, q->repo, q->digest.text, (int64_t)size, upload_uuid(q->up),
                               &e);
-    objects_unlock(&q->digest);
+    content_unlock(&q->digest, &h);
     if (rc != CF_OK) {
         api_fail_err(q, &e, "store blob");
         return;
@@ -322,9 +333,12 @@ static int try_mount(rq *q, const char *mount)
     if (meta_blob_stat(q->reg.id, q->mount_from_given ? q->mount_from_repo : NULL, d.text, &size,
                        &e) != CF_OK)
         return 1;
-    objects_lock(&d);
-    cf_code rc = meta_blob_commit(q->reg.id, q->repo, d.text, size, NULL, &e);
-    objects_unlock(&d);
+    coord_hold h;
+    cf_code rc = content_lock(q->reg.id, &d, &h, &e);
+    if (rc != CF_OK)
+        return 1;
+    rc = meta_blob_commit(q->reg.id, q->repo, d.text, size, NULL, &e);
+    content_unlock(&d, &h);
     if (rc != CF_OK)
         return 1;
     blob_created(q, &d);

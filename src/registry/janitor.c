@@ -15,6 +15,7 @@
 
 #include "base/log.h"
 #include "registry/oci.h"
+#include "store/coord.h"
 #include "store/meta.h"
 #include "store/objects.h"
 #include "store/uploads.h"
@@ -79,10 +80,17 @@ unsigned janitor_run_once(unsigned upload_ttl_s)
 {
     pass p = {.idle_before = time(NULL) - (time_t)upload_ttl_s};
     cf_err e = {0};
+    /* one pass at a time in the whole cluster: the node that has the lock
+     * runs it, the others skip this round */
+    coord_hold h;
+    int got = 0;
+    if (coord_try_lock(COORD_JANITOR, "janitor", &got, &h, &e) != CF_OK || !got)
+        return 0;
     if (meta_upload_each_older((int64_t)p.idle_before, expire_one, &p, &e) != CF_OK)
         cf_log(CF_LOG_WARN, "janitor pass failed", "error", e.msg, NULL);
     if (objects_data_dir() != NULL && meta_registry_each(sweep_registry, &p, &e) != CF_OK)
         cf_log(CF_LOG_WARN, "janitor sweep failed", "error", e.msg, NULL);
+    coord_unlock(&h);
     return p.removed;
 }
 

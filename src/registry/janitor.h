@@ -2,6 +2,11 @@
  * janitor.h -- a background thread that removes abandoned uploads: an
  * upload whose last checkpoint is older than the idle timeout (default one
  * hour) and that no request is using loses its files and its row.
+ *
+ * On several nodes (docs/scale-out.md) every node runs the thread, but a
+ * pass runs on one node at a time: it takes the janitor's advisory lock
+ * without waiting, and a node that does not get it skips its round. An
+ * upload a request of any node holds is not expired (its claim).
  */
 #ifndef CF_REGISTRY_JANITOR_H
 #define CF_REGISTRY_JANITOR_H

@@ -31,6 +31,12 @@ static unsigned char srk[KEYS_SECRET_LEN];
 static int have_srk;
 static entry *entries;
 static size_t nentries;
+static void (*_Atomic miss_hook)(const char *registry_id);
+
+void keyring_set_miss_hook(void (*fn)(const char *registry_id))
+{
+    miss_hook = fn;
+}
 
 cf_code keyring_init(const char *srk_path, cf_err *e)
 {
@@ -106,6 +112,7 @@ static cf_code derive(entry *en, const meta_registry *reg, const unsigned char *
 cf_code keyring_kek(seal_kek *out, const meta_registry *reg, cf_err *e)
 {
     cf_code rc = CF_OK;
+    int missed = 0;
     pthread_mutex_lock(&mu);
     if (!have_srk) {
         rc = cf_err_set(e, CF_EUNAVAIL, "keys are not loaded (service stopping)");
@@ -121,6 +128,7 @@ cf_code keyring_kek(seal_kek *out, const meta_registry *reg, cf_err *e)
             rc =
                 cf_err_set(e, CF_EUNAVAIL,
                            "registry %s is locked: customer-managed key not loaded yet", reg->name);
+            missed = 1;
             goto out;
         }
         en = slot(reg->id);
@@ -137,6 +145,9 @@ cf_code keyring_kek(seal_kek *out, const meta_registry *reg, cf_err *e)
     *out = en->kek;
 out:
     pthread_mutex_unlock(&mu);
+    void (*hook)(const char *) = miss_hook;
+    if (missed && hook)
+        hook(reg->id);
     return rc;
 }
 

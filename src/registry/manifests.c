@@ -218,7 +218,11 @@ static void manifest_put_end(http_req *r)
             goto out;
         }
     }
-    objects_lock(&d);
+    coord_hold h;
+    if ((rc = content_lock(q->reg.id, &d, &h, &e)) != CF_OK) {
+        api_fail_err(q, &e, "store manifest");
+        goto out;
+    }
     rc = objects_put_small(q->reg.id, &d, &q->kek, r->body.data, r->body.len, &e);
     if (rc == CF_OK) {
         meta_manifest_put_args a = {
@@ -236,7 +240,7 @@ static void manifest_put_end(http_req *r)
         };
         rc = meta_manifest_put(&a, &e);
     }
-    objects_unlock(&d);
+    content_unlock(&d, &h);
     if (rc != CF_OK) {
         api_fail_err(q, &e, "store manifest");
         goto out;

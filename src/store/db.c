@@ -32,8 +32,12 @@ struct db {
     db_stmt cache[STMT_CACHE];
     int n;
     int in_tx;
+    int own; /* db_open_own: bound to no thread */
+    uint64_t serial;
     struct db *next;
 };
+
+static uint64_t next_serial;
 
 struct db_store {
     const db_driver *drv;
@@ -98,6 +102,7 @@ db *db_get(db_store *s, cf_err *e)
         return NULL;
     }
     c->s = s;
+    c->serial = __atomic_add_fetch(&next_serial, 1, __ATOMIC_RELAXED);
     if (s->drv->connect(&c->conn, s->target, e) != CF_OK) {
         free(c);
         return NULL;
@@ -108,6 +113,64 @@ db *db_get(db_store *s, cf_err *e)
     s->conns = c;
     pthread_mutex_unlock(&s->mu);
     return c;
+}
+
+db *db_open_own(db_store *s, cf_err *e)
+{
+    db *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        cf_err_set(e, CF_ENOMEM, "out of memory");
+        return NULL;
+    }
+    c->s = s;
+    c->own = 1;
+    c->serial = __atomic_add_fetch(&next_serial, 1, __ATOMIC_RELAXED);
+    if (s->drv->connect(&c->conn, s->target, e) != CF_OK) {
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_lock(&s->mu);
+    c->next = s->conns;
+    s->conns = c;
+    pthread_mutex_unlock(&s->mu);
+    return c;
+}
+
+void db_close(db *c)
+{
+    if (c == NULL)
+        return;
+    conn_unlist(c);
+    conn_free(c);
+}
+
+int db_broken(db *c)
+{
+    return c->s->drv->broken(c->conn);
+}
+
+uint64_t db_serial(const db *c)
+{
+    return c->serial;
+}
+
+db_engine db_engine_of(const db *c)
+{
+    return c->s->drv->engine;
+}
+
+void db_set_timeout(unsigned ms)
+{
+    db_pg_set_timeout(ms);
+}
+
+cf_code db_wait_notify(db *c, unsigned ms,
+                       void (*fn)(void *cls, const char *channel, const char *payload), void *cls,
+                       cf_err *e)
+{
+    if (c->s->drv->wait_notify == NULL)
+        return cf_err_set(e, CF_EUNSUPPORTED, "%s has no notifications", c->s->drv->name);
+    return c->s->drv->wait_notify(c->conn, ms, fn, cls, e);
 }
 
 db_stmt *db_prepare(db *c, const char *sql, cf_err *e)

@@ -16,6 +16,7 @@
 #define CF_LOG_MOD "meta"
 #include "store/meta_int.h"
 
+#include <stdio.h>
 #include <time.h>
 
 db_store *meta_store;
@@ -139,6 +140,25 @@ static const char v1_postgres[] =
     " uuid " T " PRIMARY KEY, registry_id " T " NOT NULL, repo " T " NOT NULL,"
     " created_at BIGINT NOT NULL);"
     "CREATE INDEX uploads_created ON uploads (created_at);";
+
+/* Version 2 (several nodes on one database, docs/scale-out.md): an
+ * upload's claim generation (bumped by every request that takes it, so a
+ * node knows whether its in-memory copy is still the latest), the node
+ * whose key check wrote a registry's key state, and the fingerprints
+ * every node's copy of the shared keys must have. */
+static const char v2_sqlite[] =
+    "CREATE TABLE IF NOT EXISTS shared_keys ("
+    " name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, created_at INTEGER NOT NULL)"
+    " WITHOUT ROWID;";
+static const char *const v2_sqlite_added[] = {
+    "ALTER TABLE uploads ADD COLUMN gen INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE registries ADD COLUMN key_checked_by TEXT",
+};
+static const char v2_postgres[] =
+    "ALTER TABLE uploads ADD COLUMN gen BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE registries ADD COLUMN key_checked_by " T ";"
+    "CREATE TABLE shared_keys ("
+    " name " T " PRIMARY KEY, fingerprint " T " NOT NULL, created_at BIGINT NOT NULL);";
 #undef T
 
 static const db_migration migrations[] = {
@@ -147,6 +167,11 @@ static const db_migration migrations[] = {
      .postgres = v1_postgres,
      .add_columns = v1_sqlite_added,
      .n_add_columns = sizeof(v1_sqlite_added) / sizeof(v1_sqlite_added[0])},
+    {.version = 2,
+     .sqlite = v2_sqlite,
+     .postgres = v2_postgres,
+     .add_columns = v2_sqlite_added,
+     .n_add_columns = sizeof(v2_sqlite_added) / sizeof(v2_sqlite_added[0])},
 };
 
 int meta_schema_version(void)
@@ -165,6 +190,27 @@ void meta_shutdown(void)
 {
     db_store_close(meta_store);
     meta_store = NULL;
+}
+
+static char node_id[24];
+
+void meta_set_node(const char *id)
+{
+    snprintf(node_id, sizeof(node_id), "%s", id ? id : "");
+}
+
+const char *meta_node(void)
+{
+    return node_id;
+}
+
+static const char SQL_PING[] = "SELECT 1";
+
+cf_code meta_ping(cf_err *e)
+{
+    META_CONN(c);
+    META_STMT(st, c, SQL_PING);
+    return db_one_int(st, NULL, "ping", e);
 }
 
 const char *meta_engine(void)

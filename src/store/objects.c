@@ -50,6 +50,20 @@ const char *objects_data_dir(void)
     return data_dir;
 }
 
+cf_code objects_check(cf_err *e)
+{
+    if (data_dir == NULL)
+        return cf_err_set(e, CF_EUNAVAIL, "object store not open");
+    char p[OBJECTS_PATH_MAX];
+    snprintf(p, sizeof(p), "%s/registries", data_dir);
+    struct stat st;
+    if (stat(p, &st) != 0)
+        return cf_err_os(e, errno, "object store %s", p);
+    if (!S_ISDIR(st.st_mode) || access(p, R_OK | W_OK | X_OK) != 0)
+        return cf_err_set(e, CF_EIO, "object store %s is not a writable directory", p);
+    return CF_OK;
+}
+
 cf_code objects_registry_dirs(const char *reg_id, cf_err *e)
 {
     char p[OBJECTS_PATH_MAX];

@@ -26,6 +26,10 @@ cf_code objects_init(const char *data_dir, cf_err *e);
 void objects_shutdown(void);
 const char *objects_data_dir(void);
 
+/* The store is there and writable (readiness): files, the registries/
+ * directory under the objects directory. */
+cf_code objects_check(cf_err *e);
+
 cf_code objects_registry_dirs(const char *reg_id, cf_err *e);
 void objects_blob_path(char *out, size_t cap, const char *reg_id, const oci_digest *d);
 /* suffix: "" for the upload itself, ".state", ".tmp" ... */

@@ -48,22 +48,52 @@ struct upload {
     int busy;
     int finished; /* writer finished: only rollback or install remain */
     time_t last_used;
+    int64_t gen; /* the claim generation this state is current for */
+    void *hold;  /* the coordinator's claim while busy; NULL: none */
     struct upload *next;
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static upload *sessions;
 static unsigned max_idle = 32;
+static const upload_coord *coord;
 
 void uploads_configure(unsigned n)
 {
     max_idle = n;
 }
 
+void uploads_set_coord(const upload_coord *c)
+{
+    coord = c;
+}
+
+static void unclaim(upload *u)
+{
+    if (u->hold != NULL && coord != NULL)
+        coord->unclaim(u->hold);
+    u->hold = NULL;
+}
+
+/* Before a checkpoint replaces the stored state: the claim must still be
+ * this request's. */
+static cf_code claim_check(upload *u, cf_err *e)
+{
+    if (coord == NULL || u->hold == NULL)
+        return CF_OK;
+    cf_err ce = {0};
+    cf_code rc = coord->check(u->uuid, u->gen, u->hold, &ce);
+    if (rc != CF_OK)
+        return cf_err_set(e, CF_EUNAVAIL, "upload %s: the claim on it was lost (%s)", u->uuid,
+                          ce.msg);
+    return CF_OK;
+}
+
 static void session_free(upload *u)
 {
     if (u == NULL)
         return;
+    unclaim(u);
     seal_writer_free(u->w);
     if (u->fd >= 0)
         close(u->fd);
@@ -371,6 +401,42 @@ cf_code upload_create(upload **out, char uuid[UPLOAD_UUID_LEN + 1], const char *
     return CF_OK;
 }
 
+static int expire_claimed(const char *uuid, const char *reg_id, time_t idle_before);
+
+/* Drops the in-memory state of u (kept: identity, busy flag, claim) so
+ * that load() can refill it. */
+static void session_reset(upload *u)
+{
+    seal_writer_free(u->w);
+    u->w = NULL;
+    if (u->fd >= 0)
+        close(u->fd);
+    u->fd = -1;
+    OPENSSL_cleanse(&u->sha, sizeof(u->sha));
+    OPENSSL_cleanse(&u->sha_durable, sizeof(u->sha_durable));
+    u->kicked = 0;
+    u->finished = 0;
+}
+
+/* Local busy flag first (requests of this node), then the cluster-wide
+ * claim; *fresh = 1 when u must be (re)loaded from its checkpoint. */
+static cf_code claim(upload *u, int cached, int *fresh, cf_err *e)
+{
+    *fresh = !cached;
+    if (coord == NULL)
+        return CF_OK;
+    int64_t gen = 0;
+    void *hold = NULL;
+    cf_code rc = coord->claim(u->uuid, &gen, &hold, e);
+    if (rc != CF_OK)
+        return rc;
+    u->hold = hold;
+    if (cached && gen != u->gen + 1)
+        *fresh = 1; /* another node took it since: its checkpoint is the truth */
+    u->gen = gen;
+    return CF_OK;
+}
+
 cf_code upload_acquire(upload **out, const char *uuid, const char *reg_id, const seal_kek *kek,
                        cf_err *e)
 {
@@ -379,6 +445,7 @@ cf_code upload_acquire(upload **out, const char *uuid, const char *reg_id, const
     for (u = sessions; u; u = u->next)
         if (strcmp(u->uuid, uuid) == 0)
             break;
+    int cached = u != NULL;
     if (u) {
         int busy = u->busy;
         if (!busy)
@@ -390,19 +457,27 @@ cf_code upload_acquire(upload **out, const char *uuid, const char *reg_id, const
             upload_release(u, 1);
             return cf_err_set(e, CF_ENOTFOUND, "upload unknown");
         }
-        *out = u;
-        return CF_OK;
-    }
-    u = session_new(uuid, reg_id);
-    if (u == NULL) {
+    } else {
+        u = session_new(uuid, reg_id);
+        if (u == NULL) {
+            pthread_mutex_unlock(&mu);
+            return cf_err_set(e, CF_ENOMEM, "out of memory");
+        }
+        u->next = sessions;
+        sessions = u; /* busy: others wait for the load */
         pthread_mutex_unlock(&mu);
-        return cf_err_set(e, CF_ENOMEM, "out of memory");
     }
-    u->next = sessions;
-    sessions = u; /* busy: others wait for the load */
-    pthread_mutex_unlock(&mu);
-    cf_code rc = load(u, kek, e);
+    int fresh = 0;
+    cf_code rc = claim(u, cached, &fresh, e);
+    if (rc == CF_OK && fresh) {
+        session_reset(u);
+        rc = load(u, kek, e);
+    }
     if (rc != CF_OK) {
+        if (cached && rc == CF_ECONFLICT && u->w != NULL && !fresh) {
+            upload_release(u, 1); /* another node's request: our copy stays */
+            return rc;
+        }
         pthread_mutex_lock(&mu);
         unlink_list(u);
         pthread_mutex_unlock(&mu);
@@ -490,6 +565,9 @@ cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e)
 
 cf_code upload_checkpoint(upload *u, const seal_kek *kek, cf_err *e)
 {
+    cf_code rc = claim_check(u, e);
+    if (rc != CF_OK)
+        return rc;
     if (fsync(u->fd) != 0)
         return cf_err_os(e, errno, "fsync upload");
     size_t tail_len = 0;
@@ -499,6 +577,9 @@ cf_code upload_checkpoint(upload *u, const seal_kek *kek, cf_err *e)
 
 cf_code upload_checkpoint_durable(upload *u, const seal_kek *kek, cf_err *e)
 {
+    cf_code rc = claim_check(u, e);
+    if (rc != CF_OK)
+        return rc;
     if (fsync(u->fd) != 0)
         return cf_err_os(e, errno, "fsync upload");
     return checkpoint_write(u, kek, seal_writer_durable(u->w), NULL, 0, e);
@@ -542,9 +623,12 @@ cf_code upload_finish(upload *u, const oci_digest *want, const seal_kek *kek, ui
 {
     if (u->finished)
         return cf_err_set(e, CF_ECONFLICT, "upload already finished");
+    cf_code rc = claim_check(u, e);
+    if (rc != CF_OK)
+        return rc;
     uint64_t len = seal_writer_length(u->w);
     u->finished = 1; /* from here the in-memory state is not resumable */
-    cf_code rc = seal_writer_finish(u->w, e);
+    rc = seal_writer_finish(u->w, e);
     if (rc == CF_OK && fsync(u->fd) != 0)
         rc = cf_err_os(e, errno, "fsync upload");
     if (rc != CF_OK)
@@ -573,6 +657,7 @@ cf_code upload_finish(upload *u, const oci_digest *want, const seal_kek *kek, ui
 void upload_release(upload *u, int ok)
 {
     upload *evicted = NULL;
+    unclaim(u); /* outside mu: it may wait for the database */
     pthread_mutex_lock(&mu);
     if (!ok || u->finished) {
         unlink_list(u);
@@ -611,6 +696,16 @@ void upload_discard(upload *u)
     session_free(u);
 }
 
+unsigned uploads_in_progress(void)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&mu);
+    for (upload *u = sessions; u; u = u->next)
+        n += u->busy != 0;
+    pthread_mutex_unlock(&mu);
+    return n;
+}
+
 int upload_active(const char *uuid)
 {
     pthread_mutex_lock(&mu);
@@ -624,6 +719,20 @@ int upload_active(const char *uuid)
 }
 
 int upload_expire(const char *uuid, const char *reg_id, time_t idle_before)
+{
+    /* not while a request of any node has it (a long streamed PATCH) */
+    void *hold = NULL;
+    int64_t gen = 0;
+    cf_err ce = {0};
+    if (coord != NULL && coord->claim(uuid, &gen, &hold, &ce) != CF_OK)
+        return 0;
+    int removed = expire_claimed(uuid, reg_id, idle_before);
+    if (hold != NULL)
+        coord->unclaim(hold);
+    return removed;
+}
+
+static int expire_claimed(const char *uuid, const char *reg_id, time_t idle_before)
 {
     char sp[OBJECTS_PATH_MAX + 16];
     objects_upload_path(sp, sizeof(sp), reg_id, uuid, ".state");
