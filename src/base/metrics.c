@@ -35,7 +35,10 @@ typedef struct family {
     size_t used;
 } family;
 
-#define FAMILY(n, t, h) {n, t, h, PTHREAD_MUTEX_INITIALIZER, NULL, 0}
+#define FAMILY(n, t, h)                                                                            \
+    {                                                                                              \
+        n, t, h, PTHREAD_MUTEX_INITIALIZER, NULL, 0                                                \
+    }
 static family http_requests = FAMILY("coffer_http_requests_total", "counter",
                                      "HTTP requests completed, by listener, route, method and "
                                      "status code.");
@@ -56,7 +59,7 @@ static family db_errors = FAMILY("coffer_database_errors_total", "counter",
 static family obj_errors = FAMILY("coffer_object_store_errors_total", "counter",
                                   "Object store operations that failed, by operation.");
 
-static family *const families[] = {&http_requests, &http_duration, &http_in,    &http_out,
+static family *const families[] = {&http_requests, &http_duration,  &http_in,   &http_out,
                                    &vault_calls,   &vault_duration, &db_errors, &obj_errors};
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))
 
@@ -160,8 +163,8 @@ void metrics_http_observe(const char *listener, const char *route, const char *m
     if (strcmp(m, "GET") && strcmp(m, "HEAD") && strcmp(m, "PUT") && strcmp(m, "POST") &&
         strcmp(m, "PATCH") && strcmp(m, "DELETE") && strcmp(m, "OPTIONS"))
         snprintf(m, sizeof(m), "other");
-    snprintf(labels, sizeof(labels), "listener=\"%s\",route=\"%s\",method=\"%s\",code=\"%u\"", l,
-             r, m, status);
+    snprintf(labels, sizeof(labels), "listener=\"%s\",route=\"%s\",method=\"%s\",code=\"%u\"", l, r,
+             m, status);
     add(&http_requests, labels, 1);
     snprintf(labels, sizeof(labels), "listener=\"%s\",route=\"%s\"", l, r);
     observe(&http_duration, labels, seconds);

@@ -104,6 +104,7 @@ static atomic_int first_round;
  * more are asked for than fit, the next round starts at once instead. */
 #define POKE_MAX 256
 static char pokes[POKE_MAX][META_ID_LEN + 1];
+static int64_t poked_at[POKE_MAX]; /* mono ms */
 static size_t npokes;
 static int poke_all;
 
@@ -654,10 +655,16 @@ enum { OUT_OK, OUT_DENIED, OUT_TRANSIENT };
 /* One check of registry id; writes the outcome to the row. Under op_mu.
  * A key event is recorded when the state changed, or always when the
  * check was asked for (manual). */
-static cf_code check_one(const char *id, int manual, cf_err *e)
+/* Why a check runs: the round, a check asked for (check-now), or another
+ * node's news (a poke). */
+enum { CHECK_ROUND = 0, CHECK_MANUAL = 1, CHECK_POKED = 2 };
+
+static cf_code check_one(const char *id, int mode, cf_err *e)
 {
     meta_registry reg;
     int64_t now = now_s();
+    int64_t started = mono_ms();
+    int manual = mode == CHECK_MANUAL;
     char ts[32], loaded_ts[32], cause[512] = "", err[512] = "", sentence[512], reason[1024];
     fmt_ts(ts, now);
     unsigned char c[KEYS_SECRET_LEN];
@@ -790,7 +797,7 @@ static cf_code check_one(const char *id, int manual, cf_err *e)
     s->logged = st;
     textf(s->name, sizeof(s->name), "%s", reg.name);
     s->checked_at = now;
-    s->checked_mono = mono_ms();
+    s->checked_mono = started;
     /* another node serves this key (the row says so, recently): this
      * node, which could not load it, is behind (not ready), and its view
      * does not overwrite theirs in the row */
@@ -800,9 +807,11 @@ static cf_code check_one(const char *id, int manual, cf_err *e)
                 reg.last_key_check > 0 && now - reg.last_key_check <= fresh;
     int keep_row = s->behind;
     pthread_mutex_unlock(&mu);
-    /* a real change (not this node's first check): the other nodes check
-     * this registry now rather than at their next round */
-    if (changed && was != ST_NONE)
+    /* a real change (not this node's first check) that this node found
+     * itself: the other nodes check this registry now rather than at their
+     * next round (a change found because of such news is not passed on:
+     * one notification per change, one vault call per node) */
+    if (changed && was != ST_NONE && mode != CHECK_POKED)
         coord_notify("key.changed", id);
 
     char checked_key[512];
@@ -892,19 +901,19 @@ static void sweep(void)
     free(l.ids);
 }
 
-/* A check asked for between rounds (cmk_poke): run unless this node
- * checked the registry within the last second. */
-static void check_poked(const char *id)
+/* A check asked for between rounds (cmk_poke at `at`): run unless a
+ * check of the registry started after the news (it saw the change). */
+static void check_poked(const char *id, int64_t at)
 {
     pthread_mutex_lock(&mu);
     slot *s = slot_find(id);
-    int recent = s && s->checked_mono && mono_ms() - s->checked_mono < 1000;
+    int covered = s && s->checked_mono >= at;
     pthread_mutex_unlock(&mu);
-    if (recent)
+    if (covered)
         return;
     cf_err ce = {0};
     pthread_mutex_lock(&op_mu);
-    cf_code rc = check_one(id, 0, &ce);
+    cf_code rc = check_one(id, CHECK_POKED, &ce);
     pthread_mutex_unlock(&op_mu);
     if (rc != CF_OK && rc != CF_ENOTFOUND && rc != CF_EINVAL && !atomic_load(&stopping))
         cf_log(CF_LOG_ERROR, "key check failed", "registry_id", id, "error", ce.msg, NULL);
@@ -933,7 +942,7 @@ static void *run(void *arg)
         for (size_t i = 0; i < l.n && !atomic_load(&stopping); i++) {
             cf_err ce = {0};
             pthread_mutex_lock(&op_mu);
-            cf_code rc = check_one(l.ids[i], 0, &ce);
+            cf_code rc = check_one(l.ids[i], CHECK_ROUND, &ce);
             pthread_mutex_unlock(&op_mu);
             if (rc != CF_OK && rc != CF_ENOTFOUND && !atomic_load(&stopping))
                 cf_log(CF_LOG_ERROR, "key check failed", "registry_id", l.ids[i], "error", ce.msg,
@@ -960,14 +969,18 @@ static void *run(void *arg)
             }
             if (npokes > 0) {
                 char(*ids)[META_ID_LEN + 1] = malloc(npokes * sizeof(*ids));
-                size_t n = ids ? npokes : 0;
-                if (ids)
+                int64_t *ats = malloc(npokes * sizeof(*ats));
+                size_t n = ids && ats ? npokes : 0;
+                if (n) {
                     memcpy(ids, pokes, n * sizeof(*ids));
+                    memcpy(ats, poked_at, n * sizeof(*ats));
+                }
                 npokes = 0;
                 pthread_mutex_unlock(&th_mu);
                 for (size_t i = 0; i < n && !atomic_load(&stopping); i++)
-                    check_poked(ids[i]);
+                    check_poked(ids[i], ats[i]);
                 free(ids);
+                free(ats);
                 pthread_mutex_lock(&th_mu);
                 continue;
             }
@@ -988,10 +1001,12 @@ void cmk_poke(const char *registry_id)
     for (size_t i = 0; i < npokes && !have; i++)
         have = strcmp(pokes[i], registry_id) == 0;
     if (!have) {
-        if (npokes < POKE_MAX)
+        if (npokes < POKE_MAX) {
+            poked_at[npokes] = mono_ms();
             textf(pokes[npokes++], META_ID_LEN + 1, "%s", registry_id);
-        else
+        } else {
             poke_all = 1;
+        }
     }
     if (th_running)
         pthread_cond_broadcast(&th_cv);
@@ -1390,7 +1405,7 @@ cf_code cmk_check_now(const char *registry_id, cf_err *e)
     if (!engine_ready())
         return cf_err_set(e, CF_EUNAVAIL, "the key engine is not running");
     pthread_mutex_lock(&op_mu);
-    cf_code rc = check_one(registry_id, 1, e);
+    cf_code rc = check_one(registry_id, CHECK_MANUAL, e);
     pthread_mutex_unlock(&op_mu);
     return rc;
 }

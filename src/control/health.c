@@ -48,8 +48,8 @@ static void probe_once(void)
                de.msg, NULL);
     if (ook != obj_ok)
         cf_log(ook ? CF_LOG_INFO : CF_LOG_WARN,
-               ook ? "object store reachable again" : "object store unusable: not ready",
-               "error", oe.msg, NULL);
+               ook ? "object store reachable again" : "object store unusable: not ready", "error",
+               oe.msg, NULL);
     db_ok = dok;
     obj_ok = ook;
     snprintf(db_err, sizeof(db_err), "%s", dok ? "" : de.msg);
@@ -137,7 +137,11 @@ static int evaluate(json_t *checks, char *why, size_t cap)
         if (stop)
             json_object_set_new(checks, "stopping", json_string("SIGTERM received"));
     }
-    const char *first = stop ? "stopping" : !dok ? "database" : !ook ? "objects" : !kok ? "keys" : NULL;
+    const char *first = stop   ? "stopping"
+                        : !dok ? "database"
+                        : !ook ? "objects"
+                        : !kok ? "keys"
+                               : NULL;
     if (why && cap)
         snprintf(why, cap, "%s", first ? first : "");
     return first == NULL;
@@ -152,8 +156,8 @@ static void reply(http_req *r, unsigned status, json_t *body)
 {
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(body);
-    http_resp *resp = http_resp_bytes(status, text ? text : "{}", text ? strlen(text) : 2,
-                                      "application/json");
+    http_resp *resp =
+        http_resp_bytes(status, text ? text : "{}", text ? strlen(text) : 2, "application/json");
     free(text);
     http_resp_header(resp, "Cache-Control", "no-store");
     http_req_respond(r, resp);
@@ -177,7 +181,7 @@ int health_handle(http_req *r)
     }
     json_t *checks = json_object();
     int ok = evaluate(checks, NULL, 0);
-    reply(r, ok ? 200 : 503, json_pack("{s:s,s:o}", "status", ok ? "ready" : "not ready", "checks",
-                                      checks));
+    reply(r, ok ? 200 : 503,
+          json_pack("{s:s,s:o}", "status", ok ? "ready" : "not ready", "checks", checks));
     return 1;
 }

@@ -33,8 +33,8 @@ static cf_code token_fingerprint(char out[2 * FP_BYTES + 1], const char *token, 
     unsigned char k[KEYS_SECRET_LEN], mac[32];
     unsigned int n = 0;
     cf_code rc = keyring_derive(k, "coffer/v1/admin-token-fingerprint", e);
-    if (rc == CF_OK && HMAC(EVP_sha256(), k, sizeof(k), (const unsigned char *)token,
-                            strlen(token), mac, &n) == NULL)
+    if (rc == CF_OK && HMAC(EVP_sha256(), k, sizeof(k), (const unsigned char *)token, strlen(token),
+                            mac, &n) == NULL)
         rc = cf_err_ssl(e, "admin token fingerprint");
     if (rc == CF_OK)
         cf_hex_encode(out, mac, FP_BYTES);

@@ -48,6 +48,8 @@ static const char SQL_UNLOCK[] = "SELECT pg_advisory_unlock(CAST(?1 AS INTEGER),
                                  "CAST(?2 AS INTEGER))";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('" CHANNEL "', CAST(?1 AS TEXT))";
 static const char SQL_LISTEN[] = "LISTEN " CHANNEL;
+/* names the session in pg_stat_activity (operators; the tests cut it) */
+static const char SQL_LISTEN_NAME[] = "SELECT set_config('application_name', ?1, false)";
 static const char SQL_PING[] = "SELECT 1";
 
 static void node_init(void)
@@ -223,8 +225,8 @@ void coord_notify(const char *event, const char *arg)
         if (db_run(st, &e) == CF_OK)
             return;
     }
-    cf_log(CF_LOG_WARN, "cannot notify the other nodes; they catch up at their next poll",
-           "event", event, "error", e.msg, NULL);
+    cf_log(CF_LOG_WARN, "cannot notify the other nodes; they catch up at their next poll", "event",
+           event, "error", e.msg, NULL);
 }
 
 void coord_subscribe(const coord_subscriber *s)
@@ -256,6 +258,17 @@ static long ms_since(const struct timespec *t)
     return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
+static cf_code name_session(db *c, cf_err *e)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "cofferd-listener-%s", meta_node());
+    db_stmt *st = db_prepare(c, SQL_LISTEN_NAME, e);
+    if (st == NULL)
+        return e && e->code ? e->code : CF_EIO;
+    db_bind_text(st, 1, name);
+    return db_run(st, e);
+}
+
 static void *listen_loop(void *arg)
 {
     (void)arg;
@@ -268,14 +281,15 @@ static void *listen_loop(void *arg)
         cf_err e = {0};
         if (c == NULL) {
             c = db_open_own(meta_store, &e);
-            if (c != NULL && db_exec(c, SQL_LISTEN, &e) != CF_OK) {
+            if (c != NULL &&
+                (db_exec(c, SQL_LISTEN, &e) != CF_OK || name_session(c, &e) != CF_OK)) {
                 db_close(c);
                 c = NULL;
             }
             if (c == NULL) {
                 if (!warned)
-                    cf_log(CF_LOG_WARN, "cannot listen for the other nodes' notifications",
-                           "error", e.msg, NULL);
+                    cf_log(CF_LOG_WARN, "cannot listen for the other nodes' notifications", "error",
+                           e.msg, NULL);
                 warned = 1;
                 usleep(LISTEN_WAIT_MS * 1000);
                 continue;
