@@ -7,6 +7,8 @@
 #                   make tsan-e2e: the threaded e2e tests under TSan
 #   make test       every test (installs missing dependencies first)
 #   make run        the local service: a CMK-encrypted demo registry and its vault
+#   make run-cluster the same registry on three cofferd nodes behind haproxy,
+#                   sharing PostgreSQL and one object store (docs/scale-out.md)
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 30)
 #   make bench      benchmarks (bench/)
 #   make format     clang-format the tree; make lint: banned functions
@@ -48,7 +50,7 @@ REPLAYS   := $(FUZZ_NAMES:%=$(OUT)/fuzz-replay-%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(OUT)/bench-%)
 
-.PHONY: all asan tsan tsan-unit tsan-e2e unit asan-unit test run fuzz fuzz-build fuzz-replay bench format format-check lint clean deps e2e
+.PHONY: all asan tsan tsan-unit tsan-e2e unit asan-unit test run run-cluster fuzz fuzz-build fuzz-replay bench format format-check lint clean deps e2e
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -128,6 +130,9 @@ test: deps
 
 run: deps all
 	scripts/run-demo
+
+run-cluster: deps all
+	scripts/run-cluster
 
 # libFuzzer build: the library again, with clang and coverage instrumentation.
 FUZZ_OUT := build/fuzz

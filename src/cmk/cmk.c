@@ -1099,9 +1099,22 @@ static void collect(cf_buf *out)
     pthread_mutex_unlock(&mu);
 }
 
+/* A request found a CMK registry this node never loaded: load it now
+ * (once: concurrent requests wait for the first one's check under op_mu,
+ * then find the registry known). */
 static void keyring_miss(const char *registry_id)
 {
-    cmk_poke(registry_id);
+    if (!engine_ready() || atomic_load(&stopping))
+        return;
+    pthread_mutex_lock(&op_mu);
+    if (!keyring_known(registry_id)) {
+        cf_err ce = {0};
+        cf_code rc = check_one(registry_id, CHECK_POKED, &ce);
+        if (rc != CF_OK && rc != CF_ENOTFOUND && rc != CF_EINVAL)
+            cf_log(CF_LOG_WARN, "key load on first use failed", "registry_id", registry_id,
+                   "error", ce.msg, NULL);
+    }
+    pthread_mutex_unlock(&op_mu);
 }
 
 /* ---- the interface ---- */

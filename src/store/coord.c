@@ -165,7 +165,7 @@ void coord_unlock(coord_hold *h)
 
 /* ---- the uploads' claim ---- */
 
-static cf_code up_claim(const char *uuid, int64_t *gen, void **hold, cf_err *e)
+static cf_code up_lock(const char *uuid, void **hold, cf_err *e)
 {
     coord_hold *h = malloc(sizeof(*h));
     if (h == NULL)
@@ -174,17 +174,23 @@ static cf_code up_claim(const char *uuid, int64_t *gen, void **hold, cf_err *e)
     cf_code rc = coord_try_lock(COORD_UPLOAD, uuid, &got, h, e);
     if (rc == CF_OK && !got)
         rc = cf_err_set(e, CF_ECONFLICT, "upload is in use by a request on another node");
-    if (rc == CF_OK) {
-        rc = meta_upload_claim(uuid, gen, e);
-        if (rc != CF_OK)
-            coord_unlock(h);
-    }
     if (rc != CF_OK) {
         free(h);
         return rc;
     }
     *hold = h;
     return CF_OK;
+}
+
+static cf_code up_claim(const char *uuid, int64_t *gen, void **hold, cf_err *e)
+{
+    cf_code rc = up_lock(uuid, hold, e);
+    if (rc == CF_OK && (rc = meta_upload_claim(uuid, gen, e)) != CF_OK) {
+        coord_unlock(*hold);
+        free(*hold);
+        *hold = NULL;
+    }
+    return rc;
 }
 
 static cf_code up_check(const char *uuid, int64_t gen, void *hold, cf_err *e)
@@ -204,7 +210,7 @@ static void up_unclaim(void *hold)
     free(hold);
 }
 
-static const upload_coord up_coord = {up_claim, up_check, up_unclaim};
+static const upload_coord up_coord = {up_claim, up_lock, up_check, up_unclaim};
 
 const struct upload_coord *coord_uploads(void)
 {

@@ -720,11 +720,11 @@ int upload_active(const char *uuid)
 
 int upload_expire(const char *uuid, const char *reg_id, time_t idle_before)
 {
-    /* not while a request of any node has it (a long streamed PATCH) */
+    /* not while a request of any node has it (a long streamed PATCH);
+     * looking does not bump its generation (a node's copy stays valid) */
     void *hold = NULL;
-    int64_t gen = 0;
     cf_err ce = {0};
-    if (coord != NULL && coord->claim(uuid, &gen, &hold, &ce) != CF_OK)
+    if (coord != NULL && coord->lock(uuid, &hold, &ce) != CF_OK)
         return 0;
     int removed = expire_claimed(uuid, reg_id, idle_before);
     if (hold != NULL)

@@ -62,6 +62,9 @@ void uploads_configure(unsigned max_idle);
  * the request's thread. */
 typedef struct upload_coord {
     cf_code (*claim)(const char *uuid, int64_t *gen, void **hold, cf_err *e);
+    /* the claim's exclusion without a new generation (the janitor looks
+     * at an upload; it bumps nothing unless it removes it) */
+    cf_code (*lock)(const char *uuid, void **hold, cf_err *e);
     cf_code (*check)(const char *uuid, int64_t gen, void *hold, cf_err *e);
     void (*unclaim)(void *hold);
 } upload_coord;

@@ -13,8 +13,8 @@
 // vanish), new connections from the node are accepted and never answered;
 // the server's side of every connection is closed, as the server's TCP
 // keepalive would after a while (its sessions end, their advisory locks
-// go). heal() forwards new connections again; the silent ones stay dead
-// (the node replaces them after its timeouts).
+// go). heal() forwards new connections again and resets the silent ones,
+// as the server's host does once packets flow again (it forgot them).
 import net from 'node:net';
 
 export async function startTcpProxy(upstreamPort, upstreamHost = '127.0.0.1') {
@@ -51,7 +51,10 @@ export async function startTcpProxy(upstreamPort, upstreamHost = '127.0.0.1') {
         p.upstream = null;
       }
     },
-    heal() { partitioned = false; },
+    heal() {
+      partitioned = false;
+      for (const p of pairs) if (p.silent) p.client.resetAndDestroy();
+    },
     async stop() {
       for (const p of pairs) { p.client.destroy(); p.upstream?.destroy(); }
       await new Promise((resolve) => server.close(resolve));
