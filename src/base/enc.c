@@ -3,6 +3,9 @@
  */
 #include "base/enc.h"
 
+#include <stdio.h>
+#include <time.h>
+
 static const char HEX[] = "0123456789abcdef";
 static const char B64U[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -115,4 +118,12 @@ cf_code cf_b64url_decode(cf_buf *out, const char *in, size_t len, cf_err *e)
     out->len = (size_t)(o - out->data);
     out->data[out->len] = '\0';
     return CF_OK;
+}
+
+void cf_rfc3339(char *out, size_t n, int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm) == NULL || strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, n, "1970-01-01T00:00:00Z");
 }

@@ -1,13 +1,14 @@
 /*
  * enc.h -- hex and base64url (RFC 4648 §5, no padding: the encoding of
- * JWK, JWT and the Key Vault protocol). Decoders are strict: they reject
- * padding, whitespace, characters outside the alphabet and non-canonical
- * trailing bits, so one value has exactly one encoding.
+ * JWK, JWT and the Key Vault protocol), and RFC 3339 times. Decoders are
+ * strict: they reject padding, whitespace, characters outside the alphabet
+ * and non-canonical trailing bits, so one value has exactly one encoding.
  */
 #ifndef CF_BASE_ENC_H
 #define CF_BASE_ENC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 #include "base/err.h"
@@ -22,5 +23,8 @@ size_t cf_b64url_encoded_len(size_t len);
 cf_code cf_b64url_encode(cf_buf *out, const unsigned char *in, size_t len, cf_err *e);
 /* Appends the decoded bytes to out. */
 cf_code cf_b64url_decode(cf_buf *out, const char *in, size_t len, cf_err *e);
+
+/* "2026-11-29T08:43:52Z" (UTC, seconds) for unix time t; out holds 21+ bytes. */
+void cf_rfc3339(char *out, size_t n, int64_t t);
 
 #endif

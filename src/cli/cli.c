@@ -23,8 +23,10 @@ static const cli_group groups[] = {
     {"acr credential", "A registry's admin user.", cli_acr_credential_verbs},
     {"acr token", "Repository-scoped tokens of a registry.", cli_acr_token_verbs},
     {"acr token credential", "A token's passwords.", cli_acr_token_credential_verbs},
-    {"keyvault", "Vaults and their access policies (keyvaultd).", cli_keyvault_verbs},
+    {"keyvault", "Vaults, their access policies and soft delete (keyvaultd).", cli_keyvault_verbs},
     {"keyvault key", "Keys in a vault (keyvaultd).", cli_keyvault_key_verbs},
+    {"keyvault network-rule", "A vault's network rules (keyvaultd).",
+     cli_keyvault_network_rule_verbs},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 

@@ -50,16 +50,31 @@ int cli_identity_resolve(cli_ctx *c, const char *ref, json_t **out, cli_err *e)
         return -1;
     size_t i;
     json_t *it;
+    const json_t *by_principal = NULL;
     json_array_foreach(json_object_get(list, "value"), i, it)
     {
         const char *name = json_string_value(json_object_get(it, "name"));
         const char *id = json_string_value(json_object_get(it, "id"));
         const char *cid = json_string_value(json_object_get(it, "clientId"));
+        const char *pid = json_string_value(json_object_get(it, "principalId"));
         if ((name && strcmp(name, ref) == 0) || (id && strcmp(id, ref) == 0) ||
             (cid && strcasecmp(cid, ref) == 0)) {
             *out = json_incref(it);
             break;
         }
+        if (pid && strcasecmp(pid, ref) == 0)
+            by_principal = it;
+    }
+    if (*out == NULL && by_principal) {
+        /* the object id a vault's access policy names, not the identity */
+        const char *name = json_string_value(json_object_get(by_principal, "name"));
+        const char *cid = json_string_value(json_object_get(by_principal, "clientId"));
+        cli_fail(e, "IdentityRequired",
+                 "'%.64s' is the principal (object) id of identity '%.128s': expected a client id "
+                 "or resource id (its client id is %.64s, its resource id /identities/%.128s).",
+                 ref, name ? name : "", cid ? cid : "", name ? name : "");
+        json_decref(list);
+        return -1;
     }
     json_decref(list);
     if (*out == NULL)

@@ -3,14 +3,16 @@
  * Azure Key Vault protocol, api-version 7.4), reached at
  * https://VAULT.<vault_domain>:<port> (vault_url itself for "default").
  *
- * Output is the wire's KeyBundle (`key.kid` is the versioned key id, as az
- * shows it), DeletedKeyBundle or list of KeyItems; lists follow nextLink
- * until the last page.
+ * Output is what az prints (keyshape.h: the wire's KeyBundle reshaped by
+ * the SDK and the CLI, `key.keyOps`, `key.kid` the versioned key id, times
+ * in ISO 8601), for single keys and for lists, which follow nextLink until
+ * the last page.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "cli/keyshape.h"
 #include "cli/verbs.h"
 
 /* "/keys/NAME[/VERSION]" (prefix "/keys/" or "/deletedkeys/") + suffix. */
@@ -29,6 +31,33 @@ static int key_path(char *p, size_t n, const char *prefix, const cli_args *a, in
 static const char *vault_of(const cli_args *a)
 {
     return cli_args_get(a, "vault-name");
+}
+
+/* One key call whose answer is a (Deleted)KeyBundle, printed as az does. */
+static int key_call(cli_ctx *c, const cli_args *a, const char *method, const char *path,
+                    const json_t *body, json_t **res, cli_err *e)
+{
+    json_t *w = NULL;
+    if (cli_vault_keys(c, vault_of(a), method, path, body, &w, e))
+        return -1;
+    *res = cli_key_az(w);
+    json_decref(w);
+    return 0;
+}
+
+/* Every page of a key listing, each item printed as az does. */
+static int list_call(cli_ctx *c, const cli_args *a, const char *path, json_t **res, cli_err *e)
+{
+    json_t *w = NULL;
+    if (cli_vault_keys_list(c, vault_of(a), path, &w, e))
+        return -1;
+    json_t *out = json_array();
+    size_t i;
+    json_t *it;
+    json_array_foreach(w, i, it) json_array_append_new(out, cli_key_item_az(it));
+    json_decref(w);
+    *res = out;
+    return 0;
 }
 
 static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
@@ -66,7 +95,7 @@ static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
             json_array_append_new(arr, json_string(ops[i]));
         json_object_set_new(body, "key_ops", arr);
     }
-    int rc = cli_vault_keys(c, vault_of(a), "POST", p, body, res, e);
+    int rc = key_call(c, a, "POST", p, body, res, e);
     json_decref(body);
     return rc;
 }
@@ -76,21 +105,21 @@ static int run_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     char p[512];
     if (key_path(p, sizeof(p), "/keys/", a, 1, NULL, e))
         return -1;
-    return cli_vault_keys(c, vault_of(a), "GET", p, NULL, res, e);
+    return key_call(c, a, "GET", p, NULL, res, e);
 }
 
 static int run_list(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     if (cli_config_vault_name_check(vault_of(a), e))
         return -1;
-    return cli_vault_keys_list(c, vault_of(a), "/keys", res, e);
+    return list_call(c, a, "/keys", res, e);
 }
 
 static int run_list_deleted(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     if (cli_config_vault_name_check(vault_of(a), e))
         return -1;
-    return cli_vault_keys_list(c, vault_of(a), "/deletedkeys", res, e);
+    return list_call(c, a, "/deletedkeys", res, e);
 }
 
 static int run_list_versions(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
@@ -98,7 +127,7 @@ static int run_list_versions(cli_ctx *c, const cli_args *a, json_t **res, cli_er
     char p[512];
     if (key_path(p, sizeof(p), "/keys/", a, 0, "/versions", e))
         return -1;
-    return cli_vault_keys_list(c, vault_of(a), p, res, e);
+    return list_call(c, a, p, res, e);
 }
 
 static int run_delete(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
@@ -106,7 +135,7 @@ static int run_delete(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     char p[512];
     if (key_path(p, sizeof(p), "/keys/", a, 0, NULL, e))
         return -1;
-    return cli_vault_keys(c, vault_of(a), "DELETE", p, NULL, res, e);
+    return key_call(c, a, "DELETE", p, NULL, res, e);
 }
 
 static int run_recover(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
@@ -114,7 +143,7 @@ static int run_recover(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     char p[512];
     if (key_path(p, sizeof(p), "/deletedkeys/", a, 0, "/recover", e))
         return -1;
-    return cli_vault_keys(c, vault_of(a), "POST", p, NULL, res, e);
+    return key_call(c, a, "POST", p, NULL, res, e);
 }
 
 static int run_purge(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
@@ -136,7 +165,7 @@ static int run_set_attributes(cli_ctx *c, const cli_args *a, json_t **res, cli_e
     if (en < 0 || key_path(p, sizeof(p), "/keys/", a, 1, NULL, e))
         return -1;
     json_t *body = json_pack("{s:{s:b}}", "attributes", "enabled", en);
-    int rc = cli_vault_keys(c, vault_of(a), "PATCH", p, body, res, e);
+    int rc = key_call(c, a, "PATCH", p, body, res, e);
     json_decref(body);
     return rc;
 }
@@ -146,7 +175,7 @@ static int run_rotate(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     char p[512];
     if (key_path(p, sizeof(p), "/keys/", a, 0, "/rotate", e))
         return -1;
-    return cli_vault_keys(c, vault_of(a), "POST", p, NULL, res, e);
+    return key_call(c, a, "POST", p, NULL, res, e);
 }
 
 #define VAULT_OPT                                                                                  \

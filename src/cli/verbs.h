@@ -43,6 +43,7 @@ extern const cli_verb cli_acr_token_verbs[];
 extern const cli_verb cli_acr_token_credential_verbs[];
 extern const cli_verb cli_keyvault_verbs[];
 extern const cli_verb cli_keyvault_key_verbs[];
+extern const cli_verb cli_keyvault_network_rule_verbs[];
 
 /* Appends prefix then the percent-encoded seg (if not NULL) to dst. */
 int cli_path_add(char *dst, size_t n, const char *prefix, const char *seg, cli_err *e);

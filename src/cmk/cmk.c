@@ -44,6 +44,7 @@
 
 #include <openssl/crypto.h>
 
+#include "base/enc.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "cmk/events.h"
@@ -124,10 +125,7 @@ static int64_t mono_ms(void)
 
 static void fmt_ts(char out[32], int64_t t)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cf_rfc3339(out, 32, t);
 }
 
 /* Whether cmk_start has published conf (see conf_ready). */
@@ -711,7 +709,16 @@ static cf_code check_one(const char *id, int mode, cf_err *e)
                           : r.cls == VAULTC_DENIED ? OUT_DENIED
                                                    : OUT_TRANSIENT;
                 vault_denied = outcome == OUT_DENIED;
-                if (outcome == OUT_DENIED)
+                if (outcome == OUT_DENIED && strcmp(r.inner, "ForbiddenByFirewall") == 0)
+                    /* the reference's "HTTP 403 after enabling a key vault firewall" (its
+                     * troubleshooting §3.2): say so first, then the vault's own words */
+                    textf(err, sizeof(err),
+                          "The key vault's firewall refused unwrapKey on %s for identity %s (%ld "
+                          "ForbiddenByFirewall): allow the registry's address (coffer keyvault "
+                          "network-rule add) or let trusted services bypass the firewall (coffer "
+                          "keyvault update --bypass AzureServices). The vault said: %s",
+                          reg.versioned_key_identifier, w.client, r.status, r.message);
+                else if (outcome == OUT_DENIED)
                     textf(err, sizeof(err), "The vault refused unwrapKey on %s for identity %s: %s",
                           reg.versioned_key_identifier, w.client, cause);
             }
@@ -1111,8 +1118,8 @@ static void keyring_miss(const char *registry_id)
         cf_err ce = {0};
         cf_code rc = check_one(registry_id, CHECK_POKED, &ce);
         if (rc != CF_OK && rc != CF_ENOTFOUND && rc != CF_EINVAL)
-            cf_log(CF_LOG_WARN, "key load on first use failed", "registry_id", registry_id,
-                   "error", ce.msg, NULL);
+            cf_log(CF_LOG_WARN, "key load on first use failed", "registry_id", registry_id, "error",
+                   ce.msg, NULL);
     }
     pthread_mutex_unlock(&op_mu);
 }

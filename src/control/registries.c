@@ -502,6 +502,35 @@ static int identity_assigned(const char *key_identity, int flags, const meta_ide
     return 0;
 }
 
+/* keyVaultProperties.identity is a client id; a UUID that is an
+ * identity's principal (object) id instead (what a vault's access policy
+ * names, and what an old version of the reference's tutorial passed) is
+ * refused saying what was expected. reg: the registry (its system
+ * identity), or NULL at creation. Returns 1 after responding. */
+static int principal_id_given(http_req *r, const char *ident, const meta_registry *reg)
+{
+    meta_identity mi;
+    if (strcmp(ident, SYSTEM_IDENTITY) == 0)
+        return 0;
+    if (meta_identity_by_principal(&mi, ident, NULL) == CF_OK) {
+        mgmt_fail(r, 400, "IdentityRequired",
+                  "'%s' is the principal (object) id of identity '%s': keyVaultProperties.identity "
+                  "expected a client id or resource id (its client id is %s, its resource id "
+                  "/identities/%s).",
+                  ident, mi.name, mi.client_id, mi.name);
+        return 1;
+    }
+    if (reg && reg->system_principal_id[0] && strcasecmp(reg->system_principal_id, ident) == 0) {
+        mgmt_fail(r, 400, "IdentityRequired",
+                  "'%s' is the principal (object) id of the system-assigned identity of registry "
+                  "'%s': keyVaultProperties.identity expected a client id or resource id ('system' "
+                  "names the system-assigned identity; coffer: --identity [system]).",
+                  ident, reg->name);
+        return 1;
+    }
+    return 0;
+}
+
 static int check_key_identifier(http_req *r, const char *kid)
 {
     if (kid == NULL || !ctl_key_identifier_valid(kid, NULL)) {
@@ -566,6 +595,8 @@ static void registry_put(http_req *r, const char *name)
             goto out;
         }
         if (!identity_assigned(b.key_identity_norm, b.id_flags, b.uai_id, b.n_uai)) {
+            if (principal_id_given(r, b.key_identity_norm, NULL))
+                goto out;
             if (strcmp(b.key_identity_norm, SYSTEM_IDENTITY) == 0)
                 bad(r, "IdentityRequired",
                     "keyVaultProperties.identity is 'system' but identity.type does not include "
@@ -702,6 +733,8 @@ static void registry_patch(http_req *r, const char *name)
             new_kid = b.key_identifier;
             if (b.key_identity) {
                 if (!identity_assigned(b.key_identity_norm, flags, ids, n_ids)) {
+                    if (principal_id_given(r, b.key_identity_norm, &reg))
+                        goto out;
                     mgmt_fail(r, 400, "IdentityRequired",
                               "The identity '%s' is not assigned to registry '%s'%s.",
                               b.key_identity_norm, reg.name,

@@ -158,10 +158,7 @@ int ctl_key_identifier_valid(const char *s, int *versioned)
 
 void ctl_rfc3339(char *out, size_t cap, int64_t unix_s)
 {
-    time_t t = (time_t)unix_s;
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, cap, "1970-01-01T00:00:00Z");
+    cf_rfc3339(out, cap, unix_s);
 }
 
 int ctl_token_name_valid(const char *s)

@@ -26,6 +26,7 @@
 
 #include "base/enc.h"
 #include "base/log.h"
+#include "vault/netacl.h"
 #include "vault/policy.h"
 #include "vault/req.h"
 #include "vault/rotation.h"
@@ -309,13 +310,46 @@ static int require_api_version(kv_req *q)
 
 /* Loads the vault and checks that the caller holds perm; responds on
  * failure. Returns 1 when allowed. */
+/* 404 VaultNotFound for the Host's vault; a soft-deleted one says so and
+ * how to get it back (what a CMK registry's lastError then quotes). */
+static void vault_missing(kv_req *q)
+{
+    vault_info d = {0};
+    if (vault_store_vault_get_deleted(q->app->store, q->vault, &d, NULL) == CF_OK) {
+        char deleted[32], purge[32];
+        cf_rfc3339(deleted, sizeof(deleted), d.deleted_date);
+        cf_rfc3339(purge, sizeof(purge), d.scheduled_purge);
+        vault_api_error(q, 404, "VaultNotFound", NULL,
+                        "The vault '%s' is soft-deleted (deleted at %s, purged at %s): recover "
+                        "it with `coffer keyvault recover -n %s`.",
+                        d.name, deleted, purge, d.name);
+        vault_info_clear(&d);
+        return;
+    }
+    vault_api_error(q, 404, "VaultNotFound", NULL, "The vault '%s' does not exist.", q->vault);
+}
+
+/* The vault's network rules (netacl.h) for this caller; responds 403
+ * ForbiddenByFirewall, in Azure's words, when they refuse it. */
+static int network_allows(kv_req *q, const vault_info *v)
+{
+    const char *peer = http_req_peer(q->r);
+    if (vault_netacl_allows(v->network_acls, peer, q->caller.trusted_service))
+        return 1;
+    vault_api_error(q, 403, "Forbidden", "ForbiddenByFirewall",
+                    "Client address is not authorized and caller is not a trusted "
+                    "service.\r\nClient address: %s\r\nCaller: appid=%s;oid=%s;iss=%s\r\n"
+                    "Vault: %s",
+                    peer, q->caller.appid, q->caller.oid, q->caller.iss, v->name);
+    return 0;
+}
+
 static int authorize(kv_req *q, vault_info *v, const char *perm)
 {
     cf_err e = {0};
     if (vault_store_vault_get(q->app->store, q->vault, v, &e) != CF_OK) {
         if (e.code == CF_ENOTFOUND)
-            vault_api_error(q, 404, "VaultNotFound", NULL, "The vault '%s' does not exist.",
-                            q->vault);
+            vault_missing(q);
         else
             vault_api_error_cf(q, &e);
         return 0;
@@ -327,6 +361,8 @@ static int authorize(kv_req *q, vault_info *v, const char *perm)
                         q->caller.tid, v->tenant_id, v->name);
         return 0;
     }
+    if (!network_allows(q, v))
+        return 0;
     if (q->caller.is_admin ||
         vault_policy_allows(v->policies, q->caller.oid, q->caller.appid, perm))
         return 1;
@@ -767,25 +803,43 @@ out:
     vault_info_clear(&v);
 }
 
-/* Purges a deleted key: rows, cached material, HSM objects. */
-static cf_code purge_key(vault_app *app, const char *vault, const char *name, cf_err *e)
+/* After rows are purged: forgets the cached material of keys `names` of
+ * vault and destroys the HSM objects `ids`. */
+static void drop_material(vault_app *app, const char *vault, const json_t *names, const json_t *ids)
 {
-    json_t *ids = NULL;
-    cf_code rc = vault_store_key_purge(app->store, vault, name, &ids, e);
-    if (rc != CF_OK)
-        return rc;
-    vault_engine_forget(app->engine, vault, name);
     size_t i;
-    json_t *id;
-    json_array_foreach(ids, i, id)
+    json_t *x;
+    json_array_foreach((json_t *)names, i, x)
+        vault_engine_forget(app->engine, vault, json_string_value(x));
+    json_array_foreach((json_t *)ids, i, x)
     {
         cf_err he = {0};
-        if (vault_engine_destroy_hsm(app->engine, json_string_value(id), &he) != CF_OK)
-            cf_log(CF_LOG_WARN, "cannot destroy HSM key object", "id", json_string_value(id),
+        if (vault_engine_destroy_hsm(app->engine, json_string_value(x), &he) != CF_OK)
+            cf_log(CF_LOG_WARN, "cannot destroy HSM key object", "id", json_string_value(x),
                    "error", he.msg, NULL);
     }
+}
+
+cf_code vault_api_purge_key(vault_app *app, const char *vault, const char *name, cf_err *e)
+{
+    json_t *ids = NULL, *names = json_pack("[s]", name);
+    cf_code rc = vault_store_key_purge(app->store, vault, name, &ids, e);
+    if (rc == CF_OK)
+        drop_material(app, vault, names, ids);
     json_decref(ids);
-    return CF_OK;
+    json_decref(names);
+    return rc;
+}
+
+cf_code vault_api_purge_vault(vault_app *app, const char *vault, cf_err *e)
+{
+    json_t *ids = NULL, *names = NULL;
+    cf_code rc = vault_store_vault_purge(app->store, vault, &names, &ids, e);
+    if (rc == CF_OK)
+        drop_material(app, vault, names, ids);
+    json_decref(ids);
+    json_decref(names);
+    return rc;
 }
 
 static void h_purge(kv_req *q, const char *name)
@@ -803,7 +857,7 @@ static void h_purge(kv_req *q, const char *name)
             "retention period has passed.");
         goto out;
     }
-    if (purge_key(q->app, q->vault, name, &e) != CF_OK) {
+    if (vault_api_purge_key(q->app, q->vault, name, &e) != CF_OK) {
         vault_api_error_cf(q, &e);
         goto out;
     }
@@ -1258,7 +1312,7 @@ static const char *op_guess(const char *path)
 {
     /* the audit operation of a request refused before routing, or that
      * matched no route */
-    if (strncasecmp(path, "/vaults", 7) == 0)
+    if (strncasecmp(path, "/vaults", 7) == 0 || strncasecmp(path, "/deletedVaults", 14) == 0)
         return "VaultRequest";
     if (strncasecmp(path, "/audit", 6) == 0)
         return "AuditQuery";

@@ -39,4 +39,10 @@ cf_code vault_api_ensure_default(vault_app *app, cf_err *e);
 cf_code vault_api_rotate(vault_app *app, const char *vault, const char *name, vault_keyver *out,
                          cf_err *e);
 
+/* Purges a soft-deleted key (rows, cached material, HSM objects); the
+ * keys API's purge and the scheduler. */
+cf_code vault_api_purge_key(vault_app *app, const char *vault, const char *name, cf_err *e);
+/* Purges a soft-deleted vault and every key in it, the same way. */
+cf_code vault_api_purge_vault(vault_app *app, const char *vault, cf_err *e);
+
 #endif

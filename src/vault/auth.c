@@ -195,6 +195,10 @@ cf_code vault_auth_check(vault_auth *a, const char *authorization, vault_caller 
             snprintf(out->oid, sizeof(out->oid), "%s", oid ? oid : "");
             snprintf(out->appid, sizeof(out->appid), "%s", app ? app : "");
             snprintf(out->tid, sizeof(out->tid), "%s", c.tid ? c.tid : "");
+            snprintf(out->iss, sizeof(out->iss), "%s", c.iss ? c.iss : "");
+            for (size_t i = 0; c.iss && i < a->n; i++)
+                if (strcmp(a->issuers[i].conf->issuer, c.iss) == 0)
+                    out->trusted_service = a->issuers[i].conf->trusted_service;
             jwt_claims_free(&c);
             if (out->oid[0] == '\0')
                 return cf_err_set(e, CF_EAUTH, "AKV10032: the token names no oid or sub.");

@@ -20,6 +20,8 @@ typedef struct vault_caller {
     char oid[130];
     char appid[130];
     char tid[130];
+    char iss[260];       /* the token's issuer ("" for the admin token) */
+    int trusted_service; /* its issuer is configured "trusted_service" (netacl.h) */
 } vault_caller;
 
 typedef struct vault_auth vault_auth;

@@ -122,6 +122,14 @@ static cf_code parse_issuer(vault_issuer *is, json_t *v, size_t idx, cf_err *e)
     {
         const char *s;
         char **dst;
+        if (strcmp(k, "trusted_service") == 0) {
+            if (!json_is_boolean(x))
+                return cf_err_set(e, CF_EINVAL,
+                                  "config: issuers[%zu].trusted_service must be true or false",
+                                  idx);
+            is->trusted_service = json_is_true(x);
+            continue;
+        }
         if (strcmp(k, "issuer") == 0)
             dst = &is->issuer;
         else if (strcmp(k, "jwks_file") == 0)
@@ -355,7 +363,8 @@ void vault_config_log(const vault_config *c)
     for (size_t i = 0; i < c->n_issuers; i++)
         cf_log(CF_LOG_INFO, "trusted issuer", "issuer", c->issuers[i].issuer, "audience",
                c->issuers[i].audience, "jwks",
-               c->issuers[i].jwks_file ? c->issuers[i].jwks_file : c->issuers[i].jwks_url, NULL);
+               c->issuers[i].jwks_file ? c->issuers[i].jwks_file : c->issuers[i].jwks_url,
+               "trusted_service", c->issuers[i].trusted_service ? "true" : "false", NULL);
 }
 
 void vault_config_free(vault_config *c)

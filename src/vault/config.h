@@ -21,8 +21,9 @@ typedef struct vault_issuer {
     char *issuer;
     char *jwks_file; /* one of jwks_file / jwks_url */
     char *jwks_url;
-    char *audience; /* defaults to the config's resource */
-    char *ca_file;  /* CA bundle for an https jwks_url; default: the system's */
+    char *audience;      /* defaults to the config's resource */
+    char *ca_file;       /* CA bundle for an https jwks_url; default: the system's */
+    int trusted_service; /* its callers bypass network rules with bypass AzureServices (netacl.h) */
 } vault_issuer;
 
 typedef struct vault_config {

@@ -6,7 +6,16 @@
  *
  *   PUT/PATCH/GET/DELETE /vaults/{name}, GET /vaults
  *   PUT /vaults/{name}/accessPolicies/{add|remove|replace}
+ *   GET /deletedVaults, GET /deletedVaults/{name}, POST /deletedVaults/{name}/purge
  *   GET /audit?vault=&operation=&objectId=&result=&since=&until=&limit=
+ *
+ * Deleting a vault soft-deletes it with everything in it, as Azure does:
+ * its keys API answers VaultNotFound (saying it is deleted), its name
+ * cannot be reused, and until its scheduled purge date (retention days
+ * later) it can be recovered unchanged, with PUT /vaults/{name}
+ * {"properties":{"createMode":"recover"}} (ARM's way), or purged, unless
+ * purge protection forbids that before the date. The scheduler purges it
+ * once the date has passed.
  */
 #define CF_LOG_MOD "vault.mgmt"
 #include <pthread.h>
@@ -14,8 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "base/enc.h"
 #include "vault/api_int.h"
+#include "vault/netacl.h"
 #include "vault/policy.h"
 #include "vault/req.h"
 
@@ -45,12 +57,27 @@ static json_t *vault_json(kv_req *q, const vault_info *v)
     snprintf(uri, sizeof(uri), "https://%s.%s:%u/", v->name, q->app->cfg->vault_domain,
              q->app->port);
     snprintf(id, sizeof(id), "/vaults/%s", v->name);
-    return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:b,s:i,s:b,s:O,s:I,s:I}}", "id", id, "name", v->name,
-                     "type", "Microsoft.KeyVault/vaults", "properties", "vaultUri", uri, "tenantId",
-                     v->tenant_id, "enableSoftDelete", 1, "softDeleteRetentionInDays",
+    json_t *acls = v->network_acls ? json_incref(v->network_acls) : vault_netacl_default();
+    return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:b,s:i,s:b,s:O,s:o,s:I,s:I}}", "id", id, "name",
+                     v->name, "type", "Microsoft.KeyVault/vaults", "properties", "vaultUri", uri,
+                     "tenantId", v->tenant_id, "enableSoftDelete", 1, "softDeleteRetentionInDays",
                      v->retention_days, "enablePurgeProtection", v->purge_protection,
-                     "accessPolicies", v->policies, "createdTime", (json_int_t)v->created,
-                     "updatedTime", (json_int_t)v->updated);
+                     "accessPolicies", v->policies, "networkAcls", acls, "createdTime",
+                     (json_int_t)v->created, "updatedTime", (json_int_t)v->updated);
+}
+
+/* ARM's DeletedVault. */
+static json_t *deleted_vault_json(const vault_info *v)
+{
+    char id[128], vid[128], deleted[32], purge[32];
+    snprintf(id, sizeof(id), "/deletedVaults/%s", v->name);
+    snprintf(vid, sizeof(vid), "/vaults/%s", v->name);
+    cf_rfc3339(deleted, sizeof(deleted), v->deleted_date);
+    cf_rfc3339(purge, sizeof(purge), v->scheduled_purge);
+    return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:b}}", "id", id, "name", v->name, "type",
+                     "Microsoft.KeyVault/deletedVaults", "properties", "vaultId", vid,
+                     "deletionDate", deleted, "scheduledPurgeDate", purge, "purgeProtectionEnabled",
+                     v->purge_protection);
 }
 
 /* Applies a "properties" object onto v. creating: PUT of a new vault. */
@@ -104,6 +131,23 @@ static int apply_props(kv_req *q, vault_info *v, const json_t *props, int replac
                                 "Soft delete is always enabled on this vault service.");
                 return 0;
             }
+        } else if (strcmp(k, "networkAcls") == 0) {
+            json_t *n = NULL;
+            if (vault_netacl_apply(&n, v->network_acls, x, &e) != CF_OK) {
+                vault_api_error(q, 400, "BadParameter", NULL, "properties.%s", e.msg);
+                return 0;
+            }
+            json_decref(v->network_acls);
+            v->network_acls = n;
+        } else if (strcmp(k, "createMode") == 0) {
+            /* "recover" is handled before (h_vault_put); "default" is a plain put */
+            const char *m = json_string_value(x);
+            if (!json_is_null(x) &&
+                (m == NULL || (strcasecmp(m, "default") != 0 && strcasecmp(m, "recover") != 0))) {
+                vault_api_error(q, 400, "BadParameter", NULL,
+                                "properties.createMode must be 'default' or 'recover'");
+                return 0;
+            }
         } else if (strcmp(k, "accessPolicies") == 0) {
             json_t *n = NULL;
             if (vault_policy_normalize(&n, x, &e) != CF_OK) {
@@ -150,18 +194,63 @@ static json_t *load_body(kv_req *q)
     return b;
 }
 
+/* PUT {"properties":{"createMode":"recover"}}: a soft-deleted vault made
+ * live again, unchanged (az keyvault recover). */
+static void h_vault_recover(kv_req *q, const char *name)
+{
+    q->operation = "VaultRecover";
+    vault_info v = {0};
+    cf_err e = {0};
+    if (vault_store_vault_recover(q->app->store, name, &e) != CF_OK) {
+        if (e.code == CF_ENOTFOUND)
+            vault_api_error(q, 404, "ResourceNotFound", NULL,
+                            "There is no soft-deleted vault '%s' to recover.", name);
+        else
+            vault_api_error_cf(q, &e);
+        return;
+    }
+    if (vault_store_vault_get(q->app->store, name, &v, &e) != CF_OK)
+        vault_api_error_cf(q, &e);
+    else
+        vault_api_respond(q, 200, vault_json(q, &v));
+    vault_info_clear(&v);
+}
+
+static int wants_recover(const json_t *body)
+{
+    const char *m =
+        json_string_value(json_object_get(json_object_get(body, "properties"), "createMode"));
+    return m && strcasecmp(m, "recover") == 0;
+}
+
 static void h_vault_put(kv_req *q, const char *name, int patch)
 {
     q->operation = patch ? "VaultPatch" : "VaultPut";
     vault_info v = {0};
     cf_err e = {0};
     json_t *body = NULL;
+    if ((body = load_body(q)) == NULL)
+        goto out;
+    if (!patch && wants_recover(body)) {
+        h_vault_recover(q, name);
+        goto out;
+    }
     int exists = vault_store_vault_get(q->app->store, name, &v, &e) == CF_OK;
     if (!exists && e.code != CF_ENOTFOUND) {
         vault_api_error_cf(q, &e);
         goto out;
     }
     if (!exists) {
+        vault_info d = {0};
+        if (vault_store_vault_get_deleted(q->app->store, name, &d, NULL) == CF_OK) {
+            vault_info_clear(&d);
+            vault_api_error(q, 409, "ConflictError", NULL,
+                            "A vault with the same name already exists in deleted state: "
+                            "recover it (coffer keyvault recover -n %s) or purge it (coffer "
+                            "keyvault purge -n %s) before reusing the name.",
+                            name, name);
+            goto out;
+        }
         if (patch) {
             vault_not_found(q, name);
             goto out;
@@ -172,8 +261,6 @@ static void h_vault_put(kv_req *q, const char *name, int patch)
         v.retention_days = 90;
         v.policies = json_array();
     }
-    if ((body = load_body(q)) == NULL)
-        goto out;
     const char *k;
     json_t *x;
     json_object_foreach(body, k, x)
@@ -215,12 +302,14 @@ static void h_vault_get(kv_req *q, const char *name)
     vault_info_clear(&v);
 }
 
-static void h_vault_list(kv_req *q)
+/* GET /vaults (deleted = 0) or /deletedVaults (deleted = 1). */
+static void h_list(kv_req *q, int deleted)
 {
-    q->operation = "VaultList";
+    q->operation = deleted ? "VaultListDeleted" : "VaultList";
     json_t *names = NULL;
     cf_err e = {0};
-    if (vault_store_vault_list(q->app->store, &names, &e) != CF_OK) {
+    if ((deleted ? vault_store_vault_list_deleted : vault_store_vault_list)(q->app->store, &names,
+                                                                            &e) != CF_OK) {
         vault_api_error_cf(q, &e);
         return;
     }
@@ -230,28 +319,87 @@ static void h_vault_list(kv_req *q)
     json_array_foreach(names, i, nm)
     {
         vault_info v = {0};
-        if (vault_store_vault_get(q->app->store, json_string_value(nm), &v, NULL) == CF_OK)
-            json_array_append_new(arr, vault_json(q, &v));
+        if ((deleted ? vault_store_vault_get_deleted : vault_store_vault_get)(
+                q->app->store, json_string_value(nm), &v, NULL) == CF_OK)
+            json_array_append_new(arr, deleted ? deleted_vault_json(&v) : vault_json(q, &v));
         vault_info_clear(&v);
     }
     json_decref(names);
     vault_api_respond(q, 200, json_pack("{s:o}", "value", arr));
 }
 
+/* Soft delete: the vault and everything in it, recoverable until the
+ * scheduled purge date. */
 static void h_vault_delete(kv_req *q, const char *name)
 {
     q->operation = "VaultDelete";
+    vault_info v = {0};
     cf_err e = {0};
     if (strcasecmp(name, q->app->cfg->default_vault) == 0) {
         vault_api_error(q, 409, "Conflict", NULL, "The default vault '%s' cannot be deleted.",
                         name);
         return;
     }
-    if (vault_store_vault_delete(q->app->store, name, &e) != CF_OK) {
+    if (vault_store_vault_get(q->app->store, name, &v, &e) != CF_OK) {
         vault_error(q, name, &e);
         return;
     }
+    int64_t now = (int64_t)time(NULL);
+    if (vault_store_vault_delete(q->app->store, name, now, now + (int64_t)v.retention_days * 86400,
+                                 &e) != CF_OK)
+        vault_error(q, name, &e);
+    else
+        vault_api_respond(q, 200, NULL);
+    vault_info_clear(&v);
+}
+
+static void deleted_not_found(kv_req *q, const char *name)
+{
+    vault_api_error(q, 404, "ResourceNotFound", NULL, "There is no soft-deleted vault '%s'.", name);
+}
+
+static void h_deleted_get(kv_req *q, const char *name)
+{
+    q->operation = "VaultGetDeleted";
+    vault_info v = {0};
+    cf_err e = {0};
+    if (vault_store_vault_get_deleted(q->app->store, name, &v, &e) == CF_OK)
+        vault_api_respond(q, 200, deleted_vault_json(&v));
+    else if (e.code == CF_ENOTFOUND)
+        deleted_not_found(q, name);
+    else
+        vault_api_error_cf(q, &e);
+    vault_info_clear(&v);
+}
+
+static void h_deleted_purge(kv_req *q, const char *name)
+{
+    q->operation = "VaultPurge";
+    vault_info v = {0};
+    cf_err e = {0};
+    if (vault_store_vault_get_deleted(q->app->store, name, &v, &e) != CF_OK) {
+        if (e.code == CF_ENOTFOUND)
+            deleted_not_found(q, name);
+        else
+            vault_api_error_cf(q, &e);
+        goto out;
+    }
+    if (v.purge_protection && (int64_t)time(NULL) < v.scheduled_purge) {
+        char when[32];
+        cf_rfc3339(when, sizeof(when), v.scheduled_purge);
+        vault_api_error(q, 405, "MethodNotAllowed", NULL,
+                        "Operation 'DeletedVaultPurge' is not allowed: vault '%s' has purge "
+                        "protection; it is purged automatically at %s.",
+                        v.name, when);
+        goto out;
+    }
+    if (vault_api_purge_vault(q->app, v.name, &e) != CF_OK) {
+        vault_error(q, name, &e);
+        goto out;
+    }
     vault_api_respond(q, 200, NULL);
+out:
+    vault_info_clear(&v);
 }
 
 static void h_policies(kv_req *q, const char *name, const char *kind)
@@ -285,7 +433,11 @@ static void h_policies(kv_req *q, const char *name, const char *kind)
     }
     if (vault_policy_normalize(&change, aps, &e) != CF_OK ||
         vault_policy_apply(&result, v.policies, change, op, &e) != CF_OK) {
-        vault_api_error_cf(q, &e);
+        if (e.code == CF_ENOTFOUND) /* a remove that matched nothing */
+            vault_api_error(q, 404, "AccessPolicyNotFound", NULL, "%s in vault '%s'.", e.msg,
+                            v.name);
+        else
+            vault_api_error_cf(q, &e);
         goto out;
     }
     json_decref(v.policies);
@@ -344,16 +496,45 @@ static void h_audit(kv_req *q)
     vault_api_respond_text(q, 200, text, len);
 }
 
+/* /deletedVaults[/{name}[/purge]] (admin checked). */
+static void route_deleted(kv_req *q, char segs[MAX_SEGS][160], int n)
+{
+    const char *m = q->method;
+    int list = n == 1 || (n == 2 && segs[1][0] == '\0');
+    q->operation = "VaultRequest";
+    if (!list && !vault_name_valid_vault(segs[1])) {
+        vault_api_error(q, 400, "BadParameter", NULL, "The vault name '%.40s' is invalid.",
+                        segs[1]);
+        return;
+    }
+    if (list && strcmp(m, "GET") == 0)
+        return h_list(q, 1);
+    if (n == 2 && !list && strcmp(m, "GET") == 0)
+        return h_deleted_get(q, segs[1]);
+    if (n == 3 && strcasecmp(segs[2], "purge") == 0 && strcmp(m, "POST") == 0) {
+        pthread_mutex_lock(&mutate_mu);
+        h_deleted_purge(q, segs[1]);
+        pthread_mutex_unlock(&mutate_mu);
+        return;
+    }
+    if (n <= 2 || (n == 3 && strcasecmp(segs[2], "purge") == 0))
+        vault_api_error(q, 405, "MethodNotAllowed", NULL, "The method %s is not allowed on %s.", m,
+                        q->r->path);
+    else
+        vault_api_error(q, 404, "NotFound", NULL, "No such operation: %s %s", m, q->r->path);
+}
+
 void vault_mgmt_route(kv_req *q, char segs[MAX_SEGS][160], int n)
 {
     const char *m = q->method;
     int is_vaults = strcasecmp(segs[0], "vaults") == 0;
+    int is_deleted = strcasecmp(segs[0], "deletedVaults") == 0;
     int is_audit = strcasecmp(segs[0], "audit") == 0 && n == 1;
-    if (!is_vaults && !is_audit) {
+    if (!is_vaults && !is_deleted && !is_audit) {
         vault_api_error(q, 404, "NotFound", NULL, "No such operation: %s %s", m, q->r->path);
         return;
     }
-    if (is_vaults && n >= 2 && segs[1][0] != '\0')
+    if ((is_vaults || is_deleted) && n >= 2 && segs[1][0] != '\0')
         snprintf(q->vault, sizeof(q->vault), "%.24s", segs[1]);
     if (!q->caller.is_admin) {
         q->operation = is_audit ? "AuditQuery" : "VaultRequest";
@@ -366,10 +547,12 @@ void vault_mgmt_route(kv_req *q, char segs[MAX_SEGS][160], int n)
             goto not_allowed;
         return h_audit(q);
     }
+    if (is_deleted)
+        return route_deleted(q, segs, n);
     if (n == 1 || (n == 2 && segs[1][0] == '\0')) {
         if (strcmp(m, "GET") != 0)
             goto not_allowed;
-        return h_vault_list(q);
+        return h_list(q, 0);
     }
     const char *name = segs[1];
     if (!vault_name_valid_vault(name)) {
@@ -389,8 +572,12 @@ void vault_mgmt_route(kv_req *q, char segs[MAX_SEGS][160], int n)
         }
         if (strcmp(m, "GET") == 0)
             return h_vault_get(q, name);
-        if (strcmp(m, "DELETE") == 0)
-            return h_vault_delete(q, name);
+        if (strcmp(m, "DELETE") == 0) {
+            pthread_mutex_lock(&mutate_mu);
+            h_vault_delete(q, name);
+            pthread_mutex_unlock(&mutate_mu);
+            return;
+        }
         goto not_allowed;
     }
     if (n == 4 && strcasecmp(segs[2], "accessPolicies") == 0) {

@@ -271,6 +271,17 @@ cf_code vault_policy_apply(json_t **out, const json_t *current, const json_t *ch
             }
             break;
         }
+        if (!found && op == VAULT_POLICY_REMOVE) {
+            /* az keyvault delete-policy's refusal: a revocation that
+             * matched nothing must not look like one that worked */
+            const char *app = str_of(c, "applicationId");
+            json_decref(a);
+            return cf_err_set(e, CF_ENOTFOUND,
+                              "No matching policies found: no access policy for object id "
+                              "'%.256s'%s%.256s%s",
+                              str_of(c, "objectId"), *app ? " with application id '" : "", app,
+                              *app ? "'" : "");
+        }
         if (!found && op == VAULT_POLICY_ADD) {
             if (json_array_size(a) >= VAULT_POLICY_MAX_ENTRIES) {
                 json_decref(a);

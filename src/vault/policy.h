@@ -36,7 +36,9 @@ cf_code vault_policy_normalize(json_t **out, const json_t *in, cf_err *e);
 /* Applies add (merge permissions per identity), remove (drop the given
  * permissions; an entry listing none, or left with none, is removed) or
  * replace to `current`; *out is a new normalized array. `change` must be
- * normalized already. */
+ * normalized already. A remove naming an identity that has no entry is
+ * CF_ENOTFOUND ("No matching policies found…", as az keyvault
+ * delete-policy says) and changes nothing. */
 cf_code vault_policy_apply(json_t **out, const json_t *current, const json_t *change,
                            vault_policy_op op, cf_err *e);
 

@@ -95,23 +95,33 @@ static void run_purges(vault_app *app, int64_t now)
     {
         const char *vault = json_string_value(json_array_get(row, 0));
         const char *name = json_string_value(json_array_get(row, 1));
-        json_t *ids = NULL;
         cf_err pe = {0};
-        if (vault_store_key_purge(app->store, vault, name, &ids, &pe) != CF_OK) {
+        if (vault_api_purge_key(app, vault, name, &pe) != CF_OK) {
             cf_log(CF_LOG_ERROR, "scheduled purge failed", "key", name, "error", pe.msg, NULL);
             continue;
         }
-        vault_engine_forget(app->engine, vault, name);
-        size_t j;
-        json_t *id;
-        json_array_foreach(ids, j, id)
-        {
-            (void)vault_engine_destroy_hsm(app->engine, json_string_value(id), NULL);
-        }
-        json_decref(ids);
         cf_log(CF_LOG_INFO, "deleted key purged after retention", "vault", vault, "key", name,
                NULL);
         audit_event(app, vault, "KeyPurgeScheduled", name, "", 204);
+    }
+    json_decref(due);
+    /* whole vaults past their retention, with everything in them */
+    due = NULL;
+    if (vault_store_vault_purge_due(app->store, now, &due, &e) != CF_OK) {
+        cf_log(CF_LOG_ERROR, "vault purge scan failed", "error", e.msg, NULL);
+        return;
+    }
+    json_array_foreach(due, i, row)
+    {
+        const char *vault = json_string_value(row);
+        cf_err pe = {0};
+        if (vault_api_purge_vault(app, vault, &pe) != CF_OK) {
+            cf_log(CF_LOG_ERROR, "scheduled vault purge failed", "vault", vault, "error", pe.msg,
+                   NULL);
+            continue;
+        }
+        cf_log(CF_LOG_INFO, "deleted vault purged after retention", "vault", vault, NULL);
+        audit_event(app, vault, "VaultPurgeScheduled", "", "", 200);
     }
     json_decref(due);
 }

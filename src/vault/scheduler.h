@@ -4,7 +4,8 @@
  *   - runs the rotation policies: a Rotate action whose trigger has
  *     passed adds a new key version (as POST /keys/{name}/rotate would);
  *     a Notify action writes one "KeyNearExpiry" audit line per version;
- *   - purges soft-deleted keys whose scheduledPurgeDate has passed.
+ *   - purges soft-deleted keys, and soft-deleted vaults with every key in
+ *     them, whose scheduledPurgeDate has passed.
  * Each action is audited with objectId "scheduler". Stopping wakes the
  * thread at once and joins it.
  */

@@ -1,5 +1,8 @@
 /*
- * store.c -- see store.h. Schema version 1; created at first open.
+ * store.c -- see store.h. SCHEMA creates the version-1 tables at first
+ * open; MIGRATIONS then bring any database, new or old, to the current
+ * version, one step per entry, each in its own transaction (PRAGMA
+ * user_version records the step reached).
  */
 #define CF_LOG_MOD "vault.store"
 #include "vault/store.h"
@@ -48,8 +51,53 @@ static const char SCHEMA[] =
     " tags TEXT, jwk TEXT NOT NULL, sealed BLOB, hsm_id TEXT,"
     " notified INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY(key_id, version));"
-    "CREATE INDEX IF NOT EXISTS key_versions_seq ON key_versions(key_id, seq);"
-    "PRAGMA user_version=1;";
+    "CREATE INDEX IF NOT EXISTS key_versions_seq ON key_versions(key_id, seq);";
+
+/* MIGRATIONS[i] takes the schema from version i+1 to i+2. */
+static const char *const MIGRATIONS[] = {
+    /* 2: vault-level soft delete and network rules */
+    "ALTER TABLE vaults ADD COLUMN network_acls TEXT;"
+    "ALTER TABLE vaults ADD COLUMN deleted_date INTEGER;"
+    "ALTER TABLE vaults ADD COLUMN scheduled_purge INTEGER;",
+};
+#define SCHEMA_VERSION (1 + (int)(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0])))
+
+static int user_version(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Brings the schema to SCHEMA_VERSION; a database from a newer keyvaultd
+ * is refused rather than guessed at. */
+static cf_code migrate(sqlite3 *db, const char *path, cf_err *e)
+{
+    int v = user_version(db);
+    if (v < 0)
+        return cf_err_set(e, CF_EIO, "store: %s: cannot read the schema version", path);
+    if (v > SCHEMA_VERSION)
+        return cf_err_set(e, CF_EUNSUPPORTED,
+                          "store: %s has schema version %d; this keyvaultd knows up to %d", path, v,
+                          SCHEMA_VERSION);
+    for (int step = v < 1 ? 1 : v; step < SCHEMA_VERSION; step++) {
+        char sql[1024], *msg = NULL;
+        snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE;%sPRAGMA user_version=%d;COMMIT;",
+                 MIGRATIONS[step - 1], step + 1);
+        if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+            cf_code rc = cf_err_set(e, CF_EIO, "store: %s: migration to schema %d: %s", path,
+                                    step + 1, msg ? msg : "?");
+            sqlite3_free(msg);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+    }
+    return CF_OK;
+}
 
 static cf_code db_err(cf_err *e, sqlite3 *db, const char *what)
 {
@@ -82,6 +130,11 @@ cf_code vault_store_open(vault_store **out, const char *path, cf_err *e)
         sqlite3_free(msg);
         sqlite3_close(db);
         return rc;
+    }
+    cf_code mrc = migrate(db, path, e);
+    if (mrc != CF_OK) {
+        sqlite3_close(db);
+        return mrc;
     }
     vault_store *s = calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -166,17 +219,24 @@ static void bind_va(sqlite3_stmt *st, const char *fmt, va_list ap)
 }
 
 /* Prepares sql and binds its parameters (see bind_va). Called locked. */
-static cf_code prep(vault_store *s, sqlite3_stmt **st, cf_err *e, const char *sql, const char *fmt,
-                    ...)
+static cf_code prepv(vault_store *s, sqlite3_stmt **st, cf_err *e, const char *sql, const char *fmt,
+                     va_list ap)
 {
     *st = NULL;
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
         return db_err(e, s->db, "prepare");
+    bind_va(*st, fmt, ap);
+    return CF_OK;
+}
+
+static cf_code prep(vault_store *s, sqlite3_stmt **st, cf_err *e, const char *sql, const char *fmt,
+                    ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    bind_va(*st, fmt, ap);
+    cf_code rc = prepv(s, st, e, sql, fmt, ap);
     va_end(ap);
-    return CF_OK;
+    return rc;
 }
 
 static cf_code not_found(cf_err *e, const char *vault)
@@ -218,15 +278,12 @@ static cf_code write1(vault_store *s, const char *what, int must_change, int *ch
                       const char *sql, const char *fmt, ...)
 {
     sqlite3_stmt *st = NULL;
+    va_list ap;
     lock(s);
-    cf_code rc = CF_OK;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = db_err(e, s->db, "prepare");
-    } else {
-        va_list ap;
-        va_start(ap, fmt);
-        bind_va(st, fmt, ap);
-        va_end(ap);
+    va_start(ap, fmt);
+    cf_code rc = prepv(s, &st, e, sql, fmt, ap);
+    va_end(ap);
+    if (rc == CF_OK) {
         rc = step_write(s, st, what, must_change, e);
         if (changes)
             *changes = sqlite3_changes(s->db);
@@ -283,9 +340,14 @@ static cf_code tx_end(vault_store *s, cf_code rc, cf_err *e)
 
 /* ---- vaults ---- */
 
+#define VAULT_COLS                                                                                 \
+    "name,tenant_id,retention_days,purge_protection,policies,created,updated,network_acls,"        \
+    "deleted_date,scheduled_purge"
+
 void vault_info_clear(vault_info *v)
 {
     json_decref(v->policies);
+    json_decref(v->network_acls);
     memset(v, 0, sizeof(*v));
 }
 
@@ -299,16 +361,24 @@ cf_code vault_store_vault_put(vault_store *s, const vault_info *v, int *created,
     *created = 0;
     if ((rc = exec(s, "BEGIN IMMEDIATE", e)) != CF_OK)
         goto out;
-    if ((rc = prep(s, &st, e, "SELECT 1 FROM vaults WHERE name=?", "t", v->name)) != CF_OK)
+    if ((rc = prep(s, &st, e, "SELECT deleted_date FROM vaults WHERE name=?", "t", v->name)) !=
+        CF_OK)
         goto tx;
-    *created = sqlite3_step(st) != SQLITE_ROW;
+    int r = sqlite3_step(st);
+    *created = r != SQLITE_ROW;
+    if (r == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        rc = cf_err_set(e, CF_ECONFLICT, "vault '%s' is soft-deleted", v->name);
+        goto tx;
+    }
     sqlite3_finalize(st);
     if ((rc = prep(s, &st, e,
                    "INSERT INTO vaults(name,tenant_id,retention_days,purge_protection,policies,"
-                   "created,updated) VALUES(?1,?2,?3,?4,?5,?6,?6) ON CONFLICT(name) DO UPDATE SET "
-                   "tenant_id=?2,retention_days=?3,purge_protection=?4,policies=?5,updated=?6",
-                   "ttiiji", v->name, v->tenant_id, (int64_t)v->retention_days,
-                   (int64_t)v->purge_protection, v->policies ? v->policies : empty, now)) != CF_OK)
+                   "network_acls,created,updated) VALUES(?1,?2,?3,?4,?5,?6,?7,?7) "
+                   "ON CONFLICT(name) DO UPDATE SET tenant_id=?2,retention_days=?3,"
+                   "purge_protection=?4,policies=?5,network_acls=?6,updated=?7",
+                   "ttiijji", v->name, v->tenant_id, (int64_t)v->retention_days,
+                   (int64_t)v->purge_protection, v->policies ? v->policies : empty, v->network_acls,
+                   now)) != CF_OK)
         goto tx;
     rc = step_write(s, st, "vault put", 0, e);
 tx:
@@ -320,15 +390,18 @@ out:
     return rc;
 }
 
-cf_code vault_store_vault_get(vault_store *s, const char *name, vault_info *out, cf_err *e)
+/* One vault row, live (deleted = 0) or soft-deleted (deleted = 1). */
+static cf_code vault_get(vault_store *s, const char *name, int deleted, vault_info *out, cf_err *e)
 {
     sqlite3_stmt *st = NULL;
     cf_code rc;
     memset(out, 0, sizeof(*out));
     lock(s);
     if ((rc = prep(s, &st, e,
-                   "SELECT name,tenant_id,retention_days,purge_protection,policies,created,updated "
-                   "FROM vaults WHERE name=?",
+                   deleted ? "SELECT " VAULT_COLS " FROM vaults WHERE name=? AND deleted_date IS "
+                             "NOT NULL"
+                           : "SELECT " VAULT_COLS " FROM vaults WHERE name=? AND deleted_date IS "
+                             "NULL",
                    "t", name)) != CF_OK ||
         (rc = step_row(s, st, "vault get", name, e)) != CF_OK)
         goto out;
@@ -341,51 +414,140 @@ cf_code vault_store_vault_get(vault_store *s, const char *name, vault_info *out,
         out->policies = json_array();
     out->created = sqlite3_column_int64(st, 5);
     out->updated = sqlite3_column_int64(st, 6);
+    out->network_acls = col_json(st, 7);
+    out->deleted_date = sqlite3_column_int64(st, 8);
+    out->scheduled_purge = sqlite3_column_int64(st, 9);
 out:
     sqlite3_finalize(st);
     unlock(s);
     return rc;
 }
 
-cf_code vault_store_vault_list(vault_store *s, json_t **names, cf_err *e)
+cf_code vault_store_vault_get(vault_store *s, const char *name, vault_info *out, cf_err *e)
+{
+    return vault_get(s, name, 0, out, e);
+}
+
+cf_code vault_store_vault_get_deleted(vault_store *s, const char *name, vault_info *out, cf_err *e)
+{
+    return vault_get(s, name, 1, out, e);
+}
+
+/* Column 0 (text) of every row of sql, its parameters bound as bind_va does. */
+static cf_code strings_of(vault_store *s, json_t **out, const char *what, cf_err *e,
+                          const char *sql, const char *fmt, ...)
 {
     sqlite3_stmt *st = NULL;
-    cf_code rc;
-    lock(s);
     json_t *a = json_array();
-    if ((rc = prep(s, &st, e, "SELECT name FROM vaults ORDER BY name", "")) == CF_OK)
-        rc = col_strings(s, st, a, "vault list", e);
+    va_list ap;
+    lock(s);
+    va_start(ap, fmt);
+    cf_code rc = prepv(s, &st, e, sql, fmt, ap);
+    va_end(ap);
+    if (rc == CF_OK)
+        rc = col_strings(s, st, a, what, e);
     sqlite3_finalize(st);
     unlock(s);
     if (rc == CF_OK)
-        *names = a;
+        *out = a;
     else
         json_decref(a);
     return rc;
 }
 
-cf_code vault_store_vault_delete(vault_store *s, const char *name, cf_err *e)
+cf_code vault_store_vault_list(vault_store *s, json_t **names, cf_err *e)
+{
+    return strings_of(s, names, "vault list", e,
+                      "SELECT name FROM vaults WHERE deleted_date IS NULL ORDER BY name", "");
+}
+
+cf_code vault_store_vault_list_deleted(vault_store *s, json_t **names, cf_err *e)
+{
+    return strings_of(s, names, "deleted vault list", e,
+                      "SELECT name FROM vaults WHERE deleted_date IS NOT NULL ORDER BY name", "");
+}
+
+cf_code vault_store_vault_purge_due(vault_store *s, int64_t now, json_t **out, cf_err *e)
+{
+    return strings_of(s, out, "vault purge scan", e,
+                      "SELECT name FROM vaults WHERE deleted_date IS NOT NULL AND "
+                      "scheduled_purge<=? ORDER BY name LIMIT 1000",
+                      "i", now);
+}
+
+cf_code vault_store_vault_delete(vault_store *s, const char *name, int64_t now, int64_t purge_at,
+                                 cf_err *e)
+{
+    int changes = 0;
+    cf_code rc = write1(s, "vault delete", 0, &changes, e,
+                        "UPDATE vaults SET deleted_date=?2,scheduled_purge=?3 WHERE name=?1 AND "
+                        "deleted_date IS NULL",
+                        "tii", name, now, purge_at);
+    if (rc == CF_OK && changes == 0)
+        rc = not_found(e, name);
+    return rc;
+}
+
+cf_code vault_store_vault_recover(vault_store *s, const char *name, cf_err *e)
+{
+    int changes = 0;
+    cf_code rc = write1(s, "vault recover", 0, &changes, e,
+                        "UPDATE vaults SET deleted_date=NULL,scheduled_purge=NULL,updated=?2 "
+                        "WHERE name=?1 AND deleted_date IS NOT NULL",
+                        "ti", name, now_s());
+    if (rc == CF_OK && changes == 0)
+        rc = not_found(e, name);
+    return rc;
+}
+
+cf_code vault_store_vault_purge(vault_store *s, const char *name, json_t **key_names,
+                                json_t **hsm_ids, cf_err *e)
 {
     sqlite3_stmt *st = NULL;
     cf_code rc;
+    json_t *names = json_array(), *ids = json_array();
     lock(s);
-    if ((rc = prep(s, &st, e, "SELECT count(*) FROM keys WHERE vault=?", "t", name)) != CF_OK)
+    if ((rc = exec(s, "BEGIN IMMEDIATE", e)) != CF_OK)
         goto out;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
-        rc = cf_err_set(e, CF_ECONFLICT,
-                        "vault '%s' still holds keys (live or soft-deleted); purge them first",
-                        name);
-        goto out;
-    }
+    if ((rc = prep(s, &st, e, "SELECT name FROM keys WHERE vault=?", "t", name)) != CF_OK ||
+        (rc = col_strings(s, st, names, "purge: keys", e)) != CF_OK)
+        goto tx;
     sqlite3_finalize(st);
-    if ((rc = prep(s, &st, e, "DELETE FROM vaults WHERE name=?", "t", name)) != CF_OK ||
-        (rc = step_write(s, st, "vault delete", 0, e)) != CF_OK)
-        goto out;
-    if (sqlite3_changes(s->db) == 0)
+    if ((rc = prep(s, &st, e,
+                   "SELECT v.hsm_id FROM keys k JOIN key_versions v ON v.key_id=k.id "
+                   "WHERE k.vault=? AND v.hsm_id IS NOT NULL",
+                   "t", name)) != CF_OK ||
+        (rc = col_strings(s, st, ids, "purge: hsm ids", e)) != CF_OK)
+        goto tx;
+    sqlite3_finalize(st);
+    if ((rc = prep(s, &st, e,
+                   "DELETE FROM key_versions WHERE key_id IN (SELECT id FROM keys WHERE vault=?)",
+                   "t", name)) != CF_OK ||
+        (rc = step_write(s, st, "purge versions", 0, e)) != CF_OK)
+        goto tx;
+    sqlite3_finalize(st);
+    if ((rc = prep(s, &st, e, "DELETE FROM keys WHERE vault=?", "t", name)) != CF_OK ||
+        (rc = step_write(s, st, "purge keys", 0, e)) != CF_OK)
+        goto tx;
+    sqlite3_finalize(st);
+    if ((rc = prep(s, &st, e, "DELETE FROM vaults WHERE name=? AND deleted_date IS NOT NULL", "t",
+                   name)) != CF_OK)
+        goto tx;
+    if ((rc = step_write(s, st, "purge vault", 0, e)) == CF_OK && sqlite3_changes(s->db) == 0)
         rc = not_found(e, name);
+tx:
+    rc = tx_end(s, rc, e);
 out:
     sqlite3_finalize(st);
     unlock(s);
+    if (rc == CF_OK && key_names)
+        *key_names = names;
+    else
+        json_decref(names);
+    if (rc == CF_OK && hsm_ids)
+        *hsm_ids = ids;
+    else
+        json_decref(ids);
     return rc;
 }
 
@@ -716,7 +878,8 @@ cf_code vault_store_rotation_list(vault_store *s, vault_rotation **out, size_t *
     lock(s);
     if ((rc = prep(s, &st, e,
                    "SELECT id,vault,name,rotation_policy FROM keys WHERE rotation_policy IS NOT "
-                   "NULL AND deleted_date IS NULL ORDER BY id",
+                   "NULL AND deleted_date IS NULL AND vault IN (SELECT name FROM vaults WHERE "
+                   "deleted_date IS NULL) ORDER BY id",
                    "")) != CF_OK)
         goto out;
     while (sqlite3_step(st) == SQLITE_ROW) {

@@ -3,7 +3,9 @@
  * synchronous=FULL: an acknowledged write survives kill -9).
  *
  *   vaults        name (case-insensitive), tenant, retention days, purge
- *                 protection, access policies (JSON, policy.h's form)
+ *                 protection, access policies (JSON, policy.h's form),
+ *                 network rules (JSON, netacl.h's form); deleted_date and
+ *                 scheduled_purge set while the whole vault is soft-deleted
  *   keys          one row per key name in a vault; deleted_date and
  *                 scheduled_purge set while soft-deleted; rotation policy
  *   key_versions  per version: kty, key_ops, enabled/nbf/exp, created/
@@ -32,7 +34,9 @@ typedef struct vault_info {
     int retention_days;
     int purge_protection;
     int64_t created, updated;
-    json_t *policies; /* owned; array */
+    json_t *policies;                      /* owned; array */
+    json_t *network_acls;                  /* owned; object, or NULL: the defaults */
+    int64_t deleted_date, scheduled_purge; /* 0 unless the vault is soft-deleted */
 } vault_info;
 
 typedef struct vault_keyver {
@@ -64,12 +68,29 @@ typedef struct vault_rotation {
 cf_code vault_store_open(vault_store **out, const char *path, cf_err *e);
 void vault_store_close(vault_store *s);
 
-/* Vaults. put: *created = 1 when new. CF_ENOTFOUND when absent. */
+/* Vaults. put: *created = 1 when new; CF_ECONFLICT when the name is held
+ * by a soft-deleted vault (put never touches one). get and list see live
+ * vaults only (a soft-deleted one is CF_ENOTFOUND); the _deleted variants
+ * see soft-deleted ones only. */
 cf_code vault_store_vault_put(vault_store *s, const vault_info *v, int *created, cf_err *e);
 cf_code vault_store_vault_get(vault_store *s, const char *name, vault_info *out, cf_err *e);
+cf_code vault_store_vault_get_deleted(vault_store *s, const char *name, vault_info *out, cf_err *e);
 cf_code vault_store_vault_list(vault_store *s, json_t **names, cf_err *e);
-/* Refuses (CF_ECONFLICT) while the vault holds keys, live or deleted. */
-cf_code vault_store_vault_delete(vault_store *s, const char *name, cf_err *e);
+cf_code vault_store_vault_list_deleted(vault_store *s, json_t **names, cf_err *e);
+/* Soft-deletes a live vault with everything in it (its keys keep their own
+ * state): CF_ENOTFOUND when there is no live vault of that name. */
+cf_code vault_store_vault_delete(vault_store *s, const char *name, int64_t now, int64_t purge_at,
+                                 cf_err *e);
+/* Makes a soft-deleted vault live again, unchanged. */
+cf_code vault_store_vault_recover(vault_store *s, const char *name, cf_err *e);
+/* Removes a soft-deleted vault and every key in it, in one transaction.
+ * *key_names and *hsm_ids (each may be NULL) receive the names of the keys
+ * removed (to forget cached material) and the HSM ids of their versions
+ * (to destroy in the token). */
+cf_code vault_store_vault_purge(vault_store *s, const char *name, json_t **key_names,
+                                json_t **hsm_ids, cf_err *e);
+/* Soft-deleted vaults whose scheduled purge date is <= now: array of names. */
+cf_code vault_store_vault_purge_due(vault_store *s, int64_t now, json_t **out, cf_err *e);
 void vault_info_clear(vault_info *v);
 
 /* Keys. add_version creates the key row when the name is new; CF_ECONFLICT
@@ -111,7 +132,7 @@ cf_code vault_store_rotation_get(vault_store *s, const char *vault, const char *
                                  json_t **policy, cf_err *e);
 cf_code vault_store_rotation_set(vault_store *s, const char *vault, const char *name,
                                  const json_t *policy, cf_err *e);
-/* Live keys having a policy. */
+/* Live keys having a policy, in live vaults. */
 cf_code vault_store_rotation_list(vault_store *s, vault_rotation **out, size_t *n, cf_err *e);
 void vault_rotations_free(vault_rotation *a, size_t n);
 /* Deleted keys whose scheduled purge date is <= now: array of [vault, name]. */

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { freshDir, freePort, startDaemon } from './lib/daemons.mjs';
 import { cofferRunner } from './lib/cli.mjs';
 import { startKeyvaultd } from './lib/vault.mjs';
+import { buildImage, put, skopeo, makePodman } from './lib/images.mjs';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 let kv, cofferd, dataDir, home, env, mgmtPort;
@@ -73,6 +74,36 @@ test('identity create, show, list, delete', () => {
   const nf = fails(['identity', 'show', '-n', 'cli-mi0'], 'ResourceNotFound');
   assert.match(nf.err, /cli-mi0/);
   fails(['identity', 'create', '--name=-bad'], 'InvalidName');
+});
+
+// loginServer is HOST:PORT/NAME unless cofferd has a --login-domain
+// (docs/cli.md says why) and is used where ACR's login server is: `podman
+// login $loginServer`, then `$loginServer/app:v1` in image references. The
+// credentials podman stores stay scoped to that registry.
+test('loginServer: podman login to it, then push and read $loginServer/app:v1', async (t) => {
+  const podman = makePodman();
+  try {
+    await podman.run(['--version']);
+  } catch (e) {
+    t.skip(`podman cannot run here: ${String(e.message).split('\n')[0]}`);
+    return;
+  }
+  ok(['acr', 'create', '-n', 'cliloginsrv', '--sku', 'Standard', '--admin-enabled', 'true']);
+  const ls = tsv(['acr', 'show', '-n', 'cliloginsrv', '--query', 'properties.loginServer']);
+  assert.equal(ls, `127.0.0.1:${cofferd.port}/cliloginsrv`);
+  const pw = tsv(['acr', 'credential', 'show', '-n', 'cliloginsrv', '--query', 'passwords[0].value']);
+  const authfile = join(podman.dir, 'auth.json');
+  await podman.run(['login', '--authfile', authfile, '--tls-verify=false', '-u', 'cliloginsrv', '-p', pw, ls]);
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(authfile, 'utf8')).auths), [ls]);
+  const layout = await buildImage({ tag: 'v1', layers: [(x) => { put(x, 'etc/motd', 'loginServer\n'); }] });
+  await skopeo(['copy', '--authfile', authfile, '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${ls}/app:v1`]);
+  const { stdout } = await skopeo(['inspect', '--authfile', authfile, '--tls-verify=false', '--raw', `docker://${ls}/app:v1`]);
+  assert.equal(JSON.parse(stdout).schemaVersion, 2);
+  // another registry behind the same HOST:PORT does not get these credentials
+  ok(['acr', 'create', '-n', 'cliloginother', '--sku', 'Standard']);
+  await assert.rejects(skopeo(['copy', '--authfile', authfile, '--dest-tls-verify=false', `oci:${layout}:v1`,
+    `docker://127.0.0.1:${cofferd.port}/cliloginother/app:v1`]), /unauthorized|authentication required/);
+  if (!process.env.KEEP_E2E_DIRS) rmSync(podman.dir, { recursive: true, force: true });
 });
 
 test('registry without a customer-managed key: create, show, update, list, delete', () => {
@@ -286,6 +317,18 @@ test('acr create with --identity as /identities/NAME or client id; rotate-key to
   // an identity that is not assigned is refused by the server
   ok(['identity', 'create', '-n', 'cli-mi-c']);
   fails(['acr', 'encryption', 'rotate-key', '-n', 'clibyid', '--identity', 'cli-mi-c'], 'IdentityRequired');
+  // a principal id (what an access policy names) where a client id belongs:
+  // rotate-key sends a UUID as given (az) and the server says what it is;
+  // create and identity assign resolve it and say the same
+  const expected = (who, x) => new RegExp(`'${x.principalId}' is the principal \\(object\\) id of identity '${who}': `
+    + `(keyVaultProperties.identity )?expected a client id or resource id \\(its client id is ${x.clientId}, its resource id /identities/${who}\\)`);
+  const rk = fails(['acr', 'encryption', 'rotate-key', '-n', 'clibyid', '--identity', a.principalId], 'IdentityRequired');
+  assert.match(rk.err, expected('cli-mi-a', a));
+  const cr = fails(['acr', 'create', '-n', 'clibypid', '--identity', b.principalId, '--key-encryption-key', keyUri], 'IdentityRequired');
+  assert.match(cr.err, expected('cli-mi-b', b));
+  const raw = fails(['acr', 'identity', 'assign', '-n', 'clibyid', '--identities', bPrincipal], 'IdentityRequired');
+  assert.match(raw.err, expected('cli-mi-b', b));
+  assert.equal(tsv(['acr', 'encryption', 'show', '-n', 'clibyid', '--query', 'keyVaultProperties.identity']), b.clientId, 'unchanged');
 });
 
 test('management API errors: wrong token, no server', () => {

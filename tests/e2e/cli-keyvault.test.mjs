@@ -80,22 +80,76 @@ test('set-policy sets exactly the permissions given; delete-policy removes the i
   fails(['keyvault', 'set-policy', '-n', 'nosuchvault', '--object-id', a, '--key-permissions', 'get'], 'ResourceNotFound');
 });
 
+// az keyvault delete-policy: "No matching policies found", exit 1. A
+// revocation with a wrong object id must never look like it worked.
+test('delete-policy of an object id without a policy fails and revokes nothing', async () => {
+  ok(['keyvault', 'create', '-n', 'clirevoke']);
+  const mi = '0a0a0a0a-1111-2222-3333-444444444444';
+  const wrong = '0b0b0b0b-1111-2222-3333-444444444444';
+  ok(['keyvault', 'set-policy', '-n', 'clirevoke', '--object-id', mi, '--key-permissions', 'get', 'wrapKey', 'unwrapKey']);
+  const f = fails(['keyvault', 'delete-policy', '-n', 'clirevoke', '--object-id', wrong], 'AccessPolicyNotFound');
+  assert.match(f.err, new RegExp(`No matching policies found: no access policy for object id '${wrong}' in vault 'clirevoke'`));
+  assert.equal(ok(['keyvault', 'show', '-n', 'clirevoke', '--query', 'properties.accessPolicies[].objectId', '-o', 'tsv']).out,
+    `${mi}\n`, 'the real policy is still there');
+  // the management API under it refuses the same way, and changes nothing
+  const r = await kv.request('/vaults/clirevoke/accessPolicies/remove', { method: 'PUT', admin: true,
+    body: { properties: { accessPolicies: [{ objectId: mi }, { objectId: wrong }] } } });
+  assert.equal(r.status, 404, r.text);
+  assert.equal(r.json.error.code, 'AccessPolicyNotFound');
+  assert.equal((await kv.admin.getVault('clirevoke')).properties.accessPolicies.length, 1, 'all or nothing');
+  // the right object id revokes; a second time there is nothing left to match
+  assert.equal(ok(['keyvault', 'delete-policy', '-n', 'clirevoke', '--object-id', mi.toUpperCase(),
+    '--query', 'properties.accessPolicies', '-o', 'json']).json.length, 0);
+  fails(['keyvault', 'delete-policy', '-n', 'clirevoke', '--object-id', mi], 'AccessPolicyNotFound');
+});
+
 test('key create RSA, RSA-HSM, EC; show by --query key.kid -o tsv', () => {
   ok(['keyvault', 'create', '-n', 'clikeys', '--enable-purge-protection']);
   const rsa = ok(['keyvault', 'key', 'create', '--vault-name', 'clikeys', '-n', 'rsa1', '--kty', 'RSA', '--size', '3072']);
   assert.match(rsa.json.key.kid, KID('clikeys', 'rsa1'));
   assert.equal(rsa.json.key.kty, 'RSA');
-  assert.equal(Buffer.from(rsa.json.key.n, 'base64url').length, 384);
+  assert.equal(Buffer.from(rsa.json.key.n, 'base64').length, 384);
   assert.equal(rsa.json.attributes.recoveryLevel.includes('Purgeable'), false, 'purge protection shows');
-  assert.equal(rsa.json.key.d, undefined);
+  assert.equal(rsa.json.key.d, null, 'no private member (az prints every JWK field, null when absent)');
   const shown = ok(['keyvault', 'key', 'show', '--vault-name', 'clikeys', '-n', 'rsa1', '--query', 'key.kid', '-o', 'tsv']);
   assert.equal(shown.out, `${rsa.json.key.kid}\n`);
 
   const h = ok(['keyvault', 'key', 'create', '--vault-name', 'clikeys', '-n', 'hsm1', '--kty', 'rsa-hsm',
     '--ops', 'wrapKey', 'unwrapKey']);
   assert.equal(h.json.key.kty, 'RSA-HSM');
-  assert.deepEqual(h.json.key.key_ops, ['wrapKey', 'unwrapKey']);
+  assert.deepEqual(h.json.key.keyOps, ['wrapKey', 'unwrapKey']);
   assert.match(h.json.key.kid, KID('clikeys', 'hsm1'));
+});
+
+// What az keyvault key show prints is not the REST wire: the Python SDK
+// parses the KeyBundle and the CLI prints its objects (azure-cli
+// keyvault/_transformers.py transform_key_output; knack sorts the keys).
+// So az says key.keyOps, attributes.notBefore/expires and ISO times where
+// the wire says key_ops, nbf/exp and Unix times; the wire stays Azure's.
+test('key show prints what az prints: keyOps, ISO times, every JWK field; the wire keeps key_ops', async () => {
+  const shown = ok(['keyvault', 'key', 'show', '--vault-name', 'clikeys', '-n', 'hsm1']).json;
+  const wire = (await kv.request(`/keys/hsm1?api-version=7.4`, { admin: true, vault: 'clikeys' })).json;
+  assert.deepEqual(Object.keys(shown), ['attributes', 'key', 'managed', 'releasePolicy', 'tags']);
+  assert.deepEqual(Object.keys(shown.key), ['crv', 'd', 'dp', 'dq', 'e', 'k', 'keyOps', 'kid', 'kty', 'n', 'p', 'q', 'qi', 't', 'x', 'y']);
+  assert.deepEqual(shown.key.keyOps, wire.key.key_ops);
+  assert.equal(shown.key.key_ops, undefined);
+  assert.deepEqual(wire.key.key_ops, ['wrapKey', 'unwrapKey'], 'the REST API says key_ops');
+  assert.equal(wire.key.keyOps, undefined);
+  assert.equal(shown.key.kid, wire.key.kid);
+  assert.equal(shown.key.d, null);
+  assert.equal(shown.key.n, Buffer.from(wire.key.n, 'base64url').toString('base64'), 'bytes in standard base64, as az');
+  assert.equal(shown.key.e, 'AQAB');
+  assert.deepEqual(Object.keys(shown.attributes), ['created', 'enabled', 'expires', 'exportable', 'hsmPlatform',
+    'notBefore', 'recoverableDays', 'recoveryLevel', 'updated']);
+  assert.equal(shown.attributes.created, new Date(wire.attributes.created * 1000).toISOString().replace('.000Z', '+00:00'));
+  assert.equal(shown.attributes.expires, null);
+  assert.equal(shown.attributes.recoveryLevel, wire.attributes.recoveryLevel);
+  assert.equal(ok(['keyvault', 'key', 'show', '--vault-name', 'clikeys', '-n', 'hsm1', '--query', 'key.keyOps[-1]', '-o', 'tsv']).out, 'unwrapKey\n');
+  // lists: az's items, with the key's name
+  const items = ok(['keyvault', 'key', 'list', '--vault-name', 'clikeys']).json;
+  const it = items.find((i) => i.name === 'hsm1');
+  assert.deepEqual(Object.keys(it), ['attributes', 'kid', 'managed', 'name', 'releasePolicy', 'tags']);
+  assert.equal(it.kid, `https://clikeys.vault.localhost:${kv.port}/keys/hsm1`);
 });
 
 // a JMESPath multi-select is not in the subset: refused, not guessed at
@@ -162,6 +216,78 @@ test('delete, list-deleted, recover; purge refused under purge protection, allow
   fails(['keyvault', 'key', 'recover', '--vault-name', 'clisoft', '-n', 'shred'], 'KeyNotFound');
   // the name is free again
   ok(['keyvault', 'key', 'create', '--vault-name', 'clisoft', '-n', 'shred', '--kty', 'EC']);
+});
+
+// az keyvault delete / list-deleted / show-deleted / recover / purge: a
+// deleted vault keeps everything in it until it is purged.
+test('vault soft delete: delete, list-deleted, show-deleted, recover, purge', () => {
+  ok(['keyvault', 'create', '-n', 'cligone', '--retention-days', '7']);
+  ok(['keyvault', 'set-policy', '-n', 'cligone', '--object-id', 'someone', '--key-permissions', 'get']);
+  const kid = ok(['keyvault', 'key', 'create', '--vault-name', 'cligone', '-n', 'inside', '--kty', 'EC', '--query', 'key.kid', '-o', 'tsv']).out.trim();
+  assert.equal(ok(['keyvault', 'delete', '-n', 'cligone']).out, '', 'delete prints nothing, as az');
+  fails(['keyvault', 'show', '-n', 'cligone'], 'ResourceNotFound');
+  assert.ok(!ok(['keyvault', 'list', '--query', '[].name', '-o', 'tsv']).out.split('\n').includes('cligone'));
+  const kf = fails(['keyvault', 'key', 'show', '--vault-name', 'cligone', '-n', 'inside'], 'VaultNotFound');
+  assert.match(kf.err, /The vault 'cligone' is soft-deleted .*: recover it with `coffer keyvault recover -n cligone`/);
+  assert.ok(ok(['keyvault', 'list-deleted', '--query', '[].name', '-o', 'tsv']).out.split('\n').includes('cligone'));
+  const d = ok(['keyvault', 'show-deleted', '-n', 'cligone']).json;
+  assert.equal(d.id, '/deletedVaults/cligone');
+  assert.equal(d.properties.vaultId, '/vaults/cligone');
+  assert.equal(d.properties.purgeProtectionEnabled, false);
+  assert.equal((Date.parse(d.properties.scheduledPurgeDate) - Date.parse(d.properties.deletionDate)) / 86400000, 7);
+  const c = fails(['keyvault', 'create', '-n', 'cligone'], 'ConflictError');
+  assert.match(c.err, /already exists in deleted state/);
+  fails(['keyvault', 'delete', '-n', 'cligone'], 'ResourceNotFound');
+  // recover: the vault as it was, its policies and keys with it
+  const r = ok(['keyvault', 'recover', '-n', 'cligone']).json;
+  assert.deepEqual(r.properties.accessPolicies.map((x) => x.objectId), ['someone']);
+  assert.equal(ok(['keyvault', 'key', 'show', '--vault-name', 'cligone', '-n', 'inside', '--query', 'key.kid', '-o', 'tsv']).out.trim(), kid);
+  fails(['keyvault', 'recover', '-n', 'cligone'], 'ResourceNotFound');
+  fails(['keyvault', 'show-deleted', '-n', 'cligone'], 'ResourceNotFound');
+  // purge (no purge protection): gone for good, keys too; the name is free
+  ok(['keyvault', 'delete', '-n', 'cligone']);
+  assert.equal(ok(['keyvault', 'purge', '-n', 'cligone']).out, '', 'purge prints nothing');
+  assert.ok(!ok(['keyvault', 'list-deleted', '--query', '[].name', '-o', 'tsv']).out.split('\n').includes('cligone'));
+  fails(['keyvault', 'purge', '-n', 'cligone'], 'ResourceNotFound');
+  ok(['keyvault', 'create', '-n', 'cligone']);
+  fails(['keyvault', 'key', 'show', '--vault-name', 'cligone', '-n', 'inside'], 'KeyNotFound');
+  assert.equal(ok(['keyvault', 'show', '-n', 'cligone', '--query', 'properties.accessPolicies', '-o', 'json']).json.length, 0);
+  fails(['keyvault', 'delete', '-n', 'default'], 'Conflict');
+});
+
+// az keyvault network-rule add|list|remove, keyvault update --default-action
+// --bypass; keyvaultd enforces them on the keys API (admin token included),
+// never on the management API.
+test('network rules: network-rule add/list/remove, update --default-action/--bypass, enforced on keys', () => {
+  ok(['keyvault', 'create', '-n', 'clinet', '--default-action', 'allow', '--bypass', 'azureservices']);
+  ok(['keyvault', 'key', 'create', '--vault-name', 'clinet', '-n', 'k', '--kty', 'EC']);
+  assert.deepEqual(ok(['keyvault', 'network-rule', 'list', '-n', 'clinet']).json,
+    { bypass: 'AzureServices', defaultAction: 'Allow', ipRules: [], virtualNetworkRules: [] });
+  const u = ok(['keyvault', 'update', '-n', 'clinet', '--default-action', 'Deny', '--bypass', 'None']);
+  assert.equal(u.json.properties.networkAcls.defaultAction, 'Deny');
+  const f = fails(['keyvault', 'key', 'show', '--vault-name', 'clinet', '-n', 'k'], 'Forbidden');
+  assert.match(f.err, /Client address is not authorized and caller is not a trusted service\. Client address: 127\.0\.0\.1 Caller: appid=admin;oid=admin;iss= Vault: clinet$/m, 'one line: CRLF as a space');
+  const a = ok(['keyvault', 'network-rule', 'add', '-n', 'clinet', '--ip-address', '127.0.0.1', '10.1.0.0/16']);
+  assert.equal(a.json.name, 'clinet', 'prints the vault');
+  assert.equal(ok(['keyvault', 'network-rule', 'list', '-n', 'clinet', '--query', 'ipRules[].value', '-o', 'tsv']).out,
+    '127.0.0.1/32\n10.1.0.0/16\n');
+  ok(['keyvault', 'key', 'show', '--vault-name', 'clinet', '-n', 'k']);
+  // adding one that is there changes nothing
+  ok(['keyvault', 'network-rule', 'add', '-n', 'clinet', '--ip-address', '127.0.0.1/32']);
+  assert.equal(ok(['keyvault', 'network-rule', 'list', '-n', 'clinet', '--query', 'ipRules[].value', '-o', 'tsv']).out,
+    '127.0.0.1/32\n10.1.0.0/16\n');
+  ok(['keyvault', 'network-rule', 'remove', '-n', 'clinet', '--ip-address', '127.0.0.1']);
+  assert.equal(ok(['keyvault', 'network-rule', 'list', '-n', 'clinet', '--query', 'ipRules[].value', '-o', 'tsv']).out, '10.1.0.0/16\n');
+  fails(['keyvault', 'key', 'show', '--vault-name', 'clinet', '-n', 'k'], 'Forbidden');
+  // removing one that is not there: the vault, unchanged (az)
+  assert.equal(ok(['keyvault', 'network-rule', 'remove', '-n', 'clinet', '--ip-address', '192.0.2.1']).json.name, 'clinet');
+  const bad = fails(['keyvault', 'network-rule', 'add', '-n', 'clinet', '--ip-address', '10.0.0.1/8'], 'BadParameter');
+  assert.match(bad.err, /host bits set/);
+  const usage = coffer(['keyvault', 'update', '-n', 'clinet', '--default-action', 'Block']);
+  assert.equal(usage.code, 2);
+  assert.match(usage.err, /argument --default-action: invalid choice: 'Block' \(choose from 'Allow', 'Deny'\)/);
+  ok(['keyvault', 'update', '-n', 'clinet', '--default-action', 'Allow']);
+  ok(['keyvault', 'key', 'show', '--vault-name', 'clinet', '-n', 'k']);
 });
 
 test('key list follows nextLink across pages', () => {

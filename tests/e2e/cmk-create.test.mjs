@@ -194,6 +194,11 @@ describe('cmk-create', { timeout: 120000 }, () => {
     body2.identity = { type: 'None' };
     await refused(await s.mgmt('PUT', '/registries/cmknoid2', body2), 400, 'IdentityRequired', 'cmknoid2',
       'client id of an identity the registry is not given');
+    // the principal (object) id where the client id belongs
+    const msg = await refused(await s.createCmkRegistry('cmkbypid1', { keyId: key.id, identity: mi, clientId: mi.principalId }),
+      400, 'IdentityRequired', 'cmkbypid1', 'principal id as keyVaultProperties.identity');
+    assert.equal(msg, `'${mi.principalId}' is the principal (object) id of identity 'mi-create': keyVaultProperties.identity `
+      + `expected a client id or resource id (its client id is ${mi.clientId}, its resource id /identities/mi-create).`);
   });
 
   test('PATCH refusals on a CMK registry: disable encryption, drop Premium', async () => {

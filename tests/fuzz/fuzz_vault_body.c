@@ -2,13 +2,14 @@
  * fuzz_vault_body.c -- libFuzzer target for keyvaultd's request bodies: the
  * same bytes go through every body parser of the keys and management APIs
  * (create, import, update, key operation, verify, rotation policy, access
- * policies). Each must either accept or refuse with CF_EINVAL/CF_ETOOBIG,
+ * policies, network rules). Each must either accept or refuse with CF_EINVAL/CF_ETOOBIG,
  * never crash, leak or read out of bounds. Seeds: tests/fuzz/corpus/vault_body/.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "vault/netacl.h"
 #include "vault/policy.h"
 #include "vault/req.h"
 #include "vault/rotation.h"
@@ -45,6 +46,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (vault_rotation_normalize(&out, j, 1, NULL) == CF_OK) {
             (void)vault_rotation_decide(out, 1000, 5000, 4000);
             (void)vault_rotation_expiry(out);
+            json_decref(out);
+        }
+        const json_t *acls = json_object_get(json_object_get(j, "properties"), "networkAcls");
+        out = NULL;
+        if (vault_netacl_apply(&out, NULL, acls ? acls : j, NULL) == CF_OK) {
+            json_t *again = NULL;
+            if (vault_netacl_apply(&again, out, acls ? acls : j, NULL) == CF_OK) {
+                (void)vault_netacl_allows(again, "10.1.2.3", 0);
+                (void)vault_netacl_allows(again, "::ffff:192.0.2.1", 1);
+                json_decref(again);
+            }
             json_decref(out);
         }
         const json_t *aps = json_object_get(json_object_get(j, "properties"), "accessPolicies");

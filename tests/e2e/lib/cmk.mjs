@@ -64,12 +64,15 @@ const httpJson = (url, o = {}) => request(url, { ...o, agent: false });
 
 // opts.cofferdArgs: extra cofferd arguments; opts.keyCheckInterval (default 1);
 // opts.auth: authenticate the data plane (default: --insecure-no-auth, these
-// tests are about keys).
+// tests are about keys); opts.trustedService: keyvaultd counts cofferd's
+// issuer as a trusted service, which a vault's network rules let through
+// with bypass AzureServices (default true, as scripts/run-demo wires it).
 export async function startCmkStack(opts = {}) {
   const mgmtPort = await freePort();
   const dataPort = await freePort();
   const issuer = `http://127.0.0.1:${mgmtPort}`;
-  const kv = await startKeyvaultd({ issuers: [{ issuer, jwks_url: `${issuer}/jwks` }] });
+  const kv = await startKeyvaultd({ issuers: [{ issuer, jwks_url: `${issuer}/jwks`,
+    ...(opts.trustedService === false ? {} : { trusted_service: true }) }] });
   const caPath = join(kv.dataDir, 'tls', 'cert.pem');
   const dataDir = tempDir('coffer-cmk-data-');
   const cofferArgs = ['--data', dataDir, '--listen', `127.0.0.1:${dataPort}`,

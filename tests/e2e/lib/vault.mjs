@@ -189,6 +189,9 @@ export function createSoftHsm(opts = {}) {
 
 // An https.Agent that trusts exactly `ca` and resolves *.localhost to
 // 127.0.0.1 (every other name through the system resolver).
+// opts.localAddress: the client's own address (e.g. 127.0.0.2: any of
+// 127.0.0.0/8 is this host's, so a vault's network rules can see
+// another client address without another machine).
 export function makeAgent(ca, opts = {}) {
   const lookup = (hostname, options, cb) => {
     if (typeof options === 'function') { cb = options; options = {}; }
@@ -198,7 +201,8 @@ export function makeAgent(ca, opts = {}) {
     }
     return dns.lookup(hostname, options, cb);
   };
-  return new https.Agent({ ca, keepAlive: true, maxSockets: opts.maxSockets || 16, lookup });
+  return new https.Agent({ ca, keepAlive: true, maxSockets: opts.maxSockets || 16, lookup,
+    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
 }
 
 // One request over https or http (by the URL). Returns { status, headers,

@@ -200,7 +200,8 @@ Test(cli_main, required_options)
     expect_usage(6, a3, "give --key-encryption-key, --identity or both",
                  "usage: coffer acr encryption rotate-key");
     const char *a4[] = {"coffer", "keyvault", "update", "-n", "v"};
-    expect_usage(5, a4, "give --enable-purge-protection or --retention-days",
+    expect_usage(5, a4,
+                 "give --enable-purge-protection, --retention-days, --default-action or --bypass",
                  "usage: coffer keyvault update");
 }
 

@@ -39,7 +39,7 @@ Test(vault_config, reads_every_documented_key)
               "\"authorization\":\"https://login.coffer.test/t1\","
               "\"issuers\":[{\"issuer\":\"https://issuer.test/\",\"jwks_file\":\"/j.json\"},"
               "{\"issuer\":\"https://i2/\",\"jwks_url\":\"http://127.0.0.1:1/jwks\","
-              "\"audience\":\"api://x\",\"ca_file\":\"/ca.pem\"}],"
+              "\"audience\":\"api://x\",\"ca_file\":\"/ca.pem\",\"trusted_service\":true}],"
               "\"pkcs11\":{\"module\":\"/usr/lib/softhsm/libsofthsm2.so\",\"token_label\":"
               "\"coffer\",\"pin\":\"1234\"},\"master_key\":\"pkcs11\","
               "\"scheduler_interval_s\":5,\"rotation_min_s\":1}",
@@ -51,6 +51,8 @@ Test(vault_config, reads_every_documented_key)
     cr_assert_str_eq(c.issuers[0].audience, "https://vault.coffer.test", "defaults to resource");
     cr_assert_str_eq(c.issuers[1].audience, "api://x");
     cr_assert_str_eq(c.issuers[1].ca_file, "/ca.pem");
+    cr_assert_not(c.issuers[0].trusted_service, "an issuer is no trusted service by default");
+    cr_assert(c.issuers[1].trusted_service);
     cr_assert(c.has_pkcs11);
     cr_assert(c.master_key_pkcs11);
     cr_assert_eq(c.scheduler_interval_s, 5);
@@ -72,6 +74,7 @@ Test(vault_config, refuses_unknown_keys_and_bad_values)
         "{\"issuers\":[{\"issuer\":\"x\"}]}",
         "{\"issuers\":[{\"issuer\":\"x\",\"jwks_file\":\"/a\",\"jwks_url\":\"https://b\"}]}",
         "{\"issuers\":[{\"jwks_file\":\"/a\"}]}",
+        "{\"issuers\":[{\"issuer\":\"x\",\"jwks_file\":\"/a\",\"trusted_service\":\"yes\"}]}",
         "{\"pkcs11\":{\"module\":\"/m.so\",\"token_label\":\"t\"}}",
         "{\"pkcs11\":{\"module\":\"/m.so\",\"token_label\":\"t\",\"pin\":\"1\",\"slot\":0}}",
         "{\"master_key\":\"pkcs11\"}",

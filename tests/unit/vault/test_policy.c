@@ -144,6 +144,36 @@ Test(vault_policy, remove_drops_listed_permissions_then_empty_entries)
     json_decref(cur);
 }
 
+/* az keyvault delete-policy fails with "No matching policies found": a
+ * revocation with a wrong object id must not report success */
+Test(vault_policy, remove_of_an_identity_without_an_entry_fails_and_changes_nothing)
+{
+    json_t *cur = norm("[{\"objectId\":\"o1\",\"permissions\":{\"keys\":[\"get\"]}},"
+                       "{\"objectId\":\"o2\",\"applicationId\":\"a2\","
+                       "\"permissions\":{\"keys\":[\"get\"]}}]");
+    cf_err e = {0};
+    json_t *out = NULL;
+    json_t *chg = norm("[{\"objectId\":\"o1\"},{\"objectId\":\"nobody\"}]");
+    cr_assert_eq(vault_policy_apply(&out, cur, chg, VAULT_POLICY_REMOVE, &e), CF_ENOTFOUND);
+    cr_assert_null(out);
+    cr_assert(strstr(e.msg, "No matching policies found") != NULL, "%s", e.msg);
+    cr_assert(strstr(e.msg, "'nobody'") != NULL, "%s", e.msg);
+    cr_assert(vault_policy_allows(cur, "o1", NULL, "get"), "the current list is untouched");
+    json_decref(chg);
+    /* o2 without its application id is another identity: no match either */
+    memset(&e, 0, sizeof(e));
+    chg = norm("[{\"objectId\":\"O2\"}]");
+    cr_assert_eq(vault_policy_apply(&out, cur, chg, VAULT_POLICY_REMOVE, &e), CF_ENOTFOUND);
+    json_decref(chg);
+    /* with it (any case), the entry goes */
+    chg = norm("[{\"objectId\":\"O2\",\"applicationId\":\"A2\"}]");
+    cr_assert_eq(vault_policy_apply(&out, cur, chg, VAULT_POLICY_REMOVE, NULL), CF_OK);
+    cr_assert_eq(json_array_size(out), 1);
+    json_decref(out);
+    json_decref(chg);
+    json_decref(cur);
+}
+
 Test(vault_policy, replace_takes_the_new_list)
 {
     json_t *cur = norm("[{\"objectId\":\"o1\",\"permissions\":{\"keys\":[\"all\"]}}]");

@@ -2,7 +2,8 @@
  * test_scheduler.c -- the scheduler's pass (src/vault/scheduler.c) against a
  * real store, audit log and software key engine, with the clock moved
  * forward: policy rotation, the once-per-version Notify, and the purge of
- * deleted keys whose retention has passed.
+ * deleted keys, and of deleted vaults with their keys, whose retention has
+ * passed.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -150,4 +151,40 @@ Test(vault_scheduler, purges_deleted_keys_after_the_retention)
     cr_assert_eq(vault_store_version_get(app.store, "default", "gone", NULL, 1, &kv, NULL),
                  CF_ENOTFOUND);
     cr_assert_eq(audit_count("KeyPurgeScheduled"), 1);
+}
+
+/* a soft-deleted vault goes, with every key in it, once its scheduled
+ * purge date has passed (purge protection only stops an early purge) */
+Test(vault_scheduler, purges_deleted_vaults_with_their_keys_after_the_retention)
+{
+    vault_info v = {0};
+    snprintf(v.name, sizeof(v.name), "kvgone");
+    snprintf(v.tenant_id, sizeof(v.tenant_id), "t");
+    v.retention_days = 7;
+    v.purge_protection = 1;
+    v.policies = json_array();
+    int created = 0;
+    cr_assert_eq(vault_store_vault_put(app.store, &v, &created, NULL), CF_OK);
+    vault_info_clear(&v);
+    vault_keyver kv = {0};
+    cf_err e = {0};
+    snprintf(kv.vault, sizeof(kv.vault), "kvgone");
+    snprintf(kv.name, sizeof(kv.name), "inside");
+    snprintf(kv.version, sizeof(kv.version), "0000000000000000000000000000000b");
+    snprintf(kv.kty, sizeof(kv.kty), "EC");
+    kv.enabled = 1;
+    kv.key_ops = json_pack("[ss]", "sign", "verify");
+    cr_assert_eq(vault_engine_generate(app.engine, &kv, 0, 0, "P-256", &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(vault_store_version_add(app.store, &kv, &e), CF_OK, "%s", e.msg);
+    vault_keyver_clear(&kv);
+    int64_t now = (int64_t)time(NULL);
+    cr_assert_eq(vault_store_vault_delete(app.store, "kvgone", now, now + 7 * 86400, NULL), CF_OK);
+    vault_scheduler_run_once(&app, now + 7 * 86400 - 1);
+    cr_assert_eq(vault_store_vault_get_deleted(app.store, "kvgone", &v, NULL), CF_OK);
+    vault_info_clear(&v);
+    vault_scheduler_run_once(&app, now + 7 * 86400);
+    cr_assert_eq(vault_store_vault_get_deleted(app.store, "kvgone", &v, NULL), CF_ENOTFOUND);
+    cr_assert_eq(vault_store_version_get(app.store, "kvgone", "inside", NULL, 0, &kv, NULL),
+                 CF_ENOTFOUND);
+    cr_assert_eq(audit_count("VaultPurgeScheduled"), 1);
 }

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "vault/store.h"
 
 static char dir[64];
@@ -259,9 +261,162 @@ Test(vault_store, rotation_policy_round_trip)
     vault_rotations_free(rows, n);
 }
 
-Test(vault_store, vault_with_keys_cannot_be_deleted)
+static void put_vault(const char *name, int purge_protection)
 {
-    add_version("k", "00000000000000000000000000000001", "s");
-    cr_assert_eq(vault_store_vault_delete(st, "default", NULL), CF_ECONFLICT);
-    cr_assert_eq(vault_store_vault_delete(st, "absent", NULL), CF_ENOTFOUND);
+    vault_info v = {0};
+    snprintf(v.name, sizeof(v.name), "%s", name);
+    snprintf(v.tenant_id, sizeof(v.tenant_id), "t");
+    v.retention_days = 7;
+    v.purge_protection = purge_protection;
+    v.policies = json_pack("[{s:s}]", "objectId", "o1");
+    v.network_acls = json_pack("{s:s}", "defaultAction", "Deny");
+    int created = 0;
+    cf_err e = {0};
+    cr_assert_eq(vault_store_vault_put(st, &v, &created, &e), CF_OK, "%s", e.msg);
+    vault_info_clear(&v);
+}
+
+/* a key version in vault `vault` (add_version writes to "default") */
+static void add_version_in(const char *vault, const char *name, const char *hsm_id)
+{
+    vault_keyver kv = {0};
+    snprintf(kv.vault, sizeof(kv.vault), "%s", vault);
+    snprintf(kv.name, sizeof(kv.name), "%s", name);
+    snprintf(kv.version, sizeof(kv.version), "00000000000000000000000000000001");
+    snprintf(kv.kty, sizeof(kv.kty), "RSA-HSM");
+    snprintf(kv.hsm_id, sizeof(kv.hsm_id), "%s", hsm_id);
+    kv.enabled = 1;
+    kv.jwk = json_object();
+    cf_err e = {0};
+    cr_assert_eq(vault_store_version_add(st, &kv, &e), CF_OK, "%s", e.msg);
+    vault_keyver_clear(&kv);
+}
+
+Test(vault_store, deleted_vault_is_hidden_holds_its_name_and_recovers_unchanged)
+{
+    put_vault("kv1", 1);
+    add_version_in("kv1", "cmk", "aa01");
+    json_t *pol = json_pack("{s:[]}", "lifetimeActions");
+    cr_assert_eq(vault_store_rotation_set(st, "kv1", "cmk", pol, NULL), CF_OK);
+    json_decref(pol);
+    cr_assert_eq(vault_store_vault_delete(st, "KV1", 100, 200, NULL), CF_OK);
+    cr_assert_eq(vault_store_vault_delete(st, "kv1", 100, 200, NULL), CF_ENOTFOUND, "only once");
+    cr_assert_eq(vault_store_vault_delete(st, "absent", 100, 200, NULL), CF_ENOTFOUND);
+    vault_info v = {0};
+    cr_assert_eq(vault_store_vault_get(st, "kv1", &v, NULL), CF_ENOTFOUND);
+    cr_assert_eq(vault_store_vault_get_deleted(st, "kv1", &v, NULL), CF_OK);
+    cr_assert_eq(v.deleted_date, 100);
+    cr_assert_eq(v.scheduled_purge, 200);
+    vault_info_clear(&v);
+    cr_assert_eq(vault_store_vault_get_deleted(st, "default", &v, NULL), CF_ENOTFOUND);
+    json_t *names = NULL;
+    cr_assert_eq(vault_store_vault_list(st, &names, NULL), CF_OK);
+    cr_assert_eq(json_array_size(names), 1, "only default is live");
+    json_decref(names);
+    cr_assert_eq(vault_store_vault_list_deleted(st, &names, NULL), CF_OK);
+    cr_assert_str_eq(json_string_value(json_array_get(names, 0)), "kv1");
+    json_decref(names);
+    /* its keys are not rotated by the scheduler while it is deleted */
+    vault_rotation *rows = NULL;
+    size_t n = 9;
+    cr_assert_eq(vault_store_rotation_list(st, &rows, &n, NULL), CF_OK);
+    cr_assert_eq(n, 0);
+    vault_rotations_free(rows, n);
+    /* the name is held: a put is refused and changes nothing */
+    vault_info nv = {0};
+    snprintf(nv.name, sizeof(nv.name), "kv1");
+    snprintf(nv.tenant_id, sizeof(nv.tenant_id), "other");
+    nv.retention_days = 90;
+    int created = 0;
+    cr_assert_eq(vault_store_vault_put(st, &nv, &created, NULL), CF_ECONFLICT);
+    vault_info_clear(&nv);
+    /* recover: everything as it was */
+    cr_assert_eq(vault_store_vault_recover(st, "kv1", NULL), CF_OK);
+    cr_assert_eq(vault_store_vault_recover(st, "kv1", NULL), CF_ENOTFOUND);
+    cr_assert_eq(vault_store_vault_get(st, "kv1", &v, NULL), CF_OK);
+    cr_assert_str_eq(v.tenant_id, "t");
+    cr_assert_eq(v.purge_protection, 1);
+    cr_assert_eq(v.deleted_date, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(v.policies, 0), "objectId")),
+                     "o1");
+    cr_assert_str_eq(json_string_value(json_object_get(v.network_acls, "defaultAction")), "Deny");
+    vault_info_clear(&v);
+    vault_keyver kv = {0};
+    cr_assert_eq(vault_store_version_get(st, "kv1", "cmk", NULL, 0, &kv, NULL), CF_OK);
+    vault_keyver_clear(&kv);
+}
+
+Test(vault_store, purging_a_deleted_vault_removes_every_key_and_reports_them)
+{
+    put_vault("kv2", 0);
+    add_version_in("kv2", "a", "aa01");
+    add_version_in("kv2", "b", "bb02");
+    cr_assert_eq(vault_store_key_delete(st, "kv2", "b", 10, 20, NULL), CF_OK);
+    add_version("k", "00000000000000000000000000000001", "s"); /* in default: untouched */
+    cr_assert_eq(vault_store_vault_purge(st, "kv2", NULL, NULL, NULL), CF_ENOTFOUND,
+                 "a live vault is not purged");
+    cr_assert_eq(vault_store_vault_delete(st, "kv2", 100, 200, NULL), CF_OK);
+    json_t *due = NULL;
+    cr_assert_eq(vault_store_vault_purge_due(st, 199, &due, NULL), CF_OK);
+    cr_assert_eq(json_array_size(due), 0);
+    json_decref(due);
+    cr_assert_eq(vault_store_vault_purge_due(st, 200, &due, NULL), CF_OK);
+    cr_assert_eq(json_array_size(due), 1);
+    json_decref(due);
+    json_t *names = NULL, *ids = NULL;
+    cr_assert_eq(vault_store_vault_purge(st, "kv2", &names, &ids, NULL), CF_OK);
+    cr_assert_eq(json_array_size(names), 2);
+    cr_assert_eq(json_array_size(ids), 2);
+    json_decref(names);
+    json_decref(ids);
+    vault_info v = {0};
+    cr_assert_eq(vault_store_vault_get_deleted(st, "kv2", &v, NULL), CF_ENOTFOUND);
+    vault_keyver kv = {0};
+    cr_assert_eq(vault_store_version_get(st, "kv2", "b", NULL, 1, &kv, NULL), CF_ENOTFOUND);
+    cr_assert_eq(vault_store_version_get(st, "default", "k", NULL, 0, &kv, NULL), CF_OK);
+    vault_keyver_clear(&kv);
+    /* the name is free again, with no key left in it */
+    put_vault("kv2", 0);
+    cr_assert_eq(vault_store_version_get(st, "kv2", "a", NULL, 0, &kv, NULL), CF_ENOTFOUND);
+}
+
+/* a database written by a keyvaultd of schema 1 opens, keeps its vaults
+ * and gains the columns of schema 2 */
+Test(vault_store, a_schema_1_database_is_migrated)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s/v1.db", dir);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db,
+                              "CREATE TABLE vaults(name TEXT PRIMARY KEY COLLATE NOCASE, tenant_id "
+                              "TEXT NOT NULL, retention_days INTEGER NOT NULL, purge_protection "
+                              "INTEGER NOT NULL, policies TEXT NOT NULL, created INTEGER NOT NULL, "
+                              "updated INTEGER NOT NULL);"
+                              "INSERT INTO vaults VALUES('old','t',30,1,'[]',1,1);"
+                              "PRAGMA user_version=1;",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(db);
+    vault_store *old = NULL;
+    cf_err e = {0};
+    cr_assert_eq(vault_store_open(&old, path, &e), CF_OK, "%s", e.msg);
+    vault_info v = {0};
+    cr_assert_eq(vault_store_vault_get(old, "old", &v, &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(v.retention_days, 30);
+    cr_assert_null(v.network_acls);
+    vault_info_clear(&v);
+    cr_assert_eq(vault_store_vault_delete(old, "old", 1, 2, NULL), CF_OK);
+    vault_store_close(old);
+    /* and opens again, already migrated */
+    cr_assert_eq(vault_store_open(&old, path, &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(vault_store_vault_get_deleted(old, "old", &v, NULL), CF_OK);
+    vault_info_clear(&v);
+    vault_store_close(old);
+    char p2[200];
+    unlink(path);
+    snprintf(p2, sizeof(p2), "%s-wal", path);
+    unlink(p2);
+    snprintf(p2, sizeof(p2), "%s-shm", path);
+    unlink(p2);
 }
