@@ -55,8 +55,6 @@ static void probe_once(void)
     snprintf(db_err, sizeof(db_err), "%s", dok ? "" : de.msg);
     snprintf(obj_err, sizeof(obj_err), "%s", ook ? "" : oe.msg);
     pthread_mutex_unlock(&mu);
-    if (!dok)
-        metrics_count_db_error("unavailable");
     if (!ook)
         metrics_count_objects_error("check");
 }

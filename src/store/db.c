@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/metrics.h"
 
 #include <openssl/crypto.h>
 
@@ -219,7 +220,13 @@ void db_bind_blob(db_stmt *st, int i, const void *p, size_t n)
 
 int db_step(db_stmt *st, cf_err *e)
 {
-    return st->c->s->drv->step(st->st, e);
+    int rc = st->c->s->drv->step(st->st, e);
+    /* a uniqueness conflict is an answer the store expects, not a failure */
+    if (rc < 0 && rc != CF_EEXISTS)
+        metrics_count_db_error(rc == CF_EUNAVAIL   ? "unavailable"
+                               : rc == CF_ENOSPACE ? "full"
+                                                   : "error");
+    return rc;
 }
 
 void db_reset(db_stmt *st)

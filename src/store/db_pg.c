@@ -29,7 +29,9 @@
  * Bounded waits: a server that stops answering (a network partition: the
  * packets vanish, no reset ever comes) must not hold a worker thread
  * forever, so no call blocks in libpq. Connecting has connect_timeout (5 s
- * unless the URI says otherwise) and TCP keepalives; a statement is sent
+ * unless the URI says otherwise) and TCP keepalives on both ends (the
+ * server's set by the session's options, so it drops the session of a
+ * node that vanished, and its advisory locks, within ~25 s); a statement is sent
  * with the asynchronous API and waited for with poll() up to the
  * statement timeout (db_set_timeout: 30 s by default, per thread; the
  * health probe uses 2 s). A wait that runs out gives CF_EUNAVAIL and

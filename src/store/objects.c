@@ -18,6 +18,7 @@
 #include "base/enc.h"
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/metrics.h"
 
 #define STRIPES 64
 
@@ -117,7 +118,7 @@ static cf_code blob_dir(char *dir, size_t cap, const char *path, cf_err *e)
     return cf_fs_mkdir_p(dir, 0700, e);
 }
 
-cf_code objects_install(const char *path, const char *reg_id, const oci_digest *d, cf_err *e)
+static cf_code install(const char *path, const char *reg_id, const oci_digest *d, cf_err *e)
 {
     char dst[OBJECTS_PATH_MAX], dir[OBJECTS_PATH_MAX];
     objects_blob_path(dst, sizeof(dst), reg_id, d);
@@ -139,8 +140,8 @@ cf_code objects_install(const char *path, const char *reg_id, const oci_digest *
     return rc;
 }
 
-cf_code objects_put_small(const char *reg_id, const oci_digest *d, const seal_kek *kek,
-                          const void *data, size_t len, cf_err *e)
+static cf_code put_small(const char *reg_id, const oci_digest *d, const seal_kek *kek,
+                         const void *data, size_t len, cf_err *e)
 {
     char dst[OBJECTS_PATH_MAX], dir[OBJECTS_PATH_MAX], tmp[OBJECTS_PATH_MAX + 40];
     objects_blob_path(dst, sizeof(dst), reg_id, d);
@@ -179,8 +180,8 @@ cf_code objects_put_small(const char *reg_id, const oci_digest *d, const seal_ke
     return cf_fs_fsync_dir(dir, e);
 }
 
-cf_code objects_open(seal_reader **out, int *fd_out, const char *reg_id, const oci_digest *d,
-                     const seal_kek *kek, cf_err *e)
+static cf_code open_blob(seal_reader **out, int *fd_out, const char *reg_id, const oci_digest *d,
+                         const seal_kek *kek, cf_err *e)
 {
     char p[OBJECTS_PATH_MAX];
     objects_blob_path(p, sizeof(p), reg_id, d);
@@ -196,11 +197,43 @@ cf_code objects_open(seal_reader **out, int *fd_out, const char *reg_id, const o
     return CF_OK;
 }
 
-cf_code objects_remove(const char *reg_id, const oci_digest *d, cf_err *e)
+static cf_code remove_blob(const char *reg_id, const oci_digest *d, cf_err *e)
 {
     char p[OBJECTS_PATH_MAX];
     objects_blob_path(p, sizeof(p), reg_id, d);
     if (unlink(p) != 0 && errno != ENOENT)
         return cf_err_os(e, errno, "remove blob");
     return cf_fs_fsync_parent(p, e);
+}
+
+/* ---- the entry points, counting failures (base/metrics.h) ---- */
+
+static cf_code counted(cf_code rc, const char *op)
+{
+    /* a blob that is not there is an answer, not a failure of the store */
+    if (rc != CF_OK && rc != CF_ENOTFOUND)
+        metrics_count_objects_error(op);
+    return rc;
+}
+
+cf_code objects_install(const char *path, const char *reg_id, const oci_digest *d, cf_err *e)
+{
+    return counted(install(path, reg_id, d, e), "install");
+}
+
+cf_code objects_put_small(const char *reg_id, const oci_digest *d, const seal_kek *kek,
+                          const void *data, size_t len, cf_err *e)
+{
+    return counted(put_small(reg_id, d, kek, data, len, e), "write");
+}
+
+cf_code objects_open(seal_reader **out, int *fd_out, const char *reg_id, const oci_digest *d,
+                     const seal_kek *kek, cf_err *e)
+{
+    return counted(open_blob(out, fd_out, reg_id, d, kek, e), "read");
+}
+
+cf_code objects_remove(const char *reg_id, const oci_digest *d, cf_err *e)
+{
+    return counted(remove_blob(reg_id, d, e), "remove");
 }

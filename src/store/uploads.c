@@ -29,6 +29,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "store/objects.h"
 #include "store/offload.h"
 
@@ -224,8 +225,10 @@ static cf_code checkpoint_write(const upload *u, const seal_kek *kek, uint64_t d
         rc = cf_err_os(e, errno, "install upload checkpoint");
     if (rc == CF_OK)
         rc = cf_fs_fsync_parent(dst, e);
-    if (rc != CF_OK)
+    if (rc != CF_OK) {
         unlink(tmp);
+        metrics_count_objects_error("upload_checkpoint");
+    }
     return rc;
 }
 
@@ -550,8 +553,10 @@ cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e)
         offload_wait(h);
     else if (rc == CF_OK)
         hash_chunk(&job);
-    if (rc != CF_OK)
+    if (rc != CF_OK) {
+        metrics_count_objects_error("upload_write");
         return rc; /* the writer is dead: the caller drops the session */
+    }
     /* Start writeback of what was sealed so far without waiting for it, so
      * that the fsync completing the upload finds little left to write (a
      * 1 GiB push otherwise waits ~1 s in that fsync). Advisory only. */
