@@ -1,7 +1,7 @@
 /*
  * cofferd -- the registry service (DESIGN §1). A thin main: parse flags,
  * open the stores (the metadata on SQLite or PostgreSQL, the SRK, the
- * sealed object tree), the
+ * sealed objects in files or an S3 bucket), the
  * admin token and the identity issuer's key, create the registries named
  * with --registry, serve the OCI data plane and the management API, run
  * the customer-managed key checks, until SIGTERM/SIGINT; then stop
@@ -9,7 +9,9 @@
  * stop the key checks (wiping every C), the janitor, and wipe every key.
  *
  *   cofferd --data DIR --listen HOST:PORT --mgmt-listen HOST:PORT
- *           [--database postgresql://...] [--objects DIR]
+ *           [--database postgresql://...]
+ *           [--objects s3://BUCKET[/PREFIX] [--s3-endpoint URL] [--s3-region R]
+ *            [--s3-url-style path|virtual] [--s3-ca FILE] [--s3-credentials FILE]]
  *           [--issuer URL] [--tenant UUID] [--vault-ca FILE]
  *           [--key-check-interval SECONDS] [--vault-timeout SECONDS]
  *           [--registry NAME]... [--login-domain DOMAIN] [--service NAME]
@@ -41,6 +43,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 
@@ -61,8 +64,11 @@
 #include "registry/janitor.h"
 #include "registry/keyring.h"
 #include "store/coord.h"
+#include "store/db.h"
 #include "store/meta.h"
+#include "store/migrate.h"
 #include "store/objects.h"
+#include "store/s3_opts.h"
 #include "store/uploads.h"
 
 #define MAX_REGISTRIES 64
@@ -101,7 +107,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: cofferd [--data DIR] [--listen HOST:PORT] [--mgmt-listen HOST:PORT]\n"
-            "               [--database URI] [--objects DIR]\n"
+            "               [--database URI] [--objects s3://BUCKET[/PREFIX]]\n"
+            "               [--s3-endpoint URL] [--s3-region REGION] [--s3-url-style STYLE]\n"
+            "               [--s3-ca FILE] [--s3-credentials FILE]\n"
             "               [--issuer URL] [--tenant UUID] [--vault-ca FILE]\n"
             "               [--key-check-interval SECONDS] [--vault-timeout SECONDS]\n"
             "               [--registry NAME]... [--login-domain DOMAIN] [--service NAME]\n"
@@ -113,9 +121,16 @@ static void usage(FILE *f)
             "  --database URI        metadata database: postgresql://USER@HOST:PORT/DB (a\n"
             "                        password from ~/.pgpass or PGPASSFILE, never here) or\n"
             "                        a SQLite file (default DIR/cofferd.db)\n"
-            "  --objects DIR         sealed objects under this directory instead of the data\n"
-            "                        directory: one every node of a cluster shares (\"files\":\n"
-            "                        the data directory, the default)\n"
+            "  --objects s3://BUCKET[/PREFIX] sealed objects in an S3 bucket (created if\n"
+            "                        missing) instead of files under DIR/registries\n"
+            "  --s3-endpoint URL     S3 endpoint, http(s)://HOST[:PORT] (default AWS)\n"
+            "  --s3-region REGION    signing region (default us-east-1)\n"
+            "  --s3-url-style path|virtual  bucket in the path or in the host name\n"
+            "                        (default: path with --s3-endpoint, else virtual)\n"
+            "  --s3-ca FILE          CA bundle (PEM) for an https endpoint\n"
+            "  --s3-credentials FILE AWS credentials file (0600; profile AWS_PROFILE or\n"
+            "                        default); else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,\n"
+            "                        else ~/.aws/credentials. Never on the command line\n"
             "  --listen HOST:PORT    data plane address (default 127.0.0.1:5000)\n"
             "  --mgmt-listen HOST:PORT management API address, plain HTTP (default\n"
             "                        127.0.0.1:5001); bearer: DIR/admin.token\n"
@@ -163,20 +178,6 @@ static void data_address(char *out, size_t cap, const char *listen, const char *
         snprintf(out, cap, "localhost:%s", port);
     else
         snprintf(out, cap, "%.*s:%s", (int)hl, listen, port);
-}
-
-/* 1 when a libpq URI carries a password ("user:password@" or a
- * password= parameter): it would be in the process listing. */
-static int database_uri_has_password(const char *uri)
-{
-    if (strncmp(uri, "postgres://", 11) != 0 && strncmp(uri, "postgresql://", 13) != 0)
-        return 0;
-    const char *auth = strstr(uri, "://") + 3;
-    const char *end = auth + strcspn(auth, "/?");
-    const char *at = memchr(auth, '@', (size_t)(end - auth));
-    if (at != NULL && memchr(auth, ':', (size_t)(at - auth)) != NULL)
-        return 1;
-    return strstr(uri, "password=") != NULL;
 }
 
 /* Flags that take no value (JSON true sets them, false leaves them out). */
@@ -299,11 +300,11 @@ int main(int argc, char **argv)
      * arenas instead of one per worker thread. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     mallopt(M_ARENA_MAX, 2);
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread (S3, vault clients) */
     const char *listen = "127.0.0.1:5000";
     const char *mgmt_listen = "127.0.0.1:5001";
     const char *data = "./cofferd-data";
     const char *database = NULL;
-    const char *objects_dir = NULL;
     const char *issuer_arg = NULL, *tenant = MGMT_DEFAULT_TENANT, *vault_ca = NULL;
     unsigned long check_interval = 60, vault_timeout = 10;
     const char *login_domain = NULL, *service = NULL;
@@ -311,6 +312,9 @@ int main(int argc, char **argv)
     int nreg = 0;
     unsigned long ttl = 3600, threads = 8, idle = 300;
     int no_auth = 0;
+    s3_opts so = {0};
+    if (argc > 1 && strcmp(argv[1], "migrate") == 0)
+        return migrate_main(argc - 1, argv + 1);
     if (expand_config(argc, argv, &argv, &argc) != 0)
         return 2;
     for (int i = 1; i < argc; i++) {
@@ -322,19 +326,29 @@ int main(int argc, char **argv)
             data = argv[++i];
         } else if (strcmp(a, "--database") == 0 && has) {
             database = argv[++i];
-            if (database_uri_has_password(database)) {
+            if (db_uri_has_password(database)) {
                 fprintf(stderr, "cofferd: --database: no password on the command line; put it in"
                                 " ~/.pgpass or the file PGPASSFILE names\n");
                 return 2;
             }
         } else if (strcmp(a, "--objects") == 0 && has) {
-            objects_dir = argv[++i];
-            if (strcmp(objects_dir, "files") == 0) {
-                objects_dir = NULL;
-            } else if (objects_dir[0] == '\0' || strstr(objects_dir, "://") != NULL) {
-                fprintf(stderr, "cofferd: --objects wants a directory or files\n");
+            so.objects = argv[++i];
+            if (strcmp(so.objects, "files") == 0) {
+                so.objects = NULL;
+            } else if (!s3_opts_is_s3(so.objects)) {
+                fprintf(stderr, "cofferd: --objects wants s3://BUCKET[/PREFIX] or files\n");
                 return 2;
             }
+        } else if (strcmp(a, "--s3-endpoint") == 0 && has) {
+            so.endpoint = argv[++i];
+        } else if (strcmp(a, "--s3-region") == 0 && has) {
+            so.region = argv[++i];
+        } else if (strcmp(a, "--s3-url-style") == 0 && has) {
+            so.url_style = argv[++i];
+        } else if (strcmp(a, "--s3-ca") == 0 && has) {
+            so.ca_file = argv[++i];
+        } else if (strcmp(a, "--s3-credentials") == 0 && has) {
+            so.credentials = argv[++i];
         } else if (strcmp(a, "--mgmt-listen") == 0 && has) {
             mgmt_listen = argv[++i];
         } else if (strcmp(a, "--issuer") == 0 && has) {
@@ -437,7 +451,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof(path), "%s/keys", data);
     if (cf_fs_mkdir_p(path, 0700, &e) != CF_OK)
         goto out;
-    snprintf(path, sizeof(path), "%s/registries", objects_dir ? objects_dir : data);
+    snprintf(path, sizeof(path), "%s/registries", data);
     if (cf_fs_mkdir_p(path, 0700, &e) != CF_OK)
         goto out;
     snprintf(path, sizeof(path), "%s/keys/srk", data);
@@ -457,10 +471,15 @@ int main(int argc, char **argv)
         goto out;
     meta_up = 1;
     cf_log(CF_LOG_INFO, "metadata store open", "engine", meta_engine(), "node", node, NULL);
-    if (objects_init(objects_dir ? objects_dir : data, &e) != CF_OK)
+    objects_store *ost = NULL;
+    if (s3_opts_store(&ost, data, &so, &e) != CF_OK)
         goto out;
-    cf_log(CF_LOG_INFO, "object store open", "backend", "files", "where",
-           objects_dir ? objects_dir : data, NULL);
+    objects_init_store(ost);
+    /* an upload on S3 holds a part buffer (8 MiB) while it stays in
+     * memory between requests: fewer idle ones (the rest reload from
+     * their checkpoint) */
+    if (strcmp(objects_store_kind(ost), "s3") == 0)
+        uploads_configure(4);
     if (no_auth)
         cf_log(CF_LOG_WARN, "data plane authentication is OFF (--insecure-no-auth)", NULL);
     /* the address clients reach the data plane at, known before the bind

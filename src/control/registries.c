@@ -25,7 +25,6 @@
  * is left anywhere (backups included) can no longer be decrypted.
  */
 #define CF_LOG_MOD "mgmt"
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,25 +61,13 @@ typedef struct reg_new {
     int anonymous_pull;         /* anonymousPullEnabled */
 } reg_new;
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    if (remove(path) != 0)
-        cf_log(CF_LOG_WARN, "cannot remove", "path", path, NULL);
-    return 0;
-}
-
-/* Removes <data>/registries/<id> and everything in it. */
+/* Removes every object of registry id (objects.h). */
 static void remove_registry_dir(const char *id)
 {
-    char path[OBJECTS_PATH_MAX];
-    if (objects_data_dir() == NULL || strlen(id) != META_ID_LEN ||
-        strspn(id, "0123456789abcdef") != META_ID_LEN)
-        return; /* never remove anything but a registry's own directory */
-    snprintf(path, sizeof(path), "%s/registries/%s", objects_data_dir(), id);
-    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    cf_err e = {0};
+    if (objects_current() != NULL && objects_registry_remove(id, &e) != CF_OK)
+        cf_log(CF_LOG_WARN, "cannot remove the registry's objects", "registry", id, "error", e.msg,
+               NULL);
 }
 
 /* Makes the admin user's passwords that reg does not have yet. */
@@ -131,7 +118,7 @@ static cf_code registry_create(meta_registry *out, const reg_new *p, cmk_fail *f
     if (rc == CF_OK && reg->admin_enabled)
         rc = admin_passwords_ensure(reg, e);
     if (rc == CF_OK)
-        rc = objects_registry_dirs(reg->id, e);
+        rc = objects_registry_prepare(reg->id, e);
     if (rc != CF_OK)
         goto fail;
     if (p->key_identifier) {
@@ -170,7 +157,7 @@ cf_code registries_ensure(const char *name, int *created, cf_err *e)
     meta_registry reg;
     cf_err ge = {0};
     if (meta_registry_get(&reg, name, &ge) == CF_OK)
-        return objects_registry_dirs(reg.id, e);
+        return objects_registry_prepare(reg.id, e);
     if (ge.code != CF_ENOTFOUND)
         return cf_err_set(e, ge.code, "%s", ge.msg);
     reg_new p = {.name = name};
@@ -181,7 +168,7 @@ cf_code registries_ensure(const char *name, int *created, cf_err *e)
     if (rc == CF_OK)
         *created = 1;
     else if (rc == CF_EEXISTS && meta_registry_get(&reg, name, NULL) == CF_OK)
-        return objects_registry_dirs(reg.id, e); /* another node, starting too */
+        return objects_registry_prepare(reg.id, e); /* another node, starting too */
     else
         cf_err_set(e, rc, "%s", ce.msg);
     return rc;

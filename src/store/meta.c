@@ -186,6 +186,11 @@ cf_code meta_init(const char *target, cf_err *e)
                          sizeof(migrations) / sizeof(migrations[0]), e);
 }
 
+cf_code meta_store_open(db_store **out, const char *target, cf_err *e)
+{
+    return db_store_open(out, target, migrations, sizeof(migrations) / sizeof(migrations[0]), e);
+}
+
 void meta_shutdown(void)
 {
     db_store_close(meta_store);

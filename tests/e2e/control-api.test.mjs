@@ -5,11 +5,12 @@
 // the real keyvaultd accepts (JWKS fetched from cofferd's /jwks).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync, existsSync, readdirSync } from 'node:fs';
+import { statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startCofferd, BUILD, freshDir } from './lib/daemons.mjs';
 import { OciClient, randomBuf, assertOciError } from './lib/oci.mjs';
+import { registryIds, objectKeys, objectHas, blobKey } from './lib/objects.mjs';
 import { startKeyvaultd, sdkOptions, TENANT, RESOURCE, API, unb64u } from './lib/vault.mjs';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { KeyClient } from '@azure/keyvault-keys';
@@ -60,7 +61,7 @@ async function state() {
   const ids = await mgmt('GET', '/identities');
   assert.equal(regs.status, 200);
   assert.equal(ids.status, 200);
-  return { regs: regs.json, ids: ids.json, dirs: readdirSync(join(d.dataDir, 'registries')).sort() };
+  return { regs: regs.json, ids: ids.json, objects: objectKeys(d.dataDir) };
 }
 
 test('both listeners are up and logged with their api', async () => {
@@ -290,14 +291,12 @@ test('DELETE removes the registry data; the name can be reused', async () => {
   const blob = randomBuf(100 * 1024);
   const digest = await c.pushBlob(blob);
   assert.equal((await c.get(`/blobs/${digest}`)).status, 200);
-  const id = readdirSync(join(d.dataDir, 'registries'))
-    .find((x) => existsSync(join(d.dataDir, 'registries', x, 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7))));
-  assert.ok(id, 'the sealed blob is on disk');
-  const dir = join(d.dataDir, 'registries', id);
+  const id = registryIds(d.dataDir).find((x) => objectHas(d.dataDir, blobKey(x, digest)));
+  assert.ok(id, 'the sealed blob is stored');
 
   const del = await mgmt('DELETE', '/registries/delme01');
   assert.equal(del.status, 200, del.text);
-  assert.ok(!existsSync(dir), 'the registry directory is gone');
+  assert.deepEqual(objectKeys(d.dataDir, `registries/${id}/`), [], 'the registry\'s objects are gone');
   assertArmError(await mgmt('GET', '/registries/delme01'), 404, 'ResourceNotFound');
   assertOciError(await c.get(`/blobs/${digest}`), 404, 'NAME_UNKNOWN');
   const cat = await fetch(`${d.url}/v2/_catalog`).then((x) => x.json());

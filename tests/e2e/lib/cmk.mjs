@@ -66,7 +66,10 @@ const httpJson = (url, o = {}) => request(url, { ...o, agent: false });
 // opts.auth: authenticate the data plane (default: --insecure-no-auth, these
 // tests are about keys); opts.trustedService: keyvaultd counts cofferd's
 // issuer as a trusted service, which a vault's network rules let through
-// with bypass AzureServices (default true, as scripts/run-demo wires it).
+// with bypass AzureServices (default true, as scripts/run-demo wires it);
+// opts.embedded: SQLite and files in the data directory whatever backends
+// the suite runs on (the migration's source). s.restartCofferd(backend)
+// restarts it, with backend (flags) instead of the embedded ones when given.
 export async function startCmkStack(opts = {}) {
   const mgmtPort = await freePort();
   const dataPort = await freePort();
@@ -79,13 +82,14 @@ export async function startCmkStack(opts = {}) {
     '--mgmt-listen', `127.0.0.1:${mgmtPort}`, '--key-check-interval', String(opts.keyCheckInterval || 1),
     '--vault-ca', caPath, '--tenant', TENANT, ...(opts.auth ? [] : ['--insecure-no-auth']),
     ...(opts.cofferdArgs || [])];
+  let backend = opts.embedded ? ['--database', join(dataDir, 'cofferd.db'), '--objects', 'files'] : [];
   const logs = [];
 
   async function startCoffer() {
     const logPath = join(tempDir('coffer-cmk-log-'), 'cofferd.log');
     logs.push(logPath);
     // Two "listening" lines: the data plane and the management API.
-    return startDaemon('cofferd', cofferArgs, { listeners: 2, logPath, timeoutMs: 20000 });
+    return startDaemon('cofferd', [...cofferArgs, ...backend], { listeners: 2, logPath, timeoutMs: 20000 });
   }
 
   const s = {
@@ -99,8 +103,9 @@ export async function startCmkStack(opts = {}) {
   // Every cofferd log of this stack (all starts), for failure messages.
   s.cofferdLog = () => logs.map((p) => { try { return readFileSync(p, 'utf8'); } catch { return ''; } }).join('\n--- restart ---\n');
 
-  s.restartCofferd = async () => {
+  s.restartCofferd = async (other = null) => {
     await s.cofferd.stop();
+    if (other) backend = other;
     s.cofferd = await startCoffer();
     return s.cofferd;
   };

@@ -59,8 +59,7 @@ Test(store_meta, upload_claims_bump_the_generation, .init = setup, .fini = teard
     cr_assert_eq(g, 2);
     cr_assert_eq(meta_upload_gen(UUID, &now, NULL), CF_OK);
     cr_assert_eq(now, 2);
-    cr_assert_eq(meta_upload_claim("00000000-0000-4000-8000-000000000000", &g, NULL),
-                 CF_ENOTFOUND);
+    cr_assert_eq(meta_upload_claim("00000000-0000-4000-8000-000000000000", &g, NULL), CF_ENOTFOUND);
 }
 
 Test(store_meta, shared_key_fingerprints_are_recorded_once_then_compared, .init = setup,
@@ -111,14 +110,12 @@ Test(store_meta, a_key_rotation_is_stored_only_from_the_version_read, .init = se
     memcpy(n2.wrapped_c, "v2c2", 4);
     /* two nodes read v1 and rotate: one wins, the other is told */
     cr_assert_eq(meta_registry_swap_key(&n1, "https://kv/keys/k/v1", "system", NULL), CF_OK);
-    cr_assert_eq(meta_registry_swap_key(&n2, "https://kv/keys/k/v1", "system", NULL),
-                 CF_ECONFLICT);
+    cr_assert_eq(meta_registry_swap_key(&n2, "https://kv/keys/k/v1", "system", NULL), CF_ECONFLICT);
     cr_assert_eq(meta_registry_get_id(&got, REG, NULL), CF_OK);
     cr_assert_str_eq(got.versioned_key_identifier, "https://kv/keys/k/v2");
     cr_assert_eq(memcmp(got.wrapped_c, "v2c1", 4), 0, "the first writer's wrapping stays");
     /* and a change of identity is a change too */
-    cr_assert_eq(meta_registry_swap_key(&n2, "https://kv/keys/k/v2", "other", NULL),
-                 CF_ECONFLICT);
+    cr_assert_eq(meta_registry_swap_key(&n2, "https://kv/keys/k/v2", "other", NULL), CF_ECONFLICT);
 }
 
 Test(store_meta, a_key_state_records_the_node_that_wrote_it, .init = setup, .fini = teardown)
@@ -214,8 +211,7 @@ static int wait_for(atomic_int *v, int want)
     return atomic_load(v) >= want;
 }
 
-Test(store_meta, another_nodes_notifications_reach_the_subscriber, .init = setup,
-     .fini = teardown)
+Test(store_meta, another_nodes_notifications_reach_the_subscriber, .init = setup, .fini = teardown)
 {
     if (!test_db_pg()) {
         /* one node: nothing to listen to, and no listener runs */
