@@ -8,7 +8,7 @@
 #   make test       every test (installs missing dependencies first)
 #   make run        the local service: a CMK-encrypted demo registry and its vault
 #   make run-cluster the same registry on three cofferd nodes behind haproxy,
-#                   sharing PostgreSQL and one object store (docs/scale-out.md)
+#                   sharing PostgreSQL and a radosgw bucket (docs/scale-out.md)
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 30)
 #   make bench      benchmarks (bench/)
 #   make format     clang-format the tree; make lint: banned functions

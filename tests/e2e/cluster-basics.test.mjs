@@ -187,7 +187,7 @@ describe('cluster-basics', { skip: CLUSTER_SKIP, timeout: 240000 }, () => {
   test('a node whose service root key is not the cluster\'s refuses to start', async () => {
     const dataDir = tempDir('coffer-cluster-stray-');
     const args = ['--data', dataDir, '--listen', '127.0.0.1:0', '--mgmt-listen', '127.0.0.1:0',
-      '--database', c.dbUrl, '--objects', c.objects];
+      '--database', c.dbUrl, ...c.objects];
     await assert.rejects(startDaemon('cofferd', args, { listeners: 2 }),
       /this node's service root key is not the one of the other nodes sharing this database/);
     // nothing it made reached the database

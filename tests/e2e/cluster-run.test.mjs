@@ -1,22 +1,23 @@
 // cluster-run: `make run-cluster` (scripts/run-cluster) from nothing: it
-// must make its PostgreSQL cluster, start keyvaultd, three cofferd nodes
-// sharing the database and an objects directory, and haproxy in front,
-// set up the same CMK demo registry as `make run` through haproxy, print
-// how to push, take a skopeo push through haproxy and give it back from
-// every node, stop everything on SIGTERM, and find it all on a second
-// start. Free ports in a temp dir. PostgreSQL pass of scripts/test-all only
-// (like the other cluster tests; it brings its own PostgreSQL).
+// must make its PostgreSQL cluster and its Ceph cluster (radosgw), start
+// keyvaultd, three cofferd nodes sharing the database and a bucket, and
+// haproxy in front, set up the same CMK demo registry as `make run`
+// through haproxy, print how to push, take a skopeo push through haproxy
+// and give it back from every node, stop everything on SIGTERM (Ceph's
+// daemons too), and find it all, objects included, on a second start.
+// Free ports in a temp dir. Second pass of scripts/test-all only (like the
+// other cluster tests; it brings its own PostgreSQL and radosgw).
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, rmSync, readFileSync } from 'node:fs';
 import { ROOT, BUILD, freshDir, freePort } from './lib/daemons.mjs';
 import { CLUSTER_SKIP } from './lib/cluster.mjs';
 import { buildImage, put, readLayout, skopeo } from './lib/images.mjs';
 import { OciClient, sha256 } from './lib/oci.mjs';
 
-describe('cluster-run', { skip: CLUSTER_SKIP, timeout: 300000 }, () => {
+describe('cluster-run', { skip: CLUSTER_SKIP, timeout: 480000 }, () => {
   const top = freshDir('coffer-runcluster-');
   chmodSync(top, 0o711); // the postgres user reaches its data dir below
   const runDir = join(top, 'run');
@@ -41,7 +42,7 @@ describe('cluster-run', { skip: CLUSTER_SKIP, timeout: 300000 }, () => {
     running = proc;
     let out = '';
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { killGroup(proc, 'SIGKILL'); reject(new Error(`run-cluster not ready in 120 s:\n${out}`)); }, 120000);
+      const timer = setTimeout(() => { killGroup(proc, 'SIGKILL'); reject(new Error(`run-cluster not ready in 180 s:\n${out}`)); }, 180000);
       const onData = (b) => {
         out += b.toString();
         if (out.includes('Ctrl-C stops it all.')) { clearTimeout(timer); resolve({ proc, out: () => out }); }
@@ -60,10 +61,12 @@ describe('cluster-run', { skip: CLUSTER_SKIP, timeout: 300000 }, () => {
   test('make run-cluster: PostgreSQL, keyvaultd, three nodes and haproxy with the CMK demo registry, twice', async () => {
     // six consecutive free ports for the nodes: take one, hope for the next five
     const nodeBase = 20000 + (process.pid % 20000);
-    const ports = { reg: await freePort(), mgmt: await freePort(), vault: await freePort(), pg: await freePort(), stats: await freePort() };
+    const ports = {
+      reg: await freePort(), mgmt: await freePort(), vault: await freePort(), pg: await freePort(), s3: await freePort(), stats: await freePort(),
+    };
     env = {
       ...process.env, COFFER_RUN: runDir, COFFER_DEMO_PORT: String(ports.reg), COFFER_DEMO_MGMT_PORT: String(ports.mgmt),
-      COFFER_DEMO_VAULT_PORT: String(ports.vault), COFFER_CLUSTER_PG_PORT: String(ports.pg),
+      COFFER_DEMO_VAULT_PORT: String(ports.vault), COFFER_CLUSTER_PG_PORT: String(ports.pg), COFFER_CLUSTER_S3_PORT: String(ports.s3),
       COFFER_CLUSTER_NODE_PORT: String(nodeBase), COFFER_CLUSTER_STATS_PORT: String(ports.stats),
     };
     const coffer = (...args) => JSON.parse(execFileSync(join(BUILD, 'coffer'), args,
@@ -73,6 +76,8 @@ describe('cluster-run', { skip: CLUSTER_SKIP, timeout: 300000 }, () => {
 
     let d = await startCluster();
     assert.match(d.out(), /creating the PostgreSQL cluster/, 'first start makes its database');
+    assert.match(d.out(), /creating the Ceph cluster/, 'first start makes its radosgw');
+    assert.match(d.out(), new RegExp(`radosgw +http://127\\.0\\.0\\.1:${ports.s3} +bucket coffer`), 'radosgw on its port');
     assert.match(d.out(), /setting up the demo registry/, 'first start sets the registry up');
     assert.match(d.out(), new RegExp(`docker://127\\.0\\.0\\.1:${ports.reg}/cofferdemo/app:TAG`), 'prints how to push through haproxy');
     const enc = coffer('acr', 'encryption', 'show', '-n', 'cofferdemo');
@@ -97,14 +102,22 @@ describe('cluster-run', { skip: CLUSTER_SKIP, timeout: 300000 }, () => {
     }
     const stats = await (await fetch(`http://127.0.0.1:${ports.stats}/;csv`)).text();
     assert.equal(stats.split('\n').filter((l) => /^data_nodes,node\d,.*,UP,/.test(l)).length, 3, stats);
+    // Ceph's daemons (their PIDs from the fixture's files) go with the rest
+    const cephPids = ['mon.a', 'osd.0', 'rgw.a'].map((n) => Number(readFileSync(join(runDir, 'rgw', 'run', `${n}.fpid`), 'utf8')));
     assert.equal((await stop(d)).code, 0, 'stops cleanly on SIGTERM');
+    const alive = (pid) => { try { return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; } };
+    assert.deepEqual(cephPids.filter(alive), [], 'no Ceph daemon left running');
 
     d = await startCluster();
-    assert.doesNotMatch(d.out(), /creating the PostgreSQL cluster|setting up the demo registry/, 'second start reuses run-cluster/');
+    assert.doesNotMatch(d.out(), /creating the (PostgreSQL|Ceph) cluster|setting up the demo registry/, 'second start reuses run-cluster/');
     const c = new OciClient(`http://127.0.0.1:${ports.reg}`, 'cofferdemo/app');
     const m = await c.get('/manifests/v1', { headers: { Accept: accept, Authorization: auth } });
     assert.equal(m.status, 200, `through haproxy after the restart: ${m.status} ${m.body}`);
     assert.equal(sha256(m.body), s.digest);
+    for (const dg of s.layers) {
+      const b = await c.get(`/blobs/${dg}`, { headers: { Authorization: auth } });
+      assert.ok(b.body.equals(s.blob(dg)), `the objects stayed in radosgw: layer ${dg}`);
+    }
     assert.equal((await stop(d)).code, 0);
   });
 });

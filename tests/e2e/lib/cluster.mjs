@@ -10,8 +10,9 @@
 //
 // What is shared and how (as a real deployment would): the database (a
 // database of its own on the PostgreSQL test server, COFFER_TEST_PG), the
-// object store (one directory, --objects; radosgw once the S3 backend
-// lands), and the keys: node 1 starts first and makes the service root
+// object store (a bucket of its own on the S3 test server, COFFER_TEST_S3:
+// radosgw, tests/fixtures/rgw-fixture; the keys in every node's
+// environment, as daemons.mjs gives them), and the keys: node 1 starts first and makes the service root
 // key, the issuer's key and the admin token; their files are copied into
 // every other node's data directory before it starts (what an operator
 // does with a secret store). Every node gets the same --issuer (haproxy's
@@ -23,17 +24,20 @@
 // GET /readyz on every node every 300 ms (2 failures down, 2 successes up);
 // its stats socket tells the tests which servers it considers up.
 //
-// The cluster tests need PostgreSQL: on the SQLite pass of scripts/test-all
-// they are skipped (CLUSTER_SKIP says why); they run once, on the second.
+// The cluster tests need PostgreSQL and S3: on the SQLite + files pass of
+// scripts/test-all they are skipped (CLUSTER_SKIP says why); they run
+// once, on the second.
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
 import { PG, pgQuery, startDaemon, freePort } from './daemons.mjs';
+import { S3 } from './objects.mjs';
 import { startKeyvaultd, TENANT, request } from './vault.mjs';
 import { tempDir } from './oci.mjs';
 
-export const CLUSTER_SKIP = !PG ? 'needs PostgreSQL (COFFER_TEST_PG): runs in the second pass of scripts/test-all'
+export const CLUSTER_SKIP = !PG || !S3
+  ? 'needs PostgreSQL and S3 (COFFER_TEST_PG, COFFER_TEST_S3): runs in the second pass of scripts/test-all'
   : !haproxyPath() ? 'needs haproxy (scripts/install-deps)' : false;
 
 function haproxyPath() {
@@ -55,8 +59,9 @@ export async function startCluster(opts = {}) {
   pgQuery(`CREATE DATABASE ${dbName}`);
   const dbUrl = PG.replace(/\/[^/]*$/, `/${dbName}`);
   const base = tempDir('coffer-cluster-');
-  const objects = join(base, 'objects');
-  mkdirSync(objects, { mode: 0o700 });
+  // the nodes' one bucket (cofferd creates it: the first node to start)
+  const bucket = dbName;
+  const objects = ['--objects', `s3://${bucket}`, '--s3-endpoint', S3];
   const lbData = await freePort();
   const lbMgmt = await freePort();
   const issuer = `http://127.0.0.1:${lbMgmt}`;
@@ -66,7 +71,7 @@ export async function startCluster(opts = {}) {
   const caPath = kv ? join(kv.dataDir, 'tls', 'cert.pem') : null;
 
   const c = {
-    dbName, dbUrl, objects, kv, caPath, issuer, service, base,
+    dbName, dbUrl, bucket, objects, kv, caPath, issuer, service, base,
     url: `http://127.0.0.1:${lbData}`, mgmtUrl: issuer, lbData, lbMgmt,
     nodes: [],
   };
@@ -77,7 +82,7 @@ export async function startCluster(opts = {}) {
     node.mgmtUrl = `http://127.0.0.1:${node.mgmtPort}`;
     node.args = () => ['--data', node.dataDir, '--listen', `127.0.0.1:${node.dataPort}`,
       '--mgmt-listen', `127.0.0.1:${node.mgmtPort}`, '--database', opts.dbUrl ? opts.dbUrl(i, dbUrl) : dbUrl,
-      '--objects', objects, '--issuer', issuer, '--service', service, '--tenant', TENANT,
+      ...objects, '--issuer', issuer, '--service', service, '--tenant', TENANT,
       '--key-check-interval', String(opts.keyCheckInterval || 60), '--vault-timeout', String(opts.vaultTimeout || 3),
       ...(caPath ? ['--vault-ca', caPath] : []), ...(opts.auth ? [] : ['--insecure-no-auth']),
       ...(opts.nodeArgs ? opts.nodeArgs(i) : [])];
