@@ -79,10 +79,13 @@ static const char *b_where(void *self)
     return s3_client_name(((s3store *)self)->c);
 }
 
-/* Readiness: the bucket answers (HEAD, one signed request). */
+/* Readiness: the bucket answers a HEAD (one signed request) within the
+ * probe's time, as the database's probe (control/health.c). */
+#define CHECK_TIMEOUT_MS 2000
+
 static cf_code b_check(void *self, cf_err *e)
 {
-    s3_req r = {.method = "HEAD"};
+    s3_req r = {.method = "HEAD", .timeout_ms = CHECK_TIMEOUT_MS};
     return s3_request(((s3store *)self)->c, &r, NULL, e);
 }
 
