@@ -37,7 +37,9 @@
  * health probe uses 2 s). A wait that runs out gives CF_EUNAVAIL and
  * leaves the connection marked dead (the server aborts its transaction
  * when it notices; PQcancel is not used, it would block on the same dead
- * network), so the thread gets a fresh one on its next call.
+ * network), so the thread gets a fresh one on its next call. A session
+ * the server ended while the connection sat idle is noticed before the
+ * connection is used (pg_broken), and replaced then.
  *
  * Notifications (LISTEN/NOTIFY) are read on a connection of their own
  * (db_wait_notify): poll() on its socket, PQconsumeInput, PQnotifies.
@@ -258,10 +260,24 @@ static void pg_scrub(void *conn)
         cf_log(CF_LOG_WARN, "vacuum after a deletion failed", "error", e.msg, NULL);
 }
 
+/* Before a thread's idle connection is used (db_get): the server may
+ * have ended the session meanwhile (pg_terminate_backend, a restart, the
+ * reset of a healed partition), which libpq learns only by reading. An
+ * idle session has nothing to say, so anything readable on its socket is
+ * its goodbye or an error: read it now (no wait) rather than fail the
+ * next statement. */
 static int pg_broken(void *conn)
 {
     pgc *c = conn;
-    return c->dead || PQstatus(c->pg) == CONNECTION_BAD;
+    if (c->dead || PQstatus(c->pg) == CONNECTION_BAD)
+        return 1;
+    /* the goodbye (an ErrorResponse) and the end of the stream may take
+     * two reads */
+    struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+    for (int i = 0; i < 4 && poll(&p, 1, 0) > 0; i++)
+        if (PQconsumeInput(c->pg) == 0 || PQstatus(c->pg) == CONNECTION_BAD)
+            return 1;
+    return 0;
 }
 
 static cf_code pg_wait_notify(void *conn, unsigned ms,

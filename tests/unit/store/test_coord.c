@@ -12,7 +12,8 @@
  *     this one holds, and can once it is released; on SQLite (one node)
  *     they are granted at once;
  *   - notifications: another node's NOTIFY reaches the subscriber, this
- *     node's own does not, and a listener whose session was cut resyncs.
+ *     node's own does not, and a listener whose session was cut resyncs;
+ *   - a session the server ended while idle is replaced before use.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -242,4 +243,23 @@ Test(store_meta, another_nodes_notifications_reach_the_subscriber, .init = setup
     sql("SELECT pg_notify('coffer', 'ffffffffffffffff registry.deleted " REG "')");
     cr_assert(wait_for(&events, 2), "notifications arrive again");
     cr_assert_str_eq(last_event, "registry.deleted");
+}
+
+/* A session the server ended while this thread's connection sat idle (a
+ * node's idle connections reset when a partition heals, an administrator's
+ * pg_terminate_backend, a server restart) is replaced before the next
+ * statement, instead of failing that statement (a 503 to a client). */
+Test(store_meta, a_session_ended_while_idle_is_replaced_before_use, .init = setup, .fini = teardown)
+{
+    if (!test_db_pg())
+        return; /* a file: no session to lose */
+    cr_assert_eq(meta_upload_create(UUID, REG, "app", NULL), CF_OK);
+    int64_t g = -1;
+    cr_assert_eq(meta_upload_gen(UUID, &g, NULL), CF_OK);
+    sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    usleep(200000); /* the server's goodbye reaches the idle socket */
+    cf_err e = {0};
+    cr_assert_eq(meta_upload_gen(UUID, &g, &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(g, 0);
 }
