@@ -8,6 +8,9 @@
 //     not sealed yet travels in the checkpoint), and node 1's own copy
 //     of the upload, now stale, is not used; the blob reads back equal
 //     from every node;
+//   - an upload of several 8 MiB parts moves between nodes: one multipart
+//     upload in the bucket, its part numbers continued by each node, the
+//     blob whole on every node, and nothing of the upload left after;
 //   - two requests on two nodes never write one upload at once;
 //   - a token from /oauth2/token on one node is accepted by the others;
 //   - the management API and the identity issuer answer on every node
@@ -17,7 +20,7 @@
 //   - a node whose service root key is not the cluster's refuses to start;
 //   - /metrics (admin bearer) on the management listener in Prometheus
 //     text format, counting what was done.
-// Runs on the PostgreSQL pass of scripts/test-all (needs haproxy).
+// Runs on the PostgreSQL + S3 pass of scripts/test-all (needs haproxy).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, createVerify } from 'node:crypto';
@@ -25,6 +28,7 @@ import { request as httpRequest } from 'node:http';
 import { startCluster, CLUSTER_SKIP } from './lib/cluster.mjs';
 import { OciClient, sha256, randomBuf, rangeEnd, MT, descriptor, assertOciError, tempDir } from './lib/oci.mjs';
 import { startDaemon } from './lib/daemons.mjs';
+import { bucketKeys, bucketMultipartUploads } from './lib/objects.mjs';
 
 describe('cluster-basics', { skip: CLUSTER_SKIP, timeout: 240000 }, () => {
   let c;
@@ -98,6 +102,39 @@ describe('cluster-basics', { skip: CLUSTER_SKIP, timeout: 240000 }, () => {
       assert.equal(b.status, 200);
       assert.ok(b.body.equals(whole), 'the blob reads back equal');
     }
+  });
+
+  test('an upload of several S3 parts moves between nodes and completes whole', async () => {
+    const auth = await basicAuth();
+    const on = c.nodes.map((nd) => client(nd.url, auth));
+    const MiB = 1024 * 1024;
+    // each chunk fills a part (8 MiB of sealed bytes) and leaves bytes past
+    // it that travel in the checkpoint (<uuid>.p<n>)
+    const chunks = [randomBuf(9 * MiB + 5), randomBuf(7 * MiB + 3), randomBuf(9 * MiB + 11)];
+    const whole = Buffer.concat(chunks);
+    const digest = sha256(whole);
+    const start = await on[0].req('POST', '/blobs/uploads/');
+    assert.equal(start.status, 202, String(start.body));
+    const path = new URL(start.headers.get('location'), 'http://x').pathname;
+    const uuid = path.split('/').pop();
+    let off = 0;
+    for (let k = 0; k < 2; k++) {
+      const r = await on[k].patch(path, chunks[k], off);
+      assert.equal(r.status, 202, `chunk ${k} on node ${k + 1}: ${r.status} ${r.body}`);
+      off += chunks[k].length;
+      assert.equal(rangeEnd(r.headers.get('range')), off);
+      const mpu = bucketMultipartUploads(c.bucket).filter((u) => u.key.endsWith(`/uploads/${uuid}`));
+      assert.equal(mpu.length, 1, `one multipart upload after chunk ${k}: ${JSON.stringify(mpu)}`);
+    }
+    const done = await on[2].finish(c.nodes[2].url + path, digest, chunks[2]);
+    assert.equal(done.status, 201, String(done.body));
+    for (const o of on) {
+      const b = await o.get(`/blobs/${digest}`);
+      assert.equal(b.status, 200);
+      assert.ok(b.body.equals(whole), 'the blob reads back equal');
+    }
+    assert.deepEqual(bucketMultipartUploads(c.bucket).filter((u) => u.key.endsWith(`/uploads/${uuid}`)), [], 'no multipart upload left');
+    assert.deepEqual(bucketKeys(c.bucket).filter((k) => k.includes(uuid)), [], 'no object of the upload left');
   });
 
   test('two requests on two nodes never write one upload at once', async () => {

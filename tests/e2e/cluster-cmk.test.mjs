@@ -14,7 +14,7 @@
 //     (503, and /readyz says why, so haproxy leaves it out) while the other
 //     two keep serving through haproxy; once the vault answers, it loads
 //     the key and comes back.
-// Runs on the PostgreSQL pass of scripts/test-all (needs haproxy).
+// Runs on the PostgreSQL + S3 pass of scripts/test-all (needs haproxy).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';

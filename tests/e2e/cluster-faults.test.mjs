@@ -7,12 +7,17 @@
 //   - one node cut off from PostgreSQL (a partition: its packets vanish,
 //     tests/e2e/lib/tcpproxy.mjs): it stays alive (/healthz) but turns
 //     unready (/readyz names the database), haproxy stops sending it
-//     requests and the cluster keeps serving; healed, it comes back;
+//     requests and the cluster keeps serving; healed, it comes back and
+//     its first requests do not fail on connections the partition killed;
+//   - one node cut off from the object store (radosgw, the same way): it
+//     turns unready (/readyz names the object store) within the probe's
+//     2 s, haproxy stops sending it requests, the store errors are
+//     counted in its metrics; healed, it comes back;
 //   - a key revocation one node notices reaches the others at once
 //     (NOTIFY), well before their next round of checks (30 s here); with
 //     a node's notification session cut, the resync after it reconnects
 //     catches up (the poll fallback).
-// Runs on the PostgreSQL pass of scripts/test-all (needs haproxy).
+// Runs on the PostgreSQL + S3 pass of scripts/test-all (needs haproxy).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -21,25 +26,29 @@ import { startCluster, CLUSTER_SKIP, sleep } from './lib/cluster.mjs';
 import { startTcpProxy } from './lib/tcpproxy.mjs';
 import { OciClient, sha256, randomBuf, MT, descriptor } from './lib/oci.mjs';
 import { PG, pgQuery } from './lib/daemons.mjs';
+import { S3 } from './lib/objects.mjs';
 import { API } from './lib/vault.mjs';
 
 const INTERVAL = 30; // seconds: news must travel by notification, not by round
 
 describe('cluster-faults', { skip: CLUSTER_SKIP, timeout: 300000 }, () => {
-  let c, proxy;
+  let c, proxy, s3proxy;
   const REG = 'clusterfault1';
 
   before(async () => {
     const pgPort = Number(new URL(PG).port);
     proxy = await startTcpProxy(pgPort);
+    const s3Port = Number(new URL(S3).port);
+    s3proxy = await startTcpProxy(s3Port);
     c = await startCluster({
       nodes: 3, keyCheckInterval: INTERVAL, vaultTimeout: 2,
-      // node 3 reaches the database through the proxy
+      // node 3 reaches the database through the proxy, node 2 radosgw
       dbUrl: (i, url) => (i === 2 ? url.replace(`:${pgPort}/`, `:${proxy.port}/`) : url),
+      s3Url: (i, url) => (i === 1 ? url.replace(`:${s3Port}`, `:${s3proxy.port}`) : url),
     });
     await c.mgmtOk('PUT', `/registries/${REG}`, {}, [201]);
   });
-  after(async () => { await c?.stop(); await proxy?.stop(); });
+  after(async () => { await c?.stop(); await proxy?.stop(); await s3proxy?.stop(); });
 
   // One step of a push, retried the way a client does (skopeo --retry-times):
   // on a connection error or a 5xx, again, through haproxy.
@@ -63,17 +72,21 @@ describe('cluster-faults', { skip: CLUSTER_SKIP, timeout: 300000 }, () => {
         if (s.status !== 202) return s;
         return o.finish(o.location(s), sha256(b), b);
       }, attempts);
-      if (r.status !== 201) return null;
+      if (r.status !== 201) {
+        attempts.push(`blob of ${tag} gave up: ${r.status} ${String(r.body).slice(0, 300)}`);
+        return null;
+      }
     }
     const m = { schemaVersion: 2, mediaType: MT.manifest, config: descriptor(MT.config, cfg), layers: [descriptor(MT.layerTar, layer)] };
     const r = await retried(`manifest ${tag}`, () => o.putManifest(tag, m), attempts);
+    if (r.status !== 201) attempts.push(`manifest ${tag} gave up: ${r.status} ${String(r.body).slice(0, 300)}`);
     return r.status === 201 ? { tag, layer, cfg } : null;
   }
 
   async function pullSame(base, img, what) {
     const o = new OciClient(base, `${REG}/app`);
     const m = await o.getManifest(img.tag);
-    assert.equal(m.status, 200, `${what}: manifest ${img.tag}: ${m.status}`);
+    assert.equal(m.status, 200, `${what}: manifest ${img.tag}: ${m.status} ${m.body}`);
     for (const b of [img.layer, img.cfg]) {
       const g = await o.get(`/blobs/${sha256(b)}`);
       assert.equal(g.status, 200, `${what}: blob of ${img.tag}`);
@@ -97,6 +110,7 @@ describe('cluster-faults', { skip: CLUSTER_SKIP, timeout: 300000 }, () => {
     await c.kill(1);
     await Promise.all(clients);
     t.diagnostic(`acknowledged ${acked.length}/40 images; ${attempts.length} retried steps: ${attempts.slice(0, 10).join(', ')}`);
+    if (acked.length !== 40) t.diagnostic(c.logs().split('\n').filter((l) => /"level":"(warn|error)"/.test(l)).slice(-30).join('\n'));
     assert.ok(killedAt > 0);
     assert.equal(acked.length, 40, 'every push completed through the retries');
     for (const img of acked) await pullSame(c.url, img, 'through haproxy, node 2 dead');
@@ -151,6 +165,63 @@ describe('cluster-faults', { skip: CLUSTER_SKIP, timeout: 300000 }, () => {
     }
     t.diagnostic(`healed: node 3 up in haproxy after ${Date.now() - t1} ms`);
     await pullSame(n3.url, (await pushImage(new OciClient(n3.url, `${REG}/app`), 'after-heal', attempts)), 'node 3 after the heal');
+    // its connections the partition left dead are replaced, not failed on
+    assert.deepEqual(attempts, [], 'no request failed after the heal either');
+  });
+
+  test('a node cut off from the object store turns unready; haproxy stops sending to it; healed, it is back', async (t) => {
+    const n2 = c.nodes[1];
+    const errorsBefore = (await c.metrics(1))['coffer_object_store_errors_total{operation="check"}'] || 0;
+    const attempts = [];
+    const t0 = Date.now();
+    s3proxy.partition();
+    try {
+      let ready;
+      for (;;) {
+        ready = await fetch(`${n2.url}/readyz`);
+        if (ready.status === 503) break;
+        assert.ok(Date.now() - t0 < 15000, 'node 2 turns unready');
+        await sleep(100);
+      }
+      const unreadyMs = Date.now() - t0;
+      const body = await ready.json();
+      assert.notEqual(body.checks.objects, 'ok', JSON.stringify(body));
+      assert.equal(body.checks.database, 'ok', JSON.stringify(body));
+      assert.equal((await fetch(`${n2.mgmtUrl}/readyz`)).status, 503, 'unready on the management listener too');
+      assert.equal((await fetch(`${n2.url}/healthz`)).status, 200, 'but alive');
+      for (;;) {
+        const st = await c.haproxyStates();
+        if (st.data.n2 === 'DOWN' && st.mgmt.n2 === 'DOWN') break;
+        assert.ok(Date.now() - t0 < 20000, `haproxy marks node 2 down: ${JSON.stringify(st)}`);
+        await sleep(100);
+      }
+      t.diagnostic(`object store partition: node 2 unready after ${unreadyMs} ms, down in haproxy after ${Date.now() - t0} ms`);
+      const m = await c.metrics(1);
+      assert.ok(m['coffer_object_store_errors_total{operation="check"}'] > errorsBefore, 'the failed probes are counted');
+      assert.equal(m.coffer_ready, 0);
+      // the cluster serves; node 2 gets none of it
+      const before = await c.dataRequests(1);
+      const o = new OciClient(c.url, `${REG}/app`);
+      for (let k = 0; k < 3; k++) {
+        const img = await pushImage(o, `s3part-${k}`, attempts);
+        assert.ok(img, 'a push through haproxy during the partition');
+        await pullSame(c.url, img, 'during the partition');
+      }
+      assert.deepEqual(attempts, [], 'no request failed');
+      assert.equal(await c.dataRequests(1), before, 'haproxy sent node 2 no request');
+    } finally {
+      s3proxy.heal(); // also when an assertion failed: the next tests need node 2
+    }
+    const t1 = Date.now();
+    for (;;) {
+      const st = await c.haproxyStates();
+      if (st.data.n2 === 'UP' && st.mgmt.n2 === 'UP') break;
+      assert.ok(Date.now() - t1 < 30000, `node 2 back: ${JSON.stringify(st)}\n${c.log(1).slice(-3000)}`);
+      await sleep(200);
+    }
+    t.diagnostic(`healed: node 2 up in haproxy after ${Date.now() - t1} ms`);
+    await pullSame(n2.url, (await pushImage(new OciClient(n2.url, `${REG}/app`), 's3-after-heal', attempts)), 'node 2 after the heal');
+    assert.deepEqual(attempts, [], 'no request failed after the heal either');
   });
 
   test('a revocation one node notices reaches the others by notification, and after a lost one by resync', async (t) => {

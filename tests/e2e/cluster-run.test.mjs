@@ -58,7 +58,7 @@ describe('cluster-run', { skip: CLUSTER_SKIP, timeout: 480000 }, () => {
     d.proc.kill('SIGTERM');
   });
 
-  test('make run-cluster: PostgreSQL, keyvaultd, three nodes and haproxy with the CMK demo registry, twice', async () => {
+  test('make run-cluster: PostgreSQL, radosgw, keyvaultd, three nodes and haproxy with the CMK demo registry, twice', async () => {
     // six consecutive free ports for the nodes: take one, hope for the next five
     const nodeBase = 20000 + (process.pid % 20000);
     const ports = {

@@ -52,7 +52,8 @@ let clusters = 0;
 // opts: nodes (3), keyCheckInterval (seconds, 60), cmk (start keyvaultd:
 // true), nodeArgs(i) extra cofferd arguments of node i, dbUrl(i) the
 // --database of node i (default: the shared database; the partition test
-// routes one node through a proxy), auth (data plane authentication).
+// routes one node through a proxy), s3Url(i) the --s3-endpoint of node i
+// (likewise), auth (data plane authentication).
 export async function startCluster(opts = {}) {
   const n = opts.nodes || 3;
   const dbName = `cluster${process.pid}x${clusters++}`;
@@ -62,6 +63,7 @@ export async function startCluster(opts = {}) {
   // the nodes' one bucket (cofferd creates it: the first node to start)
   const bucket = dbName;
   const objects = ['--objects', `s3://${bucket}`, '--s3-endpoint', S3];
+  const objectsOf = (i) => (opts.s3Url ? ['--objects', `s3://${bucket}`, '--s3-endpoint', opts.s3Url(i, S3)] : objects);
   const lbData = await freePort();
   const lbMgmt = await freePort();
   const issuer = `http://127.0.0.1:${lbMgmt}`;
@@ -82,7 +84,7 @@ export async function startCluster(opts = {}) {
     node.mgmtUrl = `http://127.0.0.1:${node.mgmtPort}`;
     node.args = () => ['--data', node.dataDir, '--listen', `127.0.0.1:${node.dataPort}`,
       '--mgmt-listen', `127.0.0.1:${node.mgmtPort}`, '--database', opts.dbUrl ? opts.dbUrl(i, dbUrl) : dbUrl,
-      ...objects, '--issuer', issuer, '--service', service, '--tenant', TENANT,
+      ...objectsOf(i), '--issuer', issuer, '--service', service, '--tenant', TENANT,
       '--key-check-interval', String(opts.keyCheckInterval || 60), '--vault-timeout', String(opts.vaultTimeout || 3),
       ...(caPath ? ['--vault-ca', caPath] : []), ...(opts.auth ? [] : ['--insecure-no-auth']),
       ...(opts.nodeArgs ? opts.nodeArgs(i) : [])];
@@ -145,11 +147,16 @@ frontend mgmt
 backend data_nodes
     balance roundrobin
     option httpchk GET /readyz
+    # a request that reached a node is sent again only if it changes nothing
+    # (a PUT that completed an upload on a node that died before answering
+    # would find the upload gone on the next: 404 instead of 502)
+    http-request disable-l7-retry if !METH_GET
     http-check expect status 200
 ${servers((nd) => nd.dataPort)}
 backend mgmt_nodes
     balance roundrobin
     option httpchk GET /readyz
+    http-request disable-l7-retry if !METH_GET
     http-check expect status 200
 ${servers((nd) => nd.mgmtPort)}
 `;
