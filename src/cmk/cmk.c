@@ -100,6 +100,9 @@ static int th_running;
 static atomic_int stopping;
 /* a first round of checks has completed since the start */
 static atomic_int first_round;
+/* cmk_start's time: a key state this node wrote before it is its earlier
+ * life's (a restart), not this process's */
+static int64_t started_at;
 
 /* Registries to check before the next round (cmk_poke), under th_mu; when
  * more are asked for than fit, the next round starts at once instead. */
@@ -807,11 +810,18 @@ static cf_code check_one(const char *id, int mode, cf_err *e)
     s->checked_mono = started;
     /* another node serves this key (the row says so, recently): this
      * node, which could not load it, is behind (not ready), and its view
-     * does not overwrite theirs in the row */
+     * does not overwrite theirs in the row. A row this node wrote in an
+     * earlier life (before a restart) says nothing of the others: on a
+     * shared database it stands for them until one of them writes (a node
+     * restarted while the vault hangs would otherwise turn ready at its
+     * first check and write "unavailable" over the others' "available");
+     * on SQLite there are no others. */
     int64_t fresh = 2 * (int64_t)(conf.interval_s ? conf.interval_s : 60) + 5;
+    int this_life = strcmp(reg.key_checked_by, meta_node()) == 0 &&
+                    (strcmp(meta_engine(), "postgres") != 0 || reg.last_key_check >= started_at);
     s->behind = st == ST_UNAVAILABLE && strcmp(reg.key_status, "available") == 0 &&
-                reg.key_checked_by[0] != '\0' && strcmp(reg.key_checked_by, meta_node()) != 0 &&
-                reg.last_key_check > 0 && now - reg.last_key_check <= fresh;
+                reg.key_checked_by[0] != '\0' && !this_life && reg.last_key_check > 0 &&
+                now - reg.last_key_check <= fresh;
     int keep_row = s->behind;
     pthread_mutex_unlock(&mu);
     /* a real change (not this node's first check) that this node found
@@ -1135,6 +1145,7 @@ cf_code cmk_start(const cmk_config *cfg, cf_err *e)
     if (cfg->check_interval_s < 1 || cfg->check_interval_s > 86400)
         return cf_err_set(e, CF_EINVAL, "key check interval must be 1..86400 seconds");
     vaultc_global_init();
+    started_at = (int64_t)time(NULL);
     cf_code erc = cmk_events_open(cfg->events_path, e);
     if (erc != CF_OK)
         return erc;

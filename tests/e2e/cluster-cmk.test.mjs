@@ -12,8 +12,10 @@
 //     unlocks every node within the same bound;
 //   - a node started while the vault is down does not serve the registry
 //     (503, and /readyz says why, so haproxy leaves it out) while the other
-//     two keep serving through haproxy; once the vault answers, it loads
-//     the key and comes back.
+//     two keep serving through haproxy, even when it was the last to write
+//     the key state before its restart (it stays out, and does not write
+//     "unavailable" over the others' view); once the vault answers, it
+//     loads the key and comes back.
 // Runs on the PostgreSQL + S3 pass of scripts/test-all (needs haproxy).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,6 +64,7 @@ describe('cluster-cmk', { skip: CLUSTER_SKIP, timeout: 300000 }, () => {
     if (m.status !== 200) return m.status;
     const b = await o.get(`/blobs/${image.digest}`);
     if (b.status === 200 && !b.body.equals(image.layer)) return 'wrong bytes';
+    if (b.status >= 500) return `${b.status} ${b.body}`; // says why, and is not 200
     return b.status;
   }
   // reads from every node, every 100 ms, until stop(): the failures seen
@@ -186,6 +189,9 @@ describe('cluster-cmk', { skip: CLUSTER_SKIP, timeout: 300000 }, () => {
   });
 
   test('a node started while the vault is down stays out until it has the key; the others keep serving', async () => {
+    // node 3 writes the key state last before it stops: what its next life
+    // finds in the row is its earlier life's view, not the others'
+    await c.mgmtOk('POST', `/registries/${REG}/encryption/check`, undefined, [200], c.nodes[2].mgmtUrl);
     await c.stopNode(2);
     c.kv.proc.kill('SIGSTOP'); // the vault hangs: no answer, no reset
     try {
@@ -206,8 +212,20 @@ describe('cluster-cmk', { skip: CLUSTER_SKIP, timeout: 300000 }, () => {
       assert.equal(direct.status, 503, String(direct.body));
       assert.equal(direct.json().errors[0].code, 'UNAVAILABLE');
       assert.equal((await oci(c.nodes[2].url, SM).getManifest('v1')).status, 200, 'node 3 serves the other registry');
+      // it stays out while the vault hangs, past its first checks, and its
+      // view never replaces the serving nodes' in the row
+      for (const until = Date.now() + 6000; Date.now() < until; await sleep(200)) {
+        const rz = await fetch(`${c.nodes[2].url}/readyz`);
+        assert.equal(rz.status, 503, `node 3 stays unready: ${await rz.text()}`);
+        const [[ks, by]] = c.sql(`SELECT key_status, key_checked_by FROM registries WHERE name = '${REG}'`);
+        assert.equal(ks, 'available', `the row keeps the serving nodes' view (written by ${by})`);
+      }
       // through haproxy nothing fails: the two nodes with the key answer
-      for (let k = 0; k < 12; k++) assert.equal(await read(c.url), 200, `read ${k} through haproxy`);
+      for (let k = 0; k < 12; k++) {
+        const m = await oci(c.url).getManifest('v1');
+        assert.equal(m.status, 200, `read ${k} through haproxy: ${m.status} ${m.body} ${JSON.stringify(await c.haproxyStates())}`);
+        assert.equal(await read(c.url), 200, `read ${k} through haproxy`);
+      }
       const st = await c.haproxyStates();
       assert.equal(st.data.n1, 'UP');
       assert.equal(st.data.n2, 'UP');
