@@ -119,109 +119,81 @@ describe('cluster-faults', { skip: CLUSTER_SKIP, timeout: 300000 }, () => {
     for (const img of acked) await pullSame(c.nodes[1].url, img, 'from node 2 restarted');
   });
 
-  test('a node cut off from the database turns unready; haproxy stops sending to it; healed, it is back', async (t) => {
-    const n3 = c.nodes[2];
-    const t0 = Date.now();
-    proxy.partition();
-    let ready;
-    for (;;) {
-      ready = await fetch(`${n3.url}/readyz`);
-      if (ready.status === 503) break;
-      assert.ok(Date.now() - t0 < 15000, 'node 3 turns unready');
-      await sleep(100);
-    }
-    const unreadyMs = Date.now() - t0;
-    const body = await ready.json();
-    assert.notEqual(body.checks.database, 'ok', JSON.stringify(body));
-    assert.equal((await fetch(`${n3.mgmtUrl}/readyz`)).status, 503, 'unready on the management listener too');
-    assert.equal((await fetch(`${n3.url}/healthz`)).status, 200, 'but alive');
-    for (;;) {
-      const st = await c.haproxyStates();
-      if (st.data.n3 === 'DOWN' && st.mgmt.n3 === 'DOWN') break;
-      assert.ok(Date.now() - t0 < 20000, `haproxy marks node 3 down: ${JSON.stringify(st)}`);
-      await sleep(100);
-    }
-    const downMs = Date.now() - t0;
-    t.diagnostic(`partition: node 3 unready after ${unreadyMs} ms, down in haproxy after ${downMs} ms`);
-    // the cluster serves; node 3 gets none of it
-    const before = await c.dataRequests(2);
-    const o = new OciClient(c.url, `${REG}/app`);
-    const attempts = [];
-    for (let k = 0; k < 4; k++) {
-      const img = await pushImage(o, `part-${k}`, attempts);
-      assert.ok(img, 'a push through haproxy during the partition');
-      await pullSame(c.url, img, 'during the partition');
-    }
-    assert.deepEqual(attempts, [], 'no request failed');
-    assert.equal(await c.dataRequests(2), before, 'haproxy sent node 3 no request');
-    // healed
-    proxy.heal();
-    const t1 = Date.now();
-    for (;;) {
-      const st = await c.haproxyStates();
-      if (st.data.n3 === 'UP' && st.mgmt.n3 === 'UP') break;
-      assert.ok(Date.now() - t1 < 30000, `node 3 back: ${JSON.stringify(st)}\n${c.log(2).slice(-3000)}`);
-      await sleep(200);
-    }
-    t.diagnostic(`healed: node 3 up in haproxy after ${Date.now() - t1} ms`);
-    await pullSame(n3.url, (await pushImage(new OciClient(n3.url, `${REG}/app`), 'after-heal', attempts)), 'node 3 after the heal');
-    // its connections the partition left dead are replaced, not failed on
-    assert.deepEqual(attempts, [], 'no request failed after the heal either');
-  });
-
-  test('a node cut off from the object store turns unready; haproxy stops sending to it; healed, it is back', async (t) => {
-    const n2 = c.nodes[1];
-    const errorsBefore = (await c.metrics(1))['coffer_object_store_errors_total{operation="check"}'] || 0;
+  // Node i cut off from what link leads to (the database or the bucket,
+  // checks[check] in /readyz): it turns unready, haproxy stops sending to
+  // it while the cluster serves (pushes and pulls through haproxy, none
+  // failing, none reaching node i); during(m) sees its metrics then.
+  // Healed, it is back in haproxy and serves at once, its first requests
+  // not failing on connections the partition killed.
+  async function cutOff(t, { i, link, check, tag, during }) {
+    const nd = c.nodes[i];
+    const n = `n${i + 1}`;
     const attempts = [];
     const t0 = Date.now();
-    s3proxy.partition();
+    link.partition();
     try {
       let ready;
       for (;;) {
-        ready = await fetch(`${n2.url}/readyz`);
+        ready = await fetch(`${nd.url}/readyz`);
         if (ready.status === 503) break;
-        assert.ok(Date.now() - t0 < 15000, 'node 2 turns unready');
+        assert.ok(Date.now() - t0 < 15000, `node ${i + 1} turns unready`);
         await sleep(100);
       }
       const unreadyMs = Date.now() - t0;
       const body = await ready.json();
-      assert.notEqual(body.checks.objects, 'ok', JSON.stringify(body));
-      assert.equal(body.checks.database, 'ok', JSON.stringify(body));
-      assert.equal((await fetch(`${n2.mgmtUrl}/readyz`)).status, 503, 'unready on the management listener too');
-      assert.equal((await fetch(`${n2.url}/healthz`)).status, 200, 'but alive');
+      assert.notEqual(body.checks[check], 'ok', JSON.stringify(body));
+      for (const other of ['database', 'objects'].filter((k) => k !== check)) {
+        assert.equal(body.checks[other], 'ok', `only the ${check} fails: ${JSON.stringify(body)}`);
+      }
+      assert.equal((await fetch(`${nd.mgmtUrl}/readyz`)).status, 503, 'unready on the management listener too');
+      assert.equal((await fetch(`${nd.url}/healthz`)).status, 200, 'but alive');
       for (;;) {
         const st = await c.haproxyStates();
-        if (st.data.n2 === 'DOWN' && st.mgmt.n2 === 'DOWN') break;
-        assert.ok(Date.now() - t0 < 20000, `haproxy marks node 2 down: ${JSON.stringify(st)}`);
+        if (st.data[n] === 'DOWN' && st.mgmt[n] === 'DOWN') break;
+        assert.ok(Date.now() - t0 < 20000, `haproxy marks node ${i + 1} down: ${JSON.stringify(st)}`);
         await sleep(100);
       }
-      t.diagnostic(`object store partition: node 2 unready after ${unreadyMs} ms, down in haproxy after ${Date.now() - t0} ms`);
-      const m = await c.metrics(1);
-      assert.ok(m['coffer_object_store_errors_total{operation="check"}'] > errorsBefore, 'the failed probes are counted');
-      assert.equal(m.coffer_ready, 0);
-      // the cluster serves; node 2 gets none of it
-      const before = await c.dataRequests(1);
+      t.diagnostic(`${check} partition: node ${i + 1} unready after ${unreadyMs} ms, down in haproxy after ${Date.now() - t0} ms`);
+      if (during) await during(await c.metrics(i));
+      // the cluster serves; node i gets none of it
+      const before = await c.dataRequests(i);
       const o = new OciClient(c.url, `${REG}/app`);
       for (let k = 0; k < 3; k++) {
-        const img = await pushImage(o, `s3part-${k}`, attempts);
+        const img = await pushImage(o, `${tag}-${k}`, attempts);
         assert.ok(img, 'a push through haproxy during the partition');
         await pullSame(c.url, img, 'during the partition');
       }
       assert.deepEqual(attempts, [], 'no request failed');
-      assert.equal(await c.dataRequests(1), before, 'haproxy sent node 2 no request');
+      assert.equal(await c.dataRequests(i), before, `haproxy sent node ${i + 1} no request`);
     } finally {
-      s3proxy.heal(); // also when an assertion failed: the next tests need node 2
+      link.heal(); // also when an assertion failed: the next tests need the node
     }
     const t1 = Date.now();
     for (;;) {
       const st = await c.haproxyStates();
-      if (st.data.n2 === 'UP' && st.mgmt.n2 === 'UP') break;
-      assert.ok(Date.now() - t1 < 30000, `node 2 back: ${JSON.stringify(st)}\n${c.log(1).slice(-3000)}`);
+      if (st.data[n] === 'UP' && st.mgmt[n] === 'UP') break;
+      assert.ok(Date.now() - t1 < 30000, `node ${i + 1} back: ${JSON.stringify(st)}\n${c.log(i).slice(-3000)}`);
       await sleep(200);
     }
-    t.diagnostic(`healed: node 2 up in haproxy after ${Date.now() - t1} ms`);
-    await pullSame(n2.url, (await pushImage(new OciClient(n2.url, `${REG}/app`), 's3-after-heal', attempts)), 'node 2 after the heal');
+    t.diagnostic(`healed: node ${i + 1} up in haproxy after ${Date.now() - t1} ms`);
+    const img = await pushImage(new OciClient(nd.url, `${REG}/app`), `${tag}-after-heal`, attempts);
+    await pullSame(nd.url, img, `node ${i + 1} after the heal`);
     assert.deepEqual(attempts, [], 'no request failed after the heal either');
+  }
+
+  test('a node cut off from the database turns unready; haproxy stops sending to it; healed, it is back', async (t) => {
+    await cutOff(t, { i: 2, link: proxy, check: 'database', tag: 'part' });
+  });
+
+  test('a node cut off from the object store turns unready; haproxy stops sending to it; healed, it is back', async (t) => {
+    const errorsBefore = (await c.metrics(1))['coffer_object_store_errors_total{operation="check"}'] || 0;
+    await cutOff(t, {
+      i: 1, link: s3proxy, check: 'objects', tag: 's3part',
+      during: (m) => {
+        assert.ok(m['coffer_object_store_errors_total{operation="check"}'] > errorsBefore, 'the failed probes are counted');
+        assert.equal(m.coffer_ready, 0);
+      },
+    });
   });
 
   test('a revocation one node notices reaches the others by notification, and after a lost one by resync', async (t) => {
