@@ -12,12 +12,21 @@
  *           [--database postgresql://...]
  *           [--objects s3://BUCKET[/PREFIX] [--s3-endpoint URL] [--s3-region R]
  *            [--s3-url-style path|virtual] [--s3-ca FILE] [--s3-credentials FILE]]
- *           [--issuer URL] [--tenant UUID] [--vault-ca FILE]
- *           [--key-check-interval SECONDS] [--vault-timeout SECONDS]
+ *           [--issuer URL] [--tenant UUID] [--subscription UUID] [--default-group NAME]
+ *           [--vault-ca FILE] [--key-check-interval SECONDS] [--vault-timeout SECONDS]
  *           [--registry NAME]... [--login-domain DOMAIN] [--service NAME]
  *           [--upload-ttl SECONDS]
  *           [--threads N] [--idle-timeout SECONDS] [--log-level L]
+ *           [--tls-cert FILE --tls-key FILE] [--data-tls-cert FILE --data-tls-key FILE]
+ *           [--mgmt-tls-cert FILE --mgmt-tls-key FILE] [--insecure-plain-http]
  *           [--insecure-no-auth] [--config FILE]
+ *
+ * TLS (docs/tls.md): --tls-cert/--tls-key serve both listeners, the
+ * --data-/--mgmt- pairs one each (and win over the shared pair). A
+ * listener off loopback without TLS refuses to start unless
+ * --insecure-plain-http says a proxy in front terminates TLS; that is
+ * warned at every start. SIGHUP, or a change of a certificate or key file,
+ * loads renewed certificates without a restart.
  *
  * --config FILE: a JSON object whose keys are these flags' long names
  * without "--" ({"listen": "127.0.0.1:5000", "registry": ["demo1"],
@@ -47,6 +56,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "base/armid.h"
 #include "base/err.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -59,10 +69,12 @@
 #include "control/sharedkeys.h"
 #include "control/validate.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "portal/portal.h"
 #include "registry/api.h"
 #include "registry/janitor.h"
 #include "registry/keyring.h"
+#include "store/arm.h"
 #include "store/coord.h"
 #include "store/db.h"
 #include "store/meta.h"
@@ -110,11 +122,15 @@ static void usage(FILE *f)
             "               [--database URI] [--objects s3://BUCKET[/PREFIX]]\n"
             "               [--s3-endpoint URL] [--s3-region REGION] [--s3-url-style STYLE]\n"
             "               [--s3-ca FILE] [--s3-credentials FILE]\n"
-            "               [--issuer URL] [--tenant UUID] [--vault-ca FILE]\n"
+            "               [--issuer URL] [--tenant UUID] [--subscription UUID]\n"
+            "               [--default-group NAME] [--vault-ca FILE]\n"
             "               [--key-check-interval SECONDS] [--vault-timeout SECONDS]\n"
             "               [--registry NAME]... [--login-domain DOMAIN] [--service NAME]\n"
             "               [--upload-ttl SECONDS]\n"
             "               [--threads N] [--idle-timeout SECONDS] [--log-level LEVEL]\n"
+            "               [--tls-cert FILE --tls-key FILE] [--insecure-plain-http]\n"
+            "               [--data-tls-cert FILE --data-tls-key FILE]\n"
+            "               [--mgmt-tls-cert FILE --mgmt-tls-key FILE]\n"
             "               [--insecure-no-auth] [--config FILE]\n"
             "  --config FILE         JSON object of these flags by long name, read first\n"
             "  --data DIR            data directory (default ./cofferd-data)\n"
@@ -132,12 +148,25 @@ static void usage(FILE *f)
             "                        default); else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,\n"
             "                        else ~/.aws/credentials. Never on the command line\n"
             "  --listen HOST:PORT    data plane address (default 127.0.0.1:5000)\n"
-            "  --mgmt-listen HOST:PORT management API address, plain HTTP (default\n"
+            "  --mgmt-listen HOST:PORT management API and identity issuer address (default\n"
             "                        127.0.0.1:5001); bearer: DIR/admin.token\n"
+            "  --tls-cert FILE       TLS certificate (PEM, then its intermediates) of both\n"
+            "  --tls-key FILE        listeners, and its key (PEM, mode 0600); TLS 1.2+ only\n"
+            "  --data-tls-cert FILE, --data-tls-key FILE   the data plane's own\n"
+            "  --mgmt-tls-cert FILE, --mgmt-tls-key FILE   the management API's own\n"
+            "                        (SIGHUP or a changed file reloads them; docs/tls.md)\n"
+            "  --insecure-plain-http allow a listener off loopback without TLS (a proxy in\n"
+            "                        front terminates TLS); warned at every start\n"
             "  --issuer URL          iss of the identity tokens cofferd signs (default\n"
-            "                        http://127.0.0.1:<management port>)\n"
+            "                        http(s)://127.0.0.1:<management port>); http:// only\n"
+            "                        for a loopback host\n"
             "  --tenant UUID         tenant of identities and tokens (default\n"
             "                        00000000-0000-0000-0000-000000000000)\n"
+            "  --subscription UUID   the default subscription, created if absent (default\n"
+            "                        00000000-0000-0000-0000-000000000000)\n"
+            "  --default-group NAME  its resource group for resources created without one,\n"
+            "                        and for those made before groups existed (default\n"
+            "                        \"default\")\n"
             "  --vault-ca FILE       CA bundle (PEM) for HTTPS to key vaults (default: system)\n"
             "  --key-check-interval SECONDS check each customer-managed key this often\n"
             "                        (1..86400, default 60)\n"
@@ -183,7 +212,42 @@ static void data_address(char *out, size_t cap, const char *listen, const char *
 /* Flags that take no value (JSON true sets them, false leaves them out). */
 static int flag_is_switch(const char *name)
 {
-    return strcmp(name, "insecure-no-auth") == 0;
+    return strcmp(name, "insecure-no-auth") == 0 || strcmp(name, "insecure-plain-http") == 0;
+}
+
+/* The TLS files of one listener: its own pair, else the shared one. */
+typedef struct tls_files {
+    const char *cert, *key;
+} tls_files;
+
+static int tls_pair_check(const tls_files *f, const char *prefix)
+{
+    if ((f->cert == NULL) != (f->key == NULL)) {
+        fprintf(stderr, "cofferd: --%stls-cert and --%stls-key go together\n", prefix, prefix);
+        return -1;
+    }
+    return 0;
+}
+
+/* A listener without TLS off loopback: refused, unless the operator says
+ * by name that TLS ends in front of it (then warned at every start). */
+static int plain_check(const char *listen, const tls_files *f, const char *flag, int allow)
+{
+    if (f->cert || http_listen_is_loopback(listen))
+        return 0;
+    if (allow) {
+        cf_log(CF_LOG_WARN,
+               "plain HTTP on a non-loopback address (--insecure-plain-http): credentials and "
+               "tokens cross the network in clear unless a proxy in front terminates TLS",
+               "listen", listen, NULL);
+        return 1;
+    }
+    fprintf(stderr,
+            "cofferd: %s %s is not a loopback address and has no TLS certificate: give "
+            "--tls-cert and --tls-key (docs/tls.md), or --insecure-plain-http if a proxy in "
+            "front of cofferd terminates TLS\n",
+            flag, listen);
+    return -1;
 }
 
 static int push_arg(char ***v, int *n, int *cap, const char *s)
@@ -306,12 +370,14 @@ int main(int argc, char **argv)
     const char *data = "./cofferd-data";
     const char *database = NULL;
     const char *issuer_arg = NULL, *tenant = MGMT_DEFAULT_TENANT, *vault_ca = NULL;
+    const char *subscription = MGMT_DEFAULT_SUBSCRIPTION, *default_group = ARM_DEFAULT_GROUP;
     unsigned long check_interval = 60, vault_timeout = 10;
     const char *login_domain = NULL, *service = NULL;
     const char *registries[MAX_REGISTRIES];
     int nreg = 0;
     unsigned long ttl = 3600, threads = 8, idle = 300;
-    int no_auth = 0;
+    int no_auth = 0, plain_ok = 0;
+    tls_files shared = {0}, dtls = {0}, mtls = {0};
     s3_opts so = {0};
     if (argc > 1 && strcmp(argv[1], "migrate") == 0)
         return migrate_main(argc - 1, argv + 1);
@@ -361,6 +427,19 @@ int main(int argc, char **argv)
             tenant = argv[++i];
             if (!ctl_uuid_valid(tenant)) {
                 fprintf(stderr, "cofferd: --tenant wants a UUID\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--subscription") == 0 && has) {
+            subscription = argv[++i];
+            if (!arm_uuid_valid(subscription)) {
+                fprintf(stderr, "cofferd: --subscription wants a UUID\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--default-group") == 0 && has) {
+            default_group = argv[++i];
+            if (!arm_group_name_valid(default_group)) {
+                fprintf(stderr, "cofferd: --default-group wants 1-90 of letters, digits, '.', "
+                                "'_', '-', '(' and ')', not ending with '.'\n");
                 return 2;
             }
         } else if (strcmp(a, "--vault-ca") == 0 && has) {
@@ -416,6 +495,20 @@ int main(int argc, char **argv)
                 fprintf(stderr, "cofferd: unknown log level '%s'\n", argv[i]);
                 return 2;
             }
+        } else if (strcmp(a, "--tls-cert") == 0 && has) {
+            shared.cert = argv[++i];
+        } else if (strcmp(a, "--tls-key") == 0 && has) {
+            shared.key = argv[++i];
+        } else if (strcmp(a, "--data-tls-cert") == 0 && has) {
+            dtls.cert = argv[++i];
+        } else if (strcmp(a, "--data-tls-key") == 0 && has) {
+            dtls.key = argv[++i];
+        } else if (strcmp(a, "--mgmt-tls-cert") == 0 && has) {
+            mtls.cert = argv[++i];
+        } else if (strcmp(a, "--mgmt-tls-key") == 0 && has) {
+            mtls.key = argv[++i];
+        } else if (strcmp(a, "--insecure-plain-http") == 0) {
+            plain_ok = 1;
         } else if (strcmp(a, "--insecure-no-auth") == 0) {
             no_auth = 1;
         } else if (strcmp(a, "--version") == 0) {
@@ -433,21 +526,51 @@ int main(int argc, char **argv)
         }
     }
 
+    if (tls_pair_check(&shared, "") || tls_pair_check(&dtls, "data-") ||
+        tls_pair_check(&mtls, "mgmt-"))
+        return 2;
+    if (dtls.cert == NULL)
+        dtls = shared;
+    if (mtls.cert == NULL)
+        mtls = shared;
+    if (issuer_arg && strncmp(issuer_arg, "http://", 7) == 0 && !http_url_is_loopback(issuer_arg)) {
+        fprintf(stderr,
+                "cofferd: --issuer %s is plain http:// to a host that is not loopback: vaults "
+                "fetch the issuer's keys from it, so it must be https:// (docs/tls.md)\n",
+                issuer_arg);
+        return 2;
+    }
+    int plain_data = plain_check(listen, &dtls, "--listen", plain_ok);
+    int plain_mgmt = plain_check(mgmt_listen, &mtls, "--mgmt-listen", plain_ok);
+    if (plain_data < 0 || plain_mgmt < 0)
+        return 2;
+    if (plain_ok && !plain_data && !plain_mgmt)
+        cf_log(CF_LOG_WARN,
+               "--insecure-plain-http is set; every listener is on loopback or has TLS", NULL);
+
     umask(077); /* everything under --data is the service's alone */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);                /* reloads the TLS certificates (http/tls.h) */
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* workers inherit the mask */
     signal(SIGPIPE, SIG_IGN);
 
     int status = 1;
     cf_err e = {0};
     http_server *srv = NULL, *msrv = NULL;
+    http_tls *tls[2] = {NULL, NULL}; /* data, management (the same one when shared) */
     issuer *iss = NULL;
     char path[4096];
     char admin[MGMT_ADMIN_TOKEN_LEN + 1] = {0};
     int keys_up = 0, meta_up = 0, janitor_up = 0, cmk_up = 0;
+    if (dtls.cert && http_tls_open(&tls[0], "data", dtls.cert, dtls.key, &e) != CF_OK)
+        goto out;
+    if (mtls.cert && dtls.cert == mtls.cert && dtls.key == mtls.key)
+        tls[1] = tls[0];
+    else if (mtls.cert && http_tls_open(&tls[1], "management", mtls.cert, mtls.key, &e) != CF_OK)
+        goto out;
     snprintf(path, sizeof(path), "%s/keys", data);
     if (cf_fs_mkdir_p(path, 0700, &e) != CF_OK)
         goto out;
@@ -471,6 +594,12 @@ int main(int argc, char **argv)
         goto out;
     meta_up = 1;
     cf_log(CF_LOG_INFO, "metadata store open", "engine", meta_engine(), "node", node, NULL);
+    arm_defaults ad = {.sub = subscription,
+                       .tenant = tenant,
+                       .group = default_group,
+                       .location = ARM_DEFAULT_LOCATION};
+    if (arm_store_init(&ad, NULL, &e) != CF_OK)
+        goto out;
     objects_store *ost = NULL;
     if (s3_opts_store(&ost, data, &so, &e) != CF_OK)
         goto out;
@@ -523,6 +652,7 @@ int main(int argc, char **argv)
 
     http_server_opts o = {
         .listen = listen,
+        .tls = tls[0],
         .handler = data_handle,
         .request_id_header = "X-Request-Id",
         .metrics_name = "data",
@@ -543,6 +673,7 @@ int main(int argc, char **argv)
         goto out;
     http_server_opts mo = {
         .listen = mgmt_listen,
+        .tls = tls[1],
         .handler = mgmt_entry,
         .request_id_header = "X-Request-Id",
         .metrics_name = "management",
@@ -557,7 +688,7 @@ int main(int argc, char **argv)
     if (issuer_arg)
         snprintf(url, sizeof(url), "%s", issuer_arg);
     else
-        snprintf(url, sizeof(url), "http://127.0.0.1:%s", mport);
+        snprintf(url, sizeof(url), "%s://127.0.0.1:%s", tls[1] ? "https" : "http", mport);
     snprintf(path, sizeof(path), "%s/keys/issuer", data);
     if (issuer_open(&iss, path, url, tenant, &e) != CF_OK)
         goto out;
@@ -589,15 +720,21 @@ int main(int argc, char **argv)
     /* every listener is bound: only now is the start announced (a script
      * waiting for these lines never goes ahead with a daemon about to exit
      * because its second port was taken) */
-    cf_log(CF_LOG_INFO, "listening", "listen", listen, "port", port, "api", "data", "service",
-           service ? service : data_addr, NULL);
+    cf_log(CF_LOG_INFO, "listening", "listen", listen, "port", port, "api", "data", "scheme",
+           tls[0] ? "https" : "http", "service", service ? service : data_addr, NULL);
     char maddr[300], portal_url[400];
     data_address(maddr, sizeof(maddr), mgmt_listen, mport);
-    snprintf(portal_url, sizeof(portal_url), "http://%s/portal/", maddr);
+    snprintf(portal_url, sizeof(portal_url), "%s://%s/portal/", tls[1] ? "https" : "http", maddr);
     cf_log(CF_LOG_INFO, "listening", "listen", mgmt_listen, "port", mport, "api", "management",
-           "issuer", issuer_url(iss), "kid", issuer_kid(iss), "portal", portal_url, NULL);
-    int sig = 0;
-    sigwait(&set, &sig);
+           "scheme", tls[1] ? "https" : "http", "issuer", issuer_url(iss), "kid", issuer_kid(iss),
+           "portal", portal_url, NULL);
+    http_tls *reload[2]; /* each certificate once */
+    size_t nreload = 0;
+    if (tls[0])
+        reload[nreload++] = tls[0];
+    if (tls[1] && tls[1] != tls[0])
+        reload[nreload++] = tls[1];
+    int sig = http_tls_wait_stop(&set, reload, nreload);
     health_set_stopping();
     cf_log(CF_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "TERM" : "INT", NULL);
     status = 0;
@@ -608,6 +745,9 @@ out:
     http_server_stop(msrv);
     health_stop();
     coord_stop();
+    if (tls[1] != tls[0])
+        http_tls_free(tls[1]);
+    http_tls_free(tls[0]); /* after the servers: their connections hold certificates */
     if (cmk_up)
         cmk_stop();
     mgmt_shutdown();

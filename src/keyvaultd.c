@@ -4,8 +4,13 @@
  * directory (TLS certificate, admin token, master key, SQLite store, audit
  * log), wire the modules, serve until SIGTERM/SIGINT, then stop cleanly:
  * the scheduler and the listener stop, then every key in memory is wiped.
+ * TLS only (TLS 1.2 and 1.3, docs/tls.md); SIGHUP, or a change of the
+ * certificate or key file, loads a renewed certificate without a restart.
  *
  *   keyvaultd --data DIR --listen HOST:PORT [--config FILE] [--log-level L]
+ *
+ * The listen address may also come from the config ("listen"); the flag
+ * wins. The systemd unit names only --data and --config (docs/install.md).
  */
 #define CF_LOG_MOD "keyvaultd"
 #include <pthread.h>
@@ -24,12 +29,15 @@
 #include "base/log.h"
 #include "base/version.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "vault/api.h"
+#include "vault/arm.h"
 #include "vault/audit.h"
 #include "vault/auth.h"
 #include "vault/config.h"
 #include "vault/engine.h"
 #include "vault/master.h"
+#include "vault/rbac.h"
 #include "vault/scheduler.h"
 #include "vault/store.h"
 #include "vault/tls.h"
@@ -39,7 +47,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: keyvaultd --data DIR --listen HOST:PORT [--config FILE] [--log-level L]\n"
                "  --data DIR          data directory (created 0700; default ./keyvaultd-data)\n"
-               "  --listen HOST:PORT  TLS listener (default 127.0.0.1:8443; port 0 picks one)\n"
+               "  --listen HOST:PORT  TLS listener (default: the config's \"listen\", else\n"
+               "                      127.0.0.1:8443; port 0 picks one)\n"
                "  --config FILE       JSON config (docs/keyvault.md); unknown keys are refused\n"
                "  --log-level LEVEL   debug|info|warn|error (default info)\n");
 }
@@ -51,7 +60,7 @@ static void path_join(char *out, size_t n, const char *dir, const char *name)
 
 int main(int argc, char **argv)
 {
-    const char *data = "./keyvaultd-data", *listen = "127.0.0.1:8443", *config = NULL;
+    const char *data = "./keyvaultd-data", *listen = NULL, *config = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--data") == 0 && i + 1 < argc) {
@@ -82,6 +91,7 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);                /* reloads the TLS certificate (http/tls.h) */
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits the mask */
     signal(SIGPIPE, SIG_IGN);
     umask(077); /* the database, audit log and keys are private */
@@ -90,10 +100,6 @@ int main(int argc, char **argv)
     int status = 1;
     cf_err e = {0};
     vault_config cfg;
-    cf_buf cert, key;
-    cf_buf_init(&cert, 0);
-    cf_buf_init(&key, 0);
-    key.secret = 1;
     char admin[VAULT_ADMIN_TOKEN_HEX + 1] = {0};
     char path[4096], path2[4096];
     vault_token *hsm = NULL;
@@ -103,24 +109,27 @@ int main(int argc, char **argv)
     vault_engine *engine = NULL;
     vault_auth *auth = NULL;
     http_server *srv = NULL;
+    http_tls *tls = NULL;
     vault_scheduler *sched = NULL;
 
     if (vault_config_init(&cfg, &e) != CF_OK)
         goto fail;
     if (config && vault_config_load(&cfg, config, &e) != CF_OK)
         goto fail;
+    if (listen == NULL)
+        listen = cfg.listen;
     vault_config_log(&cfg);
     if (cf_fs_mkdir_p(data, 0700, &e) != CF_OK)
         goto fail;
 
     if (cfg.tls_cert) {
-        if (vault_tls_load(cfg.tls_cert, cfg.tls_key, &cert, &key, &e) != CF_OK)
+        if (http_tls_open(&tls, "keyvaultd", cfg.tls_cert, cfg.tls_key, &e) != CF_OK)
             goto fail;
     } else {
         path_join(path, sizeof(path), data, "tls/cert.pem");
         path_join(path2, sizeof(path2), data, "tls/key.pem");
         if (vault_tls_ensure(data, cfg.vault_domain, &e) != CF_OK ||
-            vault_tls_load(path, path2, &cert, &key, &e) != CF_OK)
+            http_tls_open(&tls, "keyvaultd", path, path2, &e) != CF_OK)
             goto fail;
     }
     path_join(path, sizeof(path), data, "admin.token");
@@ -154,11 +163,11 @@ int main(int argc, char **argv)
     OPENSSL_cleanse(admin, sizeof(admin));
 
     vault_app app = {.cfg = &cfg, .store = store, .audit = audit, .engine = engine, .auth = auth};
-    if (vault_api_ensure_default(&app, &e) != CF_OK)
+    if (vault_api_ensure_default(&app, &e) != CF_OK || vault_arm_init(&app, NULL, &e) != CF_OK ||
+        vault_rbac_init(&app, &e) != CF_OK)
         goto fail;
     http_server_opts o = {.listen = listen,
-                          .tls_cert_pem = (const char *)cert.data,
-                          .tls_key_pem = (const char *)key.data,
+                          .tls = tls,
                           .threads = cfg.threads,
                           .request_id_header = "x-ms-request-id",
                           .handler = vault_api_handle,
@@ -166,15 +175,13 @@ int main(int argc, char **argv)
     if (http_server_start(&srv, &o, &e) != CF_OK)
         goto fail;
     app.port = http_server_port(srv);
-    cf_buf_free(&key); /* GnuTLS holds its own copy now */
     if (vault_scheduler_start(&sched, &app, &e) != CF_OK)
         goto fail;
     char port[8];
     snprintf(port, sizeof(port), "%u", app.port);
     cf_log_emit(CF_LOG_INFO, CF_LOG_MOD, "listening", "listen", listen, "port", port, "data", data,
                 NULL);
-    int sig = 0;
-    sigwait(&set, &sig);
+    int sig = http_tls_wait_stop(&set, &tls, 1);
     cf_log(CF_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "TERM" : "INT", NULL);
     status = 0;
     goto out;
@@ -183,6 +190,7 @@ fail:
 out:
     vault_scheduler_stop(sched);
     http_server_stop(srv);
+    http_tls_free(tls); /* after the server: its connections hold the certificate */
     vault_auth_free(auth);
     vault_engine_free(engine); /* wipes cached keys */
     vault_audit_close(audit);
@@ -190,8 +198,6 @@ out:
     vault_master_free(master); /* wipes the master key */
     vault_token_close(hsm);
     OPENSSL_cleanse(admin, sizeof(admin));
-    cf_buf_free(&key);
-    cf_buf_free(&cert);
     vault_config_free(&cfg);
     curl_global_cleanup();
     if (status == 0)

@@ -120,14 +120,6 @@ cf_code cf_b64url_decode(cf_buf *out, const char *in, size_t len, cf_err *e)
     return CF_OK;
 }
 
-void cf_rfc3339(char *out, size_t n, int64_t t)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, n, "1970-01-01T00:00:00Z");
-}
-
 void cf_be32_put(unsigned char *p, uint32_t v)
 {
     p[0] = (unsigned char)(v >> 24);
@@ -139,4 +131,12 @@ void cf_be32_put(unsigned char *p, uint32_t v)
 uint32_t cf_be32_get(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+void cf_rfc3339(char *out, size_t n, int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm) == NULL || strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, n, "1970-01-01T00:00:00Z");
 }

@@ -24,10 +24,11 @@ cf_code cf_b64url_encode(cf_buf *out, const unsigned char *in, size_t len, cf_er
 /* Appends the decoded bytes to out. */
 cf_code cf_b64url_decode(cf_buf *out, const char *in, size_t len, cf_err *e);
 
-/* "2026-11-29T08:43:52Z" (UTC, seconds) for unix time t; out holds 21+ bytes. */
-void cf_rfc3339(char *out, size_t n, int64_t t);
 /* 32-bit big-endian integers in stored formats (checkpoints, states). */
 void cf_be32_put(unsigned char *p, uint32_t v);
 uint32_t cf_be32_get(const unsigned char *p);
+
+/* "2026-11-29T08:43:52Z" (UTC, seconds) for unix time t; out holds 21+ bytes. */
+void cf_rfc3339(char *out, size_t n, int64_t t);
 
 #endif

@@ -60,6 +60,10 @@ int cli_args_parse(cli_args *a, const cli_opt *spec, int argc, char **argv, cli_
         size_t n = eq && w[1] == '-' ? (size_t)(eq - w) : strlen(w);
         const char *inline_val = eq && w[1] == '-' ? eq + 1 : NULL;
         const char *val = NULL;
+        if (n == 10 && memcmp(w, "--insecure", 10) == 0 && inline_val == NULL) {
+            a->insecure = 1; /* by its full name only: no alias, no value, no config key */
+            continue;
+        }
         int glob = 0;
         if ((n == 7 && memcmp(w, "--query", 7) == 0) || (n == 8 && memcmp(w, "--output", 8) == 0) ||
             (n == 2 && memcmp(w, "-o", 2) == 0))

@@ -6,9 +6,10 @@
  * every following word up to the next option (`--key-permissions get
  * wrapKey`); a boolean option takes an optional true/false
  * (`--enable-purge-protection` alone means true). The global options
- * --query PATH, -o/--output json|table|tsv and -h/--help are accepted by every
- * verb. Anything else is a usage error naming the offending word; a missing
- * required option is one too ("the following arguments are required").
+ * --query PATH, -o/--output json|table|tsv, -h/--help and --insecure
+ * (spelled out: no alias, no value) are accepted by every verb. Anything
+ * else is a usage error naming the offending word; a missing required
+ * option is one too ("the following arguments are required").
  * Values point into argv (or at static "true"/"false"); nothing is copied.
  */
 #ifndef CF_CLI_ARGS_H
@@ -17,7 +18,7 @@
 #include "cli/error.h"
 #include "cli/output.h"
 
-#define CLI_MAX_OPTS 8
+#define CLI_MAX_OPTS 16 /* options of one verb (test_cli_args checks every verb) */
 #define CLI_MAX_VALS 32
 
 typedef enum { CLI_OPT_VALUE, CLI_OPT_MULTI, CLI_OPT_BOOL } cli_opt_kind;
@@ -43,6 +44,7 @@ typedef struct cli_args {
     const char *query; /* --query, or NULL */
     cli_format output; /* -o json|table|tsv */
     int help;          /* -h/--help seen */
+    int insecure;      /* --insecure: TLS certificates not verified */
 } cli_args;
 
 /* Parses argv[0..argc) against spec. Help stops parsing (a->help = 1,

@@ -24,6 +24,8 @@ typedef struct cli_ctx {
     FILE *out, *err;
     cli_config cfg;
     int cfg_loaded;
+    char sub[40]; /* cofferd's default subscription, once asked (arm.c) */
+    int insecure; /* --insecure: neither server's certificate is verified */
 } cli_ctx;
 
 /* Loads the configuration on first use (commands that fail on their

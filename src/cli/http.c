@@ -11,6 +11,7 @@
 #include "base/buf.h"
 #include "cli/cli.h"
 #include "cli/http.h"
+#include "http/tls.h"
 
 #define RESPONSE_CAP (32u * 1024 * 1024)
 #define KEYS_API_VERSION "api-version=7.4"
@@ -48,7 +49,7 @@ static int answer_error(long status, const char *method, const char *url, const 
 }
 
 int cli_http_call(const char *method, const char *url, const char *token, const char *ca,
-                  const json_t *body, long *status, json_t **out, cli_err *e)
+                  int insecure, const json_t *body, long *status, json_t **out, cli_err *e)
 {
     int rc = -1;
     char *payload = NULL;
@@ -101,8 +102,13 @@ int cli_http_call(const char *method, const char *url, const char *token, const 
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     if (ca)
         curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    if (insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     CURLcode cc = curl_easy_perform(c);
     if (cc != CURLE_OK) {
         char where[512];
@@ -176,14 +182,15 @@ static char *join_url(const char *base, const char *path, const char *extra)
     return u;
 }
 
-static int call(const char *base, const char *path, const char *extra, const char *token,
-                const char *ca, const char *method, const json_t *body, json_t **out, cli_err *e)
+static int call(const cli_ctx *c, const char *base, const char *path, const char *extra,
+                const char *token, const char *ca, const char *method, const json_t *body,
+                json_t **out, cli_err *e)
 {
     char *url = join_url(base, path, extra);
     if (url == NULL)
         return cli_fail(e, "OutOfMemory", "out of memory");
     long status;
-    int rc = cli_http_call(method, url, token, ca, body, &status, out, e);
+    int rc = cli_http_call(method, url, token, ca, c->insecure, body, &status, out, e);
     free(url);
     return rc;
 }
@@ -204,7 +211,14 @@ int cli_mgmt(cli_ctx *c, const char *method, const char *path, const json_t *bod
     if (cli_ctx_config(c, e) ||
         need_token(c, c->cfg.token, "the management API", "token or token_file", "COFFER_TOKEN", e))
         return -1;
-    return call(c->cfg.url, path, NULL, c->cfg.token, NULL, method, body, out, e);
+    /* the admin token must not cross a network in clear */
+    if (strncmp(c->cfg.url, "http://", 7) == 0 && !http_url_is_loopback(c->cfg.url) && !c->insecure)
+        return cli_fail(e, "ConfigError",
+                        "url %.200s is plain http:// to a host that is not loopback: the token "
+                        "would cross the network in clear; use https:// (with ca = the CA file "
+                        "that signs cofferd's certificate), or --insecure",
+                        c->cfg.url);
+    return call(c, c->cfg.url, path, NULL, c->cfg.token, c->cfg.ca, method, body, out, e);
 }
 
 int cli_vault_mgmt(cli_ctx *c, const char *method, const char *path, const json_t *body,
@@ -215,7 +229,7 @@ int cli_vault_mgmt(cli_ctx *c, const char *method, const char *path, const json_
         need_token(c, c->cfg.vault_token, "the key vault", "vault_token or vault_token_file",
                    "COFFER_VAULT_TOKEN", e))
         return -1;
-    return call(c->cfg.vault_url, path, NULL, c->cfg.vault_token, c->cfg.vault_ca, method, body,
+    return call(c, c->cfg.vault_url, path, NULL, c->cfg.vault_token, c->cfg.vault_ca, method, body,
                 out, e);
 }
 
@@ -229,8 +243,8 @@ int cli_vault_keys(cli_ctx *c, const char *vault, const char *method, const char
                    "COFFER_VAULT_TOKEN", e) ||
         cli_config_vault_base(&c->cfg, vault, &base, e))
         return -1;
-    int rc = call(base, path, KEYS_API_VERSION, c->cfg.vault_token, c->cfg.vault_ca, method, body,
-                  out, e);
+    int rc = call(c, base, path, KEYS_API_VERSION, c->cfg.vault_token, c->cfg.vault_ca, method,
+                  body, out, e);
     free(base);
     return rc;
 }
@@ -254,7 +268,8 @@ int cli_vault_keys_list(cli_ctx *c, const char *vault, const char *path, json_t 
             cli_fail(e, "InvalidResponse", "more than %d pages of results", MAX_PAGES);
             goto out;
         }
-        if (cli_http_call("GET", url, c->cfg.vault_token, c->cfg.vault_ca, NULL, &status, &page, e))
+        if (cli_http_call("GET", url, c->cfg.vault_token, c->cfg.vault_ca, c->insecure, NULL,
+                          &status, &page, e))
             goto out;
         json_array_extend(all, json_object_get(page, "value"));
         const char *next = json_string_value(json_object_get(page, "nextLink"));

@@ -7,12 +7,17 @@
  *   GET  /.well-known/openid-configuration, GET /jwks      (no auth)
  *   GET  /msi/token?resource=&client_id=|principal_id=|mi_res_id=
  *                                                      (X-IDENTITY-HEADER)
+ *   /subscriptions/...: subscriptions, resource groups, and every resource
+ *   at its ARM path (groups.c)                                 (Bearer)
  *   PUT|GET|DELETE /identities/{name}, GET /identities     (Bearer)
  *   PUT|GET|PATCH|DELETE /registries/{name}, GET /registries,
  *   POST /registries/{name}/encryption/check               (Bearer)
  *   POST /registries/{name}/listCredentials|regenerateCredential
  *   PUT|GET|DELETE /registries/{name}/tokens/{token}, GET .../tokens,
  *   POST /registries/{name}/tokens/{token}/generateCredentials (Bearer)
+ * The short paths under /identities and /registries are the legacy form of
+ * the ARM paths: they reach a resource in any group and create in the
+ * default group.
  */
 #define CF_LOG_MOD "mgmt"
 #include "control/mgmt.h"
@@ -289,9 +294,7 @@ static void msi_token(http_req *r)
                                        : cf_err_set(&e, CF_ENOTFOUND, "not a UUID");
     } else {
         what = res_id;
-        const char *name = ctl_identity_ref_name(res_id);
-        rc = name ? meta_identity_get(&id, name, &e)
-                  : cf_err_set(&e, CF_ENOTFOUND, "not /identities/NAME");
+        rc = identity_ref_resolve(res_id, &id, &e);
     }
     if (rc == CF_ENOTFOUND && (client || principal) && ctl_uuid_valid(what)) {
         find_system f = {.client = client, .principal = principal, .out = &id};
@@ -383,6 +386,34 @@ static void metrics_get(http_req *r)
     http_req_respond(r, resp);
 }
 
+int mgmt_registry_route(http_req *r, const mgmt_scope *s, const char *name, const char *const *rest,
+                        int nrest)
+{
+    if (name == NULL) {
+        registries_handle(r, s, NULL, 0);
+        return 1;
+    }
+    if (nrest == 0) {
+        registries_handle(r, s, name, 0);
+        return 1;
+    }
+    if (nrest == 2 && strcmp(rest[0], "encryption") == 0 && strcmp(rest[1], "check") == 0) {
+        registries_handle(r, s, name, 1);
+        return 1;
+    }
+    if (nrest == 1 &&
+        (strcmp(rest[0], "listCredentials") == 0 || strcmp(rest[0], "regenerateCredential") == 0)) {
+        registries_credentials(r, s, name, rest[0]);
+        return 1;
+    }
+    if (nrest <= 3 && strcmp(rest[0], "tokens") == 0 &&
+        (nrest < 3 || strcmp(rest[2], "generateCredentials") == 0)) {
+        tokens_handle(r, s, name, nrest >= 2 ? rest[1] : NULL, nrest == 3 ? rest[2] : NULL);
+        return 1;
+    }
+    return 0;
+}
+
 static void dispatch(http_req *r)
 {
     char buf[512];
@@ -426,29 +457,19 @@ static void dispatch(http_req *r)
             metrics_get(r);
         return;
     }
+    if (strncasecmp(r->path, "/subscriptions", 14) == 0 &&
+        (r->path[14] == '\0' || r->path[14] == '/')) {
+        groups_dispatch(r);
+        return;
+    }
+    const mgmt_scope *ls = &mgmt_scope_legacy;
     if (k >= 1 && k <= 2 && strcmp(seg[0], "identities") == 0) {
-        identities_handle(r, k == 2 ? seg[1] : NULL);
+        identities_handle(r, ls, k == 2 ? seg[1] : NULL);
         return;
     }
-    if (k >= 1 && k <= 2 && strcmp(seg[0], "registries") == 0) {
-        registries_handle(r, k == 2 ? seg[1] : NULL, 0);
+    if (k >= 1 && strcmp(seg[0], "registries") == 0 &&
+        mgmt_registry_route(r, ls, k == 1 ? NULL : seg[1], seg + 2, k < 2 ? 0 : k - 2))
         return;
-    }
-    if (k == 4 && strcmp(seg[0], "registries") == 0 && strcmp(seg[2], "encryption") == 0 &&
-        strcmp(seg[3], "check") == 0) {
-        registries_handle(r, seg[1], 1);
-        return;
-    }
-    if (k == 3 && strcmp(seg[0], "registries") == 0 &&
-        (strcmp(seg[2], "listCredentials") == 0 || strcmp(seg[2], "regenerateCredential") == 0)) {
-        registries_credentials(r, seg[1], seg[2]);
-        return;
-    }
-    if (k >= 3 && strcmp(seg[0], "registries") == 0 && strcmp(seg[2], "tokens") == 0 &&
-        (k < 5 || strcmp(seg[4], "generateCredentials") == 0)) {
-        tokens_handle(r, seg[1], k >= 4 ? seg[3] : NULL, k == 5 ? seg[4] : NULL);
-        return;
-    }
     mgmt_fail(r, 404, "NotFound", "No management endpoint at %s.", r->path);
 }
 

@@ -291,7 +291,7 @@ const char *http_req_peer(http_req *r)
 
 int http_req_tls(const http_req *r)
 {
-    return r->in != NULL && r->in->s->o.tls_cert_pem != NULL;
+    return r->in != NULL && r->in->s->o.tls != NULL;
 }
 
 void http_req_collect(http_req *r, size_t cap, http_end_fn on_end)
@@ -485,6 +485,16 @@ static cf_code parse_listen(const char *listen, struct sockaddr_storage *ss, cf_
     return CF_OK;
 }
 
+int http_listen_is_loopback(const char *listen)
+{
+    struct sockaddr_storage ss;
+    if (parse_listen(listen, &ss, NULL) != CF_OK)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)&ss)->sin6_addr);
+}
+
 cf_code http_server_start(http_server **out, const http_server_opts *o, cf_err *e)
 {
     struct sockaddr_storage ss;
@@ -506,7 +516,7 @@ cf_code http_server_start(http_server **out, const http_server_opts *o, cf_err *
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    if (o->tls_cert_pem)
+    if (o->tls)
         flags |= MHD_USE_TLS;
     struct MHD_OptionItem ops[16];
     int n = 0;
@@ -520,10 +530,8 @@ cf_code http_server_start(http_server **out, const http_server_opts *o, cf_err *
                                        o->max_connections ? o->max_connections : 1024, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 256 * 1024, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed_cb, NULL};
-    if (o->tls_cert_pem) {
-        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->tls_key_pem};
-        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->tls_cert_pem};
-    }
+    if (o->tls)
+        n += http_tls_mhd_options(o->tls, ops + n);
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     s->d =
         MHD_start_daemon(flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);

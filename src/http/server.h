@@ -34,6 +34,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "http/tls.h"
 
 typedef struct http_server http_server;
 typedef struct http_req http_req;
@@ -69,8 +70,7 @@ struct http_req {
 
 typedef struct http_server_opts {
     const char *listen;       /* "HOST:PORT", "[::1]:PORT"; port 0 picks a free one */
-    const char *tls_cert_pem; /* PEM text; NULL for plain HTTP */
-    const char *tls_key_pem;
+    http_tls *tls;            /* borrowed, outlives the server; NULL for plain HTTP */
     unsigned threads;         /* worker threads; 0 means 4 */
     unsigned idle_timeout_s;  /* close idle connections; 0 means 60 */
     unsigned max_connections; /* 0 means 1024 */
@@ -90,6 +90,10 @@ typedef struct http_server_opts {
 } http_server_opts;
 
 cf_code http_server_start(http_server **out, const http_server_opts *o, cf_err *e);
+/* Whether a listen address ("HOST:PORT") is on loopback (127.0.0.0/8,
+ * ::1, localhost, or an empty host, which means 127.0.0.1): where plain
+ * HTTP is allowed without --insecure-plain-http (docs/tls.md). */
+int http_listen_is_loopback(const char *listen);
 /* The port actually bound (useful with port 0). */
 uint16_t http_server_port(const http_server *s);
 /* Stops accepting, aborts in-flight requests, joins threads, frees. */

@@ -126,12 +126,22 @@ static const char *client_host(rq *q, char buf[AUTH_SERVICE_MAX])
     return buf;
 }
 
+/* The scheme the client used: behind a proxy that terminates TLS
+ * (docs/install.md) the proxy's, which it says with X-Forwarded-Proto. Only
+ * "https" is taken: it sends the token fetch, and a Basic password with it,
+ * over TLS; nothing a header says turns https into http. */
+static const char *client_scheme(rq *q)
+{
+    const char *fp = http_req_header(q->r, "X-Forwarded-Proto");
+    return fp != NULL && strcasecmp(fp, "https") == 0 ? "https" : scheme;
+}
+
 static void unauthorized(rq *q, const char *name, unsigned need, const char *error, const char *why)
 {
     char ch[2 * AUTH_SERVICE_MAX + 2 * AUTH_NAME_MAX + 160];
     char hb[AUTH_SERVICE_MAX], sb[AUTH_SERVICE_MAX];
     auth_challenge_args a = {
-        .scheme = scheme,
+        .scheme = client_scheme(q),
         .host = client_host(q, hb),
         .service = service_name(sb),
         .name = name,

@@ -11,9 +11,12 @@
  * integer (unix seconds outgrow INTEGER in 2038), BYTEA for blobs, and
  * text COLLATE "C" so that ordering and pagination compare bytes, as
  * SQLite does. A later change is a new entry at the end of `migrations`,
- * with its DDL for both engines.
+ * with its DDL for both engines. Migration 2 adds arm.c's tables
+ * (subscriptions, resource groups, where each resource lives); which
+ * resources go into the default group is arm_store_init's business.
  */
 #define CF_LOG_MOD "meta"
+#include "store/arm.h"
 #include "store/meta_int.h"
 
 #include <stdio.h>
@@ -141,20 +144,20 @@ static const char v1_postgres[] =
     " created_at BIGINT NOT NULL);"
     "CREATE INDEX uploads_created ON uploads (created_at);";
 
-/* Version 2 (several nodes on one database, docs/scale-out.md): an
+/* Version 3 (several nodes on one database, docs/scale-out.md): an
  * upload's claim generation (bumped by every request that takes it, so a
  * node knows whether its in-memory copy is still the latest), the node
  * whose key check wrote a registry's key state, and the fingerprints
  * every node's copy of the shared keys must have. */
-static const char v2_sqlite[] =
+static const char v3_sqlite[] =
     "CREATE TABLE IF NOT EXISTS shared_keys ("
     " name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, created_at INTEGER NOT NULL)"
     " WITHOUT ROWID;";
-static const char *const v2_sqlite_added[] = {
+static const char *const v3_sqlite_added[] = {
     "ALTER TABLE uploads ADD COLUMN gen INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE registries ADD COLUMN key_checked_by TEXT",
 };
-static const char v2_postgres[] =
+static const char v3_postgres[] =
     "ALTER TABLE uploads ADD COLUMN gen BIGINT NOT NULL DEFAULT 0;"
     "ALTER TABLE registries ADD COLUMN key_checked_by " T ";"
     "CREATE TABLE shared_keys ("
@@ -167,11 +170,13 @@ static const db_migration migrations[] = {
      .postgres = v1_postgres,
      .add_columns = v1_sqlite_added,
      .n_add_columns = sizeof(v1_sqlite_added) / sizeof(v1_sqlite_added[0])},
-    {.version = 2,
-     .sqlite = v2_sqlite,
-     .postgres = v2_postgres,
-     .add_columns = v2_sqlite_added,
-     .n_add_columns = sizeof(v2_sqlite_added) / sizeof(v2_sqlite_added[0])},
+    /* subscriptions, resource groups, placements (arm.c) */
+    {.version = 2, .sqlite = arm_schema_sqlite, .postgres = arm_schema_postgres},
+    {.version = 3,
+     .sqlite = v3_sqlite,
+     .postgres = v3_postgres,
+     .add_columns = v3_sqlite_added,
+     .n_add_columns = sizeof(v3_sqlite_added) / sizeof(v3_sqlite_added[0])},
 };
 
 int meta_schema_version(void)

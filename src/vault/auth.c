@@ -4,10 +4,12 @@
 #define CF_LOG_MOD "vault.auth"
 #include "vault/auth.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -67,6 +69,7 @@ static cf_code fetch_jwks(jwt_jwks **out, const char *url, const char *ca_file, 
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     if (ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
     CURLcode cc = curl_easy_perform(c);
@@ -126,6 +129,12 @@ cf_code vault_auth_new(vault_auth **out, const vault_config *cfg, const char *ad
     for (size_t i = 0; i < cfg->n_issuers; i++) {
         issuer_state *is = &a->issuers[a->n++];
         is->conf = &cfg->issuers[i];
+        if (is->conf->ca_file && access(is->conf->ca_file, R_OK) != 0) {
+            cf_code rc =
+                cf_err_os(e, errno, "issuer %s: ca_file %s", is->conf->issuer, is->conf->ca_file);
+            vault_auth_free(a);
+            return rc;
+        }
         if (is->conf->jwks_file) {
             cf_code rc = jwt_jwks_load_file(&is->jwks, is->conf->jwks_file, e);
             if (rc != CF_OK) {

@@ -6,6 +6,8 @@
 #define CF_LOG_MOD "vault.config"
 #include "vault/config.h"
 
+#include "base/armid.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "base/buf.h"
 #include "base/fs.h"
 #include "base/log.h"
+#include "http/tls.h"
 
 #define CONFIG_MAX_BYTES (256 * 1024)
 
@@ -36,8 +39,11 @@ cf_code vault_config_init(vault_config *c, cf_err *e)
     c->rotation_min_s = 7 * 86400;
     c->threads = 8;
     c->max_body = 256 * 1024;
-    if (set_str(&c->vault_domain, "vault.localhost", e) != CF_OK ||
+    if (set_str(&c->listen, "127.0.0.1:8443", e) != CF_OK ||
+        set_str(&c->vault_domain, "vault.localhost", e) != CF_OK ||
         set_str(&c->default_vault, "default", e) != CF_OK ||
+        set_str(&c->default_subscription, "00000000-0000-0000-0000-000000000000", e) != CF_OK ||
+        set_str(&c->default_resource_group, "default", e) != CF_OK ||
         set_str(&c->resource, "https://vault.azure.net", e) != CF_OK ||
         set_str(&c->authorization, "https://login.coffer.test/tenant", e) != CF_OK) {
         vault_config_free(c);
@@ -154,6 +160,18 @@ static cf_code parse_issuer(vault_issuer *is, json_t *v, size_t idx, cf_err *e)
         strncmp(is->jwks_url, "http://", 7) != 0)
         return cf_err_set(e, CF_EINVAL, "config: issuers[%zu].jwks_url must be an http(s) URL",
                           idx);
+    /* Whoever answers the JWKS fetch can mint tokens the vault accepts
+     * (docs/tls.md): plain HTTP only where no one else is on the path. */
+    if (is->jwks_url && strncmp(is->jwks_url, "http://", 7) == 0 &&
+        !http_url_is_loopback(is->jwks_url))
+        return cf_err_set(e, CF_EINVAL,
+                          "config: issuers[%zu].jwks_url '%.200s' is plain http:// to a host that "
+                          "is not loopback: anyone on the path could answer with their own keys "
+                          "and mint tokens; use https:// (with 'ca_file' for a private CA)",
+                          idx, is->jwks_url);
+    if (is->ca_file && is->jwks_url == NULL)
+        return cf_err_set(e, CF_EINVAL, "config: issuers[%zu].ca_file goes with an https jwks_url",
+                          idx);
     return CF_OK;
 }
 
@@ -215,7 +233,17 @@ cf_code vault_config_parse(vault_config *c, const char *text, size_t len, cf_err
     {
         const char *s;
         unsigned u;
-        if (strcmp(k, "vault_domain") == 0) {
+        if (strcmp(k, "listen") == 0) {
+            /* host:port; the listener checks it (a bad one fails the start) */
+            if ((rc = want_string(v, k, &s, e)) != CF_OK)
+                goto out;
+            if (strchr(s, ':') == NULL) {
+                rc = cf_err_set(e, CF_EINVAL, "config: 'listen' must be HOST:PORT");
+                goto out;
+            }
+            if ((rc = set_str(&c->listen, s, e)) != CF_OK)
+                goto out;
+        } else if (strcmp(k, "vault_domain") == 0) {
             if ((rc = want_string(v, k, &s, e)) != CF_OK)
                 goto out;
             if (!valid_domain(s)) {
@@ -233,6 +261,26 @@ cf_code vault_config_parse(vault_config *c, const char *text, size_t len, cf_err
                 goto out;
             }
             if ((rc = set_str(&c->default_vault, s, e)) != CF_OK)
+                goto out;
+        } else if (strcmp(k, "default_subscription") == 0) {
+            if ((rc = want_string(v, k, &s, e)) != CF_OK)
+                goto out;
+            if (!arm_uuid_valid(s)) {
+                rc = cf_err_set(e, CF_EINVAL, "config: 'default_subscription' must be a UUID");
+                goto out;
+            }
+            if ((rc = set_str(&c->default_subscription, s, e)) != CF_OK)
+                goto out;
+        } else if (strcmp(k, "default_resource_group") == 0) {
+            if ((rc = want_string(v, k, &s, e)) != CF_OK)
+                goto out;
+            if (!arm_group_name_valid(s)) {
+                rc = cf_err_set(e, CF_EINVAL,
+                                "config: 'default_resource_group' must be 1-90 of letters, "
+                                "digits, '.', '_', '-', '(' and ')', not ending with '.'");
+                goto out;
+            }
+            if ((rc = set_str(&c->default_resource_group, s, e)) != CF_OK)
                 goto out;
         } else if (strcmp(k, "tls") == 0) {
             if ((rc = parse_tls(c, v, e)) != CF_OK)
@@ -355,9 +403,10 @@ void vault_config_log(const vault_config *c)
     snprintf(interval, sizeof(interval), "%u", c->scheduler_interval_s);
     snprintf(nissuers, sizeof(nissuers), "%zu", c->n_issuers);
     cf_log(CF_LOG_INFO, "config", "vault_domain", c->vault_domain, "default_vault",
-           c->default_vault, "resource", c->resource, "authorization", c->authorization, "tls",
-           c->tls_cert ? c->tls_cert : "self-signed", "issuers", nissuers, "pkcs11",
-           c->has_pkcs11 ? c->pkcs11_module : "none", "pkcs11_pin",
+           c->default_vault, "default_subscription", c->default_subscription,
+           "default_resource_group", c->default_resource_group, "resource", c->resource,
+           "authorization", c->authorization, "tls", c->tls_cert ? c->tls_cert : "self-signed",
+           "issuers", nissuers, "pkcs11", c->has_pkcs11 ? c->pkcs11_module : "none", "pkcs11_pin",
            c->has_pkcs11 ? "(redacted)" : "", "master_key",
            c->master_key_pkcs11 ? "pkcs11" : "file", "scheduler_interval_s", interval, NULL);
     for (size_t i = 0; i < c->n_issuers; i++)
@@ -371,8 +420,11 @@ void vault_config_free(vault_config *c)
 {
     if (c == NULL)
         return;
+    free(c->listen);
     free(c->vault_domain);
     free(c->default_vault);
+    free(c->default_subscription);
+    free(c->default_resource_group);
     free(c->tls_cert);
     free(c->tls_key);
     free(c->resource);

@@ -22,14 +22,21 @@ typedef struct vault_issuer {
     char *jwks_file; /* one of jwks_file / jwks_url */
     char *jwks_url;
     char *audience;      /* defaults to the config's resource */
-    char *ca_file;       /* CA bundle for an https jwks_url; default: the system's */
+    char *ca_file;       /* CA bundle for an https jwks_url; default: the system's.
+                          * An http:// jwks_url is refused unless its host is loopback. */
     int trusted_service; /* its callers bypass network rules with bypass AzureServices (netacl.h) */
 } vault_issuer;
 
 typedef struct vault_config {
+    char *listen;        /* "127.0.0.1:8443"; --listen on the command line wins */
     char *vault_domain;  /* "vault.localhost" */
     char *default_vault; /* "default" */
-    char *tls_cert;      /* both or neither; NULL: self-signed in DIR/tls/ */
+    /* where vaults made without a resource group live (the legacy /vaults
+     * paths, and those from before groups): cofferd's --subscription and
+     * --default-group (docs/keyvault.md, "Resource groups") */
+    char *default_subscription;   /* "00000000-0000-0000-0000-000000000000" */
+    char *default_resource_group; /* "default" */
+    char *tls_cert;               /* both or neither; NULL: self-signed in DIR/tls/ */
     char *tls_key;
     char *resource;      /* "https://vault.azure.net" */
     char *authorization; /* "https://login.coffer.test/tenant" */

@@ -126,15 +126,3 @@ cf_code vault_tls_ensure(const char *dir, const char *domain, cf_err *e)
         return rc;
     return create(cert, key, domain, e);
 }
-
-cf_code vault_tls_load(const char *cert_path, const char *key_path, cf_buf *cert, cf_buf *key,
-                       cf_err *e)
-{
-    key->secret = 1;
-    cf_code rc = cf_fs_check_private(key_path, e);
-    if (rc == CF_OK)
-        rc = cf_fs_read_all(key_path, 1 << 20, key, e);
-    if (rc == CF_OK)
-        rc = cf_fs_read_all(cert_path, 1 << 20, cert, e);
-    return rc;
-}

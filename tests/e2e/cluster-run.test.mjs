@@ -3,7 +3,9 @@
 // keyvaultd, three cofferd nodes sharing the database and a bucket, and
 // haproxy in front, set up the same CMK demo registry as `make run`
 // through haproxy, print how to push, take a skopeo push through haproxy
-// and give it back from every node, stop everything on SIGTERM (Ceph's
+// and give it back from every node, serve the management API, the issuer
+// and the portal over TLS from the demo's local CA (haproxy and every
+// node; keyvaultd verifies the issuer with it), stop everything on SIGTERM (Ceph's
 // daemons too), and find it all, objects included, on a second start.
 // Free ports in a temp dir. Second pass of scripts/test-all only (like the
 // other cluster tests; it brings its own PostgreSQL and radosgw).
@@ -16,6 +18,8 @@ import { ROOT, BUILD, freshDir, freePort } from './lib/daemons.mjs';
 import { CLUSTER_SKIP } from './lib/cluster.mjs';
 import { buildImage, put, readLayout, skopeo } from './lib/images.mjs';
 import { OciClient, sha256 } from './lib/oci.mjs';
+import { request } from './lib/vault.mjs';
+import https from 'node:https';
 
 describe('cluster-run', { skip: CLUSTER_SKIP, timeout: 480000 }, () => {
   const top = freshDir('coffer-runcluster-');
@@ -80,6 +84,19 @@ describe('cluster-run', { skip: CLUSTER_SKIP, timeout: 480000 }, () => {
     assert.match(d.out(), new RegExp(`radosgw +http://127\\.0\\.0\\.1:${ports.s3} +bucket coffer`), 'radosgw on its port');
     assert.match(d.out(), /setting up the demo registry/, 'first start sets the registry up');
     assert.match(d.out(), new RegExp(`docker://127\\.0\\.0\\.1:${ports.reg}/cofferdemo/app:TAG`), 'prints how to push through haproxy');
+    // TLS as make run has it: the CLI and keyvaultd meet haproxy's
+    // management address with the demo's CA, in the default group
+    const ca = readFileSync(join(runDir, 'tls', 'ca.pem'));
+    const agent = new https.Agent({ ca });
+    const cliConf = readFileSync(join(runDir, 'coffer.config'), 'utf8');
+    assert.match(cliConf, new RegExp(`^url = https://127\\.0\\.0\\.1:${ports.mgmt}\\nca = .*/tls/ca\\.pem$`, 'm'));
+    assert.match(cliConf, /^group = default$/m);
+    assert.deepEqual(JSON.parse(readFileSync(join(runDir, 'keyvaultd.json'), 'utf8')).issuers[0], {
+      issuer: `https://127.0.0.1:${ports.mgmt}`, jwks_url: `https://127.0.0.1:${ports.mgmt}/jwks`,
+      ca_file: join(runDir, 'tls', 'ca.pem'), trusted_service: true });
+    const signin = await request(`https://127.0.0.1:${ports.mgmt}/portal/signin`, { agent });
+    assert.equal(signin.status, 200, 'the portal through haproxy, over TLS');
+    assert.ok(d.out().includes(`portal     https://127.0.0.1:${ports.mgmt}/portal/`), 'prints the portal URL');
     const enc = coffer('acr', 'encryption', 'show', '-n', 'cofferdemo');
     assert.equal(enc.status, 'enabled');
     assert.equal(enc.keyVaultProperties.keyStatus, 'available');
@@ -98,7 +115,7 @@ describe('cluster-run', { skip: CLUSTER_SKIP, timeout: 480000 }, () => {
         const b = await c.get(`/blobs/${dg}`, { headers: { Authorization: auth } });
         assert.ok(b.body.equals(s.blob(dg)), `node ${n + 1}: layer ${dg}`);
       }
-      assert.equal((await fetch(`http://127.0.0.1:${nodeBase + 2 * n + 1}/readyz`)).status, 200);
+      assert.equal((await request(`https://127.0.0.1:${nodeBase + 2 * n + 1}/readyz`, { agent })).status, 200);
     }
     const stats = await (await fetch(`http://127.0.0.1:${ports.stats}/;csv`)).text();
     assert.equal(stats.split('\n').filter((l) => /^data_nodes,node\d,.*,UP,/.test(l)).length, 3, stats);

@@ -14,6 +14,7 @@ import { registryIds, objectKeys, objectHas, blobKey } from './lib/objects.mjs';
 import { startKeyvaultd, sdkOptions, TENANT, RESOURCE, API, unb64u } from './lib/vault.mjs';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { KeyClient } from '@azure/keyvault-keys';
+import { armId } from './lib/arm.mjs';
 
 let d;
 before(async () => { d = await startCofferd({ args: ['--tenant', TENANT] }); });
@@ -116,8 +117,9 @@ test('issuer documents: OpenID configuration and JWKS', async () => {
 test('identities: PUT creates (201) then keeps (200), GET, list by name, DELETE', async () => {
   const a = await mgmt('PUT', '/identities/zeta-mi_1', {});
   assert.equal(a.status, 201, a.text);
-  assert.deepEqual(Object.keys(a.json).sort(), ['clientId', 'id', 'name', 'principalId', 'tenantId', 'type']);
-  assert.equal(a.json.id, '/identities/zeta-mi_1');
+  assert.deepEqual(Object.keys(a.json).sort(), ['clientId', 'id', 'location', 'name', 'principalId', 'resourceGroup', 'tenantId', 'type']);
+  assert.equal(a.json.resourceGroup, 'default', 'the legacy path creates in the default group');
+  assert.equal(a.json.id, armId('identity', 'zeta-mi_1'));
   assert.equal(a.json.name, 'zeta-mi_1');
   assert.equal(a.json.type, 'Microsoft.ManagedIdentity/userAssignedIdentities');
   assert.match(a.json.clientId, UUID);
@@ -162,7 +164,7 @@ test('registries: create Basic, Standard, Premium (default) and read them back',
   const basic = await mgmt('PUT', '/registries/BasicReg01', { sku: { name: 'Basic' } });
   assert.equal(basic.status, 201, basic.text);
   const j = basic.json;
-  assert.equal(j.id, '/registries/basicreg01');
+  assert.equal(j.id, armId('registry', 'basicreg01'));
   assert.equal(j.name, 'basicreg01', 'stored lower-case');
   assert.equal(j.type, 'Microsoft.ContainerRegistry/registries');
   assert.deepEqual(j.sku, { name: 'Basic', tier: 'Basic' });
@@ -184,7 +186,7 @@ test('registries: create Basic, Standard, Premium (default) and read them back',
   assert.match(id.clientId, UUID);
   assert.equal(id.tenantId, TENANT);
   assert.deepEqual(id.userAssignedIdentities, {
-    '/identities/regmi1': { principalId: mi.principalId, clientId: mi.clientId },
+    [armId('identity', 'regmi1')]: { principalId: mi.principalId, clientId: mi.clientId },
   });
 
   const prem = await mgmt('PUT', '/registries/premreg01', undefined);

@@ -181,6 +181,25 @@ test('key states: disabled, expired, key_ops; unwrap still works after exp', asy
   assert.equal(r.status, 400);
 });
 
+test('a crypto operation without a version works on the latest: /keys/k/op (SDK 4.10) as /keys/k//op', async () => {
+  const v1 = await createKey('versionless');
+  const v2 = await createKey('versionless');
+  const cek = randomBytes(32);
+  for (const path of ['/keys/versionless/wrapkey', '/keys/versionless//wrapkey']) {
+    const w = await req(`${path}?${API}`, { method: 'POST', body: { alg: 'RSA-OAEP-256', value: cek.toString('base64url') } });
+    assert.equal(w.status, 200, `${path}: ${w.text}`);
+    assert.equal(w.json.kid, v2.key.kid, `${path} wraps with the latest version`);
+    const u = await req(`${v2.key.kid.replace(/^https:\/\/[^/]+/, '')}/unwrapkey?${API}`, { method: 'POST', body: { alg: 'RSA-OAEP-256', value: w.json.value } });
+    assert.equal(u.status, 200, u.text);
+    assert.equal(Buffer.from(u.json.value, 'base64url').toString('hex'), cek.toString('hex'));
+  }
+  const old = wrapLocally(v1, cek);
+  const u1 = await req(`/keys/versionless/unwrapkey?${API}`, { method: 'POST', body: { alg: 'RSA-OAEP-256', value: old } });
+  assert.equal(u1.status, 400, 'the latest version cannot unwrap what the older one wrapped');
+  const g = await req(`/keys/versionless/wrapkey?${API}`);
+  assert.equal(g.status, 404, 'GET names a version, and there is none called wrapkey');
+});
+
 test('soft delete, recover, purge; purge protection refuses an early purge', async () => {
   await createKey('sd');
   let r = await req(`/keys/sd?${API}`, { method: 'POST', headers: { 'x-http-method': 'DELETE' } });

@@ -18,7 +18,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { ROOT, startCofferd, freshDir } from './lib/daemons.mjs';
-import { OciClient, assertOciError, pushMarkedImage, checkOutage } from './lib/oci.mjs';
+import { OciClient, assertOciError, startMarkedPushers, checkOutage } from './lib/oci.mjs';
 
 const run = promisify(execFile);
 const FIXTURE = join(ROOT, 'tests/fixtures/pg-fixture');
@@ -45,21 +45,8 @@ const MARKER = 'coffer-pg-plaintext-marker';
 
 test('PostgreSQL stopped under pushes: 503 UNAVAILABLE, then service resumes and nothing acknowledged is lost', { timeout: 90000 }, async () => {
   const c = new OciClient(d.url, 'demo1/app');
-  const acked = [];
-  const seen = [];
-  let stop = false;
-  let n = 0;
-  const pusher = async () => {
-    while (!stop) {
-      const img = await pushMarkedImage(c, `t${n++}`, seen, MARKER);
-      if (img) acked.push(img);
-    }
-  };
-  const pushers = [pusher(), pusher(), pusher()];
-  // until pushes are acknowledged (bounded: a loaded machine is slow, not broken)
-  const until = async (cond) => {
-    for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 100));
-  };
+  const pushers = startMarkedPushers(c, MARKER);
+  const { acked, seen, until } = pushers;
   await until(() => acked.length >= 3);
   const before = acked.length;
 
@@ -80,8 +67,7 @@ test('PostgreSQL stopped under pushes: 503 UNAVAILABLE, then service resumes and
   assert.ok(resumed, 'service resumed after the database came back');
   const at = acked.length;
   await until(() => acked.length >= at + 3);
-  stop = true;
-  await Promise.all(pushers);
+  await pushers.stop();
   console.log(`# acknowledged images: ${before} before the outage, ${at} when service resumed, ${acked.length} in all; ${seen.filter((r) => r.status === 503).length} answers 503`);
   assert.ok(before > 0 && acked.length > at, 'pushes were acknowledged before and after the outage');
 

@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { join } from 'node:path';
 import { ROOT, startCofferd, freshDir } from './lib/daemons.mjs';
-import { OciClient, sha256, assertOciError, pushMarkedImage, checkOutage } from './lib/oci.mjs';
+import { OciClient, sha256, assertOciError, startMarkedPushers, checkOutage } from './lib/oci.mjs';
 import { S3 } from './lib/objects.mjs';
 
 const run = promisify(execFile);
@@ -75,18 +75,9 @@ test('radosgw stopped under pushes and a pull: 503 UNAVAILABLE, no wrong byte, t
   // a blob of many parts, to be pulled while the store goes away
   const big = randomBytes(40 << 20);
   const bigDigest = await c.pushBlob(big);
-  const acked = [];
-  const seen = [];
-  let stop = false;
-  let n = 0;
-  const pusher = async () => {
-    while (!stop) {
-      const img = await pushMarkedImage(c, `t${n++}`, seen, MARKER);
-      if (img) acked.push(img);
-    }
-  };
-  const pushers = [pusher(), pusher(), pusher()];
-  await new Promise((r) => setTimeout(r, 1500));
+  const pushers = startMarkedPushers(c, MARKER);
+  const { acked, seen, until } = pushers;
+  await until(() => acked.length >= 3);
   const before = acked.length;
 
   // the store goes away while the big blob streams out slowly
@@ -115,9 +106,8 @@ test('radosgw stopped under pushes and a pull: 503 UNAVAILABLE, no wrong byte, t
   }
   assert.ok(resumed, 'service resumed after the object store came back');
   const at = acked.length;
-  for (let i = 0; i < 100 && acked.length <= at; i++) await new Promise((r) => setTimeout(r, 100));
-  stop = true;
-  await Promise.all(pushers);
+  await until(() => acked.length > at);
+  await pushers.stop();
   console.log(`# acknowledged images: ${before} before the outage, ${at} when service resumed, ${acked.length} in all; ${seen.filter((r) => r.status === 503).length} answers 503`);
   assert.ok(before > 0 && acked.length > at, 'pushes were acknowledged before and after the outage');
 

@@ -10,7 +10,7 @@
 //   await s.restartCofferd();                              // same ports, same data
 //
 // The ordering problem: keyvaultd must trust cofferd's token issuer
-// (issuer http://127.0.0.1:<mgmt port>, JWKS at .../jwks), so it needs that
+// (issuer http(s)://127.0.0.1:<mgmt port>, JWKS at .../jwks), so it needs that
 // port in its config before it starts; cofferd needs keyvaultd's TLS
 // certificate (--vault-ca), which exists only once keyvaultd has started.
 // So node picks free ports for cofferd's two listeners first, keyvaultd
@@ -24,6 +24,7 @@
 // keyvaultd's tenant check as a real tenant's would.
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
+import https from 'node:https';
 import assert from 'node:assert/strict';
 import { BUILD, startDaemon, freshDir, freePort, metaRows } from './daemons.mjs';
 import { startKeyvaultd, request, TENANT, API } from './vault.mjs';
@@ -58,10 +59,6 @@ export async function waitFor(what, fn, { timeoutMs = 15000, intervalMs = 200 } 
   }
 }
 
-// One plain-HTTP JSON request on a connection of its own (no pooled socket
-// survives a cofferd restart); never throws for a status.
-const httpJson = (url, o = {}) => request(url, { ...o, agent: false });
-
 // opts.cofferdArgs: extra cofferd arguments; opts.keyCheckInterval (default 1);
 // opts.auth: authenticate the data plane (default: --insecure-no-auth, these
 // tests are about keys); opts.trustedService: keyvaultd counts cofferd's
@@ -70,19 +67,31 @@ const httpJson = (url, o = {}) => request(url, { ...o, agent: false });
 // opts.embedded: SQLite and files in the data directory whatever backends
 // the suite runs on (the migration's source). s.restartCofferd(backend)
 // restarts it, with backend (flags) instead of the embedded ones when given.
+// opts.issuerTls {cert, key, ca}: cofferd's management API, the identity
+// issuer, serves that certificate, so the issuer is https:// and keyvaultd
+// fetches its JWKS over TLS, verifying it against opts.issuerCaFile
+// (default issuerTls.ca), as docs/tls.md wires it.
 export async function startCmkStack(opts = {}) {
   const mgmtPort = await freePort();
   const dataPort = await freePort();
-  const issuer = `http://127.0.0.1:${mgmtPort}`;
+  const itls = opts.issuerTls;
+  const issuer = `${itls ? 'https' : 'http'}://127.0.0.1:${mgmtPort}`;
   const kv = await startKeyvaultd({ issuers: [{ issuer, jwks_url: `${issuer}/jwks`,
+    ...(itls ? { ca_file: opts.issuerCaFile || itls.ca } : {}),
     ...(opts.trustedService === false ? {} : { trusted_service: true }) }] });
   const caPath = join(kv.dataDir, 'tls', 'cert.pem');
   const dataDir = tempDir('coffer-cmk-data-');
   const cofferArgs = ['--data', dataDir, '--listen', `127.0.0.1:${dataPort}`,
     '--mgmt-listen', `127.0.0.1:${mgmtPort}`, '--key-check-interval', String(opts.keyCheckInterval || 1),
     '--vault-ca', caPath, '--tenant', TENANT, ...(opts.auth ? [] : ['--insecure-no-auth']),
+    ...(itls ? ['--mgmt-tls-cert', itls.cert, '--mgmt-tls-key', itls.key] : []),
     ...(opts.cofferdArgs || [])];
   let backend = opts.embedded ? ['--database', join(dataDir, 'cofferd.db'), '--objects', 'files'] : [];
+  // One JSON request on a connection of its own (no pooled socket survives
+  // a cofferd restart); never throws for a status. Over TLS it trusts the
+  // issuer's CA only.
+  const mgmtAgent = itls ? new https.Agent({ ca: readFileSync(itls.ca), keepAlive: false }) : false;
+  const httpJson = (url, o = {}) => request(url, { ...o, agent: mgmtAgent });
   const logs = [];
 
   async function startCoffer() {

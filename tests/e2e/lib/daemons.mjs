@@ -188,7 +188,8 @@ function stopProc(proc, sig) {
 }
 
 // cofferd on free loopback ports (data plane and management API) with a
-// fresh data dir. d.url is the data plane, d.mgmtUrl the management API,
+// fresh data dir. d.url is the data plane, d.mgmtUrl the management API
+// (each https:// when args give it a certificate),
 // d.adminToken its bearer credential. The data plane runs without
 // authentication (--insecure-no-auth: protocol tests) unless auth is true.
 export async function startCofferd({ dataDir = freshDir(), args = [], env, auth = false } = {}) {
@@ -197,8 +198,10 @@ export async function startCofferd({ dataDir = freshDir(), args = [], env, auth 
   const d = await startDaemon('cofferd', ['--data', dataDir, '--listen', '127.0.0.1:0', ...mgmt, ...open, ...args],
     { env, listeners: 2 });
   d.dataDir = dataDir;
-  d.url = `http://127.0.0.1:${d.port}`;
-  d.mgmtUrl = `http://127.0.0.1:${d.ports.mgmt}`;
+  // https where a certificate serves the listener (docs/tls.md)
+  const has = (f) => args.includes(f);
+  d.url = `${has('--tls-cert') || has('--data-tls-cert') ? 'https' : 'http'}://127.0.0.1:${d.port}`;
+  d.mgmtUrl = `${has('--tls-cert') || has('--mgmt-tls-cert') ? 'https' : 'http'}://127.0.0.1:${d.ports.mgmt}`;
   d.adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   return d;
 }

@@ -291,6 +291,31 @@ export async function pushMarkedImage(c, tag, seen, marker) {
   return m.status === 201 ? { tag, manifest, layer } : null;
 }
 
+// `n` pushers of pushMarkedImage in a loop (tags t0, t1, ...) until stop():
+// the load an outage test cuts the store under. until(cond) waits for the
+// acknowledged images to reach a point, bounded (30 s: a loaded machine is
+// slow, not broken); stop() ends the loops and waits for them.
+export function startMarkedPushers(c, marker, n = 3) {
+  const acked = [];
+  const seen = [];
+  let stopped = false;
+  let next = 0;
+  const loop = async () => {
+    while (!stopped) {
+      const img = await pushMarkedImage(c, `t${next++}`, seen, marker);
+      if (img) acked.push(img);
+    }
+  };
+  const loops = Array.from({ length: n }, loop);
+  return {
+    acked, seen,
+    until: async (cond) => {
+      for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 100));
+    },
+    stop: async () => { stopped = true; await Promise.all(loops); },
+  };
+}
+
 // After an outage under pushMarkedImage: every answer seen was a success
 // or 503 UNAVAILABLE (never 500, never a wrong 4xx), and nothing
 // acknowledged is lost: every acked image pulls back bit-identical.

@@ -243,7 +243,8 @@ export const SDK_API = 'api-version=2025-07-01';
 
 // Starts keyvaultd. opts: issuers (array of issuer objects from
 // createIssuer, or raw config entries), hsm (from createSoftHsm), config
-// (merged over the generated config), dataDir, args, env.
+// (merged over the generated config), dataDir, args, env, caFile (the CA
+// that signs a configured "tls" certificate; default DIR/tls/cert.pem).
 // d.stop() removes the data dir it made and the SoftHSM token dir (not
 // the config dir with the log); KEEP_E2E_DIRS=1 keeps everything.
 export async function startKeyvaultd(opts = {}) {
@@ -269,7 +270,7 @@ export async function startKeyvaultd(opts = {}) {
   d.config = config;
   d.configPath = configPath;
   d.url = `https://127.0.0.1:${d.port}`;
-  d.ca = readFileSync(join(dataDir, 'tls', 'cert.pem'));
+  d.ca = readFileSync(opts.caFile || join(dataDir, 'tls', 'cert.pem'));
   d.adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   d.agent = makeAgent(d.ca);
   // URL of vault `name` reached by its host name ("default" = d.url).

@@ -106,6 +106,27 @@ Test(cli_args, unknown_option_and_stray_word)
     cr_assert_str_eq(e2.msg, "unrecognized arguments: extra");
 }
 
+/* --insecure turns TLS verification off, so it is accepted by its full
+ * name only: no abbreviation, no value, no short form. */
+Test(cli_args, insecure_only_by_its_full_name)
+{
+    cli_args a;
+    cli_err e = {0};
+    const char *argv[] = {"-n", "x", "--insecure"};
+    cr_assert_eq(parse(&a, &e, 3, argv), 0, "%s", e.msg);
+    cr_assert_eq(a.insecure, 1);
+    const char *argv0[] = {"-n", "x"};
+    cr_assert_eq(parse(&a, &e, 2, argv0), 0, "%s", e.msg);
+    cr_assert_eq(a.insecure, 0);
+    const char *bad[] = {"--insec", "--insecure=true", "-k", "--insecure-tls"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cli_err e2 = {0};
+        const char *argv2[] = {"-n", "x", bad[i]};
+        cr_assert_eq(parse(&a, &e2, 3, argv2), -1, "accepted %s", bad[i]);
+        cr_assert(strstr(e2.msg, "unrecognized arguments") != NULL, "%s", e2.msg);
+    }
+}
+
 Test(cli_args, value_missing_or_given_twice)
 {
     cli_args a;
@@ -201,7 +222,8 @@ Test(cli_main, required_options)
                  "usage: coffer acr encryption rotate-key");
     const char *a4[] = {"coffer", "keyvault", "update", "-n", "v"};
     expect_usage(5, a4,
-                 "give --enable-purge-protection, --retention-days, --default-action or --bypass",
+                 "give --enable-purge-protection, --enable-rbac-authorization, --retention-days, "
+                 "--default-action or --bypass",
                  "usage: coffer keyvault update");
 }
 
@@ -226,7 +248,8 @@ Test(cli_main, invalid_values)
     const char *a6[] = {"coffer", "identity", "show", "-n", "mi", "-o", "yaml"};
     expect_usage(
         7, a6, "argument --output/-o: invalid choice: 'yaml' (choose from 'json', 'table', 'tsv')",
-        "usage: coffer identity show --name/-n NAME [--query PATH] [-o json|table|tsv]");
+        "usage: coffer identity show --name/-n NAME [--resource-group/-g GROUP] [--query PATH] "
+        "[-o json|table|tsv]");
     const char *a7[] = {"coffer", "identity", "show", "-n", "mi", "--query", "a..b"};
     expect_usage(7, a7, "argument --query: invalid query 'a..b'", "usage: coffer identity show");
     const char *a8[] = {"coffer", "keyvault", "key", "show", "--vault-name", "a.b/c", "-n", "k"};
@@ -283,7 +306,7 @@ Test(cli_main, help_goes_to_stdout_with_exit_0)
     r = run_cli(5, (const char *[]){"coffer", "acr", "encryption", "rotate-key", "-h"});
     cr_assert_eq(r.code, 0);
     cr_assert_not_null(strstr(r.out, "usage: coffer acr encryption rotate-key --name/-n NAME "
-                                     "[--key-encryption-key KEY_URI]"),
+                                     "[--resource-group/-g GROUP] [--key-encryption-key KEY_URI]"),
                        "%s", r.out);
     run_free(&r);
 }
@@ -316,8 +339,10 @@ Test(cli_main, connection_errors_exit_1_without_the_token)
     unsetenv("COFFER_URL");
     unsetenv("COFFER_TOKEN");
     cr_assert_eq(r.code, 1);
-    cr_assert_eq(strncmp(r.err, "ERROR: (ConnectionError) cannot reach 127.0.0.1:1/identities", 60),
-                 0, "%s", r.err);
+    /* the first call asks for the current subscription */
+    cr_assert_eq(
+        strncmp(r.err, "ERROR: (ConnectionError) cannot reach 127.0.0.1:1/subscriptions", 63), 0,
+        "%s", r.err);
     cr_assert_null(strstr(r.err, "VERY-SECRET-TOKEN"));
     cr_assert_str_eq(r.out, "");
     run_free(&r);
@@ -327,8 +352,11 @@ Test(cli_main, missing_token_is_reported_before_any_call)
 {
     setenv("COFFER_CONFIG", "/dev/null", 1);
     unsetenv("COFFER_VAULT_TOKEN");
+    /* with its subscription configured, a vault listing needs only keyvaultd */
+    setenv("COFFER_SUBSCRIPTION", "00000000-0000-0000-0000-000000000000", 1);
     const char *argv[] = {"coffer", "keyvault", "list"};
     run_result r = run_cli(3, argv);
+    unsetenv("COFFER_SUBSCRIPTION");
     cr_assert_eq(r.code, 1);
     cr_assert_not_null(strstr(r.err, "ERROR: (ConfigError) no token for the key vault"), "%s",
                        r.err);
@@ -418,4 +446,35 @@ Test(cli_main, auth_flags_of_acr_update_and_credential_renew)
     expect_usage(6, a5, "required: --password-name", "usage: coffer acr credential renew");
     const char *a6[] = {"coffer", "acr", "token", "credential", "generate", "-n", "ci-pull"};
     expect_usage(7, a6, "required: --registry/-r", "usage: coffer acr token credential generate");
+}
+
+/* cli_args holds CLI_MAX_OPTS options: every verb's list must fit (a list
+ * one longer overflowed nvals when its last option was given). */
+Test(cli_args, every_verb_fits_cli_max_opts)
+{
+    const cli_verb *const tables[] = {
+        cli_identity_verbs,
+        cli_acr_verbs,
+        cli_acr_encryption_verbs,
+        cli_acr_identity_verbs,
+        cli_acr_credential_verbs,
+        cli_acr_token_verbs,
+        cli_acr_token_credential_verbs,
+        cli_keyvault_verbs,
+        cli_keyvault_key_verbs,
+        cli_keyvault_network_rule_verbs,
+        cli_group_verbs,
+        cli_account_verbs,
+        cli_configure_verbs,
+        cli_role_assignment_verbs,
+        cli_role_definition_verbs,
+    };
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+        for (const cli_verb *v = tables[t]; v->name; v++) {
+            int n = 0;
+            while (v->opts[n].name)
+                n++;
+            cr_expect(n <= CLI_MAX_OPTS, "verb '%s' has %d options (CLI_MAX_OPTS %d)", v->name, n,
+                      CLI_MAX_OPTS);
+        }
 }

@@ -3,6 +3,7 @@
  * every documented key, unknown keys and bad values refused.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vault/config.h"
@@ -17,6 +18,7 @@ Test(vault_config, defaults_match_the_contract)
 {
     vault_config c;
     cr_assert_eq(vault_config_init(&c, NULL), CF_OK);
+    cr_assert_str_eq(c.listen, "127.0.0.1:8443");
     cr_assert_str_eq(c.vault_domain, "vault.localhost");
     cr_assert_str_eq(c.default_vault, "default");
     cr_assert_str_eq(c.resource, "https://vault.azure.net");
@@ -33,7 +35,8 @@ Test(vault_config, reads_every_documented_key)
     cf_err e = {0};
     cr_assert_eq(
         parse(&c,
-              "{\"vault_domain\":\"kv.example\",\"default_vault\":\"main-vault\","
+              "{\"listen\":\"0.0.0.0:9443\",\"vault_domain\":\"kv.example\","
+              "\"default_vault\":\"main-vault\","
               "\"tls\":{\"cert\":\"/c.pem\",\"key\":\"/k.pem\"},"
               "\"resource\":\"https://vault.coffer.test\","
               "\"authorization\":\"https://login.coffer.test/t1\","
@@ -45,6 +48,7 @@ Test(vault_config, reads_every_documented_key)
               "\"scheduler_interval_s\":5,\"rotation_min_s\":1}",
               &e),
         CF_OK, "%s", e.msg);
+    cr_assert_str_eq(c.listen, "0.0.0.0:9443");
     cr_assert_str_eq(c.vault_domain, "kv.example");
     cr_assert_str_eq(c.tls_key, "/k.pem");
     cr_assert_eq(c.n_issuers, 2);
@@ -82,6 +86,8 @@ Test(vault_config, refuses_unknown_keys_and_bad_values)
         "{\"scheduler_interval_s\":0}",
         "{\"scheduler_interval_s\":\"60\"}",
         "{\"threads\":1000}",
+        "{\"listen\":8443}",
+        "{\"listen\":\"8443\"}",
         "[1]",
         "{\"vault_domain\":\"a\",\"vault_domain\":\"b\"}",
     };
@@ -101,4 +107,39 @@ Test(vault_config, unknown_key_error_names_the_key)
     cr_assert_eq(parse(&c, "{\"schedule_interval\":3}", &e), CF_EINVAL);
     cr_assert(strstr(e.msg, "schedule_interval") != NULL, "%s", e.msg);
     vault_config_free(&c);
+}
+
+/* Whoever answers a plain-HTTP JWKS fetch can mint tokens: http:// only on
+ * loopback (docs/tls.md). */
+Test(vault_config, refuses_a_plain_http_jwks_url_off_loopback)
+{
+    static const struct {
+        const char *url;
+        int ok;
+    } cases[] = {
+        {"http://192.0.2.10:5001/jwks", 0},
+        {"http://cofferd.example/jwks", 0},
+        {"http://127.0.0.1@evil.example/jwks", 0},
+        {"http://[::]/jwks", 0},
+        {"http://127.0.0.1:5001/jwks", 1},
+        {"http://localhost:5001/jwks", 1},
+        {"http://[::1]:5001/jwks", 1},
+        {"https://cofferd.example/jwks", 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "{\"issuers\":[{\"issuer\":\"https://i/\",\"jwks_url\":\"%s\"}]}", cases[i].url);
+        vault_config c;
+        cf_err e = {0};
+        cf_code rc = parse(&c, text, &e);
+        if (cases[i].ok) {
+            cr_assert_eq(rc, CF_OK, "%s: %s", cases[i].url, e.msg);
+        } else {
+            cr_assert_eq(rc, CF_EINVAL, "accepted %s", cases[i].url);
+            cr_assert(strstr(e.msg, "is plain http:// to a host that is not loopback") != NULL,
+                      "%s", e.msg);
+        }
+        vault_config_free(&c);
+    }
 }
