@@ -73,6 +73,9 @@ typedef struct slot {
     /* this node could not load a key another node serves (the row says
      * available, checked recently): the node is not ready */
     int behind;
+    /* this process wrote the row's key state (key_checked_by is this node
+     * because of this life, not an earlier one) */
+    int wrote_row;
 } slot;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;    /* slots */
@@ -100,9 +103,6 @@ static int th_running;
 static atomic_int stopping;
 /* a first round of checks has completed since the start */
 static atomic_int first_round;
-/* cmk_start's time: a key state this node wrote before it is its earlier
- * life's (a restart), not this process's */
-static int64_t started_at;
 
 /* Registries to check before the next round (cmk_poke), under th_mu; when
  * more are asked for than fit, the next round starts at once instead. */
@@ -653,6 +653,17 @@ out:
 
 enum { OUT_OK, OUT_DENIED, OUT_TRANSIENT };
 
+/* After this process wrote registry id's key state (its slot, if still
+ * there: the write was outside mu) */
+static void mark_row_written(const char *id)
+{
+    pthread_mutex_lock(&mu);
+    slot *s = slot_find(id);
+    if (s)
+        s->wrote_row = 1;
+    pthread_mutex_unlock(&mu);
+}
+
 /* One check of registry id; writes the outcome to the row. Under op_mu.
  * A key event is recorded when the state changed, or always when the
  * check was asked for (manual). */
@@ -818,7 +829,7 @@ static cf_code check_one(const char *id, int mode, cf_err *e)
      * on SQLite there are no others. */
     int64_t fresh = 2 * (int64_t)(conf.interval_s ? conf.interval_s : 60) + 5;
     int this_life = strcmp(reg.key_checked_by, meta_node()) == 0 &&
-                    (strcmp(meta_engine(), "postgres") != 0 || reg.last_key_check >= started_at);
+                    (strcmp(meta_engine(), "postgres") != 0 || s->wrote_row);
     s->behind = st == ST_UNAVAILABLE && strcmp(reg.key_status, "available") == 0 &&
                 reg.key_checked_by[0] != '\0' && !this_life && reg.last_key_check > 0 &&
                 now - reg.last_key_check <= fresh;
@@ -863,7 +874,10 @@ static cf_code check_one(const char *id, int mode, cf_err *e)
     int ok = st == ST_AVAILABLE || st == ST_DEGRADED;
     if (keep_row)
         return CF_OK;
-    return meta_registry_set_key_state(id, ok ? "available" : "unavailable", now, err, e);
+    rc = meta_registry_set_key_state(id, ok ? "available" : "unavailable", now, err, e);
+    if (rc == CF_OK)
+        mark_row_written(id);
+    return rc;
 }
 
 /* ---- the checker thread ---- */
@@ -1145,7 +1159,6 @@ cf_code cmk_start(const cmk_config *cfg, cf_err *e)
     if (cfg->check_interval_s < 1 || cfg->check_interval_s > 86400)
         return cf_err_set(e, CF_EINVAL, "key check interval must be 1..86400 seconds");
     vaultc_global_init();
-    started_at = (int64_t)time(NULL);
     cf_code erc = cmk_events_open(cfg->events_path, e);
     if (erc != CF_OK)
         return erc;
@@ -1404,12 +1417,15 @@ cf_code cmk_rotate(const char *registry_id, const char *new_key_identifier,
     }
     coord_notify("key.rotated", registry_id);
     cf_err se = {0};
-    if (meta_registry_set_key_state(registry_id, "available", now, NULL, &se) != CF_OK)
+    int wrote = meta_registry_set_key_state(registry_id, "available", now, NULL, &se) == CF_OK;
+    if (!wrote)
         cf_log(CF_LOG_ERROR, "cannot store the key state", "registry", reg->name, "error", se.msg,
                NULL);
     pthread_mutex_lock(&mu);
-    if ((s = slot_find(registry_id)) != NULL)
+    if ((s = slot_find(registry_id)) != NULL) {
         s->logged = ST_AVAILABLE;
+        s->wrote_row |= wrote;
+    }
     pthread_mutex_unlock(&mu);
     cf_log(CF_LOG_INFO, "key rotated", "registry", reg->name, "from", from, "to",
            reg->versioned_key_identifier, "identity", reg->key_identity, "mode", "manual", NULL);
