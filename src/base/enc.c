@@ -18,7 +18,7 @@ void cf_hex_encode(char *out, const unsigned char *in, size_t len)
     out[2 * len] = '\0';
 }
 
-static int hexval(char c)
+int cf_hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -34,7 +34,7 @@ cf_code cf_hex_decode(unsigned char *out, size_t out_len, const char *in, size_t
     if (in_len != 2 * out_len)
         return cf_err_set(e, CF_EINVAL, "expected %zu hex digits", 2 * out_len);
     for (size_t i = 0; i < out_len; i++) {
-        int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+        int hi = cf_hexval(in[2 * i]), lo = cf_hexval(in[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return cf_err_set(e, CF_EINVAL, "invalid hex digit");
         out[i] = (unsigned char)(hi << 4 | lo);

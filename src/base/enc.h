@@ -13,6 +13,9 @@
 #include "base/buf.h"
 #include "base/err.h"
 
+/* The value of one hex digit (either case), or -1. */
+int cf_hexval(char c);
+
 /* out must have room for 2*len+1 bytes; lowercase. */
 void cf_hex_encode(char *out, const unsigned char *in, size_t len);
 /* Decodes exactly out_len bytes from 2*out_len hex digits (either case). */

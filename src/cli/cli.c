@@ -33,6 +33,8 @@ static const cli_group groups[] = {
     {"configure", "The client's defaults (config file).", cli_configure_verbs},
     {"role assignment", "Key Vault role assignments (keyvaultd).", cli_role_assignment_verbs},
     {"role definition", "Key Vault's built-in roles (keyvaultd).", cli_role_definition_verbs},
+    {"deployment group", "ARM template deployments to a resource group (docs/templates.md).",
+     cli_deployment_group_verbs},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 

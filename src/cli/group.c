@@ -108,6 +108,15 @@ static int run_group_list(cli_ctx *c, const cli_args *a, json_t **res, cli_err *
     return cli_list_values(c, cli_mgmt, p, res, e);
 }
 
+static int run_group_export(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    const char *name = group_name(a, e);
+    char p[512];
+    if (name == NULL || group_path(c, name, p, sizeof(p), e))
+        return -1;
+    return cli_group_export(c, name, res, e);
+}
+
 /* Asks on a terminal; 1 when the answer is yes. */
 static int confirm(cli_ctx *c)
 {
@@ -363,6 +372,13 @@ const cli_verb cli_group_verbs[] = {
      "Delete a resource group and everything in it: vaults, registries (their keys wiped) and "
      "identities; asks first, or --yes.",
      group_delete_opts, run_group_delete, "coffer group delete -n myresourcegroup --yes", NULL},
+    {"export",
+     "Write the ARM template that recreates the group's identities, vaults, keys and registries "
+     "(names are parameters).",
+     group_name_opts, run_group_export,
+     "coffer group export -n myresourcegroup > setup.json && coffer deployment group create -g "
+     "othergroup -f setup.json",
+     NULL},
     {0},
 };
 

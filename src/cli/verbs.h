@@ -50,6 +50,7 @@ extern const cli_verb cli_account_verbs[];
 extern const cli_verb cli_configure_verbs[];
 extern const cli_verb cli_role_assignment_verbs[];
 extern const cli_verb cli_role_definition_verbs[];
+extern const cli_verb cli_deployment_group_verbs[];
 
 /* Appends prefix then the percent-encoded seg (if not NULL) to dst. */
 int cli_path_add(char *dst, size_t n, const char *prefix, const char *seg, cli_err *e);
@@ -99,6 +100,8 @@ int cli_collection_path(cli_ctx *c, const char *group, const char *ns, const cha
 int cli_resource_path(cli_ctx *c, const cli_args *a, cli_call_fn call, const char *ns,
                       const char *type, const char *name, int required, char *out, size_t cap,
                       cli_err *e);
+/* export.c: the template that recreates group's setup (new reference). */
+int cli_group_export(cli_ctx *c, const char *group, json_t **res, cli_err *e);
 /* acr.c: the ARM path of the registry named by option opt ("name",
  * "registry"), + suffix. */
 int cli_registry_path(cli_ctx *c, const cli_args *a, const char *opt, int required,

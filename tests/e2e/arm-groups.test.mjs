@@ -10,11 +10,11 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCofferd, freshDir, metaSql } from './lib/daemons.mjs';
 import { startCmkStack } from './lib/cmk.mjs';
-import { cofferRunner } from './lib/cli.mjs';
+import { cofferRunner, stackEnv } from './lib/cli.mjs';
 import { startKeyvaultd, request } from './lib/vault.mjs';
 import { armId, DEFAULT_SUB, TYPES } from './lib/arm.mjs';
 
@@ -26,18 +26,7 @@ describe('resource groups through the CLI and the management API', { timeout: 18
 
   before(async () => {
     s = await startCmkStack();
-    const home = freshDir('coffer-arm-home-');
-    env = {
-      PATH: process.env.PATH,
-      HOME: home,
-      COFFER_CONFIG: join(home, 'coffer.config'),
-      COFFER_URL: s.mgmtUrl,
-      COFFER_TOKEN: s.adminToken,
-      COFFER_VAULT_URL: s.kv.url,
-      COFFER_VAULT_TOKEN: s.kv.adminToken,
-      COFFER_VAULT_CA: s.caPath,
-    };
-    writeFileSync(env.COFFER_CONFIG, '');
+    env = stackEnv(s, freshDir('coffer-arm-home-'));
   });
   after(async () => { await s?.stop(); });
 

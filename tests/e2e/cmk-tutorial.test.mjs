@@ -32,7 +32,7 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUILD } from './lib/daemons.mjs';
-import { cofferRunner } from './lib/cli.mjs';
+import { cofferRunner, stackEnv } from './lib/cli.mjs';
 import { startCmkStack, waitFor } from './lib/cmk.mjs';
 import { buildImage, put } from './lib/images.mjs';
 import { assertOciError, tempDir } from './lib/oci.mjs';
@@ -65,17 +65,7 @@ function session(s, names, tag) {
   mkdirSync(bin);
   symlinkSync(join(BUILD, 'coffer'), join(bin, 'coffer'));
   const state = join(dir, 'variables.sh');
-  const env = {
-    PATH: `${bin}:${process.env.PATH}`,
-    HOME: dir,
-    COFFER_CONFIG: join(dir, 'coffer.config'),
-    COFFER_URL: s.mgmtUrl,
-    COFFER_TOKEN: s.adminToken,
-    COFFER_VAULT_URL: s.kv.url,
-    COFFER_VAULT_TOKEN: s.kv.adminToken,
-    COFFER_VAULT_CA: s.caPath,
-  };
-  writeFileSync(env.COFFER_CONFIG, '');
+  const env = stackEnv(s, dir, `${bin}:${process.env.PATH}`);
   let n = 0;
   const x = {
     env,
