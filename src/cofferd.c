@@ -15,7 +15,7 @@
  *           [--issuer URL] [--tenant UUID] [--subscription UUID] [--default-group NAME]
  *           [--vault-ca FILE] [--key-check-interval SECONDS] [--vault-timeout SECONDS]
  *           [--registry NAME]... [--login-domain DOMAIN] [--service NAME]
- *           [--upload-ttl SECONDS]
+ *           [--upload-ttl SECONDS] [--gc-grace DURATION]
  *           [--threads N] [--idle-timeout SECONDS] [--log-level L]
  *           [--tls-cert FILE --tls-key FILE] [--data-tls-cert FILE --data-tls-key FILE]
  *           [--mgmt-tls-cert FILE --mgmt-tls-key FILE] [--insecure-plain-http]
@@ -59,6 +59,7 @@
 #include "base/armid.h"
 #include "base/err.h"
 #include "base/fs.h"
+#include "base/duration.h"
 #include "base/log.h"
 #include "base/version.h"
 #include "cmk/cmk.h"
@@ -72,6 +73,7 @@
 #include "http/tls.h"
 #include "portal/portal.h"
 #include "registry/api.h"
+#include "registry/gc.h"
 #include "registry/janitor.h"
 #include "registry/keyring.h"
 #include "store/arm.h"
@@ -126,7 +128,7 @@ static void usage(FILE *f)
             "               [--default-group NAME] [--vault-ca FILE]\n"
             "               [--key-check-interval SECONDS] [--vault-timeout SECONDS]\n"
             "               [--registry NAME]... [--login-domain DOMAIN] [--service NAME]\n"
-            "               [--upload-ttl SECONDS]\n"
+            "               [--upload-ttl SECONDS] [--gc-grace DURATION]\n"
             "               [--threads N] [--idle-timeout SECONDS] [--log-level LEVEL]\n"
             "               [--tls-cert FILE --tls-key FILE] [--insecure-plain-http]\n"
             "               [--data-tls-cert FILE --data-tls-key FILE]\n"
@@ -178,6 +180,8 @@ static void usage(FILE *f)
             "                        only aud minted and accepted; default: the data plane's\n"
             "                        address, e.g. 127.0.0.1:5000)\n"
             "  --upload-ttl SECONDS  remove uploads idle this long (default 3600)\n"
+            "  --gc-grace DURATION   garbage collection leaves blobs linked this recently\n"
+            "                        (90s, 15m, 24h, 7d; default 24h; docs/operations.md)\n"
             "  --threads N           worker threads (default 8)\n"
             "  --idle-timeout SECONDS close connections idle this long (default 300)\n"
             "  --log-level LEVEL     debug|info|warn|error (default info)\n"
@@ -480,6 +484,14 @@ int main(int argc, char **argv)
                 fprintf(stderr, "cofferd: --upload-ttl wants 1..2592000 seconds\n");
                 return 2;
             }
+        } else if (strcmp(a, "--gc-grace") == 0 && has) {
+            int64_t g;
+            if (cf_duration_parse(argv[++i], 365 * 86400, &g) != 0) {
+                fprintf(stderr, "cofferd: --gc-grace wants a duration of at most 365d (90s, 15m, "
+                                "24h, 7d)\n");
+                return 2;
+            }
+            gc_set_default_grace(g);
         } else if (strcmp(a, "--threads") == 0 && has) {
             if (parse_uint(argv[++i], 1, 256, &threads) != 0) {
                 fprintf(stderr, "cofferd: --threads wants 1..256\n");

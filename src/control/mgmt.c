@@ -406,6 +406,10 @@ int mgmt_registry_route(http_req *r, const mgmt_scope *s, const char *name, cons
         registries_credentials(r, s, name, rest[0]);
         return 1;
     }
+    if (nrest == 1 && strcmp(rest[0], "garbageCollect") == 0) {
+        registries_gc(r, s, name);
+        return 1;
+    }
     if (nrest <= 3 && strcmp(rest[0], "tokens") == 0 &&
         (nrest < 3 || strcmp(rest[2], "generateCredentials") == 0)) {
         tokens_handle(r, s, name, nrest >= 2 ? rest[1] : NULL, nrest == 3 ? rest[2] : NULL);

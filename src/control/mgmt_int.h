@@ -99,6 +99,21 @@ void registries_credentials(http_req *r, const mgmt_scope *s, const char *name, 
 /* The registry named, within scope s; -1 after answering 404 (or the
  * store's error). */
 int registries_lookup(http_req *r, const mgmt_scope *s, const char *name, meta_registry *out);
+
+/* registry_gc.c: the retention policy (properties.policies) and
+ * POST .../garbageCollect. */
+typedef struct reg_policies {
+    int given;    /* a retentionPolicy with days or status was sent */
+    int64_t days; /* -1: absent */
+    int enabled;  /* -1: absent */
+} reg_policies;
+/* properties.policies of a PUT or PATCH body (props may be NULL): -1
+ * after answering 400. */
+int registries_policies_parse(http_req *r, const json_t *props, reg_policies *out);
+cf_code registries_policies_apply(const char *reg_id, const reg_policies *p, cf_err *e);
+/* The registry's properties.policies (new reference). */
+json_t *registries_policies_json(const char *reg_id);
+void registries_gc(http_req *r, const mgmt_scope *s, const char *name);
 /* cred_epoch + 1: registry tokens minted before stop working. Called
  * with mgmt_mu held. */
 cf_code registries_bump_epoch(const char *registry_id, cf_err *e);

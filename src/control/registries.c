@@ -287,13 +287,8 @@ static json_t *registry_json(const meta_registry *reg, cf_err *e)
     json_t *props = json_object_get(j, "properties");
     json_object_set_new(props, "adminUserEnabled", json_boolean(reg->admin_enabled));
     json_object_set_new(props, "anonymousPullEnabled", json_boolean(reg->anonymous_pull));
-    /* ACR's policies: coffer has none of them on, content trust included
-     * (never on a CMK registry) */
-    json_object_set_new(props, "policies",
-                        json_pack("{s:{s:s},s:{s:s,s:s},s:{s:i,s:s},s:{s:s}}", "quarantinePolicy",
-                                  "status", "disabled", "trustPolicy", "type", "Notary", "status",
-                                  "disabled", "retentionPolicy", "days", 7, "status", "disabled",
-                                  "exportPolicy", "status", "enabled"));
+    /* ACR's policies: the retention policy is coffer's (registry_gc.c) */
+    json_object_set_new(props, "policies", registries_policies_json(reg->id));
     json_object_set_new(props, "publicNetworkAccess", json_string("Enabled"));
     json_object_set_new(props, "zoneRedundancy", json_string("Disabled"));
     if (placed) {
@@ -337,6 +332,7 @@ typedef struct reg_body {
     char key_identity_norm[40]; /* lower case client id, or "system" */
     int admin;                  /* properties.adminUserEnabled: -1 absent, 0, 1 */
     int anon;                   /* properties.anonymousPullEnabled: -1 absent, 0, 1 */
+    reg_policies policies;      /* properties.policies.retentionPolicy */
 } reg_body;
 
 static int bad(http_req *r, const char *code, const char *msg)
@@ -481,6 +477,8 @@ static int parse_body(http_req *r, const json_t *body, reg_body *b)
     if (props && (opt_object(r, props, "encryption", "properties", &enc) ||
                   opt_bool(r, props, "adminUserEnabled", "properties", &b->admin) ||
                   opt_bool(r, props, "anonymousPullEnabled", "properties", &b->anon)))
+        return -1;
+    if (registries_policies_parse(r, props, &b->policies) != 0)
         return -1;
     if (enc) {
         const char *status;
@@ -889,6 +887,14 @@ static void registry_patch(http_req *r, const mgmt_scope *s, const char *name)
                    : b.anon     ? "enabled"
                                 : "disabled",
                    NULL);
+    }
+    if (b.policies.given) {
+        if (registries_policies_apply(reg.id, &b.policies, &e) != CF_OK) {
+            mgmt_fail_err(r, &e, "retention policy");
+            goto out;
+        }
+        cf_log(CF_LOG_INFO, "retention policy updated", "request_id", r->request_id, "registry",
+               reg.name, NULL);
     }
     cf_log(CF_LOG_INFO, "registry updated", "request_id", r->request_id, "registry", reg.name,
            NULL);

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "registry/api_int.h"
 #include "registry/content.h"
+#include "registry/gc.h"
 #include "store/meta.h"
 #include "store/objects.h"
 #include "store/uploads.h"
@@ -85,7 +86,13 @@ void api_blob(rq *q)
     }
     int64_t size = 0;
     cf_err e = {0};
-    cf_code rc = meta_blob_stat(q->reg.id, q->repo, d.text, &size, &e);
+    /* a pusher asks whether the repository has the blob before it skips
+     * uploading it: its link's grace period starts again (registry/gc.h),
+     * so that a collection leaves it until the manifest comes */
+    cf_code rc =
+        q->r->is_head ? meta_blob_touch(q->reg.id, q->repo, d.text, GC_TOUCH_FRESH_S, &e) : CF_OK;
+    if (rc == CF_OK)
+        rc = meta_blob_stat(q->reg.id, q->repo, d.text, &size, &e);
     if (rc == CF_ENOTFOUND) {
         api_fail(q, 404, "BLOB_UNKNOWN", "blob unknown to registry");
         return;
@@ -337,7 +344,13 @@ static int try_mount(rq *q, const char *mount)
     cf_code rc = content_lock(q->reg.id, &d, &h, &e);
     if (rc != CF_OK)
         return 1;
-    rc = meta_blob_commit(q->reg.id, q->repo, d.text, size, NULL, &e);
+    /* again under the digest's lock: a collection (registry/gc.h) may have
+     * removed the blob since, and committing the link would then bring
+     * back a row whose object is gone */
+    rc = meta_blob_stat(q->reg.id, q->mount_from_given ? q->mount_from_repo : NULL, d.text, &size,
+                        &e);
+    if (rc == CF_OK)
+        rc = meta_blob_commit(q->reg.id, q->repo, d.text, size, NULL, &e);
     content_unlock(&d, &h);
     if (rc != CF_OK)
         return 1;

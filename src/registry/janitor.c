@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "registry/content.h"
+#include "registry/gc.h"
 #include "registry/oci.h"
 #include "store/coord.h"
 #include "store/meta.h"
@@ -138,6 +139,11 @@ unsigned janitor_run_once(unsigned upload_ttl_s, int blobs)
     if (blobs && objects_current() != NULL && meta_registry_each(sweep_registry, &p, &e) != CF_OK)
         cf_log(CF_LOG_WARN, "janitor blob sweep failed", "error", e.msg, NULL);
     coord_unlock(&h);
+    /* the collections (gc.h), each under its registry's lock: a node
+     * whose pass this was collects, another node's collection of a
+     * registry (an operator's run) makes it skip that one */
+    if (blobs)
+        p.removed += gc_collect_all();
     return p.removed;
 }
 

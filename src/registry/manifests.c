@@ -188,9 +188,11 @@ static void manifest_put_end(http_req *r)
     }
     const char **refs = calloc(m.nrefs ? m.nrefs : 1, sizeof(*refs));
     int *is_manifest = calloc(m.nrefs ? m.nrefs : 1, sizeof(*is_manifest));
-    if (refs == NULL || is_manifest == NULL) {
+    int *required = calloc(m.nrefs ? m.nrefs : 1, sizeof(*required));
+    if (refs == NULL || is_manifest == NULL || required == NULL) {
         free(refs);
         free(is_manifest);
+        free(required);
         manifest_free(&m);
         api_fail(q, 500, "UNKNOWN", "out of memory");
         return;
@@ -200,6 +202,7 @@ static void manifest_put_end(http_req *r)
         const manifest_ref *mr = &m.refs[i];
         refs[i] = mr->digest.text;
         is_manifest[i] = mr->is_manifest;
+        required[i] = !mr->foreign;
         if (mr->foreign)
             continue;
         if (mr->is_manifest) {
@@ -237,10 +240,25 @@ static void manifest_put_end(http_req *r)
             .nrefs = m.nrefs,
             .ref_digests = refs,
             .ref_is_manifest = is_manifest,
+            .ref_required = required,
         };
+        /* checks the references again, in its transaction: a collection
+         * may have removed one since the look above (registry/gc.h) */
         rc = meta_manifest_put(&a, &e);
+        /* refused: the object just written has no row unless the
+         * registry had these bytes already */
+        cf_err se = {0};
+        if (rc == CF_ENOTFOUND &&
+            meta_blob_stat(q->reg.id, NULL, d.text, NULL, &se) == CF_ENOTFOUND &&
+            objects_remove(q->reg.id, &d, &se) != CF_OK)
+            cf_log(CF_LOG_WARN, "cannot remove a refused manifest's object", "digest", d.text,
+                   "error", se.msg, NULL);
     }
     content_unlock(&d, &h);
+    if (rc == CF_ENOTFOUND) {
+        api_fail(q, 400, "MANIFEST_BLOB_UNKNOWN", "%s", e.msg);
+        goto out;
+    }
     if (rc != CF_OK) {
         api_fail_err(q, &e, "store manifest");
         goto out;
@@ -256,6 +274,7 @@ static void manifest_put_end(http_req *r)
 out:
     free(refs);
     free(is_manifest);
+    free(required);
     manifest_free(&m);
 }
 

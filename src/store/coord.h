@@ -38,6 +38,7 @@ typedef enum {
     COORD_DIGEST = 0x636f0002,   /* install / remove a digest's object */
     COORD_ROTATION = 0x636f0003, /* rotate a registry's key */
     COORD_JANITOR = 0x636f0004,  /* the janitor's pass */
+    COORD_GC = 0x636f0005,       /* a collection of one registry (registry/gc.h) */
 } coord_ns;
 
 /* A lock held by the calling thread (on its connection of that moment). */

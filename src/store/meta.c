@@ -162,6 +162,27 @@ static const char v3_postgres[] =
     "ALTER TABLE registries ADD COLUMN key_checked_by " T ";"
     "CREATE TABLE shared_keys ("
     " name " T " PRIMARY KEY, fingerprint " T " NOT NULL, created_at BIGINT NOT NULL);";
+/* Version 5 (garbage collection and retention, docs/operations.md): when
+ * each repository link of a blob was last made or refreshed (a blob
+ * upload, a mount, a HEAD by a pusher: the grace period counts from it;
+ * links that exist at the migration count from the migration), and each
+ * registry's retention policy (ACR's policies.retentionPolicy: untagged
+ * manifests older than `days` are deleted by the collections while
+ * enabled). Version 4 is another branch's. */
+static const char v5_sqlite[] =
+    "ALTER TABLE repo_blobs ADD COLUMN linked_at INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE repo_blobs SET linked_at = CAST(strftime('%s', 'now') AS INTEGER);"
+    "CREATE TABLE IF NOT EXISTS retention_policies ("
+    " registry_id TEXT PRIMARY KEY, enabled INTEGER NOT NULL, days INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS manifests_created ON manifests (registry_id, created_at);";
+static const char v5_postgres[] =
+    "ALTER TABLE repo_blobs ADD COLUMN linked_at BIGINT NOT NULL DEFAULT 0;"
+    "UPDATE repo_blobs SET linked_at = CAST(extract(epoch FROM now()) AS BIGINT);"
+    "CREATE TABLE retention_policies ("
+    " registry_id " T " PRIMARY KEY, enabled BIGINT NOT NULL, days BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL);"
+    "CREATE INDEX manifests_created ON manifests (registry_id, created_at);";
 #undef T
 
 static const db_migration migrations[] = {
@@ -177,6 +198,8 @@ static const db_migration migrations[] = {
      .postgres = v3_postgres,
      .add_columns = v3_sqlite_added,
      .n_add_columns = sizeof(v3_sqlite_added) / sizeof(v3_sqlite_added[0])},
+    /* garbage collection and retention */
+    {.version = 5, .sqlite = v5_sqlite, .postgres = v5_postgres},
 };
 
 int meta_schema_version(void)

@@ -41,6 +41,9 @@
 #define META_ID_LEN 32 /* hex of 16 random bytes */
 #define META_WRAPPED_MAX 1024
 
+/* A listing's callback: each value in order; non-zero stops it. */
+typedef int (*meta_each_fn)(void *cls, const char *value);
+
 typedef struct meta_registry {
     char id[META_ID_LEN + 1];
     char name[64];
@@ -186,6 +189,55 @@ cf_code meta_blob_commit(const char *reg, const char *repo, const char *digest, 
 cf_code meta_blob_unlink(const char *reg, const char *repo, const char *digest, int *orphaned,
                          cf_err *e);
 
+/* Garbage collection and retention (meta_gc.c; the protocol is in
+ * registry/gc.h). */
+
+/* A pusher's HEAD of a blob its repository links: the link's grace period
+ * starts again when it is older than fresh_s seconds. CF_ENOTFOUND when
+ * the repository has no such blob (any more). */
+cf_code meta_blob_touch(const char *reg, const char *repo, const char *digest, int64_t fresh_s,
+                        cf_err *e);
+/* The digests (ascending, after `after`) that have at least one garbage
+ * link: older than cutoff (unix seconds) and referenced by no manifest of
+ * its repository. At most n; *more when others remain. */
+cf_code meta_gc_digests(const char *reg, int64_t cutoff, const char *after, int64_t n,
+                        meta_each_fn fn, void *cls, int *more, cf_err *e);
+/* One transaction, the blob row locked first: removes the garbage links
+ * of digest (*links), then the blob row when nothing uses it
+ * (*orphaned = 1; *size its size): its object is then the caller's to
+ * remove, still under the digest's lock. */
+cf_code meta_gc_collect(const char *reg, const char *digest, int64_t cutoff, int64_t *links,
+                        int *orphaned, int64_t *size, cf_err *e);
+/* What meta_gc_collect would remove now, over the registry. */
+cf_code meta_gc_estimate(const char *reg, int64_t cutoff, int64_t *links, int64_t *blobs,
+                         int64_t *bytes, cf_err *e);
+
+/* Untagged manifests created before cutoff: no tag, no manifest of their
+ * repository referencing them, no subject still present. In (repo,
+ * digest) order after (after_repo, after_digest); at most n. */
+typedef int (*meta_untagged_fn)(void *cls, const char *repo, const char *digest, int64_t size);
+cf_code meta_untagged_each(const char *reg, int64_t cutoff, const char *after_repo,
+                           const char *after_digest, int64_t n, meta_untagged_fn fn, void *cls,
+                           int *more, cf_err *e);
+/* Deletes manifest (repo, digest) only if it is still untagged and older
+ * than cutoff, with its references (*deleted); *orphaned as for
+ * meta_manifest_delete. */
+cf_code meta_untagged_delete(const char *reg, const char *repo, const char *digest, int64_t cutoff,
+                             int *deleted, int *orphaned, cf_err *e);
+
+/* ACR's retention policy (policies.retentionPolicy): untagged manifests
+ * older than `days` are deleted by the collections while enabled. A
+ * registry without a row has the default: disabled, 7 days. */
+#define META_RETENTION_DAYS_DEFAULT 7
+typedef struct meta_retention {
+    int enabled;
+    int64_t days;       /* 0..365 */
+    int64_t updated_at; /* unix seconds; 0: never set */
+} meta_retention;
+cf_code meta_retention_get(const char *reg, meta_retention *out, cf_err *e);
+/* updated_at 0 is stored as now. */
+cf_code meta_retention_set(const char *reg, const meta_retention *p, cf_err *e);
+
 typedef struct meta_manifest {
     char media_type[256];
     int64_t size;
@@ -204,7 +256,14 @@ typedef struct meta_manifest_put_args {
     size_t nrefs;
     const char *const *ref_digests;
     const int *ref_is_manifest;
+    /* per reference, 1 when the repository must have it (a blob it links,
+     * a manifest of it); NULL: none checked */
+    const int *ref_required;
 } meta_manifest_put_args;
+/* In one transaction: the references that must be there are checked (on
+ * PostgreSQL under a share lock of their blob rows, against a concurrent
+ * collection: meta_gc.c), then the rows written. CF_ENOTFOUND, with the
+ * missing reference's digest in the message, when one is not there. */
 cf_code meta_manifest_put(const meta_manifest_put_args *a, cf_err *e);
 /* Deletes the manifest, its tags and references; *orphaned as for
  * meta_blob_unlink (for its bytes). */
@@ -214,7 +273,6 @@ cf_code meta_tag_delete(const char *reg, const char *repo, const char *tag, cf_e
 
 /* Paginated listings: fn receives each value in order; at most n values after
  * `last` (exclusive, may be NULL); *more set when more remain. */
-typedef int (*meta_each_fn)(void *cls, const char *value);
 cf_code meta_tags_list(const char *reg, const char *repo, const char *last, int64_t n,
                        meta_each_fn fn, void *cls, int *more, cf_err *e);
 /* reg NULL: every registry, names as "<registry>/<repo>". */

@@ -51,6 +51,10 @@ cf_code meta_run3(db *c, const char *sql, const char *a, const char *b, const ch
 cf_code meta_run3_one(db *c, const char *sql, const char *a, const char *b, const char *d,
                       const char *missing, cf_err *e);
 extern const char META_SQL_UPLOAD_DELETE[];
+/* In a transaction: takes the registry's blob row for digest FOR SHARE
+ * (PostgreSQL; a plain read on SQLite, whose write transaction holds the
+ * database); *exists = 0 when there is none (meta_gc.c). */
+cf_code meta_blob_share(db *c, const char *reg, const char *digest, int *exists, cf_err *e);
 /* A paginated listing (meta_manifests.c): fn gets column 0 of each row,
  * at most n of them (the statement asks for n + 1); *more when a row
  * past the n-th exists. Resets st. */

@@ -103,13 +103,55 @@ static cf_code manifest_rows(db *c, const meta_manifest_put_args *a, cf_err *e)
     return rc;
 }
 
+static const char SQL_LINK_HAS[] =
+    "SELECT 1 FROM repo_blobs WHERE registry_id = ?1 AND repo = ?2 AND digest = ?3";
+static const char SQL_MANIFEST_HAS[] =
+    "SELECT 1 FROM manifests WHERE registry_id = ?1 AND repo = ?2 AND digest = ?3";
+
+/* The references the repository must have, against a concurrent
+ * collection (meta_gc.c): first every blob row locked (shared), then,
+ * each check a statement of its own (a fresh snapshot on PostgreSQL, taken
+ * after any collection that held a row committed), the links and child
+ * manifests looked for. */
+static cf_code refs_check(db *c, const meta_manifest_put_args *a, cf_err *e)
+{
+    if (a->ref_required == NULL)
+        return CF_OK;
+    cf_code rc = CF_OK;
+    for (size_t i = 0; rc == CF_OK && i < a->nrefs; i++) {
+        int exists = 1;
+        if (a->ref_required[i])
+            rc = meta_blob_share(c, a->reg, a->ref_digests[i], &exists, e);
+        if (rc == CF_OK && !exists)
+            rc = CF_ENOTFOUND;
+        if (rc == CF_ENOTFOUND)
+            return cf_err_set(e, CF_ENOTFOUND, "%s %s unknown to the repository",
+                              a->ref_is_manifest[i] ? "manifest" : "blob", a->ref_digests[i]);
+    }
+    for (size_t i = 0; rc == CF_OK && i < a->nrefs; i++) {
+        if (!a->ref_required[i])
+            continue;
+        META_STMT(st, c, a->ref_is_manifest[i] ? SQL_MANIFEST_HAS : SQL_LINK_HAS);
+        db_bind_text(st, 1, a->reg);
+        db_bind_text(st, 2, a->repo);
+        db_bind_text(st, 3, a->ref_digests[i]);
+        rc = db_one_int(st, NULL, "reference", e);
+        if (rc == CF_ENOTFOUND)
+            return cf_err_set(e, CF_ENOTFOUND, "%s %s unknown to the repository",
+                              a->ref_is_manifest[i] ? "manifest" : "blob", a->ref_digests[i]);
+    }
+    return rc;
+}
+
 cf_code meta_manifest_put(const meta_manifest_put_args *a, cf_err *e)
 {
     META_CONN(c);
     cf_code rc = db_begin(c, e);
     if (rc != CF_OK)
         return rc;
-    rc = meta_blob_row_insert(c, a->reg, a->digest, a->size, e);
+    rc = refs_check(c, a, e);
+    if (rc == CF_OK)
+        rc = meta_blob_row_insert(c, a->reg, a->digest, a->size, e);
     if (rc == CF_OK)
         rc = meta_repo_row_insert(c, a->reg, a->repo, e);
     if (rc == CF_OK)

@@ -342,6 +342,7 @@ static const char SQL_REG_WIPE[] =
 static const char *const SQL_REG_DELETE[] = {
     "UPDATE tokens SET pw1_hmac = NULL, pw2_hmac = NULL WHERE registry_id = ?1",
     "DELETE FROM tokens WHERE registry_id = ?1",
+    "DELETE FROM retention_policies WHERE registry_id = ?1",
     "DELETE FROM tags WHERE registry_id = ?1",
     "DELETE FROM manifest_refs WHERE registry_id = ?1",
     "DELETE FROM manifests WHERE registry_id = ?1",
