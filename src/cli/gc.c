@@ -78,21 +78,24 @@ static int run_ret_update(cli_ctx *c, const cli_args *a, json_t **res, cli_err *
     const char *type = cli_args_get(a, "type"), *status = cli_args_get(a, "status");
     const char *days = cli_args_get(a, "days");
     if (strcmp(type, "UntaggedManifests") != 0)
-        return cli_usage(e, "argument --type: invalid choice: '%.64s' (choose from "
-                            "'UntaggedManifests')",
+        return cli_usage(e,
+                         "argument --type: invalid choice: '%.64s' (choose from "
+                         "'UntaggedManifests')",
                          type);
     if (strcasecmp(status, "enabled") != 0 && strcasecmp(status, "disabled") != 0)
-        return cli_usage(e, "argument --status: invalid choice: '%.64s' (choose from 'disabled', "
-                            "'enabled')",
+        return cli_usage(e,
+                         "argument --status: invalid choice: '%.64s' (choose from 'disabled', "
+                         "'enabled')",
                          status);
-    json_t *pol = json_pack("{s:s}", "status", strcasecmp(status, "enabled") == 0 ? "enabled"
-                                                                                   : "disabled");
+    json_t *pol =
+        json_pack("{s:s}", "status", strcasecmp(status, "enabled") == 0 ? "enabled" : "disabled");
     if (days) {
         int64_t d;
         if (cf_duration_parse(days, 365, &d) != 0 || strspn(days, "0123456789") != strlen(days)) {
             json_decref(pol);
-            return cli_usage(e, "argument --days: expected a whole number of days from 0 to 365, "
-                                "got '%.64s'",
+            return cli_usage(e,
+                             "argument --days: expected a whole number of days from 0 to 365, "
+                             "got '%.64s'",
                              days);
         }
         json_object_set_new(pol, "days", json_integer((json_int_t)d));

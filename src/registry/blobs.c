@@ -90,7 +90,7 @@ void api_blob(rq *q)
      * uploading it: its link's grace period starts again (registry/gc.h),
      * so that a collection leaves it until the manifest comes */
     cf_code rc =
-        q->r->is_head ? meta_blob_touch(q->reg.id, q->repo, d.text, GC_TOUCH_FRESH_S, &e) : CF_OK;
+        q->r->is_head ? meta_blob_touch(q->reg.id, q->repo, d.text, gc_touch_fresh(), &e) : CF_OK;
     if (rc == CF_OK)
         rc = meta_blob_stat(q->reg.id, q->repo, d.text, &size, &e);
     if (rc == CF_ENOTFOUND) {

@@ -40,6 +40,12 @@ int64_t gc_default_grace(void)
     return default_grace;
 }
 
+int64_t gc_touch_fresh(void)
+{
+    int64_t f = default_grace / 4;
+    return f < 1 ? 1 : f > 60 ? 60 : f;
+}
+
 typedef struct page {
     size_t n;
     char repo[PAGE][OCI_NAME_MAX + 1];
@@ -71,7 +77,8 @@ static int page_manifest(void *cls, const char *repo, const char *digest, int64_
 static void object_remove(const char *reg_id, const oci_digest *d)
 {
     cf_err fe = {0};
-    if (objects_current() != NULL && objects_remove(reg_id, d, &fe) != CF_OK && fe.code != CF_ENOTFOUND)
+    if (objects_current() != NULL && objects_remove(reg_id, d, &fe) != CF_OK &&
+        fe.code != CF_ENOTFOUND)
         cf_log(CF_LOG_WARN, "cannot remove collected object", "digest", d->text, "error", fe.msg,
                NULL);
 }
@@ -126,8 +133,7 @@ static cf_code retention_round(const char *reg_id, int64_t cutoff, int dry_run, 
     return CF_OK;
 }
 
-static cf_code blobs_collect(const char *reg_id, int64_t cutoff, page *p, gc_report *out,
-                             cf_err *e)
+static cf_code blobs_collect(const char *reg_id, int64_t cutoff, page *p, gc_report *out, cf_err *e)
 {
     char after[OCI_DIGEST_MAX + 1] = "";
     int more = 1;

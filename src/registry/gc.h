@@ -40,8 +40,9 @@
  *     under the digest's lock; a removal that fails leaves an object
  *     without a row, which the janitor's orphan sweep removes later;
  *   - a link's grace period starts when it is made (upload, mount) and
- *     again when a pusher HEADs the blob (meta_blob_touch, at most once a
- *     minute), so that a push that finds a layer already there and skips
+ *     again when a pusher HEADs the blob (meta_blob_touch, when older than
+ *     gc_touch_fresh: a quarter of the default grace, at most a minute),
+ *     so that a push that finds a layer already there and skips
  *     it is protected too. A push whose manifest comes later than the
  *     grace period after its layers (or a collection with --grace 0s
  *     during a push) may get MANIFEST_BLOB_UNKNOWN and push again; a
@@ -59,8 +60,6 @@
 
 /* The default grace period (cofferd --gc-grace). */
 #define GC_GRACE_DEFAULT_S (24 * 3600)
-/* A pusher's HEAD refreshes a link older than this (seconds). */
-#define GC_TOUCH_FRESH_S 60
 
 typedef struct gc_report {
     int dry_run;
@@ -78,6 +77,9 @@ typedef struct gc_report {
  * setting). */
 void gc_set_default_grace(int64_t seconds);
 int64_t gc_default_grace(void);
+/* A pusher's HEAD refreshes a link older than this many seconds: a
+ * quarter of the default grace period, at most a minute (at least 1 s). */
+int64_t gc_touch_fresh(void);
 
 /* Collects registry reg_id (see above); grace_s < 0: the default. With
  * dry_run, removes nothing and reports what a collection would remove

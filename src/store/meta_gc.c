@@ -80,7 +80,7 @@ cf_code meta_blob_touch(const char *reg, const char *repo, const char *digest, i
 /* a link no manifest of its repository references, older than ?2 */
 #define LINK_GARBAGE(l)                                                                            \
     l ".linked_at < ?2 AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.registry_id = " l     \
-    ".registry_id AND r.repo = " l ".repo AND r.ref = " l ".digest)"
+      ".registry_id AND r.repo = " l ".repo AND r.ref = " l ".digest)"
 
 static const char SQL_GC_DIGESTS[] = "SELECT DISTINCT l.digest FROM repo_blobs l"
                                      " WHERE l.registry_id = ?1 AND " LINK_GARBAGE(

@@ -136,6 +136,8 @@ static cf_code refs_check(db *c, const meta_manifest_put_args *a, cf_err *e)
         db_bind_text(st, 2, a->repo);
         db_bind_text(st, 3, a->ref_digests[i]);
         rc = db_one_int(st, NULL, "reference", e);
+        if (rc == CF_ENOTFOUND && e)
+            memset(e, 0, sizeof(*e)); /* this message, not db_one_int's */
         if (rc == CF_ENOTFOUND)
             return cf_err_set(e, CF_ENOTFOUND, "%s %s unknown to the repository",
                               a->ref_is_manifest[i] ? "manifest" : "blob", a->ref_digests[i]);
