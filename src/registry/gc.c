@@ -83,6 +83,16 @@ static void object_remove(const char *reg_id, const oci_digest *d)
                NULL);
 }
 
+/* The lock of digest text (content_lock): 0 when held; -1 when text is
+ * no digest or another request holds it long. */
+static int digest_lock(const char *reg_id, const char *text, oci_digest *d, coord_hold *h)
+{
+    cf_err e = {0};
+    if (oci_digest_parse(d, text, strlen(text), NULL) != CF_OK)
+        return -1;
+    return content_lock(reg_id, d, h, &e) == CF_OK ? 0 : -1;
+}
+
 /* One round over the untagged manifests older than cutoff; *deleted
  * counts this round's. */
 static cf_code retention_round(const char *reg_id, int64_t cutoff, int dry_run, page *p,
@@ -104,11 +114,8 @@ static cf_code retention_round(const char *reg_id, int64_t cutoff, int dry_run, 
                 continue;
             }
             oci_digest d;
-            if (oci_digest_parse(&d, p->digest[i], strlen(p->digest[i]), NULL) != CF_OK)
-                continue;
             coord_hold h;
-            cf_err le = {0};
-            if (content_lock(reg_id, &d, &h, &le) != CF_OK)
+            if (digest_lock(reg_id, p->digest[i], &d, &h) != 0)
                 continue; /* busy: the next collection looks again */
             int del = 0, orphaned = 0;
             rc = meta_untagged_delete(reg_id, p->repo[i], d.text, cutoff, &del, &orphaned, e);
@@ -144,12 +151,9 @@ static cf_code blobs_collect(const char *reg_id, int64_t cutoff, page *p, gc_rep
             return rc;
         for (size_t i = 0; i < p->n; i++) {
             oci_digest d;
-            if (oci_digest_parse(&d, p->digest[i], strlen(p->digest[i]), NULL) != CF_OK)
-                continue;
             coord_hold h;
-            cf_err le = {0};
-            if (content_lock(reg_id, &d, &h, &le) != CF_OK)
-                continue;
+            if (digest_lock(reg_id, p->digest[i], &d, &h) != 0)
+                continue; /* busy: the next collection looks again */
             int64_t links = 0, size = 0;
             int orphaned = 0;
             rc = meta_gc_collect(reg_id, d.text, cutoff, &links, &orphaned, &size, e);

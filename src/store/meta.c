@@ -170,19 +170,25 @@ static const char v3_postgres[] =
  * manifests older than `days` are deleted by the collections while
  * enabled). Version 4 is another branch's. */
 static const char v5_sqlite[] =
-    "ALTER TABLE repo_blobs ADD COLUMN linked_at INTEGER NOT NULL DEFAULT 0;"
-    "UPDATE repo_blobs SET linked_at = CAST(strftime('%s', 'now') AS INTEGER);"
     "CREATE TABLE IF NOT EXISTS retention_policies ("
     " registry_id TEXT PRIMARY KEY, enabled INTEGER NOT NULL, days INTEGER NOT NULL,"
     " updated_at INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS manifests_created ON manifests (registry_id, created_at);";
+/* after the SQL above, in order; a column already there is no error (a
+ * migration applied again is harmless, as the others) */
+static const char *const v5_sqlite_added[] = {
+    "ALTER TABLE repo_blobs ADD COLUMN linked_at INTEGER NOT NULL DEFAULT 0",
+    "UPDATE repo_blobs SET linked_at = CAST(strftime('%s', 'now') AS INTEGER)"
+    " WHERE linked_at = 0",
+};
 static const char v5_postgres[] =
-    "ALTER TABLE repo_blobs ADD COLUMN linked_at BIGINT NOT NULL DEFAULT 0;"
-    "UPDATE repo_blobs SET linked_at = CAST(extract(epoch FROM now()) AS BIGINT);"
-    "CREATE TABLE retention_policies ("
+    "ALTER TABLE repo_blobs ADD COLUMN IF NOT EXISTS linked_at BIGINT NOT NULL DEFAULT 0;"
+    "UPDATE repo_blobs SET linked_at = CAST(extract(epoch FROM now()) AS BIGINT)"
+    " WHERE linked_at = 0;"
+    "CREATE TABLE IF NOT EXISTS retention_policies ("
     " registry_id " T " PRIMARY KEY, enabled BIGINT NOT NULL, days BIGINT NOT NULL,"
     " updated_at BIGINT NOT NULL);"
-    "CREATE INDEX manifests_created ON manifests (registry_id, created_at);";
+    "CREATE INDEX IF NOT EXISTS manifests_created ON manifests (registry_id, created_at);";
 #undef T
 
 static const db_migration migrations[] = {
@@ -199,7 +205,11 @@ static const db_migration migrations[] = {
      .add_columns = v3_sqlite_added,
      .n_add_columns = sizeof(v3_sqlite_added) / sizeof(v3_sqlite_added[0])},
     /* garbage collection and retention */
-    {.version = 5, .sqlite = v5_sqlite, .postgres = v5_postgres},
+    {.version = 5,
+     .sqlite = v5_sqlite,
+     .postgres = v5_postgres,
+     .add_columns = v5_sqlite_added,
+     .n_add_columns = sizeof(v5_sqlite_added) / sizeof(v5_sqlite_added[0])},
 };
 
 int meta_schema_version(void)

@@ -156,6 +156,7 @@ test('race: pushes, deletes and back-to-back collections (grace 4 s) at once; ev
   const pool = [randomBuf(20000), randomBuf(20000), randomBuf(20000)];
   const acked = new Map(); // `${repo}@${digest}` -> {c, raw, blobs}
   const refused = [];
+  let ackedTotal = 0; // kept or deleted since
   let stop = false;
 
   // a push the registry refuses (a layer collected before its manifest
@@ -182,6 +183,7 @@ test('race: pushes, deletes and back-to-back collections (grace 4 s) at once; ev
           const img = await pushOnce(c, i, n);
           if (img.r.status === 201) {
             acked.set(`${i}@${img.digest}`, { c, ...img });
+            ackedTotal++;
             break;
           }
           refused.push(`${img.r.status} ${img.r.body}`);
@@ -229,6 +231,7 @@ test('race: pushes, deletes and back-to-back collections (grace 4 s) at once; ev
         try {
           await skopeo(['copy', '--preserve-digests', '--dest-tls-verify=false', `oci:${src}:v1`, `docker://${ref}:v${n}`]);
           acked.set(`skopeo:v${n}`, { skopeo: `v${n}` });
+          ackedTotal++;
           break;
         } catch (e) {
           refused.push(`skopeo: ${e.message}`);
@@ -245,9 +248,11 @@ test('race: pushes, deletes and back-to-back collections (grace 4 s) at once; ev
   assert.ok(runs > 0, 'collections ran during the pushes');
   for (const why of refused)
     assert.match(why, /MANIFEST_BLOB_UNKNOWN|manifest blob unknown/i, `the only refusal a push may meet: ${why}`);
-  console.log(`race: ${acked.size} acknowledged, ${refused.length} refused: ${refused.slice(0, 3).join(' | ').slice(0, 900)}`);
-  assert.ok(acked.size >= 10, `enough images acknowledged (${acked.size}, refused ${refused.length})`);
-  console.log(`race: ${acked.size} images acknowledged and kept, ${refused.length} pushes refused, ${runs} collections`);
+  console.log(`race: ${ackedTotal} images acknowledged (${acked.size} kept), ${refused.length} pushes refused, ${runs} collections`);
+  // nearly every push gets through within its attempts: the test is about
+  // them, not about refusals
+  assert.ok(ackedTotal >= 25, `enough images acknowledged (${ackedTotal} of 33, refused ${refused.length}: ${refused.slice(0, 2).join(' | ').slice(0, 600)})`);
+  assert.ok(acked.size >= 5, `enough left to pull (${acked.size})`);
 
   const s = readLayout(src, 'v1');
   for (const [k, img] of acked) {

@@ -207,10 +207,10 @@ static seen untagged(int64_t cutoff)
 Test(store_meta_gc, retention_deletes_untagged_manifests_not_in_an_index_nor_attached)
 {
     cr_assert_eq(meta_blob_commit(REG, "app", LX, 1000, NULL, NULL), CF_OK);
-    cr_assert_eq(put("app", M1, "v1", NULL, LX, 0), CF_OK);   /* tagged */
-    cr_assert_eq(put("app", M2, NULL, NULL, LX, 0), CF_OK);   /* untagged, in the index */
+    cr_assert_eq(put("app", M1, "v1", NULL, LX, 0), CF_OK);    /* tagged */
+    cr_assert_eq(put("app", M2, NULL, NULL, LX, 0), CF_OK);    /* untagged, in the index */
     cr_assert_eq(put("app", IX, "multi", NULL, M2, 1), CF_OK); /* tagged index */
-    cr_assert_eq(put("app", RF, NULL, M1, LX, 0), CF_OK);     /* a referrer of M1 */
+    cr_assert_eq(put("app", RF, NULL, M1, LX, 0), CF_OK);      /* a referrer of M1 */
     cr_assert_eq(untagged(later()).n, 0);
     cr_assert_eq(untagged((int64_t)time(NULL) - 3600).n, 0);
     /* the index loses its tag: it goes, then its child */
