@@ -7,12 +7,13 @@
 #define CF_LOG_MOD "gc"
 #include "registry/gc.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/crypto.h>
 
 #include "base/log.h"
 #include "registry/content.h"
@@ -196,9 +197,10 @@ cf_code gc_registry_collect(const char *reg_id, int64_t grace_s, int dry_run, un
     out->dry_run = dry_run;
     out->grace_s = grace_s < 0 ? default_grace : grace_s;
     meta_registry reg;
+    memset(&reg, 0, sizeof(reg));
     cf_code rc = meta_registry_get_id(&reg, reg_id, e);
-    int unavailable = reg.cmk && strcmp(reg.key_status, "available") != 0;
-    memset(&reg, 0, sizeof(reg)); /* its wrapped keys are of no use here */
+    int unavailable = rc == CF_OK && reg.cmk && strcmp(reg.key_status, "available") != 0;
+    OPENSSL_cleanse(&reg, sizeof(reg)); /* its wrapped keys are of no use here */
     if (rc != CF_OK)
         return rc;
     if (unavailable)

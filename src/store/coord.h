@@ -6,7 +6,8 @@
  *   - advisory locks, session level, on the calling thread's connection
  *     (pg_try_advisory_lock(ns, key)): one writer of an upload at a time,
  *     one install or removal of a digest's object at a time, one rotation
- *     of a registry's key, one janitor pass in the cluster. A node that
+ *     of a registry's key, one janitor pass in the cluster, one garbage
+ *     collection of a registry (registry/gc.h). A node that
  *     dies loses its locks with its sessions (the server sees the socket
  *     close, or its TCP keepalive gives up: the session options set it to
  *     about 25 s);
