@@ -30,7 +30,11 @@ static void teardown(void)
 TestSuite(store_db, .init = setup, .fini = teardown);
 
 /* CREATE TABLE without IF NOT EXISTS: a step run twice fails the open */
-#define STEP(v, t) {.version = v, .sqlite = "CREATE TABLE " t " (x INTEGER)", .postgres = "CREATE TABLE " t " (x BIGINT)"}
+#define STEP(v, t)                                                                                 \
+    {                                                                                              \
+        .version = v, .sqlite = "CREATE TABLE " t " (x INTEGER)",                                  \
+        .postgres = "CREATE TABLE " t " (x BIGINT)"                                                \
+    }
 
 static int64_t count(db_store *s, const char *sql)
 {
