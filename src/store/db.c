@@ -347,6 +347,7 @@ static const char SQL_VERSION_TABLE[] =
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)";
 static const char SQL_VERSION_GET[] = "SELECT coalesce(max(version), 0) FROM schema_version";
 static const char SQL_VERSION_ADD[] = "INSERT INTO schema_version (version) VALUES (?1)";
+static const char SQL_VERSION_HAS[] = "SELECT count(*) FROM schema_version WHERE version = ?1";
 
 cf_code db_store_version(db_store *s, int *out, cf_err *e)
 {
@@ -390,10 +391,22 @@ static cf_code migrate(db_store *s, const db_migration *ms, size_t n, cf_err *e)
         db_stmt *st = db_prepare(c, SQL_VERSION_GET, e);
         rc = st ? db_one_int(st, &have, "schema version", e) : CF_EIO;
     }
+    /* A step runs when its version is not recorded, not when it is above
+     * the highest recorded one: a step that was skipped (a database
+     * written by a build that had a later step but not this one) still
+     * runs, and only it. */
     int applied = 0;
     for (size_t i = 0; rc == CF_OK && i < n; i++) {
         const db_migration *m = &ms[i];
-        if (m->version <= have)
+        int64_t done = 0;
+        db_stmt *hs = db_prepare(c, SQL_VERSION_HAS, e);
+        if (hs == NULL) {
+            rc = e && e->code ? e->code : CF_EIO;
+            break;
+        }
+        db_bind_int64(hs, 1, m->version);
+        rc = db_one_int(hs, &done, "schema version", e);
+        if (rc != CF_OK || done > 0)
             continue;
         const char *sql = s->drv->engine == DB_SQLITE ? m->sqlite : m->postgres;
         if (sql)
@@ -410,7 +423,8 @@ static cf_code migrate(db_store *s, const db_migration *ms, size_t n, cf_err *e)
             }
         }
         if (rc == CF_OK) {
-            have = m->version;
+            if (m->version > have)
+                have = m->version;
             applied++;
         }
     }

@@ -118,8 +118,9 @@ int db_target_is_postgres(const char *target);
 int db_uri_has_password(const char *uri);
 
 /* Opens the store at target with the engine it names and applies every
- * migration of the list newer than the database's version (in order of
- * version). CF_EUNAVAIL when a server cannot be reached. */
+ * migration of the list whose version the database has not recorded (in
+ * the list's order: a step skipped by an earlier build runs too). CF_EUNAVAIL when a server cannot
+ * be reached. */
 cf_code db_store_open(db_store **out, const char *target, const db_migration *migrations, size_t n,
                       cf_err *e);
 /* Closes every connection of the store (the caller makes sure no thread
