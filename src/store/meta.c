@@ -12,6 +12,11 @@
  * text COLLATE "C" so that ordering and pagination compare bytes, as
  * SQLite does. A later change is a new entry at the end of `migrations`,
  * with its DDL for both engines.
+ *
+ * Migration 2 (repository verbs and quotas, docs/control-plane.md
+ * "Repositories" and "Usage"): a registry's storage limit (0: none), a
+ * tag's creation time (NULL for tags pushed before: their update time
+ * stands in), and an index of tags by digest (a manifest's tags).
  */
 #define CF_LOG_MOD "meta"
 #include "store/meta_int.h"
@@ -139,6 +144,17 @@ static const char v1_postgres[] =
     " uuid " T " PRIMARY KEY, registry_id " T " NOT NULL, repo " T " NOT NULL,"
     " created_at BIGINT NOT NULL);"
     "CREATE INDEX uploads_created ON uploads (created_at);";
+
+static const char v2_sqlite[] =
+    "CREATE INDEX IF NOT EXISTS tags_digest ON tags (registry_id, repo, digest);";
+static const char *const v2_sqlite_added[] = {
+    "ALTER TABLE registries ADD COLUMN storage_limit INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE tags ADD COLUMN created_at INTEGER",
+};
+static const char v2_postgres[] =
+    "ALTER TABLE registries ADD COLUMN storage_limit BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE tags ADD COLUMN created_at BIGINT;"
+    "CREATE INDEX tags_digest ON tags (registry_id, repo, digest);";
 #undef T
 
 static const db_migration migrations[] = {
@@ -147,6 +163,11 @@ static const db_migration migrations[] = {
      .postgres = v1_postgres,
      .add_columns = v1_sqlite_added,
      .n_add_columns = sizeof(v1_sqlite_added) / sizeof(v1_sqlite_added[0])},
+    {.version = 2,
+     .sqlite = v2_sqlite,
+     .postgres = v2_postgres,
+     .add_columns = v2_sqlite_added,
+     .n_add_columns = sizeof(v2_sqlite_added) / sizeof(v2_sqlite_added[0])},
 };
 
 int meta_schema_version(void)

@@ -65,8 +65,10 @@ static const char SQL_MANIFEST_UPSERT[] =
 static const char SQL_REF_INSERT[] = "INSERT INTO manifest_refs (registry_id, repo, digest, ref,"
                                      " is_manifest) VALUES (?1, ?2, ?3, ?4, ?5)"
                                      " ON CONFLICT DO NOTHING";
+/* a tag keeps its created_at when it moves */
 static const char SQL_TAG_UPSERT[] =
-    "INSERT INTO tags (registry_id, repo, tag, digest, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"
+    "INSERT INTO tags (registry_id, repo, tag, digest, updated_at, created_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
     " ON CONFLICT (registry_id, repo, tag) DO UPDATE SET digest = excluded.digest,"
     " updated_at = excluded.updated_at";
 
