@@ -13,6 +13,8 @@
  *   POST /registries/{name}/listCredentials|regenerateCredential
  *   PUT|GET|DELETE /registries/{name}/tokens/{token}, GET .../tokens,
  *   POST /registries/{name}/tokens/{token}/generateCredentials (Bearer)
+ *   GET /registries/{name}/listUsages, GET|DELETE /registries/{name}/repositories/...
+ *                                                  (repositories.c)     (Bearer)
  */
 #define CF_LOG_MOD "mgmt"
 #include "control/mgmt.h"
@@ -401,6 +403,9 @@ static void dispatch(http_req *r)
                   "The request needs 'Authorization: Bearer <admin token>' (DIR/admin.token).");
         return;
     }
+    /* a registry's content: repository names have slashes (not split) */
+    if (strncmp(r->path, "/registries/", 12) == 0 && repositories_route(r, r->path + 12))
+        return;
     if (k >= 1 && k <= 2 && strcmp(seg[0], "identities") == 0) {
         identities_handle(r, k == 2 ? seg[1] : NULL);
         return;

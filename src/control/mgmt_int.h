@@ -47,6 +47,8 @@ json_t *identity_json(const meta_identity *id);
 void registries_handle(http_req *r, const char *name, int check);
 /* POST /registries/{name}/listCredentials | regenerateCredential */
 void registries_credentials(http_req *r, const char *name, const char *action);
+/* The registry's loginServer (docs/cli.md "loginServer"). */
+void registries_login_server(char *out, size_t n, const meta_registry *reg);
 /* The registry named; -1 after answering 404 (or the store's error). */
 int registries_lookup(http_req *r, const char *name, meta_registry *out);
 /* cred_epoch + 1: registry tokens minted before stop working. Called
@@ -55,5 +57,10 @@ cf_code registries_bump_epoch(const char *registry_id, cf_err *e);
 
 /* tokens.c: /registries/{registry}/tokens[/{name}[/generateCredentials]] */
 void tokens_handle(http_req *r, const char *registry, const char *name, const char *action);
+
+/* repositories.c: /registries/{registry}/repositories[/{repo}[/_tags|_manifests[/{ref}]]]
+ * and /registries/{registry}/listUsages. rest is the path after
+ * "/registries/"; 0 when it is none of these (another handler's). */
+int repositories_route(http_req *r, const char *rest);
 
 #endif

@@ -63,3 +63,18 @@ cf_code content_manifest_delete(const char *reg_id, const char *repo, const oci_
     objects_unlock(d);
     return rc;
 }
+
+cf_code content_blob_unlink(const char *reg_id, const char *repo, const oci_digest *d, cf_err *e)
+{
+    int orphaned = 0;
+    objects_lock(d);
+    cf_code rc = meta_blob_unlink(reg_id, repo, d->text, &orphaned, e);
+    if (rc == CF_OK && orphaned) {
+        cf_err fe = {0};
+        if (objects_remove(reg_id, d, &fe) != CF_OK)
+            cf_log(CF_LOG_WARN, "cannot remove blob file", "digest", d->text, "error", fe.msg,
+                   NULL);
+    }
+    objects_unlock(d);
+    return rc;
+}
