@@ -23,6 +23,8 @@ static const cli_group groups[] = {
     {"acr credential", "A registry's admin user.", cli_acr_credential_verbs},
     {"acr token", "Repository-scoped tokens of a registry.", cli_acr_token_verbs},
     {"acr token credential", "A token's passwords.", cli_acr_token_credential_verbs},
+    {"acr repository", "A registry's repositories, tags and images.", cli_acr_repository_verbs},
+    {"acr manifest", "A registry's manifests.", cli_acr_manifest_verbs},
     {"keyvault", "Vaults, their access policies and soft delete (keyvaultd).", cli_keyvault_verbs},
     {"keyvault key", "Keys in a vault (keyvaultd).", cli_keyvault_key_verbs},
     {"keyvault network-rule", "A vault's network rules (keyvaultd).",

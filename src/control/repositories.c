@@ -381,8 +381,8 @@ static void tag_one(rctx *x, const char *tag)
 static int manifest_add(void *cls, const meta_manifest_info *m)
 {
     json_t *j = json_pack("{s:o,s:o,s:s,s:I,s:o,s:s}", "changeableAttributes", changeable(),
-                          "createdTime", time_json(m->created_at), "digest", m->digest,
-                          "imageSize", (json_int_t)(m->size + m->refs_size), "lastUpdateTime",
+                          "createdTime", time_json(m->created_at), "digest", m->digest, "imageSize",
+                          (json_int_t)(m->size + m->refs_size), "lastUpdateTime",
                           time_json(m->last_update), "mediaType", m->media_type);
     return j && json_array_append_new(cls, j) == 0 ? 0 : 1;
 }
@@ -465,9 +465,8 @@ static int manifests_enrich(rctx *x, json_t *arr, cf_err *e)
         keys_wipe(&kek, sizeof(kek));
     /* az prints an object's keys sorted */
     static const char *const order[] = {
-        "architecture", "changeableAttributes", "configMediaType", "createdTime",
-        "digest",       "imageSize",    "lastUpdateTime",       "mediaType",       "os",
-        "tags"};
+        "architecture", "changeableAttributes", "configMediaType", "createdTime", "digest",
+        "imageSize",    "lastUpdateTime",       "mediaType",       "os",          "tags"};
     json_array_foreach(arr, i, m)
     {
         json_t *sorted = json_object();
@@ -548,8 +547,8 @@ static void manifest_one(rctx *x, const char *ref)
         return;
     }
     json_t *one = json_array();
-    cf_code rc = meta_manifests_info(x->reg.id, x->repo, d.text, NULL, 1, manifest_add, one, NULL,
-                                     &e);
+    cf_code rc =
+        meta_manifests_info(x->reg.id, x->repo, d.text, NULL, 1, manifest_add, one, NULL, &e);
     if (rc == CF_OK && manifests_enrich(x, one, &e) != 0)
         rc = e.code ? e.code : CF_EIO;
     if (rc != CF_OK) {
@@ -660,7 +659,8 @@ static void dispatch(rctx *x, const char *tail)
 int repositories_route(http_req *r, const char *rest)
 {
     const char *slash = strchr(rest, '/');
-    if (slash == NULL || slash == rest || (size_t)(slash - rest) >= sizeof(((meta_registry *)0)->name))
+    if (slash == NULL || slash == rest ||
+        (size_t)(slash - rest) >= sizeof(((meta_registry *)0)->name))
         return 0;
     const char *tail = slash + 1;
     if (strcmp(tail, "listUsages") != 0 &&

@@ -33,7 +33,8 @@ static const char SQL_REPO_INFO[] =
     " (SELECT COUNT(*) FROM tags t WHERE t.registry_id = r.registry_id AND t.repo = r.name),"
     " (SELECT MAX(m.created_at) FROM manifests m"
     "   WHERE m.registry_id = r.registry_id AND m.repo = r.name),"
-    " (SELECT MAX(t.updated_at) FROM tags t WHERE t.registry_id = r.registry_id AND t.repo = r.name)"
+    " (SELECT MAX(t.updated_at) FROM tags t WHERE t.registry_id = r.registry_id AND t.repo = "
+    "r.name)"
     " FROM repositories r WHERE r.registry_id = ?1 AND r.name = ?2";
 
 cf_code meta_repo_info_get(meta_repo_info *out, const char *reg, const char *repo, cf_err *e)
@@ -48,8 +49,7 @@ cf_code meta_repo_info_get(meta_repo_info *out, const char *reg, const char *rep
         out->created_at = db_column_int64(st, 0);
         out->manifest_count = db_column_int64(st, 1);
         out->tag_count = db_column_int64(st, 2);
-        out->last_update =
-            max3(out->created_at, db_column_int64(st, 3), db_column_int64(st, 4));
+        out->last_update = max3(out->created_at, db_column_int64(st, 3), db_column_int64(st, 4));
     }
     db_reset(st);
     if (rc == DB_DONE)
@@ -162,8 +162,8 @@ static int manifest_row(db_stmt *st, void *cls)
 }
 
 cf_code meta_manifests_info(const char *reg, const char *repo, const char *digest, const char *last,
-                            int64_t n, int (*fn)(void *cls, const meta_manifest_info *m),
-                            void *cls, int *more, cf_err *e)
+                            int64_t n, int (*fn)(void *cls, const meta_manifest_info *m), void *cls,
+                            int *more, cf_err *e)
 {
     META_CONN(c);
     META_STMT(st, c, digest ? SQL_MANIFEST_ONE : SQL_MANIFESTS_PAGE);

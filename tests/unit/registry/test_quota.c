@@ -56,10 +56,11 @@ Test(quota, a_limit_refuses_what_would_not_fit, .init = setup, .fini = teardown)
     int64_t room = 0;
     cr_assert_eq(quota_room(&room, &reg, 1 << 30, NULL), CF_OK, "no limit");
     cr_assert_eq(room, INT64_MAX);
-    cr_assert_eq(meta_blob_commit(reg.id, "app",
-                                  "sha256:5555555555555555555555555555555555555555555555555555555555555555",
-                                  1000, NULL, NULL),
-                 CF_OK);
+    cr_assert_eq(
+        meta_blob_commit(reg.id, "app",
+                         "sha256:5555555555555555555555555555555555555555555555555555555555555555",
+                         1000, NULL, NULL),
+        CF_OK);
     int64_t used = quota_sealed_size(1000);
     reg.storage_limit = used + 500;
     cr_assert_eq(quota_room(&room, &reg, 0, NULL), CF_OK);
