@@ -42,6 +42,8 @@ int cli_image_parse(cli_image *out, const char *s, int allow_digest, int default
                     const char *what, cli_err *e)
 {
     memset(out, 0, sizeof(*out));
+    if (!allow_digest && strchr(s, '@'))
+        return cli_usage(e, "argument %s: a digest is not allowed here: '%.200s'", what, s);
     const char *at = allow_digest ? strchr(s, '@') : NULL;
     const char *slash = strrchr(s, '/');
     const char *colon = strrchr(s, ':');
@@ -60,8 +62,6 @@ int cli_image_parse(cli_image *out, const char *s, int allow_digest, int default
             return cli_usage(e, "argument %s: '%.200s' has no valid tag after ':'", what, s);
         memcpy(out->tag, colon + 1, strlen(colon + 1) + 1);
     } else {
-        if (strchr(s, '@'))
-            return cli_usage(e, "argument %s: a digest is not allowed here: '%.200s'", what, s);
         name_len = strlen(s);
         if (default_latest)
             memcpy(out->tag, "latest", 7);
@@ -103,10 +103,11 @@ int cli_image_split(const char *name, const char *const *login_servers,
     if (!cli_image_has_host(s)) {
         const char *slash = strchr(s, '/');
         if (slash == NULL || slash == s || slash[1] == '\0')
-            return cli_usage(e,
-                             "'%.200s' names no registry: give --registry/-r, or REGISTRY/REPOSITORY, "
-                             "or the registry's login server then /REPOSITORY",
-                             name);
+            return cli_usage(
+                e,
+                "'%.200s' names no registry: give --registry/-r, or REGISTRY/REPOSITORY, "
+                "or the registry's login server then /REPOSITORY",
+                name);
         *reg = s;
         *reg_len = (size_t)(slash - s);
         *repo = slash + 1;

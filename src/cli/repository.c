@@ -51,8 +51,9 @@ static int repo_path(char *p, size_t n, const char *reg, size_t reg_len, const c
     if (cli_path_add(p, n, "/registries/", name, e))
         return -1;
     if (repo && !repo_chars_ok(repo))
-        return cli_usage(e, "'%.200s' is not a repository name (lower-case letters, digits, '.', "
-                            "'_', '-' and '/')",
+        return cli_usage(e,
+                         "'%.200s' is not a repository name (lower-case letters, digits, '.', "
+                         "'_', '-' and '/')",
                          repo);
     size_t have = strlen(p);
     int w = snprintf(p + have, n - have, "/repositories%s%s%s", repo ? "/" : "", repo ? repo : "",
@@ -253,10 +254,10 @@ static int run_show_manifests(cli_ctx *c, const cli_args *a, json_t **res, cli_e
     json_array_foreach(all, i, m)
     {
         json_t *tags = json_object_get(m, "tags");
-        json_array_append_new(
-            short_form,
-            json_pack("{s:O,s:O,s:O}", "digest", json_object_get(m, "digest"), "tags",
-                      tags ? tags : json_array(), "timestamp", json_object_get(m, "lastUpdateTime")));
+        json_array_append_new(short_form,
+                              json_pack("{s:O,s:O,s:O}", "digest", json_object_get(m, "digest"),
+                                        "tags", tags ? tags : json_array(), "timestamp",
+                                        json_object_get(m, "lastUpdateTime")));
     }
     json_decref(all);
     *res = short_form;
