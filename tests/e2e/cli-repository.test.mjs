@@ -14,7 +14,9 @@
 //     goes with --storage-limit none;
 //   - acr login writes the credentials (0600) where skopeo and podman read
 //     them by default, keeping what else the file holds, and docker's
-//     config when there is one; they then push and pull with no --creds.
+//     config when there is one; they then push and pull with no --creds;
+//   - on a CMK registry whose key is revoked, listings answer from
+//     metadata and deletes are refused (KeyUnavailable).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -22,6 +24,7 @@ import { join } from 'node:path';
 import { freshDir, metaSql, startCofferd } from './lib/daemons.mjs';
 import { cofferRunner } from './lib/cli.mjs';
 import { buildImage, makePodman, put, readLayout, skopeo, writeRandomFile } from './lib/images.mjs';
+import { startCmkStack, waitFor } from './lib/cmk.mjs';
 
 const REG = 'clirepo1';
 const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
@@ -309,7 +312,8 @@ test('acr login: skopeo pushes and pulls with no --creds, from the default auth 
 });
 
 test('acr login: docker\'s config.json when present (by host, 0600), and podman pushes and pulls with no --creds', async (t) => {
-  const name = 'clirepologin';
+  const name = 'clirepodocker';
+  ok(['acr', 'create', '-n', name, '--sku', 'Standard', '--admin-enabled', 'true']);
   const lls = tsv(['acr', 'show', '-n', name, '--query', 'properties.loginServer']);
   const lpw = tsv(['acr', 'credential', 'show', '-n', name, '--query', 'passwords[0].value']);
   const podman = makePodman();
@@ -334,7 +338,10 @@ test('acr login: docker\'s config.json when present (by host, 0600), and podman 
   }
   // the docker file is not podman's source here: take it away
   rmSync(dc);
+  // podman names the image after the layout's path, which must be lowercase
   const link = join(podman.dir, 'src').toLowerCase().replace(/[^a-z0-9/_.-]/g, '');
+  mkdirSync(join(link, '..'), { recursive: true });
+  dirs.push(join(link, '..'));
   symlinkSync(web, link);
   await podman.run(['pull', '-q', `oci:${link}:v1`]);
   const { stdout: id } = await podman.run(['images', '-q', '--no-trunc']);
@@ -343,4 +350,40 @@ test('acr login: docker\'s config.json when present (by host, 0600), and podman 
   await podman.run(['rmi', '-a', '-f']);
   await podman.run(['pull', '-q', '--tls-verify=false', `${lls}/pod:v1`]);
   assert.deepEqual(ok(['acr', 'repository', 'show-tags', '-n', name, '--repository', 'pod']).json, ['v1']);
+});
+
+// A CMK registry whose key is revoked: listings still answer from
+// metadata (what only the sealed content says is left out), deletes are
+// refused naming the cause, and nothing is lost when access comes back.
+test('a locked CMK registry: listings answer without the content\'s fields, deletes refused (KeyUnavailable)', async () => {
+  const s = await startCmkStack();
+  try {
+    await s.createVault('repovault');
+    const mi = await s.createIdentity('mi-repo');
+    await s.grant('repovault', mi.principalId);
+    const key = await s.createKey('repovault', 'repok');
+    const cr = await s.createCmkRegistry('clirepocmk', { keyId: key.id, identity: mi });
+    assert.equal(cr.status, 201, cr.text);
+    await s.push(app, 'clirepocmk');
+    const cenv = { COFFER_URL: s.mgmtUrl, COFFER_TOKEN: s.adminToken };
+    const before = ok(['acr', 'manifest', 'list-metadata', '-r', 'clirepocmk', '-n', 'app'], cenv).json;
+    assert.equal(before[0].architecture, readLayout(app, 'v1').config.architecture);
+    await s.revokeAll('repovault', mi.principalId);
+    await waitFor('locked', async () => (await s.kvp('clirepocmk')).keyStatus === 'unavailable');
+    const locked = ok(['acr', 'manifest', 'list-metadata', '-r', 'clirepocmk', '-n', 'app'], cenv).json;
+    const { architecture, os, configMediaType, ...meta } = before[0];
+    assert.ok(architecture && os && configMediaType);
+    assert.deepEqual(locked, [meta], 'the metadata, without what only the sealed content says');
+    assert.deepEqual(ok(['acr', 'repository', 'show-tags', '-n', 'clirepocmk', '--repository', 'app'], cenv).json, ['v1']);
+    const f = fails(['acr', 'repository', 'delete', '-n', 'clirepocmk', '--repository', 'app', '--yes'],
+      'KeyUnavailable', cenv);
+    assert.match(f.err, /Registry 'clirepocmk' is locked: .*customer-managed key/);
+    fails(['acr', 'manifest', 'delete', '-n', 'clirepocmk/app:v1', '--yes'], 'KeyUnavailable', cenv);
+    await s.grant('repovault', mi.principalId);
+    await waitFor('unlocked', async () => (await s.kvp('clirepocmk')).keyStatus === 'available');
+    assert.deepEqual(ok(['acr', 'manifest', 'list-metadata', '-r', 'clirepocmk', '-n', 'app'], cenv).json, before);
+    await s.pullSame(app, 'clirepocmk', 'nothing lost');
+  } finally {
+    await s.stop();
+  }
 });
