@@ -68,8 +68,7 @@ cf_code quota_deny(const meta_registry *reg, int64_t used, int64_t adding, cf_er
         snprintf(add, sizeof(add), ", this push adds %" PRId64, adding);
     return cf_err_set(e, CF_EDENIED,
                       "storage limit reached: registry %s stores %" PRId64 " of its %" PRId64
-                      " bytes (%s of %s)%s; delete images or raise the limit (coffer acr update "
-                      "--storage-limit)",
+                      " bytes (%s of %s)%s; delete images or raise the limit",
                       reg->name, used, reg->storage_limit, h_used, h_limit, add);
 }
 

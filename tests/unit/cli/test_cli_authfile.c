@@ -79,9 +79,9 @@ Test(cli_authfile, sets_one_entry_and_keeps_the_rest)
     chmod(path, 0644);
     char store[32];
     cli_err e = {0};
-    cr_assert_eq(cli_authfile_store(path, "127.0.0.1:5000/reg1", "reg1", "pa:ss", store,
-                                    sizeof(store), &e),
-                 0, "%s", e.msg);
+    cr_assert_eq(
+        cli_authfile_store(path, "127.0.0.1:5000/reg1", "reg1", "pa:ss", store, sizeof(store), &e),
+        0, "%s", e.msg);
     cr_assert_str_eq(store, "pass");
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
@@ -89,14 +89,15 @@ Test(cli_authfile, sets_one_entry_and_keeps_the_rest)
     json_t *j = load(path);
     json_t *auths = json_object_get(j, "auths");
     cr_assert_eq(json_object_size(auths), 2);
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(auths, "other:5000"), "auth")),
-                     "b3RoZXI6eA==");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(auths, "other:5000"), "auth")),
+        "b3RoZXI6eA==");
     /* base64("reg1:pa:ss"): the password may hold a colon */
     cr_assert_str_eq(
         json_string_value(json_object_get(json_object_get(auths, "127.0.0.1:5000/reg1"), "auth")),
         "cmVnMTpwYTpzcw==");
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "credHelpers"), "gcr.io")),
-                     "gcloud");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(j, "credHelpers"), "gcr.io")), "gcloud");
     json_decref(j);
 }
 

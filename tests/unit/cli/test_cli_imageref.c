@@ -39,9 +39,16 @@ Test(cli_imageref, names_tags_and_digests)
 
 Test(cli_imageref, refuses_malformed_references_as_usage_errors)
 {
-    static const char *const bad[] = {"app@sha256:abc", "app@md5:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "app:", ":v1",
-                                      "app:-v1",        "app:v 1",          "team/",
-                                      "app@" D64 "0",   "@" D64};
+    static const char *const bad[] = {
+        "app@sha256:abc",
+        "app@md5:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "app:",
+        ":v1",
+        "app:-v1",
+        "app:v 1",
+        "team/",
+        "app@" D64 "0",
+        "@" D64};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cli_image m;
         cli_err e = {0};
@@ -66,7 +73,8 @@ Test(cli_imageref, a_name_says_its_registry)
     cr_assert_eq(rl, 4);
     cr_assert_eq(strncmp(reg, "reg1", rl), 0);
     cr_assert_str_eq(repo, "team/app");
-    cr_assert_eq(cli_image_split("127.0.0.1:5000/reg10/app", ls, names, 3, &reg, &rl, &repo, &e), 0);
+    cr_assert_eq(cli_image_split("127.0.0.1:5000/reg10/app", ls, names, 3, &reg, &rl, &repo, &e),
+                 0);
     cr_assert_str_eq(reg, "reg10", "the longest login server, not reg1's prefix");
     cr_assert_str_eq(repo, "app");
     cr_assert_eq(cli_image_split("https://reg2.registry.example/team/app", ls, names, 3, &reg, &rl,
