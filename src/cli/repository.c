@@ -207,16 +207,27 @@ static int run_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     return cli_mgmt(c, "GET", p, NULL, res, e);
 }
 
-static int run_show_tags(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+/* Every page of a repository's `member` ("tags" or "manifests"), and
+ * whether --detail asks for the attributes as they are. */
+static int repo_list(cli_ctx *c, const cli_args *a, const char *member, json_t **all, int *detail,
+                     cli_err *e)
 {
     const char *reg = cli_args_get(a, "name"), *repo = cli_args_get(a, "repository");
-    char p[1024];
+    char p[1024], suffix[16];
     long top;
-    int detail = cli_args_bool(a, "detail", e);
+    snprintf(suffix, sizeof(suffix), "/_%s", member);
+    *detail = cli_args_bool(a, "detail", e);
+    if (*detail == -2 || top_of(a, &top, e) ||
+        repo_path(p, sizeof(p), reg, strlen(reg), repo, suffix, e))
+        return -1;
+    return get_all(c, p, member, top, all, e);
+}
+
+static int run_show_tags(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
     json_t *all = NULL;
-    if (detail == -2 || top_of(a, &top, e) ||
-        repo_path(p, sizeof(p), reg, strlen(reg), repo, "/_tags", e) ||
-        get_all(c, p, "tags", top, &all, e))
+    int detail;
+    if (repo_list(c, a, "tags", &all, &detail, e))
         return -1;
     if (detail == 1) {
         *res = all;
@@ -234,14 +245,9 @@ static int run_show_tags(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e
 
 static int run_show_manifests(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
-    const char *reg = cli_args_get(a, "name"), *repo = cli_args_get(a, "repository");
-    char p[1024];
-    long top;
-    int detail = cli_args_bool(a, "detail", e);
     json_t *all = NULL;
-    if (detail == -2 || top_of(a, &top, e) ||
-        repo_path(p, sizeof(p), reg, strlen(reg), repo, "/_manifests", e) ||
-        get_all(c, p, "manifests", top, &all, e))
+    int detail;
+    if (repo_list(c, a, "manifests", &all, &detail, e))
         return -1;
     if (detail == 1) {
         *res = all;
@@ -255,9 +261,9 @@ static int run_show_manifests(cli_ctx *c, const cli_args *a, json_t **res, cli_e
     {
         json_t *tags = json_object_get(m, "tags");
         json_array_append_new(short_form,
-                              json_pack("{s:O,s:O,s:O}", "digest", json_object_get(m, "digest"),
-                                        "tags", tags ? tags : json_array(), "timestamp",
-                                        json_object_get(m, "lastUpdateTime")));
+                              json_pack("{s:O,s:o,s:O}", "digest", json_object_get(m, "digest"),
+                                        "tags", tags ? json_incref(tags) : json_array(),
+                                        "timestamp", json_object_get(m, "lastUpdateTime")));
     }
     json_decref(all);
     *res = short_form;

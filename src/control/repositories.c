@@ -173,19 +173,25 @@ static int repo_unknown(rctx *x)
     return -1;
 }
 
+/* The repository's figures; -1 after answering 404 (or the store's error). */
+static int repo_info(rctx *x, meta_repo_info *info)
+{
+    cf_err e = {0};
+    cf_code rc = meta_repo_info_get(info, x->reg.id, x->repo, &e);
+    if (rc == CF_ENOTFOUND)
+        return repo_unknown(x);
+    if (rc != CF_OK) {
+        mgmt_fail_err(x->r, &e, "repository");
+        return -1;
+    }
+    return 0;
+}
+
 static void repo_show(rctx *x)
 {
     meta_repo_info info;
-    cf_err e = {0};
-    cf_code rc = meta_repo_info_get(&info, x->reg.id, x->repo, &e);
-    if (rc == CF_ENOTFOUND) {
-        repo_unknown(x);
+    if (repo_info(x, &info))
         return;
-    }
-    if (rc != CF_OK) {
-        mgmt_fail_err(x->r, &e, "repository");
-        return;
-    }
     mgmt_reply(x->r, 200,
                json_pack("{s:o,s:o,s:s,s:o,s:I,s:s,s:I}", "changeableAttributes", changeable(),
                          "createdTime", time_json(info.created_at), "imageName", x->repo,
@@ -199,6 +205,47 @@ static int digest_add(void *cls, const char *d)
     return json_array_append_new(cls, json_string(d)) ? 1 : 0;
 }
 
+/* Deletes the repository's manifests (an index before its children), or
+ * its blob links, a batch at a time until none is left; *count counts
+ * them. Another request deleting the same thing meanwhile is no error. */
+static cf_code delete_batches(rctx *x, int manifests, int64_t *count, cf_err *e)
+{
+    json_t *batch = json_array();
+    cf_code rc = CF_OK;
+    for (;;) {
+        json_array_clear(batch);
+        int more = 0;
+        rc = manifests
+                 ? meta_repo_manifest_roots(x->reg.id, x->repo, DELETE_BATCH, digest_add, batch, e)
+                 : meta_repo_blobs(x->reg.id, x->repo, NULL, DELETE_BATCH, digest_add, batch, &more,
+                                   e);
+        if (rc != CF_OK || json_array_size(batch) == 0)
+            break;
+        size_t i;
+        json_t *v;
+        json_array_foreach(batch, i, v)
+        {
+            oci_digest d;
+            const char *s = json_string_value(v);
+            if (oci_digest_parse(&d, s, strlen(s), e) != CF_OK) {
+                rc = cf_err_set(e, CF_EINTEGRITY, "stored digest %s is malformed", s);
+                break;
+            }
+            rc = manifests ? content_manifest_delete(x->reg.id, x->repo, &d, e)
+                           : content_blob_unlink(x->reg.id, x->repo, &d, e);
+            if (rc == CF_ENOTFOUND)
+                rc = CF_OK;
+            if (rc != CF_OK)
+                break;
+            (*count)++;
+        }
+        if (rc != CF_OK)
+            break;
+    }
+    json_decref(batch);
+    return rc;
+}
+
 /* Deletes every manifest (an index before its children, so nothing it
  * references is left behind), then every blob link, then the
  * repository's row. A push that lands meanwhile keeps the repository:
@@ -207,65 +254,17 @@ static void repo_delete(rctx *x)
 {
     meta_repo_info info;
     cf_err e = {0};
-    cf_code rc = meta_repo_info_get(&info, x->reg.id, x->repo, &e);
-    if (rc == CF_ENOTFOUND) {
-        repo_unknown(x);
+    if (repo_info(x, &info))
         return;
-    }
+    /* as on the data plane: a locked registry's content is not deleted */
     seal_kek kek;
-    if (rc == CF_OK && need_kek(x, &kek) != 0)
+    if (need_kek(x, &kek) != 0)
         return;
     keys_wipe(&kek, sizeof(kek));
     int64_t manifests = 0, links = 0;
-    json_t *batch = json_array();
-    while (rc == CF_OK) {
-        json_array_clear(batch);
-        rc = meta_repo_manifest_roots(x->reg.id, x->repo, DELETE_BATCH, digest_add, batch, &e);
-        if (rc != CF_OK || json_array_size(batch) == 0)
-            break;
-        size_t i;
-        json_t *v;
-        json_array_foreach(batch, i, v)
-        {
-            oci_digest d;
-            const char *s = json_string_value(v);
-            if (oci_digest_parse(&d, s, strlen(s), &e) != CF_OK) {
-                rc = cf_err_set(&e, CF_EINTEGRITY, "stored manifest digest %s is malformed", s);
-                break;
-            }
-            rc = content_manifest_delete(x->reg.id, x->repo, &d, &e);
-            if (rc == CF_ENOTFOUND) /* a concurrent delete */
-                rc = CF_OK;
-            if (rc != CF_OK)
-                break;
-            manifests++;
-        }
-    }
-    while (rc == CF_OK) {
-        json_array_clear(batch);
-        int more = 0;
-        rc = meta_repo_blobs(x->reg.id, x->repo, NULL, DELETE_BATCH, digest_add, batch, &more, &e);
-        if (rc != CF_OK || json_array_size(batch) == 0)
-            break;
-        size_t i;
-        json_t *v;
-        json_array_foreach(batch, i, v)
-        {
-            oci_digest d;
-            const char *s = json_string_value(v);
-            if (oci_digest_parse(&d, s, strlen(s), &e) != CF_OK) {
-                rc = cf_err_set(&e, CF_EINTEGRITY, "stored blob digest %s is malformed", s);
-                break;
-            }
-            rc = content_blob_unlink(x->reg.id, x->repo, &d, &e);
-            if (rc == CF_ENOTFOUND)
-                rc = CF_OK;
-            if (rc != CF_OK)
-                break;
-            links++;
-        }
-    }
-    json_decref(batch);
+    cf_code rc = delete_batches(x, 1, &manifests, &e);
+    if (rc == CF_OK)
+        rc = delete_batches(x, 0, &links, &e);
     if (rc == CF_OK)
         rc = meta_repo_delete_if_empty(x->reg.id, x->repo, &e);
     if (rc == CF_ECONFLICT) {
@@ -287,6 +286,44 @@ static void repo_delete(rctx *x)
     mgmt_reply(x->r, 200, NULL);
 }
 
+/* ---- the listings of a repository ---- */
+
+/* ?n=, ?last= and the repository's existence; -1 after answering. */
+static int list_begin(rctx *x, int64_t *n, const char **last)
+{
+    if (page_args(x->r, n, last))
+        return -1;
+    cf_err e = {0};
+    if (meta_repo_exists(x->reg.id, x->repo, &e) == CF_OK)
+        return 0;
+    if (e.code == CF_ENOTFOUND)
+        return repo_unknown(x);
+    mgmt_fail_err(x->r, &e, "repository");
+    return -1;
+}
+
+static json_t *repo_body(rctx *x)
+{
+    return json_pack("{s:s,s:s}", "imageName", x->repo, "registry", x->login);
+}
+
+/* {"imageName","registry",member:arr} with a nextLink after the last
+ * item's `key` when there is more (arr taken). */
+static void list_reply(rctx *x, const char *member, json_t *arr, int more, int64_t n,
+                       const char *key)
+{
+    json_t *body = repo_body(x);
+    json_object_set_new(body, member, arr);
+    if (more && json_array_size(arr) > 0) {
+        char path[400];
+        snprintf(path, sizeof(path), "/registries/%s/repositories/%s/_%s", x->reg.name, x->repo,
+                 member);
+        json_t *lt = json_array_get(arr, json_array_size(arr) - 1);
+        set_next(body, path, json_string_value(json_object_get(lt, key)), n);
+    }
+    mgmt_reply(x->r, 200, body);
+}
+
 /* ---- tags ---- */
 
 static int tag_add(void *cls, const meta_tag_info *t)
@@ -297,83 +334,21 @@ static int tag_add(void *cls, const meta_tag_info *t)
     return json_array_append_new(cls, j) ? 1 : 0;
 }
 
-static json_t *repo_body(rctx *x)
-{
-    return json_pack("{s:s,s:s}", "imageName", x->repo, "registry", x->login);
-}
-
 static void tags_list(rctx *x)
 {
     int64_t n;
     const char *last;
-    if (page_args(x->r, &n, &last))
+    if (list_begin(x, &n, &last))
         return;
-    cf_err e = {0};
-    if (meta_repo_exists(x->reg.id, x->repo, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            repo_unknown(x);
-        else
-            mgmt_fail_err(x->r, &e, "repository");
-        return;
-    }
     json_t *tags = json_array();
     int more = 0;
+    cf_err e = {0};
     if (meta_tags_info(x->reg.id, x->repo, NULL, last, n, tag_add, tags, &more, &e) != CF_OK) {
         json_decref(tags);
         mgmt_fail_err(x->r, &e, "list tags");
         return;
     }
-    json_t *body = repo_body(x);
-    json_object_set_new(body, "tags", tags);
-    if (more && json_array_size(tags) > 0) {
-        char path[400];
-        snprintf(path, sizeof(path), "/registries/%s/repositories/%s/_tags", x->reg.name, x->repo);
-        json_t *lt = json_array_get(tags, json_array_size(tags) - 1);
-        set_next(body, path, json_string_value(json_object_get(lt, "name")), n);
-    }
-    mgmt_reply(x->r, 200, body);
-}
-
-static void tag_one(rctx *x, const char *tag)
-{
-    if (!oci_tag_valid(tag, strlen(tag))) {
-        mgmt_fail(x->r, 400, "TAG_INVALID", "'%.200s' is not a valid tag.", tag);
-        return;
-    }
-    cf_err e = {0};
-    if (method_is(x->r, "DELETE")) {
-        seal_kek kek;
-        if (need_kek(x, &kek) != 0)
-            return;
-        keys_wipe(&kek, sizeof(kek));
-        cf_code rc = meta_tag_delete(x->reg.id, x->repo, tag, &e);
-        if (rc == CF_ENOTFOUND)
-            mgmt_fail(x->r, 404, "TAG_UNKNOWN", "The tag '%s' does not exist in repository '%s'.",
-                      tag, x->repo);
-        else if (rc != CF_OK)
-            mgmt_fail_err(x->r, &e, "untag");
-        else {
-            cf_log(CF_LOG_INFO, "tag deleted", "request_id", x->r->request_id, "registry",
-                   x->reg.name, "repository", x->repo, "tag", tag, NULL);
-            mgmt_reply(x->r, 200, NULL);
-        }
-        return;
-    }
-    json_t *one = json_array();
-    cf_code rc = meta_tags_info(x->reg.id, x->repo, tag, NULL, 1, tag_add, one, NULL, &e);
-    if (rc != CF_OK) {
-        json_decref(one);
-        if (rc == CF_ENOTFOUND)
-            mgmt_fail(x->r, 404, "TAG_UNKNOWN", "The tag '%s' does not exist in repository '%s'.",
-                      tag, x->repo);
-        else
-            mgmt_fail_err(x->r, &e, "tag");
-        return;
-    }
-    json_t *body = repo_body(x);
-    json_object_set(body, "tag", json_array_get(one, 0));
-    json_decref(one);
-    mgmt_reply(x->r, 200, body);
+    list_reply(x, "tags", tags, more, n, "name");
 }
 
 /* ---- manifests ---- */
@@ -484,18 +459,11 @@ static void manifests_list(rctx *x)
 {
     int64_t n;
     const char *last;
-    if (page_args(x->r, &n, &last))
+    if (list_begin(x, &n, &last))
         return;
-    cf_err e = {0};
-    if (meta_repo_exists(x->reg.id, x->repo, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND)
-            repo_unknown(x);
-        else
-            mgmt_fail_err(x->r, &e, "repository");
-        return;
-    }
     json_t *arr = json_array();
     int more = 0;
+    cf_err e = {0};
     if (meta_manifests_info(x->reg.id, x->repo, NULL, last, n, manifest_add, arr, &more, &e) !=
             CF_OK ||
         manifests_enrich(x, arr, &e) != 0) {
@@ -503,64 +471,77 @@ static void manifests_list(rctx *x)
         mgmt_fail_err(x->r, &e, "list manifests");
         return;
     }
-    json_t *body = repo_body(x);
-    json_object_set_new(body, "manifests", arr);
-    if (more && json_array_size(arr) > 0) {
-        char path[400];
-        snprintf(path, sizeof(path), "/registries/%s/repositories/%s/_manifests", x->reg.name,
-                 x->repo);
-        json_t *lm = json_array_get(arr, json_array_size(arr) - 1);
-        set_next(body, path, json_string_value(json_object_get(lm, "digest")), n);
-    }
-    mgmt_reply(x->r, 200, body);
+    list_reply(x, "manifests", arr, more, n, "digest");
 }
 
-static void manifest_unknown(rctx *x, const char *digest)
+/* ---- one tag or manifest: GET its attributes, DELETE it ---- */
+
+static void item_unknown(rctx *x, int is_tag, const char *ref)
 {
-    mgmt_fail(x->r, 404, "MANIFEST_UNKNOWN", "The manifest '%s' does not exist in repository '%s'.",
-              digest, x->repo);
+    mgmt_fail(x->r, 404, is_tag ? "TAG_UNKNOWN" : "MANIFEST_UNKNOWN",
+              "The %s '%s' does not exist in repository '%s'.", is_tag ? "tag" : "manifest", ref,
+              x->repo);
 }
 
-static void manifest_one(rctx *x, const char *ref)
+/* DELETE: a tag (the manifest stays) or a manifest with its tags; needs
+ * the key, as the data plane's deletes. */
+static void item_delete(rctx *x, int is_tag, const char *ref, const oci_digest *d)
+{
+    seal_kek kek;
+    cf_err e = {0};
+    if (need_kek(x, &kek) != 0)
+        return;
+    keys_wipe(&kek, sizeof(kek));
+    cf_code rc = is_tag ? meta_tag_delete(x->reg.id, x->repo, ref, &e)
+                        : content_manifest_delete(x->reg.id, x->repo, d, &e);
+    if (rc == CF_ENOTFOUND) {
+        item_unknown(x, is_tag, ref);
+        return;
+    }
+    if (rc != CF_OK) {
+        mgmt_fail_err(x->r, &e, is_tag ? "untag" : "delete manifest");
+        return;
+    }
+    cf_log(CF_LOG_INFO, is_tag ? "tag deleted" : "manifest deleted", "request_id", x->r->request_id,
+           "registry", x->reg.name, "repository", x->repo, is_tag ? "tag" : "digest", ref, NULL);
+    mgmt_reply(x->r, 200, NULL);
+}
+
+/* GET|DELETE .../_tags/{tag} and .../_manifests/{digest} */
+static void item(rctx *x, int is_tag, const char *ref)
 {
     oci_digest d;
     cf_err e = {0};
-    if (oci_digest_parse(&d, ref, strlen(ref), &e) != CF_OK) {
+    if (is_tag && !oci_tag_valid(ref, strlen(ref))) {
+        mgmt_fail(x->r, 400, "TAG_INVALID", "'%.200s' is not a valid tag.", ref);
+        return;
+    }
+    if (!is_tag && oci_digest_parse(&d, ref, strlen(ref), &e) != CF_OK) {
         mgmt_fail(x->r, 400, "DIGEST_INVALID", "'%.200s' is not a valid digest: %s", ref, e.msg);
         return;
     }
+    if (!is_tag)
+        ref = d.text;
     if (method_is(x->r, "DELETE")) {
-        seal_kek kek;
-        if (need_kek(x, &kek) != 0)
-            return;
-        keys_wipe(&kek, sizeof(kek));
-        cf_code rc = content_manifest_delete(x->reg.id, x->repo, &d, &e);
-        if (rc == CF_ENOTFOUND)
-            manifest_unknown(x, d.text);
-        else if (rc != CF_OK)
-            mgmt_fail_err(x->r, &e, "delete manifest");
-        else {
-            cf_log(CF_LOG_INFO, "manifest deleted", "request_id", x->r->request_id, "registry",
-                   x->reg.name, "repository", x->repo, "digest", d.text, NULL);
-            mgmt_reply(x->r, 200, NULL);
-        }
+        item_delete(x, is_tag, ref, &d);
         return;
     }
     json_t *one = json_array();
     cf_code rc =
-        meta_manifests_info(x->reg.id, x->repo, d.text, NULL, 1, manifest_add, one, NULL, &e);
-    if (rc == CF_OK && manifests_enrich(x, one, &e) != 0)
+        is_tag ? meta_tags_info(x->reg.id, x->repo, ref, NULL, 1, tag_add, one, NULL, &e)
+               : meta_manifests_info(x->reg.id, x->repo, ref, NULL, 1, manifest_add, one, NULL, &e);
+    if (rc == CF_OK && !is_tag && manifests_enrich(x, one, &e) != 0)
         rc = e.code ? e.code : CF_EIO;
     if (rc != CF_OK) {
         json_decref(one);
         if (rc == CF_ENOTFOUND)
-            manifest_unknown(x, d.text);
+            item_unknown(x, is_tag, ref);
         else
-            mgmt_fail_err(x->r, &e, "manifest");
+            mgmt_fail_err(x->r, &e, is_tag ? "tag" : "manifest");
         return;
     }
     json_t *body = repo_body(x);
-    json_object_set(body, "manifest", json_array_get(one, 0));
+    json_object_set(body, is_tag ? "tag" : "manifest", json_array_get(one, 0));
     json_decref(one);
     mgmt_reply(x->r, 200, body);
 }
@@ -647,10 +628,8 @@ static void dispatch(rctx *x, const char *tail)
         int is_tag = sub[1] == 't';
         if (!get && !del)
             not_allowed(r);
-        else if (is_tag)
-            tag_one(x, sub + 6);
         else
-            manifest_one(x, sub + 11);
+            item(x, is_tag, sub + (is_tag ? 6 : 11));
         return;
     }
     mgmt_fail(r, 404, "NotFound", "No management endpoint at %s.", r->path);

@@ -80,6 +80,26 @@ static cf_code each_row(db_stmt *st, int64_t n, int (*row)(db_stmt *st, void *cl
     return rc < 0 ? (cf_code)rc : CF_OK;
 }
 
+/* A listing of repo: the row named `one`, or a page of n after `last`;
+ * CF_ENOTFOUND (`missing`) when `one` names no row. */
+static cf_code listing(const char *sql_one, const char *sql_page, const char *reg, const char *repo,
+                       const char *one, const char *last, int64_t n,
+                       int (*row)(db_stmt *st, void *cls), void *cls, const int64_t *rows,
+                       int *more, const char *missing, cf_err *e)
+{
+    META_CONN(c);
+    META_STMT(st, c, one ? sql_one : sql_page);
+    db_bind_text(st, 1, reg);
+    db_bind_text(st, 2, repo);
+    db_bind_text(st, 3, one ? one : last ? last : "");
+    if (one == NULL)
+        db_bind_int64(st, 4, n + 1);
+    cf_code rc = each_row(st, one ? 1 : n, row, cls, more, e);
+    if (rc == CF_OK && one && *rows == 0)
+        rc = cf_err_set(e, CF_ENOTFOUND, "%s", missing);
+    return rc;
+}
+
 /* ---- tags ---- */
 
 #define TAG_COLS "SELECT tag, digest, COALESCE(created_at, updated_at), updated_at FROM tags"
@@ -109,18 +129,9 @@ cf_code meta_tags_info(const char *reg, const char *repo, const char *tag, const
                        int64_t n, int (*fn)(void *cls, const meta_tag_info *t), void *cls,
                        int *more, cf_err *e)
 {
-    META_CONN(c);
-    META_STMT(st, c, tag ? SQL_TAG_ONE : SQL_TAGS_PAGE);
-    db_bind_text(st, 1, reg);
-    db_bind_text(st, 2, repo);
-    db_bind_text(st, 3, tag ? tag : last ? last : "");
-    if (tag == NULL)
-        db_bind_int64(st, 4, n + 1);
     tag_each x = {.fn = fn, .cls = cls};
-    cf_code rc = each_row(st, tag ? 1 : n, tag_row, &x, more, e);
-    if (rc == CF_OK && tag && x.rows == 0)
-        rc = cf_err_set(e, CF_ENOTFOUND, "tag unknown");
-    return rc;
+    return listing(SQL_TAG_ONE, SQL_TAGS_PAGE, reg, repo, tag, last, n, tag_row, &x, &x.rows, more,
+                   "tag unknown", e);
 }
 
 /* ---- manifests ---- */
@@ -165,18 +176,9 @@ cf_code meta_manifests_info(const char *reg, const char *repo, const char *diges
                             int64_t n, int (*fn)(void *cls, const meta_manifest_info *m), void *cls,
                             int *more, cf_err *e)
 {
-    META_CONN(c);
-    META_STMT(st, c, digest ? SQL_MANIFEST_ONE : SQL_MANIFESTS_PAGE);
-    db_bind_text(st, 1, reg);
-    db_bind_text(st, 2, repo);
-    db_bind_text(st, 3, digest ? digest : last ? last : "");
-    if (digest == NULL)
-        db_bind_int64(st, 4, n + 1);
     manifest_each x = {.fn = fn, .cls = cls};
-    cf_code rc = each_row(st, digest ? 1 : n, manifest_row, &x, more, e);
-    if (rc == CF_OK && digest && x.rows == 0)
-        rc = cf_err_set(e, CF_ENOTFOUND, "manifest unknown");
-    return rc;
+    return listing(SQL_MANIFEST_ONE, SQL_MANIFESTS_PAGE, reg, repo, digest, last, n, manifest_row,
+                   &x, &x.rows, more, "manifest unknown", e);
 }
 
 static const char SQL_MANIFEST_TAGS[] = "SELECT tag FROM tags WHERE registry_id = ?1 AND repo = ?2"
@@ -219,13 +221,7 @@ static const char SQL_REPO_BLOBS[] = "SELECT digest FROM repo_blobs WHERE regist
 cf_code meta_repo_blobs(const char *reg, const char *repo, const char *last, int64_t n,
                         meta_each_fn fn, void *cls, int *more, cf_err *e)
 {
-    META_CONN(c);
-    META_STMT(st, c, SQL_REPO_BLOBS);
-    db_bind_text(st, 1, reg);
-    db_bind_text(st, 2, repo);
-    db_bind_text(st, 3, last ? last : "");
-    db_bind_int64(st, 4, n + 1);
-    return meta_each_text(st, n, fn, cls, more, e);
+    return meta_each_page(SQL_REPO_BLOBS, reg, repo, last, n, fn, cls, more, e);
 }
 
 static const char SQL_REPO_DELETE_EMPTY[] =
