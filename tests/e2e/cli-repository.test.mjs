@@ -291,7 +291,9 @@ test('acr login: skopeo pushes and pulls with no --creds, from the default auth 
     credHelpers: { 'gcr.io': 'gcloud' } }), { mode: 0o644 });
   const tok = ok(['acr', 'token', 'create', '-n', 'pullonly', '-r', name, '--repository', 'app', 'content/read',
     'metadata/read', '--query', 'properties.credentials.passwords[0].value', '-o', 'tsv']).out.trim();
-  ok(['acr', 'login', '-n', name, '-u', 'pullonly', '-p', tok], { REGISTRY_AUTH_FILE: af });
+  // --password=VALUE: a password may begin with '-' (base64url), which, as
+  // in az, would otherwise read as an option
+  ok(['acr', 'login', '-n', name, '-u', 'pullonly', `--password=${tok}`], { REGISTRY_AUTH_FILE: af });
   const j = JSON.parse(readFileSync(af, 'utf8'));
   assert.equal(statSync(af).mode & 0o777, 0o600);
   assert.deepEqual(j.credHelpers, { 'gcr.io': 'gcloud' });
