@@ -1,7 +1,7 @@
 /*
  * cofferd -- the registry service (DESIGN §1). A thin main: parse flags,
  * open the stores (the metadata on SQLite or PostgreSQL, the SRK, the
- * sealed object tree), the
+ * sealed objects in files or an S3 bucket), the
  * admin token and the identity issuer's key, create the registries named
  * with --registry, serve the OCI data plane and the management API, run
  * the customer-managed key checks, until SIGTERM/SIGINT; then stop
@@ -10,8 +10,10 @@
  *
  *   cofferd --data DIR --listen HOST:PORT --mgmt-listen HOST:PORT
  *           [--database postgresql://...]
- *           [--issuer URL] [--tenant UUID] [--vault-ca FILE]
- *           [--key-check-interval SECONDS] [--vault-timeout SECONDS]
+ *           [--objects s3://BUCKET[/PREFIX] [--s3-endpoint URL] [--s3-region R]
+ *            [--s3-url-style path|virtual] [--s3-ca FILE] [--s3-credentials FILE]]
+ *           [--issuer URL] [--tenant UUID] [--subscription UUID] [--default-group NAME]
+ *           [--vault-ca FILE] [--key-check-interval SECONDS] [--vault-timeout SECONDS]
  *           [--registry NAME]... [--login-domain DOMAIN] [--service NAME]
  *           [--upload-ttl SECONDS]
  *           [--threads N] [--idle-timeout SECONDS] [--log-level L]
@@ -50,9 +52,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "base/armid.h"
 #include "base/err.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -67,8 +71,12 @@
 #include "registry/api.h"
 #include "registry/janitor.h"
 #include "registry/keyring.h"
+#include "store/arm.h"
+#include "store/db.h"
 #include "store/meta.h"
+#include "store/migrate.h"
 #include "store/objects.h"
+#include "store/s3_opts.h"
 #include "store/uploads.h"
 
 #define MAX_REGISTRIES 64
@@ -77,8 +85,11 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: cofferd [--data DIR] [--listen HOST:PORT] [--mgmt-listen HOST:PORT]\n"
-            "               [--database URI]\n"
-            "               [--issuer URL] [--tenant UUID] [--vault-ca FILE]\n"
+            "               [--database URI] [--objects s3://BUCKET[/PREFIX]]\n"
+            "               [--s3-endpoint URL] [--s3-region REGION] [--s3-url-style STYLE]\n"
+            "               [--s3-ca FILE] [--s3-credentials FILE]\n"
+            "               [--issuer URL] [--tenant UUID] [--subscription UUID]\n"
+            "               [--default-group NAME] [--vault-ca FILE]\n"
             "               [--key-check-interval SECONDS] [--vault-timeout SECONDS]\n"
             "               [--registry NAME]... [--login-domain DOMAIN] [--service NAME]\n"
             "               [--upload-ttl SECONDS]\n"
@@ -92,6 +103,16 @@ static void usage(FILE *f)
             "  --database URI        metadata database: postgresql://USER@HOST:PORT/DB (a\n"
             "                        password from ~/.pgpass or PGPASSFILE, never here) or\n"
             "                        a SQLite file (default DIR/cofferd.db)\n"
+            "  --objects s3://BUCKET[/PREFIX] sealed objects in an S3 bucket (created if\n"
+            "                        missing) instead of files under DIR/registries\n"
+            "  --s3-endpoint URL     S3 endpoint, http(s)://HOST[:PORT] (default AWS)\n"
+            "  --s3-region REGION    signing region (default us-east-1)\n"
+            "  --s3-url-style path|virtual  bucket in the path or in the host name\n"
+            "                        (default: path with --s3-endpoint, else virtual)\n"
+            "  --s3-ca FILE          CA bundle (PEM) for an https endpoint\n"
+            "  --s3-credentials FILE AWS credentials file (0600; profile AWS_PROFILE or\n"
+            "                        default); else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,\n"
+            "                        else ~/.aws/credentials. Never on the command line\n"
             "  --listen HOST:PORT    data plane address (default 127.0.0.1:5000)\n"
             "  --mgmt-listen HOST:PORT management API and identity issuer address (default\n"
             "                        127.0.0.1:5001); bearer: DIR/admin.token\n"
@@ -107,6 +128,11 @@ static void usage(FILE *f)
             "                        for a loopback host\n"
             "  --tenant UUID         tenant of identities and tokens (default\n"
             "                        00000000-0000-0000-0000-000000000000)\n"
+            "  --subscription UUID   the default subscription, created if absent (default\n"
+            "                        00000000-0000-0000-0000-000000000000)\n"
+            "  --default-group NAME  its resource group for resources created without one,\n"
+            "                        and for those made before groups existed (default\n"
+            "                        \"default\")\n"
             "  --vault-ca FILE       CA bundle (PEM) for HTTPS to key vaults (default: system)\n"
             "  --key-check-interval SECONDS check each customer-managed key this often\n"
             "                        (1..86400, default 60)\n"
@@ -147,20 +173,6 @@ static void data_address(char *out, size_t cap, const char *listen, const char *
         snprintf(out, cap, "localhost:%s", port);
     else
         snprintf(out, cap, "%.*s:%s", (int)hl, listen, port);
-}
-
-/* 1 when a libpq URI carries a password ("user:password@" or a
- * password= parameter): it would be in the process listing. */
-static int database_uri_has_password(const char *uri)
-{
-    if (strncmp(uri, "postgres://", 11) != 0 && strncmp(uri, "postgresql://", 13) != 0)
-        return 0;
-    const char *auth = strstr(uri, "://") + 3;
-    const char *end = auth + strcspn(auth, "/?");
-    const char *at = memchr(auth, '@', (size_t)(end - auth));
-    if (at != NULL && memchr(auth, ':', (size_t)(at - auth)) != NULL)
-        return 1;
-    return strstr(uri, "password=") != NULL;
 }
 
 /* Flags that take no value (JSON true sets them, false leaves them out). */
@@ -318,11 +330,13 @@ int main(int argc, char **argv)
      * arenas instead of one per worker thread. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     mallopt(M_ARENA_MAX, 2);
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread (S3, vault clients) */
     const char *listen = "127.0.0.1:5000";
     const char *mgmt_listen = "127.0.0.1:5001";
     const char *data = "./cofferd-data";
     const char *database = NULL;
     const char *issuer_arg = NULL, *tenant = MGMT_DEFAULT_TENANT, *vault_ca = NULL;
+    const char *subscription = MGMT_DEFAULT_SUBSCRIPTION, *default_group = ARM_DEFAULT_GROUP;
     unsigned long check_interval = 60, vault_timeout = 10;
     const char *login_domain = NULL, *service = NULL;
     const char *registries[MAX_REGISTRIES];
@@ -330,6 +344,9 @@ int main(int argc, char **argv)
     unsigned long ttl = 3600, threads = 8, idle = 300;
     int no_auth = 0, plain_ok = 0;
     tls_files shared = {0}, dtls = {0}, mtls = {0};
+    s3_opts so = {0};
+    if (argc > 1 && strcmp(argv[1], "migrate") == 0)
+        return migrate_main(argc - 1, argv + 1);
     if (expand_config(argc, argv, &argv, &argc) != 0)
         return 2;
     for (int i = 1; i < argc; i++) {
@@ -341,11 +358,29 @@ int main(int argc, char **argv)
             data = argv[++i];
         } else if (strcmp(a, "--database") == 0 && has) {
             database = argv[++i];
-            if (database_uri_has_password(database)) {
+            if (db_uri_has_password(database)) {
                 fprintf(stderr, "cofferd: --database: no password on the command line; put it in"
                                 " ~/.pgpass or the file PGPASSFILE names\n");
                 return 2;
             }
+        } else if (strcmp(a, "--objects") == 0 && has) {
+            so.objects = argv[++i];
+            if (strcmp(so.objects, "files") == 0) {
+                so.objects = NULL;
+            } else if (!s3_opts_is_s3(so.objects)) {
+                fprintf(stderr, "cofferd: --objects wants s3://BUCKET[/PREFIX] or files\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--s3-endpoint") == 0 && has) {
+            so.endpoint = argv[++i];
+        } else if (strcmp(a, "--s3-region") == 0 && has) {
+            so.region = argv[++i];
+        } else if (strcmp(a, "--s3-url-style") == 0 && has) {
+            so.url_style = argv[++i];
+        } else if (strcmp(a, "--s3-ca") == 0 && has) {
+            so.ca_file = argv[++i];
+        } else if (strcmp(a, "--s3-credentials") == 0 && has) {
+            so.credentials = argv[++i];
         } else if (strcmp(a, "--mgmt-listen") == 0 && has) {
             mgmt_listen = argv[++i];
         } else if (strcmp(a, "--issuer") == 0 && has) {
@@ -358,6 +393,19 @@ int main(int argc, char **argv)
             tenant = argv[++i];
             if (!ctl_uuid_valid(tenant)) {
                 fprintf(stderr, "cofferd: --tenant wants a UUID\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--subscription") == 0 && has) {
+            subscription = argv[++i];
+            if (!arm_uuid_valid(subscription)) {
+                fprintf(stderr, "cofferd: --subscription wants a UUID\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--default-group") == 0 && has) {
+            default_group = argv[++i];
+            if (!arm_group_name_valid(default_group)) {
+                fprintf(stderr, "cofferd: --default-group wants 1-90 of letters, digits, '.', "
+                                "'_', '-', '(' and ')', not ending with '.'\n");
                 return 2;
             }
         } else if (strcmp(a, "--vault-ca") == 0 && has) {
@@ -504,8 +552,21 @@ int main(int argc, char **argv)
         goto out;
     meta_up = 1;
     cf_log(CF_LOG_INFO, "metadata store open", "engine", meta_engine(), NULL);
-    if (objects_init(data, &e) != CF_OK)
+    arm_defaults ad = {.sub = subscription,
+                       .tenant = tenant,
+                       .group = default_group,
+                       .location = ARM_DEFAULT_LOCATION};
+    if (arm_store_init(&ad, NULL, &e) != CF_OK)
         goto out;
+    objects_store *ost = NULL;
+    if (s3_opts_store(&ost, data, &so, &e) != CF_OK)
+        goto out;
+    objects_init_store(ost);
+    /* an upload on S3 holds a part buffer (8 MiB) while it stays in
+     * memory between requests: fewer idle ones (the rest reload from
+     * their checkpoint) */
+    if (strcmp(objects_store_kind(ost), "s3") == 0)
+        uploads_configure(4);
     if (no_auth)
         cf_log(CF_LOG_WARN, "data plane authentication is OFF (--insecure-no-auth)", NULL);
     /* the address clients reach the data plane at, known before the bind

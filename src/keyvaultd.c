@@ -31,11 +31,13 @@
 #include "http/server.h"
 #include "http/tls.h"
 #include "vault/api.h"
+#include "vault/arm.h"
 #include "vault/audit.h"
 #include "vault/auth.h"
 #include "vault/config.h"
 #include "vault/engine.h"
 #include "vault/master.h"
+#include "vault/rbac.h"
 #include "vault/scheduler.h"
 #include "vault/store.h"
 #include "vault/tls.h"
@@ -161,7 +163,8 @@ int main(int argc, char **argv)
     OPENSSL_cleanse(admin, sizeof(admin));
 
     vault_app app = {.cfg = &cfg, .store = store, .audit = audit, .engine = engine, .auth = auth};
-    if (vault_api_ensure_default(&app, &e) != CF_OK)
+    if (vault_api_ensure_default(&app, &e) != CF_OK || vault_arm_init(&app, NULL, &e) != CF_OK ||
+        vault_rbac_init(&app, &e) != CF_OK)
         goto fail;
     http_server_opts o = {.listen = listen,
                           .tls = tls,

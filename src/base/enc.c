@@ -18,7 +18,7 @@ void cf_hex_encode(char *out, const unsigned char *in, size_t len)
     out[2 * len] = '\0';
 }
 
-static int hexval(char c)
+int cf_hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -34,7 +34,7 @@ cf_code cf_hex_decode(unsigned char *out, size_t out_len, const char *in, size_t
     if (in_len != 2 * out_len)
         return cf_err_set(e, CF_EINVAL, "expected %zu hex digits", 2 * out_len);
     for (size_t i = 0; i < out_len; i++) {
-        int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+        int hi = cf_hexval(in[2 * i]), lo = cf_hexval(in[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return cf_err_set(e, CF_EINVAL, "invalid hex digit");
         out[i] = (unsigned char)(hi << 4 | lo);
@@ -118,6 +118,19 @@ cf_code cf_b64url_decode(cf_buf *out, const char *in, size_t len, cf_err *e)
     out->len = (size_t)(o - out->data);
     out->data[out->len] = '\0';
     return CF_OK;
+}
+
+void cf_be32_put(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+uint32_t cf_be32_get(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 void cf_rfc3339(char *out, size_t n, int64_t t)

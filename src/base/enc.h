@@ -13,6 +13,9 @@
 #include "base/buf.h"
 #include "base/err.h"
 
+/* The value of one hex digit (either case), or -1. */
+int cf_hexval(char c);
+
 /* out must have room for 2*len+1 bytes; lowercase. */
 void cf_hex_encode(char *out, const unsigned char *in, size_t len);
 /* Decodes exactly out_len bytes from 2*out_len hex digits (either case). */
@@ -23,6 +26,10 @@ size_t cf_b64url_encoded_len(size_t len);
 cf_code cf_b64url_encode(cf_buf *out, const unsigned char *in, size_t len, cf_err *e);
 /* Appends the decoded bytes to out. */
 cf_code cf_b64url_decode(cf_buf *out, const char *in, size_t len, cf_err *e);
+
+/* 32-bit big-endian integers in stored formats (checkpoints, states). */
+void cf_be32_put(unsigned char *p, uint32_t v);
+uint32_t cf_be32_get(const unsigned char *p);
 
 /* "2026-11-29T08:43:52Z" (UTC, seconds) for unix time t; out holds 21+ bytes. */
 void cf_rfc3339(char *out, size_t n, int64_t t);

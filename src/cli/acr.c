@@ -25,12 +25,39 @@
 
 #define SYSTEM_ID "[system]"
 
-static int reg_path(char *p, size_t n, const cli_args *a, const char *suffix, cli_err *e)
+int cli_registry_path(cli_ctx *c, const cli_args *a, const char *opt, int required,
+                      const char *suffix, char *p, size_t n, cli_err *e)
 {
-    p[0] = '\0';
-    if (cli_path_add(p, n, "/registries/", cli_args_get(a, "name"), e))
+    if (cli_resource_path(c, a, cli_mgmt, ARM_NS_REGISTRY, ARM_TYPE_REGISTRY, cli_args_get(a, opt),
+                          required, p, n, e))
         return -1;
     return suffix ? cli_path_add(p, n, suffix, NULL, e) : 0;
+}
+
+/* The registry of --name/-n: in -g (or the default group), else found in
+ * the subscription. */
+static int reg_path(cli_ctx *c, char *p, size_t n, const cli_args *a, const char *suffix,
+                    cli_err *e)
+{
+    return cli_registry_path(c, a, "name", 0, suffix, p, n, e);
+}
+
+/* A registry as az prints it (flattened); takes r. */
+static json_t *flat(json_t *r)
+{
+    json_t *f = cli_arm_flatten(r);
+    json_decref(r);
+    return f;
+}
+
+static int flat_call(cli_ctx *c, const char *method, const char *path, const json_t *body,
+                     json_t **res, cli_err *e)
+{
+    json_t *r = NULL;
+    if (cli_mgmt(c, method, path, body, &r, e))
+        return -1;
+    *res = flat(r);
+    return 0;
 }
 
 /* --sku, case-insensitive, normalized; NULL when absent. */
@@ -92,9 +119,16 @@ static int auth_props(const cli_args *a, json_t *props, int *n, cli_err *e)
 static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     const char *sku, *ident = cli_args_get(a, "identity");
-    const char *kek = cli_args_get(a, "key-encryption-key");
-    char p[512];
-    if (sku_of(a, &sku, e) || reg_path(p, sizeof(p), a, NULL, e))
+    const char *kek = cli_args_get(a, "key-encryption-key"), *group;
+    char p[1024];
+    if (sku_of(a, &sku, e))
+        return -1;
+    if ((ident == NULL) != (kek == NULL))
+        return cli_usage(e, "Usage error: --identity and --key-encryption-key must be both "
+                            "supplied");
+    if (cli_resource_group(c, a, 1, &group, e) ||
+        cli_collection_path(c, group, ARM_NS_REGISTRY, ARM_TYPE_REGISTRY, p, sizeof(p), e) ||
+        cli_path_add(p, sizeof(p), "/", cli_args_get(a, "name"), e))
         return -1;
     json_t *auth = json_object();
     int nauth;
@@ -102,12 +136,9 @@ static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
         json_decref(auth);
         return -1;
     }
-    if ((ident == NULL) != (kek == NULL)) {
-        json_decref(auth);
-        return cli_usage(e, "Usage error: --identity and --key-encryption-key must be both "
-                            "supplied");
-    }
     json_t *body = json_object(), *ij = NULL;
+    if (cli_args_get(a, "location"))
+        json_object_set_new(body, "location", json_string(cli_args_get(a, "location")));
     int rc = -1;
     if (sku)
         json_object_set_new(body, "sku", json_pack("{s:s}", "name", sku));
@@ -117,7 +148,7 @@ static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
             json_object_set_new(body, "identity", json_pack("{s:s}", "type", "SystemAssigned"));
             client_id = "system";
         } else {
-            if (cli_identity_resolve(c, ident, &ij, e))
+            if (cli_identity_resolve(c, group, ident, &ij, e))
                 goto out;
             const char *id = json_string_value(json_object_get(ij, "id"));
             client_id = json_string_value(json_object_get(ij, "clientId"));
@@ -141,7 +172,7 @@ static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
             json_object_set_new(body, "properties", props = json_object());
         json_object_update(props, auth);
     }
-    rc = cli_mgmt(c, "PUT", p, body, res, e);
+    rc = flat_call(c, "PUT", p, body, res, e);
 out:
     json_decref(auth);
     json_decref(ij);
@@ -149,37 +180,56 @@ out:
     return rc;
 }
 
-static int run_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+/* GET of the registry as the server sends it (properties nested). */
+static int get_registry(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
-    char p[512];
-    if (reg_path(p, sizeof(p), a, NULL, e))
+    char p[1024];
+    if (reg_path(c, p, sizeof(p), a, NULL, e))
         return -1;
     return cli_mgmt(c, "GET", p, NULL, res, e);
 }
 
+static int run_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    json_t *r = NULL;
+    if (get_registry(c, a, &r, e))
+        return -1;
+    *res = flat(r);
+    return 0;
+}
+
 static int run_delete(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
-    char p[512];
-    if (reg_path(p, sizeof(p), a, NULL, e))
+    char p[1024];
+    if (reg_path(c, p, sizeof(p), a, NULL, e))
         return -1;
     return cli_delete_quiet(c, cli_mgmt, p, res, e);
 }
 
 static int run_list(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
-    (void)a;
-    return cli_list_values(c, cli_mgmt, "/registries", res, e);
+    const char *group;
+    char p[1024];
+    json_t *list = NULL;
+    if (cli_resource_group(c, a, 0, &group, e) ||
+        cli_collection_path(c, group, ARM_NS_REGISTRY, ARM_TYPE_REGISTRY, p, sizeof(p), e) ||
+        cli_list_values(c, cli_mgmt, p, &list, e))
+        return -1;
+    *res = json_array();
+    size_t i;
+    json_t *it;
+    json_array_foreach(list, i, it) json_array_append_new(*res, cli_arm_flatten(it));
+    json_decref(list);
+    return 0;
 }
 
 static int run_update(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     const char *sku;
-    char p[512];
-    if (sku_of(a, &sku, e) || reg_path(p, sizeof(p), a, NULL, e))
-        return -1;
+    char p[1024];
     json_t *body = json_object(), *props = json_object();
     int nauth, rc = -1;
-    if (auth_props(a, props, &nauth, e))
+    if (sku_of(a, &sku, e) || auth_props(a, props, &nauth, e))
         goto out;
     const char *limit = cli_args_get(a, "storage-limit");
     if (limit) {
@@ -199,11 +249,13 @@ static int run_update(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
                      "--storage-limit");
         goto out;
     }
+    if (reg_path(c, p, sizeof(p), a, NULL, e))
+        goto out;
     if (sku)
         json_object_set_new(body, "sku", json_pack("{s:s}", "name", sku));
     if (nauth)
         json_object_set(body, "properties", props);
-    rc = cli_mgmt(c, "PATCH", p, body, res, e);
+    rc = flat_call(c, "PATCH", p, body, res, e);
 out:
     json_decref(props);
     json_decref(body);
@@ -212,8 +264,8 @@ out:
 
 static int run_show_usage(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
-    char p[512];
-    if (reg_path(p, sizeof(p), a, "/listUsages", e))
+    char p[1024];
+    if (reg_path(c, p, sizeof(p), a, "/listUsages", e))
         return -1;
     return cli_mgmt(c, "GET", p, NULL, res, e);
 }
@@ -225,13 +277,13 @@ static int run_login(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     const char *user = cli_args_get(a, "username"), *pass = cli_args_get(a, "password");
     const char *name = cli_args_get(a, "name");
-    char p[512], path[4096], store[128];
+    char p[1024], path[4096], store[128];
     json_t *reg = NULL, *cred = NULL;
     int rc = -1;
     *res = NULL;
     if ((user == NULL) != (pass == NULL))
         return cli_usage(e, "Usage error: --username and --password must be both supplied");
-    if (reg_path(p, sizeof(p), a, NULL, e) || cli_mgmt(c, "GET", p, NULL, &reg, e))
+    if (reg_path(c, p, sizeof(p), a, NULL, e) || cli_mgmt(c, "GET", p, NULL, &reg, e))
         return -1;
     json_t *props = json_object_get(reg, "properties");
     const char *ls = json_string_value(json_object_get(props, "loginServer"));
@@ -248,7 +300,7 @@ static int run_login(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
                      name, name);
             goto out;
         }
-        if (reg_path(p, sizeof(p), a, "/listCredentials", e) ||
+        if (cli_path_add(p, sizeof(p), "/listCredentials", NULL, e) ||
             cli_mgmt(c, "POST", p, NULL, &cred, e))
             goto out;
         user = json_string_value(json_object_get(cred, "username"));
@@ -290,8 +342,8 @@ out:
 
 static int run_cred_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
-    char p[512];
-    if (reg_path(p, sizeof(p), a, "/listCredentials", e))
+    char p[1024];
+    if (reg_path(c, p, sizeof(p), a, "/listCredentials", e))
         return -1;
     return cli_mgmt(c, "POST", p, NULL, res, e);
 }
@@ -299,13 +351,13 @@ static int run_cred_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e
 static int run_cred_renew(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     const char *which = cli_args_get(a, "password-name");
-    char p[512];
+    char p[1024];
     if (strcmp(which, "password") != 0 && strcmp(which, "password2") != 0)
         return cli_usage(e,
                          "argument --password-name: invalid choice: '%.64s' (choose from "
                          "'password', 'password2')",
                          which);
-    if (reg_path(p, sizeof(p), a, "/regenerateCredential", e))
+    if (reg_path(c, p, sizeof(p), a, "/regenerateCredential", e))
         return -1;
     json_t *body = json_pack("{s:s}", "name", which);
     int rc = cli_mgmt(c, "POST", p, body, res, e);
@@ -316,7 +368,7 @@ static int run_cred_renew(cli_ctx *c, const cli_args *a, json_t **res, cli_err *
 static int run_enc_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     json_t *r = NULL;
-    if (run_show(c, a, &r, e))
+    if (get_registry(c, a, &r, e))
         return -1;
     *res = encryption_of(r);
     return 0;
@@ -324,23 +376,30 @@ static int run_enc_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 
 static int run_enc_check(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
-    char p[512];
+    char p[1024];
     json_t *r = NULL;
-    if (reg_path(p, sizeof(p), a, "/encryption/check", e) || cli_mgmt(c, "POST", p, NULL, &r, e))
+    if (reg_path(c, p, sizeof(p), a, "/encryption/check", e) || cli_mgmt(c, "POST", p, NULL, &r, e))
         return -1;
     *res = encryption_of(r);
     return 0;
+}
+
+/* The resource group a registry lives in (where an identity name given
+ * without its resource id is looked for, as az does). */
+static const char *reg_group(const json_t *reg)
+{
+    return json_string_value(json_object_get(reg, "resourceGroup"));
 }
 
 static int run_rotate(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     const char *ident = cli_args_get(a, "identity");
     const char *kek = cli_args_get(a, "key-encryption-key");
-    char p[512];
-    if (reg_path(p, sizeof(p), a, NULL, e))
-        return -1;
+    char p[1024];
     if (ident == NULL && kek == NULL)
         return cli_usage(e, "usage error: give --key-encryption-key, --identity or both");
+    if (reg_path(c, p, sizeof(p), a, NULL, e))
+        return -1;
     json_t *reg = NULL, *ij = NULL, *body = NULL;
     int rc = -1;
     if (cli_mgmt(c, "GET", p, NULL, &reg, e))
@@ -363,7 +422,7 @@ static int run_rotate(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
         } else if (cli_is_uuid(ident)) {
             json_object_set_new(nk, "identity", json_string(ident)); /* a client id, as az */
         } else {
-            if (cli_identity_resolve(c, ident, &ij, e)) {
+            if (cli_identity_resolve(c, reg_group(reg), ident, &ij, e)) {
                 json_decref(nk);
                 goto out;
             }
@@ -371,7 +430,7 @@ static int run_rotate(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
         }
     }
     body = json_pack("{s:{s:{s:o}}}", "properties", "encryption", "keyVaultProperties", nk);
-    rc = cli_mgmt(c, "PATCH", p, body, res, e);
+    rc = flat_call(c, "PATCH", p, body, res, e);
 out:
     json_decref(reg);
     json_decref(ij);
@@ -382,14 +441,15 @@ out:
 static int run_ident_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     json_t *r = NULL;
-    if (run_show(c, a, &r, e))
+    if (get_registry(c, a, &r, e))
         return -1;
     *res = member(r, "identity");
     return 0;
 }
 
 /* Finds the key of the registry's user-assigned identity that ref names
- * (id, /identities/NAME as NAME, or clientId); NULL when none. */
+ * (its resource id, compared as ARM compares ids; its name; its client
+ * id); NULL when none. */
 static const char *assigned_key(const json_t *uai, const char *ref)
 {
     const char *k;
@@ -398,7 +458,8 @@ static const char *assigned_key(const json_t *uai, const char *ref)
     {
         const char *cid = json_string_value(json_object_get(v, "clientId"));
         const char *slash = strrchr(k, '/');
-        if (strcmp(k, ref) == 0 || (slash && strcmp(slash + 1, ref) == 0) ||
+        const char *legacy = strncmp(ref, "/identities/", 12) == 0 ? ref + 12 : NULL;
+        if (arm_eq(k, ref) || (slash && strcmp(slash + 1, legacy ? legacy : ref) == 0) ||
             (cid && strcasecmp(cid, ref) == 0))
             return k;
     }
@@ -408,10 +469,10 @@ static const char *assigned_key(const json_t *uai, const char *ref)
 /* assign (add = 1) or remove the --identities of a registry. */
 static int change_identities(cli_ctx *c, const cli_args *a, int add, json_t **res, cli_err *e)
 {
-    char p[512];
+    char p[1024];
     int n;
     const char *const *ids = cli_args_multi(a, "identities", &n);
-    if (reg_path(p, sizeof(p), a, NULL, e))
+    if (reg_path(c, p, sizeof(p), a, NULL, e))
         return -1;
     json_t *reg = NULL, *users = json_object(), *body = NULL, *r = NULL;
     int rc = -1;
@@ -435,7 +496,7 @@ static int change_identities(cli_ctx *c, const cli_args *a, int add, json_t **re
             sys = add;
         } else if (add) {
             json_t *ij = NULL;
-            if (cli_identity_resolve(c, ids[i], &ij, e))
+            if (cli_identity_resolve(c, reg_group(reg), ids[i], &ij, e))
                 goto out;
             const char *id = json_string_value(json_object_get(ij, "id"));
             if (id)
@@ -481,14 +542,23 @@ static int run_ident_remove(cli_ctx *c, const cli_args *a, json_t **res, cli_err
 
 static const cli_opt create_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    CLI_OPT_GROUP,
     {"sku", NULL, CLI_OPT_VALUE, 0, "Basic|Standard|Premium"},
-    {"identity", NULL, CLI_OPT_VALUE, 0, "NAME|/identities/NAME|CLIENTID"},
+    {"identity", NULL, CLI_OPT_VALUE, 0, "ID|NAME|CLIENTID"},
     {"key-encryption-key", NULL, CLI_OPT_VALUE, 0, "KEY_URI"},
     {"admin-enabled", NULL, CLI_OPT_BOOL, 0, "true|false"},
+    {"location", "l", CLI_OPT_VALUE, 0, "LOCATION"},
     {0},
 };
+static const cli_opt reg_opts[] = {
+    {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    CLI_OPT_GROUP,
+    {0},
+};
+static const cli_opt list_opts[] = {CLI_OPT_GROUP, {0}};
 static const cli_opt update_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    CLI_OPT_GROUP,
     {"sku", NULL, CLI_OPT_VALUE, 0, "Basic|Standard|Premium"},
     {"admin-enabled", NULL, CLI_OPT_BOOL, 0, "true|false"},
     {"anonymous-pull-enabled", NULL, CLI_OPT_BOOL, 0, "true|false"},
@@ -497,23 +567,27 @@ static const cli_opt update_opts[] = {
 };
 static const cli_opt login_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    CLI_OPT_GROUP,
     {"username", "u", CLI_OPT_VALUE, 0, "USERNAME"},
     {"password", "p", CLI_OPT_VALUE, 0, "PASSWORD"},
     {0},
 };
 static const cli_opt renew_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    CLI_OPT_GROUP,
     {"password-name", NULL, CLI_OPT_VALUE, 1, "password|password2"},
     {0},
 };
 static const cli_opt rotate_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    CLI_OPT_GROUP,
     {"key-encryption-key", NULL, CLI_OPT_VALUE, 0, "KEY_URI"},
-    {"identity", NULL, CLI_OPT_VALUE, 0, "NAME|/identities/NAME|CLIENTID|[system]"},
+    {"identity", NULL, CLI_OPT_VALUE, 0, "ID|NAME|CLIENTID|[system]"},
     {0},
 };
 static const cli_opt idents_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    CLI_OPT_GROUP,
     {"identities", NULL, CLI_OPT_MULTI, 1, "ID"},
     {0},
 };
@@ -523,14 +597,16 @@ static const cli_column usage_table[] = {
     {"Name", "name"}, {"Limit", "limit"}, {"CurrentValue", "currentValue"}, {"Unit", "unit"}, {0},
 };
 
-/* -o table of `acr list` (az's columns, without resource groups) */
+/* -o table of `acr list` (az's columns; a registry is printed flattened) */
 static const cli_column list_table[] = {
     {"Name", "name"},
+    {"ResourceGroup", "resourceGroup"},
+    {"Location", "location"},
     {"Sku", "sku.name"},
-    {"LoginServer", "properties.loginServer"},
-    {"CreationDate", "properties.creationDate"},
-    {"AdminUserEnabled", "properties.adminUserEnabled"},
-    {"Encryption", "properties.encryption.status"},
+    {"LoginServer", "loginServer"},
+    {"CreationDate", "creationDate"},
+    {"AdminUserEnabled", "adminUserEnabled"},
+    {"Encryption", "encryption.status"},
     {0},
 };
 
@@ -539,15 +615,15 @@ const cli_verb cli_acr_verbs[] = {
      "Create a registry; with --identity and --key-encryption-key, encrypted under a "
      "customer-managed key (Premium).",
      create_opts, run_create,
-     "coffer acr create -n myregistry --sku Premium --admin-enabled true --identity myidentity "
-     "--key-encryption-key https://127.0.0.1:8443/keys/mykey",
+     "coffer acr create -g myresourcegroup -n myregistry --sku Premium --identity myidentity "
+     "--key-encryption-key https://myvault.vault.localhost:8443/keys/mykey",
      NULL},
-    {"show", "Show a registry.", cli_name_opts, run_show,
-     "coffer acr show -n myregistry --query properties.loginServer -o tsv", NULL},
-    {"delete", "Delete a registry and everything in it (its keys are wiped).", cli_name_opts,
-     run_delete, "coffer acr delete -n myregistry", NULL},
-    {"list", "List the registries, by name.", cli_no_opts, run_list,
-     "coffer acr list --query [].name -o tsv", list_table},
+    {"show", "Show a registry.", reg_opts, run_show,
+     "coffer acr show -n myregistry --query loginServer -o tsv", NULL},
+    {"delete", "Delete a registry and everything in it (its keys are wiped).", reg_opts, run_delete,
+     "coffer acr delete -n myregistry", NULL},
+    {"list", "List the registries of a resource group, or of the subscription.", list_opts,
+     run_list, "coffer acr list --query [].name -o tsv", list_table},
     {"update",
      "Change a registry's SKU, enable or disable its admin user or anonymous pull (Standard and "
      "Premium), set or remove its storage limit.",
@@ -555,7 +631,7 @@ const cli_verb cli_acr_verbs[] = {
     {"show-usage",
      "Show the registry's storage (sealed bytes of its unique blobs and manifests) against its "
      "limit, and its token count.",
-     cli_name_opts, run_show_usage, "coffer acr show-usage -n myregistry -o table", usage_table},
+     reg_opts, run_show_usage, "coffer acr show-usage -n myregistry -o table", usage_table},
     {"login",
      "Store the registry's credentials (the admin user's, or --username/--password) where "
      "podman, skopeo, buildah and docker read them.",
@@ -564,9 +640,9 @@ const cli_verb cli_acr_verbs[] = {
 };
 
 const cli_verb cli_acr_credential_verbs[] = {
-    {"show", "Show the admin user's name and passwords (the admin user must be enabled).",
-     cli_name_opts, run_cred_show,
-     "coffer acr credential show -n myregistry --query passwords[0].value -o tsv", NULL},
+    {"show", "Show the admin user's name and passwords (the admin user must be enabled).", reg_opts,
+     run_cred_show, "coffer acr credential show -n myregistry --query passwords[0].value -o tsv",
+     NULL},
     {"renew", "Regenerate one of the admin user's passwords (tokens issued with it stop working).",
      renew_opts, run_cred_renew,
      "coffer acr credential renew -n myregistry --password-name password2", NULL},
@@ -574,7 +650,7 @@ const cli_verb cli_acr_credential_verbs[] = {
 };
 
 const cli_verb cli_acr_encryption_verbs[] = {
-    {"show", "Show a registry's encryption (properties.encryption).", cli_name_opts, run_enc_show,
+    {"show", "Show a registry's encryption (properties.encryption).", reg_opts, run_enc_show,
      "coffer acr encryption show -n myregistry --query keyVaultProperties.keyStatus -o tsv", NULL},
     {"rotate-key",
      "Move a CMK registry to another key, key version or identity (versioned key URI: manual "
@@ -583,13 +659,13 @@ const cli_verb cli_acr_encryption_verbs[] = {
      "coffer acr encryption rotate-key -n myregistry --key-encryption-key "
      "https://127.0.0.1:8443/keys/mykey --identity [system]",
      NULL},
-    {"check", "Check the registry's key now; prints properties.encryption.", cli_name_opts,
+    {"check", "Check the registry's key now; prints properties.encryption.", reg_opts,
      run_enc_check, "coffer acr encryption check -n myregistry", NULL},
     {0},
 };
 
 const cli_verb cli_acr_identity_verbs[] = {
-    {"show", "Show a registry's identities.", cli_name_opts, run_ident_show,
+    {"show", "Show a registry's identities.", reg_opts, run_ident_show,
      "coffer acr identity show -n myregistry", NULL},
     {"assign", "Assign identities to a registry ([system]: the system-assigned identity).",
      idents_opts, run_ident_assign,

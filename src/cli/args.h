@@ -20,7 +20,7 @@
 #include "cli/error.h"
 #include "cli/output.h"
 
-#define CLI_MAX_OPTS 8
+#define CLI_MAX_OPTS 16 /* options of one verb (test_cli_args checks every verb) */
 #define CLI_MAX_VALS 32
 
 typedef enum { CLI_OPT_VALUE, CLI_OPT_MULTI, CLI_OPT_BOOL } cli_opt_kind;

@@ -5,7 +5,8 @@
  * A line is `coffer GROUP... VERB [options]`: the leading words (up to the
  * first word that starts with '-') name the group and the verb; the longest
  * group that matches wins ("acr encryption show" is the encryption group's
- * show, not acr's). Exit codes: 0 success, 1 an operation failed
+ * show, not acr's). A group whose verb has an empty name is a command of
+ * its own (`coffer configure --defaults group=G`). Exit codes: 0 success, 1 an operation failed
  * (`ERROR: (<Code>) <message>` on stderr), 2 a usage error (message and
  * usage on stderr). `--help` anywhere prints help on stdout and exits 0.
  */
@@ -29,6 +30,13 @@ static const cli_group groups[] = {
     {"keyvault key", "Keys in a vault (keyvaultd).", cli_keyvault_key_verbs},
     {"keyvault network-rule", "A vault's network rules (keyvaultd).",
      cli_keyvault_network_rule_verbs},
+    {"group", "Resource groups (cofferd).", cli_group_verbs},
+    {"account", "Subscriptions (cofferd).", cli_account_verbs},
+    {"configure", "The client's defaults (config file).", cli_configure_verbs},
+    {"role assignment", "Key Vault role assignments (keyvaultd).", cli_role_assignment_verbs},
+    {"role definition", "Key Vault's built-in roles (keyvaultd).", cli_role_definition_verbs},
+    {"deployment group", "ARM template deployments to a resource group (docs/templates.md).",
+     cli_deployment_group_verbs},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
@@ -59,7 +67,7 @@ static int group_matches(const cli_group *g, char **words, int nwords)
 
 static void print_usage_line(FILE *f, const cli_group *g, const cli_verb *v)
 {
-    fprintf(f, "usage: coffer %s %s", g->name, v->name);
+    fprintf(f, "usage: coffer %s%s%s", g->name, v->name[0] ? " " : "", v->name);
     for (const cli_opt *o = v->opts; o->name; o++) {
         fputc(' ', f);
         if (!o->required)
@@ -110,20 +118,22 @@ static void print_group_help(FILE *f, const cli_group *g)
 
 static void print_top_help(FILE *f)
 {
-    fputs("usage: coffer GROUP COMMAND [options] [--query PATH] [-o json|table|tsv]\n"
-          "       coffer --version | coffer [GROUP] --help\n\n"
-          "The command-line client of cofferd (registries, identities) and keyvaultd (vaults,\n"
-          "keys). Config: $COFFER_CONFIG or ~/.config/coffer/config (url, token, token_file,\n"
-          "ca, vault_url, vault_token, vault_token_file, vault_ca, vault_domain); environment:\n"
-          "COFFER_URL COFFER_TOKEN COFFER_CA COFFER_VAULT_URL COFFER_VAULT_TOKEN\n"
-          "COFFER_VAULT_CA COFFER_VAULT_DOMAIN. TLS certificates are verified (ca, vault_ca:\n"
-          "the CA files; --insecure, by that name only, skips it). Exit codes: 0 ok, 1 failed,\n"
-          "2 usage error.\n",
-          f);
+    fputs(
+        "usage: coffer GROUP COMMAND [options] [--query PATH] [-o json|table|tsv]\n"
+        "       coffer --version | coffer [GROUP] --help\n\n"
+        "The command-line client of cofferd (resource groups, registries, identities) and\n"
+        "keyvaultd (vaults, role assignments, keys), with az's verbs. Config: $COFFER_CONFIG or\n"
+        "~/.config/coffer/config (url, token, token_file, ca, vault_url, vault_token,\n"
+        "vault_token_file, vault_ca, vault_domain, subscription, group, location); environment:\n"
+        "COFFER_URL COFFER_TOKEN COFFER_CA COFFER_VAULT_URL COFFER_VAULT_TOKEN COFFER_VAULT_CA\n"
+        "COFFER_VAULT_DOMAIN COFFER_SUBSCRIPTION COFFER_DEFAULTS_GROUP COFFER_DEFAULTS_LOCATION.\n"
+        "TLS certificates are verified (ca, vault_ca: the CA files; --insecure, by that name\n"
+        "only, skips it). Exit codes: 0 ok, 1 failed, 2 usage error.\n",
+        f);
     for (size_t i = 0; i < NGROUPS; i++) {
         fprintf(f, "\n%s -- %s\n", groups[i].name, groups[i].summary);
         for (const cli_verb *v = groups[i].verbs; v->name; v++)
-            fprintf(f, "  coffer %s %s\n", groups[i].name, v->name);
+            fprintf(f, "  coffer %s%s%s\n", groups[i].name, v->name[0] ? " " : "", v->name);
     }
 }
 
@@ -156,7 +166,8 @@ static int run_verb(cli_ctx *c, const cli_group *g, const cli_verb *v, int argc,
     goto out;
 fail:
     if (e.usage) {
-        fprintf(c->err, "coffer %s %s: error: %s\n", g->name, v->name, e.msg);
+        fprintf(c->err, "coffer %s%s%s: error: %s\n", g->name, v->name[0] ? " " : "", v->name,
+                e.msg);
         print_usage_line(c->err, g, v);
         code = 2;
     } else {
@@ -217,6 +228,8 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
     if (nwords > gw)
         for (v = g->verbs; v->name && strcmp(v->name, words[gw]) != 0; v++)
             ;
+    else if (g->verbs[0].name && g->verbs[0].name[0] == '\0')
+        v = &g->verbs[0]; /* a group that is its own command (coffer configure) */
     if (v == NULL || v->name == NULL) {
         if (nwords == gw && has_help(rest, restv)) {
             print_group_help(out, g);

@@ -24,7 +24,9 @@ typedef struct cli_ctx {
     FILE *out, *err;
     cli_config cfg;
     int cfg_loaded;
-    int insecure; /* --insecure: neither server's certificate is verified */
+    char sub[40];     /* cofferd's default subscription, once asked (arm.c) */
+    int insecure;     /* --insecure: neither server's certificate is verified */
+    long last_status; /* the HTTP status of the last call (0: none answered) */
 } cli_ctx;
 
 /* Loads the configuration on first use (commands that fail on their

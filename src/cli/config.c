@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/armid.h"
 #include "base/buf.h"
 #include "base/fs.h"
 #include "cli/config.h"
@@ -38,6 +39,9 @@ void cli_config_free(cli_config *c)
     free(c->vault_domain);
     free(c->token_file);
     free(c->vault_token_file);
+    free(c->subscription);
+    free(c->group);
+    free(c->location);
     memset(c, 0, sizeof(*c));
 }
 
@@ -85,6 +89,9 @@ static char **slot_of(cli_config *c, const char *key, size_t n, int *secret)
         {"vault_token_file", offsetof(cli_config, vault_token_file), 0},
         {"vault_ca", offsetof(cli_config, vault_ca), 0},
         {"vault_domain", offsetof(cli_config, vault_domain), 0},
+        {"subscription", offsetof(cli_config, subscription), 0},
+        {"group", offsetof(cli_config, group), 0},
+        {"location", offsetof(cli_config, location), 0},
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         if (strlen(keys[i].name) == n && memcmp(keys[i].name, key, n) == 0) {
@@ -184,18 +191,106 @@ static int check_url(const char *v, const char *what, int https_only, cli_err *e
                     https_only ? "https://" : "http:// or https://");
 }
 
-int cli_config_load(cli_config *c, cli_err *e)
+/* The config file's path into out ("" when there is none to read);
+ * *named = 1 when COFFER_CONFIG names it. */
+static void config_path(char *out, size_t cap, int *named)
 {
-    memset(c, 0, sizeof(*c));
     const char *path = getenv("COFFER_CONFIG");
-    int named = path != NULL && *path != '\0';
-    if (named) {
-        snprintf(c->path, sizeof(c->path), "%s", path);
+    *named = path != NULL && *path != '\0';
+    out[0] = '\0';
+    if (*named) {
+        snprintf(out, cap, "%s", path);
     } else {
         const char *home = getenv("HOME");
         if (home && *home)
-            snprintf(c->path, sizeof(c->path), "%s/.config/coffer/config", home);
+            snprintf(out, cap, "%s/.config/coffer/config", home);
     }
+}
+
+int cli_config_file(char *out, size_t cap, cli_err *e)
+{
+    int named;
+    config_path(out, cap, &named);
+    if (out[0] == '\0')
+        return cli_fail(e, "ConfigError", "no config file: set COFFER_CONFIG or HOME");
+    return 0;
+}
+
+int cli_config_write(const char *key, const char *value, cli_err *e)
+{
+    char path[512];
+    int rc = -1;
+    if (cli_config_file(path, sizeof(path), e))
+        return -1;
+    cf_buf in, out;
+    cf_err ce = {0};
+    cf_buf_init(&in, CONFIG_CAP);
+    cf_buf_init(&out, CONFIG_CAP);
+    in.secret = out.secret = 1; /* it may hold tokens */
+    cf_code frc = cf_fs_read_all(path, CONFIG_CAP, &in, &ce);
+    if (frc != CF_OK && frc != CF_ENOTFOUND) {
+        cli_fail(e, "ConfigError", "cannot read the config file: %s", ce.msg);
+        goto out;
+    }
+    /* every line but key's, then key's at the end */
+    const char *p = in.data ? (const char *)in.data : "", *end = p + in.len;
+    size_t kn = strlen(key);
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *le = eol ? eol : end;
+        const char *b = p;
+        while (b < le && isspace((unsigned char)*b))
+            b++;
+        const char *k = b;
+        while (k < le && !isspace((unsigned char)*k) && *k != '=')
+            k++;
+        int is_key = (size_t)(k - b) == kn && memcmp(b, key, kn) == 0;
+        if (!is_key && (cf_buf_append(&out, p, (size_t)(le - p), &ce) != CF_OK ||
+                        cf_buf_append(&out, "\n", 1, &ce) != CF_OK))
+            goto oom;
+        p = eol ? eol + 1 : end;
+    }
+    if (value && *value) {
+        if (strchr(value, '\n') != NULL) {
+            cli_usage(e, "a value cannot hold a line break");
+            goto out;
+        }
+        if (cf_buf_append(&out, key, kn, &ce) != CF_OK ||
+            cf_buf_append(&out, " = ", 3, &ce) != CF_OK ||
+            cf_buf_append(&out, value, strlen(value), &ce) != CF_OK ||
+            cf_buf_append(&out, "\n", 1, &ce) != CF_OK)
+            goto oom;
+    }
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (cf_fs_mkdir_p(dir, 0700, &ce) != CF_OK) {
+            cli_fail(e, "ConfigError", "cannot create %s: %s", dir, ce.msg);
+            goto out;
+        }
+    }
+    if (cf_fs_write_atomic(path, out.data ? out.data : (const unsigned char *)"", out.len, 0600,
+                           &ce) != CF_OK) {
+        cli_fail(e, "ConfigError", "cannot write the config file: %s", ce.msg);
+        goto out;
+    }
+    rc = 0;
+    goto out;
+oom:
+    cli_fail(e, "OutOfMemory", "out of memory");
+out:
+    cf_buf_free(&in);
+    cf_buf_free(&out);
+    return rc;
+}
+
+int cli_config_load(cli_config *c, cli_err *e)
+{
+    memset(c, 0, sizeof(*c));
+    int named;
+    config_path(c->path, sizeof(c->path), &named);
     if (c->path[0]) {
         cf_buf b;
         cf_err ce = {0};
@@ -221,8 +316,20 @@ int cli_config_load(cli_config *c, cli_err *e)
         env_override(&c->vault_url, "COFFER_VAULT_URL", 0, e) ||
         env_override(&c->vault_token, "COFFER_VAULT_TOKEN", 1, e) ||
         env_override(&c->vault_ca, "COFFER_VAULT_CA", 0, e) ||
-        env_override(&c->vault_domain, "COFFER_VAULT_DOMAIN", 0, e) || defaults(c, e))
+        env_override(&c->vault_domain, "COFFER_VAULT_DOMAIN", 0, e) ||
+        env_override(&c->subscription, "COFFER_SUBSCRIPTION", 0, e) ||
+        env_override(&c->group, "COFFER_DEFAULTS_GROUP", 0, e) ||
+        env_override(&c->location, "COFFER_DEFAULTS_LOCATION", 0, e) || defaults(c, e))
         goto fail;
+    if (c->subscription && !arm_uuid_valid(c->subscription)) {
+        cli_fail(e, "ConfigError", "subscription '%.64s' is not a subscription id (a UUID)",
+                 c->subscription);
+        goto fail;
+    }
+    if (c->group && !arm_group_name_valid(c->group)) {
+        cli_fail(e, "ConfigError", "group '%.100s' is not a resource group name", c->group);
+        goto fail;
+    }
     if (c->token == NULL && c->token_file && read_token(&c->token, c->token_file, "token", e))
         goto fail;
     if (c->vault_token == NULL && c->vault_token_file &&

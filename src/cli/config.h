@@ -6,9 +6,12 @@
  * ignored), read from $COFFER_CONFIG or ~/.config/coffer/config (that
  * default may be absent; a named file must exist). Keys: url, token,
  * token_file, ca, vault_url, vault_token, vault_token_file, vault_ca,
- * vault_domain; any other key is refused. Then the environment overrides:
- * COFFER_URL, COFFER_TOKEN, COFFER_CA, COFFER_VAULT_URL, COFFER_VAULT_TOKEN,
- * COFFER_VAULT_CA, COFFER_VAULT_DOMAIN (an empty variable counts as unset).
+ * vault_domain, and the defaults of az's `az configure --defaults` and
+ * `az account set`: subscription, group, location; any other key is
+ * refused. Then the environment overrides: COFFER_URL, COFFER_TOKEN,
+ * COFFER_CA, COFFER_VAULT_URL, COFFER_VAULT_TOKEN, COFFER_VAULT_CA,
+ * COFFER_VAULT_DOMAIN, COFFER_SUBSCRIPTION, COFFER_DEFAULTS_GROUP,
+ * COFFER_DEFAULTS_LOCATION (an empty variable counts as unset).
  * ca and vault_ca are the CA files that sign cofferd's management API's and
  * keyvaultd's certificates (NULL: the system bundle); there is no setting
  * that turns verification off (only the --insecure option, by name).
@@ -35,7 +38,10 @@ typedef struct cli_config {
     char *vault_ca; /* NULL: the system bundle */
     char *vault_domain;
     char *token_file, *vault_token_file;
-    char path[512]; /* the file read ("" when none) */
+    char *subscription; /* NULL: cofferd's default subscription */
+    char *group;        /* the default resource group (-g), or NULL */
+    char *location;     /* the default location (-l), or NULL */
+    char path[512];     /* the file read ("" when none) */
 } cli_config;
 
 /* Defaults, the file (COFFER_CONFIG or the default path), the environment,
@@ -44,6 +50,13 @@ int cli_config_load(cli_config *c, cli_err *e);
 /* Applies `text` (the contents of file `path`, for messages) over c. */
 int cli_config_parse(cli_config *c, const char *text, const char *path, cli_err *e);
 void cli_config_free(cli_config *c);
+
+/* The config file `coffer configure` and `coffer account set` write:
+ * $COFFER_CONFIG, else ~/.config/coffer/config. */
+int cli_config_file(char *out, size_t cap, cli_err *e);
+/* Sets key = value in the config file (value NULL or "": the line goes),
+ * keeping every other line; the file is written atomically, 0600. */
+int cli_config_write(const char *key, const char *value, cli_err *e);
 
 /* The base URL (no trailing slash) of vault `name`'s keys API:
  * https://NAME.<vault_domain>:<port of vault_url>, or vault_url itself for

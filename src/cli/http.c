@@ -182,15 +182,15 @@ static char *join_url(const char *base, const char *path, const char *extra)
     return u;
 }
 
-static int call(const cli_ctx *c, const char *base, const char *path, const char *extra,
+static int call(cli_ctx *c, const char *base, const char *path, const char *extra,
                 const char *token, const char *ca, const char *method, const json_t *body,
                 json_t **out, cli_err *e)
 {
     char *url = join_url(base, path, extra);
+    c->last_status = 0;
     if (url == NULL)
         return cli_fail(e, "OutOfMemory", "out of memory");
-    long status;
-    int rc = cli_http_call(method, url, token, ca, c->insecure, body, &status, out, e);
+    int rc = cli_http_call(method, url, token, ca, c->insecure, body, &c->last_status, out, e);
     free(url);
     return rc;
 }

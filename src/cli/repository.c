@@ -37,9 +37,10 @@ static int repo_chars_ok(const char *s)
     return 1;
 }
 
-/* "/registries/REG/repositories[/REPO][SUFFIX]" into p. */
-static int repo_path(char *p, size_t n, const char *reg, size_t reg_len, const char *repo,
-                     const char *suffix, cli_err *e)
+/* The ARM path of registry reg (reg_len bytes) into base: in -g, else
+ * found in the subscription, as every acr verb (cli_registry_path). */
+static int reg_base(cli_ctx *c, const cli_args *a, const char *reg, size_t reg_len, char *base,
+                    size_t n, cli_err *e)
 {
     char name[128];
     if (reg_len == 0 || reg_len >= sizeof(name))
@@ -47,9 +48,17 @@ static int repo_path(char *p, size_t n, const char *reg, size_t reg_len, const c
                          reg);
     memcpy(name, reg, reg_len);
     name[reg_len] = '\0';
-    p[0] = '\0';
-    if (cli_path_add(p, n, "/registries/", name, e))
-        return -1;
+    return cli_resource_path(c, a, cli_mgmt, ARM_NS_REGISTRY, ARM_TYPE_REGISTRY, name, 0, base, n,
+                             e);
+}
+
+/* "BASE/repositories[/REPO][SUFFIX]" into p (base: reg_base's). */
+static int repo_path(char *p, size_t n, const char *base, const char *repo, const char *suffix,
+                     cli_err *e)
+{
+    if (strlen(base) >= n)
+        return cli_usage(e, "a name is too long");
+    snprintf(p, n, "%s", base);
     if (repo && !repo_chars_ok(repo))
         return cli_usage(e,
                          "'%.200s' is not a repository name (lower-case letters, digits, '.', "
@@ -93,9 +102,10 @@ static int get_all(cli_ctx *c, const char *path, const char *member, long top, j
                 break;
             json_array_append(all, v);
         }
+        /* the next page of the same list: path?last=... */
         const char *next = json_string_value(json_object_get(r, "nextLink"));
-        int more = next && strncmp(next, "/registries/", 12) == 0 && strlen(next) < sizeof(url) &&
-                   (top <= 0 || (long)json_array_size(all) < top);
+        int more = next && strncmp(next, path, strlen(path)) == 0 && next[strlen(path)] == '?' &&
+                   strlen(next) < sizeof(url) && (top <= 0 || (long)json_array_size(all) < top);
         if (more)
             snprintf(url, sizeof(url), "%s", next);
         json_decref(r);
@@ -158,9 +168,10 @@ static int repo_or_image(const cli_args *a, const char **repo, cli_image *img, i
 static int run_list(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     const char *reg = cli_args_get(a, "name");
-    char p[512];
+    char base[1024], p[1024];
     long top;
-    if (top_of(a, &top, e) || repo_path(p, sizeof(p), reg, strlen(reg), NULL, NULL, e))
+    if (top_of(a, &top, e) || reg_base(c, a, reg, strlen(reg), base, sizeof(base), e) ||
+        repo_path(p, sizeof(p), base, NULL, NULL, e))
         return -1;
     return get_all(c, p, "repositories", top, res, e);
 }
@@ -181,13 +192,13 @@ static int get_member(cli_ctx *c, const char *path, const char *member, json_t *
 
 /* The attributes --image names: a tag's (REPO:TAG) or a manifest's
  * (REPO@DIGEST), as az's repository show and manifest show-metadata. */
-static int image_attributes(cli_ctx *c, const char *reg, size_t reg_len, const char *repo,
-                            const cli_image *img, json_t **res, cli_err *e)
+static int image_attributes(cli_ctx *c, const char *base, const char *repo, const cli_image *img,
+                            json_t **res, cli_err *e)
 {
     char suffix[200], p[1024];
     snprintf(suffix, sizeof(suffix), "/%s/%s", img->digest[0] ? "_manifests" : "_tags",
              img->digest[0] ? img->digest : img->tag);
-    if (repo_path(p, sizeof(p), reg, reg_len, repo, suffix, e))
+    if (repo_path(p, sizeof(p), base, repo, suffix, e))
         return -1;
     return get_member(c, p, img->digest[0] ? "manifest" : "tag", res, e);
 }
@@ -197,12 +208,13 @@ static int run_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     const char *reg = cli_args_get(a, "name"), *repo;
     cli_image img;
     int is_image;
-    char p[1024];
-    if (repo_or_image(a, &repo, &img, &is_image, e))
+    char base[1024], p[1024];
+    if (repo_or_image(a, &repo, &img, &is_image, e) ||
+        reg_base(c, a, reg, strlen(reg), base, sizeof(base), e))
         return -1;
     if (is_image)
-        return image_attributes(c, reg, strlen(reg), img.name, &img, res, e);
-    if (repo_path(p, sizeof(p), reg, strlen(reg), repo, NULL, e))
+        return image_attributes(c, base, img.name, &img, res, e);
+    if (repo_path(p, sizeof(p), base, repo, NULL, e))
         return -1;
     return cli_mgmt(c, "GET", p, NULL, res, e);
 }
@@ -213,12 +225,13 @@ static int repo_list(cli_ctx *c, const cli_args *a, const char *member, json_t *
                      cli_err *e)
 {
     const char *reg = cli_args_get(a, "name"), *repo = cli_args_get(a, "repository");
-    char p[1024], suffix[16];
+    char base[1024], p[1024], suffix[16];
     long top;
     snprintf(suffix, sizeof(suffix), "/_%s", member);
     *detail = cli_args_bool(a, "detail", e);
     if (*detail == -2 || top_of(a, &top, e) ||
-        repo_path(p, sizeof(p), reg, strlen(reg), repo, suffix, e))
+        reg_base(c, a, reg, strlen(reg), base, sizeof(base), e) ||
+        repo_path(p, sizeof(p), base, repo, suffix, e))
         return -1;
     return get_all(c, p, member, top, all, e);
 }
@@ -271,15 +284,15 @@ static int run_show_manifests(cli_ctx *c, const cli_args *a, json_t **res, cli_e
 }
 
 /* The digest an image reference names: its own, or its tag's. */
-static int image_digest(cli_ctx *c, const char *reg, size_t reg_len, const char *repo,
-                        const cli_image *img, char *out, size_t n, cli_err *e)
+static int image_digest(cli_ctx *c, const char *base, const char *repo, const cli_image *img,
+                        char *out, size_t n, cli_err *e)
 {
     if (img->digest[0]) {
         snprintf(out, n, "%s", img->digest);
         return 0;
     }
     json_t *t = NULL;
-    if (image_attributes(c, reg, reg_len, repo, img, &t, e))
+    if (image_attributes(c, base, repo, img, &t, e))
         return -1;
     const char *d = json_string_value(json_object_get(t, "digest"));
     if (d == NULL || strlen(d) >= n) {
@@ -292,11 +305,11 @@ static int image_digest(cli_ctx *c, const char *reg, size_t reg_len, const char 
 }
 
 /* DELETE the manifest an image reference names (with its tags). */
-static int delete_image(cli_ctx *c, const cli_args *a, const char *reg, size_t reg_len,
-                        const char *repo, const cli_image *img, json_t **res, cli_err *e)
+static int delete_image(cli_ctx *c, const cli_args *a, const char *base, const char *repo,
+                        const cli_image *img, json_t **res, cli_err *e)
 {
     char digest[160], suffix[200], p[1024], q[512];
-    if (image_digest(c, reg, reg_len, repo, img, digest, sizeof(digest), e))
+    if (image_digest(c, base, repo, img, digest, sizeof(digest), e))
         return -1;
     snprintf(q, sizeof(q),
              "Are you sure you want to delete the artifact '%s' of repository '%.200s' and all "
@@ -306,7 +319,7 @@ static int delete_image(cli_ctx *c, const cli_args *a, const char *reg, size_t r
     if (go <= 0)
         return go;
     snprintf(suffix, sizeof(suffix), "/_manifests/%s", digest);
-    if (repo_path(p, sizeof(p), reg, reg_len, repo, suffix, e))
+    if (repo_path(p, sizeof(p), base, repo, suffix, e))
         return -1;
     return cli_delete_quiet(c, cli_mgmt, p, res, e);
 }
@@ -316,12 +329,13 @@ static int run_delete(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     const char *reg = cli_args_get(a, "name"), *repo;
     cli_image img;
     int is_image;
-    char p[1024], q[512];
-    if (repo_or_image(a, &repo, &img, &is_image, e) || confirm_possible(a, e))
+    char base[1024], p[1024], q[512];
+    if (repo_or_image(a, &repo, &img, &is_image, e) || confirm_possible(a, e) ||
+        reg_base(c, a, reg, strlen(reg), base, sizeof(base), e))
         return -1;
     if (is_image)
-        return delete_image(c, a, reg, strlen(reg), img.name, &img, res, e);
-    if (repo_path(p, sizeof(p), reg, strlen(reg), repo, NULL, e))
+        return delete_image(c, a, base, img.name, &img, res, e);
+    if (repo_path(p, sizeof(p), base, repo, NULL, e))
         return -1;
     snprintf(q, sizeof(q),
              "Are you sure you want to delete the repository '%.200s' and all images under it?",
@@ -336,42 +350,49 @@ static int run_untag(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     const char *reg = cli_args_get(a, "name");
     cli_image img;
-    char suffix[200], p[1024];
-    if (cli_image_parse(&img, cli_args_get(a, "image"), 0, 1, "--image", e))
+    char base[1024], suffix[200], p[1024];
+    if (cli_image_parse(&img, cli_args_get(a, "image"), 0, 1, "--image", e) ||
+        reg_base(c, a, reg, strlen(reg), base, sizeof(base), e))
         return -1;
     snprintf(suffix, sizeof(suffix), "/_tags/%s", img.tag);
-    if (repo_path(p, sizeof(p), reg, strlen(reg), img.name, suffix, e))
+    if (repo_path(p, sizeof(p), base, img.name, suffix, e))
         return -1;
     return cli_delete_quiet(c, cli_mgmt, p, res, e);
 }
 
 /* ---- acr manifest ---- */
 
-/* The registry and repository of `acr manifest ... [-r REG] -n NAME`:
- * with -r, NAME is the repository; without, NAME starts with the
- * registry or its login server (imageref.h). reg_buf holds a registry
- * name found through the registries' login servers. */
-static int manifest_target(cli_ctx *c, const cli_args *a, const char *name, char *reg_buf,
-                           size_t reg_n, const char **reg, size_t *reg_len, const char **repo,
-                           cli_err *e)
+/* The registry (its ARM path into base, reg_base's) and repository of
+ * `acr manifest ... [-r REG] -n NAME`: with -r, NAME is the repository;
+ * without, NAME starts with the registry or its login server
+ * (imageref.h), matched among the registries of -g, else of the
+ * subscription. */
+static int manifest_target(cli_ctx *c, const cli_args *a, const char *name, char *base,
+                           size_t base_n, const char **repo, cli_err *e)
 {
-    const char *r = cli_args_get(a, "registry");
+    const char *r = cli_args_get(a, "registry"), *rg;
+    size_t rl;
     if (r) {
         if (cli_image_has_host(name))
             return cli_usage(e,
                              "argument --name: with --registry, give the repository alone, not "
                              "'%.200s'",
                              name);
-        *reg = r;
-        *reg_len = strlen(r);
         *repo = name;
-        return 0;
+        return reg_base(c, a, r, strlen(r), base, base_n, e);
     }
     if (!cli_image_has_host(name))
-        return cli_image_split(name, NULL, NULL, 0, reg, reg_len, repo, e);
+        return cli_image_split(name, NULL, NULL, 0, &rg, &rl, repo, e) ||
+                       reg_base(c, a, rg, rl, base, base_n, e)
+                   ? -1
+                   : 0;
     /* a login server: match it against the registries' */
+    const char *group;
+    char p[1024];
     json_t *regs = NULL;
-    if (cli_list_values(c, cli_mgmt, "/registries", &regs, e))
+    if (cli_resource_group(c, a, 0, &group, e) ||
+        cli_collection_path(c, group, ARM_NS_REGISTRY, ARM_TYPE_REGISTRY, p, sizeof(p), e) ||
+        cli_list_values(c, cli_mgmt, p, &regs, e))
         return -1;
     size_t n = json_array_size(regs);
     const char **ls = calloc(n ? n : 1, sizeof(*ls)), **names = calloc(n ? n : 1, sizeof(*names));
@@ -387,18 +408,18 @@ static int manifest_target(cli_ctx *c, const cli_args *a, const char *name, char
         if (ls[i] == NULL || names[i] == NULL)
             ls[i] = names[i] = "";
     }
-    const char *rg;
-    size_t rl;
     if (cli_image_split(name, ls, names, n, &rg, &rl, repo, e))
         goto out;
-    if (rl >= reg_n) {
-        cli_fail(e, "InvalidResponse", "a registry name is too long");
+    /* the id of the registry matched */
+    const char *id = NULL;
+    for (size_t i = 0; i < n && id == NULL; i++)
+        if (names[i] == rg || (strlen(names[i]) == rl && strncmp(names[i], rg, rl) == 0))
+            id = json_string_value(json_object_get(json_array_get(regs, i), "id"));
+    if (id == NULL || strlen(id) >= base_n) {
+        cli_fail(e, "InvalidResponse", "the registry of '%.200s' has no id", name);
         goto out;
     }
-    memcpy(reg_buf, rg, rl);
-    reg_buf[rl] = '\0';
-    *reg = reg_buf;
-    *reg_len = rl;
+    snprintf(base, base_n, "%s", id);
     rc = 0;
 out:
     free(ls);
@@ -411,16 +432,15 @@ out:
 static int run_list_metadata(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     cli_image img;
-    char regbuf[64], p[1024];
-    const char *reg, *repo;
-    size_t reg_len;
+    char base[1024], p[1024];
+    const char *repo;
     long top;
     if (top_of(a, &top, e) || cli_image_parse(&img, cli_args_get(a, "name"), 0, 0, "--name", e))
         return -1;
     if (img.tag[0])
         return cli_usage(e, "argument --name: give a repository, without a tag or digest");
-    if (manifest_target(c, a, img.name, regbuf, sizeof(regbuf), &reg, &reg_len, &repo, e) ||
-        repo_path(p, sizeof(p), reg, reg_len, repo, "/_manifests", e))
+    if (manifest_target(c, a, img.name, base, sizeof(base), &repo, e) ||
+        repo_path(p, sizeof(p), base, repo, "/_manifests", e))
         return -1;
     return get_all(c, p, "manifests", top, res, e);
 }
@@ -428,50 +448,48 @@ static int run_list_metadata(cli_ctx *c, const cli_args *a, json_t **res, cli_er
 static int run_show_metadata(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     cli_image img;
-    char regbuf[64];
-    const char *reg, *repo;
-    size_t reg_len;
+    char base[1024];
+    const char *repo;
     if (cli_image_parse(&img, cli_args_get(a, "name"), 1, 1, "--name", e) ||
-        manifest_target(c, a, img.name, regbuf, sizeof(regbuf), &reg, &reg_len, &repo, e))
+        manifest_target(c, a, img.name, base, sizeof(base), &repo, e))
         return -1;
-    return image_attributes(c, reg, reg_len, repo, &img, res, e);
+    return image_attributes(c, base, repo, &img, res, e);
 }
 
 static int run_manifest_delete(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
     cli_image img;
-    char regbuf[64];
-    const char *reg, *repo;
-    size_t reg_len;
+    char base[1024];
+    const char *repo;
     if (cli_image_parse(&img, cli_args_get(a, "name"), 1, 1, "--name", e) ||
-        confirm_possible(a, e) ||
-        manifest_target(c, a, img.name, regbuf, sizeof(regbuf), &reg, &reg_len, &repo, e))
+        confirm_possible(a, e) || manifest_target(c, a, img.name, base, sizeof(base), &repo, e))
         return -1;
-    return delete_image(c, a, reg, reg_len, repo, &img, res, e);
+    return delete_image(c, a, base, repo, &img, res, e);
 }
 
 /* ---- the tables ---- */
 
 static const cli_opt list_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "REGISTRY"},
+    CLI_OPT_GROUP,
     {"top", NULL, CLI_OPT_VALUE, 0, "N"},
     {0},
 };
 static const cli_opt show_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "REGISTRY"},
+    CLI_OPT_GROUP,
     {"repository", NULL, CLI_OPT_VALUE, 0, "REPOSITORY"},
     {"image", NULL, CLI_OPT_VALUE, 0, "REPOSITORY:TAG|REPOSITORY@DIGEST"},
     {0},
 };
 static const cli_opt tags_opts[] = {
-    {"name", "n", CLI_OPT_VALUE, 1, "REGISTRY"},
-    {"repository", NULL, CLI_OPT_VALUE, 1, "REPOSITORY"},
-    {"top", NULL, CLI_OPT_VALUE, 0, "N"},
-    {"detail", NULL, CLI_OPT_BOOL, 0, "true|false"},
-    {0},
+    {"name", "n", CLI_OPT_VALUE, 1, "REGISTRY"},          CLI_OPT_GROUP,
+    {"repository", NULL, CLI_OPT_VALUE, 1, "REPOSITORY"}, {"top", NULL, CLI_OPT_VALUE, 0, "N"},
+    {"detail", NULL, CLI_OPT_BOOL, 0, "true|false"},      {0},
 };
 static const cli_opt delete_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "REGISTRY"},
+    CLI_OPT_GROUP,
     {"repository", NULL, CLI_OPT_VALUE, 0, "REPOSITORY"},
     {"image", NULL, CLI_OPT_VALUE, 0, "REPOSITORY:TAG|REPOSITORY@DIGEST"},
     {"yes", "y", CLI_OPT_BOOL, 0, "true|false"},
@@ -479,22 +497,26 @@ static const cli_opt delete_opts[] = {
 };
 static const cli_opt untag_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "REGISTRY"},
+    CLI_OPT_GROUP,
     {"image", NULL, CLI_OPT_VALUE, 1, "REPOSITORY:TAG"},
     {0},
 };
 static const cli_opt mlist_opts[] = {
     {"registry", "r", CLI_OPT_VALUE, 0, "REGISTRY"},
+    CLI_OPT_GROUP,
     {"name", "n", CLI_OPT_VALUE, 1, "REPOSITORY|REGISTRY/REPOSITORY"},
     {"top", NULL, CLI_OPT_VALUE, 0, "N"},
     {0},
 };
 static const cli_opt mshow_opts[] = {
     {"registry", "r", CLI_OPT_VALUE, 0, "REGISTRY"},
+    CLI_OPT_GROUP,
     {"name", "n", CLI_OPT_VALUE, 1, "[REGISTRY/]REPOSITORY:TAG|[REGISTRY/]REPOSITORY@DIGEST"},
     {0},
 };
 static const cli_opt mdelete_opts[] = {
     {"registry", "r", CLI_OPT_VALUE, 0, "REGISTRY"},
+    CLI_OPT_GROUP,
     {"name", "n", CLI_OPT_VALUE, 1, "[REGISTRY/]REPOSITORY:TAG|[REGISTRY/]REPOSITORY@DIGEST"},
     {"yes", "y", CLI_OPT_BOOL, 0, "true|false"},
     {0},

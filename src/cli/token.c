@@ -56,11 +56,12 @@ json_t *cli_token_scope(const cli_args *a, cli_err *e)
     return scope;
 }
 
-static int token_path(char *p, size_t n, const cli_args *a, const char *suffix, cli_err *e)
+/* The token's path below its registry's ARM path (-g, or the default
+ * group, else the registry found in the subscription). */
+static int token_path(cli_ctx *c, char *p, size_t n, const cli_args *a, const char *suffix,
+                      cli_err *e)
 {
-    p[0] = '\0';
-    if (cli_path_add(p, n, "/registries/", cli_args_get(a, "registry"), e) ||
-        cli_path_add(p, n, "/tokens", NULL, e))
+    if (cli_registry_path(c, a, "registry", 0, "/tokens", p, n, e))
         return -1;
     const char *name = cli_args_get(a, "name");
     if (name && cli_path_add(p, n, "/", name, e))
@@ -70,13 +71,13 @@ static int token_path(char *p, size_t n, const cli_args *a, const char *suffix, 
 
 static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
-    char p[512], g[600];
+    char p[1024], g[1100];
     json_t *scope = cli_token_scope(a, e);
     if (scope == NULL)
         return -1;
     int nopw = cli_args_bool(a, "no-passwords", e);
-    if (nopw == -2 || token_path(p, sizeof(p), a, NULL, e) ||
-        token_path(g, sizeof(g), a, "/generateCredentials", e)) {
+    if (nopw == -2 || token_path(c, p, sizeof(p), a, NULL, e) ||
+        snprintf(g, sizeof(g), "%s/generateCredentials", p) >= (int)sizeof(g)) {
         json_decref(scope);
         return -1;
     }
@@ -101,35 +102,35 @@ static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 
 static int run_show(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
-    char p[512];
-    if (token_path(p, sizeof(p), a, NULL, e))
+    char p[1024];
+    if (token_path(c, p, sizeof(p), a, NULL, e))
         return -1;
     return cli_mgmt(c, "GET", p, NULL, res, e);
 }
 
 static int run_delete(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
-    char p[512];
-    if (token_path(p, sizeof(p), a, NULL, e))
+    char p[1024];
+    if (token_path(c, p, sizeof(p), a, NULL, e))
         return -1;
     return cli_delete_quiet(c, cli_mgmt, p, res, e);
 }
 
 static int run_list(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
-    char p[512];
-    if (token_path(p, sizeof(p), a, NULL, e))
+    char p[1024];
+    if (token_path(c, p, sizeof(p), a, NULL, e))
         return -1;
     return cli_list_values(c, cli_mgmt, p, res, e);
 }
 
 static int run_generate(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
-    char p[512];
+    char p[1024];
     int p1 = cli_args_bool(a, "password1", e), p2 = -2;
     if (p1 != -2)
         p2 = cli_args_bool(a, "password2", e);
-    if (p1 == -2 || p2 == -2 || token_path(p, sizeof(p), a, "/generateCredentials", e))
+    if (p1 == -2 || p2 == -2 || token_path(c, p, sizeof(p), a, "/generateCredentials", e))
         return -1;
     json_t *body = NULL;
     if (p1 == 1 && p2 != 1)
@@ -144,6 +145,7 @@ static int run_generate(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 static const cli_opt create_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "TOKEN"},
     {"registry", "r", CLI_OPT_VALUE, 1, "REGISTRY"},
+    CLI_OPT_GROUP,
     {"repository", NULL, CLI_OPT_MULTI, 1, "REPO ACTION..."},
     {"no-passwords", NULL, CLI_OPT_BOOL, 0, "true|false"},
     {0},
@@ -151,15 +153,18 @@ static const cli_opt create_opts[] = {
 static const cli_opt token_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "TOKEN"},
     {"registry", "r", CLI_OPT_VALUE, 1, "REGISTRY"},
+    CLI_OPT_GROUP,
     {0},
 };
 static const cli_opt list_opts[] = {
     {"registry", "r", CLI_OPT_VALUE, 1, "REGISTRY"},
+    CLI_OPT_GROUP,
     {0},
 };
 static const cli_opt generate_opts[] = {
     {"name", "n", CLI_OPT_VALUE, 1, "TOKEN"},
     {"registry", "r", CLI_OPT_VALUE, 1, "REGISTRY"},
+    CLI_OPT_GROUP,
     {"password1", NULL, CLI_OPT_BOOL, 0, "true|false"},
     {"password2", NULL, CLI_OPT_BOOL, 0, "true|false"},
     {0},

@@ -7,6 +7,8 @@
  *   GET  /.well-known/openid-configuration, GET /jwks      (no auth)
  *   GET  /msi/token?resource=&client_id=|principal_id=|mi_res_id=
  *                                                      (X-IDENTITY-HEADER)
+ *   /subscriptions/...: subscriptions, resource groups, and every resource
+ *   at its ARM path (groups.c)                                 (Bearer)
  *   PUT|GET|DELETE /identities/{name}, GET /identities     (Bearer)
  *   PUT|GET|PATCH|DELETE /registries/{name}, GET /registries,
  *   POST /registries/{name}/encryption/check               (Bearer)
@@ -15,6 +17,9 @@
  *   POST /registries/{name}/tokens/{token}/generateCredentials (Bearer)
  *   GET /registries/{name}/listUsages, GET|DELETE /registries/{name}/repositories/...
  *                                                  (repositories.c)     (Bearer)
+ * The short paths under /identities and /registries are the legacy form of
+ * the ARM paths: they reach a resource in any group and create in the
+ * default group.
  */
 #define CF_LOG_MOD "mgmt"
 #include "control/mgmt.h"
@@ -290,9 +295,7 @@ static void msi_token(http_req *r)
                                        : cf_err_set(&e, CF_ENOTFOUND, "not a UUID");
     } else {
         what = res_id;
-        const char *name = ctl_identity_ref_name(res_id);
-        rc = name ? meta_identity_get(&id, name, &e)
-                  : cf_err_set(&e, CF_ENOTFOUND, "not /identities/NAME");
+        rc = identity_ref_resolve(res_id, &id, &e);
     }
     if (rc == CF_ENOTFOUND && (client || principal) && ctl_uuid_valid(what)) {
         find_system f = {.client = client, .principal = principal, .out = &id};
@@ -367,6 +370,65 @@ static int split(const char *path, char buf[512], const char *seg[5])
     return k;
 }
 
+/* Splits tail ("" or "/a/b...") into at most 4 segments of buf: their
+ * count, -1 for more, an empty one or a trailing '/'. */
+static int split_tail(const char *tail, char buf[512], const char *seg[4])
+{
+    int k = 0;
+    if (tail[0] != '\0' && tail[0] != '/')
+        return -1;
+    if (snprintf(buf, 512, "%s", tail) >= 512)
+        return -1;
+    for (char *p = buf; *p == '/';) {
+        if (k == 4)
+            return -1;
+        *p++ = '\0';
+        if (*p == '\0' || *p == '/')
+            return -1;
+        seg[k++] = p;
+        p += strcspn(p, "/");
+    }
+    return k;
+}
+
+int mgmt_registry_route(http_req *r, const mgmt_scope *s, const char *name, const char *tail)
+{
+    char buf[512];
+    const char *rest[4] = {0};
+    int nrest = split_tail(tail, buf, rest);
+    if (name == NULL) {
+        if (nrest != 0)
+            return 0;
+        registries_handle(r, s, NULL, 0);
+        return 1;
+    }
+    /* a registry's content: a repository name has slashes, so its routes
+     * take the tail as it is */
+    if (repositories_route(r, s, name, tail))
+        return 1;
+    if (nrest < 0)
+        return 0;
+    if (nrest == 0) {
+        registries_handle(r, s, name, 0);
+        return 1;
+    }
+    if (nrest == 2 && strcmp(rest[0], "encryption") == 0 && strcmp(rest[1], "check") == 0) {
+        registries_handle(r, s, name, 1);
+        return 1;
+    }
+    if (nrest == 1 &&
+        (strcmp(rest[0], "listCredentials") == 0 || strcmp(rest[0], "regenerateCredential") == 0)) {
+        registries_credentials(r, s, name, rest[0]);
+        return 1;
+    }
+    if (nrest <= 3 && strcmp(rest[0], "tokens") == 0 &&
+        (nrest < 3 || strcmp(rest[2], "generateCredentials") == 0)) {
+        tokens_handle(r, s, name, nrest >= 2 ? rest[1] : NULL, nrest == 3 ? rest[2] : NULL);
+        return 1;
+    }
+    return 0;
+}
+
 static void dispatch(http_req *r)
 {
     char buf[512];
@@ -403,31 +465,28 @@ static void dispatch(http_req *r)
                   "The request needs 'Authorization: Bearer <admin token>' (DIR/admin.token).");
         return;
     }
-    /* a registry's content: repository names have slashes (not split) */
-    if (strncmp(r->path, "/registries/", 12) == 0 && repositories_route(r, r->path + 12))
+    if (strncasecmp(r->path, "/subscriptions", 14) == 0 &&
+        (r->path[14] == '\0' || r->path[14] == '/')) {
+        groups_dispatch(r);
         return;
+    }
+    const mgmt_scope *ls = &mgmt_scope_legacy;
     if (k >= 1 && k <= 2 && strcmp(seg[0], "identities") == 0) {
-        identities_handle(r, k == 2 ? seg[1] : NULL);
+        identities_handle(r, ls, k == 2 ? seg[1] : NULL);
         return;
     }
-    if (k >= 1 && k <= 2 && strcmp(seg[0], "registries") == 0) {
-        registries_handle(r, k == 2 ? seg[1] : NULL, 0);
-        return;
-    }
-    if (k == 4 && strcmp(seg[0], "registries") == 0 && strcmp(seg[2], "encryption") == 0 &&
-        strcmp(seg[3], "check") == 0) {
-        registries_handle(r, seg[1], 1);
-        return;
-    }
-    if (k == 3 && strcmp(seg[0], "registries") == 0 &&
-        (strcmp(seg[2], "listCredentials") == 0 || strcmp(seg[2], "regenerateCredential") == 0)) {
-        registries_credentials(r, seg[1], seg[2]);
-        return;
-    }
-    if (k >= 3 && strcmp(seg[0], "registries") == 0 && strcmp(seg[2], "tokens") == 0 &&
-        (k < 5 || strcmp(seg[4], "generateCredentials") == 0)) {
-        tokens_handle(r, seg[1], k >= 4 ? seg[3] : NULL, k == 5 ? seg[4] : NULL);
-        return;
+    /* /registries[/NAME[TAIL]], not split: a repository name has slashes */
+    if (strncmp(r->path, "/registries", 11) == 0 && (r->path[11] == '\0' || r->path[11] == '/')) {
+        const char *p = r->path + 11;
+        char name[512];
+        size_t n = *p ? strcspn(p + 1, "/") : 0;
+        if (*p && n > 0 && n < sizeof(name)) {
+            memcpy(name, p + 1, n);
+            name[n] = '\0';
+        }
+        if ((*p == '\0' || (n > 0 && n < sizeof(name))) &&
+            mgmt_registry_route(r, ls, *p ? name : NULL, *p ? p + 1 + n : ""))
+            return;
     }
     mgmt_fail(r, 404, "NotFound", "No management endpoint at %s.", r->path);
 }

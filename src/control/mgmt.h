@@ -24,6 +24,9 @@
 #define MGMT_ADMIN_TOKEN_LEN KEYS_TOKEN_B64URL_LEN /* DIR/admin.token: keys_token_file_load */
 #define MGMT_BODY_MAX (64 * 1024)
 #define MGMT_DEFAULT_TENANT "00000000-0000-0000-0000-000000000000"
+/* the default subscription, unless `cofferd --subscription` names another
+ * (keyvaultd's default_subscription has the same default) */
+#define MGMT_DEFAULT_SUBSCRIPTION "00000000-0000-0000-0000-000000000000"
 
 typedef struct mgmt_config {
     const char *admin_token;  /* MGMT_ADMIN_TOKEN_LEN chars */

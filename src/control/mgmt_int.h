@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "control/mgmt.h"
+#include "store/arm.h"
 #include "store/meta.h"
 
 typedef struct mgmt_state {
@@ -38,29 +39,83 @@ void mgmt_reply_secret(http_req *r, unsigned status, json_t *body);
  * 400 InvalidRequest. */
 json_t *mgmt_body(http_req *r);
 
+/* Where a request addresses its resources (groups.c). The legacy paths
+ * (/identities/NAME, /registries/NAME) have no scope: they reach a
+ * resource in any group, and create in the default group. An ARM path
+ * (/subscriptions/S/resourceGroups/G/providers/...) names both; a list
+ * at /subscriptions/S/providers/... names only the subscription. */
+typedef struct mgmt_scope {
+    const char *sub;   /* NULL: legacy path */
+    const char *group; /* NULL: every group of sub */
+} mgmt_scope;
+
+extern const mgmt_scope mgmt_scope_legacy;
+
+/* groups.c: subscriptions, resource groups and the ARM paths */
+/* Routes a path under /subscriptions; called after authentication. */
+void groups_dispatch(http_req *r);
+/* The placement of resource (kind, name), which must lie in scope: -1
+ * after answering 404 ResourceNotFound (ARM's text, with type, the
+ * resource type's ARM name) when it does not exist there. */
+int mgmt_place_lookup(http_req *r, const mgmt_scope *s, const char *kind, const char *type,
+                      const char *name, arm_place *out);
+/* The group of scope s where a new resource goes (the default group for
+ * the legacy paths): -1 after answering 404 ResourceGroupNotFound. */
+int mgmt_scope_group(http_req *r, const mgmt_scope *s, arm_group *out);
+/* Whether p is within s (always for the legacy scope). */
+int mgmt_scope_has(const mgmt_scope *s, const arm_place *p);
+/* The ARM id of a resource placed at p. */
+void mgmt_arm_id(char out[ARM_ID_MAX], const arm_place *p, const char *ns, const char *type,
+                 const char *name);
+/* The id of resource (kind, name) where it lives; its placement into
+ * *place (may be NULL). 1 when placed; 0 when it has none (only a crash
+ * leaves that, until the next start), and out is its legacy id
+ * (/identities/NAME, /registries/NAME). */
+int mgmt_resource_id(char out[ARM_ID_MAX], const char *kind, const char *name, arm_place *place);
+/* ARM's 404 for a resource absent from scope s. */
+void mgmt_not_found(http_req *r, const mgmt_scope *s, const char *type, const char *name);
+
+/* mgmt.c: /registries/{name}[/...] below the legacy or an ARM path; tail
+ * is the path after the name, "" or "/seg/..." as it came (a repository
+ * name has slashes); name NULL: the collection. 1 when answered, 0 when
+ * no route matches (the caller answers 404). */
+int mgmt_registry_route(http_req *r, const mgmt_scope *s, const char *name, const char *tail);
+
 /* identities.c */
-void identities_handle(http_req *r, const char *name); /* name NULL: the collection */
+void identities_handle(http_req *r, const mgmt_scope *s, const char *name); /* name NULL: list */
 /* The identity JSON of the contract; new reference. */
-json_t *identity_json(const meta_identity *id);
+json_t *identity_json(const meta_identity *id, const arm_place *p);
+/* The identity a reference names: "/identities/NAME" or its ARM id (which
+ * must match where it lives). CF_ENOTFOUND otherwise. */
+cf_code identity_ref_resolve(const char *ref, meta_identity *out, cf_err *e);
+/* Deletes identity `name` and its placement; CF_ECONFLICT while assigned.
+ * Called with mgmt_mu held. */
+cf_code identities_delete_one(const char *name, cf_err *e);
 
 /* registries.c */
-void registries_handle(http_req *r, const char *name, int check);
+void registries_handle(http_req *r, const mgmt_scope *s, const char *name, int check);
 /* POST /registries/{name}/listCredentials | regenerateCredential */
-void registries_credentials(http_req *r, const char *name, const char *action);
+void registries_credentials(http_req *r, const mgmt_scope *s, const char *name, const char *action);
 /* The registry's loginServer (docs/cli.md "loginServer"). */
 void registries_login_server(char *out, size_t n, const meta_registry *reg);
-/* The registry named; -1 after answering 404 (or the store's error). */
-int registries_lookup(http_req *r, const char *name, meta_registry *out);
+/* The registry named, within scope s; -1 after answering 404 (or the
+ * store's error). */
+int registries_lookup(http_req *r, const mgmt_scope *s, const char *name, meta_registry *out);
 /* cred_epoch + 1: registry tokens minted before stop working. Called
  * with mgmt_mu held. */
 cf_code registries_bump_epoch(const char *registry_id, cf_err *e);
+/* Deletes a registry: its keys wiped, its rows, objects and placement
+ * removed. Called with mgmt_mu held. */
+cf_code registries_delete_one(const meta_registry *reg, cf_err *e);
 
 /* tokens.c: /registries/{registry}/tokens[/{name}[/generateCredentials]] */
-void tokens_handle(http_req *r, const char *registry, const char *name, const char *action);
+void tokens_handle(http_req *r, const mgmt_scope *s, const char *registry, const char *name,
+                   const char *action);
 
 /* repositories.c: /registries/{registry}/repositories[/{repo}[/_tags|_manifests[/{ref}]]]
- * and /registries/{registry}/listUsages. rest is the path after
- * "/registries/"; 0 when it is none of these (another handler's). */
-int repositories_route(http_req *r, const char *rest);
+ * and /registries/{registry}/listUsages, below the legacy or an ARM path
+ * (registry within scope s). tail is the path after the registry's name;
+ * 0 when it is none of these (another handler's). */
+int repositories_route(http_req *r, const mgmt_scope *s, const char *registry, const char *tail);
 
 #endif

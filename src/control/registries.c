@@ -25,7 +25,6 @@
  * is left anywhere (backups included) can no longer be decrypted.
  */
 #define CF_LOG_MOD "mgmt"
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +45,7 @@
 
 #define MAX_UAI 16
 #define SYSTEM_IDENTITY "system"
+#define TYPE_REGISTRY ARM_NS_REGISTRY "/" ARM_TYPE_REGISTRY
 
 /* ---- creation, shared by both doors ---- */
 
@@ -60,27 +60,17 @@ typedef struct reg_new {
     int admin_enabled;          /* adminUserEnabled */
     int anonymous_pull;         /* anonymousPullEnabled */
     int64_t storage_limit;      /* storageLimit; 0: none */
+    const arm_group *group;     /* where it goes; NULL: the default group */
+    const char *location;       /* NULL: the group's */
 } reg_new;
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    if (remove(path) != 0)
-        cf_log(CF_LOG_WARN, "cannot remove", "path", path, NULL);
-    return 0;
-}
-
-/* Removes <data>/registries/<id> and everything in it. */
+/* Removes every object of registry id (objects.h). */
 static void remove_registry_dir(const char *id)
 {
-    char path[OBJECTS_PATH_MAX];
-    if (objects_data_dir() == NULL || strlen(id) != META_ID_LEN ||
-        strspn(id, "0123456789abcdef") != META_ID_LEN)
-        return; /* never remove anything but a registry's own directory */
-    snprintf(path, sizeof(path), "%s/registries/%s", objects_data_dir(), id);
-    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    cf_err e = {0};
+    if (objects_current() != NULL && objects_registry_remove(id, &e) != CF_OK)
+        cf_log(CF_LOG_WARN, "cannot remove the registry's objects", "registry", id, "error", e.msg,
+               NULL);
 }
 
 /* Makes the admin user's passwords that reg does not have yet. */
@@ -104,6 +94,7 @@ static cf_code admin_passwords_ensure(meta_registry *reg, cf_err *e)
 static cf_code registry_create(meta_registry *out, const reg_new *p, cmk_fail *f, cf_err *e)
 {
     meta_registry *reg = out;
+    int placed = 0;
     memset(reg, 0, sizeof(*reg));
     unsigned char rid[16];
     cf_code rc = keys_random(rid, sizeof(rid), e);
@@ -132,9 +123,24 @@ static cf_code registry_create(meta_registry *out, const reg_new *p, cmk_fail *f
     if (rc == CF_OK && reg->admin_enabled)
         rc = admin_passwords_ensure(reg, e);
     if (rc == CF_OK)
-        rc = objects_registry_dirs(reg->id, e);
+        rc = objects_registry_prepare(reg->id, e);
     if (rc != CF_OK)
         goto fail;
+    /* the placement before the row: a crash between leaves only a
+     * placement, which the next start sweeps */
+    arm_group dg;
+    const arm_group *g = p->group;
+    if (g == NULL) {
+        rc = arm_group_get(&dg, arm_default_sub(), arm_default_group(), e);
+        if (rc != CF_OK)
+            goto fail;
+        g = &dg;
+    }
+    rc = arm_place_put(ARM_KIND_REGISTRY, reg->name, g->sub, g->name,
+                       p->location && *p->location ? p->location : g->location, e);
+    if (rc != CF_OK)
+        goto fail;
+    placed = 1;
     if (p->key_identifier) {
         reg->cmk = 1;
         rc = cmk_prepare(reg, p->key_identifier, p->key_identity, f, e);
@@ -154,6 +160,10 @@ static cf_code registry_create(meta_registry *out, const reg_new *p, cmk_fail *f
     OPENSSL_cleanse(reg->admin_pw, sizeof(reg->admin_pw));
     return CF_OK;
 fail:
+    if (placed && rc != CF_EEXISTS) {
+        cf_err pe = {0};
+        arm_place_delete(ARM_KIND_REGISTRY, reg->name, &pe);
+    }
     remove_registry_dir(reg->id);
     OPENSSL_cleanse(reg, sizeof(*reg));
     return rc;
@@ -168,7 +178,7 @@ cf_code registries_ensure(const char *name, int *created, cf_err *e)
     meta_registry reg;
     cf_err ge = {0};
     if (meta_registry_get(&reg, name, &ge) == CF_OK)
-        return objects_registry_dirs(reg.id, e);
+        return objects_registry_prepare(reg.id, e);
     if (ge.code != CF_ENOTFOUND)
         return cf_err_set(e, ge.code, "%s", ge.msg);
     reg_new p = {.name = name};
@@ -191,8 +201,8 @@ static int uai_add(void *cls, const char *name)
 {
     uai_ctx *u = cls;
     meta_identity id;
-    char ref[160];
-    snprintf(ref, sizeof(ref), CTL_IDENTITY_PREFIX "%s", name);
+    char ref[ARM_ID_MAX];
+    mgmt_resource_id(ref, ARM_KIND_IDENTITY, name, NULL);
     if (meta_identity_get(&id, name, &u->e) != CF_OK)
         return 1;
     json_object_set_new(
@@ -257,9 +267,10 @@ static json_t *registry_json(const meta_registry *reg, cf_err *e)
                       "lastKeyRotationTimestamp", time_or_null(reg->last_key_rotation), "keyStatus",
                       reg->key_status[0] ? reg->key_status : "unavailable", "lastKeyCheckTimestamp",
                       time_or_null(reg->last_key_check), "lastError", str_or_null(reg->last_error));
-    char login[400], rid[80], created[32];
+    char login[400], rid[ARM_ID_MAX], created[32];
     registries_login_server(login, sizeof(login), reg);
-    snprintf(rid, sizeof(rid), "/registries/%s", reg->name);
+    arm_place place;
+    int placed = mgmt_resource_id(rid, ARM_KIND_REGISTRY, reg->name, &place);
     ctl_rfc3339(created, sizeof(created), reg->created_at);
     json_t *j =
         json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:o,s:{s:s,s:s,s:s,s:{s:s,s:o}}}", "id", rid, "name",
@@ -276,6 +287,20 @@ static json_t *registry_json(const meta_registry *reg, cf_err *e)
     json_object_set_new(props, "anonymousPullEnabled", json_boolean(reg->anonymous_pull));
     json_object_set_new(props, "storageLimit",
                         reg->storage_limit > 0 ? json_integer(reg->storage_limit) : json_null());
+    /* ACR's policies: coffer has none of them on, content trust included
+     * (never on a CMK registry) */
+    json_object_set_new(props, "policies",
+                        json_pack("{s:{s:s},s:{s:s,s:s},s:{s:i,s:s},s:{s:s}}", "quarantinePolicy",
+                                  "status", "disabled", "trustPolicy", "type", "Notary", "status",
+                                  "disabled", "retentionPolicy", "days", 7, "status", "disabled",
+                                  "exportPolicy", "status", "enabled"));
+    json_object_set_new(props, "publicNetworkAccess", json_string("Enabled"));
+    json_object_set_new(props, "zoneRedundancy", json_string("Disabled"));
+    if (placed) {
+        json_object_set_new(j, "location", json_string(place.location));
+        json_object_set_new(j, "resourceGroup", json_string(place.group));
+    }
+    json_object_set_new(j, "tags", json_object());
     return j;
 }
 
@@ -444,23 +469,33 @@ static int parse_body(http_req *r, const json_t *body, reg_body *b)
         json_t *v;
         json_object_foreach(uai, ref, v)
         {
-            const char *name = ctl_identity_ref_name(ref);
-            if (name == NULL || !(json_is_object(v) || json_is_null(v))) {
+            arm_path ap;
+            if (!(json_is_object(v) || json_is_null(v)) ||
+                (ctl_identity_ref_name(ref) == NULL &&
+                 (arm_path_parse(&ap, ref, strlen(ref)) != 0 || ap.kind != ARM_RESOURCE ||
+                  !arm_path_is(&ap, ARM_NS_IDENTITY, ARM_TYPE_IDENTITY) || ap.rest[0]))) {
                 mgmt_fail(r, 400, "InvalidRequest",
-                          "identity.userAssignedIdentities keys must be '/identities/NAME' with "
-                          "an object value; got '%.140s'.",
+                          "identity.userAssignedIdentities keys must be identity resource ids "
+                          "(/subscriptions/SUB/resourceGroups/GROUP/providers/"
+                          "Microsoft.ManagedIdentity/userAssignedIdentities/NAME, or "
+                          "/identities/NAME) with an object value; got '%.300s'.",
                           ref);
                 return -1;
             }
             cf_err e = {0};
-            if (meta_identity_get(&b->uai_id[b->n_uai], name, &e) != CF_OK) {
+            if (identity_ref_resolve(ref, &b->uai_id[b->n_uai], &e) != CF_OK) {
                 if (e.code == CF_ENOTFOUND)
                     mgmt_fail(r, 400, "IdentityNotFound",
-                              "The user-assigned identity '%.140s' does not exist.", ref);
+                              "The user-assigned identity '%.300s' does not exist.", ref);
                 else
                     mgmt_fail_err(r, &e, "identity lookup");
                 return -1;
             }
+            int dup = 0;
+            for (size_t i = 0; i < b->n_uai; i++)
+                dup |= strcmp(b->uai[i], b->uai_id[b->n_uai].name) == 0;
+            if (dup)
+                continue; /* the same identity under both of its names */
             b->uai[b->n_uai] = b->uai_id[b->n_uai].name;
             b->n_uai++;
         }
@@ -536,11 +571,12 @@ static int principal_id_given(http_req *r, const char *ident, const meta_registr
     if (strcmp(ident, SYSTEM_IDENTITY) == 0)
         return 0;
     if (meta_identity_by_principal(&mi, ident, NULL) == CF_OK) {
+        char rid[ARM_ID_MAX];
+        mgmt_resource_id(rid, ARM_KIND_IDENTITY, mi.name, NULL);
         mgmt_fail(r, 400, "IdentityRequired",
                   "'%s' is the principal (object) id of identity '%s': keyVaultProperties.identity "
-                  "expected a client id or resource id (its client id is %s, its resource id "
-                  "/identities/%s).",
-                  ident, mi.name, mi.client_id, mi.name);
+                  "expected a client id or resource id (its client id is %s, its resource id %s).",
+                  ident, mi.name, mi.client_id, rid);
         return 1;
     }
     if (reg && reg->system_principal_id[0] && strcasecmp(reg->system_principal_id, ident) == 0) {
@@ -584,7 +620,7 @@ static void anonymous_pull_refused(http_req *r)
 
 /* ---- handlers ---- */
 
-static void registry_put(http_req *r, const char *name)
+static void registry_put(http_req *r, const mgmt_scope *s, const char *name)
 {
     if (!ctl_registry_name_valid(name)) {
         mgmt_fail(r, 400, "InvalidName",
@@ -595,9 +631,11 @@ static void registry_put(http_req *r, const char *name)
     if (body == NULL)
         return;
     reg_body b;
+    arm_group g;
     pthread_mutex_lock(&mgmt_mu);
-    if (parse_body(r, body, &b) != 0)
+    if (mgmt_scope_group(r, s, &g) != 0 || parse_body(r, body, &b) != 0)
         goto out;
+    const char *location = json_string_value(json_object_get(body, "location"));
     int cmk = b.enc_status == 1 || (b.has_kvp && b.enc_status != 0);
     if (b.has_kvp && b.enc_status == 0) {
         bad(r, "InvalidRequest",
@@ -658,7 +696,9 @@ static void registry_put(http_req *r, const char *name)
                  .key_identity = cmk ? b.key_identity_norm : NULL,
                  .admin_enabled = b.admin == 1,
                  .anonymous_pull = b.anon == 1,
-                 .storage_limit = b.limit > 0 ? b.limit : 0};
+                 .storage_limit = b.limit > 0 ? b.limit : 0,
+                 .group = &g,
+                 .location = location};
     cmk_fail f = {0};
     if (registry_create(&reg, &p, &f, &e) != CF_OK) {
         if (e.code == CF_EEXISTS)
@@ -703,7 +743,7 @@ static void identity_in_use(http_req *r, const meta_registry *reg)
               client, reg->name, reg->name);
 }
 
-static void registry_patch(http_req *r, const char *name)
+static void registry_patch(http_req *r, const mgmt_scope *s, const char *name)
 {
     json_t *body = mgmt_body(r);
     if (body == NULL)
@@ -714,14 +754,8 @@ static void registry_patch(http_req *r, const char *name)
     cf_err e = {0};
     int identities_changed = 0;
     pthread_mutex_lock(&mgmt_mu);
-    if (!ctl_registry_name_valid(name) || meta_registry_get(&reg, name, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND || e.code == CF_OK)
-            mgmt_fail(r, 404, "ResourceNotFound", "The registry '%.64s' was not found.", name);
-        else
-            mgmt_fail_err(r, &e, "registry lookup");
-        goto out;
-    }
-    if (parse_body(r, body, &b) != 0)
+    memset(&nreg, 0, sizeof(nreg));
+    if (registries_lookup(r, s, name, &reg) != 0 || parse_body(r, body, &b) != 0)
         goto out;
     if (meta_registry_identities(reg.id, names_add, &cur, &cur.e) != CF_OK || cur.e.code != CF_OK) {
         mgmt_fail_err(r, &cur.e, "registry identities");
@@ -900,26 +934,32 @@ out:
     json_decref(body);
 }
 
-static void registry_delete(http_req *r, const char *name)
+cf_code registries_delete_one(const meta_registry *reg, cf_err *e)
+{
+    cf_code rc = meta_registry_delete(reg->id, e);
+    if (rc == CF_OK) {
+        if (reg->cmk)
+            cmk_forget(reg->id);
+        keyring_forget(reg->id);
+        remove_registry_dir(reg->id);
+        cf_err pe = {0};
+        if (arm_place_delete(ARM_KIND_REGISTRY, reg->name, &pe) != CF_OK)
+            cf_log(CF_LOG_WARN, "cannot remove the registry's placement", "registry", reg->name,
+                   "error", pe.msg, NULL);
+    }
+    return rc;
+}
+
+static void registry_delete(http_req *r, const mgmt_scope *s, const char *name)
 {
     meta_registry reg;
     cf_err e = {0};
     pthread_mutex_lock(&mgmt_mu);
-    if (!ctl_registry_name_valid(name) || meta_registry_get(&reg, name, &e) != CF_OK) {
+    if (registries_lookup(r, s, name, &reg) != 0) {
         pthread_mutex_unlock(&mgmt_mu);
-        if (e.code == CF_ENOTFOUND || e.code == CF_OK)
-            mgmt_fail(r, 404, "ResourceNotFound", "The registry '%.64s' was not found.", name);
-        else
-            mgmt_fail_err(r, &e, "registry lookup");
         return;
     }
-    cf_code rc = meta_registry_delete(reg.id, &e);
-    if (rc == CF_OK) {
-        if (reg.cmk)
-            cmk_forget(reg.id);
-        keyring_forget(reg.id);
-        remove_registry_dir(reg.id);
-    }
+    cf_code rc = registries_delete_one(&reg, &e);
     pthread_mutex_unlock(&mgmt_mu);
     if (rc != CF_OK) {
         mgmt_fail_err(r, &e, "delete registry");
@@ -931,17 +971,12 @@ static void registry_delete(http_req *r, const char *name)
     OPENSSL_cleanse(&reg, sizeof(reg));
 }
 
-static void registry_check(http_req *r, const char *name)
+static void registry_check(http_req *r, const mgmt_scope *s, const char *name)
 {
     meta_registry reg;
     cf_err e = {0};
-    if (!ctl_registry_name_valid(name) || meta_registry_get(&reg, name, &e) != CF_OK) {
-        if (e.code == CF_ENOTFOUND || e.code == CF_OK)
-            mgmt_fail(r, 404, "ResourceNotFound", "The registry '%.64s' was not found.", name);
-        else
-            mgmt_fail_err(r, &e, "registry lookup");
+    if (registries_lookup(r, s, name, &reg) != 0)
         return;
-    }
     if (!reg.cmk) {
         mgmt_fail(r, 400, "CmkNotEnabled", "The registry '%s' does not use a customer-managed key.",
                   reg.name);
@@ -959,6 +994,7 @@ static void registry_check(http_req *r, const char *name)
 }
 
 typedef struct list_ctx {
+    const mgmt_scope *s;
     json_t *arr;
     cf_err e;
 } list_ctx;
@@ -966,6 +1002,13 @@ typedef struct list_ctx {
 static int list_add(void *cls, const meta_registry *reg)
 {
     list_ctx *l = cls;
+    if (l->s->sub) {
+        arm_place p;
+        cf_err pe = {0};
+        if (arm_place_get(&p, ARM_KIND_REGISTRY, reg->name, &pe) != CF_OK ||
+            !mgmt_scope_has(l->s, &p))
+            return 0;
+    }
     json_t *j = registry_json(reg, &l->e);
     if (j == NULL)
         return 1;
@@ -973,7 +1016,7 @@ static int list_add(void *cls, const meta_registry *reg)
     return 0;
 }
 
-void registries_handle(http_req *r, const char *name, int check)
+void registries_handle(http_req *r, const mgmt_scope *s, const char *name, int check)
 {
     int get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
     if (check) {
@@ -981,7 +1024,7 @@ void registries_handle(http_req *r, const char *name, int check)
             mgmt_fail(r, 405, "MethodNotAllowed", "The method %s is not allowed on %s.", r->method,
                       r->path);
         else
-            registry_check(r, name);
+            registry_check(r, s, name);
         return;
     }
     if (name == NULL) {
@@ -990,7 +1033,7 @@ void registries_handle(http_req *r, const char *name, int check)
                       r->path);
             return;
         }
-        list_ctx l = {.arr = json_array()};
+        list_ctx l = {.s = s, .arr = json_array()};
         cf_err e = {0};
         if (l.arr == NULL || meta_registry_each(list_add, &l, &e) != CF_OK || l.e.code) {
             json_decref(l.arr);
@@ -1001,28 +1044,19 @@ void registries_handle(http_req *r, const char *name, int check)
         return;
     }
     if (get) {
-        if (!ctl_registry_name_valid(name)) {
-            mgmt_fail(r, 404, "ResourceNotFound", "The registry '%.64s' was not found.", name);
-            return;
-        }
         meta_registry reg;
-        cf_err e = {0};
-        if (meta_registry_get(&reg, name, &e) != CF_OK) {
-            if (e.code == CF_ENOTFOUND)
-                mgmt_fail(r, 404, "ResourceNotFound", "The registry '%.64s' was not found.", name);
-            else
-                mgmt_fail_err(r, &e, "registry lookup");
+        if (registries_lookup(r, s, name, &reg) != 0)
             return;
-        }
         reply_registry(r, 200, reg.name);
+        OPENSSL_cleanse(&reg, sizeof(reg));
         return;
     }
     if (strcmp(r->method, "PUT") == 0)
-        registry_put(r, name);
+        registry_put(r, s, name);
     else if (strcmp(r->method, "PATCH") == 0)
-        registry_patch(r, name);
+        registry_patch(r, s, name);
     else if (strcmp(r->method, "DELETE") == 0)
-        registry_delete(r, name);
+        registry_delete(r, s, name);
     else
         mgmt_fail(r, 405, "MethodNotAllowed", "The method %s is not allowed on %s.", r->method,
                   r->path);
@@ -1030,14 +1064,19 @@ void registries_handle(http_req *r, const char *name, int check)
 
 /* ---- shared with tokens.c ---- */
 
-int registries_lookup(http_req *r, const char *name, meta_registry *out)
+int registries_lookup(http_req *r, const mgmt_scope *s, const char *name, meta_registry *out)
 {
     cf_err e = {0};
+    arm_place p;
     if (!ctl_registry_name_valid(name) || meta_registry_get(out, name, &e) != CF_OK) {
         if (e.code == CF_ENOTFOUND || e.code == CF_OK)
-            mgmt_fail(r, 404, "ResourceNotFound", "The registry '%.64s' was not found.", name);
+            mgmt_not_found(r, s, TYPE_REGISTRY, name);
         else
             mgmt_fail_err(r, &e, "registry lookup");
+        OPENSSL_cleanse(out, sizeof(*out));
+        return -1;
+    }
+    if (mgmt_place_lookup(r, s, ARM_KIND_REGISTRY, TYPE_REGISTRY, out->name, &p) != 0) {
         OPENSSL_cleanse(out, sizeof(*out));
         return -1;
     }
@@ -1099,7 +1138,7 @@ static void admin_disabled(http_req *r, const meta_registry *reg)
               reg->name, reg->name);
 }
 
-void registries_credentials(http_req *r, const char *name, const char *action)
+void registries_credentials(http_req *r, const mgmt_scope *s, const char *name, const char *action)
 {
     if (strcmp(r->method, "POST") != 0) {
         mgmt_fail(r, 405, "MethodNotAllowed", "The method %s is not allowed on %s.", r->method,
@@ -1123,7 +1162,7 @@ void registries_credentials(http_req *r, const char *name, const char *action)
     }
     meta_registry reg;
     pthread_mutex_lock(&mgmt_mu);
-    if (registries_lookup(r, name, &reg) != 0)
+    if (registries_lookup(r, s, name, &reg) != 0)
         goto out;
     if (!reg.admin_enabled) {
         admin_disabled(r, &reg);

@@ -14,6 +14,10 @@
  *   DELETE /registries/{r}/repositories/{repo}/_manifests/{digest}   the manifest and its tags
  *   GET    /registries/{r}/listUsages                         {"value":[{"name":"Size",...}]}
  *
+ * /registries/{r} is the legacy path or the registry's ARM id
+ * (/subscriptions/S/resourceGroups/G/providers/Microsoft.ContainerRegistry/
+ * registries/{r}): mgmt_registry_route hands either here.
+ *
  * Why here and not on the data plane: the CLI holds the management API's
  * admin token, not a registry credential, and must work on a registry
  * whose admin user is off, as `az acr repository` works for an Azure
@@ -109,12 +113,13 @@ static int page_args(http_req *r, int64_t *n, const char **last)
     return 0;
 }
 
-/* nextLink of a list whose last item was `last` (names and digests need
- * no escaping: their grammars are URL-safe). */
-static void set_next(json_t *body, const char *path, const char *last, int64_t n)
+/* nextLink of a list whose last item was `last`: the request's own path
+ * (legacy or ARM) and query (names and digests need no escaping: their
+ * grammars are URL-safe). */
+static void set_next(json_t *body, const http_req *r, const char *last, int64_t n)
 {
-    char link[1024];
-    snprintf(link, sizeof(link), "%s?last=%s&n=%lld", path, last, (long long)n);
+    char link[2048];
+    snprintf(link, sizeof(link), "%s?last=%s&n=%lld", r->path, last, (long long)n);
     json_object_set_new(body, "nextLink", json_string(link));
 }
 
@@ -158,9 +163,7 @@ static void repo_list(rctx *x)
     json_t *body = json_object();
     json_object_set_new(body, "repositories", names);
     if (more && json_array_size(names) > 0) {
-        char path[128];
-        snprintf(path, sizeof(path), "/registries/%s/repositories", x->reg.name);
-        set_next(body, path, json_string_value(json_array_get(names, json_array_size(names) - 1)),
+        set_next(body, x->r, json_string_value(json_array_get(names, json_array_size(names) - 1)),
                  n);
     }
     mgmt_reply(x->r, 200, body);
@@ -315,11 +318,8 @@ static void list_reply(rctx *x, const char *member, json_t *arr, int more, int64
     json_t *body = repo_body(x);
     json_object_set_new(body, member, arr);
     if (more && json_array_size(arr) > 0) {
-        char path[400];
-        snprintf(path, sizeof(path), "/registries/%s/repositories/%s/_%s", x->reg.name, x->repo,
-                 member);
         json_t *lt = json_array_get(arr, json_array_size(arr) - 1);
-        set_next(body, path, json_string_value(json_object_get(lt, key)), n);
+        set_next(body, x->r, json_string_value(json_object_get(lt, key)), n);
     }
     mgmt_reply(x->r, 200, body);
 }
@@ -635,26 +635,21 @@ static void dispatch(rctx *x, const char *tail)
     mgmt_fail(r, 404, "NotFound", "No management endpoint at %s.", r->path);
 }
 
-int repositories_route(http_req *r, const char *rest)
+int repositories_route(http_req *r, const mgmt_scope *s, const char *registry, const char *tail)
 {
-    const char *slash = strchr(rest, '/');
-    if (slash == NULL || slash == rest ||
-        (size_t)(slash - rest) >= sizeof(((meta_registry *)0)->name))
+    if (tail[0] != '/')
         return 0;
-    const char *tail = slash + 1;
+    tail++;
     if (strcmp(tail, "listUsages") != 0 &&
         !(strncmp(tail, "repositories", 12) == 0 && (tail[12] == '\0' || tail[12] == '/')))
         return 0;
-    char name[64];
-    memcpy(name, rest, (size_t)(slash - rest));
-    name[slash - rest] = '\0';
     rctx *x = calloc(1, sizeof(*x));
     if (x == NULL) {
         mgmt_fail(r, 500, "InternalError", "out of memory");
         return 1;
     }
     x->r = r;
-    if (registries_lookup(r, name, &x->reg) == 0) {
+    if (registries_lookup(r, s, registry, &x->reg) == 0) {
         registries_login_server(x->login, sizeof(x->login), &x->reg);
         dispatch(x, tail);
     }

@@ -3,6 +3,7 @@
  * "Registry authentication"; ACR's "tokens" with the scope map inline):
  * repository-scoped credentials for the data plane.
  *
+ * (below the registry's ARM path, or the legacy /registries/{r}):
  *   PUT    /registries/{r}/tokens/{t}   {"properties":{"status","scope":[...]}}
  *   GET    /registries/{r}/tokens/{t} ; GET /registries/{r}/tokens
  *   DELETE /registries/{r}/tokens/{t}
@@ -44,8 +45,9 @@ static void fail405(http_req *r)
 
 static json_t *token_json(const meta_registry *reg, const meta_token *t)
 {
-    char id[200], created[32];
-    snprintf(id, sizeof(id), "/registries/%s/tokens/%s", reg->name, t->name);
+    char id[ARM_ID_MAX + 80], rid[ARM_ID_MAX], created[32];
+    mgmt_resource_id(rid, ARM_KIND_REGISTRY, reg->name, NULL);
+    snprintf(id, sizeof(id), "%s/tokens/%s", rid, t->name);
     ctl_rfc3339(created, sizeof(created), t->created_at);
     json_t *scope = json_loads(t->scope, 0, NULL);
     if (scope == NULL)
@@ -361,7 +363,8 @@ static int list_add(void *cls, const meta_token *t)
     return 0;
 }
 
-void tokens_handle(http_req *r, const char *registry, const char *name, const char *action)
+void tokens_handle(http_req *r, const mgmt_scope *s, const char *registry, const char *name,
+                   const char *action)
 {
     int get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
     int put = strcmp(r->method, "PUT") == 0, del = strcmp(r->method, "DELETE") == 0;
@@ -372,7 +375,7 @@ void tokens_handle(http_req *r, const char *registry, const char *name, const ch
     }
     meta_registry reg;
     pthread_mutex_lock(&mgmt_mu);
-    if (registries_lookup(r, registry, &reg) != 0)
+    if (registries_lookup(r, s, registry, &reg) != 0)
         goto out;
     if (name == NULL) {
         list_ctx l = {.reg = &reg, .arr = json_array()};

@@ -45,8 +45,7 @@
 
 #include "base/fs.h"
 
-#define SEAL_HEADER_LEN 96
-#define SEAL_TAG_LEN 16
+#define SEAL_TAG_LEN SEAL_TAG_BYTES
 #define SEAL_VERSION 1
 #define SEAL_ALG_AES256GCM 1
 #define SEAL_PREFIX_LEN 7
@@ -73,7 +72,7 @@ enum { ST_OPEN, ST_FINISHED, ST_FAILED };
 struct seal_writer {
     EVP_CIPHER_CTX *ctx;
     unsigned char hdr[SEAL_HEADER_LEN];
-    int fd;
+    seal_io io;
     int state;
     size_t seg;
     uint64_t next_index; /* index of the next segment to seal */
@@ -84,7 +83,7 @@ struct seal_writer {
 struct seal_reader {
     EVP_CIPHER_CTX *ctx;
     unsigned char hdr[SEAL_HEADER_LEN];
-    int fd;
+    seal_io io;
     size_t seg;
     unsigned log2;
     uint64_t nseg; /* segments including the final one (≥ 1) */
@@ -268,33 +267,97 @@ static cf_code header_parse(const unsigned char *hdr, size_t *seg, cf_err *e)
     return CF_OK;
 }
 
-/* Reads and checks the header at offset 0 of fd, unwraps the DEK and
- * returns a keyed segment context. */
-static cf_code header_load(int fd, const seal_kek *kek, unsigned char *hdr, size_t *seg,
-                           uint64_t *file_size, EVP_CIPHER_CTX **ctx, cf_err *e)
+/* ---- the bytes underneath: a file descriptor, or a caller's seal_io ---- */
+
+static cf_code fd_size(void *cls, uint64_t *out, cf_err *e)
 {
     struct stat st;
-    if (fstat(fd, &st) != 0)
+    if (fstat((int)(intptr_t)cls, &st) != 0)
         return cf_err_os(e, errno, "stat sealed object");
-    if (st.st_size < SEAL_HEADER_LEN)
-        return cf_err_set(e, CF_EINTEGRITY, "sealed object is truncated (no header)");
-    *file_size = (uint64_t)st.st_size;
-    cf_code rc = cf_fs_pread_full(fd, hdr, SEAL_HEADER_LEN, 0, e);
-    if (rc == CF_OK)
-        rc = header_parse(hdr, seg, e);
-    if (rc != CF_OK)
-        return rc;
+    *out = (uint64_t)st.st_size;
+    return CF_OK;
+}
+
+static cf_code fd_readv(void *cls, const struct iovec *iov, int n, uint64_t off, cf_err *e)
+{
+    int fd = (int)(intptr_t)cls;
+    struct iovec v[SEAL_IO_MAX_IOV];
+    if (n < 1 || n > SEAL_IO_MAX_IOV)
+        return cf_err_set(e, CF_EINVAL, "bad read vector count");
+    memcpy(v, iov, (size_t)n * sizeof(*v));
+    struct iovec *p = v;
+    while (n > 0) {
+        ssize_t got = preadv(fd, p, n, (off_t)off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return cf_err_os(e, errno, "read sealed object");
+        if (got == 0)
+            return cf_err_set(e, CF_EINTEGRITY, "sealed object is truncated");
+        off += (uint64_t)got;
+        /* a short read: skip what was filled, go on with the rest */
+        while (n > 0 && (size_t)got >= p->iov_len) {
+            got -= (ssize_t)p->iov_len;
+            p++;
+            n--;
+        }
+        if (n > 0) {
+            p->iov_base = (char *)p->iov_base + got;
+            p->iov_len -= (size_t)got;
+        }
+    }
+    return CF_OK;
+}
+
+static cf_code fd_write(void *cls, const void *data, size_t len, cf_err *e)
+{
+    return cf_fs_write_full((int)(intptr_t)cls, data, len, e);
+}
+
+seal_io seal_io_fd(int fd)
+{
+    return (seal_io){
+        .cls = (void *)(intptr_t)fd, .size = fd_size, .readv = fd_readv, .write = fd_write};
+}
+
+static cf_code io_read(const seal_io *io, void *buf, size_t len, uint64_t off, cf_err *e)
+{
+    struct iovec v = {buf, len};
+    return io->readv(io->cls, &v, 1, off, e);
+}
+
+/* Unwraps the DEK of a parsed header and returns a keyed segment context. */
+static cf_code header_key(unsigned char *hdr, const seal_kek *kek, EVP_CIPHER_CTX **ctx, cf_err *e)
+{
     unsigned char dek[SEAL_KEY_LEN];
-    rc = dek_wrap(kek, hdr, dek, 0, e);
+    cf_code rc = dek_wrap(kek, hdr, dek, 0, e);
     if (rc == CF_OK)
         rc = segment_ctx(ctx, dek, e);
     OPENSSL_cleanse(dek, sizeof(dek));
     return rc;
 }
 
+/* Reads and checks the header at offset 0 of the object, unwraps the DEK
+ * and returns a keyed segment context. */
+static cf_code header_load(const seal_io *io, const seal_kek *kek, unsigned char *hdr, size_t *seg,
+                           uint64_t *file_size, EVP_CIPHER_CTX **ctx, cf_err *e)
+{
+    cf_code rc = io->size(io->cls, file_size, e);
+    if (rc != CF_OK)
+        return rc;
+    if (*file_size < SEAL_HEADER_LEN)
+        return cf_err_set(e, CF_EINTEGRITY, "sealed object is truncated (no header)");
+    rc = io_read(io, hdr, SEAL_HEADER_LEN, 0, e);
+    if (rc == CF_OK)
+        rc = header_parse(hdr, seg, e);
+    if (rc != CF_OK)
+        return rc;
+    return header_key(hdr, kek, ctx, e);
+}
+
 /* ---- writer ---- */
 
-static cf_code writer_alloc(seal_writer **out, int fd, size_t seg, cf_err *e)
+static cf_code writer_alloc(seal_writer **out, const seal_io *io, size_t seg, cf_err *e)
 {
     seal_writer *w = calloc(1, sizeof(*w));
     if (w == NULL)
@@ -304,7 +367,7 @@ static cf_code writer_alloc(seal_writer **out, int fd, size_t seg, cf_err *e)
         free(w);
         return cf_err_set(e, CF_ENOMEM, "out of memory");
     }
-    w->fd = fd;
+    w->io = *io;
     w->seg = seg;
     w->state = ST_OPEN;
     *out = w;
@@ -324,6 +387,13 @@ static int field(unsigned char *dst, const unsigned char *fixed, int n)
 cf_code seal_writer_open(seal_writer **out, const seal_kek *kek, int fd, const seal_fixed *fixed,
                          cf_err *e)
 {
+    seal_io io = seal_io_fd(fd);
+    return seal_writer_open_io(out, kek, &io, fixed, e);
+}
+
+cf_code seal_writer_open_io(seal_writer **out, const seal_kek *kek, const seal_io *io,
+                            const seal_fixed *fixed, cf_err *e)
+{
     *out = NULL;
     unsigned l = (fixed && fixed->log2_segment) ? fixed->log2_segment : SEAL_DEFAULT_LOG2_SEGMENT;
     if (l < SEAL_MIN_LOG2 || l > SEAL_MAX_LOG2)
@@ -333,7 +403,7 @@ cf_code seal_writer_open(seal_writer **out, const seal_kek *kek, int fd, const s
     if (rc != CF_OK)
         return rc;
     seal_writer *w = NULL;
-    rc = writer_alloc(&w, fd, (size_t)1 << l, e);
+    rc = writer_alloc(&w, io, (size_t)1 << l, e);
     if (rc != CF_OK)
         return rc;
 
@@ -357,7 +427,7 @@ cf_code seal_writer_open(seal_writer **out, const seal_kek *kek, int fd, const s
     if (rc == CF_OK)
         rc = segment_ctx(&w->ctx, dek, e);
     if (rc == CF_OK)
-        rc = cf_fs_write_full(fd, h, SEAL_HEADER_LEN, e);
+        rc = io->write(io->cls, h, SEAL_HEADER_LEN, e);
 out:
     OPENSSL_cleanse(dek, sizeof(dek));
     if (rc != CF_OK) {
@@ -379,7 +449,7 @@ static cf_code writer_emit(seal_writer *w, const unsigned char *src, size_t len,
     }
     cf_code rc = segment_seal(w->ctx, w->hdr, w->next_index, last, src, len, w->buf, e);
     if (rc == CF_OK)
-        rc = cf_fs_write_full(w->fd, w->buf, len + SEAL_TAG_LEN, e);
+        rc = w->io.write(w->io.cls, w->buf, len + SEAL_TAG_LEN, e);
     if (rc != CF_OK) {
         w->state = ST_FAILED; /* the file's tail is unknown now */
         return rc;
@@ -485,11 +555,12 @@ cf_code seal_writer_resume(seal_writer **out, const seal_kek *kek, int fd, uint6
     size_t seg = 0;
     uint64_t fsize = 0;
     EVP_CIPHER_CTX *ctx = NULL;
-    cf_code rc = header_load(fd, kek, hdr, &seg, &fsize, &ctx, e);
+    seal_io io = seal_io_fd(fd);
+    cf_code rc = header_load(&io, kek, hdr, &seg, &fsize, &ctx, e);
     if (rc != CF_OK)
         return rc;
     seal_writer *w = NULL;
-    rc = writer_alloc(&w, fd, seg, e);
+    rc = writer_alloc(&w, &io, seg, e);
     if (rc != CF_OK) {
         EVP_CIPHER_CTX_free(ctx);
         return rc;
@@ -546,6 +617,48 @@ out:
     return CF_OK;
 }
 
+cf_code seal_writer_continue(seal_writer **out, const seal_kek *kek, const unsigned char *header,
+                             uint64_t next_index, const seal_io *io, cf_err *e)
+{
+    *out = NULL;
+    unsigned char hdr[SEAL_HEADER_LEN];
+    memcpy(hdr, header, SEAL_HEADER_LEN);
+    size_t seg = 0;
+    EVP_CIPHER_CTX *ctx = NULL;
+    cf_code rc = header_parse(hdr, &seg, e);
+    if (rc == CF_OK && next_index >= SEAL_MAX_SEGMENTS)
+        rc = cf_err_set(e, CF_EINTEGRITY, "sealed object too large");
+    if (rc == CF_OK)
+        rc = header_key(hdr, kek, &ctx, e); /* authenticates the header's DEK wrap */
+    seal_writer *w = NULL;
+    if (rc == CF_OK)
+        rc = writer_alloc(&w, io, seg, e);
+    if (rc != CF_OK) {
+        EVP_CIPHER_CTX_free(ctx);
+        return rc;
+    }
+    w->ctx = ctx;
+    memcpy(w->hdr, hdr, SEAL_HEADER_LEN);
+    w->next_index = next_index;
+    *out = w;
+    return CF_OK;
+}
+
+const unsigned char *seal_writer_header(const seal_writer *w)
+{
+    return w->hdr;
+}
+
+void seal_writer_set_io(seal_writer *w, const seal_io *io)
+{
+    w->io = *io;
+}
+
+size_t seal_writer_segment(const seal_writer *w)
+{
+    return w->seg;
+}
+
 /* ---- reader ---- */
 
 /* Brings segment i into r->buf (authenticated), or fails with nothing kept. */
@@ -557,7 +670,7 @@ static cf_code reader_load(seal_reader *r, uint64_t i, cf_err *e)
     int last = (i == r->nseg - 1);
     size_t len = last ? r->final_len : r->seg;
     uint64_t off = SEAL_HEADER_LEN + i * (uint64_t)(r->seg + SEAL_TAG_LEN);
-    cf_code rc = cf_fs_pread_full(r->fd, r->buf, len + SEAL_TAG_LEN, (off_t)off, e);
+    cf_code rc = io_read(&r->io, r->buf, len + SEAL_TAG_LEN, off, e);
     if (rc == CF_OK)
         rc = segment_open(r->ctx, r->hdr, i, last, r->buf, len, e);
     if (rc != CF_OK)
@@ -599,27 +712,18 @@ static cf_code reader_direct(seal_reader *r, uint64_t i, unsigned char *dst, siz
         return CF_OK;
     unsigned char tags[DIRECT_MAX_SEGS][SEAL_TAG_LEN];
     struct iovec iov[2 * DIRECT_MAX_SEGS];
-    size_t want = 0, off = 0;
+    size_t off = 0;
     for (uint64_t j = 0; j < k; j++) {
         size_t sl = (i + j == r->nseg - 1) ? r->final_len : r->seg;
         iov[2 * j] = (struct iovec){dst + off, sl};
         iov[2 * j + 1] = (struct iovec){tags[j], SEAL_TAG_LEN};
         off += sl;
-        want += sl + SEAL_TAG_LEN;
     }
-    off_t at = (off_t)(SEAL_HEADER_LEN + i * stride);
-    ssize_t got;
-    do
-        got = preadv(r->fd, iov, (int)(2 * k), at);
-    while (got < 0 && errno == EINTR);
-    if (got < 0 || (size_t)got != want) {
+    cf_code rc = r->io.readv(r->io.cls, iov, (int)(2 * k), SEAL_HEADER_LEN + i * stride, e);
+    if (rc != CF_OK) {
         OPENSSL_cleanse(dst, pt);
-        if (got < 0)
-            return cf_err_os(e, errno, "read sealed object");
-        return cf_err_set(e, CF_EINTEGRITY, "sealed object is truncated at segment %llu",
-                          (unsigned long long)i);
+        return rc;
     }
-    cf_code rc = CF_OK;
     for (uint64_t j = 0; j < k; j++) {
         uint64_t idx = i + j;
         int last = (idx == r->nseg - 1);
@@ -636,14 +740,20 @@ static cf_code reader_direct(seal_reader *r, uint64_t i, unsigned char *dst, siz
 
 cf_code seal_reader_open(seal_reader **out, const seal_kek *kek, int fd, cf_err *e)
 {
+    seal_io io = seal_io_fd(fd);
+    return seal_reader_open_io(out, kek, &io, e);
+}
+
+cf_code seal_reader_open_io(seal_reader **out, const seal_kek *kek, const seal_io *io, cf_err *e)
+{
     *out = NULL;
     seal_reader *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return cf_err_set(e, CF_ENOMEM, "out of memory");
-    r->fd = fd;
+    r->io = *io;
     r->cached = UINT64_MAX;
     uint64_t fsize = 0;
-    cf_code rc = header_load(fd, kek, r->hdr, &r->seg, &fsize, &r->ctx, e);
+    cf_code rc = header_load(io, kek, r->hdr, &r->seg, &fsize, &r->ctx, e);
     if (rc != CF_OK)
         goto out;
     r->log2 = r->hdr[OFF_LOG2];

@@ -34,6 +34,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "base/err.h"
 
@@ -41,6 +42,10 @@
 #define SEAL_OBJECT_ID_LEN 16
 #define SEAL_DEFAULT_LOG2_SEGMENT 16 /* 64 KiB */
 #define SEAL_REGISTRY_ID_MAX 64
+#define SEAL_HEADER_LEN 96
+#define SEAL_TAG_BYTES 16
+/* The most vectors a reader passes to seal_io.readv at once. */
+#define SEAL_IO_MAX_IOV 128
 
 /* The registry's key-encryption key and the registry id it is bound to
  * (the AAD of every DEK wrap: registry_id ‖ object_id). */
@@ -51,6 +56,26 @@ typedef struct seal_kek {
 
 typedef struct seal_writer seal_writer;
 typedef struct seal_reader seal_reader;
+
+/* The bytes under a sealed object (the I/O seam): a file descriptor
+ * (seal_io_fd) or an object store's stream (objects.h: an object in a
+ * bucket, read with ranged GETs, written in parts). A reader calls size and
+ * readv, a writer calls write; the seal layer never knows which it has.
+ *
+ * readv fills every vector (their total, in order) from sealed offset off;
+ * an object that ends first is CF_EINTEGRITY (truncated), a failing store
+ * is its own code (CF_EIO, CF_EUNAVAIL). Reads are mostly sequential: a
+ * reader asks for the header, the final segment, then the range it serves
+ * in order. write appends; it either takes every byte or fails. */
+typedef struct seal_io {
+    void *cls;
+    cf_code (*size)(void *cls, uint64_t *out, cf_err *e);
+    cf_code (*readv)(void *cls, const struct iovec *iov, int iovcnt, uint64_t off, cf_err *e);
+    cf_code (*write)(void *cls, const void *data, size_t len, cf_err *e);
+} seal_io;
+
+/* pread/preadv/write(2) on fd (the writer appends at its position). */
+seal_io seal_io_fd(int fd);
 
 /* Options for deterministic output (known-answer tests only): NULL means
  * random DEK, nonces and object id and the default segment size. */
@@ -66,12 +91,28 @@ typedef struct seal_fixed {
  * file) and returns a writer. Writes go through write(2). */
 cf_code seal_writer_open(seal_writer **out, const seal_kek *kek, int fd, const seal_fixed *fixed,
                          cf_err *e);
+/* The same over any seal_io (its write is the only call used). */
+cf_code seal_writer_open_io(seal_writer **out, const seal_kek *kek, const seal_io *io,
+                            const seal_fixed *fixed, cf_err *e);
 /* Reopens an unfinished object (an upload after a restart): authenticates
  * the header and every complete segment, truncates anything after the
  * last complete segment, and positions the writer there. The plaintext
  * length kept is returned in *durable. A finished object is refused. */
 cf_code seal_writer_resume(seal_writer **out, const seal_kek *kek, int fd, uint64_t *durable,
                            cf_err *e);
+/* Continues an unfinished object whose bytes cannot be read back (parts
+ * of a multipart upload): the caller kept its header (seal_writer_header,
+ * SEAL_HEADER_LEN bytes) and knows how many complete segments it holds;
+ * the next write seals segment next_index. The header must authenticate
+ * under kek (CF_EINTEGRITY otherwise). Writes go to io. */
+cf_code seal_writer_continue(seal_writer **out, const seal_kek *kek, const unsigned char *header,
+                             uint64_t next_index, const seal_io *io, cf_err *e);
+const unsigned char *seal_writer_header(const seal_writer *w);
+/* Sends the writer's further output through io instead (the same bytes
+ * by another path: a backend's wrapper of the fd it resumed on). */
+void seal_writer_set_io(seal_writer *w, const seal_io *io);
+/* The writer's plaintext segment size. */
+size_t seal_writer_segment(const seal_writer *w);
 cf_code seal_writer_write(seal_writer *w, const void *data, size_t len, cf_err *e);
 /* Plaintext bytes written to the file in complete segments. */
 uint64_t seal_writer_durable(const seal_writer *w);
@@ -90,6 +131,8 @@ void seal_writer_free(seal_writer *w);
 const unsigned char *seal_writer_object_id(const seal_writer *w);
 
 cf_code seal_reader_open(seal_reader **out, const seal_kek *kek, int fd, cf_err *e);
+/* The same over any seal_io (size and readv are used). */
+cf_code seal_reader_open_io(seal_reader **out, const seal_kek *kek, const seal_io *io, cf_err *e);
 uint64_t seal_reader_size(const seal_reader *r);
 /* Reads up to len plaintext bytes at off into buf; *got is the count (0 at
  * or past the end). Any authentication failure is CF_EINTEGRITY and

@@ -477,7 +477,14 @@ cf_code http_server_start(http_server **out, const http_server_opts *o, cf_err *
         return cf_err_set(e, CF_ENOMEM, "out of memory");
     s->o = *o;
     s->request_id_header = o->request_id_header ? strdup(o->request_id_header) : NULL;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* MHD_USE_ITC: each worker gets an eventfd that MHD_stop_daemon
+     * signals. Without it the stop wakes workers only through the
+     * listening socket, which a worker at its share of the connection
+     * limit no longer watches: it slept in epoll_wait until a connection
+     * timed out while the main thread waited to join it (a SIGTERM hang,
+     * tests/e2e/cofferd-basics). */
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (o->tls)

@@ -2,6 +2,7 @@
  * html.c -- see html.h.
  */
 #include "portal/html.h"
+#include "base/enc.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -125,17 +126,6 @@ void html_put(html *h, const char *fmt, ...)
 
 /* ---- forms ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes [p, p+n) into the arena at *used; -1 on a bad escape, a NUL or
  * no room. */
 static int decode(form *f, size_t *used, const char *p, size_t n, const char **out)
@@ -150,7 +140,7 @@ static int decode(form *f, size_t *used, const char *p, size_t n, const char **o
         } else if (c == '%') {
             if (i + 2 >= n)
                 return -1;
-            int hi = hexval(p[i + 1]), lo = hexval(p[i + 2]);
+            int hi = cf_hexval(p[i + 1]), lo = cf_hexval(p[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (char)(hi << 4 | lo);

@@ -223,10 +223,10 @@ int api_quota(rq *q, int64_t adding)
 /* ---- object streaming ---- */
 
 typedef struct stream {
+    objects_reader *obj;
     seal_reader *rd;
     seal_reader *rd2; /* a second reader of the same file, for a helper core */
-    int fd;
-    uint64_t base; /* plaintext offset of the response's first byte */
+    uint64_t base;    /* plaintext offset of the response's first byte */
     uint64_t len;
     char digest[OCI_DIGEST_MAX + 1];
 } stream;
@@ -294,10 +294,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_free(void *cls)
 {
     stream *s = cls;
-    seal_reader_free(s->rd);
-    seal_reader_free(s->rd2);
-    if (s->fd >= 0)
-        close(s->fd);
+    objects_reader_free(s->obj); /* and its readers */
     free(s);
 }
 
@@ -350,9 +347,10 @@ void api_serve_object(rq *q, const oci_digest *d, uint64_t size, const char *cty
             api_fail(q, 500, "UNKNOWN", "out of memory");
             return;
         }
-        s->fd = -1;
         cf_err e = {0};
-        cf_code rc = objects_open(&s->rd, &s->fd, q->reg.id, d, &q->kek, &e);
+        cf_code rc = objects_open(&s->obj, q->reg.id, d, &q->kek, &e);
+        if (rc == CF_OK)
+            s->rd = objects_reader_seal(s->obj);
         if (rc == CF_OK && seal_reader_size(s->rd) != size)
             rc = cf_err_set(&e, CF_EINTEGRITY, "stored size differs from metadata");
         if (rc != CF_OK) {
@@ -363,9 +361,10 @@ void api_serve_object(rq *q, const oci_digest *d, uint64_t size, const char *cty
         }
         s->base = start;
         s->len = len;
-        /* optional: without the second reader the response is served by this thread alone */
-        if (len >= STREAM_SPLIT_MIN && seal_reader_open(&s->rd2, &q->kek, s->fd, NULL) != CF_OK)
-            s->rd2 = NULL;
+        /* optional: without the second reader the response is served by this
+         * thread alone (always, when the object is a stream from a bucket) */
+        if (len >= STREAM_SPLIT_MIN)
+            s->rd2 = objects_reader_second(s->obj, &q->kek);
         snprintf(s->digest, sizeof(s->digest), "%s", d->text);
         resp = http_resp_stream(status, len, STREAM_BLOCK, stream_read, s, stream_free);
     }

@@ -198,7 +198,7 @@ static void upload_complete(rq *q)
         api_quota(q, quota_sealed_size((int64_t)size)) != 0)
         return; /* the upload rolls back, as for a digest mismatch */
     objects_lock(&q->digest);
-    rc = objects_install(upload_path(q->up), q->reg.id, &q->digest, &e);
+    rc = upload_install(q->up, q->reg.id, &q->digest, &e);
     if (rc == CF_OK)
         rc = meta_blob_commit(q->reg.id, q->repo, q->digest.text, (int64_t)size, upload_uuid(q->up),
                               &e);
@@ -264,8 +264,8 @@ static int acquire(rq *q, const char *uuid)
     cf_err e = {0};
     cf_code rc = upload_acquire(&q->up, uuid, q->reg.id, &q->kek, &e);
     if (rc == CF_ENOTFOUND) {
-        /* The row outlived the upload's files: a completion cut by a crash
-         * between the rename of the sealed file into blobs/ and the commit.
+        /* The row outlived the upload's stream: a completion cut by a crash
+         * between the install of the sealed object as a blob and the commit.
          * Nothing can resume it (the client, never answered 201, pushes
          * again and reuses the file), so drop the checkpoint and the row
          * now rather than at expiry: no row points at a missing file. */
@@ -361,10 +361,13 @@ void api_upload_start(rq *q)
     char uuid[UPLOAD_UUID_LEN + 1];
     cf_err e = {0};
     /* A monolithic push needs no upload row: it completes or vanishes
-     * within this request (a crash leaves a file the janitor sweeps). No
-     * upload needs a first checkpoint: an upload without one reloads as
-     * empty (uploads.h), which is all a new upload holds. */
-    cf_code rc = upload_create(&q->up, uuid, q->reg.id, &q->kek, 0, &e);
+     * within this request (a crash leaves an object the janitor sweeps).
+     * On files no upload needs a first checkpoint: an upload file without
+     * one reloads as empty (uploads.h), which is all a new upload holds.
+     * In a bucket nothing marks an upload but its checkpoint: one a
+     * client comes back to gets its first one now. */
+    int durable = !q->complete && !objects_stream_sync_cheap();
+    cf_code rc = upload_create(&q->up, uuid, q->reg.id, &q->kek, durable, &e);
     if (rc == CF_OK && !q->complete)
         rc = meta_upload_create(uuid, q->reg.id, q->repo, &e);
     if (rc != CF_OK) {

@@ -5,7 +5,6 @@
 #include "registry/content.h"
 
 #include <stdlib.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -20,25 +19,23 @@ cf_code content_manifest_read(const char *reg_id, const seal_kek *kek, const oci
     *out = NULL;
     if (size <= 0 || size > (int64_t)MANIFEST_MAX_SIZE)
         return cf_err_set(e, CF_EINTEGRITY, "stored manifest %s has an invalid size", d->text);
-    seal_reader *rd = NULL;
-    int fd = -1;
+    objects_reader *obj = NULL;
     unsigned char *buf = malloc((size_t)size);
     cf_code rc;
     if (buf == NULL) {
         rc = cf_err_set(e, CF_ENOMEM, "out of memory");
         goto out;
     }
-    rc = objects_open(&rd, &fd, reg_id, d, kek, e);
+    rc = objects_open(&obj, reg_id, d, kek, e);
     if (rc != CF_OK)
         goto out;
+    seal_reader *rd = objects_reader_seal(obj);
     size_t got = 0;
     rc = seal_reader_read(rd, 0, buf, (size_t)size, &got, e);
     if (rc == CF_OK && (got != (size_t)size || seal_reader_size(rd) != (uint64_t)size))
         rc = cf_err_set(e, CF_EINTEGRITY, "stored manifest %s has the wrong size", d->text);
 out:
-    seal_reader_free(rd);
-    if (fd >= 0)
-        close(fd);
+    objects_reader_free(obj);
     if (rc != CF_OK) {
         if (buf)
             OPENSSL_cleanse(buf, (size_t)size);

@@ -1,7 +1,10 @@
 /*
  * janitor.h -- a background thread that removes abandoned uploads: an
  * upload whose last checkpoint is older than the idle timeout (default one
- * hour) and that no request is using loses its files and its row.
+ * hour) and that no request is using loses its objects (an S3 upload's
+ * multipart parts are aborted) and its row. It also removes what a crash
+ * left without a row: upload objects, and blob objects whose completion
+ * never reached the metadata (a crash between install and commit).
  */
 #ifndef CF_REGISTRY_JANITOR_H
 #define CF_REGISTRY_JANITOR_H
@@ -9,8 +12,9 @@
 #include "base/err.h"
 
 cf_code janitor_start(unsigned upload_ttl_s, cf_err *e);
-/* One pass now (tests, and the thread's loop); returns uploads removed. */
-unsigned janitor_run_once(unsigned upload_ttl_s);
+/* One pass now (tests, and the thread's loop); blobs = 1 also sweeps blob
+ * objects without a row. Returns the objects and uploads removed. */
+unsigned janitor_run_once(unsigned upload_ttl_s, int blobs);
 void janitor_stop(void);
 
 #endif

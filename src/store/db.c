@@ -48,6 +48,20 @@ int db_target_is_postgres(const char *t)
     return strncmp(t, "postgres://", 11) == 0 || strncmp(t, "postgresql://", 13) == 0;
 }
 
+/* 1 when a libpq URI carries a password ("user:password@" or a
+ * password= parameter): it would be in the process listing. */
+int db_uri_has_password(const char *uri)
+{
+    if (strncmp(uri, "postgres://", 11) != 0 && strncmp(uri, "postgresql://", 13) != 0)
+        return 0;
+    const char *auth = strstr(uri, "://") + 3;
+    const char *end = auth + strcspn(auth, "/?");
+    const char *at = memchr(auth, '@', (size_t)(end - auth));
+    if (at != NULL && memchr(auth, ':', (size_t)(at - auth)) != NULL)
+        return 1;
+    return strstr(uri, "password=") != NULL;
+}
+
 static void conn_free(db *c)
 {
     for (int i = 0; i < c->n; i++)

@@ -108,6 +108,9 @@ typedef struct db_migration {
 
 /* 1 when target names a PostgreSQL database (a libpq URI). */
 int db_target_is_postgres(const char *target);
+/* 1 when a libpq URI carries a password ("user:password@" or a
+ * password= parameter): on a command line, every local user would see it. */
+int db_uri_has_password(const char *uri);
 
 /* Opens the store at target with the engine it names and applies every
  * migration of the list newer than the database's version (in order of

@@ -11,14 +11,18 @@
  * integer (unix seconds outgrow INTEGER in 2038), BYTEA for blobs, and
  * text COLLATE "C" so that ordering and pagination compare bytes, as
  * SQLite does. A later change is a new entry at the end of `migrations`,
- * with its DDL for both engines.
+ * with its DDL for both engines. Migration 2 adds arm.c's tables
+ * (subscriptions, resource groups, where each resource lives); which
+ * resources go into the default group is arm_store_init's business.
+ * Version 3 belongs to the cluster change.
  *
- * Migration 2 (repository verbs and quotas, docs/control-plane.md
+ * Migration 4 (repository verbs and quotas, docs/control-plane.md
  * "Repositories" and "Usage"): a registry's storage limit (0: none), a
  * tag's creation time (NULL for tags pushed before: their update time
  * stands in), and an index of tags by digest (a manifest's tags).
  */
 #define CF_LOG_MOD "meta"
+#include "store/arm.h"
 #include "store/meta_int.h"
 
 #include <time.h>
@@ -145,16 +149,16 @@ static const char v1_postgres[] =
     " created_at BIGINT NOT NULL);"
     "CREATE INDEX uploads_created ON uploads (created_at);";
 
-static const char v2_sqlite[] =
+static const char v4_sqlite[] =
     "CREATE INDEX IF NOT EXISTS tags_digest ON tags (registry_id, repo, digest);";
-static const char *const v2_sqlite_added[] = {
+static const char *const v4_sqlite_added[] = {
     "ALTER TABLE registries ADD COLUMN storage_limit INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE tags ADD COLUMN created_at INTEGER",
 };
-static const char v2_postgres[] =
-    "ALTER TABLE registries ADD COLUMN storage_limit BIGINT NOT NULL DEFAULT 0;"
-    "ALTER TABLE tags ADD COLUMN created_at BIGINT;"
-    "CREATE INDEX tags_digest ON tags (registry_id, repo, digest);";
+static const char v4_postgres[] =
+    "ALTER TABLE registries ADD COLUMN IF NOT EXISTS storage_limit BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE tags ADD COLUMN IF NOT EXISTS created_at BIGINT;"
+    "CREATE INDEX IF NOT EXISTS tags_digest ON tags (registry_id, repo, digest);";
 #undef T
 
 static const db_migration migrations[] = {
@@ -163,11 +167,14 @@ static const db_migration migrations[] = {
      .postgres = v1_postgres,
      .add_columns = v1_sqlite_added,
      .n_add_columns = sizeof(v1_sqlite_added) / sizeof(v1_sqlite_added[0])},
-    {.version = 2,
-     .sqlite = v2_sqlite,
-     .postgres = v2_postgres,
-     .add_columns = v2_sqlite_added,
-     .n_add_columns = sizeof(v2_sqlite_added) / sizeof(v2_sqlite_added[0])},
+    /* subscriptions, resource groups, placements (arm.c) */
+    {.version = 2, .sqlite = arm_schema_sqlite, .postgres = arm_schema_postgres},
+    /* storage limit, tag creation times, tags by digest (repositories) */
+    {.version = 4,
+     .sqlite = v4_sqlite,
+     .postgres = v4_postgres,
+     .add_columns = v4_sqlite_added,
+     .n_add_columns = sizeof(v4_sqlite_added) / sizeof(v4_sqlite_added[0])},
 };
 
 int meta_schema_version(void)
@@ -180,6 +187,11 @@ cf_code meta_init(const char *target, cf_err *e)
     meta_shutdown();
     return db_store_open(&meta_store, target, migrations,
                          sizeof(migrations) / sizeof(migrations[0]), e);
+}
+
+cf_code meta_store_open(db_store **out, const char *target, cf_err *e)
+{
+    return db_store_open(out, target, migrations, sizeof(migrations) / sizeof(migrations[0]), e);
 }
 
 void meta_shutdown(void)

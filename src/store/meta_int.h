@@ -21,6 +21,9 @@
 extern db_store *meta_store;
 
 int64_t meta_now(void);
+/* Opens another store at target with the schema's migrations applied
+ * (the migration's source). */
+cf_code meta_store_open(db_store **out, const char *target, cf_err *e);
 
 #define META_FAIL_CODE (e && e->code ? e->code : CF_EIO)
 

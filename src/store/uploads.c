@@ -1,9 +1,15 @@
 /*
- * uploads.c -- see uploads.h.
+ * uploads.c -- see uploads.h. The upload's sealed bytes go to an object
+ * store stream (objects.h: a file, or parts in a bucket); what is here
+ * is the same on every backend.
  *
  * Checkpoint plaintext (sealed under the registry's KEK like everything):
- *   "CFUPLD01" | D (u64 BE) | hash state length (u32 BE) | SHA256_CTX bytes
+ *   "CFUPLD02" | D (u64 BE) | hash state length (u32 BE) | SHA256_CTX bytes
+ *   | the object's header (SEAL_HEADER_LEN) | backend state length (u32 BE)
+ *   | backend state (objects_state: S3's parts and upload id; files: none)
  *   | tail length (u32 BE) | tail
+ * ("CFUPLD01", written before the object store had backends, lacks the
+ * header and the backend state; the files backend reads it still.)
  * The hash state is the SHA-256 of the first D bytes; loading replays the
  * tail into it.
  * The SHA256_CTX bytes are the in-memory struct of this OpenSSL build: a
@@ -27,24 +33,25 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include "base/fs.h"
+#include "base/enc.h"
 #include "base/log.h"
 #include "store/objects.h"
 #include "store/offload.h"
 
-#define CKPT_MAGIC "CFUPLD01"
+#define CKPT_MAGIC "CFUPLD02"
+#define CKPT_MAGIC_V1 "CFUPLD01"
 #define SEG ((size_t)1 << SEAL_DEFAULT_LOG2_SEGMENT)
-#define CKPT_MAX (8 + 8 + 4 + sizeof(SHA256_CTX) + 4 + SEG)
+#define CKPT_FIXED (8 + 8 + 4 + sizeof(SHA256_CTX))
+#define CKPT_MAX (CKPT_FIXED + SEAL_HEADER_LEN + 4 + OBJECTS_STATE_MAX + 4 + SEG)
 
 struct upload {
     char uuid[UPLOAD_UUID_LEN + 1];
     char reg_id[SEAL_REGISTRY_ID_MAX + 1];
-    char path[OBJECTS_PATH_MAX];
-    int fd;
+    char key[OBJECTS_KEY_MAX];
+    objects_stream *stream;
     seal_writer *w;
     SHA256_CTX sha;         /* over every accepted byte */
     SHA256_CTX sha_durable; /* over the durable bytes (a segment boundary) */
-    uint64_t kicked;        /* durable length when writeback was last started */
     int busy;
     int finished; /* writer finished: only rollback or install remain */
     time_t last_used;
@@ -65,8 +72,7 @@ static void session_free(upload *u)
     if (u == NULL)
         return;
     seal_writer_free(u->w);
-    if (u->fd >= 0)
-        close(u->fd);
+    objects_stream_free(u->stream);
     OPENSSL_cleanse(&u->sha, sizeof(u->sha));
     OPENSSL_cleanse(&u->sha_durable, sizeof(u->sha_durable));
     free(u);
@@ -140,167 +146,121 @@ static void free_list(upload *u)
     }
 }
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Writes the checkpoint (sealed) for D = durable, the hash state, and the
- * tail bytes given. Atomic: temp, fsync, rename, fsync dir. */
+/* Writes the checkpoint (sealed) for D = durable, the hash state, the
+ * backend's state and the tail bytes given; atomic (objects.h). */
 static cf_code checkpoint_write(const upload *u, const seal_kek *kek, uint64_t durable,
-                                const unsigned char *tail, size_t tail_len, cf_err *e)
+                                const objects_state *st, const unsigned char *tail, size_t tail_len,
+                                cf_err *e)
 {
-    char tmp[OBJECTS_PATH_MAX + 16], dst[OBJECTS_PATH_MAX + 16];
-    objects_upload_path(tmp, sizeof(tmp), u->reg_id, u->uuid, ".state.tmp");
-    objects_upload_path(dst, sizeof(dst), u->reg_id, u->uuid, ".state");
-    unsigned char hdr[8 + 8 + 4 + sizeof(SHA256_CTX) + 4];
-    size_t n = 0;
-    memcpy(hdr, CKPT_MAGIC, 8);
+    char key[OBJECTS_KEY_MAX];
+    objects_upload_key(key, sizeof(key), u->reg_id, u->uuid, ".state");
+    size_t n = 0, cap = CKPT_FIXED + SEAL_HEADER_LEN + 4 + st->len + 4 + tail_len;
+    unsigned char *b = malloc(cap);
+    if (b == NULL)
+        return cf_err_set(e, CF_ENOMEM, "out of memory");
+    memcpy(b, CKPT_MAGIC, 8);
     n = 8;
     for (int i = 7; i >= 0; i--)
-        hdr[n++] = (unsigned char)(durable >> (8 * i));
-    put_u32(hdr + n, (uint32_t)sizeof(SHA256_CTX));
+        b[n++] = (unsigned char)(durable >> (8 * i));
+    cf_be32_put(b + n, (uint32_t)sizeof(SHA256_CTX));
     n += 4;
-    memcpy(hdr + n, &u->sha_durable, sizeof(SHA256_CTX));
+    memcpy(b + n, &u->sha_durable, sizeof(SHA256_CTX));
     n += sizeof(SHA256_CTX);
-    put_u32(hdr + n, (uint32_t)tail_len);
+    memcpy(b + n, seal_writer_header(u->w), SEAL_HEADER_LEN);
+    n += SEAL_HEADER_LEN;
+    cf_be32_put(b + n, (uint32_t)st->len);
     n += 4;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return cf_err_os(e, errno, "create upload checkpoint");
-    seal_writer *w = NULL;
-    cf_code rc = seal_writer_open(&w, kek, fd, NULL, e);
-    if (rc == CF_OK)
-        rc = seal_writer_write(w, hdr, n, e);
-    if (rc == CF_OK && tail_len > 0)
-        rc = seal_writer_write(w, tail, tail_len, e);
-    if (rc == CF_OK)
-        rc = seal_writer_finish(w, e);
-    seal_writer_free(w);
-    OPENSSL_cleanse(hdr, sizeof(hdr));
-    if (rc == CF_OK && fsync(fd) != 0)
-        rc = cf_err_os(e, errno, "fsync upload checkpoint");
-    if (close(fd) != 0 && rc == CF_OK)
-        rc = cf_err_os(e, errno, "close upload checkpoint");
-    if (rc == CF_OK && rename(tmp, dst) != 0)
-        rc = cf_err_os(e, errno, "install upload checkpoint");
-    if (rc == CF_OK)
-        rc = cf_fs_fsync_parent(dst, e);
-    if (rc != CF_OK)
-        unlink(tmp);
+    memcpy(b + n, st->b, st->len);
+    n += st->len;
+    cf_be32_put(b + n, (uint32_t)tail_len);
+    n += 4;
+    if (tail_len > 0)
+        memcpy(b + n, tail, tail_len);
+    n += tail_len;
+    cf_code rc = objects_put_sealed(key, kek, b, n, e);
+    OPENSSL_cleanse(b, cap);
+    free(b);
     return rc;
 }
 
-/* An upload file without a checkpoint: a new upload (upload_create does
- * not checkpoint an empty upload) or one whose requests all failed or were
+/* An upload without a checkpoint: a new upload (upload_create does not
+ * checkpoint an empty upload) or one whose requests all failed or were
  * cut by a crash before their first checkpoint. Its acknowledged length is
- * 0, so it starts over: the file is truncated and gets a fresh header.
- * Without the file itself the upload is unknown (CF_ENOTFOUND). */
+ * 0, so it starts over with a fresh header. On files, without the file
+ * itself the upload is unknown (CF_ENOTFOUND); in a bucket nothing is
+ * stored before the first checkpoint, so its row alone says it exists. */
 static cf_code load_empty(upload *u, const seal_kek *kek, cf_err *e)
 {
-    u->fd = open(u->path, O_RDWR | O_CLOEXEC);
-    if (u->fd < 0)
-        return cf_err_os(e, errno, "upload %s", u->uuid);
-    if (ftruncate(u->fd, 0) != 0 || lseek(u->fd, 0, SEEK_SET) != 0)
-        return cf_err_os(e, errno, "reset upload");
     SHA256_Init(&u->sha);
     u->sha_durable = u->sha;
-    return seal_writer_open(&u->w, kek, u->fd, NULL, e);
+    return objects_stream_create(&u->stream, &u->w, u->key, kek, 1, e);
 }
 
-/* Loads u (path, reg_id, uuid set; fd closed) from its checkpoint. */
+/* Loads u (key, reg_id, uuid set; no stream) from its checkpoint. */
 static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
 {
-    char sp[OBJECTS_PATH_MAX + 16];
-    objects_upload_path(sp, sizeof(sp), u->reg_id, u->uuid, ".state");
-    unsigned char *buf = NULL;
-    seal_reader *r = NULL;
-    cf_code rc = CF_OK;
-    int sfd = open(sp, O_RDONLY | O_CLOEXEC);
-    if (sfd < 0 && errno == ENOENT)
+    char sk[OBJECTS_KEY_MAX];
+    objects_upload_key(sk, sizeof(sk), u->reg_id, u->uuid, ".state");
+    cf_buf b;
+    cf_buf_init(&b, CKPT_MAX);
+    b.secret = 1;
+    cf_err le = {0};
+    cf_code rc = objects_get_sealed(sk, kek, CKPT_MAX, &b, &le);
+    if (rc == CF_ENOTFOUND) {
+        cf_buf_free(&b);
         return load_empty(u, kek, e);
-    if (sfd < 0)
-        return cf_err_os(e, errno, "upload %s", u->uuid);
-    rc = seal_reader_open(&r, kek, sfd, e);
-    if (rc != CF_OK)
-        goto out;
-    uint64_t sz = seal_reader_size(r);
-    const size_t fixed = 8 + 8 + 4 + sizeof(SHA256_CTX) + 4;
-    if (sz < fixed || sz > CKPT_MAX) {
-        rc = cf_err_set(e, CF_EINTEGRITY, "upload checkpoint has a bad size");
-        goto out;
     }
-    buf = malloc((size_t)sz);
-    size_t got = 0;
-    if (buf == NULL) {
-        rc = cf_err_set(e, CF_ENOMEM, "out of memory");
-        goto out;
+    if (rc != CF_OK) {
+        cf_buf_free(&b);
+        return cf_err_set(e, rc, "upload %s: %s", u->uuid, le.msg);
     }
-    rc = seal_reader_read(r, 0, buf, (size_t)sz, &got, e);
-    if (rc != CF_OK)
-        goto out;
-    if (got != sz || memcmp(buf, CKPT_MAGIC, 8) != 0 || get_u32(buf + 16) != sizeof(SHA256_CTX)) {
+    const unsigned char *p = b.data;
+    size_t sz = b.len;
+    int v2 = sz >= 8 && memcmp(p, CKPT_MAGIC, 8) == 0;
+    int v1 = sz >= 8 && memcmp(p, CKPT_MAGIC_V1, 8) == 0;
+    const unsigned char *hdr = NULL, *tail = NULL;
+    objects_state st = {.len = 0};
+    uint64_t durable = 0;
+    uint32_t tail_len = 0;
+    size_t at = CKPT_FIXED;
+    if ((!v1 && !v2) || sz < CKPT_FIXED + 4 || cf_be32_get(p + 16) != sizeof(SHA256_CTX)) {
         rc = cf_err_set(e, CF_EINTEGRITY, "upload checkpoint is malformed");
         goto out;
     }
-    uint64_t durable = 0;
     for (int i = 0; i < 8; i++)
-        durable = durable << 8 | buf[8 + i];
-    memcpy(&u->sha_durable, buf + 20, sizeof(SHA256_CTX));
+        durable = durable << 8 | p[8 + i];
+    memcpy(&u->sha_durable, p + 20, sizeof(SHA256_CTX));
     u->sha = u->sha_durable;
-    uint32_t tail_len = get_u32(buf + 20 + sizeof(SHA256_CTX));
-    if (tail_len != sz - fixed || tail_len >= SEG || durable % SEG != 0) {
+    if (v2) {
+        if (sz < at + SEAL_HEADER_LEN + 4) {
+            rc = cf_err_set(e, CF_EINTEGRITY, "upload checkpoint is malformed");
+            goto out;
+        }
+        hdr = p + at;
+        at += SEAL_HEADER_LEN;
+        st.len = cf_be32_get(p + at);
+        at += 4;
+        if (st.len > sizeof(st.b) || sz < at + st.len + 4) {
+            rc = cf_err_set(e, CF_EINTEGRITY, "upload checkpoint is malformed");
+            goto out;
+        }
+        memcpy(st.b, p + at, st.len);
+        at += st.len;
+    }
+    tail_len = cf_be32_get(p + at);
+    at += 4;
+    tail = p + at;
+    if (tail_len != sz - at || tail_len >= SEG || durable % SEG != 0) {
         rc = cf_err_set(e, CF_EINTEGRITY, "upload checkpoint is inconsistent");
         goto out;
     }
-    u->fd = open(u->path, O_RDWR | O_CLOEXEC);
-    if (u->fd < 0) {
-        rc = cf_err_os(e, errno, "upload %s", u->uuid);
-        goto out;
-    }
-    /* drop whatever was appended after the checkpoint */
-    uint64_t keep = seal_sealed_size(durable, 0) - 16;
-    struct stat st;
-    if (fstat(u->fd, &st) != 0) {
-        rc = cf_err_os(e, errno, "stat upload");
-        goto out;
-    }
-    if ((uint64_t)st.st_size < keep) {
-        rc = cf_err_set(e, CF_EINTEGRITY, "upload file is shorter than its checkpoint");
-        goto out;
-    }
-    if ((uint64_t)st.st_size > keep && ftruncate(u->fd, (off_t)keep) != 0) {
-        rc = cf_err_os(e, errno, "truncate upload");
-        goto out;
-    }
-    uint64_t d2 = 0;
-    rc = seal_writer_resume(&u->w, kek, u->fd, &d2, e);
-    if (rc != CF_OK)
-        goto out;
-    if (d2 != durable) {
-        rc = cf_err_set(e, CF_EINTEGRITY, "upload file does not match its checkpoint");
-        goto out;
-    }
-    if (tail_len > 0)
-        rc = seal_writer_write(u->w, buf + fixed, tail_len, e);
-    if (rc == CF_OK) {
-        SHA256_Update(&u->sha, buf + fixed, tail_len);
-    }
+    rc = objects_stream_resume(&u->stream, &u->w, u->key, kek, hdr, durable, &st, e);
+    if (rc == CF_OK && tail_len > 0)
+        rc = seal_writer_write(u->w, tail, tail_len, e);
+    if (rc == CF_OK)
+        SHA256_Update(&u->sha, tail, tail_len);
 out:
-    if (buf) {
-        OPENSSL_cleanse(buf, (size_t)sz);
-        free(buf);
-    }
-    seal_reader_free(r);
-    close(sfd);
+    cf_buf_free(&b);
     return rc;
 }
 
@@ -309,10 +269,9 @@ static upload *session_new(const char *uuid, const char *reg_id)
     upload *u = calloc(1, sizeof(*u));
     if (u == NULL)
         return NULL;
-    u->fd = -1;
     snprintf(u->uuid, sizeof(u->uuid), "%s", uuid);
     snprintf(u->reg_id, sizeof(u->reg_id), "%s", reg_id);
-    objects_upload_path(u->path, sizeof(u->path), reg_id, uuid, "");
+    objects_upload_key(u->key, sizeof(u->key), reg_id, uuid, "");
     u->busy = 1;
     return u;
 }
@@ -339,7 +298,7 @@ cf_code upload_create(upload **out, char uuid[UPLOAD_UUID_LEN + 1], const char *
     r[6] = (unsigned char)((r[6] & 0x0f) | 0x40); /* version 4 */
     r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
     uuid_new(uuid, r);
-    cf_code rc = objects_registry_dirs(reg_id, e);
+    cf_code rc = objects_registry_prepare(reg_id, e);
     if (rc != CF_OK)
         return rc;
     upload *u = session_new(uuid, reg_id);
@@ -347,19 +306,12 @@ cf_code upload_create(upload **out, char uuid[UPLOAD_UUID_LEN + 1], const char *
         return cf_err_set(e, CF_ENOMEM, "out of memory");
     SHA256_Init(&u->sha);
     u->sha_durable = u->sha;
-    u->fd = open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (u->fd < 0) {
-        rc = cf_err_os(e, errno, "create upload");
-        session_free(u);
-        return rc;
-    }
-    rc = seal_writer_open(&u->w, kek, u->fd, NULL, e);
-    if (rc == CF_OK && durable && fsync(u->fd) != 0)
-        rc = cf_err_os(e, errno, "fsync upload");
+    rc = objects_stream_create(&u->stream, &u->w, u->key, kek, 0, e);
     if (rc == CF_OK && durable)
-        rc = checkpoint_write(u, kek, 0, NULL, 0, e);
+        rc = upload_checkpoint(u, kek, e);
     if (rc != CF_OK) {
-        unlink(u->path);
+        if (u->stream)
+            objects_stream_discard(u->key, NULL);
         session_free(u);
         return rc;
     }
@@ -418,11 +370,6 @@ const char *upload_uuid(const upload *u)
     return u->uuid;
 }
 
-const char *upload_path(const upload *u)
-{
-    return u->path;
-}
-
 uint64_t upload_length(const upload *u)
 {
     return seal_writer_length(u->w);
@@ -457,9 +404,6 @@ static void hash_chunk(void *arg)
     }
 }
 
-/* Writeback of an upload's file is started every this many bytes. */
-#define WRITEBACK_EVERY (8u * 1024 * 1024)
-
 /* Below this a chunk is hashed inline: handing it over costs more. */
 #define OFFLOAD_MIN (32u * 1024)
 
@@ -475,45 +419,46 @@ cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e)
         offload_wait(h);
     else if (rc == CF_OK)
         hash_chunk(&job);
-    if (rc != CF_OK)
-        return rc; /* the writer is dead: the caller drops the session */
-    /* Start writeback of what was sealed so far without waiting for it, so
-     * that the fsync completing the upload finds little left to write (a
-     * 1 GiB push otherwise waits ~1 s in that fsync). Advisory only. */
-    uint64_t durable = seal_writer_durable(u->w);
-    if (durable - u->kicked >= WRITEBACK_EVERY) {
-        sync_file_range(u->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-        u->kicked = durable;
-    }
-    return CF_OK;
+    return rc; /* on failure the writer is dead: the caller drops the session */
+}
+
+static cf_code checkpoint(upload *u, const seal_kek *kek, int with_tail, cf_err *e)
+{
+    objects_state st;
+    cf_code rc = objects_stream_sync(u->stream, &st, e);
+    size_t tail_len = 0;
+    const unsigned char *tail = with_tail ? seal_writer_tail(u->w, &tail_len) : NULL;
+    if (rc == CF_OK)
+        rc = checkpoint_write(u, kek, seal_writer_durable(u->w), &st, tail, tail_len, e);
+    if (rc == CF_OK)
+        objects_stream_synced(u->stream);
+    return rc;
 }
 
 cf_code upload_checkpoint(upload *u, const seal_kek *kek, cf_err *e)
 {
-    if (fsync(u->fd) != 0)
-        return cf_err_os(e, errno, "fsync upload");
-    size_t tail_len = 0;
-    const unsigned char *tail = seal_writer_tail(u->w, &tail_len);
-    return checkpoint_write(u, kek, seal_writer_durable(u->w), tail, tail_len, e);
+    return checkpoint(u, kek, 1, e);
 }
 
 cf_code upload_checkpoint_durable(upload *u, const seal_kek *kek, cf_err *e)
 {
-    if (fsync(u->fd) != 0)
-        return cf_err_os(e, errno, "fsync upload");
-    return checkpoint_write(u, kek, seal_writer_durable(u->w), NULL, 0, e);
+    /* in a bucket a sync rewrites up to a part: only at the request's end */
+    if (!objects_stream_sync_cheap())
+        return CF_OK;
+    return checkpoint(u, kek, 0, e);
 }
 
 static cf_code hash_file_sha512(upload *u, const seal_kek *kek, unsigned char out[64],
                                 uint64_t *size, cf_err *e)
 {
-    seal_reader *r = NULL;
-    cf_code rc = seal_reader_open(&r, kek, u->fd, e);
+    objects_reader *obj = NULL;
+    cf_code rc = objects_stream_open(u->stream, &obj, kek, e);
     if (rc != CF_OK)
         return rc;
+    seal_reader *r = objects_reader_seal(obj);
     unsigned char *buf = malloc(SEG);
     if (buf == NULL) {
-        seal_reader_free(r);
+        objects_reader_free(obj);
         return cf_err_set(e, CF_ENOMEM, "out of memory");
     }
     SHA512_CTX c;
@@ -532,7 +477,7 @@ static cf_code hash_file_sha512(upload *u, const seal_kek *kek, unsigned char ou
     SHA512_Final(out, &c);
     OPENSSL_cleanse(buf, SEG);
     free(buf);
-    seal_reader_free(r);
+    objects_reader_free(obj);
     *size = total;
     return rc;
 }
@@ -543,31 +488,47 @@ cf_code upload_finish(upload *u, const oci_digest *want, const seal_kek *kek, ui
     if (u->finished)
         return cf_err_set(e, CF_ECONFLICT, "upload already finished");
     uint64_t len = seal_writer_length(u->w);
-    u->finished = 1; /* from here the in-memory state is not resumable */
-    cf_code rc = seal_writer_finish(u->w, e);
-    if (rc == CF_OK && fsync(u->fd) != 0)
-        rc = cf_err_os(e, errno, "fsync upload");
-    if (rc != CF_OK)
-        return rc;
     unsigned char raw[64];
     oci_digest got;
+    /* SHA-256, the running hash: checked before anything is sealed or
+     * completed, so a wrong digest changes nothing (in a bucket the
+     * completion of the multipart upload could not be undone) */
     if (want->alg == OCI_ALG_SHA256) {
         SHA256_CTX c = u->sha;
         SHA256_Final(raw, &c);
         OPENSSL_cleanse(&c, sizeof(c));
-    } else {
+        oci_digest_from_raw(&got, want->alg, raw);
+        if (strcmp(got.text, want->text) != 0)
+            return cf_err_set(e, CF_EINVAL, "digest does not match the uploaded content");
+    }
+    u->finished = 1; /* from here the in-memory state is not resumable */
+    cf_code rc = seal_writer_finish(u->w, e);
+    if (rc == CF_OK)
+        rc = objects_stream_finish(u->stream, e);
+    if (rc != CF_OK)
+        return rc;
+    if (want->alg != OCI_ALG_SHA256) {
+        /* a sha512 digest: the finished object read once (in a bucket, a
+         * mismatch here leaves an upload that cannot be resumed) */
         uint64_t n = 0;
         rc = hash_file_sha512(u, kek, raw, &n, e);
         if (rc != CF_OK)
             return rc;
         if (n != len)
             return cf_err_set(e, CF_EINTEGRITY, "sealed upload has the wrong length");
+        oci_digest_from_raw(&got, want->alg, raw);
+        if (strcmp(got.text, want->text) != 0)
+            return cf_err_set(e, CF_EINVAL, "digest does not match the uploaded content");
     }
-    oci_digest_from_raw(&got, want->alg, raw);
-    if (strcmp(got.text, want->text) != 0)
-        return cf_err_set(e, CF_EINVAL, "digest does not match the uploaded content");
     *size = len;
     return CF_OK;
+}
+
+cf_code upload_install(upload *u, const char *reg_id, const oci_digest *d, cf_err *e)
+{
+    if (!u->finished)
+        return cf_err_set(e, CF_ECONFLICT, "upload is not finished");
+    return objects_stream_install(u->stream, reg_id, d, e);
 }
 
 void upload_release(upload *u, int ok)
@@ -589,17 +550,11 @@ void upload_release(upload *u, int ok)
 
 static void remove_files(const char *reg_id, const char *uuid)
 {
-    char p[OBJECTS_PATH_MAX + 16];
-    objects_upload_path(p, sizeof(p), reg_id, uuid, ".state");
-    unlink(p);
-    objects_upload_path(p, sizeof(p), reg_id, uuid, ".state.tmp");
-    unlink(p);
-    objects_upload_path(p, sizeof(p), reg_id, uuid, "");
-    unlink(p);
-    /* No fsync of the directory: the removal need not be durable. Should
-     * a crash bring the files back, their upload row is gone (or goes with
-     * the caller's next transaction) and the janitor sweeps them as
-     * orphans; one fsync fewer per pushed blob. */
+    char k[OBJECTS_KEY_MAX];
+    objects_upload_key(k, sizeof(k), reg_id, uuid, "");
+    cf_err e = {0};
+    if (objects_stream_discard(k, &e) != CF_OK)
+        cf_log(CF_LOG_WARN, "cannot remove upload", "upload", uuid, "error", e.msg, NULL);
 }
 
 void upload_discard(upload *u)
@@ -623,11 +578,28 @@ int upload_active(const char *uuid)
     return busy;
 }
 
+/* The upload's last activity: its checkpoint's time obj, without one,
+ * its stream's (files: the file's; S3: nothing stored, 0). -1 when the
+ * store cannot say. */
+static int64_t last_activity(const char *reg_id, const char *uuid)
+{
+    char k[OBJECTS_KEY_MAX];
+    int64_t mtime = 0;
+    objects_upload_key(k, sizeof(k), reg_id, uuid, ".state");
+    cf_code rc = objects_stat(k, NULL, &mtime, NULL);
+    if (rc == CF_ENOTFOUND) {
+        objects_upload_key(k, sizeof(k), reg_id, uuid, "");
+        rc = objects_stat(k, NULL, &mtime, NULL);
+        if (rc == CF_ENOTFOUND)
+            return 0;
+    }
+    return rc == CF_OK ? mtime : -1;
+}
+
 int upload_expire(const char *uuid, const char *reg_id, time_t idle_before)
 {
-    char sp[OBJECTS_PATH_MAX + 16];
-    objects_upload_path(sp, sizeof(sp), reg_id, uuid, ".state");
-    upload *victim = NULL;
+    /* Hold the upload busy (not the lock: the store may be remote and
+     * slow) while deciding and removing, so no request reloads it. */
     pthread_mutex_lock(&mu);
     upload *u;
     for (u = sessions; u; u = u->next)
@@ -637,21 +609,32 @@ int upload_expire(const char *uuid, const char *reg_id, time_t idle_before)
         pthread_mutex_unlock(&mu);
         return 0;
     }
-    /* idle since its last checkpoint or, without one, its creation */
-    char fp[OBJECTS_PATH_MAX + 16];
-    objects_upload_path(fp, sizeof(fp), reg_id, uuid, "");
-    struct stat st;
-    if ((stat(sp, &st) == 0 || stat(fp, &st) == 0) && st.st_mtime >= idle_before) {
-        pthread_mutex_unlock(&mu);
-        return 0;
+    int placeholder = u == NULL;
+    if (placeholder) {
+        u = session_new(uuid, reg_id);
+        if (u == NULL) {
+            pthread_mutex_unlock(&mu);
+            return 0;
+        }
+        u->next = sessions;
+        sessions = u;
     }
-    if (u) {
-        unlink_list(u);
-        victim = u;
-    }
-    /* remove while holding the lock so no request reloads it meanwhile */
-    remove_files(reg_id, uuid);
+    u->busy = 1;
     pthread_mutex_unlock(&mu);
-    session_free(victim);
-    return 1;
+    int64_t t = last_activity(reg_id, uuid);
+    int expired = t >= 0 && t < (int64_t)idle_before;
+    if (expired)
+        remove_files(reg_id, uuid);
+    pthread_mutex_lock(&mu);
+    if (expired || placeholder) {
+        unlink_list(u);
+    } else {
+        /* still in use now and then: a cached session stays cached (a
+         * reload would start a lazy upload's file over, making it young) */
+        u->busy = 0;
+        u = NULL;
+    }
+    pthread_mutex_unlock(&mu);
+    session_free(u);
+    return expired;
 }

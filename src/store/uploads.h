@@ -1,17 +1,20 @@
 /*
  * uploads.h -- blob uploads in progress, sealed as they arrive (DESIGN §3).
  *
- * An upload is the sealed file uploads/<uuid> (complete segments only)
- * plus a checkpoint uploads/<uuid>.state: a small sealed object holding
- * the durable length D of the file (a segment boundary), the SHA-256
- * state over those D bytes, and the accepted bytes past D (the partial
- * segment, < 64 KiB). A request that ends well calls
- * upload_checkpoint: fsync the file, then atomically replace the
- * checkpoint. So every acknowledged byte survives kill -9, and the state
- * on disk is always "the file truncated to D, plus the tail": loading an
- * upload truncates whatever a crashed or failed request appended past D
- * (bytes no client was told about) and resumes there. That is also how a
- * bad request "changes nothing": release it with ok = 0 and the next use
+ * An upload is the sealed stream uploads/<uuid> in the object store
+ * (objects.h: a file, or parts of a multipart upload in a bucket;
+ * complete segments only) plus a checkpoint uploads/<uuid>.state: a small
+ * sealed object holding the durable length D of the stream (a segment
+ * boundary), the SHA-256 state over those D bytes, the object's header and
+ * what the backend needs to resume (S3: its parts), and the accepted bytes
+ * past D (the partial segment, < 64 KiB). A request that ends well calls
+ * upload_checkpoint: make the stream durable (fsync; S3: the bytes past
+ * the last part written as an object), then atomically replace the
+ * checkpoint. So every acknowledged byte survives kill -9, and the stored
+ * state is always "the stream up to D, plus the tail": loading an upload
+ * drops whatever a crashed or failed request appended past D (bytes no
+ * client was told about) and resumes there. That is also how a bad
+ * request "changes nothing": release it with ok = 0 and the next use
  * reloads the last checkpoint.
  *
  * Between requests an upload stays in memory (writer, hash, open fd) so a
@@ -51,9 +54,10 @@ int upload_uuid_valid(const char *s, size_t len);
  * back acquired. */
 cf_code upload_create(upload **out, char uuid[UPLOAD_UUID_LEN + 1], const char *reg_id,
                       const seal_kek *kek, int durable, cf_err *e);
-/* CF_ENOTFOUND: no such upload on disk; CF_ECONFLICT: in use. An upload
- * file without a checkpoint (created with durable = 0, or a crash before
- * its first checkpoint) comes back empty: its acknowledged length is 0. */
+/* CF_ENOTFOUND: no such upload in the store (files: no file; any store:
+ * its stream was installed); CF_ECONFLICT: in use. An upload without a
+ * checkpoint (created with durable = 0, or a crash before its first
+ * checkpoint) comes back empty: its acknowledged length is 0. */
 cf_code upload_acquire(upload **out, const char *uuid, const char *reg_id, const seal_kek *kek,
                        cf_err *e);
 const char *upload_uuid(const upload *u);
@@ -62,14 +66,19 @@ cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e);
 cf_code upload_checkpoint(upload *u, const seal_kek *kek, cf_err *e);
 /* A checkpoint of the durable part only (the segment boundary), taken
  * during a long streamed PATCH so a crash mid-stream keeps what is
- * durable; if the request then fails, it rolls back to here. */
+ * durable; if the request then fails, it rolls back to here. Only where
+ * a sync is cheap (files); elsewhere a no-op (the request's bytes are not
+ * acknowledged before its end anyway). */
 cf_code upload_checkpoint_durable(upload *u, const seal_kek *kek, cf_err *e);
-/* Seals the final segment, fsyncs, and checks the content against want.
- * CF_EINVAL on a mismatch (the upload then rolls back on release). On
- * CF_OK the finished file is at upload_path(u) and *size is its length. */
+/* Seals the final segment, makes the object complete, and checks the
+ * content against want. CF_EINVAL on a mismatch (the upload then rolls
+ * back on release). On CF_OK *size is the content's length. */
 cf_code upload_finish(upload *u, const oci_digest *want, const seal_kek *kek, uint64_t *size,
                       cf_err *e);
-const char *upload_path(const upload *u);
+/* Installs the finished upload as the digest's blob, or leaves it when
+ * the blob exists (dedup); then upload_discard. Caller holds the
+ * digest's lock (objects.h). */
+cf_code upload_install(upload *u, const char *reg_id, const oci_digest *d, cf_err *e);
 /* ok = 1: keep the in-memory state; ok = 0: drop it (next use reloads the
  * last checkpoint). */
 void upload_release(upload *u, int ok);
@@ -78,8 +87,9 @@ void upload_release(upload *u, int ok);
 void upload_discard(upload *u);
 /* 1 while a request is using upload uuid. */
 int upload_active(const char *uuid);
-/* Janitor: removes the files of upload uuid when it is not in use and
- * its checkpoint is older than idle_before. Returns 1 when removed. */
+/* Janitor: removes what upload uuid stored when it is not in use and
+ * its checkpoint is older than idle_before (an S3 upload's parts are
+ * aborted). Returns 1 when removed. */
 int upload_expire(const char *uuid, const char *reg_id, time_t idle_before);
 
 #endif

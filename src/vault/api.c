@@ -26,8 +26,10 @@
 
 #include "base/enc.h"
 #include "base/log.h"
+#include "vault/arm.h"
 #include "vault/netacl.h"
 #include "vault/policy.h"
+#include "vault/rbac.h"
 #include "vault/req.h"
 #include "vault/rotation.h"
 
@@ -363,6 +365,8 @@ static int authorize(kv_req *q, vault_info *v, const char *perm)
     }
     if (!network_allows(q, v))
         return 0;
+    if (!q->caller.is_admin && vault_arm_rbac(q->app, v->name)) /* Azure RBAC: rbac.h */
+        return vault_rbac_authorize(q, v->name, perm);
     if (q->caller.is_admin ||
         vault_policy_allows(v->policies, q->caller.oid, q->caller.appid, perm))
         return 1;
@@ -835,8 +839,10 @@ cf_code vault_api_purge_vault(vault_app *app, const char *vault, cf_err *e)
 {
     json_t *ids = NULL, *names = NULL;
     cf_code rc = vault_store_vault_purge(app->store, vault, &names, &ids, e);
-    if (rc == CF_OK)
+    if (rc == CF_OK) {
         drop_material(app, vault, names, ids);
+        vault_arm_forget(app, vault); /* its resource group placement */
+    }
     json_decref(ids);
     json_decref(names);
     return rc;
@@ -1254,6 +1260,8 @@ static void on_body_end(http_req *r)
     }
     char segs[MAX_SEGS][160];
     int n;
+    if (vault_arm_route(q)) /* /subscriptions/..., /providers/... */
+        return;
     if (!split(r->path, segs, &n) || n == 0) {
         not_found_path(q);
         return;
@@ -1319,7 +1327,8 @@ static const char *op_guess(const char *path)
 {
     /* the audit operation of a request refused before routing, or that
      * matched no route */
-    if (strncasecmp(path, "/vaults", 7) == 0 || strncasecmp(path, "/deletedVaults", 14) == 0)
+    if (strncasecmp(path, "/vaults", 7) == 0 || strncasecmp(path, "/deletedVaults", 14) == 0 ||
+        strncasecmp(path, "/subscriptions", 14) == 0 || strncasecmp(path, "/providers/", 11) == 0)
         return "VaultRequest";
     if (strncasecmp(path, "/audit", 6) == 0)
         return "AuditQuery";

@@ -24,6 +24,10 @@ typedef struct kv_req {
     const char *operation; /* audit name; NULL: not audited */
     char key[128];
     char version[40];
+    /* a request that came by an ARM path (arm.c): its subscription and
+     * group ("" when the path names none) */
+    char arm_sub[40];
+    char arm_group[96];
 } kv_req;
 
 /* Takes ownership of body (NULL: empty). Writes the audit line. */

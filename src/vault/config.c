@@ -6,6 +6,8 @@
 #define CF_LOG_MOD "vault.config"
 #include "vault/config.h"
 
+#include "base/armid.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,8 @@ cf_code vault_config_init(vault_config *c, cf_err *e)
     if (set_str(&c->listen, "127.0.0.1:8443", e) != CF_OK ||
         set_str(&c->vault_domain, "vault.localhost", e) != CF_OK ||
         set_str(&c->default_vault, "default", e) != CF_OK ||
+        set_str(&c->default_subscription, "00000000-0000-0000-0000-000000000000", e) != CF_OK ||
+        set_str(&c->default_resource_group, "default", e) != CF_OK ||
         set_str(&c->resource, "https://vault.azure.net", e) != CF_OK ||
         set_str(&c->authorization, "https://login.coffer.test/tenant", e) != CF_OK) {
         vault_config_free(c);
@@ -258,6 +262,26 @@ cf_code vault_config_parse(vault_config *c, const char *text, size_t len, cf_err
             }
             if ((rc = set_str(&c->default_vault, s, e)) != CF_OK)
                 goto out;
+        } else if (strcmp(k, "default_subscription") == 0) {
+            if ((rc = want_string(v, k, &s, e)) != CF_OK)
+                goto out;
+            if (!arm_uuid_valid(s)) {
+                rc = cf_err_set(e, CF_EINVAL, "config: 'default_subscription' must be a UUID");
+                goto out;
+            }
+            if ((rc = set_str(&c->default_subscription, s, e)) != CF_OK)
+                goto out;
+        } else if (strcmp(k, "default_resource_group") == 0) {
+            if ((rc = want_string(v, k, &s, e)) != CF_OK)
+                goto out;
+            if (!arm_group_name_valid(s)) {
+                rc = cf_err_set(e, CF_EINVAL,
+                                "config: 'default_resource_group' must be 1-90 of letters, "
+                                "digits, '.', '_', '-', '(' and ')', not ending with '.'");
+                goto out;
+            }
+            if ((rc = set_str(&c->default_resource_group, s, e)) != CF_OK)
+                goto out;
         } else if (strcmp(k, "tls") == 0) {
             if ((rc = parse_tls(c, v, e)) != CF_OK)
                 goto out;
@@ -379,9 +403,10 @@ void vault_config_log(const vault_config *c)
     snprintf(interval, sizeof(interval), "%u", c->scheduler_interval_s);
     snprintf(nissuers, sizeof(nissuers), "%zu", c->n_issuers);
     cf_log(CF_LOG_INFO, "config", "vault_domain", c->vault_domain, "default_vault",
-           c->default_vault, "resource", c->resource, "authorization", c->authorization, "tls",
-           c->tls_cert ? c->tls_cert : "self-signed", "issuers", nissuers, "pkcs11",
-           c->has_pkcs11 ? c->pkcs11_module : "none", "pkcs11_pin",
+           c->default_vault, "default_subscription", c->default_subscription,
+           "default_resource_group", c->default_resource_group, "resource", c->resource,
+           "authorization", c->authorization, "tls", c->tls_cert ? c->tls_cert : "self-signed",
+           "issuers", nissuers, "pkcs11", c->has_pkcs11 ? c->pkcs11_module : "none", "pkcs11_pin",
            c->has_pkcs11 ? "(redacted)" : "", "master_key",
            c->master_key_pkcs11 ? "pkcs11" : "file", "scheduler_interval_s", interval, NULL);
     for (size_t i = 0; i < c->n_issuers; i++)
@@ -398,6 +423,8 @@ void vault_config_free(vault_config *c)
     free(c->listen);
     free(c->vault_domain);
     free(c->default_vault);
+    free(c->default_subscription);
+    free(c->default_resource_group);
     free(c->tls_cert);
     free(c->tls_key);
     free(c->resource);

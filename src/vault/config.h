@@ -31,7 +31,12 @@ typedef struct vault_config {
     char *listen;        /* "127.0.0.1:8443"; --listen on the command line wins */
     char *vault_domain;  /* "vault.localhost" */
     char *default_vault; /* "default" */
-    char *tls_cert;      /* both or neither; NULL: self-signed in DIR/tls/ */
+    /* where vaults made without a resource group live (the legacy /vaults
+     * paths, and those from before groups): cofferd's --subscription and
+     * --default-group (docs/keyvault.md, "Resource groups") */
+    char *default_subscription;   /* "00000000-0000-0000-0000-000000000000" */
+    char *default_resource_group; /* "default" */
+    char *tls_cert;               /* both or neither; NULL: self-signed in DIR/tls/ */
     char *tls_key;
     char *resource;      /* "https://vault.azure.net" */
     char *authorization; /* "https://login.coffer.test/tenant" */

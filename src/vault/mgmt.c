@@ -7,6 +7,7 @@
  *   PUT/PATCH/GET/DELETE /vaults/{name}, GET /vaults
  *   PUT /vaults/{name}/accessPolicies/{add|remove|replace}
  *   GET /deletedVaults, GET /deletedVaults/{name}, POST /deletedVaults/{name}/purge
+ *   (the same at their ARM paths and role assignments: arm.c, rbac.c)
  *   GET /audit?vault=&operation=&objectId=&result=&since=&until=&limit=
  *
  * Deleting a vault soft-deletes it with everything in it, as Azure does:
@@ -27,6 +28,7 @@
 
 #include "base/enc.h"
 #include "vault/api_int.h"
+#include "vault/arm.h"
 #include "vault/netacl.h"
 #include "vault/policy.h"
 #include "vault/req.h"
@@ -58,26 +60,32 @@ static json_t *vault_json(kv_req *q, const vault_info *v)
              q->app->port);
     snprintf(id, sizeof(id), "/vaults/%s", v->name);
     json_t *acls = v->network_acls ? json_incref(v->network_acls) : vault_netacl_default();
-    return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:b,s:i,s:b,s:O,s:o,s:I,s:I}}", "id", id, "name",
-                     v->name, "type", "Microsoft.KeyVault/vaults", "properties", "vaultUri", uri,
-                     "tenantId", v->tenant_id, "enableSoftDelete", 1, "softDeleteRetentionInDays",
-                     v->retention_days, "enablePurgeProtection", v->purge_protection,
-                     "accessPolicies", v->policies, "networkAcls", acls, "createdTime",
-                     (json_int_t)v->created, "updatedTime", (json_int_t)v->updated);
+    json_t *j = json_pack(
+        "{s:s,s:s,s:s,s:{s:s,s:s,s:b,s:i,s:b,s:O,s:o,s:I,s:I}}", "id", id, "name", v->name, "type",
+        "Microsoft.KeyVault/vaults", "properties", "vaultUri", uri, "tenantId", v->tenant_id,
+        "enableSoftDelete", 1, "softDeleteRetentionInDays", v->retention_days,
+        "enablePurgeProtection", v->purge_protection, "accessPolicies", v->policies, "networkAcls",
+        acls, "createdTime", (json_int_t)v->created, "updatedTime", (json_int_t)v->updated);
+    if (j)
+        vault_arm_decorate(q, v->name, j); /* its ARM id, group, permission model */
+    return j;
 }
 
 /* ARM's DeletedVault. */
-static json_t *deleted_vault_json(const vault_info *v)
+static json_t *deleted_vault_json(kv_req *q, const vault_info *v)
 {
     char id[128], vid[128], deleted[32], purge[32];
     snprintf(id, sizeof(id), "/deletedVaults/%s", v->name);
     snprintf(vid, sizeof(vid), "/vaults/%s", v->name);
     cf_rfc3339(deleted, sizeof(deleted), v->deleted_date);
     cf_rfc3339(purge, sizeof(purge), v->scheduled_purge);
-    return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:b}}", "id", id, "name", v->name, "type",
-                     "Microsoft.KeyVault/deletedVaults", "properties", "vaultId", vid,
-                     "deletionDate", deleted, "scheduledPurgeDate", purge, "purgeProtectionEnabled",
-                     v->purge_protection);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:b}}", "id", id, "name", v->name, "type",
+                          "Microsoft.KeyVault/deletedVaults", "properties", "vaultId", vid,
+                          "deletionDate", deleted, "scheduledPurgeDate", purge,
+                          "purgeProtectionEnabled", v->purge_protection);
+    if (j)
+        vault_arm_decorate_deleted(q, v->name, j); /* ARM ids, location */
+    return j;
 }
 
 /* Applies a "properties" object onto v. creating: PUT of a new vault. */
@@ -164,14 +172,15 @@ static int apply_props(kv_req *q, vault_info *v, const json_t *props, int replac
                                 "change access policies with PATCH.");
                 return 0;
             }
-        } else if (strcmp(k, "vaultUri") == 0 || strcmp(k, "sku") == 0 ||
-                   strcmp(k, "enableRbacAuthorization") == 0 || strcmp(k, "createdTime") == 0 ||
-                   strcmp(k, "updatedTime") == 0) {
-            if (strcmp(k, "enableRbacAuthorization") == 0 && json_is_true(x)) {
+        } else if (strcmp(k, "enableRbacAuthorization") == 0) {
+            /* recorded by vault_arm_after_put once the vault is stored */
+            if (!json_is_null(x) && !json_is_boolean(x)) {
                 vault_api_error(q, 400, "BadParameter", NULL,
-                                "Only the access policy permission model is supported.");
+                                "properties.enableRbacAuthorization must be a boolean");
                 return 0;
             }
+        } else if (strcmp(k, "vaultUri") == 0 || strcmp(k, "sku") == 0 ||
+                   strcmp(k, "createdTime") == 0 || strcmp(k, "updatedTime") == 0) {
         } else {
             vault_api_error(q, 400, "BadParameter", NULL, "Unknown vault property '%.64s'", k);
             return 0;
@@ -274,7 +283,8 @@ static void h_vault_put(kv_req *q, const char *name, int patch)
     if (!apply_props(q, &v, json_object_get(body, "properties"), !patch))
         goto out;
     int created = 0;
-    if (vault_store_vault_put(q->app->store, &v, &created, &e) != CF_OK) {
+    if (vault_store_vault_put(q->app->store, &v, &created, &e) != CF_OK ||
+        vault_arm_after_put(q, v.name, body, created, &e) != CF_OK) {
         vault_api_error_cf(q, &e);
         goto out;
     }
@@ -319,9 +329,10 @@ static void h_list(kv_req *q, int deleted)
     json_array_foreach(names, i, nm)
     {
         vault_info v = {0};
-        if ((deleted ? vault_store_vault_get_deleted : vault_store_vault_get)(
+        if (vault_arm_listed(q, json_string_value(nm), deleted) &&
+            (deleted ? vault_store_vault_get_deleted : vault_store_vault_get)(
                 q->app->store, json_string_value(nm), &v, NULL) == CF_OK)
-            json_array_append_new(arr, deleted ? deleted_vault_json(&v) : vault_json(q, &v));
+            json_array_append_new(arr, deleted ? deleted_vault_json(q, &v) : vault_json(q, &v));
         vault_info_clear(&v);
     }
     json_decref(names);
@@ -348,8 +359,10 @@ static void h_vault_delete(kv_req *q, const char *name)
     if (vault_store_vault_delete(q->app->store, name, now, now + (int64_t)v.retention_days * 86400,
                                  &e) != CF_OK)
         vault_error(q, name, &e);
-    else
+    else {
+        vault_arm_deleted(q->app, name); /* its role assignments, as Azure drops them */
         vault_api_respond(q, 200, NULL);
+    }
     vault_info_clear(&v);
 }
 
@@ -364,7 +377,7 @@ static void h_deleted_get(kv_req *q, const char *name)
     vault_info v = {0};
     cf_err e = {0};
     if (vault_store_vault_get_deleted(q->app->store, name, &v, &e) == CF_OK)
-        vault_api_respond(q, 200, deleted_vault_json(&v));
+        vault_api_respond(q, 200, deleted_vault_json(q, &v));
     else if (e.code == CF_ENOTFOUND)
         deleted_not_found(q, name);
     else
@@ -448,8 +461,9 @@ static void h_policies(kv_req *q, const char *name, const char *kind)
         vault_api_error_cf(q, &e);
         goto out;
     }
-    char id[160];
-    snprintf(id, sizeof(id), "/vaults/%s/accessPolicies/%s", v.name, kind);
+    char vid[ARM_ID_MAX], id[ARM_ID_MAX + 40];
+    vault_arm_id(q->app, v.name, vid);
+    snprintf(id, sizeof(id), "%s/accessPolicies/%s", vid, kind);
     vault_api_respond(q, 200,
                       json_pack("{s:s,s:s,s:s,s:{s:O}}", "id", id, "name", kind, "type",
                                 "Microsoft.KeyVault/vaults/accessPolicies", "properties",

@@ -946,3 +946,56 @@ cf_code vault_store_version_notified(vault_store *s, int64_t key_id, const char 
         *was_notified = changes == 0;
     return rc;
 }
+
+/* ---- store.h's door for the modules with tables of their own ---- */
+
+struct vault_row {
+    sqlite3_stmt *st;
+};
+
+const char *vault_row_text(const vault_row *r, int col)
+{
+    return (const char *)sqlite3_column_text(r->st, col);
+}
+
+int64_t vault_row_int(const vault_row *r, int col)
+{
+    return sqlite3_column_int64(r->st, col);
+}
+
+cf_code vault_store_script(vault_store *s, const char *sql, cf_err *e)
+{
+    lock(s);
+    cf_code rc = exec(s, sql, e);
+    unlock(s);
+    return rc;
+}
+
+cf_code vault_store_query(vault_store *s, int (*fn)(void *cls, const vault_row *r), void *cls,
+                          int *changes, cf_err *e, const char *sql, const char *fmt, ...)
+{
+    sqlite3_stmt *st = NULL;
+    cf_code rc = CF_OK;
+    lock(s);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = db_err(e, s->db, "prepare");
+        goto out;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    bind_va(st, fmt, ap);
+    va_end(ap);
+    vault_row row = {st};
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn && fn(cls, &row) != 0)
+            break;
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+        rc = db_err(e, s->db, "query");
+    else if (changes)
+        *changes = sqlite3_changes(s->db);
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}

@@ -141,4 +141,19 @@ cf_code vault_store_purge_due(vault_store *s, int64_t now, json_t **out, cf_err 
 cf_code vault_store_version_notified(vault_store *s, int64_t key_id, const char *version,
                                      int *was_notified, cf_err *e);
 
+/* For the modules that keep tables of their own in the vault's database
+ * (arm.c: where each vault lives; rbac.c: role assignments). script runs
+ * several statements without parameters (a schema); query runs one with
+ * its parameters bound as in prepared statements here ("t" text, "i"
+ * int64_t, one letter per ?N) and hands every row to fn (may be NULL;
+ * non-zero stops the walk); *changes (may be NULL) receives the rows a
+ * write changed. Both run under the store's lock: fn must not call the
+ * store. */
+typedef struct vault_row vault_row;
+const char *vault_row_text(const vault_row *r, int col); /* NULL for SQL NULL */
+int64_t vault_row_int(const vault_row *r, int col);
+cf_code vault_store_script(vault_store *s, const char *sql, cf_err *e);
+cf_code vault_store_query(vault_store *s, int (*fn)(void *cls, const vault_row *r), void *cls,
+                          int *changes, cf_err *e, const char *sql, const char *fmt, ...);
+
 #endif

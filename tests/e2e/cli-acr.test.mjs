@@ -6,6 +6,10 @@
 // key); acr identity show/assign/remove computing the identity set; the
 // server's refusals surfacing as `ERROR: (<Code>) ...` with exit 1.
 //
+// Every command runs in the resource group `cligroup`, set as the default
+// group (COFFER_DEFAULTS_GROUP, as `az configure --defaults group=`), so the
+// verbs that need -g take it from there.
+//
 // cofferd runs with a management listener; keyvaultd trusts cofferd's
 // identity issuer (http://127.0.0.1:<mgmt port>, JWKS fetched on first
 // use), so the port is chosen before either starts (as scripts/run-demo
@@ -17,8 +21,11 @@ import { join } from 'node:path';
 import { freshDir, freePort, startDaemon } from './lib/daemons.mjs';
 import { cofferRunner } from './lib/cli.mjs';
 import { startKeyvaultd } from './lib/vault.mjs';
+import { armId } from './lib/arm.mjs';
 import { buildImage, put, skopeo, makePodman } from './lib/images.mjs';
 
+const G = 'cligroup';
+const rid = (kind, name) => armId(kind, name, G);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 let kv, cofferd, dataDir, home, env, mgmtPort;
 const { coffer, ok, fails } = cofferRunner(() => env);
@@ -46,6 +53,8 @@ before(async () => {
     COFFER_VAULT_TOKEN: kv.adminToken,
     COFFER_VAULT_CA: join(kv.dataDir, 'tls', 'cert.pem'),
   };
+  ok(['group', 'create', '-n', G, '-l', 'local']);
+  env.COFFER_DEFAULTS_GROUP = G;
 });
 
 after(async () => {
@@ -58,7 +67,7 @@ after(async () => {
 
 test('identity create, show, list, delete', () => {
   const c = ok(['identity', 'create', '-n', 'cli-mi1']);
-  assert.equal(c.json.id, '/identities/cli-mi1');
+  assert.equal(c.json.id, rid('identity', 'cli-mi1'));
   assert.equal(c.json.name, 'cli-mi1');
   assert.equal(c.json.type, 'Microsoft.ManagedIdentity/userAssignedIdentities');
   assert.match(c.json.clientId, UUID);
@@ -89,7 +98,7 @@ test('loginServer: podman login to it, then push and read $loginServer/app:v1', 
     return;
   }
   ok(['acr', 'create', '-n', 'cliloginsrv', '--sku', 'Standard', '--admin-enabled', 'true']);
-  const ls = tsv(['acr', 'show', '-n', 'cliloginsrv', '--query', 'properties.loginServer']);
+  const ls = tsv(['acr', 'show', '-n', 'cliloginsrv', '--query', 'loginServer']);
   assert.equal(ls, `127.0.0.1:${cofferd.port}/cliloginsrv`);
   const pw = tsv(['acr', 'credential', 'show', '-n', 'cliloginsrv', '--query', 'passwords[0].value']);
   const authfile = join(podman.dir, 'auth.json');
@@ -108,9 +117,9 @@ test('loginServer: podman login to it, then push and read $loginServer/app:v1', 
 
 test('registry without a customer-managed key: create, show, update, list, delete', () => {
   const c = ok(['acr', 'create', '-n', 'cliplain', '--sku', 'basic']);
-  assert.equal(c.json.id, '/registries/cliplain');
+  assert.equal(c.json.id, rid('registry', 'cliplain'));
   assert.equal(c.json.sku.name, 'Basic');
-  assert.equal(c.json.properties.encryption.status, 'disabled');
+  assert.equal(c.json.encryption.status, 'disabled', 'az shows properties flattened');
   fails(['acr', 'create', '-n', 'cliplain'], 'AlreadyExists');
   assert.equal(tsv(['acr', 'update', '-n', 'cliplain', '--sku', 'Standard', '--query', 'sku.name']), 'Standard');
   assert.equal(tsv(['acr', 'show', '-n', 'cliplain', '--query', 'sku.name']), 'Standard');
@@ -156,15 +165,17 @@ test('-o table: aligned columns for lists, a Property/Value table for one object
   assert.equal(one.Sku, 'Standard');
   assert.equal(two.Sku, 'Basic');
   assert.equal(two.AdminUserEnabled, 'true');
-  assert.equal(one.LoginServer, tsv(['acr', 'show', '-n', 'clitable1', '--query', 'properties.loginServer']));
+  assert.equal(one.LoginServer, tsv(['acr', 'show', '-n', 'clitable1', '--query', 'loginServer']));
+  assert.equal(one.ResourceGroup, G);
   assert.equal(one.Encryption, 'disabled');
   // one object: its leaves by --query path
   const show = table(ok(['acr', 'show', '-n', 'clitable1', '-o', 'table']).out);
   const prop = Object.fromEntries(show.map((r) => [r.Property, r.Value]));
   assert.equal(prop.name, 'clitable1');
   assert.equal(prop['sku.name'], 'Standard');
-  assert.equal(prop['properties.loginServer'], one.LoginServer);
-  assert.equal(prop['properties.encryption.status'], 'disabled');
+  assert.equal(prop.loginServer, one.LoginServer, 'a registry is shown flattened, as az shows it');
+  assert.equal(prop['encryption.status'], 'disabled');
+  assert.equal(prop['policies.trustPolicy.status'], 'disabled');
   // az's automatic columns for a list without its own
   const ids = table(ok(['identity', 'list', '-o', 'table']).out);
   const mi = ids.find((r) => r.Name === 'cli-tab-identity');
@@ -193,12 +204,12 @@ test('acr identity assign/remove compute the identity set (no CMK)', () => {
   assert.equal(tsv(['acr', 'identity', 'show', '-n', 'cliidents', '--query', 'type']), 'None');
   let id = ok(['acr', 'identity', 'assign', '-n', 'cliidents', '--identities', 'cli-ui1', m1.clientId]).json;
   assert.equal(id.type, 'UserAssigned');
-  assert.deepEqual(Object.keys(id.userAssignedIdentities), ['/identities/cli-ui1']);
-  assert.equal(id.userAssignedIdentities['/identities/cli-ui1'].clientId, m1.clientId);
-  id = ok(['acr', 'identity', 'assign', '-n', 'cliidents', '--identities', '[system]', '/identities/cli-ui2']).json;
+  assert.deepEqual(Object.keys(id.userAssignedIdentities), [m1.id]);
+  assert.equal(id.userAssignedIdentities[m1.id].clientId, m1.clientId);
+  id = ok(['acr', 'identity', 'assign', '-n', 'cliidents', '--identities', '[system]', rid('identity', 'cli-ui2')]).json;
   assert.equal(id.type, 'SystemAssigned, UserAssigned');
   assert.match(id.principalId, UUID);
-  assert.deepEqual(Object.keys(id.userAssignedIdentities).sort(), ['/identities/cli-ui1', '/identities/cli-ui2']);
+  assert.deepEqual(Object.keys(id.userAssignedIdentities).sort(), [rid('identity', 'cli-ui1'), rid('identity', 'cli-ui2')]);
   const sysPrincipal = id.principalId;
   // an identity assigned to a registry cannot be deleted
   fails(['identity', 'delete', '-n', 'cli-ui1'], 'IdentityInUse');
@@ -244,9 +255,9 @@ test('CMK registry: create with --identity NAME, show, check, identities, rotate
   const mi = ok(['identity', 'show', '-n', 'cli-mi-cmk']).json;
   const c = ok(['acr', 'create', '-n', 'clicmk', '--sku', 'Premium', '--identity', 'cli-mi-cmk', '--key-encryption-key', keyUri]);
   assert.equal(c.json.identity.type, 'UserAssigned');
-  assert.equal(c.json.identity.userAssignedIdentities['/identities/cli-mi-cmk'].clientId, mi.clientId);
-  const kvp = c.json.properties.encryption.keyVaultProperties;
-  assert.equal(c.json.properties.encryption.status, 'enabled');
+  assert.equal(c.json.identity.userAssignedIdentities[mi.id].clientId, mi.clientId);
+  const kvp = c.json.encryption.keyVaultProperties;
+  assert.equal(c.json.encryption.status, 'enabled');
   assert.equal(kvp.identity, mi.clientId, 'az sends the clientId');
   assert.equal(kvp.keyIdentifier, keyUri);
   assert.equal(kvp.versionedKeyIdentifier, kid);
@@ -259,7 +270,7 @@ test('CMK registry: create with --identity NAME, show, check, identities, rotate
   const chk = ok(['acr', 'encryption', 'check', '-n', 'clicmk']).json;
   assert.equal(chk.keyVaultProperties.keyStatus, 'available');
   assert.ok(chk.keyVaultProperties.lastKeyCheckTimestamp);
-  assert.equal(tsv(['acr', 'show', '-n', 'clicmk', '--query', 'identity.userAssignedIdentities."/identities/cli-mi-cmk".principalId']), mi.principalId);
+  assert.equal(tsv(['acr', 'show', '-n', 'clicmk', '--query', `identity.userAssignedIdentities."${mi.id}".principalId`]), mi.principalId);
 
   // the identity the key uses can neither be deleted nor unassigned
   fails(['identity', 'delete', '-n', 'cli-mi-cmk'], 'IdentityInUse');
@@ -270,11 +281,11 @@ test('CMK registry: create with --identity NAME, show, check, identities, rotate
   const sys = ok(['acr', 'identity', 'assign', '-n', 'clicmk', '--identities', '[system]']).json;
   assert.equal(sys.type, 'SystemAssigned, UserAssigned');
   assert.match(sys.principalId, UUID);
-  assert.ok(sys.userAssignedIdentities['/identities/cli-mi-cmk']);
+  assert.ok(sys.userAssignedIdentities[mi.id]);
   assert.deepEqual(ok(['acr', 'identity', 'show', '-n', 'clicmk']).json, sys);
   ok(['keyvault', 'set-policy', '-n', 'clivaultcmk', '--object-id', sys.principalId, '--key-permissions', 'get', 'wrapKey', 'unwrapKey']);
   const rot = ok(['acr', 'encryption', 'rotate-key', '-n', 'clicmk', '--identity', '[system]']).json;
-  assert.equal(rot.properties.encryption.keyVaultProperties.identity, 'system');
+  assert.equal(rot.encryption.keyVaultProperties.identity, 'system');
   // now the user-assigned identity can go
   const rem = ok(['acr', 'identity', 'remove', '-n', 'clicmk', '--identities', '/identities/cli-mi-cmk']).json;
   assert.equal(rem.type, 'SystemAssigned');
@@ -285,7 +296,7 @@ test('CMK registry: create with --identity NAME, show, check, identities, rotate
   // a new key version given explicitly: manual rotation
   const v2 = tsv(['keyvault', 'key', 'rotate', '--vault-name', 'clivaultcmk', '-n', 'cmk', '--query', 'key.kid']);
   const man = ok(['acr', 'encryption', 'rotate-key', '-n', 'clicmk', '--key-encryption-key', v2,
-    '--query', 'properties.encryption.keyVaultProperties']).json;
+    '--query', 'encryption.keyVaultProperties']).json;
   assert.equal(man.keyIdentifier, v2);
   assert.equal(man.versionedKeyIdentifier, v2);
   assert.equal(man.keyRotationEnabled, false);
@@ -294,14 +305,17 @@ test('CMK registry: create with --identity NAME, show, check, identities, rotate
   ok(['acr', 'delete', '-n', 'clicmk']);
 });
 
-test('acr create with --identity as /identities/NAME or client id; rotate-key to another identity', () => {
+test('acr create with --identity as its resource id, the legacy /identities/NAME or client id; rotate-key to another identity', () => {
   const { keyUri } = cmkSetup('cli-mi-a', 'clivaulta', 'cmk');
   const a = ok(['identity', 'show', '-n', 'cli-mi-a']).json;
-  let c = ok(['acr', 'create', '-n', 'clibyid', '--identity', '/identities/cli-mi-a', '--key-encryption-key', keyUri]).json;
-  assert.equal(c.properties.encryption.keyVaultProperties.identity, a.clientId);
+  let c = ok(['acr', 'create', '-n', 'clibyid', '--identity', a.id, '--key-encryption-key', keyUri]).json;
+  assert.equal(c.encryption.keyVaultProperties.identity, a.clientId);
+  ok(['acr', 'delete', '-n', 'clibyid']);
+  c = ok(['acr', 'create', '-n', 'clibyid', '--identity', '/identities/cli-mi-a', '--key-encryption-key', keyUri]).json;
+  assert.equal(c.encryption.keyVaultProperties.identity, a.clientId);
   c = ok(['acr', 'create', '-n', 'clibycid', '--identity', a.clientId.toUpperCase(), '--key-encryption-key', keyUri]).json;
-  assert.equal(c.properties.encryption.keyVaultProperties.identity, a.clientId);
-  assert.ok(c.identity.userAssignedIdentities['/identities/cli-mi-a']);
+  assert.equal(c.encryption.keyVaultProperties.identity, a.clientId);
+  assert.ok(c.identity.userAssignedIdentities[a.id]);
   assert.equal(c.sku.name, 'Premium', 'default SKU');
 
   // a second identity with access, assigned, then used for the key
@@ -310,9 +324,9 @@ test('acr create with --identity as /identities/NAME or client id; rotate-key to
   ok(['keyvault', 'set-policy', '-n', 'clivaulta', '--object-id', bPrincipal, '--key-permissions', 'get', 'wrapKey', 'unwrapKey']);
   const as = ok(['acr', 'identity', 'assign', '-n', 'clibyid', '--identities', 'cli-mi-b']).json;
   assert.equal(as.type, 'UserAssigned');
-  assert.deepEqual(Object.keys(as.userAssignedIdentities).sort(), ['/identities/cli-mi-a', '/identities/cli-mi-b']);
+  assert.deepEqual(Object.keys(as.userAssignedIdentities).sort(), [a.id, b.id].sort());
   const r = ok(['acr', 'encryption', 'rotate-key', '-n', 'clibyid', '--identity', 'cli-mi-b',
-    '--query', 'properties.encryption.keyVaultProperties.identity', '-o', 'tsv']);
+    '--query', 'encryption.keyVaultProperties.identity', '-o', 'tsv']);
   assert.equal(r.out, `${b.clientId}\n`);
   // an identity that is not assigned is refused by the server
   ok(['identity', 'create', '-n', 'cli-mi-c']);
@@ -321,7 +335,7 @@ test('acr create with --identity as /identities/NAME or client id; rotate-key to
   // rotate-key sends a UUID as given (az) and the server says what it is;
   // create and identity assign resolve it and say the same
   const expected = (who, x) => new RegExp(`'${x.principalId}' is the principal \\(object\\) id of identity '${who}': `
-    + `(keyVaultProperties.identity )?expected a client id or resource id \\(its client id is ${x.clientId}, its resource id /identities/${who}\\)`);
+    + `(keyVaultProperties.identity )?expected a client id or resource id \\(its client id is ${x.clientId}, its resource id ${rid('identity', who).replace(/\./g, '\\.')}\\)`);
   const rk = fails(['acr', 'encryption', 'rotate-key', '-n', 'clibyid', '--identity', a.principalId], 'IdentityRequired');
   assert.match(rk.err, expected('cli-mi-a', a));
   const cr = fails(['acr', 'create', '-n', 'clibypid', '--identity', b.principalId, '--key-encryption-key', keyUri], 'IdentityRequired');

@@ -5,16 +5,21 @@
 // delete / recover / purge, paged lists), --query/-o tsv, the config file,
 // TLS trust through the vault's CA file, and the error contract: stderr
 // `ERROR: (<Code>) <message>` with exit 1, usage errors with exit 2, no
-// token ever printed.
+// token ever printed. Vaults live in resource groups, which are cofferd's:
+// a cofferd runs beside keyvaultd, the group `clikv` is made with the CLI
+// and set as the default group (COFFER_DEFAULTS_GROUP), as a user does with
+// `az configure --defaults group=`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshDir } from './lib/daemons.mjs';
+import { freshDir, startDaemon } from './lib/daemons.mjs';
+import { readFileSync } from 'node:fs';
 import { cofferRunner } from './lib/cli.mjs';
 import { startKeyvaultd, createSoftHsm } from './lib/vault.mjs';
+import { armId, DEFAULT_SUB } from './lib/arm.mjs';
 
-let kv, hsm, home, env;
+let kv, hsm, home, env, cofferd, cofferDir;
 const { coffer, ok, fails } = cofferRunner(() => env);
 
 before(async () => {
@@ -22,15 +27,26 @@ before(async () => {
   kv = await startKeyvaultd({ hsm });
   home = freshDir('coffer-cli-home-');
   env = { PATH: process.env.PATH, HOME: home };
+  cofferDir = freshDir('coffer-cli-kv-');
+  cofferd = await startDaemon('cofferd', ['--data', cofferDir, '--listen', '127.0.0.1:0',
+    '--mgmt-listen', '127.0.0.1:0'], { listeners: 2 });
+  const line = (await cofferd.waitLog(/"msg":"listening".*"api":"management"/)).split('\n')
+    .find((l) => /"msg":"listening"/.test(l) && /"api":"management"/.test(l));
   Object.assign(env, {
+    COFFER_URL: `http://127.0.0.1:${JSON.parse(line).port}`,
+    COFFER_TOKEN: readFileSync(join(cofferDir, 'admin.token'), 'utf8').trim(),
     COFFER_VAULT_URL: kv.url,
     COFFER_VAULT_TOKEN: kv.adminToken,
     COFFER_VAULT_CA: join(kv.dataDir, 'tls', 'cert.pem'),
   });
+  ok(['group', 'create', '-n', 'clikv', '-l', 'local']);
+  env.COFFER_DEFAULTS_GROUP = 'clikv';
 });
 
 after(async () => {
   await kv?.stop();
+  await cofferd?.stop();
+  if (cofferDir) rmSync(cofferDir, { recursive: true, force: true });
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
@@ -43,8 +59,10 @@ test('keyvault create with purge protection, show, list, update', () => {
   assert.equal(r.json.properties.softDeleteRetentionInDays, 7);
   assert.equal(r.json.properties.vaultUri, `https://clivault.vault.localhost:${kv.port}/`);
   assert.equal(ok(['keyvault', 'show', '-n', 'clivault', '--query', 'properties.enablePurgeProtection', '-o', 'tsv']).out, 'true\n');
+  // the default group's vaults; the default vault lives in the group "default"
   const names = ok(['keyvault', 'list', '--query', '[].name', '-o', 'tsv']).out.trim().split('\n');
-  assert.deepEqual(names.sort(), ['clivault', 'default']);
+  assert.deepEqual(names.sort(), ['clivault']);
+  assert.equal(ok(['keyvault', 'list', '-g', 'default', '--query', '[].name', '-o', 'tsv']).out, 'default\n');
   // a vault without purge protection, then turned on with update
   ok(['keyvault', 'create', '-n', 'clisoft', '--retention-days', '7']);
   assert.equal(ok(['keyvault', 'show', '-n', 'clisoft', '--query', 'properties.enablePurgeProtection', '-o', 'tsv']).out, 'false\n');
@@ -231,8 +249,12 @@ test('vault soft delete: delete, list-deleted, show-deleted, recover, purge', ()
   assert.match(kf.err, /The vault 'cligone' is soft-deleted .*: recover it with `coffer keyvault recover -n cligone`/);
   assert.ok(ok(['keyvault', 'list-deleted', '--query', '[].name', '-o', 'tsv']).out.split('\n').includes('cligone'));
   const d = ok(['keyvault', 'show-deleted', '-n', 'cligone']).json;
-  assert.equal(d.id, '/deletedVaults/cligone');
-  assert.equal(d.properties.vaultId, '/vaults/cligone');
+  // ARM's DeletedVault: per subscription and location; vaultId is where it lived
+  assert.equal(d.id, `/subscriptions/${DEFAULT_SUB}/providers/Microsoft.KeyVault/locations/local/deletedVaults/cligone`);
+  assert.equal(d.properties.vaultId, armId('vault', 'cligone', 'clikv'));
+  assert.equal(d.properties.location, 'local');
+  assert.deepEqual(ok(['keyvault', 'show-deleted', '-n', 'cligone', '-l', 'local']).json, d);
+  fails(['keyvault', 'show-deleted', '-n', 'cligone', '-l', 'elsewhere'], 'ResourceNotFound');
   assert.equal(d.properties.purgeProtectionEnabled, false);
   assert.equal((Date.parse(d.properties.scheduledPurgeDate) - Date.parse(d.properties.deletionDate)) / 86400000, 7);
   const c = fails(['keyvault', 'create', '-n', 'cligone'], 'ConflictError');
@@ -252,7 +274,21 @@ test('vault soft delete: delete, list-deleted, show-deleted, recover, purge', ()
   ok(['keyvault', 'create', '-n', 'cligone']);
   fails(['keyvault', 'key', 'show', '--vault-name', 'cligone', '-n', 'inside'], 'KeyNotFound');
   assert.equal(ok(['keyvault', 'show', '-n', 'cligone', '--query', 'properties.accessPolicies', '-o', 'json']).json.length, 0);
-  fails(['keyvault', 'delete', '-n', 'default'], 'Conflict');
+  fails(['keyvault', 'delete', '-g', 'default', '-n', 'default'], 'Conflict'); // the vault at vault_url
+
+  // a vault is recovered into the group it was deleted from, which must
+  // exist: a group deleted with its vaults (soft-deleted) comes first
+  ok(['group', 'create', '-n', 'clikvgone', '-l', 'local']);
+  ok(['keyvault', 'create', '-g', 'clikvgone', '-n', 'cligone2']);
+  ok(['group', 'delete', '-n', 'clikvgone', '--yes']);
+  assert.equal(ok(['keyvault', 'show-deleted', '-n', 'cligone2', '--query', 'properties.vaultId', '-o', 'tsv']).out,
+    `${armId('vault', 'cligone2', 'clikvgone')}\n`);
+  fails(['keyvault', 'recover', '-n', 'cligone2'], 'ResourceGroupNotFound');
+  fails(['keyvault', 'create', '-n', 'cligone2'], 'VaultAlreadyExists');
+  ok(['group', 'create', '-n', 'clikvgone', '-l', 'local']);
+  const back = ok(['keyvault', 'recover', '-n', 'cligone2']).json;
+  assert.equal(back.id, armId('vault', 'cligone2', 'clikvgone'));
+  assert.equal(back.resourceGroup, 'clikvgone');
 });
 
 // az keyvault network-rule add|list|remove, keyvault update --default-action
@@ -314,7 +350,7 @@ test('errors: exit 1, ERROR: (Code) message, no token printed', () => {
   assert.ok(!un2.err.includes(bad));
   // TLS is verified: without the vault's CA the system bundle does not trust it
   const tls = fails(['keyvault', 'list'], 'ConnectionError', { COFFER_VAULT_CA: undefined });
-  assert.match(tls.err, /cannot reach 127\.0\.0\.1:\d+\/vaults/);
+  assert.match(tls.err, /cannot reach 127\.0\.0\.1:\d+\/subscriptions\/.*\/vaults/);
   assert.ok(!tls.err.includes(kv.adminToken));
   // nothing listening
   fails(['keyvault', 'list'], 'ConnectionError', { COFFER_VAULT_URL: 'https://127.0.0.1:1' });

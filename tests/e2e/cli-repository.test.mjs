@@ -16,17 +16,22 @@
 //     them by default, keeping what else the file holds, and docker's
 //     config when there is one; they then push and pull with no --creds;
 //   - on a CMK registry whose key is revoked, listings answer from
-//     metadata and deletes are refused (KeyUnavailable).
+//     metadata and deletes are refused (KeyUnavailable);
+//   - the endpoints answer at the registry's ARM path (where the CLI calls
+//     them, -g naming the group) as at the short /registries/NAME path.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freshDir, metaSql, startCofferd } from './lib/daemons.mjs';
 import { cofferRunner } from './lib/cli.mjs';
 import { buildImage, makePodman, put, readLayout, skopeo, writeRandomFile } from './lib/images.mjs';
 import { startCmkStack, waitFor } from './lib/cmk.mjs';
+import { objectKeys, objectSize } from './lib/objects.mjs';
+import { armId } from './lib/arm.mjs';
 
 const REG = 'clirepo1';
+const GROUP = 'reporg'; // REG's resource group; the other registries are in 'default'
 const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 let d, env, home, ls, pw, app, web, big;
 const { coffer, ok, fails } = cofferRunner(() => env);
@@ -39,18 +44,10 @@ async function push(layout, tag, ref, extra = []) {
     `oci:${layout}:${tag}`, `docker://${ls}/${ref}`]);
 }
 
-// The bytes of the registry's sealed objects on disk.
+// The bytes of the registry's sealed objects in the store (files or S3).
 function diskBytes(name) {
   const [[id]] = metaSql(d.dataDir, `SELECT id FROM registries WHERE name='${name}'`);
-  let total = 0;
-  const walk = (p) => {
-    for (const e of readdirSync(p, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(p, e.name));
-      else total += statSync(join(p, e.name)).size;
-    }
-  };
-  walk(join(d.dataDir, 'registries', id, 'blobs'));
-  return total;
+  return objectKeys(d.dataDir, `registries/${id}/blobs/`).reduce((t, k) => t + objectSize(d.dataDir, k), 0);
 }
 
 const usageOf = (name) => ok(['acr', 'show-usage', '-n', name]).json.value.find((u) => u.name === 'Size');
@@ -60,8 +57,9 @@ before(async () => {
   home = freshDir('coffer-cli-repo-home-');
   dirs.push(home);
   env = { PATH: process.env.PATH, HOME: home, COFFER_URL: d.mgmtUrl, COFFER_TOKEN: d.adminToken };
-  ok(['acr', 'create', '-n', REG, '--sku', 'Standard', '--admin-enabled', 'true']);
-  ls = tsv(['acr', 'show', '-n', REG, '--query', 'properties.loginServer']);
+  ok(['group', 'create', '-n', GROUP, '-l', 'eastus']);
+  ok(['acr', 'create', '-g', GROUP, '-n', REG, '--sku', 'Standard', '--admin-enabled', 'true']);
+  ls = tsv(['acr', 'show', '-n', REG, '--query', 'loginServer']);
   pw = tsv(['acr', 'credential', 'show', '-n', REG, '--query', 'passwords[0].value']);
   app = await buildImage({ tag: 'v1', layers: [(r) => put(r, 'etc/app', 'app v1\n')] });
   web = await buildImage({ tag: 'v1', layers: [(r) => put(r, 'srv/index.html', '<p>web</p>\n'),
@@ -138,6 +136,33 @@ test('show-manifests and manifest list-metadata: ACR\'s manifest attributes, rea
   assert.equal(ok(['acr', 'manifest', 'show-metadata', '-n', `${REG}/team/app:v1`]).json.digest, v1.digest);
 });
 
+// What the CLI calls, at the ARM path of the registry (in GROUP) and at
+// the short path: the same answers; another group's path is ARM's 404.
+test('the endpoints at the registry\'s ARM path answer as at /registries/NAME; -g names the group', async () => {
+  const arm = armId('registry', REG, GROUP);
+  const get = async (path) => {
+    const r = await fetch(`${d.mgmtUrl}${path}`, { headers: { Authorization: `Bearer ${d.adminToken}` } });
+    return { status: r.status, json: await r.json() };
+  };
+  for (const tail of ['/repositories', '/repositories/team/app', '/repositories/team/app/_tags',
+    '/repositories/team/app/_tags/v1', '/repositories/team/app/_manifests', '/listUsages']) {
+    const a = await get(`${arm}${tail}`);
+    assert.equal(a.status, 200, `${tail}: ${JSON.stringify(a.json)}`);
+    assert.deepEqual(a.json, (await get(`/registries/${REG}${tail}`)).json, tail);
+  }
+  const other = await get(`${armId('registry', REG, 'default')}/repositories/team/app/_tags`);
+  assert.equal(other.status, 404);
+  assert.equal(other.json.error.code, 'ResourceNotFound');
+  assert.equal((await get(`${arm}/repositories/team/app/_nope`)).status, 404, 'no such endpoint');
+  assert.deepEqual(ok(['acr', 'repository', 'list', '-n', REG, '-g', GROUP]).json, ['team/app', 'web']);
+  assert.deepEqual(ok(['acr', 'repository', 'show-tags', '-n', REG, '-g', GROUP, '--repository', 'team/app']).json,
+    ['v1', 'v2']);
+  fails(['acr', 'repository', 'list', '-n', REG, '-g', 'default'], 'ResourceNotFound');
+  fails(['acr', 'manifest', 'list-metadata', '-r', REG, '-g', 'default', '-n', 'team/app'], 'ResourceNotFound');
+  assert.equal(ok(['acr', 'manifest', 'list-metadata', '-g', GROUP, '-n', `${ls}/team/app`]).json.length, 2);
+  assert.equal(ok(['acr', 'show-usage', '-n', REG, '-g', GROUP]).json.value[0].name, 'Size');
+});
+
 test('lists follow their pages: 130 tags come back whole, --top stops early', async () => {
   const v1 = readLayout(app, 'v1');
   const auth = `Basic ${Buffer.from(`${REG}:${pw}`).toString('base64')}`;
@@ -163,6 +188,11 @@ test('lists follow their pages: 130 tags come back whole, --top stops early', as
   const j = await r.json();
   assert.deepEqual(j.tags.map((t) => t.name), ['p000', 'p001']);
   assert.equal(j.nextLink, `/registries/${REG}/repositories/paged/_tags?last=p001&n=2`);
+  // at the ARM path, the next page is there too
+  const arm = armId('registry', REG, GROUP);
+  const ra = await fetch(`${d.mgmtUrl}${arm}/repositories/paged/_tags?n=2`,
+    { headers: { Authorization: `Bearer ${d.adminToken}` } });
+  assert.deepEqual(await ra.json(), { ...j, nextLink: `${arm}/repositories/paged/_tags?last=p001&n=2` });
   ok(['acr', 'repository', 'delete', '-n', REG, '--repository', 'paged', '--yes']);
 });
 
@@ -217,16 +247,16 @@ test('show-usage is the sealed bytes on disk; untag, manifest delete and reposit
 
 test('a storage limit refuses the push that would pass it (403 DENIED), and nothing changes', async () => {
   const name = 'clirepoquota';
-  ok(['acr', 'create', '-n', name, '--sku', 'Standard', '--admin-enabled', 'true']);
+  ok(['acr', 'create', '-g', 'default', '-n', name, '--sku', 'Standard', '--admin-enabled', 'true']);
   const qpw = tsv(['acr', 'credential', 'show', '-n', name, '--query', 'passwords[0].value']);
-  const qls = tsv(['acr', 'show', '-n', name, '--query', 'properties.loginServer']);
+  const qls = tsv(['acr', 'show', '-n', name, '--query', 'loginServer']);
   const creds = ['--dest-creds', `${name}:${qpw}`, '--dest-tls-verify=false'];
   await skopeo(['copy', ...creds, `oci:${app}:v1`, `docker://${qls}/app:v1`]);
   const used = usageOf(name).currentValue;
   assert.equal(used, diskBytes(name));
   // room for 1 MiB more: the 3 MiB layer does not fit
   assert.equal(tsv(['acr', 'update', '-n', name, '--storage-limit', String(used + (1 << 20)),
-    '--query', 'properties.storageLimit']), String(used + (1 << 20)));
+    '--query', 'storageLimit']), String(used + (1 << 20)));
   assert.equal(usageOf(name).limit, used + (1 << 20));
   await assert.rejects(skopeo(['copy', ...creds, `oci:${big}:v1`, `docker://${qls}/big:v1`]),
     /storage limit reached: registry clirepoquota stores \d+ of its \d+ bytes/);
@@ -251,20 +281,20 @@ test('a storage limit refuses the push that would pass it (403 DENIED), and noth
   assert.equal(full.status, 403);
   assert.equal((await full.json()).errors[0].code, 'DENIED');
   // no limit: the push goes
-  assert.equal(ok(['acr', 'update', '-n', name, '--storage-limit', 'none']).json.properties.storageLimit, null);
+  assert.equal(ok(['acr', 'update', '-n', name, '--storage-limit', 'none']).json.storageLimit, null);
   await skopeo(['copy', ...creds, `oci:${big}:v1`, `docker://${qls}/big:v1`]);
   assert.ok(usageOf(name).currentValue > used + (3 << 20));
   assert.equal(usageOf(name).currentValue, diskBytes(name));
   const bad = coffer(['acr', 'update', '-n', name, '--storage-limit', '10 parsecs']);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /argument --storage-limit: '10 parsecs' is not a size/);
-  assert.equal(ok(['acr', 'update', '-n', name, '--storage-limit', '5GiB']).json.properties.storageLimit, 5 * 2 ** 30);
+  assert.equal(ok(['acr', 'update', '-n', name, '--storage-limit', '5GiB']).json.storageLimit, 5 * 2 ** 30);
 });
 
 test('acr login: skopeo pushes and pulls with no --creds, from the default auth file and from REGISTRY_AUTH_FILE', async () => {
   const name = 'clirepologin';
-  ok(['acr', 'create', '-n', name, '--sku', 'Standard']);
-  const lls = tsv(['acr', 'show', '-n', name, '--query', 'properties.loginServer']);
+  ok(['acr', 'create', '-g', 'default', '-n', name, '--sku', 'Standard']);
+  const lls = tsv(['acr', 'show', '-n', name, '--query', 'loginServer']);
   fails(['acr', 'login', '-n', name], 'AdminUserDisabled');
   ok(['acr', 'update', '-n', name, '--admin-enabled', 'true']);
   const lpw = tsv(['acr', 'credential', 'show', '-n', name, '--query', 'passwords[0].value']);
@@ -315,8 +345,8 @@ test('acr login: skopeo pushes and pulls with no --creds, from the default auth 
 
 test('acr login: docker\'s config.json when present (by host, 0600), and podman pushes and pulls with no --creds', async (t) => {
   const name = 'clirepodocker';
-  ok(['acr', 'create', '-n', name, '--sku', 'Standard', '--admin-enabled', 'true']);
-  const lls = tsv(['acr', 'show', '-n', name, '--query', 'properties.loginServer']);
+  ok(['acr', 'create', '-g', 'default', '-n', name, '--sku', 'Standard', '--admin-enabled', 'true']);
+  const lls = tsv(['acr', 'show', '-n', name, '--query', 'loginServer']);
   const lpw = tsv(['acr', 'credential', 'show', '-n', name, '--query', 'passwords[0].value']);
   const podman = makePodman();
   dirs.push(podman.dir);

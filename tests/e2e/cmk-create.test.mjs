@@ -19,6 +19,7 @@ import assert from 'node:assert/strict';
 import { startCmkStack, waitFor } from './lib/cmk.mjs';
 import { buildImage, put } from './lib/images.mjs';
 import { filesContaining } from './lib/oci.mjs';
+import { armId } from './lib/arm.mjs';
 
 describe('cmk-create', { timeout: 120000 }, () => {
   let s;
@@ -54,7 +55,7 @@ describe('cmk-create', { timeout: 120000 }, () => {
   }
 
   test('identity JSON is a user-assigned managed identity with client and principal ids', () => {
-    assert.equal(mi.id, '/identities/mi-create', 'identity id');
+    assert.equal(mi.id, armId('identity', 'mi-create'), 'identity id: its ARM resource id');
     assert.equal(mi.type, 'Microsoft.ManagedIdentity/userAssignedIdentities', 'identity type');
     assert.match(mi.clientId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'clientId is a UUIDv4');
     assert.match(mi.principalId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'principalId is a UUIDv4');
@@ -67,7 +68,7 @@ describe('cmk-create', { timeout: 120000 }, () => {
     const j = r.json;
     assert.equal(j.name, REG, 'name');
     assert.equal(j.sku.name, 'Premium', 'sku');
-    assert.equal(j.identity.userAssignedIdentities['/identities/mi-create']?.clientId, mi.clientId,
+    assert.equal(j.identity.userAssignedIdentities[mi.id]?.clientId, mi.clientId,
       'the identity is assigned to the registry');
     const enc = j.properties.encryption;
     assert.equal(enc.status, 'enabled', 'encryption status');
@@ -198,7 +199,7 @@ describe('cmk-create', { timeout: 120000 }, () => {
     const msg = await refused(await s.createCmkRegistry('cmkbypid1', { keyId: key.id, identity: mi, clientId: mi.principalId }),
       400, 'IdentityRequired', 'cmkbypid1', 'principal id as keyVaultProperties.identity');
     assert.equal(msg, `'${mi.principalId}' is the principal (object) id of identity 'mi-create': keyVaultProperties.identity `
-      + `expected a client id or resource id (its client id is ${mi.clientId}, its resource id /identities/mi-create).`);
+      + `expected a client id or resource id (its client id is ${mi.clientId}, its resource id ${armId('identity', 'mi-create')}).`);
   });
 
   test('PATCH refusals on a CMK registry: disable encryption, drop Premium', async () => {
@@ -220,7 +221,7 @@ describe('cmk-create', { timeout: 120000 }, () => {
     r = await s.mgmt('DELETE', '/identities/mi-create');
     await refused(r, 409, 'IdentityInUse', null, 'DELETE the identity in use');
     const g = await s.getRegistry(REG);
-    assert.ok(g.identity.userAssignedIdentities['/identities/mi-create'], 'identity still assigned');
+    assert.ok(g.identity.userAssignedIdentities[mi.id], 'identity still assigned');
     assert.equal((await s.mgmt('GET', '/identities/mi-create')).status, 200, 'identity still exists');
     await s.pullSame(layout, REG, 'pull after the refused changes');
   });

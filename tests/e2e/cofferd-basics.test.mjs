@@ -1,5 +1,6 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { writeFileSync, rmSync } from 'node:fs';
@@ -20,6 +21,40 @@ test('GET /v2/ answers 200 with the distribution API version header', async () =
 test('cofferd stops cleanly on SIGTERM', async () => {
   const res = await d.stop();
   assert.equal(res.code, 0);
+});
+
+// The SIGTERM hang seen once in a loaded harden-load run: a worker thread
+// that holds as many connections as it may (its share of the listener's
+// limit: the management API's 256 over 2 threads) stops watching the
+// listening socket, and libmicrohttpd's stop woke the workers only through
+// that socket, so that worker slept in epoll_wait until a connection timed
+// out (--idle-timeout) while the main thread waited to join it. 260 idle
+// keep-alive connections put both management workers there.
+test('cofferd stops on SIGTERM while every worker holds its full share of connections', { timeout: 60000 }, async () => {
+  const c = await startCofferd({ args: ['--idle-timeout', '3600'] });
+  const socks = [];
+  let answered = 0;
+  try {
+    for (let i = 0; i < 260; i++) {
+      const s = net.connect(c.ports.mgmt, '127.0.0.1');
+      s.on('error', () => {});
+      s.once('data', () => { answered++; });
+      s.write('GET /jwks HTTP/1.1\r\nHost: x\r\n\r\n');
+      socks.push(s);
+    }
+    // every connection the listener accepts is answered and kept open
+    for (let i = 0; i < 100 && answered < 256; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(answered >= 256, `connections answered: ${answered}`);
+    let timer;
+    const hung = new Promise((r) => { timer = setTimeout(() => r('hung'), 30000); });
+    const res = await Promise.race([c.stop(), hung]);
+    clearTimeout(timer);
+    assert.notEqual(res, 'hung', 'cofferd did not exit within 30 s of SIGTERM');
+    assert.equal(res.code, 0);
+  } finally {
+    for (const s of socks) s.destroy();
+    await c.kill();
+  }
 });
 
 // DESIGN §9: cofferd [--config FILE]. The file's keys are the flags' long

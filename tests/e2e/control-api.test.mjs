@@ -5,14 +5,16 @@
 // the real keyvaultd accepts (JWKS fetched from cofferd's /jwks).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync, existsSync, readdirSync } from 'node:fs';
+import { statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startCofferd, BUILD, freshDir } from './lib/daemons.mjs';
 import { OciClient, randomBuf, assertOciError } from './lib/oci.mjs';
+import { registryIds, objectKeys, objectHas, blobKey } from './lib/objects.mjs';
 import { startKeyvaultd, sdkOptions, TENANT, RESOURCE, API, unb64u } from './lib/vault.mjs';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { KeyClient } from '@azure/keyvault-keys';
+import { armId } from './lib/arm.mjs';
 
 let d;
 before(async () => { d = await startCofferd({ args: ['--tenant', TENANT] }); });
@@ -60,7 +62,7 @@ async function state() {
   const ids = await mgmt('GET', '/identities');
   assert.equal(regs.status, 200);
   assert.equal(ids.status, 200);
-  return { regs: regs.json, ids: ids.json, dirs: readdirSync(join(d.dataDir, 'registries')).sort() };
+  return { regs: regs.json, ids: ids.json, objects: objectKeys(d.dataDir) };
 }
 
 test('both listeners are up and logged with their api', async () => {
@@ -115,8 +117,9 @@ test('issuer documents: OpenID configuration and JWKS', async () => {
 test('identities: PUT creates (201) then keeps (200), GET, list by name, DELETE', async () => {
   const a = await mgmt('PUT', '/identities/zeta-mi_1', {});
   assert.equal(a.status, 201, a.text);
-  assert.deepEqual(Object.keys(a.json).sort(), ['clientId', 'id', 'name', 'principalId', 'tenantId', 'type']);
-  assert.equal(a.json.id, '/identities/zeta-mi_1');
+  assert.deepEqual(Object.keys(a.json).sort(), ['clientId', 'id', 'location', 'name', 'principalId', 'resourceGroup', 'tenantId', 'type']);
+  assert.equal(a.json.resourceGroup, 'default', 'the legacy path creates in the default group');
+  assert.equal(a.json.id, armId('identity', 'zeta-mi_1'));
   assert.equal(a.json.name, 'zeta-mi_1');
   assert.equal(a.json.type, 'Microsoft.ManagedIdentity/userAssignedIdentities');
   assert.match(a.json.clientId, UUID);
@@ -161,7 +164,7 @@ test('registries: create Basic, Standard, Premium (default) and read them back',
   const basic = await mgmt('PUT', '/registries/BasicReg01', { sku: { name: 'Basic' } });
   assert.equal(basic.status, 201, basic.text);
   const j = basic.json;
-  assert.equal(j.id, '/registries/basicreg01');
+  assert.equal(j.id, armId('registry', 'basicreg01'));
   assert.equal(j.name, 'basicreg01', 'stored lower-case');
   assert.equal(j.type, 'Microsoft.ContainerRegistry/registries');
   assert.deepEqual(j.sku, { name: 'Basic', tier: 'Basic' });
@@ -183,7 +186,7 @@ test('registries: create Basic, Standard, Premium (default) and read them back',
   assert.match(id.clientId, UUID);
   assert.equal(id.tenantId, TENANT);
   assert.deepEqual(id.userAssignedIdentities, {
-    '/identities/regmi1': { principalId: mi.principalId, clientId: mi.clientId },
+    [armId('identity', 'regmi1')]: { principalId: mi.principalId, clientId: mi.clientId },
   });
 
   const prem = await mgmt('PUT', '/registries/premreg01', undefined);
@@ -290,14 +293,12 @@ test('DELETE removes the registry data; the name can be reused', async () => {
   const blob = randomBuf(100 * 1024);
   const digest = await c.pushBlob(blob);
   assert.equal((await c.get(`/blobs/${digest}`)).status, 200);
-  const id = readdirSync(join(d.dataDir, 'registries'))
-    .find((x) => existsSync(join(d.dataDir, 'registries', x, 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7))));
-  assert.ok(id, 'the sealed blob is on disk');
-  const dir = join(d.dataDir, 'registries', id);
+  const id = registryIds(d.dataDir).find((x) => objectHas(d.dataDir, blobKey(x, digest)));
+  assert.ok(id, 'the sealed blob is stored');
 
   const del = await mgmt('DELETE', '/registries/delme01');
   assert.equal(del.status, 200, del.text);
-  assert.ok(!existsSync(dir), 'the registry directory is gone');
+  assert.deepEqual(objectKeys(d.dataDir, `registries/${id}/`), [], 'the registry\'s objects are gone');
   assertArmError(await mgmt('GET', '/registries/delme01'), 404, 'ResourceNotFound');
   assertOciError(await c.get(`/blobs/${digest}`), 404, 'NAME_UNKNOWN');
   const cat = await fetch(`${d.url}/v2/_catalog`).then((x) => x.json());

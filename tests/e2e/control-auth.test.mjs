@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startCofferd, metaBytes, metaSql, PG } from './lib/daemons.mjs';
 import { cofferRunner } from './lib/cli.mjs';
+import { armId } from './lib/arm.mjs';
 
 let d, env;
 before(async () => {
@@ -150,7 +151,7 @@ test('tokens: CRUD, the JSON never shows a password value except generateCredent
                  { repository: 'team/*', actions: ['content/write', 'content/read'] }];
   const c = await mgmt('PUT', '/registries/authtokens/tokens/ci-pull', { properties: { scope } });
   assert.equal(c.status, 201, c.text);
-  assert.equal(c.json.id, '/registries/authtokens/tokens/ci-pull');
+  assert.equal(c.json.id, `${armId('registry', 'authtokens')}/tokens/ci-pull`);
   assert.equal(c.json.name, 'ci-pull');
   assert.equal(c.json.type, 'Microsoft.ContainerRegistry/registries/tokens');
   assert.equal(c.json.properties.status, 'enabled');
@@ -244,8 +245,9 @@ test('token names and scopes are validated; nothing is stored on a refusal', asy
 });
 
 test('CLI: acr update flags, credential show|renew, token verbs', async () => {
-  const cr = ok(['acr', 'create', '-n', 'authcli', '--admin-enabled', 'true']);
-  assert.equal(cr.json.properties.adminUserEnabled, true);
+  // the group "default" exists from the first start
+  const cr = ok(['acr', 'create', '-g', 'default', '-n', 'authcli', '--admin-enabled', 'true']);
+  assert.equal(cr.json.adminUserEnabled, true, 'az shows properties flattened');
   const pw = ok(['acr', 'credential', 'show', '-n', 'authcli', '--query', 'passwords[0].value', '-o', 'tsv']).out.trim();
   assert.match(pw, PW);
   const show = ok(['acr', 'credential', 'show', '-n', 'authcli']).json;
@@ -256,14 +258,14 @@ test('CLI: acr update flags, credential show|renew, token verbs', async () => {
   assert.equal(renewed.passwords[1].value, show.passwords[1].value);
 
   const off = ok(['acr', 'update', '-n', 'authcli', '--admin-enabled', 'false']);
-  assert.equal(off.json.properties.adminUserEnabled, false);
+  assert.equal(off.json.adminUserEnabled, false);
   const r409 = coffer(['acr', 'credential', 'show', '-n', 'authcli']);
   assert.equal(r409.code, 1);
   assert.match(r409.err, /^ERROR: \(AdminUserDisabled\) /);
   const basic = coffer(['acr', 'update', '-n', 'authcli', '--sku', 'Basic', '--anonymous-pull-enabled', 'true']);
   assert.equal(basic.code, 1);
   assert.match(basic.err, /^ERROR: \(AnonymousPullNotSupported\) /);
-  const anon = ok(['acr', 'update', '-n', 'authcli', '--anonymous-pull-enabled', 'true', '--query', 'properties.anonymousPullEnabled', '-o', 'tsv']);
+  const anon = ok(['acr', 'update', '-n', 'authcli', '--anonymous-pull-enabled', 'true', '--query', 'anonymousPullEnabled', '-o', 'tsv']);
   assert.equal(anon.out.trim(), 'true');
 
   // az acr token create prints both passwords once

@@ -87,7 +87,8 @@ test('make run: a CMK-encrypted demo registry with its vault, ready for a push, 
   assert.match(enc.keyVaultProperties.versionedKeyIdentifier, /\/keys\/cofferdemo-key\/[0-9a-f]{32}$/);
   const reg = coffer('acr', 'show', '-n', 'cofferdemo');
   assert.equal(reg.sku.name, 'Premium');
-  assert.equal(reg.properties.adminUserEnabled, true, 'the admin user is enabled for the demo');
+  assert.equal(reg.adminUserEnabled, true, 'the admin user is enabled for the demo (az shows properties flattened)');
+  assert.equal(reg.resourceGroup, 'default', 'in the default group of run/coffer.config');
   // the management API and the identity issuer serve TLS from the demo's
   // local CA; keyvaultd fetches the issuer's JWKS over https, verified
   assert.match(readFileSync(join(runDir, 'coffer.config'), 'utf8'), new RegExp(`^url = https://127\\.0\\.0\\.1:${ports.mgmt}\\nca = .*/tls/ca\\.pem$`, 'm'));

@@ -13,6 +13,7 @@ import { mkdirSync, writeFileSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OciClient, MT, sha256, tempDir } from './lib/oci.mjs';
 import { prng, seedFromEnv, startServer, checkMetadata } from './lib/harden.mjs';
+import { S3 } from './lib/objects.mjs';
 
 let mnt = null;
 let img = null;
@@ -49,6 +50,9 @@ after(async () => {
 
 test('disk full: pushes fail with 507, stored images survive, pushes resume after space is freed', { timeout: 60000 }, async (t) => {
   if (skip) { t.skip(skip); return; }
+  // on S3 the objects are not on this disk (a full bucket, QuotaExceeded,
+  // maps to 507 too: docs/storage.md; not driven by this test)
+  if (S3) { t.skip('the objects are in the S3 bucket, not on the disk this test fills'); return; }
   const rnd = prng(seedFromEnv('harden-diskfull'));
   const dataDir = join(mnt, 'data');
   mkdirSync(dataDir, { mode: 0o700 });

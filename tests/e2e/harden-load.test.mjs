@@ -18,7 +18,7 @@ test('200 connections of manifest GETs plus concurrent pushes: no failed request
   srv = await startServer();
   const seconds = Number(process.env.HARDEN_LOAD_SECONDS || 10);
   const r = await runLoad(srv, { seconds, connections: 200, pushers: 4, seed: seedFromEnv('harden-load') });
-  console.log(`# load ${seconds}s: ${r.wrk.requests} GETs (${r.wrk.rps}/s, latency avg/stdev/max ${r.wrk.latency}), ${r.pushed} images pushed; VmRSS KiB before ${r.rssBeforeKiB}, peak ${r.rssPeakKiB}, end ${r.rssEndKiB}, after ${r.rssAfterKiB}`);
+  console.log(`# load ${seconds}s: ${r.wrk.requests} GETs (${r.wrk.rps}/s, latency avg/stdev/max ${r.wrk.latency}), ${r.pushed} images pushed; VmRSS KiB before ${r.rssBeforeKiB}, peak ${r.rssPeakKiB}, end ${r.rssEndKiB}, after ${r.rssAfterKiB}; threads before ${r.threadsBefore}, after ${r.threadsAfter}`);
   assert.equal(r.wrkExit, 0, r.wrkOutput);
   assert.ok(r.wrk.requests > 0, r.wrkOutput);
   assert.equal(r.wrk.non2xx, 0, `non-2xx responses:\n${r.wrkOutput}`);
@@ -27,7 +27,7 @@ test('200 connections of manifest GETs plus concurrent pushes: no failed request
   assert.ok(r.targetIntact, 'the manifest pulls back bit-identical after the load');
   // under ASan the quarantine keeps freed memory: the RSS check means nothing there
   const sanitized = readFileSync(`/proc/${srv.d.proc.pid}/maps`, 'utf8').includes('libasan');
-  if (!sanitized) assert.ok(r.rssAfterKiB <= r.rssBeforeKiB + 16 * 1024, `RSS after ${r.rssAfterKiB} KiB, before ${r.rssBeforeKiB} KiB`);
+  if (!sanitized) assert.ok(r.rssAfterKiB <= r.rssBeforeKiB + 16 * 1024, `RSS after ${r.rssAfterKiB} KiB, before ${r.rssBeforeKiB} KiB (threads ${r.threadsAfter}, before ${r.threadsBefore})`);
   // a clean stop (under ASan, LeakSanitizer would make the exit status non-zero)
   const st = await srv.stop();
   srv = null;

@@ -1,7 +1,8 @@
-// harden-tamper: one flipped byte on disk is detected, logged, and never
+// harden-tamper: one flipped byte at rest is detected, logged, and never
 // served.
 //
-// Flip one byte (XOR 0x01) of
+// Flip one byte (XOR 0x01), in its file or, on the S3 backend, in its
+// object in the bucket (lib/objects.mjs), of
 //   * a stored blob, in its header and, for another blob, in a segment far
 //     into the file (the response has started: it must be cut short);
 //   * a stored manifest object;
@@ -14,9 +15,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { openSync, readSync, writeSync, closeSync, statSync } from 'node:fs';
 import { OciClient, MT, sha256, assertOciError } from './lib/oci.mjs';
-import { prng, seedFromEnv, startServer, sql, registryId, objectPath, logLines } from './lib/harden.mjs';
+import { prng, seedFromEnv, startServer, sql, registryId, logLines } from './lib/harden.mjs';
+import { blobKey, objectFlip, objectSize } from './lib/objects.mjs';
 
 let srv;
 let c;
@@ -27,16 +28,6 @@ before(async () => {
   c = new OciClient(() => srv.url, `${srv.registry}/tamper`);
 });
 after(async () => { await srv?.stop(); });
-
-function flipByte(path, offset) {
-  const fd = openSync(path, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, offset);
-    b[0] ^= 0x01;
-    writeSync(fd, b, 0, 1, offset);
-  } finally { closeSync(fd); }
-}
 
 // GET over node:http keeping every byte that arrived, even when the server
 // cuts the body short.
@@ -88,9 +79,9 @@ test('a flipped byte in a blob segment cuts the response short; the prefix is in
   const blob = rnd.bytes(6 * 65536 + 777);
   const d = await c.pushBlob(blob);
   const reg = registryId(srv.dataDir, srv.registry);
-  const p = objectPath(srv.dataDir, reg, d);
-  const size = statSync(p).size;
-  flipByte(p, Math.floor(size * 0.7)); // inside segment 4 of 7
+  const k = blobKey(reg, d);
+  const size = objectSize(srv.dataDir, k);
+  objectFlip(srv.dataDir, k, Math.floor(size * 0.7)); // inside segment 4 of 7
   const r = await rawGet(`/v2/${c.name}/blobs/${d}`);
   assert.equal(assertNoCorruptByte(r, blob, 'blob segment'), 'aborted');
   assert.ok(r.body.length >= 65536, 'the segments before the damage were served');
@@ -106,8 +97,8 @@ test('a flipped byte in a blob segment cuts the response short; the prefix is in
 test('a flipped byte in a blob header fails the read: an error or a cut body, never a damaged byte', async () => {
   const blob = rnd.bytes(100000);
   const d = await c.pushBlob(blob);
-  const p = objectPath(srv.dataDir, registryId(srv.dataDir, srv.registry), d);
-  flipByte(p, 40); // inside the sealed header (wrapped DEK)
+  const k = blobKey(registryId(srv.dataDir, srv.registry), d);
+  objectFlip(srv.dataDir, k, 40); // inside the sealed header (wrapped DEK)
   const r = await rawGet(`/v2/${c.name}/blobs/${d}`);
   assertNoCorruptByte(r, blob, 'blob header');
   await integrityLogged(d);
@@ -126,8 +117,8 @@ test('a flipped byte in a stored manifest: no byte of it is served', async () =>
   const put = await c.putManifest('v1', manifest, MT.manifest);
   assert.equal(put.status, 201);
   const md = sha256(manifest);
-  const p = objectPath(srv.dataDir, registryId(srv.dataDir, srv.registry), md);
-  flipByte(p, statSync(p).size - 20); // inside the only segment's ciphertext
+  const k = blobKey(registryId(srv.dataDir, srv.registry), md);
+  objectFlip(srv.dataDir, k, objectSize(srv.dataDir, k) - 20); // inside the only segment's ciphertext
   for (const ref of ['v1', md]) {
     const r = await rawGet(`/v2/${c.name}/manifests/${ref}`, { Accept: MT.manifest });
     assertNoCorruptByte(r, manifest, `manifest by ${ref}`);

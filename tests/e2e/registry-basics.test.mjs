@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCofferd, freshDir } from './lib/daemons.mjs';
+import { objectKeys, multipartUploads, bucketObjectsContaining } from './lib/objects.mjs';
 
 const REG = 'basics1';
 let d;
@@ -260,7 +261,8 @@ test('an abandoned upload expires after the idle timeout', async () => {
       status = (await fetch(c.url + loc)).status;
     }
     assert.equal(status, 404);
-    const left = [...files(c.dataDir)].filter((f) => f.includes(uuid));
+    const left = [...files(c.dataDir), ...objectKeys(c.dataDir),
+      ...multipartUploads(c.dataDir).map((u) => u.key)].filter((f) => f.includes(uuid));
     assert.deepEqual(left, []);
   } finally {
     await c.stop();
@@ -284,6 +286,7 @@ test('a marker pushed in a blob and a manifest is nowhere on disk', async () => 
   for (const f of files(d.dataDir)) {
     assert.equal(readFileSync(f).includes(marker), false, `marker found in ${f}`);
   }
+  assert.deepEqual(bucketObjectsContaining(d.dataDir, marker), [], 'marker found in the bucket');
 });
 
 test('cofferd stops on SIGTERM with exit code 0', async () => {

@@ -16,10 +16,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ROOT, startCofferd, freshDir } from './lib/daemons.mjs';
-import { OciClient, MT, sha256, assertOciError } from './lib/oci.mjs';
+import { OciClient, assertOciError, startMarkedPushers, checkOutage } from './lib/oci.mjs';
 
 const run = promisify(execFile);
 const FIXTURE = join(ROOT, 'tests/fixtures/pg-fixture');
@@ -43,47 +42,11 @@ after(async () => {
 
 const MARKER = 'coffer-pg-plaintext-marker';
 
-// One image: a layer and a config blob, then the manifest under tag. The
-// statuses seen go to `seen`; resolves to the image when the manifest PUT
-// was acknowledged (201), else null (the push is given up on any 503).
-async function pushImage(c, tag, seen) {
-  const layer = Buffer.concat([Buffer.from(`${MARKER}-${tag}-`), randomBytes(20000)]);
-  const config = Buffer.from(`{"architecture":"amd64","os":"linux","marker":"${MARKER}"}`);
-  for (const blob of [layer, config]) {
-    const start = await c.req('POST', '/blobs/uploads/');
-    seen.push(start);
-    if (start.status !== 202) return null;
-    const put = await c.finish(c.location(start), sha256(blob), blob);
-    seen.push(put);
-    if (put.status !== 201) return null;
-  }
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: MT.manifest,
-    config: { mediaType: MT.config, digest: sha256(config), size: config.length },
-    layers: [{ mediaType: MT.layerTar, digest: sha256(layer), size: layer.length }],
-  }));
-  const m = await c.putManifest(tag, manifest, MT.manifest);
-  seen.push(m);
-  return m.status === 201 ? { tag, manifest, layer } : null;
-}
 
 test('PostgreSQL stopped under pushes: 503 UNAVAILABLE, then service resumes and nothing acknowledged is lost', { timeout: 90000 }, async () => {
   const c = new OciClient(d.url, 'demo1/app');
-  const acked = [];
-  const seen = [];
-  let stop = false;
-  let n = 0;
-  const pusher = async () => {
-    while (!stop) {
-      const img = await pushImage(c, `t${n++}`, seen);
-      if (img) acked.push(img);
-    }
-  };
-  const pushers = [pusher(), pusher(), pusher()];
-  // until pushes are acknowledged (bounded: a loaded machine is slow, not broken)
-  const until = async (cond) => {
-    for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 100));
-  };
+  const pushers = startMarkedPushers(c, MARKER);
+  const { acked, seen, until } = pushers;
   await until(() => acked.length >= 3);
   const before = acked.length;
 
@@ -104,25 +67,11 @@ test('PostgreSQL stopped under pushes: 503 UNAVAILABLE, then service resumes and
   assert.ok(resumed, 'service resumed after the database came back');
   const at = acked.length;
   await until(() => acked.length >= at + 3);
-  stop = true;
-  await Promise.all(pushers);
+  await pushers.stop();
   console.log(`# acknowledged images: ${before} before the outage, ${at} when service resumed, ${acked.length} in all; ${seen.filter((r) => r.status === 503).length} answers 503`);
   assert.ok(before > 0 && acked.length > at, 'pushes were acknowledged before and after the outage');
 
-  // every answer was a success or 503 UNAVAILABLE: never 500, never a wrong 4xx
-  for (const r of seen) {
-    if (r.status === 503) assertOciError(r, 503, 'UNAVAILABLE', 'during the outage');
-    else assert.ok(r.status === 201 || r.status === 202, `status ${r.status}: ${r.body}`);
-  }
-  // nothing acknowledged is lost: every image pulls back bit-identical
-  for (const img of acked) {
-    const m = await c.getManifest(img.tag);
-    assert.equal(m.status, 200, `${img.tag}: ${m.status} ${m.body}`);
-    assert.ok(m.body.equals(img.manifest), `${img.tag}: manifest differs`);
-    const l = await c.get(`/blobs/${sha256(img.layer)}`);
-    assert.equal(l.status, 200, `${img.tag} layer: ${l.status}`);
-    assert.ok(l.body.equals(img.layer), `${img.tag}: layer differs`);
-  }
+  await checkOutage(c, seen, acked);
   // a dump of the database (what a backup holds) has no plaintext
   const dump = execFileSync('pg_dump', [fix.COFFER_TEST_PG.replace(/\/postgres$/, '/faults')], { maxBuffer: 1 << 28 });
   assert.ok(dump.length > 0 && dump.includes('CREATE TABLE'), 'pg_dump ran');

@@ -352,7 +352,8 @@ test('the coffer CLI verifies the management API certificate; --insecure only by
   });
   let r = await run(['identity', 'list']);
   assert.equal(r.code, 1, 'no CA: refused');
-  assert.match(r.stderr, /ERROR: \(ConnectionError\) cannot reach 127\.0\.0\.1:\d+\/identities: .*certificate/i);
+  // (the first request: cofferd's default subscription, docs/cli.md)
+  assert.match(r.stderr, /ERROR: \(ConnectionError\) cannot reach 127\.0\.0\.1:\d+\/subscriptions: .*certificate/i);
   r = await run(['identity', 'list'], { COFFER_CA: ca.cert });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), []);

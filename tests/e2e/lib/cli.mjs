@@ -7,10 +7,30 @@
 //   ok(args, extraEnv)     coffer that must exit 0 with nothing on stderr
 //   fails(args, code, extraEnv)  coffer that must exit 1 with exactly one
 //                             line `ERROR: (<code>) <message>` and no stdout
+//
+// stackEnv(s, home, path) is the environment of a user of a startCmkStack()
+// stack s: the CLI pointed at its management API and vault by variables,
+// HOME and an empty config file (no defaults) in home.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUILD } from './daemons.mjs';
+
+export function stackEnv(s, home, path = process.env.PATH) {
+  const env = {
+    PATH: path,
+    HOME: home,
+    COFFER_CONFIG: join(home, 'coffer.config'),
+    COFFER_URL: s.mgmtUrl,
+    COFFER_TOKEN: s.adminToken,
+    COFFER_VAULT_URL: s.kv.url,
+    COFFER_VAULT_TOKEN: s.kv.adminToken,
+    COFFER_VAULT_CA: s.caPath,
+  };
+  writeFileSync(env.COFFER_CONFIG, '');
+  return env;
+}
 
 export function cofferRunner(getEnv) {
   const coffer = (args, extraEnv = {}) => {

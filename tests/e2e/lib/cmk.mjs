@@ -61,7 +61,10 @@ export async function waitFor(what, fn, { timeoutMs = 15000, intervalMs = 200 } 
 
 // opts.cofferdArgs: extra cofferd arguments; opts.keyCheckInterval (default 1);
 // opts.auth: authenticate the data plane (default: --insecure-no-auth, these
-// tests are about keys); opts.trustedService: keyvaultd counts cofferd's
+// tests are about keys); opts.embedded: SQLite and files in the data
+// directory whatever backends the suite runs on (the migration's source).
+// s.restartCofferd(backend) restarts it, with backend (flags) instead of
+// the embedded ones when given. opts.trustedService: keyvaultd counts cofferd's
 // issuer as a trusted service, which a vault's network rules let through
 // with bypass AzureServices (default true, as scripts/run-demo wires it).
 // opts.issuerTls {cert, key, ca}: cofferd's management API, the identity
@@ -83,6 +86,7 @@ export async function startCmkStack(opts = {}) {
     '--vault-ca', caPath, '--tenant', TENANT, ...(opts.auth ? [] : ['--insecure-no-auth']),
     ...(itls ? ['--mgmt-tls-cert', itls.cert, '--mgmt-tls-key', itls.key] : []),
     ...(opts.cofferdArgs || [])];
+  let backend = opts.embedded ? ['--database', join(dataDir, 'cofferd.db'), '--objects', 'files'] : [];
   // One JSON request on a connection of its own (no pooled socket survives
   // a cofferd restart); never throws for a status. Over TLS it trusts the
   // issuer's CA only.
@@ -94,7 +98,7 @@ export async function startCmkStack(opts = {}) {
     const logPath = join(tempDir('coffer-cmk-log-'), 'cofferd.log');
     logs.push(logPath);
     // Two "listening" lines: the data plane and the management API.
-    return startDaemon('cofferd', cofferArgs, { listeners: 2, logPath, timeoutMs: 20000 });
+    return startDaemon('cofferd', [...cofferArgs, ...backend], { listeners: 2, logPath, timeoutMs: 20000 });
   }
 
   const s = {
@@ -108,8 +112,9 @@ export async function startCmkStack(opts = {}) {
   // Every cofferd log of this stack (all starts), for failure messages.
   s.cofferdLog = () => logs.map((p) => { try { return readFileSync(p, 'utf8'); } catch { return ''; } }).join('\n--- restart ---\n');
 
-  s.restartCofferd = async () => {
+  s.restartCofferd = async (other = null) => {
     await s.cofferd.stop();
+    if (other) backend = other;
     s.cofferd = await startCoffer();
     return s.cofferd;
   };

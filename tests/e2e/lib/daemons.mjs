@@ -5,11 +5,15 @@
 // {"msg":"listening","port":"N"}. Logs go to <dataDir>.log so a failing test
 // can show them. stop() sends SIGTERM and waits; kill() sends SIGKILL.
 //
-// Backends: by default cofferd keeps its metadata in SQLite in its data
-// directory. With COFFER_TEST_PG set (a libpq URI of a PostgreSQL server's
-// "postgres" database, tests/fixtures/pg-fixture), every cofferd started
-// here gets `--database` on a database of its own on that server, one per
-// data directory (a restart with the same directory finds its data).
+// Backends: by default cofferd keeps its metadata in SQLite and its sealed
+// objects in files, both in its data directory. With COFFER_TEST_PG set (a
+// libpq URI of a PostgreSQL server's "postgres" database,
+// tests/fixtures/pg-fixture), every cofferd started here gets `--database`
+// on a database of its own on that server; with COFFER_TEST_S3 set (an S3
+// endpoint, tests/fixtures/rgw-fixture), `--objects` on a bucket of its
+// own (lib/objects.mjs), its keys in the environment. One database and one
+// bucket per data directory: a restart with the same directory finds its
+// data.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -17,6 +21,7 @@ import { mkdtempSync, createWriteStream, readFileSync, existsSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { S3, s3Args, s3Env } from './objects.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BUILD = process.env.COFFER_BUILD || join(ROOT, 'build');
@@ -90,12 +95,15 @@ export function metaIntegrity(dataDir) {
   return metaSql(dataDir, { sqlite: 'PRAGMA integrity_check', postgres: "SELECT 'ok'" });
 }
 
-// cofferd's arguments on the backend under test.
+// cofferd's arguments on the backends under test.
 function backendArgs(bin, args) {
-  if (bin !== 'cofferd' || !PG || args.includes('--database')) return args;
+  if (bin !== 'cofferd' || args[0] === 'migrate') return args;
   const i = args.indexOf('--data');
   if (i < 0 || i + 1 >= args.length) return args;
-  return [...args, '--database', pgDatabase(args[i + 1]).url];
+  const extra = [];
+  if (PG && !args.includes('--database')) extra.push('--database', pgDatabase(args[i + 1]).url);
+  if (S3 && !args.includes('--objects')) extra.push(...s3Args(args[i + 1]));
+  return [...args, ...extra];
 }
 
 export function freshDir(prefix = 'coffer-e2e-') {
@@ -108,7 +116,8 @@ export function startDaemon(bin, args, opts = {}) {
   const logPath = opts.logPath || `${freshDir('coffer-log-')}/daemon.log`;
   const log = createWriteStream(logPath);
   args = backendArgs(bin, args);
-  const proc = spawn(join(BUILD, bin), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } });
+  const s3env = S3 && bin === 'cofferd' ? s3Env() : {};
+  const proc = spawn(join(BUILD, bin), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...s3env, ...(opts.env || {}) } });
   const ports = {};
   let buffered = '';
   return new Promise((resolvePromise, reject) => {

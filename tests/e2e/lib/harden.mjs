@@ -4,11 +4,11 @@
 // cofferd handle that can be killed and restarted on the same data dir with
 // other flags, SQL on a stopped daemon's metadata (SQLite or PostgreSQL), and the
 // cross-check "every metadata row points at an object that exists".
-import { existsSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import assert from 'node:assert/strict';
 import { startCofferd, metaSql, metaIntegrity } from './daemons.mjs';
 import { tempDir, removeAtExit } from './oci.mjs';
+import { S3, blobKey, uploadKey, objectHas } from './objects.mjs';
 
 // mulberry32: small, fast, good enough to pick sizes and moments.
 export function prng(seed) {
@@ -70,29 +70,26 @@ export function registryId(dataDir, name) {
   return rows[0][0];
 }
 
-export function objectPath(dataDir, regId, digest) {
-  const [alg, hex] = digest.split(':');
-  return join(dataDir, 'registries', regId, 'blobs', alg, hex.slice(0, 2), hex);
-}
-
 // On a stopped daemon: PRAGMA integrity_check is ok and no row points at a
-// missing object or row. Returns counts for the log.
-// uploadsWithoutFile: tolerate upload rows whose data file is gone (a
-// completion cut between the rename into blobs/ and the commit: the upload
+// missing object or row (objects on the backend under test: lib/objects.mjs).
+// Returns counts for the log.
+// uploadsWithoutFile: tolerate upload rows whose data is gone (a
+// completion cut between the install as a blob and the commit: the upload
 // answers 404 and its row and checkpoint go at the TTL); counted instead.
+// An upload's data is its file, or in a bucket its checkpoint (every
+// upload a client comes back to gets one at creation there).
 export function checkMetadata(dataDir, { uploadsWithoutFile = false } = {}) {
   assert.deepEqual(metaIntegrity(dataDir), [['ok']], 'integrity_check');
   const missing = [];
   let lingering = 0;
   for (const [reg, digest] of sql(dataDir, 'SELECT registry_id, digest FROM blobs')) {
-    if (!existsSync(objectPath(dataDir, reg, digest))) missing.push(`blob ${digest}`);
+    if (!objectHas(dataDir, blobKey(reg, digest))) missing.push(`blob ${digest}`);
   }
   for (const [reg, repo, digest] of sql(dataDir, 'SELECT registry_id, repo, digest FROM manifests')) {
-    if (!existsSync(objectPath(dataDir, reg, digest))) missing.push(`manifest ${repo}@${digest}`);
+    if (!objectHas(dataDir, blobKey(reg, digest))) missing.push(`manifest ${repo}@${digest}`);
   }
   for (const [reg, uuid] of sql(dataDir, 'SELECT registry_id, uuid FROM uploads')) {
-    const p = join(dataDir, 'registries', reg, 'uploads', uuid);
-    if (!existsSync(p)) {
+    if (!objectHas(dataDir, uploadKey(reg, uuid) + (S3 ? '.state' : ''))) {
       if (uploadsWithoutFile) lingering++;
       else missing.push(`upload ${uuid} without its data file`);
     }
@@ -117,4 +114,3 @@ export function logLines(text) {
   return out;
 }
 
-export { existsSync };

@@ -14,6 +14,21 @@ export function vmRssKiB(pid) {
   return m ? Number(m[1]) : NaN;
 }
 
+export function threadCount(pid) {
+  const m = /Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+// After a load, a connection's thread ends (and frees its buffers and its
+// database connection) once the server has seen the close; on a loaded
+// machine that can take longer than any fixed pause. Waits until the
+// thread count is back at its baseline, or `ms` passes.
+async function threadsSettled(pid, baseline, ms = 30000) {
+  const deadline = Date.now() + ms;
+  while (threadCount(pid) > baseline && Date.now() < deadline) await sleep(250);
+  return threadCount(pid);
+}
+
 async function pushImage(c, rnd, tag) {
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', tag }));
   const layer = rnd.bytes(rnd.int(1000, 300000));
@@ -52,6 +67,7 @@ export async function runLoad(srv, { seconds = 15, connections = 200, pushers = 
   await sleep(500);
   const pid = srv.d.proc.pid;
   const rssBefore = vmRssKiB(pid);
+  const threadsBefore = threadCount(pid);
 
   const lua = join(tempDir('coffer-wrk-'), 'accept.lua');
   writeFileSync(lua, `wrk.headers["Accept"] = "${MT.manifest}"\n`);
@@ -82,12 +98,14 @@ export async function runLoad(srv, { seconds = 15, connections = 200, pushers = 
   await Promise.all(workers);
   clearInterval(sampler);
   const rssEnd = vmRssKiB(pid);
+  const threadsAfter = await threadsSettled(pid, threadsBefore);
   await sleep(2000);
   const rssAfter = vmRssKiB(pid);
   const check = await c.getManifest('target');
   return {
     wrkExit: code, wrk: parseWrk(out), wrkOutput: out, pushed,
     rssBeforeKiB: rssBefore, rssPeakKiB: rssPeak, rssEndKiB: rssEnd, rssAfterKiB: rssAfter,
+    threadsBefore, threadsAfter,
     targetIntact: check.status === 200 && check.body.equals(body),
   };
 }

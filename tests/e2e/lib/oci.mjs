@@ -19,6 +19,7 @@ import { writeFileSync, readdirSync, statSync, openSync, readSync, closeSync, rm
 import { join, dirname } from 'node:path';
 import assert from 'node:assert/strict';
 import { startCofferd, freshDir, freePort } from './daemons.mjs';
+import { bucketObjectsContaining } from './objects.mjs';
 
 export const SEGMENT = 65536; // sealed-object plaintext segment (DESIGN §3)
 
@@ -237,7 +238,9 @@ export function listFiles(dir) {
 }
 
 // Files under dir (and extra paths) containing needle; reads in 1 MiB
-// pieces with an overlap so a needle across pieces is still found.
+// pieces with an overlap so a needle across pieces is still found. On the
+// S3 backend every object of dir's bucket is searched too (its hits are
+// named s3://bucket/key).
 export function filesContaining(dir, needle, extra = []) {
   const hits = [];
   const n = Buffer.from(needle);
@@ -258,5 +261,75 @@ export function filesContaining(dir, needle, extra = []) {
       }
     } finally { closeSync(fd); }
   }
+  hits.push(...bucketObjectsContaining(dir, needle));
   return hits;
+}
+
+// One image (a layer and a config blob carrying `marker`, then the
+// manifest under tag), each blob by POST and a completing PUT. The
+// answers go to `seen`; resolves to { tag, manifest, layer } when the
+// manifest PUT was acknowledged (201), else null (given up at the first
+// answer that is not a success): pushes through an outage.
+export async function pushMarkedImage(c, tag, seen, marker) {
+  const layer = Buffer.concat([Buffer.from(`${marker}-${tag}-`), randomBytes(20000)]);
+  const config = Buffer.from(`{"architecture":"amd64","os":"linux","marker":"${marker}"}`);
+  for (const blob of [layer, config]) {
+    const start = await c.req('POST', '/blobs/uploads/');
+    seen.push(start);
+    if (start.status !== 202) return null;
+    const put = await c.finish(c.location(start), sha256(blob), blob);
+    seen.push(put);
+    if (put.status !== 201) return null;
+  }
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: MT.manifest,
+    config: { mediaType: MT.config, digest: sha256(config), size: config.length },
+    layers: [{ mediaType: MT.layerTar, digest: sha256(layer), size: layer.length }],
+  }));
+  const m = await c.putManifest(tag, manifest, MT.manifest);
+  seen.push(m);
+  return m.status === 201 ? { tag, manifest, layer } : null;
+}
+
+// `n` pushers of pushMarkedImage in a loop (tags t0, t1, ...) until stop():
+// the load an outage test cuts the store under. until(cond) waits for the
+// acknowledged images to reach a point, bounded (30 s: a loaded machine is
+// slow, not broken); stop() ends the loops and waits for them.
+export function startMarkedPushers(c, marker, n = 3) {
+  const acked = [];
+  const seen = [];
+  let stopped = false;
+  let next = 0;
+  const loop = async () => {
+    while (!stopped) {
+      const img = await pushMarkedImage(c, `t${next++}`, seen, marker);
+      if (img) acked.push(img);
+    }
+  };
+  const loops = Array.from({ length: n }, loop);
+  return {
+    acked, seen,
+    until: async (cond) => {
+      for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 100));
+    },
+    stop: async () => { stopped = true; await Promise.all(loops); },
+  };
+}
+
+// After an outage under pushMarkedImage: every answer seen was a success
+// or 503 UNAVAILABLE (never 500, never a wrong 4xx), and nothing
+// acknowledged is lost: every acked image pulls back bit-identical.
+export async function checkOutage(c, seen, acked) {
+  for (const r of seen) {
+    if (r.status === 503) assertOciError(r, 503, 'UNAVAILABLE', 'during the outage');
+    else assert.ok(r.status === 201 || r.status === 202, `status ${r.status}: ${r.body}`);
+  }
+  for (const img of acked) {
+    const m = await c.getManifest(img.tag);
+    assert.equal(m.status, 200, `${img.tag}: ${m.status} ${m.body}`);
+    assert.ok(m.body.equals(img.manifest), `${img.tag}: manifest differs`);
+    const l = await c.get(`/blobs/${sha256(img.layer)}`);
+    assert.equal(l.status, 200, `${img.tag} layer: ${l.status}`);
+    assert.ok(l.body.equals(img.layer), `${img.tag}: layer differs`);
+  }
 }

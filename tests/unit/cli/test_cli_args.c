@@ -222,7 +222,8 @@ Test(cli_main, required_options)
                  "usage: coffer acr encryption rotate-key");
     const char *a4[] = {"coffer", "keyvault", "update", "-n", "v"};
     expect_usage(5, a4,
-                 "give --enable-purge-protection, --retention-days, --default-action or --bypass",
+                 "give --enable-purge-protection, --enable-rbac-authorization, --retention-days, "
+                 "--default-action or --bypass",
                  "usage: coffer keyvault update");
 }
 
@@ -247,7 +248,8 @@ Test(cli_main, invalid_values)
     const char *a6[] = {"coffer", "identity", "show", "-n", "mi", "-o", "yaml"};
     expect_usage(
         7, a6, "argument --output/-o: invalid choice: 'yaml' (choose from 'json', 'table', 'tsv')",
-        "usage: coffer identity show --name/-n NAME [--query PATH] [-o json|table|tsv]");
+        "usage: coffer identity show --name/-n NAME [--resource-group/-g GROUP] [--query PATH] "
+        "[-o json|table|tsv]");
     const char *a7[] = {"coffer", "identity", "show", "-n", "mi", "--query", "a..b"};
     expect_usage(7, a7, "argument --query: invalid query 'a..b'", "usage: coffer identity show");
     const char *a8[] = {"coffer", "keyvault", "key", "show", "--vault-name", "a.b/c", "-n", "k"};
@@ -304,7 +306,7 @@ Test(cli_main, help_goes_to_stdout_with_exit_0)
     r = run_cli(5, (const char *[]){"coffer", "acr", "encryption", "rotate-key", "-h"});
     cr_assert_eq(r.code, 0);
     cr_assert_not_null(strstr(r.out, "usage: coffer acr encryption rotate-key --name/-n NAME "
-                                     "[--key-encryption-key KEY_URI]"),
+                                     "[--resource-group/-g GROUP] [--key-encryption-key KEY_URI]"),
                        "%s", r.out);
     run_free(&r);
 }
@@ -337,8 +339,10 @@ Test(cli_main, connection_errors_exit_1_without_the_token)
     unsetenv("COFFER_URL");
     unsetenv("COFFER_TOKEN");
     cr_assert_eq(r.code, 1);
-    cr_assert_eq(strncmp(r.err, "ERROR: (ConnectionError) cannot reach 127.0.0.1:1/identities", 60),
-                 0, "%s", r.err);
+    /* the first call asks for the current subscription */
+    cr_assert_eq(
+        strncmp(r.err, "ERROR: (ConnectionError) cannot reach 127.0.0.1:1/subscriptions", 63), 0,
+        "%s", r.err);
     cr_assert_null(strstr(r.err, "VERY-SECRET-TOKEN"));
     cr_assert_str_eq(r.out, "");
     run_free(&r);
@@ -348,8 +352,11 @@ Test(cli_main, missing_token_is_reported_before_any_call)
 {
     setenv("COFFER_CONFIG", "/dev/null", 1);
     unsetenv("COFFER_VAULT_TOKEN");
+    /* with its subscription configured, a vault listing needs only keyvaultd */
+    setenv("COFFER_SUBSCRIPTION", "00000000-0000-0000-0000-000000000000", 1);
     const char *argv[] = {"coffer", "keyvault", "list"};
     run_result r = run_cli(3, argv);
+    unsetenv("COFFER_SUBSCRIPTION");
     cr_assert_eq(r.code, 1);
     cr_assert_not_null(strstr(r.err, "ERROR: (ConfigError) no token for the key vault"), "%s",
                        r.err);
@@ -503,4 +510,37 @@ Test(cli_size, refuses_what_is_not_a_size)
         cr_assert_eq(v, 42, "'%s' left the output alone", bad[i]);
     }
     cr_assert_eq(cli_size_parse(NULL, &(int64_t){0}), -1);
+}
+
+/* cli_args holds CLI_MAX_OPTS options: every verb's list must fit (a list
+ * one longer overflowed nvals when its last option was given). */
+Test(cli_args, every_verb_fits_cli_max_opts)
+{
+    const cli_verb *const tables[] = {
+        cli_identity_verbs,
+        cli_acr_verbs,
+        cli_acr_encryption_verbs,
+        cli_acr_identity_verbs,
+        cli_acr_credential_verbs,
+        cli_acr_token_verbs,
+        cli_acr_token_credential_verbs,
+        cli_keyvault_verbs,
+        cli_keyvault_key_verbs,
+        cli_keyvault_network_rule_verbs,
+        cli_group_verbs,
+        cli_account_verbs,
+        cli_configure_verbs,
+        cli_role_assignment_verbs,
+        cli_role_definition_verbs,
+        cli_acr_repository_verbs,
+        cli_acr_manifest_verbs,
+    };
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+        for (const cli_verb *v = tables[t]; v->name; v++) {
+            int n = 0;
+            while (v->opts[n].name)
+                n++;
+            cr_expect(n <= CLI_MAX_OPTS, "verb '%s' has %d options (CLI_MAX_OPTS %d)", v->name, n,
+                      CLI_MAX_OPTS);
+        }
 }

@@ -13,9 +13,17 @@
 #include "cli/config.h"
 
 static char dir[128];
-static const char *vars[] = {"COFFER_CONFIG",   "COFFER_URL",         "COFFER_TOKEN",
-                             "COFFER_CA",       "COFFER_VAULT_URL",   "COFFER_VAULT_TOKEN",
-                             "COFFER_VAULT_CA", "COFFER_VAULT_DOMAIN"};
+static const char *vars[] = {"COFFER_CONFIG",
+                             "COFFER_URL",
+                             "COFFER_TOKEN",
+                             "COFFER_CA",
+                             "COFFER_VAULT_URL",
+                             "COFFER_VAULT_TOKEN",
+                             "COFFER_VAULT_CA",
+                             "COFFER_VAULT_DOMAIN",
+                             "COFFER_SUBSCRIPTION",
+                             "COFFER_DEFAULTS_GROUP",
+                             "COFFER_DEFAULTS_LOCATION"};
 
 static void setup(void)
 {
@@ -284,5 +292,84 @@ Test(cli_config, vault_names_cannot_change_the_host)
     cr_assert_null(u);
     cr_assert_eq(e.usage, 1);
     cr_assert_not_null(strstr(e.msg, "--vault-name"), "%s", e.msg);
+    cli_config_free(&c);
+}
+
+Test(cli_config, defaults_of_subscription_group_and_location)
+{
+    const char *p = write_file("c", "subscription = AAAA0A0A-BB1B-CC2C-DD3D-EEEEEE4E4E4E\n"
+                                    "group = myresourcegroup\nlocation = eastus\n");
+    setenv("COFFER_CONFIG", p, 1);
+    cli_config c;
+    cli_err e = {0};
+    cr_assert_eq(cli_config_load(&c, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(c.subscription, "AAAA0A0A-BB1B-CC2C-DD3D-EEEEEE4E4E4E");
+    cr_assert_str_eq(c.group, "myresourcegroup");
+    cr_assert_str_eq(c.location, "eastus");
+    cli_config_free(&c);
+    setenv("COFFER_DEFAULTS_GROUP", "other", 1);
+    cr_assert_eq(cli_config_load(&c, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(c.group, "other");
+    cli_config_free(&c);
+    unsetenv("COFFER_DEFAULTS_GROUP");
+}
+
+Test(cli_config, refuses_a_subscription_that_is_no_uuid_and_a_bad_group)
+{
+    setenv("COFFER_CONFIG", write_file("c", "subscription = mysubscription\n"), 1);
+    cli_config c;
+    cli_err e = {0};
+    cr_assert_eq(cli_config_load(&c, &e), -1);
+    cr_assert_str_eq(e.code, "ConfigError");
+    cr_assert_not_null(strstr(e.msg, "mysubscription"));
+    memset(&e, 0, sizeof(e));
+    setenv("COFFER_CONFIG", write_file("c", "group = my/group\n"), 1);
+    cr_assert_eq(cli_config_load(&c, &e), -1);
+    cr_assert_not_null(strstr(e.msg, "not a resource group name"));
+}
+
+Test(cli_config, write_replaces_one_key_and_keeps_the_rest)
+{
+    const char *p = write_file("c", "# mine\nurl = http://127.0.0.1:9\ngroup = old\n"
+                                    "token = SECRET\n");
+    setenv("COFFER_CONFIG", p, 1);
+    cli_err e = {0};
+    cr_assert_eq(cli_config_write("group", "new", &e), 0, "%s", e.msg);
+    cr_assert_eq(cli_config_write("location", "eastus", &e), 0, "%s", e.msg);
+    cli_config c;
+    cr_assert_eq(cli_config_load(&c, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(c.group, "new");
+    cr_assert_str_eq(c.location, "eastus");
+    cr_assert_str_eq(c.url, "http://127.0.0.1:9");
+    cr_assert_str_eq(c.token, "SECRET");
+    cli_config_free(&c);
+    struct stat sb;
+    cr_assert_eq(stat(p, &sb), 0);
+    cr_assert_eq(sb.st_mode & 0777, 0600);
+    /* an empty value removes the key */
+    cr_assert_eq(cli_config_write("group", "", &e), 0, "%s", e.msg);
+    cr_assert_eq(cli_config_load(&c, &e), 0, "%s", e.msg);
+    cr_assert_null(c.group);
+    cli_config_free(&c);
+    FILE *f = fopen(p, "r");
+    char text[512] = {0};
+    cr_assert_gt(fread(text, 1, sizeof(text) - 1, f), 0);
+    fclose(f);
+    cr_assert_not_null(strstr(text, "# mine\n"));
+    cr_assert_null(strstr(text, "group"));
+}
+
+Test(cli_config, write_creates_the_default_file_under_home)
+{
+    cli_err e = {0};
+    cr_assert_eq(cli_config_write("group", "g1", &e), 0, "%s", e.msg);
+    char p[256];
+    snprintf(p, sizeof(p), "%s/.config/coffer/config", dir);
+    struct stat sb;
+    cr_assert_eq(stat(p, &sb), 0);
+    cr_assert_eq(sb.st_mode & 0777, 0600);
+    cli_config c;
+    cr_assert_eq(cli_config_load(&c, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(c.group, "g1");
     cli_config_free(&c);
 }

@@ -1,0 +1,164 @@
+# bench/lib.sh -- what bench/run (embedded backends) and bench/s3
+# (PostgreSQL + S3) share: the two servers, the clients' measures and the
+# table's rows. Sourced; the caller sets ROOT, WORK, REG, CLIENT, BIG,
+# SMALL_N, SMALL, CONC_N, CONC, SECS, IMAGE_MB and declares URL and PID
+# (associative) and SAMPLERS (an array).
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# cofferd with one registry; extra flags (the backends) after.
+start_coffer() { # [cofferd flags...]
+  mkdir -p "$WORK/coffer"
+  # --insecure-no-auth: docker-registry, the comparison, has no authentication either.
+  # Both listeners on free ports: the defaults (5000, 5001) are often taken,
+  # e.g. by `make run`; cofferd logs "listening" only once both are bound.
+  "$ROOT/build/cofferd" --data "$WORK/coffer" --listen 127.0.0.1:0 --mgmt-listen 127.0.0.1:0 \
+    --registry "$REG" --insecure-no-auth "$@" 2>"$WORK/cofferd.log" &
+  PID[coffer]=$!
+  local port=
+  for _ in $(seq 100); do
+    port=$(grep '"msg":"listening"' "$WORK/cofferd.log" 2>/dev/null | grep -m1 '"api":"data"' | jq -r '.port // empty' || true)
+    [[ -n $port ]] && break
+    kill -0 "${PID[coffer]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ -n $port ]] || { cat "$WORK/cofferd.log" >&2; return 1; }
+  URL[coffer]=http://127.0.0.1:$port
+}
+
+# docker-registry with the storage given (a YAML flow mapping; default:
+# files under the work dir).
+start_dist() { # [storage]
+  local port storage=${1:-"{filesystem: {rootdirectory: $WORK/dist}, delete: {enabled: true}}"}
+  port=$(free_port)
+  mkdir -p "$WORK/dist"
+  cat >"$WORK/dist.yml" <<EOF
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: $storage
+http: {addr: "127.0.0.1:$port"}
+EOF
+  # AWS_CA_BUNDLE (set on some machines) makes Distribution 2.8's S3
+  # driver panic at start ("unsupported transport")
+  env -u AWS_CA_BUNDLE docker-registry serve "$WORK/dist.yml" >"$WORK/dist.log" 2>&1 &
+  PID[dist]=$!
+  URL[dist]=http://127.0.0.1:$port
+  for _ in $(seq 100); do curl -sf "${URL[dist]}/v2/" >/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+
+hwm_mb() { awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/${PID[$1]}/status"; }
+
+# Peak anonymous RSS (heap and stacks: what the server allocates, without
+# the shared libraries' pages that VmHWM also counts), sampled every 50 ms.
+sample_anon() { # who
+  local f=$WORK/anon-$1 pid=${PID[$1]}
+  echo 0 >"$f"
+  (
+    max=0
+    while [[ -r /proc/$pid/status ]]; do
+      v=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+      if ((${v:-0} > max)); then
+        max=$v
+        echo "$max" >"$f"
+      fi
+      sleep 0.05
+    done
+  ) &
+  SAMPLERS+=($!)
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "n/a"; else print a[int((NR + 1) / 2)]}'; }
+
+# skopeo with a private, empty blob-info cache (it would otherwise remember
+# blobs across runs and servers and mount instead of uploading).
+skopeo_clean() {
+  local cache
+  cache=$(mktemp -d "$WORK/skopeo-cache-XXXXXX")
+  mkdir -p /var/lib/containers/cache
+  unshare -m sh -c 'mount --bind "$1" /var/lib/containers/cache && shift && exec skopeo "$@"' sh "$cache" "$@"
+}
+
+build_image() {
+  local img=$WORK/image bundle=$WORK/bundle
+  umoci init --layout "$img"
+  umoci new --image "$img:v1"
+  umoci unpack --rootless --image "$img:v1" "$bundle"
+  mkdir -p "$bundle/rootfs/etc" "$bundle/rootfs/data"
+  echo bench >"$bundle/rootfs/etc/motd"
+  umoci repack --refresh-bundle --image "$img:v1" "$bundle"
+  head -c "$((IMAGE_MB << 20))" /dev/urandom >"$bundle/rootfs/data/random.bin"
+  umoci repack --image "$img:v1" "$bundle"
+  rm -rf "$bundle"
+  IMAGE_BYTES=$(du -sb "$img/blobs" | cut -f1)
+}
+
+mbs() { awk -v b="$1" -v a="$2" -v z="$3" 'BEGIN {printf "%.1f", b / (z - a) / 1e6}'; }
+
+# Samples per server and measure: S[who,key] = " v1 v2 ..."; the table
+# shows their median, R[who,key].
+declare -A S R
+add() { S[$1,$2]="${S[$1,$2]:-} $3"; }
+
+# One repetition of the throughput measures against one server. Every
+# repetition runs each server in turn, so a slow phase of the shared machine
+# hits both alike.
+throughput_rep() { # who rep seed
+  local who=$1 i=$2 seed=$3 u=${URL[$1]} out dg t0 t1
+  if out=$("$CLIENT" push "$u" "$REG/big" "$BIG" $((seed + i))); then
+    add "$who" push_big "$(jq -r .mb_s <<<"$out")"
+    dg=$(jq -r .digest <<<"$out")
+    out=$("$CLIENT" pull "$u" "$REG/big" "$dg") && add "$who" pull_big "$(jq -r .mb_s <<<"$out")"
+  fi
+  if out=$("$CLIENT" push-many "$u" "$REG/small" $SMALL_N $SMALL $((seed + 100 + i))); then
+    add "$who" push_small "$(jq -r .mb_s <<<"$out")"
+    out=$("$CLIENT" pull-many "$u" "$REG/small" $SMALL_N $SMALL $((seed + 100 + i))) &&
+      add "$who" pull_small "$(jq -r .mb_s <<<"$out")"
+  fi
+  local ref=${u#http://}/$REG/app$i:v1 # a new repository each time: nothing to skip
+  t0=$(date +%s.%N)
+  if skopeo_clean copy -q --preserve-digests --dest-tls-verify=false "oci:$WORK/image:v1" "docker://$ref" >&2; then
+    t1=$(date +%s.%N)
+    add "$who" skopeo_push "$(mbs "$IMAGE_BYTES" "$t0" "$t1")"
+    rm -rf "$WORK/pulled"
+    t0=$(date +%s.%N)
+    if skopeo_clean copy -q --preserve-digests --src-tls-verify=false "docker://$ref" "oci:$WORK/pulled:v1" >&2; then
+      t1=$(date +%s.%N)
+      add "$who" skopeo_pull "$(mbs "$IMAGE_BYTES" "$t0" "$t1")"
+    fi
+  fi
+  if ((CONC_N > 0)); then
+    out=$("$CLIENT" concurrent "$u" "$REG/conc" $CONC_N $CONC $((seed + 200 + 100 * i))) &&
+      add "$who" conc "$(jq -r .mb_s <<<"$out")"
+  fi
+  return 0
+}
+
+# Manifest GET (wrk) and blob HEAD (bench-ociclient load) against one server.
+latency() { # who seed
+  local who=$1 u=${URL[$1]} out layer accept=application/vnd.oci.image.manifest.v1+json
+  out=$("$CLIENT" manifest "$u" "$REG/m" latest "$2") || return 0
+  layer=$(jq -r .layer <<<"$out")
+  out=$(wrk -t2 -c32 -d"${SECS}s" --latency -H "Accept: $accept" "$u/v2/$REG/m/manifests/latest")
+  echo "$out" >"$WORK/wrk-$who.txt"
+  if ! grep -q 'Non-2xx' <<<"$out"; then
+    R[$who,get_rps]=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
+    R[$who,get_p50]=$(awk '$1 == "50%" {print $2}' <<<"$out" | to_ms)
+    R[$who,get_p99]=$(awk '$1 == "99%" {print $2}' <<<"$out" | to_ms)
+  fi
+  if out=$("$CLIENT" load "$u" HEAD "/v2/$REG/m/blobs/$layer" 32 "$SECS") && [[ $(jq -r .errors <<<"$out") == 0 ]]; then
+    R[$who,head_rps]=$(jq -r .rps <<<"$out")
+    R[$who,head_p50]=$(jq -r .p50_ms <<<"$out")
+    R[$who,head_p99]=$(jq -r .p99_ms <<<"$out")
+  fi
+}
+
+# wrk prints 23.41ms, 812.00us or 1.20s
+to_ms() { awk '{v = $1; if (v ~ /us$/) {sub(/us/, "", v); v /= 1000} else if (v ~ /ms$/) {sub(/ms/, "", v)} else if (v ~ /s$/) {sub(/s/, "", v); v *= 1000} printf "%.2f", v}'; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%.2f×", a / b; else print "n/a"}'; }
+row() { # label key target
+  printf '| %s | %s | %s | %s | %s |\n' "$1" "${R[coffer,$2]:-n/a}" "${R[dist,$2]:-n/a}" "$(ratio "${R[coffer,$2]:-}" "${R[dist,$2]:-}")" "$3"
+}
+frac() { awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%.0f%%", 100 * a / b; else print "n/a"}'; }
+
