@@ -33,6 +33,7 @@
 #include <openssl/crypto.h>
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "control/mgmt_int.h"
 #include "control/validate.h"
 #include "crypto/keys.h"
@@ -370,6 +371,23 @@ static int split(const char *path, char buf[512], const char *seg[5])
     return k;
 }
 
+/* GET /metrics (bearer): the Prometheus exposition. */
+static void metrics_get(http_req *r)
+{
+    cf_buf b;
+    cf_buf_init(&b, 0);
+    cf_err e = {0};
+    if (metrics_render(&b, &e) != CF_OK) {
+        cf_buf_free(&b);
+        mgmt_fail(r, 500, "InternalServerError", "%s", e.msg);
+        return;
+    }
+    http_resp *resp = http_resp_bytes(200, b.data ? (const char *)b.data : "", b.len,
+                                      "text/plain; version=0.0.4; charset=utf-8");
+    cf_buf_free(&b);
+    http_req_respond(r, resp);
+}
+
 /* Splits tail ("" or "/a/b...") into at most 4 segments of buf: their
  * count, -1 for more, an empty one or a trailing '/'. */
 static int split_tail(const char *tail, char buf[512], const char *seg[4])
@@ -465,6 +483,13 @@ static void dispatch(http_req *r)
                   "The request needs 'Authorization: Bearer <admin token>' (DIR/admin.token).");
         return;
     }
+    if (k == 1 && strcmp(seg[0], "metrics") == 0 && capture == NULL) {
+        if (!get)
+            not_allowed(r);
+        else
+            metrics_get(r);
+        return;
+    }
     if (strncasecmp(r->path, "/subscriptions", 14) == 0 &&
         (r->path[14] == '\0' || r->path[14] == '/')) {
         groups_dispatch(r);
@@ -534,9 +559,23 @@ cf_code mgmt_call(const char *method, const char *path, const json_t *body, cons
     return CF_OK;
 }
 
+/* The route label of the request metrics: the first path segment. */
+static const char *route_of(const char *path)
+{
+    static const char *const known[] = {"registries", "identities", "jwks",   ".well-known",
+                                        "msi",        "portal",     "metrics"};
+    const char *p = path[0] == '/' ? path + 1 : path;
+    size_t n = strcspn(p, "/");
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strlen(known[i]) == n && strncmp(p, known[i], n) == 0)
+            return known[i][0] == '.' ? "openid" : known[i];
+    return "other";
+}
+
 void mgmt_handle(http_req *r, void *ctx)
 {
     (void)ctx;
+    r->route = route_of(r->path);
     if (portal_path(r->path)) {
         portal_handle(r);
         return;

@@ -41,6 +41,7 @@
 #include "crypto/keys.h"
 #include "registry/credentials.h"
 #include "registry/keyring.h"
+#include "store/coord.h"
 #include "store/objects.h"
 
 #define MAX_UAI 16
@@ -155,6 +156,9 @@ static cf_code registry_create(meta_registry *out, const reg_new *p, cmk_fail *f
     }
     if (reg->cmk)
         cmk_commit(reg);
+    /* the other nodes load a CMK registry's key now, not at their next
+     * round of checks */
+    coord_notify("registry.created", reg->id);
     OPENSSL_cleanse(reg->wrapped_s, sizeof(reg->wrapped_s));
     OPENSSL_cleanse(reg->wrapped_c, sizeof(reg->wrapped_c));
     OPENSSL_cleanse(reg->admin_pw, sizeof(reg->admin_pw));
@@ -183,10 +187,15 @@ cf_code registries_ensure(const char *name, int *created, cf_err *e)
         return cf_err_set(e, ge.code, "%s", ge.msg);
     reg_new p = {.name = name};
     pthread_mutex_lock(&mgmt_mu);
-    cf_code rc = registry_create(&reg, &p, NULL, e);
+    cf_err ce = {0};
+    cf_code rc = registry_create(&reg, &p, NULL, &ce);
     pthread_mutex_unlock(&mgmt_mu);
     if (rc == CF_OK)
         *created = 1;
+    else if (rc == CF_EEXISTS && meta_registry_get(&reg, name, NULL) == CF_OK)
+        return objects_registry_prepare(reg.id, e); /* another node, starting too */
+    else
+        cf_err_set(e, rc, "%s", ce.msg);
     return rc;
 }
 
@@ -942,6 +951,7 @@ cf_code registries_delete_one(const meta_registry *reg, cf_err *e)
             cmk_forget(reg->id);
         keyring_forget(reg->id);
         remove_registry_dir(reg->id);
+        coord_notify("registry.deleted", reg->id);
         cf_err pe = {0};
         if (arm_place_delete(ARM_KIND_REGISTRY, reg->name, &pe) != CF_OK)
             cf_log(CF_LOG_WARN, "cannot remove the registry's placement", "registry", reg->name,

@@ -749,6 +749,20 @@ static void handle(rq *q)
     http_req *r = q->r;
     int get = method_is(r, "GET") || method_is(r, "HEAD");
     route_kind k = route_parse(&q->rt, r->path);
+    static const char *const route_names[] = {
+        [ROUTE_NONE] = "none",
+        [ROUTE_BASE] = "base",
+        [ROUTE_CATALOG] = "catalog",
+        [ROUTE_TAGS] = "tags",
+        [ROUTE_MANIFEST] = "manifest",
+        [ROUTE_BLOB] = "blob",
+        [ROUTE_UPLOAD_START] = "upload_start",
+        [ROUTE_UPLOAD] = "upload",
+        [ROUTE_REFERRERS] = "referrers",
+        [ROUTE_TOKEN] = "token",
+    };
+    if ((size_t)k < sizeof(route_names) / sizeof(route_names[0]))
+        r->route = route_names[k];
     const char *host = http_req_header(r, "Host");
     if (k == ROUTE_NONE) {
         api_fail(q, 404, "NOT_FOUND", "no such endpoint");

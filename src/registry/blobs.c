@@ -197,12 +197,17 @@ static void upload_complete(rq *q)
         meta_blob_stat(q->reg.id, NULL, q->digest.text, NULL, &e) == CF_ENOTFOUND &&
         api_quota(q, quota_sealed_size((int64_t)size)) != 0)
         return; /* the upload rolls back, as for a digest mismatch */
-    objects_lock(&q->digest);
+    coord_hold h;
+    rc = content_lock(q->reg.id, &q->digest, &h, &e);
+    if (rc != CF_OK) {
+        api_fail_err(q, &e, "store blob");
+        return;
+    }
     rc = upload_install(q->up, q->reg.id, &q->digest, &e);
     if (rc == CF_OK)
         rc = meta_blob_commit(q->reg.id, q->repo, q->digest.text, (int64_t)size, upload_uuid(q->up),
                               &e);
-    objects_unlock(&q->digest);
+    content_unlock(&q->digest, &h);
     if (rc != CF_OK) {
         api_fail_err(q, &e, "store blob");
         return;
@@ -329,9 +334,12 @@ static int try_mount(rq *q, const char *mount)
     if (meta_blob_stat(q->reg.id, q->mount_from_given ? q->mount_from_repo : NULL, d.text, &size,
                        &e) != CF_OK)
         return 1;
-    objects_lock(&d);
-    cf_code rc = meta_blob_commit(q->reg.id, q->repo, d.text, size, NULL, &e);
-    objects_unlock(&d);
+    coord_hold h;
+    cf_code rc = content_lock(q->reg.id, &d, &h, &e);
+    if (rc != CF_OK)
+        return 1;
+    rc = meta_blob_commit(q->reg.id, q->repo, d.text, size, NULL, &e);
+    content_unlock(&d, &h);
     if (rc != CF_OK)
         return 1;
     blob_created(q, &d);

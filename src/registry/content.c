@@ -4,6 +4,7 @@
 #define CF_LOG_MOD "registry"
 #include "registry/content.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <openssl/crypto.h>
@@ -46,32 +47,59 @@ out:
     return CF_OK;
 }
 
+/* How long a request waits for a digest another node is installing or
+ * removing (milliseconds of file and metadata work, normally). */
+#define DIGEST_LOCK_WAIT_MS 15000
+
+cf_code content_lock(const char *reg_id, const oci_digest *d, coord_hold *h, cf_err *e)
+{
+    objects_lock(d);
+    char key[META_ID_LEN + OCI_DIGEST_MAX + 2];
+    snprintf(key, sizeof(key), "%s %s", reg_id, d->text);
+    cf_code rc = coord_lock(COORD_DIGEST, key, DIGEST_LOCK_WAIT_MS, h, e);
+    if (rc != CF_OK)
+        objects_unlock(d);
+    return rc;
+}
+
+void content_unlock(const oci_digest *d, coord_hold *h)
+{
+    coord_unlock(h);
+    objects_unlock(d);
+}
+
 cf_code content_manifest_delete(const char *reg_id, const char *repo, const oci_digest *d,
                                 cf_err *e)
 {
     int orphaned = 0;
-    objects_lock(d);
-    cf_code rc = meta_manifest_delete(reg_id, repo, d->text, &orphaned, e);
+    coord_hold h;
+    cf_code rc = content_lock(reg_id, d, &h, e);
+    if (rc != CF_OK)
+        return rc;
+    rc = meta_manifest_delete(reg_id, repo, d->text, &orphaned, e);
     if (rc == CF_OK && orphaned) {
         cf_err fe = {0};
         if (objects_remove(reg_id, d, &fe) != CF_OK)
             cf_log(CF_LOG_WARN, "cannot remove manifest file", "error", fe.msg, NULL);
     }
-    objects_unlock(d);
+    content_unlock(d, &h);
     return rc;
 }
 
 cf_code content_blob_unlink(const char *reg_id, const char *repo, const oci_digest *d, cf_err *e)
 {
     int orphaned = 0;
-    objects_lock(d);
-    cf_code rc = meta_blob_unlink(reg_id, repo, d->text, &orphaned, e);
+    coord_hold h;
+    cf_code rc = content_lock(reg_id, d, &h, e);
+    if (rc != CF_OK)
+        return rc;
+    rc = meta_blob_unlink(reg_id, repo, d->text, &orphaned, e);
     if (rc == CF_OK && orphaned) {
         cf_err fe = {0};
         if (objects_remove(reg_id, d, &fe) != CF_OK)
             cf_log(CF_LOG_WARN, "cannot remove blob file", "digest", d->text, "error", fe.msg,
                    NULL);
     }
-    objects_unlock(d);
+    content_unlock(d, &h);
     return rc;
 }

@@ -15,6 +15,16 @@
 #include "base/err.h"
 #include "crypto/seal.h"
 #include "registry/oci.h"
+#include "store/coord.h"
+
+/* The digest's lock around installing or removing its object together
+ * with the metadata that goes with it: this process's stripe lock, and
+ * on a cluster the digest's advisory lock (a node deleting the last link
+ * must not remove the object another node just found there and linked
+ * to). CF_EUNAVAIL / CF_ECONFLICT when the cluster lock cannot be had
+ * (then nothing is held). */
+cf_code content_lock(const char *reg_id, const oci_digest *d, coord_hold *h, cf_err *e);
+void content_unlock(const oci_digest *d, coord_hold *h);
 
 /* Reads and decrypts the registry's stored manifest d of size bytes (at
  * most MANIFEST_MAX_SIZE) into a fresh buffer (*out, the caller's to wipe

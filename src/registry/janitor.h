@@ -5,6 +5,12 @@
  * multipart parts are aborted) and its row. It also removes what a crash
  * left without a row: upload objects, and blob objects whose completion
  * never reached the metadata (a crash between install and commit).
+ *
+ * On several nodes (docs/scale-out.md) every node runs the thread, but a
+ * pass runs on one node at a time: it takes the janitor's advisory lock
+ * without waiting, and a node that does not get it skips its round. An
+ * upload a request of any node holds is not expired (its claim), and an
+ * orphan blob object is removed under the digest's cluster-wide lock.
  */
 #ifndef CF_REGISTRY_JANITOR_H
 #define CF_REGISTRY_JANITOR_H

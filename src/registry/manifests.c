@@ -225,7 +225,11 @@ static void manifest_put_end(http_req *r)
         meta_blob_stat(q->reg.id, NULL, d.text, NULL, &e) == CF_ENOTFOUND &&
         api_quota(q, quota_sealed_size((int64_t)r->body.len)) != 0)
         goto out;
-    objects_lock(&d);
+    coord_hold h;
+    if ((rc = content_lock(q->reg.id, &d, &h, &e)) != CF_OK) {
+        api_fail_err(q, &e, "store manifest");
+        goto out;
+    }
     rc = objects_put_small(q->reg.id, &d, &q->kek, r->body.data, r->body.len, &e);
     if (rc == CF_OK) {
         meta_manifest_put_args a = {
@@ -243,7 +247,7 @@ static void manifest_put_end(http_req *r)
         };
         rc = meta_manifest_put(&a, &e);
     }
-    objects_unlock(&d);
+    content_unlock(&d, &h);
     if (rc != CF_OK) {
         api_fail_err(q, &e, "store manifest");
         goto out;

@@ -14,7 +14,7 @@
  * with its DDL for both engines. Migration 2 adds arm.c's tables
  * (subscriptions, resource groups, where each resource lives); which
  * resources go into the default group is arm_store_init's business.
- * Version 3 belongs to the cluster change.
+ * Migration 3 is what several nodes on one database share (below).
  *
  * Migration 4 (repository verbs and quotas, docs/control-plane.md
  * "Repositories" and "Usage"): a registry's storage limit (0: none), a
@@ -25,6 +25,7 @@
 #include "store/arm.h"
 #include "store/meta_int.h"
 
+#include <stdio.h>
 #include <time.h>
 
 db_store *meta_store;
@@ -149,6 +150,24 @@ static const char v1_postgres[] =
     " created_at BIGINT NOT NULL);"
     "CREATE INDEX uploads_created ON uploads (created_at);";
 
+/* Version 3 (several nodes on one database, docs/scale-out.md): an
+ * upload's claim generation (bumped by every request that takes it, so a
+ * node knows whether its in-memory copy is still the latest), the node
+ * whose key check wrote a registry's key state, and the fingerprints
+ * every node's copy of the shared keys must have. */
+static const char v3_sqlite[] =
+    "CREATE TABLE IF NOT EXISTS shared_keys ("
+    " name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, created_at INTEGER NOT NULL)"
+    " WITHOUT ROWID;";
+static const char *const v3_sqlite_added[] = {
+    "ALTER TABLE uploads ADD COLUMN gen INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE registries ADD COLUMN key_checked_by TEXT",
+};
+static const char v3_postgres[] =
+    "ALTER TABLE uploads ADD COLUMN gen BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE registries ADD COLUMN key_checked_by " T ";"
+    "CREATE TABLE shared_keys ("
+    " name " T " PRIMARY KEY, fingerprint " T " NOT NULL, created_at BIGINT NOT NULL);";
 static const char v4_sqlite[] =
     "CREATE INDEX IF NOT EXISTS tags_digest ON tags (registry_id, repo, digest);";
 static const char *const v4_sqlite_added[] = {
@@ -169,6 +188,11 @@ static const db_migration migrations[] = {
      .n_add_columns = sizeof(v1_sqlite_added) / sizeof(v1_sqlite_added[0])},
     /* subscriptions, resource groups, placements (arm.c) */
     {.version = 2, .sqlite = arm_schema_sqlite, .postgres = arm_schema_postgres},
+    {.version = 3,
+     .sqlite = v3_sqlite,
+     .postgres = v3_postgres,
+     .add_columns = v3_sqlite_added,
+     .n_add_columns = sizeof(v3_sqlite_added) / sizeof(v3_sqlite_added[0])},
     /* storage limit, tag creation times, tags by digest (repositories) */
     {.version = 4,
      .sqlite = v4_sqlite,
@@ -198,6 +222,27 @@ void meta_shutdown(void)
 {
     db_store_close(meta_store);
     meta_store = NULL;
+}
+
+static char node_id[24];
+
+void meta_set_node(const char *id)
+{
+    snprintf(node_id, sizeof(node_id), "%s", id ? id : "");
+}
+
+const char *meta_node(void)
+{
+    return node_id;
+}
+
+static const char SQL_PING[] = "SELECT 1";
+
+cf_code meta_ping(cf_err *e)
+{
+    META_CONN(c);
+    META_STMT(st, c, SQL_PING);
+    return db_one_int(st, NULL, "ping", e);
 }
 
 const char *meta_engine(void)

@@ -25,7 +25,8 @@
  *                manifest itself when the referrers API needs them.
  *   manifest_refs what each manifest references (blobs, child manifests)
  *   tags         (registry_id, repo, tag) -> digest
- *   uploads      uuid -> registry_id, repo, created
+ *   uploads      uuid -> registry_id, repo, created, claim generation
+ *   shared_keys  name -> the fingerprint of a key every node must share
  * A manifest's bytes are a blob of the registry too (same sealed store).
  */
 #ifndef CF_STORE_META_H
@@ -62,6 +63,7 @@ typedef struct meta_registry {
     int64_t last_key_rotation;          /* unix seconds; 0: never */
     char key_status[16];                /* available | unavailable */
     int64_t last_key_check;             /* unix seconds; 0: never */
+    char key_checked_by[24];            /* the node that wrote the state; "" */
     char last_error[512];               /* "" when none */
     /* data-plane authentication (docs/control-plane.md "Registry
      * authentication"): meta_registry_set_auth */
@@ -85,6 +87,12 @@ typedef struct meta_registry {
 cf_code meta_init(const char *target, cf_err *e);
 /* Closes every connection still open. */
 void meta_shutdown(void);
+/* This node's id (several nodes on one database: docs/scale-out.md),
+ * recorded with the key states it writes; "" until set. */
+void meta_set_node(const char *id);
+const char *meta_node(void);
+/* One round trip to the database (readiness): CF_OK when it answers. */
+cf_code meta_ping(cf_err *e);
 /* "sqlite" or "postgres" ("" before meta_init). */
 const char *meta_engine(void);
 /* The schema version this build migrates to. */
@@ -108,7 +116,12 @@ cf_code meta_registry_set_sku(const char *registry_id, const char *sku, cf_err *
 /* Stores r's key settings (key_identifier, versioned_key_identifier,
  * key_identity, key_rotation_enabled, last_key_rotation, wrapped C). */
 cf_code meta_registry_set_key(const meta_registry *r, cf_err *e);
-/* Stores the outcome of a key check. */
+/* meta_registry_set_key only while the row still has the versioned key
+ * identifier and identity the caller read (a rotation run once however
+ * many nodes try): CF_ECONFLICT when another writer changed them. */
+cf_code meta_registry_swap_key(const meta_registry *r, const char *expect_versioned,
+                               const char *expect_identity, cf_err *e);
+/* Stores the outcome of a key check (and this node as its author). */
 cf_code meta_registry_set_key_state(const char *registry_id, const char *key_status,
                                     int64_t checked, const char *last_error, cf_err *e);
 /* Stores r's authentication settings: admin_enabled, anonymous_pull,
@@ -282,6 +295,16 @@ cf_code meta_upload_create(const char *uuid, const char *reg, const char *repo, 
 cf_code meta_upload_get(const char *uuid, char reg[META_ID_LEN + 1], char *repo, size_t repo_cap,
                         cf_err *e);
 cf_code meta_upload_delete(const char *uuid, cf_err *e);
+/* A request takes the upload (several nodes: docs/scale-out.md): its
+ * generation, bumped, into *gen. CF_ENOTFOUND for an unknown uuid. */
+cf_code meta_upload_claim(const char *uuid, int64_t *gen, cf_err *e);
+/* The upload's generation now (CF_ENOTFOUND: unknown). */
+cf_code meta_upload_gen(const char *uuid, int64_t *gen, cf_err *e);
+
+/* Records the fingerprint of shared key `name` when none is recorded;
+ * CF_ECONFLICT when another one is (this node's copy differs from the
+ * other nodes'). *first = 1 when this call recorded it. */
+cf_code meta_shared_key_check(const char *name, const char *fingerprint, int *first, cf_err *e);
 /* Uploads created before `before` (unix seconds). */
 cf_code meta_upload_each_older(int64_t before,
                                int (*fn)(void *cls, const char *uuid, const char *reg), void *cls,

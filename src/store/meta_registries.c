@@ -19,7 +19,7 @@
     " system_principal_id, encryption_status, wrapped_c, key_identifier,"                          \
     " versioned_key_identifier, key_identity, key_rotation_enabled, last_key_rotation,"            \
     " key_status, last_key_check, last_error, admin_enabled, anonymous_pull, admin_pw1,"           \
-    " admin_pw2, cred_epoch, storage_limit FROM registries "
+    " admin_pw2, cred_epoch, key_checked_by, storage_limit FROM registries "
 static const char SQL_REG_BY_NAME[] = REG_COLS "WHERE name = lower(?1)";
 static const char SQL_REG_BY_ID[] = REG_COLS "WHERE id = ?1";
 static const char SQL_REG_ALL[] = REG_COLS "ORDER BY name";
@@ -71,7 +71,8 @@ static cf_code reg_row(meta_registry *out, db_stmt *st, cf_err *e)
         out->admin_pw_set[i] = 1;
     }
     out->cred_epoch = db_column_int64(st, 22);
-    out->storage_limit = db_column_int64(st, 23);
+    db_column_copy(out->key_checked_by, sizeof(out->key_checked_by), st, 23);
+    out->storage_limit = db_column_int64(st, 24);
     return CF_OK;
 }
 
@@ -270,8 +271,41 @@ cf_code meta_registry_set_key(const meta_registry *r, cf_err *e)
     return meta_update_one(st, e);
 }
 
+static const char SQL_REG_SWAP_KEY[] =
+    "UPDATE registries SET key_identifier = ?2, versioned_key_identifier = ?3,"
+    " key_identity = ?4, key_rotation_enabled = ?5, last_key_rotation = ?6, wrapped_c = ?7"
+    " WHERE id = ?1 AND encryption_status = 'enabled' AND versioned_key_identifier = ?8"
+    " AND key_identity = ?9";
+
+cf_code meta_registry_swap_key(const meta_registry *r, const char *expect_versioned,
+                               const char *expect_identity, cf_err *e)
+{
+    if (r->wrapped_c_len == 0 || r->wrapped_c_len > META_WRAPPED_MAX)
+        return cf_err_set(e, CF_EINVAL, "no wrapped key to store");
+    META_CONN(c);
+    META_STMT(st, c, SQL_REG_SWAP_KEY);
+    db_bind_text(st, 1, r->id);
+    db_bind_text(st, 2, r->key_identifier);
+    db_bind_text(st, 3, r->versioned_key_identifier);
+    db_bind_text(st, 4, r->key_identity);
+    db_bind_int64(st, 5, r->key_rotation_enabled);
+    db_bind_int64(st, 6, r->last_key_rotation);
+    db_bind_blob(st, 7, r->wrapped_c, r->wrapped_c_len);
+    db_bind_text(st, 8, expect_versioned);
+    db_bind_text(st, 9, expect_identity);
+    int rc = db_step(st, e);
+    int64_t n = rc == DB_DONE ? db_changes(st) : 0;
+    db_reset(st);
+    if (rc < 0)
+        return (cf_code)rc;
+    if (n == 0)
+        return cf_err_set(e, CF_ECONFLICT, "the registry's key changed meanwhile");
+    return CF_OK;
+}
+
 static const char SQL_REG_SET_KEY_STATE[] =
-    "UPDATE registries SET key_status = ?2, last_key_check = ?3, last_error = ?4 WHERE id = ?1";
+    "UPDATE registries SET key_status = ?2, last_key_check = ?3, last_error = ?4,"
+    " key_checked_by = ?5 WHERE id = ?1";
 
 cf_code meta_registry_set_key_state(const char *registry_id, const char *key_status,
                                     int64_t checked, const char *last_error, cf_err *e)
@@ -282,6 +316,7 @@ cf_code meta_registry_set_key_state(const char *registry_id, const char *key_sta
     db_bind_text(st, 2, key_status);
     db_bind_int64(st, 3, checked);
     db_bind_opt_text(st, 4, last_error);
+    db_bind_opt_text(st, 5, meta_node());
     return meta_update_one(st, e);
 }
 
