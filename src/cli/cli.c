@@ -27,6 +27,8 @@ static const cli_group groups[] = {
     {"acr gc", "Garbage collection of a registry (docs/operations.md).", cli_acr_gc_verbs},
     {"acr config retention", "A registry's retention policy for untagged manifests.",
      cli_acr_config_retention_verbs},
+    {"acr repository", "A registry's repositories, tags and images.", cli_acr_repository_verbs},
+    {"acr manifest", "A registry's manifests.", cli_acr_manifest_verbs},
     {"keyvault", "Vaults, their access policies and soft delete (keyvaultd).", cli_keyvault_verbs},
     {"keyvault key", "Keys in a vault (keyvaultd).", cli_keyvault_key_verbs},
     {"keyvault network-rule", "A vault's network rules (keyvaultd).",

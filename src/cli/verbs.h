@@ -44,6 +44,8 @@ extern const cli_verb cli_acr_token_verbs[];
 extern const cli_verb cli_acr_token_credential_verbs[];
 extern const cli_verb cli_acr_gc_verbs[];
 extern const cli_verb cli_acr_config_retention_verbs[];
+extern const cli_verb cli_acr_repository_verbs[];
+extern const cli_verb cli_acr_manifest_verbs[];
 extern const cli_verb cli_keyvault_verbs[];
 extern const cli_verb cli_keyvault_key_verbs[];
 extern const cli_verb cli_keyvault_network_rule_verbs[];

@@ -503,22 +503,6 @@ static void not_allowed(http_req *r)
               r->path);
 }
 
-/* Splits rest ("" or "/a/b/c", no empty segment: arm_path_parse checked)
- * into at most 4 segments in buf; -1 when there are more. */
-static int split_rest(const char *rest, char buf[ARM_REST_MAX], const char *seg[4])
-{
-    int k = 0;
-    snprintf(buf, ARM_REST_MAX, "%s", rest);
-    for (char *p = buf; *p == '/';) {
-        if (k == 4)
-            return -1;
-        *p++ = '\0';
-        seg[k++] = p;
-        p += strcspn(p, "/");
-    }
-    return k;
-}
-
 void groups_dispatch(http_req *r)
 {
     arm_path ap;
@@ -593,12 +577,9 @@ void groups_dispatch(http_req *r)
         return identities_handle(r, &s, resource ? ap.name : NULL);
     }
     if (arm_path_is(&ap, ARM_NS_REGISTRY, ARM_TYPE_REGISTRY)) {
-        char buf[ARM_REST_MAX];
-        const char *seg[4] = {0};
-        int k = split_rest(ap.rest, buf, seg);
         if (!resource && scope_exists(r, &s, NULL) != 0)
             return;
-        if (k >= 0 && mgmt_registry_route(r, &s, resource ? ap.name : NULL, seg, k))
+        if (mgmt_registry_route(r, &s, resource ? ap.name : NULL, ap.rest))
             return;
         return mgmt_fail(r, 404, "NotFound", "No management endpoint at %.300s.", r->path);
     }

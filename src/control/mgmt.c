@@ -15,6 +15,8 @@
  *   POST /registries/{name}/listCredentials|regenerateCredential
  *   PUT|GET|DELETE /registries/{name}/tokens/{token}, GET .../tokens,
  *   POST /registries/{name}/tokens/{token}/generateCredentials (Bearer)
+ *   GET /registries/{name}/listUsages, GET|DELETE /registries/{name}/repositories/...
+ *                                                  (repositories.c)     (Bearer)
  * The short paths under /identities and /registries are the legacy form of
  * the ARM paths: they reach a resource in any group and create in the
  * default group.
@@ -386,13 +388,44 @@ static void metrics_get(http_req *r)
     http_req_respond(r, resp);
 }
 
-int mgmt_registry_route(http_req *r, const mgmt_scope *s, const char *name, const char *const *rest,
-                        int nrest)
+/* Splits tail ("" or "/a/b...") into at most 4 segments of buf: their
+ * count, -1 for more, an empty one or a trailing '/'. */
+static int split_tail(const char *tail, char buf[512], const char *seg[4])
 {
+    int k = 0;
+    if (tail[0] != '\0' && tail[0] != '/')
+        return -1;
+    if (snprintf(buf, 512, "%s", tail) >= 512)
+        return -1;
+    for (char *p = buf; *p == '/';) {
+        if (k == 4)
+            return -1;
+        *p++ = '\0';
+        if (*p == '\0' || *p == '/')
+            return -1;
+        seg[k++] = p;
+        p += strcspn(p, "/");
+    }
+    return k;
+}
+
+int mgmt_registry_route(http_req *r, const mgmt_scope *s, const char *name, const char *tail)
+{
+    char buf[512];
+    const char *rest[4] = {0};
+    int nrest = split_tail(tail, buf, rest);
     if (name == NULL) {
+        if (nrest != 0)
+            return 0;
         registries_handle(r, s, NULL, 0);
         return 1;
     }
+    /* a registry's content: a repository name has slashes, so its routes
+     * take the tail as it is */
+    if (repositories_route(r, s, name, tail))
+        return 1;
+    if (nrest < 0)
+        return 0;
     if (nrest == 0) {
         registries_handle(r, s, name, 0);
         return 1;
@@ -471,9 +504,19 @@ static void dispatch(http_req *r)
         identities_handle(r, ls, k == 2 ? seg[1] : NULL);
         return;
     }
-    if (k >= 1 && strcmp(seg[0], "registries") == 0 &&
-        mgmt_registry_route(r, ls, k == 1 ? NULL : seg[1], seg + 2, k < 2 ? 0 : k - 2))
-        return;
+    /* /registries[/NAME[TAIL]], not split: a repository name has slashes */
+    if (strncmp(r->path, "/registries", 11) == 0 && (r->path[11] == '\0' || r->path[11] == '/')) {
+        const char *p = r->path + 11;
+        char name[512];
+        size_t n = *p ? strcspn(p + 1, "/") : 0;
+        if (*p && n > 0 && n < sizeof(name)) {
+            memcpy(name, p + 1, n);
+            name[n] = '\0';
+        }
+        if ((*p == '\0' || (n > 0 && n < sizeof(name))) &&
+            mgmt_registry_route(r, ls, *p ? name : NULL, *p ? p + 1 + n : ""))
+            return;
+    }
     mgmt_fail(r, 404, "NotFound", "No management endpoint at %s.", r->path);
 }
 

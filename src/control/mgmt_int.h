@@ -75,11 +75,11 @@ int mgmt_resource_id(char out[ARM_ID_MAX], const char *kind, const char *name, a
 /* ARM's 404 for a resource absent from scope s. */
 void mgmt_not_found(http_req *r, const mgmt_scope *s, const char *type, const char *name);
 
-/* mgmt.c: /registries/{name}[/...] below the legacy or an ARM path; rest
- * holds the segments after the name (name NULL: the collection). 1 when
- * answered, 0 when no route matches (the caller answers 404). */
-int mgmt_registry_route(http_req *r, const mgmt_scope *s, const char *name, const char *const *rest,
-                        int nrest);
+/* mgmt.c: /registries/{name}[/...] below the legacy or an ARM path; tail
+ * is the path after the name, "" or "/seg/..." as it came (a repository
+ * name has slashes); name NULL: the collection. 1 when answered, 0 when
+ * no route matches (the caller answers 404). */
+int mgmt_registry_route(http_req *r, const mgmt_scope *s, const char *name, const char *tail);
 
 /* identities.c */
 void identities_handle(http_req *r, const mgmt_scope *s, const char *name); /* name NULL: list */
@@ -96,6 +96,8 @@ cf_code identities_delete_one(const char *name, cf_err *e);
 void registries_handle(http_req *r, const mgmt_scope *s, const char *name, int check);
 /* POST /registries/{name}/listCredentials | regenerateCredential */
 void registries_credentials(http_req *r, const mgmt_scope *s, const char *name, const char *action);
+/* The registry's loginServer (docs/cli.md "loginServer"). */
+void registries_login_server(char *out, size_t n, const meta_registry *reg);
 /* The registry named, within scope s; -1 after answering 404 (or the
  * store's error). */
 int registries_lookup(http_req *r, const mgmt_scope *s, const char *name, meta_registry *out);
@@ -124,5 +126,11 @@ cf_code registries_delete_one(const meta_registry *reg, cf_err *e);
 /* tokens.c: /registries/{registry}/tokens[/{name}[/generateCredentials]] */
 void tokens_handle(http_req *r, const mgmt_scope *s, const char *registry, const char *name,
                    const char *action);
+
+/* repositories.c: /registries/{registry}/repositories[/{repo}[/_tags|_manifests[/{ref}]]]
+ * and /registries/{registry}/listUsages, below the legacy or an ARM path
+ * (registry within scope s). tail is the path after the registry's name;
+ * 0 when it is none of these (another handler's). */
+int repositories_route(http_req *r, const mgmt_scope *s, const char *registry, const char *tail);
 
 #endif

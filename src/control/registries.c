@@ -60,6 +60,7 @@ typedef struct reg_new {
     const char *key_identity;   /* client id or "system" */
     int admin_enabled;          /* adminUserEnabled */
     int anonymous_pull;         /* anonymousPullEnabled */
+    int64_t storage_limit;      /* storageLimit; 0: none */
     const arm_group *group;     /* where it goes; NULL: the default group */
     const char *location;       /* NULL: the group's */
 } reg_new;
@@ -118,6 +119,7 @@ static cf_code registry_create(meta_registry *out, const reg_new *p, cmk_fail *f
     snprintf(reg->key_status, sizeof(reg->key_status), "available");
     reg->anonymous_pull = p->anonymous_pull;
     reg->admin_enabled = p->admin_enabled;
+    reg->storage_limit = p->storage_limit;
     rc = keyring_new_secret(reg->wrapped_s, reg->id, e);
     if (rc == CF_OK && reg->admin_enabled)
         rc = admin_passwords_ensure(reg, e);
@@ -232,6 +234,14 @@ static json_t *str_or_null(const char *s)
     return s && *s ? json_string(s) : json_null();
 }
 
+void registries_login_server(char *out, size_t n, const meta_registry *reg)
+{
+    if (mgmt_g.login_domain[0])
+        snprintf(out, n, "%s.%s", reg->name, mgmt_g.login_domain);
+    else
+        snprintf(out, n, "%s/%s", mgmt_g.data_addr, reg->name);
+}
+
 static json_t *registry_json(const meta_registry *reg, cf_err *e)
 {
     json_t *identity =
@@ -267,10 +277,7 @@ static json_t *registry_json(const meta_registry *reg, cf_err *e)
                       reg->key_status[0] ? reg->key_status : "unavailable", "lastKeyCheckTimestamp",
                       time_or_null(reg->last_key_check), "lastError", str_or_null(reg->last_error));
     char login[400], rid[ARM_ID_MAX], created[32];
-    if (mgmt_g.login_domain[0])
-        snprintf(login, sizeof(login), "%s.%s", reg->name, mgmt_g.login_domain);
-    else
-        snprintf(login, sizeof(login), "%s/%s", mgmt_g.data_addr, reg->name);
+    registries_login_server(login, sizeof(login), reg);
     arm_place place;
     int placed = mgmt_resource_id(rid, ARM_KIND_REGISTRY, reg->name, &place);
     ctl_rfc3339(created, sizeof(created), reg->created_at);
@@ -287,6 +294,8 @@ static json_t *registry_json(const meta_registry *reg, cf_err *e)
     json_t *props = json_object_get(j, "properties");
     json_object_set_new(props, "adminUserEnabled", json_boolean(reg->admin_enabled));
     json_object_set_new(props, "anonymousPullEnabled", json_boolean(reg->anonymous_pull));
+    json_object_set_new(props, "storageLimit",
+                        reg->storage_limit > 0 ? json_integer(reg->storage_limit) : json_null());
     /* ACR's policies: the retention policy is coffer's (registry_gc.c) */
     json_object_set_new(props, "policies", registries_policies_json(reg->id));
     json_object_set_new(props, "publicNetworkAccess", json_string("Enabled"));
@@ -333,6 +342,7 @@ typedef struct reg_body {
     int admin;                  /* properties.adminUserEnabled: -1 absent, 0, 1 */
     int anon;                   /* properties.anonymousPullEnabled: -1 absent, 0, 1 */
     reg_policies policies;      /* properties.policies.retentionPolicy */
+    int64_t limit;              /* properties.storageLimit: -1 absent, 0 none, bytes */
 } reg_body;
 
 static int bad(http_req *r, const char *code, const char *msg)
@@ -390,11 +400,32 @@ static int opt_object(http_req *r, const json_t *obj, const char *key, const cha
     return 0;
 }
 
+/* properties.storageLimit: bytes of sealed objects (docs/control-plane.md
+ * "Usage and the storage limit"), 0 for none; *out -1 when absent (or
+ * null). -1 (answered) for anything but an integer 0..2^62. */
+static int opt_limit(http_req *r, const json_t *props, int64_t *out)
+{
+    json_t *v = json_object_get(props, "storageLimit");
+    *out = -1;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > ((json_int_t)1 << 62)) {
+        mgmt_fail(r, 400, "InvalidRequest",
+                  "properties.storageLimit must be a number of bytes (an integer from 0, no "
+                  "limit, to 2^62).");
+        return -1;
+    }
+    *out = (int64_t)json_integer_value(v);
+    return 0;
+}
+
 static int parse_body(http_req *r, const json_t *body, reg_body *b)
 {
     memset(b, 0, sizeof(*b));
     b->enc_status = -1;
     b->admin = b->anon = -1;
+    b->limit = -1;
     json_t *sku, *identity, *props, *enc = NULL, *kvp = NULL;
     if (opt_object(r, body, "sku", "", &sku) || opt_object(r, body, "identity", "", &identity) ||
         opt_object(r, body, "properties", "", &props))
@@ -476,7 +507,8 @@ static int parse_body(http_req *r, const json_t *body, reg_body *b)
     }
     if (props && (opt_object(r, props, "encryption", "properties", &enc) ||
                   opt_bool(r, props, "adminUserEnabled", "properties", &b->admin) ||
-                  opt_bool(r, props, "anonymousPullEnabled", "properties", &b->anon)))
+                  opt_bool(r, props, "anonymousPullEnabled", "properties", &b->anon) ||
+                  opt_limit(r, props, &b->limit)))
         return -1;
     if (registries_policies_parse(r, props, &b->policies) != 0)
         return -1;
@@ -671,6 +703,7 @@ static void registry_put(http_req *r, const mgmt_scope *s, const char *name)
                  .key_identity = cmk ? b.key_identity_norm : NULL,
                  .admin_enabled = b.admin == 1,
                  .anonymous_pull = b.anon == 1,
+                 .storage_limit = b.limit > 0 ? b.limit : 0,
                  .group = &g,
                  .location = location};
     cmk_fail f = {0};
@@ -844,6 +877,16 @@ static void registry_patch(http_req *r, const mgmt_scope *s, const char *name)
             mgmt_fail_err(r, &e, "registry sku");
             goto out;
         }
+    }
+    if (b.limit != -1 && b.limit != reg.storage_limit) {
+        if (meta_registry_set_storage_limit(reg.id, b.limit, &e) != CF_OK) {
+            mgmt_fail_err(r, &e, "registry storage limit");
+            goto out;
+        }
+        char lim[24];
+        snprintf(lim, sizeof(lim), "%lld", (long long)b.limit);
+        cf_log(CF_LOG_INFO, "registry storage limit updated", "request_id", r->request_id,
+               "registry", reg.name, "storage_limit", b.limit ? lim : "none", NULL);
     }
     if (b.admin != -1 || b.anon != -1) {
         /* the row as it is now (the key rotation may have changed it) */

@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "registry/api_int.h"
 #include "registry/keyring.h"
+#include "registry/quota.h"
 #include "registry/manifest.h"
 #include "store/objects.h"
 #include "store/offload.h"
@@ -202,6 +203,21 @@ int api_need_kek(rq *q)
     }
     q->have_kek = 1;
     return 0;
+}
+
+int api_quota(rq *q, int64_t adding)
+{
+    q->quota_on = q->reg.storage_limit > 0;
+    if (!q->quota_on)
+        return 0;
+    cf_err e = {0};
+    if (quota_room(&q->quota_room, &q->reg, adding, &e) == CF_OK)
+        return 0;
+    if (e.code == CF_EDENIED)
+        api_fail(q, 403, "DENIED", "%s", e.msg);
+    else
+        api_fail_err(q, &e, "storage usage");
+    return -1;
 }
 
 /* ---- object streaming ---- */

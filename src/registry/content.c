@@ -85,3 +85,21 @@ cf_code content_manifest_delete(const char *reg_id, const char *repo, const oci_
     content_unlock(d, &h);
     return rc;
 }
+
+cf_code content_blob_unlink(const char *reg_id, const char *repo, const oci_digest *d, cf_err *e)
+{
+    int orphaned = 0;
+    coord_hold h;
+    cf_code rc = content_lock(reg_id, d, &h, e);
+    if (rc != CF_OK)
+        return rc;
+    rc = meta_blob_unlink(reg_id, repo, d->text, &orphaned, e);
+    if (rc == CF_OK && orphaned) {
+        cf_err fe = {0};
+        if (objects_remove(reg_id, d, &fe) != CF_OK)
+            cf_log(CF_LOG_WARN, "cannot remove blob file", "digest", d->text, "error", fe.msg,
+                   NULL);
+    }
+    content_unlock(d, &h);
+    return rc;
+}

@@ -40,4 +40,8 @@ cf_code content_manifest_read(const char *reg_id, const seal_kek *kek, const oci
 cf_code content_manifest_delete(const char *reg_id, const char *repo, const oci_digest *d,
                                 cf_err *e);
 
+/* Unlinks blob d from repo, and removes its sealed file when nothing else
+ * in the registry uses it. CF_ENOTFOUND when repo does not link it. */
+cf_code content_blob_unlink(const char *reg_id, const char *repo, const oci_digest *d, cf_err *e);
+
 #endif

@@ -21,6 +21,7 @@
 
 #include "base/log.h"
 #include "registry/api_int.h"
+#include "registry/quota.h"
 #include "registry/content.h"
 #include "registry/manifest.h"
 #include "store/meta.h"
@@ -221,6 +222,12 @@ static void manifest_put_end(http_req *r)
             goto out;
         }
     }
+    /* a manifest new to the registry must fit in its storage limit (a
+     * tag moved to a stored one adds nothing) */
+    if (q->reg.storage_limit > 0 &&
+        meta_blob_stat(q->reg.id, NULL, d.text, NULL, &e) == CF_ENOTFOUND &&
+        api_quota(q, quota_sealed_size((int64_t)r->body.len)) != 0)
+        goto out;
     coord_hold h;
     if ((rc = content_lock(q->reg.id, &d, &h, &e)) != CF_OK) {
         api_fail_err(q, &e, "store manifest");

@@ -14,6 +14,12 @@
  * with its DDL for both engines. Migration 2 adds arm.c's tables
  * (subscriptions, resource groups, where each resource lives); which
  * resources go into the default group is arm_store_init's business.
+ * Migration 3 is what several nodes on one database share (below).
+ *
+ * Migration 4 (repository verbs and quotas, docs/control-plane.md
+ * "Repositories" and "Usage"): a registry's storage limit (0: none), a
+ * tag's creation time (NULL for tags pushed before: their update time
+ * stands in), and an index of tags by digest (a manifest's tags).
  */
 #define CF_LOG_MOD "meta"
 #include "store/arm.h"
@@ -162,6 +168,16 @@ static const char v3_postgres[] =
     "ALTER TABLE registries ADD COLUMN key_checked_by " T ";"
     "CREATE TABLE shared_keys ("
     " name " T " PRIMARY KEY, fingerprint " T " NOT NULL, created_at BIGINT NOT NULL);";
+static const char v4_sqlite[] =
+    "CREATE INDEX IF NOT EXISTS tags_digest ON tags (registry_id, repo, digest);";
+static const char *const v4_sqlite_added[] = {
+    "ALTER TABLE registries ADD COLUMN storage_limit INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE tags ADD COLUMN created_at INTEGER",
+};
+static const char v4_postgres[] =
+    "ALTER TABLE registries ADD COLUMN IF NOT EXISTS storage_limit BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE tags ADD COLUMN IF NOT EXISTS created_at BIGINT;"
+    "CREATE INDEX IF NOT EXISTS tags_digest ON tags (registry_id, repo, digest);";
 /* Version 5 (garbage collection and retention, docs/operations.md): when
  * each repository link of a blob was last made or refreshed (a blob
  * upload, a mount, a HEAD by a pusher: the grace period counts from it;
@@ -204,6 +220,12 @@ static const db_migration migrations[] = {
      .postgres = v3_postgres,
      .add_columns = v3_sqlite_added,
      .n_add_columns = sizeof(v3_sqlite_added) / sizeof(v3_sqlite_added[0])},
+    /* storage limit, tag creation times, tags by digest (repositories) */
+    {.version = 4,
+     .sqlite = v4_sqlite,
+     .postgres = v4_postgres,
+     .add_columns = v4_sqlite_added,
+     .n_add_columns = sizeof(v4_sqlite_added) / sizeof(v4_sqlite_added[0])},
     /* garbage collection and retention */
     {.version = 5,
      .sqlite = v5_sqlite,

@@ -78,6 +78,9 @@ typedef struct meta_registry {
     int64_t cred_epoch;
     int admin_pw_set[2]; /* password, password2 */
     unsigned char admin_pw[2][KEYS_WRAPPED_LEN];
+    /* bytes of sealed objects the registry may hold (meta_registry_usage);
+     * 0: no limit */
+    int64_t storage_limit;
 } meta_registry;
 
 /* Opens the store: target is a SQLite file path (created if missing) or
@@ -128,6 +131,17 @@ cf_code meta_registry_set_key_state(const char *registry_id, const char *key_sta
  * admin_pw_set/admin_pw (a password not set is stored as NULL) and
  * cred_epoch. CF_ENOTFOUND for an unknown registry id. */
 cf_code meta_registry_set_auth(const meta_registry *r, cf_err *e);
+/* Stores r->storage_limit (0: none). */
+cf_code meta_registry_set_storage_limit(const char *registry_id, int64_t limit, cf_err *e);
+/* What the registry stores: its blob rows (blobs and manifests, each
+ * digest once) and the sum of their sizes. Sealed, a blob of n bytes
+ * takes seal_sealed_size(n) on disk (a header, and a tag per segment):
+ * *full_segments is the sum over blobs of n / segment, from which the
+ * caller computes the sealed total exactly (registry/usage.h). */
+typedef struct meta_usage {
+    int64_t blobs, bytes, full_segments;
+} meta_usage;
+cf_code meta_registry_usage(meta_usage *out, const char *registry_id, int64_t segment, cf_err *e);
 /* Deletes the registry, its tokens and every row of it, overwriting its
  * wrapped S, C and admin passwords first (secure_delete, then a WAL checkpoint) so that neither
  * survives in the database file. */
@@ -279,6 +293,52 @@ cf_code meta_tags_list(const char *reg, const char *repo, const char *last, int6
 cf_code meta_catalog(const char *reg, const char *last, int64_t n, meta_each_fn fn, void *cls,
                      int *more, cf_err *e);
 cf_code meta_repo_exists(const char *reg, const char *repo, cf_err *e);
+
+/* ---- a repository's details (meta_repos.c): ACR's repository, tag and
+ * manifest attributes, from metadata alone ---- */
+typedef struct meta_repo_info {
+    int64_t created_at;
+    int64_t last_update; /* the latest manifest push or tag change; created_at at least */
+    int64_t manifest_count, tag_count;
+} meta_repo_info;
+/* CF_ENOTFOUND when the registry has no such repository. */
+cf_code meta_repo_info_get(meta_repo_info *out, const char *reg, const char *repo, cf_err *e);
+typedef struct meta_tag_info {
+    const char *tag, *digest;
+    int64_t created_at, updated_at;
+} meta_tag_info;
+/* The repository's tags by name after `last` (NULL: from the first), at
+ * most n; *more when there are others; fn's strings live until it
+ * returns. tag not NULL: only that one (CF_ENOTFOUND when absent). */
+cf_code meta_tags_info(const char *reg, const char *repo, const char *tag, const char *last,
+                       int64_t n, int (*fn)(void *cls, const meta_tag_info *t), void *cls,
+                       int *more, cf_err *e);
+typedef struct meta_manifest_info {
+    const char *digest, *media_type, *artifact_type, *subject;
+    int64_t size;
+    int64_t created_at;
+    int64_t last_update; /* the latest change of a tag pointing to it, else created_at */
+    int64_t refs_size;   /* the sizes of the blobs and manifests it references */
+} meta_manifest_info;
+/* The repository's manifests by digest, as meta_tags_info (digest not
+ * NULL: only that one). */
+cf_code meta_manifests_info(const char *reg, const char *repo, const char *digest, const char *last,
+                            int64_t n, int (*fn)(void *cls, const meta_manifest_info *m), void *cls,
+                            int *more, cf_err *e);
+/* The tags pointing to manifest digest of repo, by name. */
+cf_code meta_manifest_tags(const char *reg, const char *repo, const char *digest, meta_each_fn fn,
+                           void *cls, cf_err *e);
+/* Up to n manifests of repo that no manifest of it references (so an
+ * index goes before its children), by digest. */
+cf_code meta_repo_manifest_roots(const char *reg, const char *repo, int64_t n, meta_each_fn fn,
+                                 void *cls, cf_err *e);
+/* The digests of repo's blob links, after `last`, at most n. */
+cf_code meta_repo_blobs(const char *reg, const char *repo, const char *last, int64_t n,
+                        meta_each_fn fn, void *cls, int *more, cf_err *e);
+/* Removes the repository's row when nothing is left in it (no manifest,
+ * tag or blob link): CF_ECONFLICT when something is (a push came in). An
+ * upload in progress does not keep it: completing one makes the row again. */
+cf_code meta_repo_delete_if_empty(const char *reg, const char *repo, cf_err *e);
 
 typedef struct meta_referrer {
     const char *digest, *media_type, *artifact_type;

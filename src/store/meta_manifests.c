@@ -65,8 +65,10 @@ static const char SQL_MANIFEST_UPSERT[] =
 static const char SQL_REF_INSERT[] = "INSERT INTO manifest_refs (registry_id, repo, digest, ref,"
                                      " is_manifest) VALUES (?1, ?2, ?3, ?4, ?5)"
                                      " ON CONFLICT DO NOTHING";
+/* a tag keeps its created_at when it moves */
 static const char SQL_TAG_UPSERT[] =
-    "INSERT INTO tags (registry_id, repo, tag, digest, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"
+    "INSERT INTO tags (registry_id, repo, tag, digest, updated_at, created_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
     " ON CONFLICT (registry_id, repo, tag) DO UPDATE SET digest = excluded.digest,"
     " updated_at = excluded.updated_at";
 
@@ -217,16 +219,22 @@ cf_code meta_each_text(db_stmt *st, int64_t n, meta_each_fn fn, void *cls, int *
 static const char SQL_TAGS_LIST[] = "SELECT tag FROM tags WHERE registry_id = ?1 AND repo = ?2"
                                     " AND tag > ?3 ORDER BY tag LIMIT ?4";
 
-cf_code meta_tags_list(const char *reg, const char *repo, const char *last, int64_t n,
-                       meta_each_fn fn, void *cls, int *more, cf_err *e)
+cf_code meta_each_page(const char *sql, const char *reg, const char *repo, const char *last,
+                       int64_t n, meta_each_fn fn, void *cls, int *more, cf_err *e)
 {
     META_CONN(c);
-    META_STMT(st, c, SQL_TAGS_LIST);
+    META_STMT(st, c, sql);
     db_bind_text(st, 1, reg);
     db_bind_text(st, 2, repo);
     db_bind_text(st, 3, last ? last : "");
     db_bind_int64(st, 4, n + 1);
     return meta_each_text(st, n, fn, cls, more, e);
+}
+
+cf_code meta_tags_list(const char *reg, const char *repo, const char *last, int64_t n,
+                       meta_each_fn fn, void *cls, int *more, cf_err *e)
+{
+    return meta_each_page(SQL_TAGS_LIST, reg, repo, last, n, fn, cls, more, e);
 }
 
 /* CAST: PostgreSQL cannot infer the type of a parameter that is only

@@ -19,7 +19,7 @@
     " system_principal_id, encryption_status, wrapped_c, key_identifier,"                          \
     " versioned_key_identifier, key_identity, key_rotation_enabled, last_key_rotation,"            \
     " key_status, last_key_check, last_error, admin_enabled, anonymous_pull, admin_pw1,"           \
-    " admin_pw2, cred_epoch, key_checked_by FROM registries "
+    " admin_pw2, cred_epoch, key_checked_by, storage_limit FROM registries "
 static const char SQL_REG_BY_NAME[] = REG_COLS "WHERE name = lower(?1)";
 static const char SQL_REG_BY_ID[] = REG_COLS "WHERE id = ?1";
 static const char SQL_REG_ALL[] = REG_COLS "ORDER BY name";
@@ -72,6 +72,7 @@ static cf_code reg_row(meta_registry *out, db_stmt *st, cf_err *e)
     }
     out->cred_epoch = db_column_int64(st, 22);
     db_column_copy(out->key_checked_by, sizeof(out->key_checked_by), st, 23);
+    out->storage_limit = db_column_int64(st, 24);
     return CF_OK;
 }
 
@@ -107,9 +108,9 @@ static const char SQL_REG_INSERT[] =
     " system_principal_id, encryption_status, wrapped_c, key_identifier,"
     " versioned_key_identifier, key_identity, key_rotation_enabled, last_key_rotation,"
     " key_status, last_key_check, last_error, admin_enabled, anonymous_pull, admin_pw1,"
-    " admin_pw2, cred_epoch)"
+    " admin_pw2, cred_epoch, storage_limit)"
     " VALUES (?1, lower(?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-    " ?18, ?19, ?20, ?21, ?22, ?23)";
+    " ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
 static const char SQL_REG_IDENT_INSERT[] =
     "INSERT INTO registry_identities (registry_id, identity) VALUES (?1, ?2)"
     " ON CONFLICT DO NOTHING";
@@ -169,6 +170,7 @@ cf_code meta_registry_create(const meta_registry *r, const char *const *identiti
     db_bind_int64(st, 17, r->last_key_check);
     db_bind_opt_text(st, 18, r->last_error);
     bind_auth(st, 19, r);
+    db_bind_int64(st, 24, r->storage_limit > 0 ? r->storage_limit : 0);
     cf_err ie = {0};
     out = db_run(st, &ie);
     if (out == CF_EEXISTS)
@@ -329,6 +331,42 @@ cf_code meta_registry_set_auth(const meta_registry *r, cf_err *e)
     db_bind_text(st, 1, r->id);
     bind_auth(st, 2, r);
     return meta_update_one(st, e);
+}
+
+static const char SQL_REG_SET_LIMIT[] = "UPDATE registries SET storage_limit = ?2 WHERE id = ?1";
+
+cf_code meta_registry_set_storage_limit(const char *registry_id, int64_t limit, cf_err *e)
+{
+    META_CONN(c);
+    META_STMT(st, c, SQL_REG_SET_LIMIT);
+    db_bind_text(st, 1, registry_id);
+    db_bind_int64(st, 2, limit > 0 ? limit : 0);
+    return meta_update_one(st, e);
+}
+
+/* One range scan of the registry's blob rows (the primary key's prefix);
+ * integer division on both engines. */
+static const char SQL_REG_USAGE[] =
+    "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(size / ?2), 0) FROM blobs"
+    " WHERE registry_id = ?1";
+
+cf_code meta_registry_usage(meta_usage *out, const char *registry_id, int64_t segment, cf_err *e)
+{
+    memset(out, 0, sizeof(*out));
+    if (segment <= 0)
+        return cf_err_set(e, CF_EINVAL, "segment size must be positive");
+    META_CONN(c);
+    META_STMT(st, c, SQL_REG_USAGE);
+    db_bind_text(st, 1, registry_id);
+    db_bind_int64(st, 2, segment);
+    int rc = db_step(st, e);
+    if (rc == DB_ROW) {
+        out->blobs = db_column_int64(st, 0);
+        out->bytes = db_column_int64(st, 1);
+        out->full_segments = db_column_int64(st, 2);
+    }
+    db_reset(st);
+    return rc == DB_ROW ? CF_OK : rc < 0 ? (cf_code)rc : cf_err_set(e, CF_EIO, "no usage row");
 }
 
 /* Deletion: the wrapped secrets are overwritten in place first (so the
