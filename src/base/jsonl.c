@@ -167,3 +167,14 @@ out:
     fclose(fp);
     return rc;
 }
+
+const char *cf_jsonl_result(unsigned status)
+{
+    if (status < 400)
+        return "success";
+    if (status == 401)
+        return "unauthorized";
+    if (status == 403)
+        return "forbidden";
+    return "failure";
+}

@@ -136,9 +136,9 @@ static int list_add(void *cls, const meta_identity *id)
 {
     list_ctx *l = cls;
     arm_place p;
-    cf_err e = {0};
-    int placed = arm_place_get(&p, ARM_KIND_IDENTITY, id->name, &e) == CF_OK;
-    if (l->s->sub && !(placed && mgmt_scope_has(l->s, &p)))
+    char rid[ARM_ID_MAX];
+    int placed = mgmt_resource_id(rid, ARM_KIND_IDENTITY, id->name, &p);
+    if ((l->s->sub && !(placed && mgmt_scope_has(l->s, &p))) || !mgmt_can_see(rid))
         return 0;
     json_array_append_new(l->arr, identity_json(id, placed ? &p : NULL));
     return 0;

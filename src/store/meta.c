@@ -152,6 +152,9 @@ static const db_migration migrations[] = {
      .n_add_columns = sizeof(v1_sqlite_added) / sizeof(v1_sqlite_added[0])},
     /* subscriptions, resource groups, placements (arm.c) */
     {.version = 2, .sqlite = arm_schema_sqlite, .postgres = arm_schema_postgres},
+    /* 3-5 are other branches'; management principals and role assignments
+     * (arm.c, docs/security.md) */
+    {.version = 6, .sqlite = arm_authz_schema_sqlite, .postgres = arm_authz_schema_postgres},
 };
 
 int meta_schema_version(void)

@@ -45,13 +45,7 @@ void vault_audit_close(vault_audit *a)
 
 const char *vault_audit_result(unsigned status)
 {
-    if (status < 400)
-        return "success";
-    if (status == 401)
-        return "unauthorized";
-    if (status == 403)
-        return "forbidden";
-    return "failure";
+    return cf_jsonl_result(status);
 }
 
 static void set_str(json_t *o, const char *k, const char *v)
