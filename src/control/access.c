@@ -128,8 +128,8 @@ mgmt_caller *mgmt_caller_principal(const char *tok)
     /* the same comparison whether or not the principal exists */
     static const char dummy[ARM_SECRET_HASH_HEX + 1] =
         "0000000000000000000000000000000000000000000000000000000000000000";
-    const char *have = found && strlen(c->p.secret_hash) == ARM_SECRET_HASH_HEX ? c->p.secret_hash
-                                                                                 : dummy;
+    const char *have =
+        found && strlen(c->p.secret_hash) == ARM_SECRET_HASH_HEX ? c->p.secret_hash : dummy;
     int ok = CRYPTO_memcmp(have, want, ARM_SECRET_HASH_HEX) == 0 && found;
     OPENSSL_cleanse(want, sizeof(want));
     OPENSSL_cleanse(c->p.secret_hash, sizeof(c->p.secret_hash));
@@ -179,8 +179,7 @@ int mgmt_can_see(const char *scope)
 {
     if (mgmt_is_operator())
         return 1;
-    return current->kind == MGMT_CALLER_PRINCIPAL &&
-           authz_sees(current->grants, current->n, scope);
+    return current->kind == MGMT_CALLER_PRINCIPAL && authz_sees(current->grants, current->n, scope);
 }
 
 static void note(const char *scope, const char *action)
@@ -258,13 +257,13 @@ static int authorize_arm(http_req *r)
                                     : "Microsoft.Resources/subscriptions/resourceGroups/write");
     case ARM_TYPE_LIST:
         if (ap.group[0])
-            snprintf(scope, sizeof(scope), "/subscriptions/%s/resourceGroups/%s", ap.sub,
-                     ap.group);
+            snprintf(scope, sizeof(scope), "/subscriptions/%s/resourceGroups/%s", ap.sub, ap.group);
         else
             snprintf(scope, sizeof(scope), "/subscriptions/%s", ap.sub);
         if (get && mgmt_can_see(scope))
             return 0; /* filtered */
-        snprintf(action, sizeof(action), "%.150s/%.150s/%s", ap.ns, ap.type, get ? "read" : "write");
+        snprintf(action, sizeof(action), "%.150s/%.150s/%s", ap.ns, ap.type,
+                 get ? "read" : "write");
         return mgmt_authorize(r, scope, action);
     case ARM_RESOURCE:
         if (authz_action_of(action, sizeof(action), ap.ns, ap.type, ap.rest, r->method) != 0)
@@ -288,8 +287,7 @@ static int authorize_legacy(http_req *r, const char *kind, const char *name, con
         note(scope, action);
         /* another tenant's resource is, to this caller, a missing one */
         mgmt_not_found(r, &mgmt_scope_legacy,
-                       strcmp(kind, ARM_KIND_REGISTRY) == 0 ? ARM_TYPE_REGISTRY
-                                                            : ARM_TYPE_IDENTITY,
+                       strcmp(kind, ARM_KIND_REGISTRY) == 0 ? ARM_TYPE_REGISTRY : ARM_TYPE_IDENTITY,
                        name);
         return -1;
     }
@@ -401,9 +399,8 @@ static cf_code secret_new(char out[SECRET_LEN + 1], char hash[ARM_SECRET_HASH_HE
     unsigned char raw[SECRET_BYTES];
     cf_buf b;
     cf_buf_init(&b, 0);
-    cf_code rc = RAND_bytes(raw, sizeof(raw)) == 1
-                     ? cf_b64url_encode(&b, raw, sizeof(raw), e)
-                     : cf_err_set(e, CF_ECRYPTO, "no random bytes");
+    cf_code rc = RAND_bytes(raw, sizeof(raw)) == 1 ? cf_b64url_encode(&b, raw, sizeof(raw), e)
+                                                   : cf_err_set(e, CF_ECRYPTO, "no random bytes");
     if (rc == CF_OK && b.len != SECRET_LEN)
         rc = cf_err_set(e, CF_ECRYPTO, "unexpected secret length");
     if (rc == CF_OK) {
@@ -443,8 +440,7 @@ static void principal_create(http_req *r)
     arm_subscription s;
     cf_err e = {0};
     if (name == NULL || *name == '\0' || strlen(name) >= ARM_PRINCIPAL_NAME_MAX) {
-        mgmt_fail(r, 400, "InvalidRequest",
-                  "displayName is required: a string of 1-%d characters.",
+        mgmt_fail(r, 400, "InvalidRequest", "displayName is required: a string of 1-%d characters.",
                   ARM_PRINCIPAL_NAME_MAX - 1);
         goto out;
     }
@@ -605,9 +601,9 @@ static json_t *assignment_json(const arm_role_assignment *a)
     cf_rfc3339(when, sizeof(when), a->created_at);
     return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s}}", "id", id, "name", a->id,
                      "type", AUTHZ_NS "/roleAssignments", "properties", "roleDefinitionId", def,
-                     "roleDefinitionName", role ? role->name : "", "principalId",
-                     a->principal_id, "principalType", "ServicePrincipal", "scope", a->scope,
-                     "createdOn", when, "createdBy", a->created_by);
+                     "roleDefinitionName", role ? role->name : "", "principalId", a->principal_id,
+                     "principalType", "ServicePrincipal", "scope", a->scope, "createdOn", when,
+                     "createdBy", a->created_by);
 }
 
 /* The scope of a role route: "" (the root), a subscription, a group or a
@@ -681,8 +677,7 @@ static void assignment_put(http_req *r, const char *scope, const char *id)
     }
     if (role == NULL) {
         mgmt_fail(r, 400, "RoleDefinitionDoesNotExist",
-                  "The specified role definition with ID '%.200s' does not exist.",
-                  def ? def : "");
+                  "The specified role definition with ID '%.200s' does not exist.", def ? def : "");
         goto out;
     }
     if (pid == NULL || !ctl_uuid_valid(pid) || arm_principal_get(&p, pid, &e) != CF_OK ||
@@ -700,8 +695,7 @@ static void assignment_put(http_req *r, const char *scope, const char *id)
     snprintf(a.principal_id, sizeof(a.principal_id), "%s", p.object_id);
     snprintf(a.role_id, sizeof(a.role_id), "%s", role->id);
     snprintf(a.created_by, sizeof(a.created_by), "%s",
-             current && current->kind == MGMT_CALLER_PRINCIPAL ? current->p.object_id
-                                                               : "operator");
+             current && current->kind == MGMT_CALLER_PRINCIPAL ? current->p.object_id : "operator");
     pthread_mutex_lock(&mgmt_mu);
     cf_code rc = arm_role_add(&a, &e);
     if (rc == CF_OK)

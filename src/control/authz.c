@@ -44,8 +44,8 @@ const authz_role *authz_role_find(const char *ref)
     const char *slash = strrchr(ref, '/');
     const char *guid = slash ? slash + 1 : ref;
     for (const authz_role *r = authz_roles; r->id; r++) {
-        if (strcasecmp(r->id, guid) == 0 && (slash == NULL || strstr(ref, "/roleDefinitions/") ||
-                                             strstr(ref, "/roledefinitions/")))
+        if (strcasecmp(r->id, guid) == 0 &&
+            (slash == NULL || strstr(ref, "/roleDefinitions/") || strstr(ref, "/roledefinitions/")))
             return r;
         if (slash == NULL && strcasecmp(r->name, ref) == 0)
             return r;
@@ -89,11 +89,10 @@ int authz_action_of(char *out, size_t cap, const char *ns, const char *type, con
                     const char *method)
 {
     int post = strcmp(method, "POST") == 0;
-    const char *verb = post                              ? "action"
-                       : strcmp(method, "DELETE") == 0   ? "delete"
-                       : (strcmp(method, "PUT") == 0 ||
-                          strcmp(method, "PATCH") == 0)  ? "write"
-                                                         : "read";
+    const char *verb = post                                                           ? "action"
+                       : strcmp(method, "DELETE") == 0                                ? "delete"
+                       : (strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) ? "write"
+                                                                                      : "read";
     size_t w = (size_t)snprintf(out, cap, "%s/%s", ns, type);
     if (w >= cap)
         return -1;
