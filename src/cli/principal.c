@@ -107,13 +107,13 @@ static int run_sp_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e
         }
         if (def_id == NULL) {
             json_decref(defs);
-            cli_fail(e, "RoleNotFound", "Role '%.200s' doesn't exist (coffer role definition list).",
-                     role);
+            cli_fail(e, "RoleNotFound",
+                     "Role '%.200s' doesn't exist (coffer role definition list).", role);
             goto out;
         }
-        body = json_pack("{s:{s:s,s:O,s:s}}", "properties", "roleDefinitionId", def_id,
-                         "principalId", json_object_get(sp, "id"), "principalType",
-                         "ServicePrincipal");
+        body =
+            json_pack("{s:{s:s,s:O,s:s}}", "properties", "roleDefinitionId", def_id, "principalId",
+                      json_object_get(sp, "id"), "principalType", "ServicePrincipal");
         json_decref(defs);
         snprintf(url, sizeof(url), "%s/providers/Microsoft.Authorization/roleAssignments/%s",
                  scopes[i], guid);
@@ -216,13 +216,13 @@ static int run_login(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     json_array_foreach(list, i, it)
     {
         const char *id = json_string_value(json_object_get(it, "subscriptionId"));
-        json_array_append_new(
-            *res, json_pack("{s:s,s:s,s:b,s:O,s:O,s:O,s:{s:s,s:s}}", "cloudName", "coffer", "id",
-                            id ? id : "", "isDefault", id == first, "name",
-                            json_object_get(it, "displayName"), "state",
-                            json_object_get(it, "state"), "tenantId",
-                            json_object_get(it, "tenantId"), "user", "name", user, "type",
-                            "servicePrincipal"));
+        json_array_append_new(*res,
+                              json_pack("{s:s,s:s,s:b,s:O,s:O,s:O,s:{s:s,s:s}}", "cloudName",
+                                        "coffer", "id", id ? id : "", "isDefault", id == first,
+                                        "name", json_object_get(it, "displayName"), "state",
+                                        json_object_get(it, "state"), "tenantId",
+                                        json_object_get(it, "tenantId"), "user", "name", user,
+                                        "type", "servicePrincipal"));
     }
     rc = 0;
 out:
@@ -272,7 +272,6 @@ static const cli_column sp_table[] = {
     {0},
 };
 
-
 const cli_verb cli_ad_sp_verbs[] = {
     {"create-for-rbac",
      "Create a service principal (a tenant's management credentials) and its role "
@@ -283,8 +282,8 @@ const cli_verb cli_ad_sp_verbs[] = {
      NULL},
     {"list", "List the service principals you may see.", cli_no_opts, run_sp_list,
      "coffer ad sp list -o table", sp_table},
-    {"show", "Show a service principal.", sp_id_opts, run_sp_show,
-     "coffer ad sp show --id APP_ID", NULL},
+    {"show", "Show a service principal.", sp_id_opts, run_sp_show, "coffer ad sp show --id APP_ID",
+     NULL},
     {"delete", "Delete a service principal and its role assignments.", sp_id_opts, run_sp_delete,
      "coffer ad sp delete --id APP_ID", NULL},
     {0},
@@ -304,7 +303,6 @@ const cli_verb cli_login_verbs[] = {
 };
 
 const cli_verb cli_logout_verbs[] = {
-    {"", "Forget the credentials of coffer login.", cli_no_opts, run_logout, "coffer logout",
-     NULL},
+    {"", "Forget the credentials of coffer login.", cli_no_opts, run_logout, "coffer logout", NULL},
     {0},
 };

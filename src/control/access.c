@@ -196,6 +196,7 @@ int mgmt_authorize(http_req *r, const char *scope, const char *action)
         note(scope, action);
     if (mgmt_can(scope, action))
         return 0;
+    note(scope, action); /* the line names what was refused */
     const char *who = current ? current->p.object_id : "";
     mgmt_fail(r, 403, "AuthorizationFailed",
               "The client '%s' with object id '%s' does not have authorization to perform "
@@ -680,8 +681,8 @@ static void assignment_put(http_req *r, const char *scope, const char *id)
                   "The specified role definition with ID '%.200s' does not exist.", def ? def : "");
         goto out;
     }
-    if (pid == NULL || !ctl_uuid_valid(pid) || arm_principal_get(&p, pid, &e) != CF_OK ||
-        !arm_eq(p.object_id, pid)) {
+    /* its object id, or its appId (az resolves one to the other) */
+    if (pid == NULL || !ctl_uuid_valid(pid) || arm_principal_get(&p, pid, &e) != CF_OK) {
         mgmt_fail(r, 400, "PrincipalNotFound", "Principal %.64s does not exist in the directory.",
                   pid ? pid : "");
         goto out;
