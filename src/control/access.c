@@ -319,6 +319,15 @@ int mgmt_route_authorize(http_req *r, int k, const char *const *seg)
     return 0; /* /principals checks itself; anything else is 404 */
 }
 
+void mgmt_roles_forget(const char *kind, const char *name)
+{
+    char id[ARM_ID_MAX];
+    cf_err e = {0};
+    if (mgmt_resource_id(id, kind, name, NULL) && arm_role_forget(id, &e) != CF_OK)
+        cf_log(CF_LOG_WARN, "cannot drop the role assignments of a deleted resource", "resource",
+               id, "error", e.msg, NULL);
+}
+
 /* ---- audit ---- */
 
 cf_code mgmt_audit_open(const char *path, cf_err *e)

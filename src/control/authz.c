@@ -96,22 +96,17 @@ int authz_action_of(char *out, size_t cap, const char *ns, const char *type, con
     size_t w = (size_t)snprintf(out, cap, "%s/%s", ns, type);
     if (w >= cap)
         return -1;
-    /* the segments of rest: types at even positions, names at odd ones;
-     * a POST's last segment is its operation */
-    const char *seg[16];
-    size_t len[16];
-    int k = 0;
-    for (const char *p = rest ? rest : ""; *p == '/' && k < 16;) {
-        p++;
-        seg[k] = p;
-        len[k] = strcspn(p, "/");
-        p += len[k++];
-    }
-    for (int i = 0; i < k; i++) {
-        int last = i == k - 1;
-        if (!(last && post) && i % 2 == 1)
-            continue;
-        int n = snprintf(out + w, cap - w, "/%.*s", (int)len[i], seg[i]);
+    /* the child resource type (rest's first segment: a child's name may
+     * hold slashes, as a repository's does), then a POST's operation (its
+     * last segment) */
+    const char *p = rest ? rest : "";
+    if (*p == '/') {
+        size_t first = strcspn(p + 1, "/");
+        const char *last = strrchr(p, '/') + 1;
+        int only = last == p + 1;
+        int n = post && only ? snprintf(out + w, cap - w, "/%.*s", (int)first, p + 1)
+                : post       ? snprintf(out + w, cap - w, "/%.*s/%s", (int)first, p + 1, last)
+                             : snprintf(out + w, cap - w, "/%.*s", (int)first, p + 1);
         if (n < 0 || (size_t)n >= cap - w)
             return -1;
         w += (size_t)n;

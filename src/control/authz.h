@@ -56,10 +56,12 @@ int authz_allows(const authz_grant *g, size_t n, const char *scope, const char *
 int authz_sees(const authz_grant *g, size_t n, const char *scope);
 
 /* The action of a management request on an ARM resource path: the
- * namespace/type, each further resource type in rest ("/tokens/T" adds
- * "/tokens"), then read (GET, HEAD), write (PUT, PATCH), delete (DELETE)
- * or, for POST, the path's last segment and "/action"
- * ("registries/listCredentials/action"). 0, or -1 when it does not fit. */
+ * namespace/type, the child type when rest names one ("/tokens/T" adds
+ * "/tokens"; "/repositories/a/b" adds "/repositories"), then read (GET,
+ * HEAD), write (PUT, PATCH), delete (DELETE) or, for POST, the path's
+ * last segment and "/action" ("registries/listCredentials/action",
+ * "registries/tokens/generateCredentials/action"). 0, or -1 when it does
+ * not fit. */
 int authz_action_of(char *out, size_t cap, const char *ns, const char *type, const char *rest,
                     const char *method);
 

@@ -464,6 +464,12 @@ static void group_delete(http_req *r, const char *sub, const char *name)
         mgmt_fail_err(r, &e, "delete resource group");
         goto out;
     }
+    char gid[ARM_ID_MAX];
+    snprintf(gid, sizeof(gid), "/subscriptions/%s/resourceGroups/%s", sub, name);
+    cf_err fe = {0};
+    if (arm_role_forget(gid, &fe) != CF_OK) /* they go with it, as in ARM */
+        cf_log(CF_LOG_WARN, "cannot drop the group's role assignments", "group", name, "error",
+               fe.msg, NULL);
     char n[16];
     snprintf(n, sizeof(n), "%zu", gone);
     cf_log(CF_LOG_INFO, "resource group deleted", "request_id", r->request_id, "subscription", sub,

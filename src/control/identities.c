@@ -148,6 +148,7 @@ cf_code identities_delete_one(const char *name, cf_err *e)
 {
     cf_code rc = meta_identity_delete(name, e);
     if (rc == CF_OK) {
+        mgmt_roles_forget(ARM_KIND_IDENTITY, name);
         cf_err pe = {0};
         if (arm_place_delete(ARM_KIND_IDENTITY, name, &pe) != CF_OK)
             cf_log(CF_LOG_WARN, "cannot remove the identity's placement", "identity", name, "error",

@@ -149,6 +149,9 @@ int mgmt_route_authorize(http_req *r, int k, const char *const *seg);
 void principals_handle(http_req *r, const char *id, const char *action);
 /* {scope}/providers/Microsoft.Authorization/{tail} */
 void mgmt_access_route(http_req *r, const char *scope, const char *tail);
+/* Drops the role assignments at or below resource (kind, name), which
+ * is being deleted (before its placement goes): they go with it. */
+void mgmt_roles_forget(const char *kind, const char *name);
 /* The audit log (path NULL: none). */
 cf_code mgmt_audit_open(const char *path, cf_err *e);
 void mgmt_audit_close(void);

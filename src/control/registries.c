@@ -915,6 +915,7 @@ cf_code registries_delete_one(const meta_registry *reg, cf_err *e)
             cmk_forget(reg->id);
         keyring_forget(reg->id);
         remove_registry_dir(reg->id);
+        mgmt_roles_forget(ARM_KIND_REGISTRY, reg->name);
         cf_err pe = {0};
         if (arm_place_delete(ARM_KIND_REGISTRY, reg->name, &pe) != CF_OK)
             cf_log(CF_LOG_WARN, "cannot remove the registry's placement", "registry", reg->name,
