@@ -63,15 +63,16 @@
 #define SECRET_BYTES 32
 #define SECRET_LEN 43 /* base64url of SECRET_BYTES, unpadded */
 #define TOKEN_LEN (CTL_UUID_LEN + 1 + SECRET_LEN)
-#define MAX_GRANTS 256
+#define MAX_GRANTS 4096 /* the reference allows 4,000 per subscription */
 #define AUTHZ_NS "Microsoft.Authorization"
 
 struct mgmt_caller {
     mgmt_caller_kind kind;
-    arm_principal p; /* kind MGMT_CALLER_PRINCIPAL (secret_hash wiped) */
-    authz_grant grants[MAX_GRANTS];
-    char scopes[MAX_GRANTS][ARM_ID_MAX];
-    size_t n;
+    arm_principal p;     /* kind MGMT_CALLER_PRINCIPAL (secret_hash wiped) */
+    authz_grant *grants; /* n of cap; their scopes in scopes */
+    char (*scopes)[ARM_ID_MAX];
+    size_t n, cap;
+    int oom;
     /* for the audit line */
     unsigned status;
     char code[64], action[400], scope[ARM_ID_MAX + ARM_REST_MAX];
@@ -97,8 +98,24 @@ static int grant_add(void *cls, const arm_role_assignment *a)
 {
     mgmt_caller *c = cls;
     const authz_role *role = authz_role_find(a->role_id);
-    if (role == NULL || c->n == MAX_GRANTS)
-        return c->n == MAX_GRANTS;
+    if (role == NULL)
+        return 0;
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 8;
+        void *ng = nc <= MAX_GRANTS ? realloc(c->grants, nc * sizeof(*c->grants)) : NULL;
+        if (ng)
+            c->grants = ng;
+        void *ns = ng ? realloc(c->scopes, nc * sizeof(*c->scopes)) : NULL;
+        if (ns)
+            c->scopes = ns;
+        if (ng == NULL || ns == NULL) {
+            c->oom = 1; /* refused below: never a partial set of grants */
+            return 1;
+        }
+        c->cap = nc;
+        for (size_t i = 0; i < c->n; i++)
+            c->grants[i].scope = c->scopes[i];
+    }
     snprintf(c->scopes[c->n], ARM_ID_MAX, "%s", a->scope);
     c->grants[c->n].scope = c->scopes[c->n];
     c->grants[c->n].role = role;
@@ -133,8 +150,11 @@ mgmt_caller *mgmt_caller_principal(const char *tok)
     int ok = CRYPTO_memcmp(have, want, ARM_SECRET_HASH_HEX) == 0 && found;
     OPENSSL_cleanse(want, sizeof(want));
     OPENSSL_cleanse(c->p.secret_hash, sizeof(c->p.secret_hash));
-    if (!ok || arm_role_each(c->p.object_id, grant_add, c, &e) != CF_OK) {
-        free(c);
+    if (!ok || arm_role_each(c->p.object_id, grant_add, c, &e) != CF_OK || c->oom) {
+        if (ok)
+            cf_log(CF_LOG_ERROR, "cannot load a principal's role assignments", "app_id",
+                   c->p.app_id, "error", c->oom ? "too many or out of memory" : e.msg, NULL);
+        mgmt_caller_leave(c);
         return NULL;
     }
     c->kind = MGMT_CALLER_PRINCIPAL;
@@ -156,8 +176,12 @@ void mgmt_caller_enter(mgmt_caller *c)
 
 void mgmt_caller_leave(mgmt_caller *c)
 {
+    if (c == NULL)
+        return;
     if (current == c)
         current = NULL;
+    free(c->grants);
+    free(c->scopes);
     free(c);
 }
 

@@ -40,8 +40,8 @@ Test(authz, scope_covers_on_segment_boundaries)
     cr_assert_not(arm_scope_covers(SUB, SUB2));
     cr_assert_not(arm_scope_covers(RG, SUB), "not above itself");
     /* ARM ids compare case-insensitively */
-    cr_assert(arm_scope_covers("/SUBSCRIPTIONS/11111111-AAAA-4AAA-8AAA-111111111111/resourcegroups/RG",
-                               REG));
+    cr_assert(arm_scope_covers(
+        "/SUBSCRIPTIONS/11111111-AAAA-4AAA-8AAA-111111111111/resourcegroups/RG", REG));
     cr_assert(arm_scope_covers(REG, "/subscriptions/11111111-aaaa-4aaa-8aaa-111111111111/"
                                     "resourceGroups/rg/providers/microsoft.containerregistry/"
                                     "REGISTRIES/Reg"));
@@ -59,8 +59,9 @@ Test(authz, action_patterns_match_as_arm)
               "a lone-star segment stands for none");
     cr_assert(arm_action_match("Microsoft.ManagedIdentity/userAssignedIdentities/*/read",
                                "Microsoft.ManagedIdentity/userAssignedIdentities/read"));
-    cr_assert_not(arm_action_match("Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action",
-                                   "Microsoft.ManagedIdentity/userAssignedIdentities/write"));
+    cr_assert_not(
+        arm_action_match("Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action",
+                         "Microsoft.ManagedIdentity/userAssignedIdentities/write"));
     cr_assert_not(arm_action_match("Microsoft.ManagedIdentity/*", "Microsoft.ContainerRegistry/x"));
 }
 
@@ -76,8 +77,8 @@ Test(authz, roles_grant_what_the_reference_grants)
     cr_assert(authz_role_allows(contrib, "Microsoft.Authorization/roleAssignments/read"));
     cr_assert(authz_role_allows(reader, "Microsoft.ContainerRegistry/registries/read"));
     cr_assert_not(authz_role_allows(reader, "Microsoft.ContainerRegistry/registries/write"));
-    cr_assert_not(authz_role_allows(reader,
-                                    "Microsoft.ContainerRegistry/registries/listCredentials/action"));
+    cr_assert_not(
+        authz_role_allows(reader, "Microsoft.ContainerRegistry/registries/listCredentials/action"));
     cr_assert_not(authz_role_allows(reader, AUTHZ_ASSIGN_IDENTITY));
     cr_assert(authz_role_allows(mio, AUTHZ_ASSIGN_IDENTITY));
     cr_assert(authz_role_allows(mio, "Microsoft.ManagedIdentity/userAssignedIdentities/read"));
@@ -103,8 +104,9 @@ Test(authz, grants_are_evaluated_on_scope_and_role)
     cr_assert(authz_allows(g, 2, REG, "Microsoft.ContainerRegistry/registries/read"));
     cr_assert_not(authz_allows(g, 2, REG, "Microsoft.ContainerRegistry/registries/write"));
     cr_assert(authz_allows(g, 2, MI, AUTHZ_ASSIGN_IDENTITY));
-    cr_assert_not(authz_allows(g, 2, RG "/providers/Microsoft.ManagedIdentity/"
-                                        "userAssignedIdentities/other",
+    cr_assert_not(authz_allows(g, 2,
+                               RG "/providers/Microsoft.ManagedIdentity/"
+                                  "userAssignedIdentities/other",
                                AUTHZ_ASSIGN_IDENTITY));
     cr_assert_not(authz_allows(g, 2, SUB "/resourceGroups/rg2", "x/read"));
     cr_assert_not(authz_allows(NULL, 0, REG, "Microsoft.ContainerRegistry/registries/read"));
