@@ -178,3 +178,8 @@ const char *cf_jsonl_result(unsigned status)
         return "forbidden";
     return "failure";
 }
+
+void cf_jsonl_set_str(json_t *o, const char *k, const char *v)
+{
+    json_object_set_new(o, k, json_string(v ? v : ""));
+}

@@ -43,6 +43,9 @@ typedef int (*cf_jsonl_match_fn)(void *cls, const json_t *o);
 cf_code cf_jsonl_tail(const char *path, cf_jsonl_match_fn match, void *cls, size_t limit,
                       cf_buf *out, cf_err *e);
 
+/* o[k] = v as a string ("" for NULL): an audit line's fields. */
+void cf_jsonl_set_str(json_t *o, const char *k, const char *v);
+
 /* An audit line's "result" for an HTTP status: success (below 400),
  * unauthorized (401), forbidden (403), failure (any other). */
 const char *cf_jsonl_result(unsigned status);

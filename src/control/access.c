@@ -376,11 +376,6 @@ void mgmt_audit_status(unsigned status, const char *code)
     snprintf(current->code, sizeof(current->code), "%s", code ? code : "");
 }
 
-static void set_str(json_t *o, const char *k, const char *v)
-{
-    json_object_set_new(o, k, json_string(v ? v : ""));
-}
-
 void mgmt_audit_done(const http_req *r, const mgmt_caller *c)
 {
     if (audit_log == NULL || c == NULL)
@@ -394,23 +389,23 @@ void mgmt_audit_done(const http_req *r, const mgmt_caller *c)
         json_decref(who);
         return;
     }
-    set_str(o, "time", when);
-    set_str(who, "type", kinds[c->kind]);
+    cf_jsonl_set_str(o, "time", when);
+    cf_jsonl_set_str(who, "type", kinds[c->kind]);
     if (c->kind == MGMT_CALLER_PRINCIPAL) {
-        set_str(who, "appId", c->p.app_id);
-        set_str(who, "objectId", c->p.object_id);
-        set_str(who, "displayName", c->p.display_name);
-        set_str(who, "subscriptionId", c->p.sub);
+        cf_jsonl_set_str(who, "appId", c->p.app_id);
+        cf_jsonl_set_str(who, "objectId", c->p.object_id);
+        cf_jsonl_set_str(who, "displayName", c->p.display_name);
+        cf_jsonl_set_str(who, "subscriptionId", c->p.sub);
     }
     json_object_set_new(o, "caller", who);
-    set_str(o, "method", r->method);
-    set_str(o, "path", r->path);
-    set_str(o, "action", c->action);
-    set_str(o, "scope", c->scope);
+    cf_jsonl_set_str(o, "method", r->method);
+    cf_jsonl_set_str(o, "path", r->path);
+    cf_jsonl_set_str(o, "action", c->action);
+    cf_jsonl_set_str(o, "scope", c->scope);
     json_object_set_new(o, "status", json_integer(c->status));
-    set_str(o, "result", cf_jsonl_result(c->status));
-    set_str(o, "code", c->code);
-    set_str(o, "requestId", r->request_id);
+    cf_jsonl_set_str(o, "result", cf_jsonl_result(c->status));
+    cf_jsonl_set_str(o, "code", c->code);
+    cf_jsonl_set_str(o, "requestId", r->request_id);
     cf_err e = {0};
     if (cf_jsonl_append(audit_log, o, 1, &e) != CF_OK)
         cf_log(CF_LOG_ERROR, "management audit write failed", "error", e.msg, NULL);
