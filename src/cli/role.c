@@ -377,8 +377,7 @@ static int run_delete(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     json_array_foreach(list, i, it)
     {
         /* at exactly the scope given (az leaves inherited ones alone) */
-        const char *sc =
-            json_string_value(json_object_get(json_object_get(it, "properties"), "scope"));
+        const char *sc = json_string_value(json_object_get(it, "scope")); /* flattened */
         if (scope && !(sc && arm_eq(sc, scope)))
             continue;
         cli_call_fn plane =

@@ -176,6 +176,15 @@ describe('tenants in the management plane', { timeout: 300000 }, () => {
     assert.equal((await call('b', 'GET', miA)).status, 200);
     armError(await call('b', 'GET', idOf(S1, 'rg-a', 'registry', 'regaa')), 403, 'AuthorizationFailed', 'still');
     armError(await call('b', 'DELETE', miA), 403, 'AuthorizationFailed', 'no delete');
+    // taken back, it no longer lets B use it
+    as('a').ok(['role', 'assignment', 'delete', '--assignee', creds.b.appId, '--role',
+      'Managed Identity Operator', '--scope', miA]);
+    const again = await call('b', 'PUT', idOf(S2, 'rg-b', 'registry', 'regbb3'),
+      s.cmkBody({ keyId: keyA.id, identity: miAInfo }));
+    assert.ok(armError(again, 403, 'AuthorizationFailed', 'after the role is removed').includes(ASSIGN));
+    // put back for the listing below
+    as('a').ok(['role', 'assignment', 'create', '--assignee', creds.b.appId, '--role',
+      'Managed Identity Operator', '--scope', miA]);
   });
 
   test('Reader reads and cannot write; Contributor writes and cannot assign roles', async () => {
