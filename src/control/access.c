@@ -779,6 +779,13 @@ static const char *principal_filter(http_req *r, char out[40])
         return NULL;
     memcpy(out, q + 1, CTL_UUID_LEN);
     out[CTL_UUID_LEN] = '\0';
+    /* an appId stands for its principal's object id, as in create */
+    arm_principal p;
+    cf_err e = {0};
+    if (ctl_uuid_valid(out) && arm_principal_get(&p, out, &e) == CF_OK) {
+        snprintf(out, CTL_UUID_LEN + 1, "%s", p.object_id);
+        OPENSSL_cleanse(p.secret_hash, sizeof(p.secret_hash));
+    }
     return out;
 }
 

@@ -70,7 +70,7 @@ describe('tenants in the management plane', { timeout: 300000 }, () => {
       assert.equal(sp.tenant, TENANT);
       creds[who] = sp;
       envs[who] = tenantEnv(freshDir(`coffer-tenant-${who}-`));
-      const login = as(who).ok(['login', '--service-principal', '-u', sp.appId, '-p', sp.password,
+      const login = as(who).ok(['login', '--service-principal', '-u', sp.appId, `--password=${sp.password}`,
         '--tenant', TENANT]).json;
       assert.deepEqual(login.map((x) => x.id), [sub], 'a tenant sees its own subscription only');
       assert.equal(login[0].user.type, 'servicePrincipal');
@@ -219,7 +219,8 @@ describe('tenants in the management plane', { timeout: 300000 }, () => {
       /Microsoft\.Authorization\/roleAssignments\/write/);
     // through the CLI too
     envs.c = tenantEnv(freshDir('coffer-tenant-c-'));
-    as('c').ok(['login', '--service-principal', '-u', creds.Contributor.appId, '-p', creds.Contributor.password]);
+    as('c').ok(['login', '--service-principal', '-u', creds.Contributor.appId,
+      `--password=${creds.Contributor.password}`]);
     as('c').fails(['role', 'assignment', 'create', '--assignee', creds.Contributor.appId, '--role', 'Owner',
       '--scope', `/subscriptions/${S1}`], 'AuthorizationFailed');
     // the Owner lists the group's assignments; a deleted principal stops working
