@@ -44,14 +44,15 @@ const char arm_schema_postgres[] =
     "CREATE INDEX resource_placements_group ON resource_placements (subscription_id, group_key);";
 
 const char arm_authz_schema_postgres[] =
-    "CREATE TABLE mgmt_principals ("
+    "CREATE TABLE IF NOT EXISTS mgmt_principals ("
     " object_id " T " PRIMARY KEY, app_id " T " NOT NULL UNIQUE, subscription_id " T " NOT NULL,"
     " display_name " T " NOT NULL, secret_hash " T " NOT NULL, created_at BIGINT NOT NULL);"
-    "CREATE TABLE mgmt_role_assignments ("
+    "CREATE TABLE IF NOT EXISTS mgmt_role_assignments ("
     " id " T " PRIMARY KEY, scope " T " NOT NULL, scope_key " T " NOT NULL,"
     " principal_id " T " NOT NULL, role_id " T " NOT NULL, created_by " T " NOT NULL,"
     " created_at BIGINT NOT NULL, UNIQUE (scope_key, principal_id, role_id));"
-    "CREATE INDEX mgmt_role_assignments_principal ON mgmt_role_assignments (principal_id);";
+    "CREATE INDEX IF NOT EXISTS mgmt_role_assignments_principal ON mgmt_role_assignments "
+    "(principal_id);";
 #undef T
 
 const char arm_authz_schema_sqlite[] =
