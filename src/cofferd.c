@@ -677,10 +677,13 @@ int main(int argc, char **argv)
     data_address(data_addr, sizeof(data_addr), listen, port);
     registry_api_set_address(data_addr);
 
+    char audit_path[4096];
+    snprintf(audit_path, sizeof(audit_path), "%s/mgmt-audit.log", data);
     mgmt_config mc = {.admin_token = admin,
                       .tenant = tenant,
                       .login_domain = login_domain,
-                      .data_addr = data_addr};
+                      .data_addr = data_addr,
+                      .audit_path = audit_path};
     if (mgmt_configure(&mc, &e) != CF_OK)
         goto out;
     http_server_opts mo = {

@@ -165,7 +165,10 @@ static json_t *sub_json(const arm_subscription *s)
 
 static int sub_add(void *cls, const arm_subscription *s)
 {
-    json_array_append_new(cls, sub_json(s));
+    char scope[64];
+    snprintf(scope, sizeof(scope), "/subscriptions/%s", s->id);
+    if (mgmt_can_see(scope))
+        json_array_append_new(cls, sub_json(s));
     return 0;
 }
 
@@ -221,7 +224,10 @@ static json_t *group_json(const arm_group *g)
 
 static int group_add(void *cls, const arm_group *g)
 {
-    json_array_append_new(cls, group_json(g));
+    char scope[ARM_ID_MAX];
+    snprintf(scope, sizeof(scope), "/subscriptions/%s/resourceGroups/%s", g->sub, g->name);
+    if (mgmt_can_see(scope))
+        json_array_append_new(cls, group_json(g));
     return 0;
 }
 
@@ -283,6 +289,8 @@ static int res_add(void *cls, const char *kind, const char *name, const arm_plac
     const char *type = reg ? ARM_TYPE_REGISTRY : ARM_TYPE_IDENTITY;
     char id[ARM_ID_MAX], full[ARM_SEG_MAX * 2];
     mgmt_arm_id(id, p, ns, type, name);
+    if (!mgmt_can_see(id))
+        return 0;
     snprintf(full, sizeof(full), "%s/%s", ns, type);
     json_array_append_new(l->arr, json_pack("{s:s,s:s,s:s,s:s}", "id", id, "name", name, "type",
                                             full, "location", p->location));
@@ -456,6 +464,12 @@ static void group_delete(http_req *r, const char *sub, const char *name)
         mgmt_fail_err(r, &e, "delete resource group");
         goto out;
     }
+    char gid[ARM_ID_MAX];
+    snprintf(gid, sizeof(gid), "/subscriptions/%s/resourceGroups/%s", sub, name);
+    cf_err fe = {0};
+    if (arm_role_forget(gid, &fe) != CF_OK) /* they go with it, as in ARM */
+        cf_log(CF_LOG_WARN, "cannot drop the group's role assignments", "group", name, "error",
+               fe.msg, NULL);
     char n[16];
     snprintf(n, sizeof(n), "%zu", gone);
     cf_log(CF_LOG_INFO, "resource group deleted", "request_id", r->request_id, "subscription", sub,
@@ -488,6 +502,7 @@ static void group_handle(http_req *r, const char *sub, const char *name)
     if (strcmp(m, "HEAD") == 0) { /* az group exists */
         cf_err e = {0};
         int there = arm_group_get(&g, sub, name, &e) == CF_OK;
+        mgmt_audit_status(there ? 204 : 404, NULL);
         http_req_respond(r, http_resp_bytes(there ? 204 : 404, "", 0, NULL));
         return;
     }

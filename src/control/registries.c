@@ -36,6 +36,7 @@
 #include "base/enc.h"
 #include "base/log.h"
 #include "cmk/cmk.h"
+#include "control/authz.h"
 #include "control/mgmt_int.h"
 #include "control/validate.h"
 #include "crypto/keys.h"
@@ -487,8 +488,23 @@ static int parse_body(http_req *r, const json_t *body, reg_body *b)
                           ref);
                 return -1;
             }
+            /* using an identity takes a role on it (Managed Identity
+             * Operator's assign action), checked on the id as given before
+             * anything is looked up, as ARM does */
+            if (ctl_identity_ref_name(ref) == NULL &&
+                mgmt_authorize(r, ref, AUTHZ_ASSIGN_IDENTITY) != 0)
+                return -1;
             cf_err e = {0};
-            if (identity_ref_resolve(ref, &b->uai_id[b->n_uai], &e) != CF_OK) {
+            char iid[ARM_ID_MAX];
+            cf_code irc = identity_ref_resolve(ref, &b->uai_id[b->n_uai], &e);
+            if (irc == CF_OK) {
+                mgmt_resource_id(iid, ARM_KIND_IDENTITY, b->uai_id[b->n_uai].name, NULL);
+                if (!mgmt_can_see(iid)) /* another tenant's: as a missing one */
+                    irc = cf_err_set(&e, CF_ENOTFOUND, "not found");
+                else if (mgmt_authorize(r, iid, AUTHZ_ASSIGN_IDENTITY) != 0)
+                    return -1;
+            }
+            if (irc != CF_OK) {
                 if (e.code == CF_ENOTFOUND)
                     mgmt_fail(r, 400, "IdentityNotFound",
                               "The user-assigned identity '%.300s' does not exist.", ref);
@@ -958,6 +974,7 @@ cf_code registries_delete_one(const meta_registry *reg, cf_err *e)
         keyring_forget(reg->id);
         remove_registry_dir(reg->id);
         coord_notify("registry.deleted", reg->id);
+        mgmt_roles_forget(ARM_KIND_REGISTRY, reg->name);
         cf_err pe = {0};
         if (arm_place_delete(ARM_KIND_REGISTRY, reg->name, &pe) != CF_OK)
             cf_log(CF_LOG_WARN, "cannot remove the registry's placement", "registry", reg->name,
@@ -1018,13 +1035,11 @@ typedef struct list_ctx {
 static int list_add(void *cls, const meta_registry *reg)
 {
     list_ctx *l = cls;
-    if (l->s->sub) {
-        arm_place p;
-        cf_err pe = {0};
-        if (arm_place_get(&p, ARM_KIND_REGISTRY, reg->name, &pe) != CF_OK ||
-            !mgmt_scope_has(l->s, &p))
-            return 0;
-    }
+    arm_place p;
+    char id[ARM_ID_MAX];
+    int placed = mgmt_resource_id(id, ARM_KIND_REGISTRY, reg->name, &p);
+    if ((l->s->sub && !(placed && mgmt_scope_has(l->s, &p))) || !mgmt_can_see(id))
+        return 0;
     json_t *j = registry_json(reg, &l->e);
     if (j == NULL)
         return 1;

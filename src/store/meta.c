@@ -232,6 +232,8 @@ static const db_migration migrations[] = {
      .postgres = v5_postgres,
      .add_columns = v5_sqlite_added,
      .n_add_columns = sizeof(v5_sqlite_added) / sizeof(v5_sqlite_added[0])},
+    /* management principals and role assignments (arm.c, docs/security.md) */
+    {.version = 6, .sqlite = arm_authz_schema_sqlite, .postgres = arm_authz_schema_postgres},
 };
 
 int meta_schema_version(void)
