@@ -35,19 +35,14 @@ static char target[512];
 
 static void setup(void)
 {
-    test_tmpdir_make(dir, sizeof(dir), "coord");
-    test_db_make(target, sizeof(target), dir);
-    cf_err e = {0};
-    cr_assert_eq(meta_init(target, &e), CF_OK, "%s", e.msg);
+    test_meta_open(dir, sizeof(dir), target, sizeof(target), "coord");
 }
 
 static void teardown(void)
 {
     coord_stop();
     meta_set_node(NULL);
-    meta_shutdown();
-    test_db_drop(target);
-    test_tmpdir_remove(dir);
+    test_meta_close(dir, target);
 }
 
 Test(store_meta, upload_claims_bump_the_generation, .init = setup, .fini = teardown)
