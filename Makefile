@@ -7,6 +7,8 @@
 #                   make tsan-e2e: the threaded e2e tests under TSan
 #   make test       every test
 #   make run        the local service: a CMK-encrypted demo registry and its vault
+#   make run-cluster the same registry on three cofferd nodes behind haproxy,
+#                   sharing PostgreSQL and a radosgw bucket (docs/scale-out.md)
 #   make install    the programs and systemd units (PREFIX, DESTDIR); make deb: a .deb
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 30)
 #   make bench      benchmarks (bench/)
@@ -16,7 +18,7 @@
 # library (libcoffer.a) that the three programs and the tests link.
 #
 # Every target installs the Debian packages it needs first, by purpose
-# (scripts/install-deps run|build|fuzz|format|deb|test|bench): an order-only
+# (scripts/install-deps run|build|fuzz|format|deb|cluster|test|bench): an order-only
 # prerequisite deps-PURPOSE of what it compiles or runs. So that the first
 # compile on a fresh machine sees the -dev packages just installed,
 # pkg-config is asked on first use (in a recipe), never when this file is
@@ -57,7 +59,7 @@ REPLAYS   := $(FUZZ_NAMES:%=$(OUT)/fuzz-replay-%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(OUT)/bench-%)
 
-.PHONY: all programs asan tsan tsan-unit tsan-e2e unit asan-unit test run fuzz fuzz-build fuzz-replay bench format format-check lint clean deps e2e install uninstall deb
+.PHONY: all programs asan tsan tsan-unit tsan-e2e unit asan-unit test run run-cluster fuzz fuzz-build fuzz-replay bench format format-check lint clean deps e2e install uninstall deb
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -68,7 +70,7 @@ programs: $(BINS)
 
 # scripts/install-deps PURPOSE, once per make, before what needs it;
 # NO_DEPS=1 skips it (a package build: its Build-Depends are the packages)
-DEPS_PURPOSES := run build fuzz format deb test distribution bench
+DEPS_PURPOSES := run build fuzz format deb cluster test distribution bench
 .PHONY: $(DEPS_PURPOSES:%=deps-%)
 $(DEPS_PURPOSES:%=deps-%):
 	@$(if $(NO_DEPS),true,scripts/install-deps $(@:deps-%=%))
@@ -152,6 +154,11 @@ test: deps-test
 
 run: programs | deps-run
 	scripts/run-demo
+
+# three cofferd nodes behind haproxy on PostgreSQL and radosgw (their
+# servers: the cluster purpose of scripts/install-deps)
+run-cluster: programs | deps-cluster
+	scripts/run-cluster
 
 # make install: the three programs, systemd units for both daemons, their
 # system users (sysusers.d) and example configurations. PREFIX (/usr/local)

@@ -47,6 +47,16 @@ EOF
   return 1
 }
 
+# The lines of result (its "# " title left out) between the markers
+# <!-- NAME:begin --> and <!-- NAME:end --> of doc, in place.
+doc_fill() { # doc name result
+  [[ -f $1 ]] && grep -q "<!-- $2:begin -->" "$1" || return 0
+  awk -v f="$3" -v b="<!-- $2:begin -->" -v e="<!-- $2:end -->" '
+    $0 == b {print; while ((getline l < f) > 0) if (l !~ /^# /) print l; skip = 1; next}
+    $0 == e {skip = 0}
+    !skip {print}' "$1" >"$WORK/doc-fill.md" && cp "$WORK/doc-fill.md" "$1"
+}
+
 hwm_mb() { awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/${PID[$1]}/status"; }
 
 # Peak anonymous RSS (heap and stacks: what the server allocates, without

@@ -9,6 +9,7 @@
  *   bench-ociclient pull URL REPO DIGEST             GET one blob, bytes discarded
  *   bench-ociclient pull-many URL REPO COUNT SIZE SEED   GET the blobs push-many pushed
  *   bench-ociclient concurrent URL REPO N SIZE SEED  N threads push one SIZE blob each
+ *   bench-ociclient concurrent-pull URL REPO N SIZE SEED  N threads pull what concurrent pushed
  *   bench-ociclient manifest URL REPO TAG            push a config, a layer and a manifest
  *   bench-ociclient load URL METHOD PATH CONNS SECONDS [ACCEPT]
  *                                                    closed-loop load, CONNS keep-alive
@@ -418,6 +419,7 @@ typedef struct {
     uint64_t seed, size;
     char digest[72];
     pthread_barrier_t *go;
+    int pull; /* pull the blob instead */
     int rc;
     double done;
 } pusher;
@@ -432,13 +434,20 @@ static void *pusher_run(void *arg)
         return NULL;
     }
     pthread_barrier_wait(p->go);
-    p->rc = push_blob(&c, p->seed, p->size, p->digest);
+    if (p->pull) {
+        uint64_t n = 0;
+        p->rc = pull_blob(&c, p->digest, &n);
+        if (p->rc == 0 && n != p->size)
+            p->rc = -1;
+    } else {
+        p->rc = push_blob(&c, p->seed, p->size, p->digest);
+    }
     p->done = now_s();
     curl_easy_cleanup(c.h);
     return NULL;
 }
 
-static int cmd_concurrent(const char *base, const char *repo, unsigned n, uint64_t size,
+static int cmd_concurrent(int pull, const char *base, const char *repo, unsigned n, uint64_t size,
                           uint64_t seed)
 {
     pusher *ps = calloc(n, sizeof *ps);
@@ -449,8 +458,12 @@ static int cmd_concurrent(const char *base, const char *repo, unsigned n, uint64
         goto out;
     pthread_barrier_init(&go, NULL, n + 1);
     for (unsigned i = 0; i < n; i++) {
-        ps[i] = (pusher){
-            .base = base, .repo = repo, .seed = blob_seed(seed, i), .size = size, .go = &go};
+        ps[i] = (pusher){.base = base,
+                         .repo = repo,
+                         .seed = blob_seed(seed, i),
+                         .size = size,
+                         .go = &go,
+                         .pull = pull};
         if (gen_digest(ps[i].digest, ps[i].seed, size) != 0)
             goto out; /* before any thread */
     }
@@ -470,13 +483,12 @@ static int cmd_concurrent(const char *base, const char *repo, unsigned n, uint64
     }
     pthread_barrier_destroy(&go);
     if (failed) {
-        fprintf(stderr, "%d of %u pushes failed\n", failed, n);
+        fprintf(stderr, "%d of %u %s failed\n", failed, n, pull ? "pulls" : "pushes");
         goto out;
     }
     double dt = end - t0;
-    printf("{\"op\":\"concurrent\",\"pushers\":%u,\"bytes\":%" PRIu64
-           ",\"seconds\":%.4f,\"mb_s\":%.1f}\n",
-           n, size * n, dt, (double)(size * n) / dt / 1e6);
+    printf("{\"op\":\"%s\",\"clients\":%u,\"bytes\":%" PRIu64 ",\"seconds\":%.4f,\"mb_s\":%.1f}\n",
+           pull ? "concurrent-pull" : "concurrent", n, size * n, dt, (double)(size * n) / dt / 1e6);
     rc = 0;
 out:
     free(ps);
@@ -665,6 +677,7 @@ static int usage(void)
                     "       bench-ociclient pull URL REPO DIGEST\n"
                     "       bench-ociclient pull-many URL REPO COUNT SIZE SEED\n"
                     "       bench-ociclient concurrent URL REPO N SIZE SEED\n"
+                    "       bench-ociclient concurrent-pull URL REPO N SIZE SEED\n"
                     "       bench-ociclient manifest URL REPO TAG SEED\n"
                     "       bench-ociclient load URL METHOD PATH CONNS SECONDS [ACCEPT]\n"
                     "  SIZE accepts K, M, G suffixes (binary); URL is http://host:port\n");
@@ -685,9 +698,9 @@ int main(int argc, char **argv)
     else if ((strcmp(cmd, "push-many") == 0 || strcmp(cmd, "pull-many") == 0) && argc == 7)
         rc = cmd_many(strcmp(cmd, "pull-many") == 0, argv[2], argv[3], parse_u64(argv[4]),
                       parse_u64(argv[5]), parse_u64(argv[6]));
-    else if (strcmp(cmd, "concurrent") == 0 && argc == 7)
-        rc = cmd_concurrent(argv[2], argv[3], (unsigned)parse_u64(argv[4]), parse_u64(argv[5]),
-                            parse_u64(argv[6]));
+    else if ((strcmp(cmd, "concurrent") == 0 || strcmp(cmd, "concurrent-pull") == 0) && argc == 7)
+        rc = cmd_concurrent(strcmp(cmd, "concurrent-pull") == 0, argv[2], argv[3],
+                            (unsigned)parse_u64(argv[4]), parse_u64(argv[5]), parse_u64(argv[6]));
     else if (strcmp(cmd, "manifest") == 0 && argc == 6)
         rc = cmd_manifest(argv[2], argv[3], argv[4], parse_u64(argv[5]));
     else if (strcmp(cmd, "load") == 0 && (argc == 7 || argc == 8))

@@ -15,7 +15,8 @@
  *           [--issuer URL] [--tenant UUID] [--subscription UUID] [--default-group NAME]
  *           [--vault-ca FILE] [--key-check-interval SECONDS] [--vault-timeout SECONDS]
  *           [--registry NAME]... [--login-domain DOMAIN] [--service NAME]
- *           [--upload-ttl SECONDS] [--task-tick SECONDS] [--test-clock-file FILE]
+ *           [--upload-ttl SECONDS] [--gc-grace DURATION] [--task-tick SECONDS]
+ *           [--test-clock-file FILE]
  *           [--threads N] [--idle-timeout SECONDS] [--log-level L]
  *           [--tls-cert FILE --tls-key FILE] [--data-tls-cert FILE --data-tls-key FILE]
  *           [--mgmt-tls-cert FILE --mgmt-tls-key FILE] [--insecure-plain-http]
@@ -59,20 +60,26 @@
 #include "base/armid.h"
 #include "base/err.h"
 #include "base/fs.h"
+#include "base/duration.h"
 #include "base/log.h"
 #include "base/version.h"
 #include "cmk/cmk.h"
+#include "base/metrics.h"
+#include "control/health.h"
 #include "control/issuer.h"
 #include "control/mgmt.h"
+#include "control/sharedkeys.h"
 #include "control/validate.h"
 #include "http/server.h"
 #include "http/tls.h"
 #include "portal/portal.h"
 #include "registry/api.h"
+#include "registry/gc.h"
 #include "registry/janitor.h"
 #include "registry/keyring.h"
 #include "registry/tasks.h"
 #include "store/arm.h"
+#include "store/coord.h"
 #include "store/db.h"
 #include "store/meta.h"
 #include "store/migrate.h"
@@ -81,6 +88,36 @@
 #include "store/uploads.h"
 
 #define MAX_REGISTRIES 64
+
+/* Both listeners answer the load balancers' /healthz and /readyz. */
+static void data_handle(http_req *r, void *ctx)
+{
+    if (!health_handle(r))
+        registry_api_handle(r, ctx);
+}
+
+static void mgmt_entry(http_req *r, void *ctx)
+{
+    if (!health_handle(r))
+        mgmt_handle(r, ctx);
+}
+
+/* This node's own gauges for /metrics. */
+static void node_collect(cf_buf *out)
+{
+    metrics_family(out, "coffer_uploads_in_progress", "gauge",
+                   "Blob uploads a request of this node is writing now.");
+    cf_buf_appendf(out, NULL, "coffer_uploads_in_progress %u\n", uploads_in_progress());
+    char why[64];
+    int ready = health_ready(why, sizeof(why));
+    metrics_family(out, "coffer_ready", "gauge",
+                   "1 when /readyz answers 200 (database, object store and keys ready).");
+    cf_buf_appendf(out, NULL, "coffer_ready %d\n", ready);
+    metrics_family(out, "coffer_node_info", "gauge",
+                   "This cofferd node: its id (DIR/node.id) and metadata engine.");
+    cf_buf_appendf(out, NULL, "coffer_node_info{node=\"%s\",engine=\"%s\"} 1\n", meta_node(),
+                   meta_engine());
+}
 
 static void usage(FILE *f)
 {
@@ -93,7 +130,7 @@ static void usage(FILE *f)
             "               [--default-group NAME] [--vault-ca FILE]\n"
             "               [--key-check-interval SECONDS] [--vault-timeout SECONDS]\n"
             "               [--registry NAME]... [--login-domain DOMAIN] [--service NAME]\n"
-            "               [--upload-ttl SECONDS] [--task-tick SECONDS]\n"
+            "               [--upload-ttl SECONDS] [--gc-grace DURATION] [--task-tick SECONDS]\n"
             "               [--threads N] [--idle-timeout SECONDS] [--log-level LEVEL]\n"
             "               [--tls-cert FILE --tls-key FILE] [--insecure-plain-http]\n"
             "               [--data-tls-cert FILE --data-tls-key FILE]\n"
@@ -145,6 +182,8 @@ static void usage(FILE *f)
             "                        only aud minted and accepted; default: the data plane's\n"
             "                        address, e.g. 127.0.0.1:5000)\n"
             "  --upload-ttl SECONDS  remove uploads idle this long (default 3600)\n"
+            "  --gc-grace DURATION   garbage collection leaves blobs linked this recently\n"
+            "                        (90s, 15m, 24h, 7d; default 24h; docs/operations.md)\n"
             "  --task-tick SECONDS   look for due scheduled tasks and expired task logs this\n"
             "                        often (1..3600, default 10; docs/tasks.md)\n"
             "  --test-clock-file FILE TEST ONLY: the tasks' clock (schedules, log retention)\n"
@@ -452,6 +491,14 @@ int main(int argc, char **argv)
                 fprintf(stderr, "cofferd: --upload-ttl wants 1..2592000 seconds\n");
                 return 2;
             }
+        } else if (strcmp(a, "--gc-grace") == 0 && has) {
+            int64_t g;
+            if (cf_duration_parse(argv[++i], 365 * 86400, &g) != 0) {
+                fprintf(stderr, "cofferd: --gc-grace wants a duration of at most 365d (90s, 15m, "
+                                "24h, 7d)\n");
+                return 2;
+            }
+            gc_set_default_grace(g);
         } else if (strcmp(a, "--task-tick") == 0 && has) {
             if (parse_uint(argv[++i], 1, 3600, &task_tick) != 0) {
                 fprintf(stderr, "cofferd: --task-tick wants 1..3600 seconds\n");
@@ -560,11 +607,19 @@ int main(int argc, char **argv)
     if (keyring_init(path, &e) != CF_OK)
         goto out;
     keys_up = 1;
+    /* this node's name among several sharing the database: made once,
+     * kept in the data directory (not copied to other nodes) */
+    char node[KEYS_TOKEN_HEX_LEN + 1];
+    snprintf(path, sizeof(path), "%s/node.id", data);
+    if (keys_token_file_load(path, KEYS_TOKEN_HEX, node, sizeof(node), NULL, &e) != CF_OK)
+        goto out;
+    node[16] = '\0';
+    meta_set_node(node);
     snprintf(path, sizeof(path), "%s/cofferd.db", data);
     if (meta_init(database ? database : path, &e) != CF_OK)
         goto out;
     meta_up = 1;
-    cf_log(CF_LOG_INFO, "metadata store open", "engine", meta_engine(), NULL);
+    cf_log(CF_LOG_INFO, "metadata store open", "engine", meta_engine(), "node", node, NULL);
     arm_defaults ad = {.sub = subscription,
                        .tenant = tenant,
                        .group = default_group,
@@ -601,6 +656,10 @@ int main(int argc, char **argv)
         goto out;
     if (token_created)
         cf_log(CF_LOG_INFO, "admin token created", "path", path, NULL);
+    /* several nodes on one database: refuse a copy of the keys that is not
+     * the others' before anything is written with it */
+    if (sharedkeys_check(admin, &e) != CF_OK)
+        goto out;
     for (int i = 0; i < nreg; i++) {
         int created = 0;
         if (registries_ensure(registries[i], &created, &e) != CF_OK)
@@ -609,6 +668,10 @@ int main(int argc, char **argv)
             cf_log(CF_LOG_INFO, "registry created", "registry", registries[i], "encryption",
                    "service-managed", NULL);
     }
+    /* several nodes may share the database: uploads are claimed
+     * cluster-wide, and the other nodes' notifications are listened to */
+    if (coord_clustered())
+        uploads_set_coord(coord_uploads());
     if (janitor_start((unsigned)ttl, &e) != CF_OK)
         goto out;
     janitor_up = 1;
@@ -622,8 +685,9 @@ int main(int argc, char **argv)
     http_server_opts o = {
         .listen = listen,
         .tls = tls[0],
-        .handler = registry_api_handle,
+        .handler = data_handle,
         .request_id_header = "X-Request-Id",
+        .metrics_name = "data",
         .threads = (unsigned)threads,
         .idle_timeout_s = (unsigned)idle,
     };
@@ -633,17 +697,21 @@ int main(int argc, char **argv)
     data_address(data_addr, sizeof(data_addr), listen, port);
     registry_api_set_address(data_addr);
 
+    char audit_path[4096];
+    snprintf(audit_path, sizeof(audit_path), "%s/mgmt-audit.log", data);
     mgmt_config mc = {.admin_token = admin,
                       .tenant = tenant,
                       .login_domain = login_domain,
-                      .data_addr = data_addr};
+                      .data_addr = data_addr,
+                      .audit_path = audit_path};
     if (mgmt_configure(&mc, &e) != CF_OK)
         goto out;
     http_server_opts mo = {
         .listen = mgmt_listen,
         .tls = tls[1],
-        .handler = mgmt_handle,
+        .handler = mgmt_entry,
         .request_id_header = "X-Request-Id",
+        .metrics_name = "management",
         .threads = 2,
         .idle_timeout_s = (unsigned)idle,
         .max_connections = 256,
@@ -658,6 +726,8 @@ int main(int argc, char **argv)
         snprintf(url, sizeof(url), "%s://127.0.0.1:%s", tls[1] ? "https" : "http", mport);
     snprintf(path, sizeof(path), "%s/keys/issuer", data);
     if (issuer_open(&iss, path, url, tenant, &e) != CF_OK)
+        goto out;
+    if (sharedkeys_check_issuer(issuer_kid(iss), &e) != CF_OK)
         goto out;
     mgmt_set_issuer(iss);
     issuer_set_default(iss);
@@ -675,6 +745,13 @@ int main(int argc, char **argv)
     if (cmk_start(&cc, &e) != CF_OK)
         goto out;
     cmk_up = 1;
+    /* the other nodes' news (after cmk_start: it subscribes), and the
+     * readiness the load balancers ask for */
+    if (coord_start(&e) != CF_OK)
+        goto out;
+    metrics_add_collector(node_collect);
+    if (health_start(&e) != CF_OK)
+        goto out;
     /* every listener is bound: only now is the start announced (a script
      * waiting for these lines never goes ahead with a daemon about to exit
      * because its second port was taken) */
@@ -693,6 +770,7 @@ int main(int argc, char **argv)
     if (tls[1] && tls[1] != tls[0])
         reload[nreload++] = tls[1];
     int sig = http_tls_wait_stop(&set, reload, nreload);
+    health_set_stopping();
     cf_log(CF_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "TERM" : "INT", NULL);
     status = 0;
 out:
@@ -700,6 +778,8 @@ out:
         cf_log(CF_LOG_ERROR, "cannot start", "error", e.msg, NULL);
     http_server_stop(srv);
     http_server_stop(msrv);
+    health_stop();
+    coord_stop();
     if (tls[1] != tls[0])
         http_tls_free(tls[1]);
     http_tls_free(tls[0]); /* after the servers: their connections hold certificates */

@@ -208,3 +208,53 @@ int arm_authz_split(const char *path, char *scope, size_t cap, const char **tail
     }
     return -1;
 }
+
+/* '*' at p: a run of anything; a segment that is only '*' may also
+ * stand for nothing (its two slashes for one). */
+static int action_match(const char *p, const char *s, int depth)
+{
+    if (depth > 8)
+        return 0; /* role patterns hold one or two stars */
+    for (;;) {
+        if (*p == '*') {
+            const char *after = p + 1;
+            /* a lone-star segment standing for nothing */
+            if (*after == '/' && action_match(after + 1, s, depth + 1))
+                return 1;
+            for (const char *t = s;; t++) {
+                if (action_match(after, t, depth + 1))
+                    return 1;
+                if (*t == '\0')
+                    return 0;
+            }
+        }
+        if (*s == '\0')
+            return *p == '\0';
+        if (*p == '\0' || lower((unsigned char)*p) != lower((unsigned char)*s))
+            return 0;
+        p++;
+        s++;
+    }
+}
+
+int arm_action_match(const char *pattern, const char *action)
+{
+    return pattern && action && action_match(pattern, action, 0);
+}
+
+int arm_scope_covers(const char *scope, const char *id)
+{
+    size_t sn = strlen(scope), in = strlen(id);
+    while (sn > 0 && scope[sn - 1] == '/')
+        sn--;
+    while (in > 0 && id[in - 1] == '/')
+        in--;
+    if (sn == 0)
+        return 1; /* the root scope */
+    if (in < sn)
+        return 0;
+    for (size_t i = 0; i < sn; i++)
+        if (lower((unsigned char)scope[i]) != lower((unsigned char)id[i]))
+            return 0;
+    return in == sn || id[sn] == '/';
+}

@@ -91,4 +91,19 @@ int arm_eq(const char *a, const char *b);
  * (tenant-wide calls such as /providers/Microsoft.Authorization/...). */
 int arm_authz_split(const char *path, char *scope, size_t cap, const char **tail);
 
+/* ARM's match of a role's action pattern against an operation's action,
+ * case-insensitively: '*' matches any run of characters, '/' included,
+ * and a whole segment "*" between two slashes also matches none (so the
+ * reference's "Microsoft.ManagedIdentity/userAssignedIdentities/ * /assign/action"
+ * (without the spaces)
+ * covers "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+ * as ARM applies it). Shared by keyvaultd's RBAC and cofferd's. */
+int arm_action_match(const char *pattern, const char *action);
+/* Whether an assignment at `scope` reaches resource id `id`: the same id,
+ * or one below it on a segment boundary ("/subscriptions/S/resourceGroups/g"
+ * reaches ".../g/providers/..." but not ".../g2"), compared
+ * case-insensitively as ARM compares ids; "/" and "" reach everything. A
+ * trailing '/' on either side is ignored. */
+int arm_scope_covers(const char *scope, const char *id);
+
 #endif

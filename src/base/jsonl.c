@@ -167,3 +167,19 @@ out:
     fclose(fp);
     return rc;
 }
+
+const char *cf_jsonl_result(unsigned status)
+{
+    if (status < 400)
+        return "success";
+    if (status == 401)
+        return "unauthorized";
+    if (status == 403)
+        return "forbidden";
+    return "failure";
+}
+
+void cf_jsonl_set_str(json_t *o, const char *k, const char *v)
+{
+    json_object_set_new(o, k, json_string(v ? v : ""));
+}

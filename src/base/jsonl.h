@@ -43,6 +43,13 @@ typedef int (*cf_jsonl_match_fn)(void *cls, const json_t *o);
 cf_code cf_jsonl_tail(const char *path, cf_jsonl_match_fn match, void *cls, size_t limit,
                       cf_buf *out, cf_err *e);
 
+/* o[k] = v as a string ("" for NULL): an audit line's fields. */
+void cf_jsonl_set_str(json_t *o, const char *k, const char *v);
+
+/* An audit line's "result" for an HTTP status: success (below 400),
+ * unauthorized (401), forbidden (403), failure (any other). */
+const char *cf_jsonl_result(unsigned status);
+
 /* Now as RFC 3339 with milliseconds, UTC ("2026-11-29T02:30:00.123Z"):
  * the "time" of a line; such times sort as text. */
 void cf_jsonl_now(char *out, size_t n);

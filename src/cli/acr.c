@@ -10,12 +10,17 @@
  * registry, computes the new identity set and PATCHes it whole.
  * `acr credential show|renew` are the admin user's listCredentials and
  * regenerateCredential (docs/cli.md "acr credential", docs/control-plane.md
- * "Registry authentication").
+ * "Registry authentication"). `acr show-usage` and `acr update
+ * --storage-limit` are the storage figure and its limit (registry/quota.h);
+ * `acr login` writes the registry's credentials where the container tools
+ * read them (authfile.h), as `az acr login` has docker do.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "cli/authfile.h"
 #include "cli/verbs.h"
 
 #define SYSTEM_ID "[system]"
@@ -226,8 +231,22 @@ static int run_update(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
     int nauth, rc = -1;
     if (sku_of(a, &sku, e) || auth_props(a, props, &nauth, e))
         goto out;
+    const char *limit = cli_args_get(a, "storage-limit");
+    if (limit) {
+        int64_t bytes;
+        if (cli_size_parse(limit, &bytes) != 0) {
+            cli_usage(e,
+                      "argument --storage-limit: '%.64s' is not a size: bytes, or a number with "
+                      "B, KB, MB, GB, TB, KiB, MiB, GiB or TiB (none or 0: no limit)",
+                      limit);
+            goto out;
+        }
+        json_object_set_new(props, "storageLimit", json_integer((json_int_t)bytes));
+        nauth++;
+    }
     if (sku == NULL && nauth == 0) {
-        cli_usage(e, "usage error: give --sku, --admin-enabled or --anonymous-pull-enabled");
+        cli_usage(e, "usage error: give --sku, --admin-enabled, --anonymous-pull-enabled or "
+                     "--storage-limit");
         goto out;
     }
     if (reg_path(c, p, sizeof(p), a, NULL, e))
@@ -240,6 +259,84 @@ static int run_update(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 out:
     json_decref(props);
     json_decref(body);
+    return rc;
+}
+
+static int run_show_usage(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    char p[1024];
+    if (reg_path(c, p, sizeof(p), a, "/listUsages", e))
+        return -1;
+    return cli_mgmt(c, "GET", p, NULL, res, e);
+}
+
+/* `acr login`: the registry's credentials (-u/-p as given, else the admin
+ * user's) into the containers auth file under the loginServer, and into
+ * docker's config under its host when that file exists (authfile.h). */
+static int run_login(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
+{
+    const char *user = cli_args_get(a, "username"), *pass = cli_args_get(a, "password");
+    const char *name = cli_args_get(a, "name");
+    char p[1024], path[4096], store[128];
+    json_t *reg = NULL, *cred = NULL;
+    int rc = -1;
+    *res = NULL;
+    if ((user == NULL) != (pass == NULL))
+        return cli_usage(e, "Usage error: --username and --password must be both supplied");
+    if (reg_path(c, p, sizeof(p), a, NULL, e) || cli_mgmt(c, "GET", p, NULL, &reg, e))
+        return -1;
+    json_t *props = json_object_get(reg, "properties");
+    const char *ls = json_string_value(json_object_get(props, "loginServer"));
+    if (ls == NULL || *ls == '\0') {
+        cli_fail(e, "InvalidResponse", "the registry '%.64s' has no loginServer", name);
+        goto out;
+    }
+    if (user == NULL) {
+        if (!json_is_true(json_object_get(props, "adminUserEnabled"))) {
+            cli_fail(e, "AdminUserDisabled",
+                     "The admin user of registry '%.64s' is disabled: enable it (coffer acr update "
+                     "-n %.64s --admin-enabled true), or log in with a token's credentials "
+                     "(--username TOKEN --password PASSWORD, coffer acr token create)",
+                     name, name);
+            goto out;
+        }
+        if (cli_path_add(p, sizeof(p), "/listCredentials", NULL, e) ||
+            cli_mgmt(c, "POST", p, NULL, &cred, e))
+            goto out;
+        user = json_string_value(json_object_get(cred, "username"));
+        pass = json_string_value(
+            json_object_get(json_array_get(json_object_get(cred, "passwords"), 0), "value"));
+        if (user == NULL || pass == NULL) {
+            cli_fail(e, "InvalidResponse", "the admin user's credentials are incomplete");
+            goto out;
+        }
+    }
+    if (cli_authfile_path(path, sizeof(path)) != 0) {
+        cli_fail(e, "ConfigError", "the auth file's path is too long");
+        goto out;
+    }
+    if (cli_authfile_store(path, ls, user, pass, NULL, 0, e))
+        goto out;
+    int docker = cli_docker_config_path(path, sizeof(path));
+    if (docker == 1) {
+        /* docker keys by host alone: HOST[:PORT] of HOST[:PORT]/REGISTRY */
+        char host[400];
+        const char *slash = strchr(ls, '/');
+        size_t hl = slash ? (size_t)(slash - ls) : strlen(ls);
+        snprintf(host, sizeof(host), "%.*s", (int)(hl < sizeof(host) ? hl : sizeof(host) - 1), ls);
+        if (cli_authfile_store(path, host, user, pass, store, sizeof(store), e))
+            goto out;
+        if (store[0])
+            fprintf(c->err,
+                    "WARNING: %s names the credential helper '%s' (credsStore): docker reads "
+                    "credentials from it, not from the file; run docker login %s\n",
+                    path, store, host);
+    }
+    fputs("Login Succeeded\n", c->out);
+    rc = 0;
+out:
+    json_decref(cred);
+    json_decref(reg);
     return rc;
 }
 
@@ -465,6 +562,14 @@ static const cli_opt update_opts[] = {
     {"sku", NULL, CLI_OPT_VALUE, 0, "Basic|Standard|Premium"},
     {"admin-enabled", NULL, CLI_OPT_BOOL, 0, "true|false"},
     {"anonymous-pull-enabled", NULL, CLI_OPT_BOOL, 0, "true|false"},
+    {"storage-limit", NULL, CLI_OPT_VALUE, 0, "SIZE|none"},
+    {0},
+};
+static const cli_opt login_opts[] = {
+    {"name", "n", CLI_OPT_VALUE, 1, "NAME"},
+    CLI_OPT_GROUP,
+    {"username", "u", CLI_OPT_VALUE, 0, "USERNAME"},
+    {"password", "p", CLI_OPT_VALUE, 0, "PASSWORD"},
     {0},
 };
 static const cli_opt renew_opts[] = {
@@ -485,6 +590,11 @@ static const cli_opt idents_opts[] = {
     CLI_OPT_GROUP,
     {"identities", NULL, CLI_OPT_MULTI, 1, "ID"},
     {0},
+};
+
+/* -o table of `acr show-usage` (az's columns, over its "value") */
+static const cli_column usage_table[] = {
+    {"Name", "name"}, {"Limit", "limit"}, {"CurrentValue", "currentValue"}, {"Unit", "unit"}, {0},
 };
 
 /* -o table of `acr list` (az's columns; a registry is printed flattened) */
@@ -516,8 +626,16 @@ const cli_verb cli_acr_verbs[] = {
      run_list, "coffer acr list --query [].name -o tsv", list_table},
     {"update",
      "Change a registry's SKU, enable or disable its admin user or anonymous pull (Standard and "
-     "Premium).",
+     "Premium), set or remove its storage limit.",
      update_opts, run_update, "coffer acr update -n myregistry --admin-enabled true", NULL},
+    {"show-usage",
+     "Show the registry's storage (sealed bytes of its unique blobs and manifests) against its "
+     "limit, and its token count.",
+     reg_opts, run_show_usage, "coffer acr show-usage -n myregistry -o table", usage_table},
+    {"login",
+     "Store the registry's credentials (the admin user's, or --username/--password) where "
+     "podman, skopeo, buildah and docker read them.",
+     login_opts, run_login, "coffer acr login -n myregistry", NULL},
     {"run", "Run a built-in command (purge) on a registry now and wait for it (docs/tasks.md).",
      cli_acr_run_opts, cli_acr_run,
      "coffer acr run -r myregistry --cmd \"acr purge --filter 'app:.*' --ago 7d --dry-run\"", NULL},

@@ -207,5 +207,54 @@ int cli_args_int(const cli_args *a, const char *name, long min, long max, long *
     return 0;
 }
 
+int cli_size_parse(const char *s, int64_t *out)
+{
+    static const struct {
+        const char *unit;
+        int64_t mult;
+    } units[] = {
+        {"", 1},
+        {"b", 1},
+        {"k", 1000},
+        {"kb", 1000},
+        {"kib", (int64_t)1 << 10},
+        {"m", 1000000},
+        {"mb", 1000000},
+        {"mib", (int64_t)1 << 20},
+        {"g", 1000000000},
+        {"gb", 1000000000},
+        {"gib", (int64_t)1 << 30},
+        {"t", 1000000000000},
+        {"tb", 1000000000000},
+        {"tib", (int64_t)1 << 40},
+    };
+    if (s == NULL)
+        return -1;
+    if (strcasecmp(s, "none") == 0) {
+        *out = 0;
+        return 0;
+    }
+    int64_t v = 0;
+    const char *p = s;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (CLI_SIZE_MAX - (*p - '0')) / 10)
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    if (*p == ' ')
+        p++;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcasecmp(p, units[i].unit) != 0)
+            continue;
+        if (v > CLI_SIZE_MAX / units[i].mult)
+            return -1;
+        *out = v * units[i].mult;
+        return 0;
+    }
+    return -1;
+}
+
 const cli_opt cli_name_opts[] = {{"name", "n", CLI_OPT_VALUE, 1, "NAME"}, {0}};
 const cli_opt cli_no_opts[] = {{0}};

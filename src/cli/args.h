@@ -15,6 +15,8 @@
 #ifndef CF_CLI_ARGS_H
 #define CF_CLI_ARGS_H
 
+#include <stdint.h>
+
 #include "cli/error.h"
 #include "cli/output.h"
 
@@ -66,5 +68,13 @@ int cli_args_occurrence(const cli_args *a, const char *name, int k, const char *
 int cli_args_bool(const cli_args *a, const char *name, cli_err *e);
 /* An integer option within [min, max]: 0 and *out, 1 when absent, -1 usage error. */
 int cli_args_int(const cli_args *a, const char *name, long min, long max, long *out, cli_err *e);
+
+/* A size as `acr update --storage-limit` takes it: digits with an
+ * optional unit, any case, an optional space between: B, K/KB, M/MB, G/GB,
+ * T/TB (powers of 1000), KiB, MiB, GiB, TiB (powers of 1024); "none" or
+ * 0 is 0 (no limit). 0, or -1 for anything else (no sign, no fraction,
+ * nothing past CLI_SIZE_MAX). Pure. */
+#define CLI_SIZE_MAX ((int64_t)1 << 62)
+int cli_size_parse(const char *s, int64_t *out);
 
 #endif

@@ -383,6 +383,8 @@ const cli_verb cli_group_verbs[] = {
 };
 
 const cli_verb cli_account_verbs[] = {
+    {"create", "Create a subscription (the operator's admin token).", cli_account_create_opts,
+     cli_run_account_create, "coffer account create --display-name contoso", NULL},
     {"show", "Show the current subscription.", cli_no_opts, run_account_show,
      "coffer account show --query id -o tsv", NULL},
     {"list", "List the subscriptions.", cli_no_opts, run_account_list,

@@ -524,6 +524,11 @@ static void rows_flat(table *t, const json_t *v, const char *path)
 static int table_out(FILE *f, const json_t *v, const cli_column *cols)
 {
     table t = {0};
+    /* as az's table transformers: a {"value":[...]} answer (acr
+     * show-usage) is the list it holds */
+    const json_t *inner = json_object_get(v, "value");
+    if (json_is_object(v) && cols && cols[0].header && json_is_array(inner))
+        v = inner;
     if (json_is_array(v) && cols && cols[0].header) {
         rows_by_columns(&t, v, cols);
     } else if (json_is_array(v)) {

@@ -20,7 +20,8 @@
  * in characters, not bytes).
  *   - an array of objects: one row per element. The columns are the verb's
  *     own (cli_column: a header and a --query path per column, az's table
- *     transformers) unless --query reshaped the result; otherwise, as az,
+ *     transformers; they also apply to the array of a {"value":[...]}
+ *     object, as az's do) unless --query reshaped the result; otherwise, as az,
  *     every scalar member in the order first seen, except id, type and
  *     etag, headed by its name with a capital first letter.
  *   - an array of scalars, or a scalar: one column, "Result".

@@ -1,7 +1,15 @@
 /*
  * role.c -- `coffer role assignment` and `coffer role definition`: Azure
- * RBAC role assignments for key vaults, held and enforced by keyvaultd
- * (docs/keyvault.md), shaped like az's.
+ * RBAC role assignments, shaped like az's, on two planes: the management
+ * roles (Owner, Contributor, Reader, Managed Identity Operator), held and
+ * enforced by cofferd (docs/security.md, "Tenants and roles"), and the Key
+ * Vault roles, held and enforced by keyvaultd (docs/keyvault.md).
+ *
+ * The plane: a vault's or a key's scope is keyvaultd's; otherwise --role
+ * names it (cofferd's roles are control/authz.h's); a list or delete with
+ * neither asks cofferd, and keyvaultd too when a vault token is configured.
+ * On cofferd's plane --assignee is a service principal's appId, object id
+ * or display name (coffer ad sp list).
  *
  * `role assignment create --assignee X --role R --scope S` resolves R (a
  * role name such as "Key Vault Crypto Service Encryption User", its GUID or
@@ -21,6 +29,7 @@
 #include <openssl/rand.h>
 
 #include "cli/verbs.h"
+#include "control/authz.h"
 
 #define AUTHZ "/providers/Microsoft.Authorization"
 
@@ -48,10 +57,57 @@ static int scope_check(const char *s, const char **path, cli_err *e)
     return 0;
 }
 
-/* keyvaultd's role definitions (new reference). */
-static int definitions(cli_ctx *c, json_t **out, cli_err *e)
+/* The role definitions of a plane (new reference). */
+static int definitions(cli_ctx *c, cli_call_fn plane, json_t **out, cli_err *e)
 {
-    return cli_list_values(c, cli_vault_mgmt, AUTHZ "/roleDefinitions", out, e);
+    return cli_list_values(c, plane, AUTHZ "/roleDefinitions", out, e);
+}
+
+/* Whether a scope is a key vault's or a key's (keyvaultd's plane). */
+static int vault_scope(const char *s)
+{
+    arm_path ap;
+    return s && arm_path_parse(&ap, s, strlen(s)) == 0 && ap.kind == ARM_RESOURCE &&
+           arm_path_is(&ap, ARM_NS_VAULT, ARM_TYPE_VAULT);
+}
+
+/* The plane of a --role (and --scope): cofferd's for its roles. */
+static cli_call_fn plane_of(const char *role, const char *scope)
+{
+    if (vault_scope(scope))
+        return cli_vault_mgmt;
+    return role && authz_role_find(role) ? cli_mgmt : cli_vault_mgmt;
+}
+
+/* A service principal's object id from its appId, object id or display
+ * name (cofferd's plane). */
+static int principal_oid(cli_ctx *c, const char *who, char out[40], cli_err *e)
+{
+    json_t *list = NULL;
+    if (cli_list_values(c, cli_mgmt, "/principals", &list, e))
+        return -1;
+    size_t i;
+    json_t *it;
+    const char *found = NULL;
+    json_array_foreach(list, i, it)
+    {
+        const char *id = json_string_value(json_object_get(it, "id"));
+        const char *app = json_string_value(json_object_get(it, "appId"));
+        const char *dn = json_string_value(json_object_get(it, "displayName"));
+        if ((id && strcasecmp(id, who) == 0) || (app && strcasecmp(app, who) == 0) ||
+            (dn && strcmp(dn, who) == 0))
+            found = id;
+    }
+    int rc = 0;
+    if (found)
+        snprintf(out, 40, "%s", found);
+    else if (cli_is_uuid(who))
+        snprintf(out, 40, "%s", who); /* cofferd says whether it exists */
+    else
+        rc = cli_fail(e, "PrincipalNotFound", "No service principal '%.100s' (coffer ad sp list).",
+                      who);
+    json_decref(list);
+    return rc;
 }
 
 /* The definition a --role names (borrowed from defs); NULL after failing. */
@@ -121,7 +177,7 @@ static int assignee_oid(cli_ctx *c, const char *who, char out[40], cli_err *e)
     return rc;
 }
 
-static int new_guid(char out[37], cli_err *e)
+int cli_new_uuid(char out[37], cli_err *e)
 {
     unsigned char b[16];
     if (RAND_bytes(b, sizeof(b)) != 1)
@@ -156,10 +212,13 @@ static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
         snprintf(sub_scope, sizeof(sub_scope), "/subscriptions/%s", sub);
         path = sub_scope;
     }
-    if (definitions(c, &defs, e))
+    cli_call_fn plane = plane_of(role, scope);
+    if (definitions(c, plane, &defs, e))
         goto out;
     const json_t *def = role_find(defs, role, e);
-    if (def == NULL || new_guid(guid, e) || assignee_oid(c, oid ? oid : who, principal, e))
+    if (def == NULL || cli_new_uuid(guid, e) ||
+        (plane == cli_mgmt ? principal_oid(c, oid ? oid : who, principal, e)
+                           : assignee_oid(c, oid ? oid : who, principal, e)))
         goto out;
     body = json_pack("{s:{s:O,s:s}}", "properties", "roleDefinitionId", json_object_get(def, "id"),
                      "principalId", principal);
@@ -173,7 +232,7 @@ static int run_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
         cli_usage(e, "argument --scope: too long");
         goto out;
     }
-    if (cli_vault_mgmt(c, "PUT", url, body, &r, e))
+    if (plane(c, "PUT", url, body, &r, e))
         goto out;
     *res = assignment_out(r, defs);
     rc = 0;
@@ -184,15 +243,15 @@ out:
     return rc;
 }
 
-/* The assignments at or below a scope (all of the subscription when none),
- * of --assignee and --role when given; *defs the role definitions. */
-static int matching(cli_ctx *c, const cli_args *a, json_t **out, json_t **defs, cli_err *e)
+/* The assignments at, above or below a scope (all of the subscription
+ * when none), of --assignee and --role when given, on one plane. */
+static int matching_on(cli_ctx *c, const cli_args *a, cli_call_fn plane, json_t *out,
+                       const json_t *defs, cli_err *e)
 {
     const char *scope = cli_args_get(a, "scope"), *path;
     const char *who = cli_args_get(a, "assignee"), *role = cli_args_get(a, "role");
     char principal[40] = "", url[1100];
     json_t *list = NULL;
-    *out = *defs = NULL;
     if (scope && scope_check(scope, &path, e))
         return -1;
     if (scope == NULL) {
@@ -203,18 +262,18 @@ static int matching(cli_ctx *c, const cli_args *a, json_t **out, json_t **defs, 
     } else {
         snprintf(url, sizeof(url), "%s" AUTHZ "/roleAssignments", path);
     }
-    if (definitions(c, defs, e) || (who && assignee_oid(c, who, principal, e)))
+    if (who && (plane == cli_mgmt ? principal_oid(c, who, principal, e)
+                                  : assignee_oid(c, who, principal, e)))
         return -1;
-    const json_t *def = role ? role_find(*defs, role, e) : NULL;
+    const json_t *def = role ? role_find(defs, role, e) : NULL;
     if (role && def == NULL)
         return -1;
     if (principal[0]) {
         size_t u = strlen(url);
         snprintf(url + u, sizeof(url) - u, "?$filter=principalId%%20eq%%20'%s'", principal);
     }
-    if (cli_list_values(c, cli_vault_mgmt, url, &list, e))
+    if (cli_list_values(c, plane, url, &list, e))
         return -1;
-    *out = json_array();
     size_t i;
     json_t *it;
     const char *def_name = def ? json_string_value(json_object_get(def, "name")) : NULL;
@@ -225,25 +284,52 @@ static int matching(cli_ctx *c, const cli_args *a, json_t **out, json_t **defs, 
         const char *slash = rd ? strrchr(rd, '/') : NULL;
         if (def_name && !(slash && strcasecmp(slash + 1, def_name) == 0))
             continue;
-        json_array_append(*out, it);
+        json_t *copy = assignment_out(it, defs);
+        /* where it lives, for delete; dropped before printing */
+        json_object_set_new(copy, "_plane", json_integer(plane == cli_mgmt));
+        json_array_append_new(out, copy);
     }
     json_decref(list);
     return 0;
 }
 
+/* The matching assignments of every plane that applies (az's shape,
+ * flattened, each with "_plane"). */
+static int matching(cli_ctx *c, const cli_args *a, json_t **out, cli_err *e)
+{
+    const char *scope = cli_args_get(a, "scope"), *role = cli_args_get(a, "role");
+    cli_call_fn planes[2];
+    int n = 0;
+    if (vault_scope(scope) || role) {
+        planes[n++] = plane_of(role, scope);
+    } else {
+        if (cli_ctx_config(c, e))
+            return -1;
+        planes[n++] = cli_mgmt;
+        if (c->cfg.vault_token)
+            planes[n++] = cli_vault_mgmt;
+    }
+    *out = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *defs = NULL;
+        int rc = definitions(c, planes[i], &defs, e) || matching_on(c, a, planes[i], *out, defs, e);
+        json_decref(defs);
+        if (rc) {
+            json_decref(*out);
+            *out = NULL;
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int run_list(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
 {
-    json_t *list = NULL, *defs = NULL;
-    if (matching(c, a, &list, &defs, e)) {
-        json_decref(defs);
+    if (matching(c, a, res, e))
         return -1;
-    }
-    *res = json_array();
     size_t i;
     json_t *it;
-    json_array_foreach(list, i, it) json_array_append_new(*res, assignment_out(it, defs));
-    json_decref(list);
-    json_decref(defs);
+    json_array_foreach(*res, i, it) json_object_del(it, "_plane");
     return 0;
 }
 
@@ -272,25 +358,31 @@ static int run_delete(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e)
                                       ids[i]);
     }
     for (int i = 0; i < nids; i++) {
-        if (cli_vault_mgmt(c, "DELETE", ids[i], NULL, &r, e))
+        /* an id at a vault's scope is keyvaultd's; any other, cofferd's */
+        const char *at = strstr(ids[i], AUTHZ "/roleAssignments/");
+        char sc[1024];
+        snprintf(sc, sizeof(sc), "%.*s", (int)(at - ids[i]), ids[i]);
+        cli_call_fn plane = vault_scope(sc) ? cli_vault_mgmt : cli_mgmt;
+        if (plane(c, "DELETE", ids[i], NULL, &r, e))
             goto out;
         json_decref(r);
         r = NULL;
     }
     if (nids)
         return 0;
-    if (matching(c, a, &list, &defs, e))
+    if (matching(c, a, &list, e))
         goto out;
     size_t i, deleted = 0;
     json_t *it;
     json_array_foreach(list, i, it)
     {
         /* at exactly the scope given (az leaves inherited ones alone) */
-        const char *sc =
-            json_string_value(json_object_get(json_object_get(it, "properties"), "scope"));
+        const char *sc = json_string_value(json_object_get(it, "scope")); /* flattened */
         if (scope && !(sc && arm_eq(sc, scope)))
             continue;
-        if (cli_vault_mgmt(c, "DELETE", json_string_value(json_object_get(it, "id")), NULL, &r, e))
+        cli_call_fn plane =
+            json_integer_value(json_object_get(it, "_plane")) ? cli_mgmt : cli_vault_mgmt;
+        if (plane(c, "DELETE", json_string_value(json_object_get(it, "id")), NULL, &r, e))
             goto out;
         json_decref(r);
         r = NULL;
@@ -311,8 +403,18 @@ static int run_definition_list(cli_ctx *c, const cli_args *a, json_t **res, cli_
 {
     json_t *defs = NULL;
     const char *name = cli_args_get(a, "name");
-    if (definitions(c, &defs, e))
+    /* cofferd's roles first, then keyvaultd's when a vault token is set */
+    if (definitions(c, cli_mgmt, &defs, e))
         return -1;
+    if (c->cfg.vault_token) {
+        json_t *vdefs = NULL;
+        if (definitions(c, cli_vault_mgmt, &vdefs, e)) {
+            json_decref(defs);
+            return -1;
+        }
+        json_array_extend(defs, vdefs);
+        json_decref(vdefs);
+    }
     *res = json_array();
     size_t i;
     json_t *it;
@@ -332,7 +434,7 @@ static int run_definition_list(cli_ctx *c, const cli_args *a, json_t **res, cli_
 }
 
 static const cli_opt create_opts[] = {
-    {"assignee", NULL, CLI_OPT_VALUE, 0, "OBJECT_ID|IDENTITY_ID"},
+    {"assignee", NULL, CLI_OPT_VALUE, 0, "OBJECT_ID|APP_ID|IDENTITY_ID"},
     {"assignee-object-id", NULL, CLI_OPT_VALUE, 0, "OBJECT_ID"},
     {"assignee-principal-type", NULL, CLI_OPT_VALUE, 0, "TYPE"},
     {"role", NULL, CLI_OPT_VALUE, 1, "NAME|ID"},
@@ -341,7 +443,7 @@ static const cli_opt create_opts[] = {
     {0},
 };
 static const cli_opt list_opts[] = {
-    {"assignee", NULL, CLI_OPT_VALUE, 0, "OBJECT_ID|IDENTITY_ID"},
+    {"assignee", NULL, CLI_OPT_VALUE, 0, "OBJECT_ID|APP_ID|IDENTITY_ID"},
     {"role", NULL, CLI_OPT_VALUE, 0, "NAME|ID"},
     {"scope", NULL, CLI_OPT_VALUE, 0, "SCOPE"},
     {"all", NULL, CLI_OPT_BOOL, 0, "true|false"},
@@ -349,7 +451,7 @@ static const cli_opt list_opts[] = {
 };
 static const cli_opt delete_opts[] = {
     {"ids", NULL, CLI_OPT_MULTI, 0, "ID"},
-    {"assignee", NULL, CLI_OPT_VALUE, 0, "OBJECT_ID|IDENTITY_ID"},
+    {"assignee", NULL, CLI_OPT_VALUE, 0, "OBJECT_ID|APP_ID|IDENTITY_ID"},
     {"role", NULL, CLI_OPT_VALUE, 0, "NAME|ID"},
     {"scope", NULL, CLI_OPT_VALUE, 0, "SCOPE"},
     {"yes", "y", CLI_OPT_BOOL, 0, "true|false"},
@@ -376,8 +478,9 @@ static const cli_column definition_table[] = {
 
 const cli_verb cli_role_assignment_verbs[] = {
     {"create",
-     "Assign a Key Vault role to a principal at a vault's scope or a key's (enforced when the "
-     "vault uses Azure RBAC).",
+     "Assign a role: a management role (Owner, Contributor, Reader, Managed Identity Operator) "
+     "to a service principal at a subscription, group or resource (cofferd), or a Key Vault "
+     "role at a vault's scope or a key's (keyvaultd).",
      create_opts, run_create,
      "coffer role assignment create --assignee PRINCIPAL_ID --role \"Key Vault Crypto Service "
      "Encryption User\" --scope VAULT_ID",

@@ -42,6 +42,10 @@ extern const cli_verb cli_acr_identity_verbs[];
 extern const cli_verb cli_acr_credential_verbs[];
 extern const cli_verb cli_acr_token_verbs[];
 extern const cli_verb cli_acr_token_credential_verbs[];
+extern const cli_verb cli_acr_gc_verbs[];
+extern const cli_verb cli_acr_config_retention_verbs[];
+extern const cli_verb cli_acr_repository_verbs[];
+extern const cli_verb cli_acr_manifest_verbs[];
 extern const cli_verb cli_acr_task_verbs[];
 /* task.c: `acr run` (in the acr group's table) */
 extern const cli_opt cli_acr_run_opts[];
@@ -58,6 +62,15 @@ extern const cli_verb cli_configure_verbs[];
 extern const cli_verb cli_role_assignment_verbs[];
 extern const cli_verb cli_role_definition_verbs[];
 extern const cli_verb cli_deployment_group_verbs[];
+extern const cli_verb cli_ad_sp_verbs[];
+extern const cli_verb cli_ad_sp_credential_verbs[];
+extern const cli_verb cli_login_verbs[];
+extern const cli_verb cli_logout_verbs[];
+/* `coffer account create` (principal.c), listed with group.c's verbs */
+extern const cli_opt cli_account_create_opts[];
+int cli_run_account_create(cli_ctx *c, const cli_args *a, json_t **res, cli_err *e);
+/* A random (version 4) UUID, lower case (role.c). */
+int cli_new_uuid(char out[37], cli_err *e);
 
 /* Appends prefix then the percent-encoded seg (if not NULL) to dst. */
 int cli_path_add(char *dst, size_t n, const char *prefix, const char *seg, cli_err *e);

@@ -46,10 +46,12 @@
 
 #include "base/enc.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "cmk/events.h"
 #include "cmk/vaultc.h"
 #include "crypto/keys.h"
 #include "registry/keyring.h"
+#include "store/coord.h"
 
 #define CMK_MAX 4096
 #define DEFAULT_RESOURCE "https://vault.azure.net"
@@ -63,8 +65,17 @@ typedef struct slot {
     int pending; /* prepared by cmk_prepare, not committed yet */
     unsigned char c[KEYS_SECRET_LEN];
     int64_t loaded_at;
-    int logged;     /* ST_*: the last state logged */
-    char rids[200]; /* pending: the vault's request ids of its enrollment */
+    int logged;           /* ST_*: the last state logged */
+    char rids[200];       /* pending: the vault's request ids of its enrollment */
+    char name[64];        /* the registry's name (metrics, readiness) */
+    int64_t checked_at;   /* this node's last check, unix seconds */
+    int64_t checked_mono; /* the same, monotonic ms (rate of pokes) */
+    /* this node could not load a key another node serves (the row says
+     * available, checked recently): the node is not ready */
+    int behind;
+    /* this process wrote the row's key state (key_checked_by is this node
+     * because of this life, not an earlier one) */
+    int wrote_row;
 } slot;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;    /* slots */
@@ -90,12 +101,29 @@ static pthread_cond_t th_cv;
 static pthread_t th;
 static int th_running;
 static atomic_int stopping;
+/* a first round of checks has completed since the start */
+static atomic_int first_round;
+
+/* Registries to check before the next round (cmk_poke), under th_mu; when
+ * more are asked for than fit, the next round starts at once instead. */
+#define POKE_MAX 256
+static char pokes[POKE_MAX][META_ID_LEN + 1];
+static int64_t poked_at[POKE_MAX]; /* mono ms */
+static size_t npokes;
+static int poke_all;
 
 /* ---- small helpers ---- */
 
 static int64_t now_s(void)
 {
     return (int64_t)time(NULL);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 static void fmt_ts(char out[32], int64_t t)
@@ -518,6 +546,8 @@ static void follow_newest(meta_registry *reg, const who *w, const unsigned char 
     vaultc_key k;
     unsigned char back[KEYS_SECRET_LEN];
     meta_registry nr;
+    coord_hold rot;
+    int locked = 0;
     cf_code grc = vaultc_get_key(&k, &r, &o, tok, base_url, NULL);
     cmk_request_ids_add(rids, rids_n, r.request_id);
     if (grc != CF_OK) {
@@ -538,6 +568,24 @@ static void follow_newest(meta_registry *reg, const who *w, const unsigned char 
     }
     if (strcasecmp(nid.version, cur.version) == 0)
         goto out; /* nothing new */
+    /* One node rotates (the rotation lock, not waited for); the others see
+     * the row rotated at their next check. Under the lock the row is read
+     * again: another node may have rotated since this check read it. */
+    int got = 0;
+    if (coord_try_lock(COORD_ROTATION, reg->id, &got, &rot, &ie) != CF_OK || !got)
+        goto out;
+    locked = 1;
+    if (meta_registry_get_id(&nr, reg->id, &ie) != CF_OK)
+        goto out;
+    if (strcmp(nr.versioned_key_identifier, reg->versioned_key_identifier) != 0 ||
+        strcmp(nr.key_identity, reg->key_identity) != 0) {
+        memcpy(reg->versioned_key_identifier, nr.versioned_key_identifier,
+               sizeof(reg->versioned_key_identifier));
+        memcpy(reg->wrapped_c, nr.wrapped_c, sizeof(reg->wrapped_c));
+        reg->wrapped_c_len = nr.wrapped_c_len;
+        reg->last_key_rotation = nr.last_key_rotation;
+        goto out; /* rotated by another node */
+    }
     textf(nid.authority, sizeof(nid.authority), "%s", base.authority);
     nr = *reg;
     vaultc_keyid_format(nr.versioned_key_identifier, sizeof(nr.versioned_key_identifier), &nid, 1,
@@ -571,11 +619,16 @@ static void follow_newest(meta_registry *reg, const who *w, const unsigned char 
         goto out;
     }
     nr.last_key_rotation = now;
-    if (meta_registry_set_key(&nr, &ie) != CF_OK) {
+    cf_code src =
+        meta_registry_swap_key(&nr, reg->versioned_key_identifier, reg->key_identity, &ie);
+    if (src == CF_ECONFLICT)
+        goto out; /* another writer (a rotate-key) got there first */
+    if (src != CF_OK) {
         textf(note, note_n, "Automatic key rotation to %s failed at %s: %s; still using %s",
               nr.versioned_key_identifier, ts, ie.msg, reg->versioned_key_identifier);
         goto out;
     }
+    coord_notify("key.rotated", reg->id);
     cf_log(CF_LOG_INFO, "key rotated", "registry", reg->name, "from", reg->versioned_key_identifier,
            "to", nr.versioned_key_identifier, "mode", "automatic", NULL);
     char msg[1200];
@@ -591,24 +644,39 @@ static void follow_newest(meta_registry *reg, const who *w, const unsigned char 
     reg->wrapped_c_len = nr.wrapped_c_len;
     reg->last_key_rotation = now;
 out:
+    if (locked)
+        coord_unlock(&rot);
     OPENSSL_cleanse(back, sizeof(back));
+    OPENSSL_cleanse(&nr, sizeof(nr));
     token_free(tok);
 }
 
 enum { OUT_OK, OUT_DENIED, OUT_TRANSIENT };
 
+/* After this process wrote registry id's key state (its slot, if still
+ * there: the write was outside mu) */
+static void mark_row_written(const char *id)
+{
+    pthread_mutex_lock(&mu);
+    slot *s = slot_find(id);
+    if (s)
+        s->wrote_row = 1;
+    pthread_mutex_unlock(&mu);
+}
+
 /* One check of registry id; writes the outcome to the row. Under op_mu.
  * A key event is recorded when the state changed, or always when the
  * check was asked for (manual). */
-static cf_code check_one(const char *id, int manual, cf_err *e)
+/* Why a check runs: the round, a check asked for (check-now), or another
+ * node's news (a poke). */
+enum { CHECK_ROUND = 0, CHECK_MANUAL = 1, CHECK_POKED = 2 };
+
+static cf_code check_one(const char *id, int mode, cf_err *e)
 {
     meta_registry reg;
-    cf_code rc = meta_registry_get_id(&reg, id, e);
-    if (rc != CF_OK)
-        return rc;
-    if (!reg.cmk || reg.wrapped_c_len == 0)
-        return cf_err_set(e, CF_EINVAL, "registry %s has no customer-managed key", reg.name);
     int64_t now = now_s();
+    int64_t started = mono_ms();
+    int manual = mode == CHECK_MANUAL;
     char ts[32], loaded_ts[32], cause[512] = "", err[512] = "", sentence[512], reason[1024];
     fmt_ts(ts, now);
     unsigned char c[KEYS_SECRET_LEN];
@@ -616,44 +684,70 @@ static cf_code check_one(const char *id, int manual, cf_err *e)
     int outcome;
     who w;
     cf_err ie = {0};
-    rc = resolve(&w, &reg, reg.key_identity, 1, &ie);
-    if (rc == CF_ENOTFOUND) {
-        outcome = OUT_DENIED;
-        textf(err, sizeof(err), "%s", ie.msg);
-        textf(w.client, sizeof(w.client), "%s", reg.key_identity);
-    } else if (rc != CF_OK) {
-        outcome = OUT_TRANSIENT;
-        textf(cause, sizeof(cause), "%s", ie.msg);
-        textf(w.client, sizeof(w.client), "%s", reg.key_identity);
-    } else {
-        char *tok = NULL;
-        if (mint(&tok, &w, &ie) != CF_OK) {
+    cf_code rc;
+    /* A refusal of the version the row named when it was read may only
+     * mean that another node rotated the key since and the old version
+     * was disabled: then the check runs again on the new row, and a
+     * rotation never locks a node (docs/scale-out.md). */
+    for (int attempt = 0;; attempt++) {
+        rc = meta_registry_get_id(&reg, id, e);
+        if (rc != CF_OK)
+            return rc;
+        if (!reg.cmk || reg.wrapped_c_len == 0)
+            return cf_err_set(e, CF_EINVAL, "registry %s has no customer-managed key", reg.name);
+        rids[0] = cause[0] = err[0] = '\0';
+        int vault_denied = 0;
+        rc = resolve(&w, &reg, reg.key_identity, 1, &ie);
+        if (rc == CF_ENOTFOUND) {
+            outcome = OUT_DENIED;
+            textf(err, sizeof(err), "%s", ie.msg);
+            textf(w.client, sizeof(w.client), "%s", reg.key_identity);
+        } else if (rc != CF_OK) {
             outcome = OUT_TRANSIENT;
             textf(cause, sizeof(cause), "%s", ie.msg);
+            textf(w.client, sizeof(w.client), "%s", reg.key_identity);
         } else {
-            vaultc_opts o = vopts();
-            vaultc_result r;
-            (void)vaultc_unwrap(c, &r, &o, tok, reg.versioned_key_identifier, reg.wrapped_c,
-                                reg.wrapped_c_len, NULL);
-            cmk_request_ids_add(rids, sizeof(rids), r.request_id);
-            token_free(tok);
-            describe(cause, sizeof(cause), &r);
-            outcome = r.cls == VAULTC_OK       ? OUT_OK
-                      : r.cls == VAULTC_DENIED ? OUT_DENIED
-                                               : OUT_TRANSIENT;
-            if (outcome == OUT_DENIED && strcmp(r.inner, "ForbiddenByFirewall") == 0)
-                /* the reference's "HTTP 403 after enabling a key vault firewall" (its
-                 * troubleshooting §3.2): say so first, then the vault's own words */
-                textf(err, sizeof(err),
-                      "The key vault's firewall refused unwrapKey on %s for identity %s (%ld "
-                      "ForbiddenByFirewall): allow the registry's address (coffer keyvault "
-                      "network-rule add) or let trusted services bypass the firewall (coffer "
-                      "keyvault update --bypass AzureServices). The vault said: %s",
-                      reg.versioned_key_identifier, w.client, r.status, r.message);
-            else if (outcome == OUT_DENIED)
-                textf(err, sizeof(err), "The vault refused unwrapKey on %s for identity %s: %s",
-                      reg.versioned_key_identifier, w.client, cause);
+            char *tok = NULL;
+            if (mint(&tok, &w, &ie) != CF_OK) {
+                outcome = OUT_TRANSIENT;
+                textf(cause, sizeof(cause), "%s", ie.msg);
+            } else {
+                vaultc_opts o = vopts();
+                vaultc_result r;
+                (void)vaultc_unwrap(c, &r, &o, tok, reg.versioned_key_identifier, reg.wrapped_c,
+                                    reg.wrapped_c_len, NULL);
+                cmk_request_ids_add(rids, sizeof(rids), r.request_id);
+                token_free(tok);
+                describe(cause, sizeof(cause), &r);
+                outcome = r.cls == VAULTC_OK       ? OUT_OK
+                          : r.cls == VAULTC_DENIED ? OUT_DENIED
+                                                   : OUT_TRANSIENT;
+                vault_denied = outcome == OUT_DENIED;
+                if (outcome == OUT_DENIED && strcmp(r.inner, "ForbiddenByFirewall") == 0)
+                    /* the reference's "HTTP 403 after enabling a key vault firewall" (its
+                     * troubleshooting §3.2): say so first, then the vault's own words */
+                    textf(err, sizeof(err),
+                          "The key vault's firewall refused unwrapKey on %s for identity %s (%ld "
+                          "ForbiddenByFirewall): allow the registry's address (coffer keyvault "
+                          "network-rule add) or let trusted services bypass the firewall (coffer "
+                          "keyvault update --bypass AzureServices). The vault said: %s",
+                          reg.versioned_key_identifier, w.client, r.status, r.message);
+                else if (outcome == OUT_DENIED)
+                    textf(err, sizeof(err), "The vault refused unwrapKey on %s for identity %s: %s",
+                          reg.versioned_key_identifier, w.client, cause);
+            }
         }
+        if (!vault_denied || attempt > 0)
+            break;
+        meta_registry now_row;
+        if (meta_registry_get_id(&now_row, id, NULL) != CF_OK ||
+            (strcmp(now_row.versioned_key_identifier, reg.versioned_key_identifier) == 0 &&
+             now_row.wrapped_c_len == reg.wrapped_c_len &&
+             memcmp(now_row.wrapped_c, reg.wrapped_c, reg.wrapped_c_len) == 0 &&
+             strcmp(now_row.key_identity, reg.key_identity) == 0))
+            break;
+        cf_log(CF_LOG_INFO, "key rotated meanwhile; checking the new version", "registry", reg.name,
+               "from", reg.versioned_key_identifier, "to", now_row.versioned_key_identifier, NULL);
     }
     if (atomic_load(&stopping) && outcome != OUT_OK) {
         OPENSSL_cleanse(c, sizeof(c));
@@ -720,8 +814,33 @@ static cf_code check_one(const char *id, int manual, cf_err *e)
         keyring_lock(id, CF_EUNAVAIL, reason);
     }
     int changed = s->logged != st;
+    int was = s->logged;
     s->logged = st;
+    textf(s->name, sizeof(s->name), "%s", reg.name);
+    s->checked_at = now;
+    s->checked_mono = started;
+    /* another node serves this key (the row says so, recently): this
+     * node, which could not load it, is behind (not ready), and its view
+     * does not overwrite theirs in the row. A row this node wrote in an
+     * earlier life (before a restart) says nothing of the others: on a
+     * shared database it stands for them until one of them writes (a node
+     * restarted while the vault hangs would otherwise turn ready at its
+     * first check and write "unavailable" over the others' "available");
+     * on SQLite there are no others. */
+    int64_t fresh = 2 * (int64_t)(conf.interval_s ? conf.interval_s : 60) + 5;
+    int this_life = strcmp(reg.key_checked_by, meta_node()) == 0 &&
+                    (strcmp(meta_engine(), "postgres") != 0 || s->wrote_row);
+    s->behind = st == ST_UNAVAILABLE && strcmp(reg.key_status, "available") == 0 &&
+                reg.key_checked_by[0] != '\0' && !this_life && reg.last_key_check > 0 &&
+                now - reg.last_key_check <= fresh;
+    int keep_row = s->behind;
     pthread_mutex_unlock(&mu);
+    /* a real change (not this node's first check) that this node found
+     * itself: the other nodes check this registry now rather than at their
+     * next round (a change found because of such news is not passed on:
+     * one notification per change, one vault call per node) */
+    if (changed && was != ST_NONE && mode != CHECK_POKED)
+        coord_notify("key.changed", id);
 
     char checked_key[512];
     textf(checked_key, sizeof(checked_key), "%s", reg.versioned_key_identifier);
@@ -753,7 +872,12 @@ static cf_code check_one(const char *id, int manual, cf_err *e)
         cmk_events_record(&ev);
     }
     int ok = st == ST_AVAILABLE || st == ST_DEGRADED;
-    return meta_registry_set_key_state(id, ok ? "available" : "unavailable", now, err, e);
+    if (keep_row)
+        return CF_OK;
+    rc = meta_registry_set_key_state(id, ok ? "available" : "unavailable", now, err, e);
+    if (rc == CF_OK)
+        mark_row_written(id);
+    return rc;
 }
 
 /* ---- the checker thread ---- */
@@ -808,6 +932,36 @@ static void sweep(void)
     free(l.ids);
 }
 
+/* A check asked for between rounds (cmk_poke at `at`): run unless a
+ * check of the registry started after the news (it saw the change). */
+static void check_poked(const char *id, int64_t at)
+{
+    pthread_mutex_lock(&mu);
+    slot *s = slot_find(id);
+    int covered = s && s->checked_mono >= at;
+    pthread_mutex_unlock(&mu);
+    if (covered)
+        return;
+    cf_err ce = {0};
+    pthread_mutex_lock(&op_mu);
+    cf_code rc = check_one(id, CHECK_POKED, &ce);
+    pthread_mutex_unlock(&op_mu);
+    if (rc != CF_OK && rc != CF_ENOTFOUND && rc != CF_EINVAL && !atomic_load(&stopping))
+        cf_log(CF_LOG_ERROR, "key check failed", "registry_id", id, "error", ce.msg, NULL);
+}
+
+/* 1 while a key this node lacks is served by another node: rounds come
+ * faster then, so the node catches up soon after its vault answers. */
+static int any_behind(void)
+{
+    int b = 0;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; slots && i < nslots && !b; i++)
+        b = slots[i].used && !slots[i].pending && slots[i].behind;
+    pthread_mutex_unlock(&mu);
+    return b;
+}
+
 static void *run(void *arg)
 {
     (void)arg;
@@ -819,7 +973,7 @@ static void *run(void *arg)
         for (size_t i = 0; i < l.n && !atomic_load(&stopping); i++) {
             cf_err ce = {0};
             pthread_mutex_lock(&op_mu);
-            cf_code rc = check_one(l.ids[i], 0, &ce);
+            cf_code rc = check_one(l.ids[i], CHECK_ROUND, &ce);
             pthread_mutex_unlock(&op_mu);
             if (rc != CF_OK && rc != CF_ENOTFOUND && !atomic_load(&stopping))
                 cf_log(CF_LOG_ERROR, "key check failed", "registry_id", l.ids[i], "error", ce.msg,
@@ -828,18 +982,170 @@ static void *run(void *arg)
         free(l.ids);
         if (!atomic_load(&stopping))
             sweep();
+        if (e.code == CF_OK)
+            atomic_store(&first_round, 1);
 
+        unsigned wait_s = conf.interval_s ? conf.interval_s : 60;
+        if ((any_behind() || e.code != CF_OK) && wait_s > 2)
+            wait_s = 2;
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += conf.interval_s ? conf.interval_s : 60;
+        until.tv_sec += wait_s;
         pthread_mutex_lock(&th_mu);
         while (!atomic_load(&stopping)) {
+            if (poke_all) {
+                poke_all = 0;
+                npokes = 0;
+                break; /* a whole round now */
+            }
+            if (npokes > 0) {
+                char(*ids)[META_ID_LEN + 1] = malloc(npokes * sizeof(*ids));
+                int64_t *ats = malloc(npokes * sizeof(*ats));
+                size_t n = ids && ats ? npokes : 0;
+                if (n) {
+                    memcpy(ids, pokes, n * sizeof(*ids));
+                    memcpy(ats, poked_at, n * sizeof(*ats));
+                }
+                npokes = 0;
+                pthread_mutex_unlock(&th_mu);
+                for (size_t i = 0; i < n && !atomic_load(&stopping); i++)
+                    check_poked(ids[i], ats[i]);
+                free(ids);
+                free(ats);
+                pthread_mutex_lock(&th_mu);
+                continue;
+            }
             if (pthread_cond_timedwait(&th_cv, &th_mu, &until) == ETIMEDOUT)
                 break;
         }
         pthread_mutex_unlock(&th_mu);
     }
     return NULL;
+}
+
+void cmk_poke(const char *registry_id)
+{
+    if (!engine_ready() || registry_id == NULL || strlen(registry_id) != META_ID_LEN)
+        return;
+    pthread_mutex_lock(&th_mu);
+    int have = 0;
+    for (size_t i = 0; i < npokes && !have; i++)
+        have = strcmp(pokes[i], registry_id) == 0;
+    if (!have) {
+        if (npokes < POKE_MAX) {
+            poked_at[npokes] = mono_ms();
+            textf(pokes[npokes++], META_ID_LEN + 1, "%s", registry_id);
+        } else {
+            poke_all = 1;
+        }
+    }
+    if (th_running)
+        pthread_cond_broadcast(&th_cv);
+    pthread_mutex_unlock(&th_mu);
+}
+
+void cmk_poke_all(void)
+{
+    if (!engine_ready())
+        return;
+    pthread_mutex_lock(&th_mu);
+    poke_all = 1;
+    if (th_running)
+        pthread_cond_broadcast(&th_cv);
+    pthread_mutex_unlock(&th_mu);
+}
+
+int cmk_keys_ready(char *why, size_t cap)
+{
+    if (!engine_ready()) {
+        textf(why, cap, "key checks are not running");
+        return 0;
+    }
+    if (!atomic_load(&first_round)) {
+        textf(why, cap, "the first round of key checks has not finished");
+        return 0;
+    }
+    int ok = 1;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; slots && i < nslots && ok; i++) {
+        if (slots[i].used && !slots[i].pending && slots[i].behind) {
+            ok = 0;
+            textf(why, cap,
+                  "the customer-managed key of registry %s is not loaded on this node (its vault "
+                  "did not answer) while other nodes serve it",
+                  slots[i].name);
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    return ok;
+}
+
+/* Other nodes' news (store/coord.h), on the listener thread. */
+static void on_event(const char *event, const char *arg)
+{
+    if (strcmp(event, "registry.deleted") == 0)
+        cmk_forget(arg);
+    else if (strcmp(event, "registry.created") == 0 || strcmp(event, "key.changed") == 0 ||
+             strcmp(event, "key.rotated") == 0)
+        cmk_poke(arg);
+}
+
+static void on_resync(void)
+{
+    cmk_poke_all();
+}
+
+static const coord_subscriber subscriber = {on_event, on_resync};
+
+/* The key states as metrics: one series per state per CMK registry this
+ * node checked (1 for the current one), and the time of the last check. */
+static void collect(cf_buf *out)
+{
+    static const char *const states[] = {"available", "denied", "degraded", "unavailable"};
+    static const int codes[] = {ST_AVAILABLE, ST_DENIED, ST_DEGRADED, ST_UNAVAILABLE};
+    metrics_family(out, "coffer_cmk_key_state", "gauge",
+                   "Customer-managed key state of each CMK registry as this node's last check "
+                   "found it (1 for the current state).");
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; slots && i < nslots; i++) {
+        const slot *sl = &slots[i];
+        if (!sl->used || sl->pending || sl->logged == ST_NONE)
+            continue;
+        for (size_t k = 0; k < 4; k++) {
+            cf_buf_appendf(out, NULL, "%s", "coffer_cmk_key_state{registry=\"");
+            metrics_label_value(out, sl->name);
+            cf_buf_appendf(out, NULL, "\",state=\"%s\"} %d\n", states[k], sl->logged == codes[k]);
+        }
+    }
+    metrics_family(out, "coffer_cmk_key_last_check_timestamp_seconds", "gauge",
+                   "When this node last checked each CMK registry's key (unix seconds).");
+    for (size_t i = 0; slots && i < nslots; i++) {
+        const slot *sl = &slots[i];
+        if (!sl->used || sl->pending || sl->checked_at == 0)
+            continue;
+        cf_buf_appendf(out, NULL, "%s", "coffer_cmk_key_last_check_timestamp_seconds{registry=\"");
+        metrics_label_value(out, sl->name);
+        cf_buf_appendf(out, NULL, "\"} %lld\n", (long long)sl->checked_at);
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+/* A request found a CMK registry this node never loaded: load it now
+ * (once: concurrent requests wait for the first one's check under op_mu,
+ * then find the registry known). */
+static void keyring_miss(const char *registry_id)
+{
+    if (!engine_ready() || atomic_load(&stopping))
+        return;
+    pthread_mutex_lock(&op_mu);
+    if (!keyring_known(registry_id)) {
+        cf_err ce = {0};
+        cf_code rc = check_one(registry_id, CHECK_POKED, &ce);
+        if (rc != CF_OK && rc != CF_ENOTFOUND && rc != CF_EINVAL)
+            cf_log(CF_LOG_WARN, "key load on first use failed", "registry_id", registry_id, "error",
+                   ce.msg, NULL);
+    }
+    pthread_mutex_unlock(&op_mu);
 }
 
 /* ---- the interface ---- */
@@ -871,7 +1177,14 @@ cf_code cmk_start(const cmk_config *cfg, cf_err *e)
     conf.timeout_s = cfg->timeout_s ? cfg->timeout_s : 10;
     conf.token = cfg->token;
     atomic_store(&stopping, 0);
+    atomic_store(&first_round, 0);
     atomic_store_explicit(&conf_ready, 1, memory_order_release);
+    coord_subscribe(&subscriber);
+    keyring_set_miss_hook(keyring_miss);
+    static int collecting;
+    if (!collecting)
+        metrics_add_collector(collect);
+    collecting = 1;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -890,6 +1203,7 @@ cf_code cmk_start(const cmk_config *cfg, cf_err *e)
 
 void cmk_stop(void)
 {
+    keyring_set_miss_hook(NULL);
     atomic_store(&conf_ready, 0);
     if (th_running) {
         pthread_mutex_lock(&th_mu);
@@ -1039,6 +1353,16 @@ cf_code cmk_rotate(const char *registry_id, const char *new_key_identifier,
     }
     pthread_mutex_lock(&op_mu);
     cf_err ge = {0};
+    /* one rotation of a registry at a time in the whole cluster */
+    coord_hold rot;
+    int locked = 0;
+    rc = coord_lock(COORD_ROTATION, registry_id, 30000, &rot, &ge);
+    if (rc != CF_OK) {
+        rc = refuse(f, e, 409, "Conflict", CF_ECONFLICT,
+                    "Another rotation of this registry's key is running; try again (%s).", ge.msg);
+        goto out;
+    }
+    locked = 1;
     rc = meta_registry_get_id(reg, registry_id, &ge);
     if (rc == CF_ENOTFOUND) {
         rc = refuse(f, e, 404, "ResourceNotFound", CF_ENOTFOUND, "%s", ge.msg);
@@ -1072,8 +1396,9 @@ cf_code cmk_rotate(const char *registry_id, const char *new_key_identifier,
     const char *ident = new_identity ? new_identity : reg->key_identity;
     if ((rc = enroll(en, reg, kid, ident, c, f, e)) != CF_OK)
         goto out;
-    char from[512];
+    char from[512], from_identity[40];
     textf(from, sizeof(from), "%s", reg->versioned_key_identifier);
+    textf(from_identity, sizeof(from_identity), "%s", reg->key_identity);
     int64_t now = now_s();
     textf(reg->key_identifier, sizeof(reg->key_identifier), "%s", en->key_identifier);
     textf(reg->versioned_key_identifier, sizeof(reg->versioned_key_identifier), "%s",
@@ -1083,17 +1408,24 @@ cf_code cmk_rotate(const char *registry_id, const char *new_key_identifier,
     reg->last_key_rotation = now;
     memcpy(reg->wrapped_c, en->wrapped, en->wrapped_len);
     reg->wrapped_c_len = en->wrapped_len;
-    if ((rc = meta_registry_set_key(reg, &ge)) != CF_OK) {
-        rc = refuse(f, e, 500, "InternalServerError", rc, "%s", ge.msg);
+    if ((rc = meta_registry_swap_key(reg, from, from_identity, &ge)) != CF_OK) {
+        rc = rc == CF_ECONFLICT
+                 ? refuse(f, e, 409, "Conflict", CF_ECONFLICT,
+                          "The registry's key was rotated meanwhile; read it again and retry.")
+                 : refuse(f, e, 500, "InternalServerError", rc, "%s", ge.msg);
         goto out;
     }
+    coord_notify("key.rotated", registry_id);
     cf_err se = {0};
-    if (meta_registry_set_key_state(registry_id, "available", now, NULL, &se) != CF_OK)
+    int wrote = meta_registry_set_key_state(registry_id, "available", now, NULL, &se) == CF_OK;
+    if (!wrote)
         cf_log(CF_LOG_ERROR, "cannot store the key state", "registry", reg->name, "error", se.msg,
                NULL);
     pthread_mutex_lock(&mu);
-    if ((s = slot_find(registry_id)) != NULL)
+    if ((s = slot_find(registry_id)) != NULL) {
         s->logged = ST_AVAILABLE;
+        s->wrote_row |= wrote;
+    }
     pthread_mutex_unlock(&mu);
     cf_log(CF_LOG_INFO, "key rotated", "registry", reg->name, "from", from, "to",
            reg->versioned_key_identifier, "identity", reg->key_identity, "mode", "manual", NULL);
@@ -1105,6 +1437,8 @@ cf_code cmk_rotate(const char *registry_id, const char *new_key_identifier,
         reg->key_identity, msg,       en->rids};
     cmk_events_record(&ev);
 out:
+    if (locked)
+        coord_unlock(&rot);
     pthread_mutex_unlock(&op_mu);
     OPENSSL_cleanse(c, sizeof(c));
     OPENSSL_cleanse(en, sizeof(*en));
@@ -1118,7 +1452,7 @@ cf_code cmk_check_now(const char *registry_id, cf_err *e)
     if (!engine_ready())
         return cf_err_set(e, CF_EUNAVAIL, "the key engine is not running");
     pthread_mutex_lock(&op_mu);
-    cf_code rc = check_one(registry_id, 1, e);
+    cf_code rc = check_one(registry_id, CHECK_MANUAL, e);
     pthread_mutex_unlock(&op_mu);
     return rc;
 }

@@ -81,4 +81,17 @@ cf_code cmk_check_now(const char *registry_id, cf_err *e);
 /* Deletion: wipes C and forgets the KEK. */
 void cmk_forget(const char *registry_id);
 
+/* Several nodes (docs/scale-out.md): asks for a check of the registry
+ * before the next round (another node created it, rotated its key or saw
+ * its key's state change; or a request found its key not loaded here).
+ * Returns at once; the checker thread does the vault call. */
+void cmk_poke(const char *registry_id);
+/* A whole round now (after missed notifications). */
+void cmk_poke_all(void);
+/* Readiness (control/health.h): 0 with *why until the first round of
+ * checks finished, and while this node lacks a key that another node
+ * serves (it could not reach the vault); a key the vault refused does
+ * not count (every node refuses it alike). */
+int cmk_keys_ready(char *why, size_t cap);
+
 #endif

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -23,6 +24,7 @@
 
 #include "base/buf.h"
 #include "base/enc.h"
+#include "base/metrics.h"
 
 /* ---- key identifiers ---- */
 
@@ -503,7 +505,15 @@ static void perform(vaultc_result *r, cf_buf *resp, const vaultc_opts *o, const 
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)post_len);
     }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     CURLcode cc = curl_easy_perform(c);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    const char *op = post == NULL                        ? "get"
+                     : strstr(url, "/unwrapkey") != NULL ? "unwrapKey"
+                     : strstr(url, "/wrapkey") != NULL   ? "wrapKey"
+                                                         : "other";
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(h);
@@ -513,16 +523,20 @@ static void perform(vaultc_result *r, cf_buf *resp, const vaultc_opts *o, const 
     if (cc == CURLE_WRITE_ERROR && sc.overflow) {
         r->status = status;
         set_invalid(r, "the vault's answer is larger than 64 KiB");
-        return;
-    }
-    if (cc != CURLE_OK) {
+    } else if (cc != CURLE_OK) {
         r->cls = cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL ? VAULTC_INVALID
                                                                                : VAULTC_TRANSIENT;
         snprintf(r->message, sizeof(r->message), "%s%s%s", curl_easy_strerror(cc),
                  errbuf[0] ? ": " : "", errbuf);
-        return;
+    } else {
+        vaultc_classify(r, status, (const char *)resp->data, resp->len);
     }
-    vaultc_classify(r, status, (const char *)resp->data, resp->len);
+    metrics_vault_observe(op,
+                          r->cls == VAULTC_OK        ? "ok"
+                          : r->cls == VAULTC_DENIED  ? "denied"
+                          : r->cls == VAULTC_INVALID ? "invalid"
+                                                     : "transient",
+                          secs);
 }
 
 cf_code vaultc_get(cf_buf *resp, vaultc_result *r, const vaultc_opts *o, const char *token,

@@ -165,7 +165,10 @@ static json_t *sub_json(const arm_subscription *s)
 
 static int sub_add(void *cls, const arm_subscription *s)
 {
-    json_array_append_new(cls, sub_json(s));
+    char scope[64];
+    snprintf(scope, sizeof(scope), "/subscriptions/%s", s->id);
+    if (mgmt_can_see(scope))
+        json_array_append_new(cls, sub_json(s));
     return 0;
 }
 
@@ -221,7 +224,10 @@ static json_t *group_json(const arm_group *g)
 
 static int group_add(void *cls, const arm_group *g)
 {
-    json_array_append_new(cls, group_json(g));
+    char scope[ARM_ID_MAX];
+    snprintf(scope, sizeof(scope), "/subscriptions/%s/resourceGroups/%s", g->sub, g->name);
+    if (mgmt_can_see(scope))
+        json_array_append_new(cls, group_json(g));
     return 0;
 }
 
@@ -283,6 +289,8 @@ static int res_add(void *cls, const char *kind, const char *name, const arm_plac
     const char *type = reg ? ARM_TYPE_REGISTRY : ARM_TYPE_IDENTITY;
     char id[ARM_ID_MAX], full[ARM_SEG_MAX * 2];
     mgmt_arm_id(id, p, ns, type, name);
+    if (!mgmt_can_see(id))
+        return 0;
     snprintf(full, sizeof(full), "%s/%s", ns, type);
     json_array_append_new(l->arr, json_pack("{s:s,s:s,s:s,s:s}", "id", id, "name", name, "type",
                                             full, "location", p->location));
@@ -456,6 +464,12 @@ static void group_delete(http_req *r, const char *sub, const char *name)
         mgmt_fail_err(r, &e, "delete resource group");
         goto out;
     }
+    char gid[ARM_ID_MAX];
+    snprintf(gid, sizeof(gid), "/subscriptions/%s/resourceGroups/%s", sub, name);
+    cf_err fe = {0};
+    if (arm_role_forget(gid, &fe) != CF_OK) /* they go with it, as in ARM */
+        cf_log(CF_LOG_WARN, "cannot drop the group's role assignments", "group", name, "error",
+               fe.msg, NULL);
     char n[16];
     snprintf(n, sizeof(n), "%zu", gone);
     cf_log(CF_LOG_INFO, "resource group deleted", "request_id", r->request_id, "subscription", sub,
@@ -488,6 +502,7 @@ static void group_handle(http_req *r, const char *sub, const char *name)
     if (strcmp(m, "HEAD") == 0) { /* az group exists */
         cf_err e = {0};
         int there = arm_group_get(&g, sub, name, &e) == CF_OK;
+        mgmt_audit_status(there ? 204 : 404, NULL);
         http_req_respond(r, http_resp_bytes(there ? 204 : 404, "", 0, NULL));
         return;
     }
@@ -501,22 +516,6 @@ static void not_allowed(http_req *r)
 {
     mgmt_fail(r, 405, "MethodNotAllowed", "The method %s is not allowed on %s.", r->method,
               r->path);
-}
-
-/* Splits rest ("" or "/a/b/c", no empty segment: arm_path_parse checked)
- * into at most 4 segments in buf; -1 when there are more. */
-static int split_rest(const char *rest, char buf[ARM_REST_MAX], const char *seg[4])
-{
-    int k = 0;
-    snprintf(buf, ARM_REST_MAX, "%s", rest);
-    for (char *p = buf; *p == '/';) {
-        if (k == 4)
-            return -1;
-        *p++ = '\0';
-        seg[k++] = p;
-        p += strcspn(p, "/");
-    }
-    return k;
 }
 
 void groups_dispatch(http_req *r)
@@ -593,12 +592,9 @@ void groups_dispatch(http_req *r)
         return identities_handle(r, &s, resource ? ap.name : NULL);
     }
     if (arm_path_is(&ap, ARM_NS_REGISTRY, ARM_TYPE_REGISTRY)) {
-        char buf[ARM_REST_MAX];
-        const char *seg[4] = {0};
-        int k = split_rest(ap.rest, buf, seg);
         if (!resource && scope_exists(r, &s, NULL) != 0)
             return;
-        if (k >= 0 && mgmt_registry_route(r, &s, resource ? ap.name : NULL, seg, k))
+        if (mgmt_registry_route(r, &s, resource ? ap.name : NULL, ap.rest))
             return;
         return mgmt_fail(r, 404, "NotFound", "No management endpoint at %.300s.", r->path);
     }

@@ -136,9 +136,9 @@ static int list_add(void *cls, const meta_identity *id)
 {
     list_ctx *l = cls;
     arm_place p;
-    cf_err e = {0};
-    int placed = arm_place_get(&p, ARM_KIND_IDENTITY, id->name, &e) == CF_OK;
-    if (l->s->sub && !(placed && mgmt_scope_has(l->s, &p)))
+    char rid[ARM_ID_MAX];
+    int placed = mgmt_resource_id(rid, ARM_KIND_IDENTITY, id->name, &p);
+    if ((l->s->sub && !(placed && mgmt_scope_has(l->s, &p))) || !mgmt_can_see(rid))
         return 0;
     json_array_append_new(l->arr, identity_json(id, placed ? &p : NULL));
     return 0;
@@ -148,6 +148,7 @@ cf_code identities_delete_one(const char *name, cf_err *e)
 {
     cf_code rc = meta_identity_delete(name, e);
     if (rc == CF_OK) {
+        mgmt_roles_forget(ARM_KIND_IDENTITY, name);
         cf_err pe = {0};
         if (arm_place_delete(ARM_KIND_IDENTITY, name, &pe) != CF_OK)
             cf_log(CF_LOG_WARN, "cannot remove the identity's placement", "identity", name, "error",

@@ -15,9 +15,18 @@
  *   POST /registries/{name}/listCredentials|regenerateCredential
  *   PUT|GET|DELETE /registries/{name}/tokens/{token}, GET .../tokens,
  *   POST /registries/{name}/tokens/{token}/generateCredentials (Bearer)
+ *   GET /registries/{name}/listUsages, GET|DELETE /registries/{name}/repositories/...
+ *                                                  (repositories.c)     (Bearer)
+ *   /principals[/{id}[/resetPassword]], {scope}/providers/
+ *   Microsoft.Authorization/roleAssignments|roleDefinitions   (access.c)
  * The short paths under /identities and /registries are the legacy form of
  * the ARM paths: they reach a resource in any group and create in the
  * default group.
+ *
+ * Bearer: the admin token (the operator) or a service principal's
+ * "APPID.SECRET" (a tenant, limited to its role assignments). Every
+ * request is authorized by one check before its route
+ * (mgmt_route_authorize) and leaves one line in the audit log (access.c).
  */
 #define CF_LOG_MOD "mgmt"
 #include "control/mgmt.h"
@@ -31,6 +40,7 @@
 #include <openssl/crypto.h>
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "control/mgmt_int.h"
 #include "control/validate.h"
 #include "crypto/keys.h"
@@ -56,7 +66,7 @@ cf_code mgmt_configure(const mgmt_config *c, cf_err *e)
     snprintf(mgmt_g.login_domain, sizeof(mgmt_g.login_domain), "%s",
              c->login_domain ? c->login_domain : "");
     snprintf(mgmt_g.data_addr, sizeof(mgmt_g.data_addr), "%s", c->data_addr ? c->data_addr : "");
-    return CF_OK;
+    return mgmt_audit_open(c->audit_path, e);
 }
 
 void mgmt_set_issuer(issuer *is)
@@ -68,6 +78,7 @@ void mgmt_shutdown(void)
 {
     mgmt_set_issuer(NULL);
     OPENSSL_cleanse(mgmt_g.admin, sizeof(mgmt_g.admin));
+    mgmt_audit_close();
 }
 
 /* Constant time in the token's bytes (the length is public). */
@@ -77,16 +88,35 @@ static int admin_ok(const char *tok)
            CRYPTO_memcmp(tok, mgmt_g.admin, MGMT_ADMIN_TOKEN_LEN) == 0;
 }
 
-static int bearer_ok(http_req *r)
+static const char *bearer_of(http_req *r)
 {
     const char *h = http_req_header(r, "Authorization");
     if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
-        return 0;
+        return NULL;
     h += 7;
     while (*h == ' ')
         h++;
-    return admin_ok(h);
+    return h;
 }
+
+static int bearer_ok(http_req *r)
+{
+    return admin_ok(bearer_of(r));
+}
+
+/* Who is calling: the admin (operator), a service principal, or NULL
+ * (no valid credentials). */
+static mgmt_caller *authenticate(http_req *r)
+{
+    const char *tok = bearer_of(r);
+    if (admin_ok(tok))
+        return mgmt_caller_new(MGMT_CALLER_ADMIN);
+    return mgmt_token_is_principal(tok) ? mgmt_caller_principal(tok) : NULL;
+}
+
+#define UNAUTHORIZED_TEXT                                                                          \
+    "The request needs 'Authorization: Bearer <admin token>' (DIR/admin.token) or a service "      \
+    "principal's 'Bearer APPID.PASSWORD' (coffer login --service-principal)."
 
 /* ---- answers ---- */
 
@@ -111,6 +141,7 @@ void mgmt_fail(http_req *r, unsigned status, const char *code, const char *fmt, 
     cf_log(status >= 500 ? CF_LOG_ERROR : CF_LOG_WARN, "request failed", "request_id",
            r->request_id, "method", r->method, "path", r->path, "status", st, "code", code, "error",
            msg, NULL);
+    mgmt_audit_status(status, code);
     json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
     if (capture) {
         capture->status = status;
@@ -157,6 +188,7 @@ void mgmt_fail_err(http_req *r, const cf_err *e, const char *what)
 
 void mgmt_reply(http_req *r, unsigned status, json_t *body)
 {
+    mgmt_audit_status(status, NULL);
     if (capture) {
         capture->status = status;
         capture->body = body;
@@ -178,6 +210,7 @@ void mgmt_reply(http_req *r, unsigned status, json_t *body)
 
 void mgmt_reply_secret(http_req *r, unsigned status, json_t *body)
 {
+    mgmt_audit_status(status, NULL);
     if (capture) { /* the caller wipes what it shows (mgmt_call) */
         capture->status = status;
         capture->body = body;
@@ -368,13 +401,61 @@ static int split(const char *path, char buf[512], const char *seg[5])
     return k;
 }
 
-int mgmt_registry_route(http_req *r, const mgmt_scope *s, const char *name, const char *const *rest,
-                        int nrest)
+/* GET /metrics (bearer): the Prometheus exposition. */
+static void metrics_get(http_req *r)
 {
+    cf_buf b;
+    cf_buf_init(&b, 0);
+    cf_err e = {0};
+    if (metrics_render(&b, &e) != CF_OK) {
+        cf_buf_free(&b);
+        mgmt_fail(r, 500, "InternalServerError", "%s", e.msg);
+        return;
+    }
+    http_resp *resp = http_resp_bytes(200, b.data ? (const char *)b.data : "", b.len,
+                                      "text/plain; version=0.0.4; charset=utf-8");
+    cf_buf_free(&b);
+    http_req_respond(r, resp);
+}
+
+/* Splits tail ("" or "/a/b...") into at most 4 segments of buf: their
+ * count, -1 for more, an empty one or a trailing '/'. */
+static int split_tail(const char *tail, char buf[512], const char *seg[4])
+{
+    int k = 0;
+    if (tail[0] != '\0' && tail[0] != '/')
+        return -1;
+    if (snprintf(buf, 512, "%s", tail) >= 512)
+        return -1;
+    for (char *p = buf; *p == '/';) {
+        if (k == 4)
+            return -1;
+        *p++ = '\0';
+        if (*p == '\0' || *p == '/')
+            return -1;
+        seg[k++] = p;
+        p += strcspn(p, "/");
+    }
+    return k;
+}
+
+int mgmt_registry_route(http_req *r, const mgmt_scope *s, const char *name, const char *tail)
+{
+    char buf[512];
+    const char *rest[4] = {0};
+    int nrest = split_tail(tail, buf, rest);
     if (name == NULL) {
+        if (nrest != 0)
+            return 0;
         registries_handle(r, s, NULL, 0);
         return 1;
     }
+    /* a registry's content: a repository name has slashes, so its routes
+     * take the tail as it is */
+    if (repositories_route(r, s, name, tail))
+        return 1;
+    if (nrest < 0)
+        return 0;
     if (nrest == 0) {
         registries_handle(r, s, name, 0);
         return 1;
@@ -388,6 +469,10 @@ int mgmt_registry_route(http_req *r, const mgmt_scope *s, const char *name, cons
         registries_credentials(r, s, name, rest[0]);
         return 1;
     }
+    if (nrest == 1 && strcmp(rest[0], "garbageCollect") == 0) {
+        registries_gc(r, s, name);
+        return 1;
+    }
     if (nrest <= 3 && strcmp(rest[0], "tokens") == 0 &&
         (nrest < 3 || strcmp(rest[2], "generateCredentials") == 0)) {
         tokens_handle(r, s, name, nrest >= 2 ? rest[1] : NULL, nrest == 3 ? rest[2] : NULL);
@@ -396,7 +481,7 @@ int mgmt_registry_route(http_req *r, const mgmt_scope *s, const char *name, cons
     return tasks_route(r, s, name, rest, nrest);
 }
 
-static void dispatch(http_req *r)
+static void route(http_req *r)
 {
     char buf[512];
     const char *seg[5] = {0};
@@ -426,10 +511,23 @@ static void dispatch(http_req *r)
             msi_token(r);
         return;
     }
-    /* an in-process call was authenticated by its caller (mgmt_call) */
-    if (capture == NULL && !bearer_ok(r)) {
-        mgmt_fail(r, 401, "Unauthorized",
-                  "The request needs 'Authorization: Bearer <admin token>' (DIR/admin.token).");
+    if (mgmt_route_authorize(r, k, seg) != 0)
+        return;
+    char scope[ARM_ID_MAX];
+    const char *tail;
+    if (arm_authz_split(r->path, scope, sizeof(scope), &tail) == 0) {
+        mgmt_access_route(r, scope, tail);
+        return;
+    }
+    if (k >= 1 && k <= 3 && strcmp(seg[0], "principals") == 0) {
+        principals_handle(r, k >= 2 ? seg[1] : NULL, k == 3 ? seg[2] : NULL);
+        return;
+    }
+    if (k == 1 && strcmp(seg[0], "metrics") == 0 && capture == NULL) {
+        if (!get)
+            not_allowed(r);
+        else
+            metrics_get(r);
         return;
     }
     if (strncasecmp(r->path, "/subscriptions", 14) == 0 &&
@@ -442,10 +540,49 @@ static void dispatch(http_req *r)
         identities_handle(r, ls, k == 2 ? seg[1] : NULL);
         return;
     }
-    if (k >= 1 && strcmp(seg[0], "registries") == 0 &&
-        mgmt_registry_route(r, ls, k == 1 ? NULL : seg[1], seg + 2, k < 2 ? 0 : k - 2))
-        return;
+    /* /registries[/NAME[TAIL]], not split: a repository name has slashes */
+    if (strncmp(r->path, "/registries", 11) == 0 && (r->path[11] == '\0' || r->path[11] == '/')) {
+        const char *p = r->path + 11;
+        char name[512];
+        size_t n = *p ? strcspn(p + 1, "/") : 0;
+        if (*p && n > 0 && n < sizeof(name)) {
+            memcpy(name, p + 1, n);
+            name[n] = '\0';
+        }
+        if ((*p == '\0' || (n > 0 && n < sizeof(name))) &&
+            mgmt_registry_route(r, ls, *p ? name : NULL, *p ? p + 1 + n : ""))
+            return;
+    }
     mgmt_fail(r, 404, "NotFound", "No management endpoint at %s.", r->path);
+}
+
+/* Authenticates (an in-process call was authenticated by its caller:
+ * mgmt_call, the portal's), routes, and writes the audit line. */
+static void dispatch(http_req *r)
+{
+    int public = strcmp(r->path, "/jwks") == 0 ||
+                 strcmp(r->path, "/.well-known/openid-configuration") == 0 ||
+                 strcmp(r->path, "/msi/token") == 0;
+    mgmt_caller *c =
+        capture  ? mgmt_caller_new(MGMT_CALLER_PORTAL)
+        : public ? mgmt_caller_new(bearer_ok(r) || admin_ok(http_req_header(r, "X-IDENTITY-HEADER"))
+                                       ? MGMT_CALLER_ADMIN
+                                       : MGMT_CALLER_ANONYMOUS)
+                 : authenticate(r);
+    int authenticated = c != NULL;
+    if (c == NULL)
+        c = mgmt_caller_new(MGMT_CALLER_ANONYMOUS);
+    if (c == NULL) {
+        mgmt_fail(r, 503, "ServiceUnavailable", "out of memory");
+        return;
+    }
+    mgmt_caller_enter(c);
+    if (!authenticated)
+        mgmt_fail(r, 401, "Unauthorized", UNAUTHORIZED_TEXT);
+    else
+        route(r);
+    mgmt_audit_done(r, c);
+    mgmt_caller_leave(c);
 }
 
 static void body_end(http_req *r)
@@ -491,9 +628,23 @@ cf_code mgmt_call(const char *method, const char *path, const json_t *body, cons
     return CF_OK;
 }
 
+/* The route label of the request metrics: the first path segment. */
+static const char *route_of(const char *path)
+{
+    static const char *const known[] = {"registries", "identities", "jwks",   ".well-known",
+                                        "msi",        "portal",     "metrics"};
+    const char *p = path[0] == '/' ? path + 1 : path;
+    size_t n = strcspn(p, "/");
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strlen(known[i]) == n && strncmp(p, known[i], n) == 0)
+            return known[i][0] == '.' ? "openid" : known[i];
+    return "other";
+}
+
 void mgmt_handle(http_req *r, void *ctx)
 {
     (void)ctx;
+    r->route = route_of(r->path);
     if (portal_path(r->path)) {
         portal_handle(r);
         return;
@@ -506,10 +657,17 @@ void mgmt_handle(http_req *r, void *ctx)
     /* refuse before reading a body: wrong credentials, or a declared size
      * past the cap */
     if (strncmp(r->path, "/msi/", 5) != 0 && strcmp(r->path, "/jwks") != 0 &&
-        strncmp(r->path, "/.well-known/", 13) != 0 && !bearer_ok(r)) {
-        mgmt_fail(r, 401, "Unauthorized",
-                  "The request needs 'Authorization: Bearer <admin token>' (DIR/admin.token).");
-        return;
+        strncmp(r->path, "/.well-known/", 13) != 0) {
+        mgmt_caller *c = authenticate(r);
+        if (c == NULL) {
+            mgmt_caller *anon = mgmt_caller_new(MGMT_CALLER_ANONYMOUS);
+            mgmt_caller_enter(anon);
+            mgmt_fail(r, 401, "Unauthorized", UNAUTHORIZED_TEXT);
+            mgmt_audit_done(r, anon);
+            mgmt_caller_leave(anon);
+            return;
+        }
+        mgmt_caller_leave(c);
     }
     if (http_req_content_length(r) > MGMT_BODY_MAX) {
         mgmt_fail(r, 413, "RequestTooLarge", "The request body exceeds %d bytes.", MGMT_BODY_MAX);

@@ -5,7 +5,9 @@
  * second http_server next to the data plane (default 127.0.0.1:5001).
  *
  * Every route but the issuer's needs `Authorization: Bearer <admin token>`
- * (DIR/admin.token, compared in constant time); /msi/token takes it in
+ * (DIR/admin.token, compared in constant time: the operator) or a service
+ * principal's `Bearer APPID.PASSWORD` (a tenant, held to its role
+ * assignments; control/access.c); /msi/token takes the admin token in
  * X-IDENTITY-HEADER as App Service's protocol does. Errors are ARM's
  * {"error":{"code","message"}}; a refused request changes nothing.
  * Changes run one at a time (one mutex): a creation checks the customer
@@ -33,6 +35,7 @@ typedef struct mgmt_config {
     const char *tenant;       /* tenantId of new identities */
     const char *login_domain; /* NULL: loginServer is data_addr/<name> */
     const char *data_addr;    /* the data plane's "host:port" */
+    const char *audit_path;   /* the audit log (DIR/mgmt-audit.log); NULL: none */
 } mgmt_config;
 
 /* Copies the config (strings included). */

@@ -36,11 +36,13 @@
 #include "base/enc.h"
 #include "base/log.h"
 #include "cmk/cmk.h"
+#include "control/authz.h"
 #include "control/mgmt_int.h"
 #include "control/validate.h"
 #include "crypto/keys.h"
 #include "registry/credentials.h"
 #include "registry/keyring.h"
+#include "store/coord.h"
 #include "store/objects.h"
 
 #define MAX_UAI 16
@@ -59,6 +61,7 @@ typedef struct reg_new {
     const char *key_identity;   /* client id or "system" */
     int admin_enabled;          /* adminUserEnabled */
     int anonymous_pull;         /* anonymousPullEnabled */
+    int64_t storage_limit;      /* storageLimit; 0: none */
     const arm_group *group;     /* where it goes; NULL: the default group */
     const char *location;       /* NULL: the group's */
 } reg_new;
@@ -117,6 +120,7 @@ static cf_code registry_create(meta_registry *out, const reg_new *p, cmk_fail *f
     snprintf(reg->key_status, sizeof(reg->key_status), "available");
     reg->anonymous_pull = p->anonymous_pull;
     reg->admin_enabled = p->admin_enabled;
+    reg->storage_limit = p->storage_limit;
     rc = keyring_new_secret(reg->wrapped_s, reg->id, e);
     if (rc == CF_OK && reg->admin_enabled)
         rc = admin_passwords_ensure(reg, e);
@@ -153,6 +157,9 @@ static cf_code registry_create(meta_registry *out, const reg_new *p, cmk_fail *f
     }
     if (reg->cmk)
         cmk_commit(reg);
+    /* the other nodes load a CMK registry's key now, not at their next
+     * round of checks */
+    coord_notify("registry.created", reg->id);
     OPENSSL_cleanse(reg->wrapped_s, sizeof(reg->wrapped_s));
     OPENSSL_cleanse(reg->wrapped_c, sizeof(reg->wrapped_c));
     OPENSSL_cleanse(reg->admin_pw, sizeof(reg->admin_pw));
@@ -181,10 +188,15 @@ cf_code registries_ensure(const char *name, int *created, cf_err *e)
         return cf_err_set(e, ge.code, "%s", ge.msg);
     reg_new p = {.name = name};
     pthread_mutex_lock(&mgmt_mu);
-    cf_code rc = registry_create(&reg, &p, NULL, e);
+    cf_err ce = {0};
+    cf_code rc = registry_create(&reg, &p, NULL, &ce);
     pthread_mutex_unlock(&mgmt_mu);
     if (rc == CF_OK)
         *created = 1;
+    else if (rc == CF_EEXISTS && meta_registry_get(&reg, name, NULL) == CF_OK)
+        return objects_registry_prepare(reg.id, e); /* another node, starting too */
+    else
+        cf_err_set(e, rc, "%s", ce.msg);
     return rc;
 }
 
@@ -223,6 +235,14 @@ static json_t *str_or_null(const char *s)
     return s && *s ? json_string(s) : json_null();
 }
 
+void registries_login_server(char *out, size_t n, const meta_registry *reg)
+{
+    if (mgmt_g.login_domain[0])
+        snprintf(out, n, "%s.%s", reg->name, mgmt_g.login_domain);
+    else
+        snprintf(out, n, "%s/%s", mgmt_g.data_addr, reg->name);
+}
+
 static json_t *registry_json(const meta_registry *reg, cf_err *e)
 {
     json_t *identity =
@@ -258,10 +278,7 @@ static json_t *registry_json(const meta_registry *reg, cf_err *e)
                       reg->key_status[0] ? reg->key_status : "unavailable", "lastKeyCheckTimestamp",
                       time_or_null(reg->last_key_check), "lastError", str_or_null(reg->last_error));
     char login[400], rid[ARM_ID_MAX], created[32];
-    if (mgmt_g.login_domain[0])
-        snprintf(login, sizeof(login), "%s.%s", reg->name, mgmt_g.login_domain);
-    else
-        snprintf(login, sizeof(login), "%s/%s", mgmt_g.data_addr, reg->name);
+    registries_login_server(login, sizeof(login), reg);
     arm_place place;
     int placed = mgmt_resource_id(rid, ARM_KIND_REGISTRY, reg->name, &place);
     ctl_rfc3339(created, sizeof(created), reg->created_at);
@@ -278,13 +295,10 @@ static json_t *registry_json(const meta_registry *reg, cf_err *e)
     json_t *props = json_object_get(j, "properties");
     json_object_set_new(props, "adminUserEnabled", json_boolean(reg->admin_enabled));
     json_object_set_new(props, "anonymousPullEnabled", json_boolean(reg->anonymous_pull));
-    /* ACR's policies: coffer has none of them on, content trust included
-     * (never on a CMK registry) */
-    json_object_set_new(props, "policies",
-                        json_pack("{s:{s:s},s:{s:s,s:s},s:{s:i,s:s},s:{s:s}}", "quarantinePolicy",
-                                  "status", "disabled", "trustPolicy", "type", "Notary", "status",
-                                  "disabled", "retentionPolicy", "days", 7, "status", "disabled",
-                                  "exportPolicy", "status", "enabled"));
+    json_object_set_new(props, "storageLimit",
+                        reg->storage_limit > 0 ? json_integer(reg->storage_limit) : json_null());
+    /* ACR's policies: the retention policy is coffer's (registry_gc.c) */
+    json_object_set_new(props, "policies", registries_policies_json(reg->id));
     json_object_set_new(props, "publicNetworkAccess", json_string("Enabled"));
     json_object_set_new(props, "zoneRedundancy", json_string("Disabled"));
     if (placed) {
@@ -328,6 +342,8 @@ typedef struct reg_body {
     char key_identity_norm[40]; /* lower case client id, or "system" */
     int admin;                  /* properties.adminUserEnabled: -1 absent, 0, 1 */
     int anon;                   /* properties.anonymousPullEnabled: -1 absent, 0, 1 */
+    reg_policies policies;      /* properties.policies.retentionPolicy */
+    int64_t limit;              /* properties.storageLimit: -1 absent, 0 none, bytes */
 } reg_body;
 
 static int bad(http_req *r, const char *code, const char *msg)
@@ -385,11 +401,32 @@ static int opt_object(http_req *r, const json_t *obj, const char *key, const cha
     return 0;
 }
 
+/* properties.storageLimit: bytes of sealed objects (docs/control-plane.md
+ * "Usage and the storage limit"), 0 for none; *out -1 when absent (or
+ * null). -1 (answered) for anything but an integer 0..2^62. */
+static int opt_limit(http_req *r, const json_t *props, int64_t *out)
+{
+    json_t *v = json_object_get(props, "storageLimit");
+    *out = -1;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > ((json_int_t)1 << 62)) {
+        mgmt_fail(r, 400, "InvalidRequest",
+                  "properties.storageLimit must be a number of bytes (an integer from 0, no "
+                  "limit, to 2^62).");
+        return -1;
+    }
+    *out = (int64_t)json_integer_value(v);
+    return 0;
+}
+
 static int parse_body(http_req *r, const json_t *body, reg_body *b)
 {
     memset(b, 0, sizeof(*b));
     b->enc_status = -1;
     b->admin = b->anon = -1;
+    b->limit = -1;
     json_t *sku, *identity, *props, *enc = NULL, *kvp = NULL;
     if (opt_object(r, body, "sku", "", &sku) || opt_object(r, body, "identity", "", &identity) ||
         opt_object(r, body, "properties", "", &props))
@@ -451,8 +488,23 @@ static int parse_body(http_req *r, const json_t *body, reg_body *b)
                           ref);
                 return -1;
             }
+            /* using an identity takes a role on it (Managed Identity
+             * Operator's assign action), checked on the id as given before
+             * anything is looked up, as ARM does */
+            if (ctl_identity_ref_name(ref) == NULL &&
+                mgmt_authorize(r, ref, AUTHZ_ASSIGN_IDENTITY) != 0)
+                return -1;
             cf_err e = {0};
-            if (identity_ref_resolve(ref, &b->uai_id[b->n_uai], &e) != CF_OK) {
+            char iid[ARM_ID_MAX];
+            cf_code irc = identity_ref_resolve(ref, &b->uai_id[b->n_uai], &e);
+            if (irc == CF_OK) {
+                mgmt_resource_id(iid, ARM_KIND_IDENTITY, b->uai_id[b->n_uai].name, NULL);
+                if (!mgmt_can_see(iid)) /* another tenant's: as a missing one */
+                    irc = cf_err_set(&e, CF_ENOTFOUND, "not found");
+                else if (mgmt_authorize(r, iid, AUTHZ_ASSIGN_IDENTITY) != 0)
+                    return -1;
+            }
+            if (irc != CF_OK) {
                 if (e.code == CF_ENOTFOUND)
                     mgmt_fail(r, 400, "IdentityNotFound",
                               "The user-assigned identity '%.300s' does not exist.", ref);
@@ -471,7 +523,10 @@ static int parse_body(http_req *r, const json_t *body, reg_body *b)
     }
     if (props && (opt_object(r, props, "encryption", "properties", &enc) ||
                   opt_bool(r, props, "adminUserEnabled", "properties", &b->admin) ||
-                  opt_bool(r, props, "anonymousPullEnabled", "properties", &b->anon)))
+                  opt_bool(r, props, "anonymousPullEnabled", "properties", &b->anon) ||
+                  opt_limit(r, props, &b->limit)))
+        return -1;
+    if (registries_policies_parse(r, props, &b->policies) != 0)
         return -1;
     if (enc) {
         const char *status;
@@ -664,6 +719,7 @@ static void registry_put(http_req *r, const mgmt_scope *s, const char *name)
                  .key_identity = cmk ? b.key_identity_norm : NULL,
                  .admin_enabled = b.admin == 1,
                  .anonymous_pull = b.anon == 1,
+                 .storage_limit = b.limit > 0 ? b.limit : 0,
                  .group = &g,
                  .location = location};
     cmk_fail f = {0};
@@ -838,6 +894,16 @@ static void registry_patch(http_req *r, const mgmt_scope *s, const char *name)
             goto out;
         }
     }
+    if (b.limit != -1 && b.limit != reg.storage_limit) {
+        if (meta_registry_set_storage_limit(reg.id, b.limit, &e) != CF_OK) {
+            mgmt_fail_err(r, &e, "registry storage limit");
+            goto out;
+        }
+        char lim[24];
+        snprintf(lim, sizeof(lim), "%lld", (long long)b.limit);
+        cf_log(CF_LOG_INFO, "registry storage limit updated", "request_id", r->request_id,
+               "registry", reg.name, "storage_limit", b.limit ? lim : "none", NULL);
+    }
     if (b.admin != -1 || b.anon != -1) {
         /* the row as it is now (the key rotation may have changed it) */
         meta_registry a;
@@ -881,6 +947,14 @@ static void registry_patch(http_req *r, const mgmt_scope *s, const char *name)
                                 : "disabled",
                    NULL);
     }
+    if (b.policies.given) {
+        if (registries_policies_apply(reg.id, &b.policies, &e) != CF_OK) {
+            mgmt_fail_err(r, &e, "retention policy");
+            goto out;
+        }
+        cf_log(CF_LOG_INFO, "retention policy updated", "request_id", r->request_id, "registry",
+               reg.name, NULL);
+    }
     cf_log(CF_LOG_INFO, "registry updated", "request_id", r->request_id, "registry", reg.name,
            NULL);
     reply_registry(r, 200, reg.name);
@@ -899,6 +973,8 @@ cf_code registries_delete_one(const meta_registry *reg, cf_err *e)
             cmk_forget(reg->id);
         keyring_forget(reg->id);
         remove_registry_dir(reg->id);
+        coord_notify("registry.deleted", reg->id);
+        mgmt_roles_forget(ARM_KIND_REGISTRY, reg->name);
         cf_err pe = {0};
         if (arm_place_delete(ARM_KIND_REGISTRY, reg->name, &pe) != CF_OK)
             cf_log(CF_LOG_WARN, "cannot remove the registry's placement", "registry", reg->name,
@@ -959,13 +1035,11 @@ typedef struct list_ctx {
 static int list_add(void *cls, const meta_registry *reg)
 {
     list_ctx *l = cls;
-    if (l->s->sub) {
-        arm_place p;
-        cf_err pe = {0};
-        if (arm_place_get(&p, ARM_KIND_REGISTRY, reg->name, &pe) != CF_OK ||
-            !mgmt_scope_has(l->s, &p))
-            return 0;
-    }
+    arm_place p;
+    char id[ARM_ID_MAX];
+    int placed = mgmt_resource_id(id, ARM_KIND_REGISTRY, reg->name, &p);
+    if ((l->s->sub && !(placed && mgmt_scope_has(l->s, &p))) || !mgmt_can_see(id))
+        return 0;
     json_t *j = registry_json(reg, &l->e);
     if (j == NULL)
         return 1;

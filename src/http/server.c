@@ -19,12 +19,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
 #include <openssl/rand.h>
 
 #include "base/enc.h"
 #include "base/log.h"
+#include "base/metrics.h"
 
 struct http_server {
     struct MHD_Daemon *d;
@@ -36,6 +38,8 @@ struct http_server {
 struct http_resp {
     struct MHD_Response *mr;
     unsigned status;
+    uint64_t size;          /* body bytes; a stream counts them as sent */
+    struct stream_box *box; /* a stream's reader, or NULL */
 };
 
 struct http_internal {
@@ -49,6 +53,10 @@ struct http_internal {
     size_t collect_cap;
     int ended;
     char peer[64];
+    /* request metrics (http_server_opts.metrics_name) */
+    struct timespec t0;
+    unsigned status;
+    uint64_t bytes_in, bytes_out;
 };
 
 typedef struct {
@@ -93,6 +101,7 @@ http_resp *http_resp_bytes(unsigned status, const void *data, size_t len, const 
     if (r == NULL)
         return NULL;
     r->status = status;
+    r->size = len;
     r->mr = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
     if (r->mr == NULL) {
         free(r);
@@ -108,16 +117,19 @@ http_resp *http_resp_new(unsigned status)
     return http_resp_bytes(status, "", 0, NULL);
 }
 
-typedef struct {
+typedef struct stream_box {
     http_stream_fn read;
     void *cls;
     void (*free_cls)(void *);
+    uint64_t *sent; /* the request's bytes_out once queued */
 } stream_box;
 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     stream_box *b = cls;
     ssize_t n = b->read(b->cls, pos, buf, max);
+    if (n > 0 && b->sent)
+        *b->sent += (uint64_t)n;
     if (n < 0)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     if (n == 0)
@@ -149,6 +161,7 @@ http_resp *http_resp_stream(unsigned status, uint64_t size, size_t block, http_s
     b->cls = cls;
     b->free_cls = free_cls;
     r->status = status;
+    r->box = b;
     r->mr = MHD_create_response_from_callback(size == UINT64_MAX ? MHD_SIZE_UNKNOWN : size,
                                               block ? block : 65536, stream_reader, b, stream_free);
     if (r->mr == NULL) {
@@ -178,6 +191,11 @@ static void queue(http_req *r, http_resp *resp)
     struct http_internal *in = r->in;
     if (in->s->request_id_header)
         MHD_add_response_header(resp->mr, in->s->request_id_header, r->request_id);
+    in->status = resp->status;
+    if (resp->box)
+        resp->box->sent = r->is_head ? NULL : &in->bytes_out;
+    else if (!r->is_head)
+        in->bytes_out = resp->size;
     if (MHD_queue_response(in->conn, resp->status, resp->mr) != MHD_YES)
         cf_log(CF_LOG_WARN, "queue response failed", "request_id", r->request_id, NULL);
     in->queued = 1;
@@ -314,6 +332,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         r->is_head = strcmp(method, "HEAD") == 0;
         box->in.s = s;
         box->in.conn = conn;
+        clock_gettime(CLOCK_MONOTONIC, &box->in.t0);
         unsigned char id[16];
         if (RAND_bytes(id, sizeof(id)) != 1)
             memset(id, 0, sizeof(id));
@@ -354,6 +373,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     if (*upload_size > 0) {
         size_t n = *upload_size;
         *upload_size = 0;
+        in->bytes_in += n;
         if (in->body_stopped || (in->collecting && r->body_too_big)) {
             in->discarded += n;
             /* no answer can be queued mid-body: past the cap, close */
@@ -400,6 +420,15 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (box == NULL)
         return;
     http_req *r = &box->req;
+    http_server *s = box->in.s;
+    if (s->o.metrics_name && box->in.status) {
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double secs = (double)(t1.tv_sec - box->in.t0.tv_sec) +
+                      (double)(t1.tv_nsec - box->in.t0.tv_nsec) / 1e9;
+        metrics_http_observe(s->o.metrics_name, r->route, r->method, box->in.status, secs,
+                             box->in.bytes_in, box->in.bytes_out);
+    }
     if (r->on_done)
         r->on_done(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     resp_free(box->in.pending);

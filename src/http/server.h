@@ -54,6 +54,9 @@ struct http_req {
     const char *version; /* "HTTP/1.1" */
     char request_id[33]; /* random hex, echoed in the response */
     int is_head;
+    /* what the handler routed it to, a fixed word ("manifest", ...):
+     * the route label of the request metrics; NULL: "other" */
+    const char *route;
     /* set by the handler */
     http_body_fn on_body;
     http_end_fn on_end;
@@ -79,6 +82,9 @@ typedef struct http_server_opts {
      * discarded closes the connection. 0 means 64 MiB. */
     uint64_t drain_max;
     const char *request_id_header; /* e.g. "X-Request-Id"; NULL for none */
+    /* the listener label of every request's metrics (base/metrics.h):
+     * "data", "management"; NULL: none recorded */
+    const char *metrics_name;
     http_handler_fn handler;
     void *ctx;
 } http_server_opts;

@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "registry/api_int.h"
 #include "registry/keyring.h"
+#include "registry/quota.h"
 #include "registry/manifest.h"
 #include "store/objects.h"
 #include "store/offload.h"
@@ -202,6 +203,21 @@ int api_need_kek(rq *q)
     }
     q->have_kek = 1;
     return 0;
+}
+
+int api_quota(rq *q, int64_t adding)
+{
+    q->quota_on = q->reg.storage_limit > 0;
+    if (!q->quota_on)
+        return 0;
+    cf_err e = {0};
+    if (quota_room(&q->quota_room, &q->reg, adding, &e) == CF_OK)
+        return 0;
+    if (e.code == CF_EDENIED)
+        api_fail(q, 403, "DENIED", "%s", e.msg);
+    else
+        api_fail_err(q, &e, "storage usage");
+    return -1;
 }
 
 /* ---- object streaming ---- */
@@ -733,6 +749,20 @@ static void handle(rq *q)
     http_req *r = q->r;
     int get = method_is(r, "GET") || method_is(r, "HEAD");
     route_kind k = route_parse(&q->rt, r->path);
+    static const char *const route_names[] = {
+        [ROUTE_NONE] = "none",
+        [ROUTE_BASE] = "base",
+        [ROUTE_CATALOG] = "catalog",
+        [ROUTE_TAGS] = "tags",
+        [ROUTE_MANIFEST] = "manifest",
+        [ROUTE_BLOB] = "blob",
+        [ROUTE_UPLOAD_START] = "upload_start",
+        [ROUTE_UPLOAD] = "upload",
+        [ROUTE_REFERRERS] = "referrers",
+        [ROUTE_TOKEN] = "token",
+    };
+    if ((size_t)k < sizeof(route_names) / sizeof(route_names[0]))
+        r->route = route_names[k];
     const char *host = http_req_header(r, "Host");
     if (k == ROUTE_NONE) {
         api_fail(q, 404, "NOT_FOUND", "no such endpoint");

@@ -58,6 +58,10 @@ typedef struct rq {
     /* manifests */
     oci_reference ref;
     uint64_t mem_reserved; /* bytes of the manifest budget held */
+    /* storage limit (quota.h): sealed bytes this request's upload may
+     * reach, when quota_on */
+    int quota_on;
+    int64_t quota_room;
     rq_auth auth;
 } rq;
 
@@ -80,6 +84,11 @@ void api_respond(rq *q, http_resp *resp);
 /* Requires the KEK (fills q->kek); on failure responds DENIED and
  * returns non-zero. */
 int api_need_kek(rq *q);
+/* The registry's storage limit (quota.h) for a write adding `adding`
+ * sealed bytes (0: refused only when the registry is already full): 0 when
+ * it may go on, -1 after answering 403 DENIED (or the store's failure).
+ * Sets q->quota_on and q->quota_room for a body that follows. */
+int api_quota(rq *q, int64_t adding);
 
 /* ---- access.c: authentication and authorization (auth.h) ---- */
 

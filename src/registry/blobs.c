@@ -18,6 +18,9 @@
 
 #include "base/log.h"
 #include "registry/api_int.h"
+#include "registry/content.h"
+#include "registry/gc.h"
+#include "registry/quota.h"
 #include "store/meta.h"
 #include "store/objects.h"
 #include "store/uploads.h"
@@ -40,16 +43,7 @@ static int parse_digest_arg(rq *q, oci_digest *d, unsigned bad_status, const cha
 static void blob_delete(rq *q, const oci_digest *d)
 {
     cf_err e = {0};
-    int orphaned = 0;
-    objects_lock(d);
-    cf_code rc = meta_blob_unlink(q->reg.id, q->repo, d->text, &orphaned, &e);
-    if (rc == CF_OK && orphaned) {
-        cf_err fe = {0};
-        if (objects_remove(q->reg.id, d, &fe) != CF_OK)
-            cf_log(CF_LOG_WARN, "cannot remove blob file", "digest", d->text, "error", fe.msg,
-                   NULL);
-    }
-    objects_unlock(d);
+    cf_code rc = content_blob_unlink(q->reg.id, q->repo, d, &e);
     if (rc == CF_ENOTFOUND) {
         api_fail(q, 404, "BLOB_UNKNOWN", "blob unknown to registry");
         return;
@@ -79,7 +73,13 @@ void api_blob(rq *q)
     }
     int64_t size = 0;
     cf_err e = {0};
-    cf_code rc = meta_blob_stat(q->reg.id, q->repo, d.text, &size, &e);
+    /* a pusher asks whether the repository has the blob before it skips
+     * uploading it: its link's grace period starts again (registry/gc.h),
+     * so that a collection leaves it until the manifest comes */
+    cf_code rc =
+        q->r->is_head ? meta_blob_touch(q->reg.id, q->repo, d.text, gc_touch_fresh(), &e) : CF_OK;
+    if (rc == CF_OK)
+        rc = meta_blob_stat(q->reg.id, q->repo, d.text, &size, &e);
     if (rc == CF_ENOTFOUND) {
         api_fail(q, 404, "BLOB_UNKNOWN", "blob unknown to registry");
         return;
@@ -159,6 +159,15 @@ static int upload_body(http_req *r, const char *data, size_t len)
         return 1;
     }
     cf_err e = {0};
+    /* the storage limit: what the upload would take sealed, against the
+     * room the registry had when this request began */
+    if (q->quota_on &&
+        quota_sealed_size((int64_t)(q->start_len + q->received + len)) > q->quota_room) {
+        int64_t adding = quota_sealed_size((int64_t)(q->start_len + q->received + len));
+        quota_deny(&q->reg, q->reg.storage_limit - q->quota_room, adding, &e);
+        api_fail(q, 403, "DENIED", "%s", e.msg);
+        return 1;
+    }
     if (upload_write(q->up, data, len, &e) != CF_OK) {
         api_fail_err(q, &e, "write upload");
         return 1;
@@ -190,12 +199,22 @@ static void upload_complete(rq *q)
         api_fail_err(q, &e, "complete upload");
         return;
     }
-    objects_lock(&q->digest);
+    /* a blob new to the registry must fit in its storage limit */
+    if (q->reg.storage_limit > 0 &&
+        meta_blob_stat(q->reg.id, NULL, q->digest.text, NULL, &e) == CF_ENOTFOUND &&
+        api_quota(q, quota_sealed_size((int64_t)size)) != 0)
+        return; /* the upload rolls back, as for a digest mismatch */
+    coord_hold h;
+    rc = content_lock(q->reg.id, &q->digest, &h, &e);
+    if (rc != CF_OK) {
+        api_fail_err(q, &e, "store blob");
+        return;
+    }
     rc = upload_install(q->up, q->reg.id, &q->digest, &e);
     if (rc == CF_OK)
         rc = meta_blob_commit(q->reg.id, q->repo, q->digest.text, (int64_t)size, upload_uuid(q->up),
                               &e);
-    objects_unlock(&q->digest);
+    content_unlock(&q->digest, &h);
     if (rc != CF_OK) {
         api_fail_err(q, &e, "store blob");
         return;
@@ -322,9 +341,18 @@ static int try_mount(rq *q, const char *mount)
     if (meta_blob_stat(q->reg.id, q->mount_from_given ? q->mount_from_repo : NULL, d.text, &size,
                        &e) != CF_OK)
         return 1;
-    objects_lock(&d);
-    cf_code rc = meta_blob_commit(q->reg.id, q->repo, d.text, size, NULL, &e);
-    objects_unlock(&d);
+    coord_hold h;
+    cf_code rc = content_lock(q->reg.id, &d, &h, &e);
+    if (rc != CF_OK)
+        return 1;
+    /* again under the digest's lock: a collection (registry/gc.h) may have
+     * removed the blob since, and committing the link would then bring
+     * back a row whose object is gone */
+    rc = meta_blob_stat(q->reg.id, q->mount_from_given ? q->mount_from_repo : NULL, d.text, &size,
+                        &e);
+    if (rc == CF_OK)
+        rc = meta_blob_commit(q->reg.id, q->repo, d.text, size, NULL, &e);
+    content_unlock(&d, &h);
     if (rc != CF_OK)
         return 1;
     blob_created(q, &d);
@@ -345,6 +373,10 @@ void api_upload_start(rq *q)
         }
         q->complete = 1;
     }
+    /* a full registry takes no new upload; a monolithic one says its size */
+    int64_t cl = http_req_content_length(q->r);
+    if (api_quota(q, q->complete && cl > 0 ? quota_sealed_size(cl) : 0) != 0)
+        return;
     if (api_need_kek(q) != 0)
         return;
     char uuid[UPLOAD_UUID_LEN + 1];
@@ -431,6 +463,12 @@ void api_upload(rq *q)
         return;
     }
     if (check_content_range(q) != 0)
+        return;
+    /* a chunk: refused when the registry is full, or when the upload would
+     * not fit with it (Content-Range says how long it becomes); a PUT is
+     * checked when it completes the blob, which may already be stored */
+    if (strcmp(m, "PATCH") == 0 &&
+        api_quota(q, q->has_range ? quota_sealed_size((int64_t)q->range_end + 1) : 0) != 0)
         return;
     q->r->on_body = upload_body;
     q->r->on_end = upload_end;

@@ -15,6 +15,17 @@
 #include "base/err.h"
 #include "crypto/seal.h"
 #include "registry/oci.h"
+#include "store/coord.h"
+#include "store/meta.h"
+
+/* The digest's lock around installing or removing its object together
+ * with the metadata that goes with it: this process's stripe lock, and
+ * on a cluster the digest's advisory lock (a node deleting the last link
+ * must not remove the object another node just found there and linked
+ * to). CF_EUNAVAIL / CF_ECONFLICT when the cluster lock cannot be had
+ * (then nothing is held). */
+cf_code content_lock(const char *reg_id, const oci_digest *d, coord_hold *h, cf_err *e);
+void content_unlock(const oci_digest *d, coord_hold *h);
 
 /* Reads and decrypts the registry's stored manifest d of size bytes (at
  * most MANIFEST_MAX_SIZE) into a fresh buffer (*out, the caller's to wipe
@@ -30,6 +41,9 @@ cf_code content_manifest_read(const char *reg_id, const seal_kek *kek, const oci
 cf_code content_manifest_delete(const char *reg_id, const char *repo, const oci_digest *d,
                                 cf_err *e);
 
+/* Unlinks blob d from repo, and removes its sealed file when nothing else
+ * in the registry uses it. CF_ENOTFOUND when repo does not link it. */
+cf_code content_blob_unlink(const char *reg_id, const char *repo, const oci_digest *d, cf_err *e);
 /* Storing a manifest's bytes as repo's manifest (tag may be NULL): parse
  * and validate, check its digest (want, when not NULL: the bytes must
  * hash to it), check that what it references is in the repository, seal
@@ -40,6 +54,7 @@ typedef enum {
     CONTENT_FAIL_INVALID, /* not a manifest coffer accepts (e: CF_EINVAL / CF_ETOOBIG) */
     CONTENT_FAIL_DIGEST,  /* the bytes do not hash to want */
     CONTENT_FAIL_REF,     /* a blob or manifest it references is unknown */
+    CONTENT_FAIL_QUOTA,   /* new to the registry, past its storage limit (e: CF_EDENIED) */
     CONTENT_FAIL_STORE,   /* the store failed (e) */
 } content_fail;
 typedef struct content_manifest_stored {
@@ -47,9 +62,9 @@ typedef struct content_manifest_stored {
     int has_subject;
     oci_digest subject;
 } content_manifest_stored;
-cf_code content_manifest_store(content_manifest_stored *out, content_fail *fail, const char *reg_id,
-                               const char *repo, const char *tag, const seal_kek *kek,
-                               const void *data, size_t len, const char *content_type,
-                               const oci_digest *want, cf_err *e);
+cf_code content_manifest_store(content_manifest_stored *out, content_fail *fail,
+                               const meta_registry *reg, const char *repo, const char *tag,
+                               const seal_kek *kek, const void *data, size_t len,
+                               const char *content_type, const oci_digest *want, cf_err *e);
 
 #endif

@@ -18,6 +18,7 @@
 #include "registry/content.h"
 #include "registry/manifest.h"
 #include "registry/oci.h"
+#include "registry/quota.h"
 #include "store/objects.h"
 #include "store/uploads.h"
 
@@ -368,12 +369,22 @@ static cf_code import_blob(imp *im, const manifest_ref *r, cf_err *e)
         return CF_OK;
     }
     if (meta_blob_stat(im->reg->id, NULL, d, &size, NULL) == CF_OK) {
-        /* the registry has it in another repository: link it, as a mount */
-        objects_lock(&r->digest);
-        cf_code rc = meta_blob_commit(im->reg->id, im->repo, d, size, NULL, e);
-        objects_unlock(&r->digest);
-        im->blobs_present++;
-        return rc;
+        /* the registry has it in another repository: link it, as a mount,
+         * under the digest's lock and looked at again there (a collection,
+         * registry/gc.h, may have removed it since) */
+        coord_hold h;
+        cf_code rc = content_lock(im->reg->id, &r->digest, &h, e);
+        if (rc != CF_OK)
+            return rc;
+        rc = meta_blob_stat(im->reg->id, NULL, d, &size, e);
+        if (rc == CF_OK)
+            rc = meta_blob_commit(im->reg->id, im->repo, d, size, NULL, e);
+        content_unlock(&r->digest, &h);
+        if (rc != CF_ENOTFOUND) {
+            im->blobs_present++;
+            return rc;
+        }
+        /* collected meanwhile: fetch it as a new one */
     }
     upload *up = NULL;
     char uuid[UPLOAD_UUID_LEN + 1];
@@ -391,12 +402,20 @@ static cf_code import_blob(imp *im, const manifest_ref *r, cf_err *e)
                         (unsigned long long)s.got, (long long)r->size);
     if (rc == CF_OK && (rc = upload_finish(up, &r->digest, im->kek, &got, e)) == CF_EINVAL)
         rc = cf_err_set(e, CF_EINTEGRITY, "blob %s: the bytes do not match the digest", d);
+    /* a blob new to the registry must fit in its storage limit */
+    if (rc == CF_OK && im->reg->storage_limit > 0) {
+        int64_t room = 0;
+        rc = quota_room(&room, im->reg, quota_sealed_size((int64_t)got), e);
+    }
     if (rc == CF_OK) {
-        objects_lock(&r->digest);
-        rc = upload_install(up, im->reg->id, &r->digest, e);
-        if (rc == CF_OK)
-            rc = meta_blob_commit(im->reg->id, im->repo, d, (int64_t)got, NULL, e);
-        objects_unlock(&r->digest);
+        coord_hold h;
+        rc = content_lock(im->reg->id, &r->digest, &h, e);
+        if (rc == CF_OK) {
+            rc = upload_install(up, im->reg->id, &r->digest, e);
+            if (rc == CF_OK)
+                rc = meta_blob_commit(im->reg->id, im->repo, d, (int64_t)got, NULL, e);
+            content_unlock(&r->digest, &h);
+        }
     }
     upload_discard(up);
     if (rc == CF_OK) {
@@ -448,7 +467,7 @@ static cf_code import_manifest(imp *im, const char *ref, const oci_digest *want,
     if (rc == CF_OK) {
         content_fail fail;
         content_manifest_stored st;
-        rc = content_manifest_store(&st, &fail, im->reg->id, im->repo, tag, im->kek, b.data, b.len,
+        rc = content_manifest_store(&st, &fail, im->reg, im->repo, tag, im->kek, b.data, b.len,
                                     ctype[0] ? ctype : NULL, want, e);
         if (rc != CF_OK && fail == CONTENT_FAIL_DIGEST)
             rc =

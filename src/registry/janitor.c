@@ -13,7 +13,10 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "registry/content.h"
+#include "registry/gc.h"
 #include "registry/oci.h"
+#include "store/coord.h"
 #include "store/meta.h"
 #include "store/objects.h"
 #include "store/uploads.h"
@@ -88,14 +91,16 @@ static int sweep_blob(void *cls, const char *key, uint64_t size, int64_t mtime, 
         return 0;
     if (meta_blob_stat(w->reg, NULL, d.text, NULL, NULL) != CF_ENOTFOUND)
         return 0;
-    objects_lock(&d);
     cf_err e = {0};
+    coord_hold h;
+    if (content_lock(w->reg, &d, &h, &e) != CF_OK)
+        return 0; /* another node's request has it: the next pass looks again */
     if (meta_blob_stat(w->reg, NULL, d.text, NULL, NULL) == CF_ENOTFOUND &&
         objects_remove_key(key, &e) == CF_OK) {
         w->p->removed++;
         cf_log(CF_LOG_INFO, "orphan blob object removed", "digest", d.text, NULL);
     }
-    objects_unlock(&d);
+    content_unlock(&d, &h);
     return 0;
 }
 
@@ -117,6 +122,12 @@ unsigned janitor_run_once(unsigned upload_ttl_s, int blobs)
 {
     pass p = {.idle_before = time(NULL) - (time_t)upload_ttl_s};
     cf_err e = {0};
+    /* one pass at a time in the whole cluster: the node that has the lock
+     * runs it, the others skip this round */
+    coord_hold h;
+    int got = 0;
+    if (coord_try_lock(COORD_JANITOR, "janitor", &got, &h, &e) != CF_OK || !got)
+        return 0;
     if (meta_upload_each_older((int64_t)p.idle_before, expire_one, &p, &e) != CF_OK)
         cf_log(CF_LOG_WARN, "janitor pass failed", "error", e.msg, NULL);
     p.what = "uploads";
@@ -127,6 +138,12 @@ unsigned janitor_run_once(unsigned upload_ttl_s, int blobs)
     p.fn = sweep_blob;
     if (blobs && objects_current() != NULL && meta_registry_each(sweep_registry, &p, &e) != CF_OK)
         cf_log(CF_LOG_WARN, "janitor blob sweep failed", "error", e.msg, NULL);
+    coord_unlock(&h);
+    /* the collections (gc.h), each under its registry's lock: a node
+     * whose pass this was collects, another node's collection of a
+     * registry (an operator's run) makes it skip that one */
+    if (blobs)
+        p.removed += gc_collect_all();
     return p.removed;
 }
 

@@ -31,6 +31,12 @@ static unsigned char srk[KEYS_SECRET_LEN];
 static int have_srk;
 static entry *entries;
 static size_t nentries;
+static void (*_Atomic miss_hook)(const char *registry_id);
+
+void keyring_set_miss_hook(void (*fn)(const char *registry_id))
+{
+    miss_hook = fn;
+}
 
 cf_code keyring_init(const char *srk_path, cf_err *e)
 {
@@ -103,9 +109,11 @@ static cf_code derive(entry *en, const meta_registry *reg, const unsigned char *
     return rc;
 }
 
-cf_code keyring_kek(seal_kek *out, const meta_registry *reg, cf_err *e)
+/* One lookup; *missed = 1 when a CMK registry has no entry at all. */
+static cf_code kek_once(seal_kek *out, const meta_registry *reg, int *missed, cf_err *e)
 {
     cf_code rc = CF_OK;
+    *missed = 0;
     pthread_mutex_lock(&mu);
     if (!have_srk) {
         rc = cf_err_set(e, CF_EUNAVAIL, "keys are not loaded (service stopping)");
@@ -121,6 +129,7 @@ cf_code keyring_kek(seal_kek *out, const meta_registry *reg, cf_err *e)
             rc =
                 cf_err_set(e, CF_EUNAVAIL,
                            "registry %s is locked: customer-managed key not loaded yet", reg->name);
+            *missed = 1;
             goto out;
         }
         en = slot(reg->id);
@@ -138,6 +147,31 @@ cf_code keyring_kek(seal_kek *out, const meta_registry *reg, cf_err *e)
 out:
     pthread_mutex_unlock(&mu);
     return rc;
+}
+
+cf_code keyring_kek(seal_kek *out, const meta_registry *reg, cf_err *e)
+{
+    int missed = 0;
+    cf_err first = {0};
+    cf_code rc = kek_once(out, reg, &missed, &first);
+    void (*hook)(const char *) = miss_hook;
+    if (missed && hook) {
+        /* never loaded here (created on another node, or before this
+         * node's first round): the key engine loads it now, then again */
+        hook(reg->id);
+        rc = kek_once(out, reg, &missed, e);
+    } else if (rc != CF_OK) {
+        cf_err_set(e, first.code, "%s", first.msg);
+    }
+    return rc;
+}
+
+int keyring_known(const char *registry_id)
+{
+    pthread_mutex_lock(&mu);
+    int known = have_srk && find(registry_id) != NULL;
+    pthread_mutex_unlock(&mu);
+    return known;
 }
 
 static cf_code with_srk(int wrap, unsigned char *out, const char *id, const unsigned char *in,

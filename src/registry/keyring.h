@@ -59,6 +59,14 @@ cf_code keyring_unwrap_secret(unsigned char secret[KEYS_SECRET_LEN], const char 
 /* A 32-byte service key derived from the SRK for one purpose:
  * HKDF-SHA256(SRK, salt "coffer", info), e.g. "coffer/v1/registry-token". */
 cf_code keyring_derive(unsigned char out[KEYS_SECRET_LEN], const char *info, cf_err *e);
+/* Called (outside the keyring's lock) when a CMK registry's KEK is asked
+ * for and this node never loaded it (a registry another node created, or
+ * a request before this node's first round of checks): the key engine
+ * loads it then and there (one vault call; a KEK that is loaded never
+ * waits for a vault), and keyring_kek looks again. NULL: none. */
+void keyring_set_miss_hook(void (*fn)(const char *registry_id));
+/* 1 when the registry has an entry, available or locked. */
+int keyring_known(const char *registry_id);
 /* Forgets a registry entirely (deletion). */
 void keyring_forget(const char *registry_id);
 

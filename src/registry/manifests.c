@@ -21,6 +21,7 @@
 
 #include "base/log.h"
 #include "registry/api_int.h"
+#include "registry/quota.h"
 #include "registry/content.h"
 #include "registry/manifest.h"
 #include "store/meta.h"
@@ -161,7 +162,7 @@ static void manifest_put_end(http_req *r)
     cf_err e = {0};
     content_fail fail;
     content_manifest_stored st;
-    if (content_manifest_store(&st, &fail, q->reg.id, q->repo, q->ref.is_digest ? NULL : q->ref.tag,
+    if (content_manifest_store(&st, &fail, &q->reg, q->repo, q->ref.is_digest ? NULL : q->ref.tag,
                                &q->kek, r->body.data, r->body.len,
                                http_req_header(r, "Content-Type"),
                                q->ref.is_digest ? &q->ref.digest : NULL, &e) != CF_OK) {
@@ -171,6 +172,8 @@ static void manifest_put_end(http_req *r)
             api_fail(q, 400, "DIGEST_INVALID", "%s", e.msg);
         else if (fail == CONTENT_FAIL_REF)
             api_fail(q, 400, "MANIFEST_BLOB_UNKNOWN", "%s", e.msg);
+        else if (fail == CONTENT_FAIL_QUOTA)
+            api_fail(q, 403, "DENIED", "%s", e.msg);
         else
             api_fail_err(q, &e, "store manifest");
         return;

@@ -42,7 +42,29 @@ const char arm_schema_postgres[] =
     " kind " T " NOT NULL, name " T " NOT NULL, subscription_id " T " NOT NULL,"
     " group_key " T " NOT NULL, location " T " NOT NULL, PRIMARY KEY (kind, name));"
     "CREATE INDEX resource_placements_group ON resource_placements (subscription_id, group_key);";
+
+const char arm_authz_schema_postgres[] =
+    "CREATE TABLE IF NOT EXISTS mgmt_principals ("
+    " object_id " T " PRIMARY KEY, app_id " T " NOT NULL UNIQUE, subscription_id " T " NOT NULL,"
+    " display_name " T " NOT NULL, secret_hash " T " NOT NULL, created_at BIGINT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS mgmt_role_assignments ("
+    " id " T " PRIMARY KEY, scope " T " NOT NULL, scope_key " T " NOT NULL,"
+    " principal_id " T " NOT NULL, role_id " T " NOT NULL, created_by " T " NOT NULL,"
+    " created_at BIGINT NOT NULL, UNIQUE (scope_key, principal_id, role_id));"
+    "CREATE INDEX IF NOT EXISTS mgmt_role_assignments_principal ON mgmt_role_assignments "
+    "(principal_id);";
 #undef T
+
+const char arm_authz_schema_sqlite[] =
+    "CREATE TABLE IF NOT EXISTS mgmt_principals ("
+    " object_id TEXT PRIMARY KEY, app_id TEXT NOT NULL UNIQUE, subscription_id TEXT NOT NULL,"
+    " display_name TEXT NOT NULL, secret_hash TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS mgmt_role_assignments ("
+    " id TEXT PRIMARY KEY, scope TEXT NOT NULL, scope_key TEXT NOT NULL,"
+    " principal_id TEXT NOT NULL, role_id TEXT NOT NULL, created_by TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, UNIQUE (scope_key, principal_id, role_id));"
+    "CREATE INDEX IF NOT EXISTS mgmt_role_assignments_principal"
+    " ON mgmt_role_assignments (principal_id);";
 
 /* ---- one statement: texts and integers in, rows out ---- */
 
@@ -487,4 +509,232 @@ cf_code arm_store_init(const arm_defaults *d, int *migrated, cf_err *e)
                "subscription", default_sub, "group", default_group, NULL);
     }
     return rc;
+}
+
+/* ---- principals ---- */
+
+static const char SQL_PRINCIPAL_ADD[] =
+    "INSERT INTO mgmt_principals (object_id, app_id, subscription_id, display_name, secret_hash,"
+    " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+static const char SQL_PRINCIPAL_GET[] =
+    "SELECT object_id, app_id, subscription_id, display_name, secret_hash, created_at"
+    " FROM mgmt_principals WHERE object_id = ?1 OR app_id = ?1";
+static const char SQL_PRINCIPAL_ALL[] =
+    "SELECT object_id, app_id, subscription_id, display_name, secret_hash, created_at"
+    " FROM mgmt_principals WHERE ?1 = '' OR subscription_id = ?1 ORDER BY display_name, object_id";
+static const char SQL_PRINCIPAL_DELETE[] = "DELETE FROM mgmt_principals WHERE object_id = ?1";
+static const char SQL_PRINCIPAL_ROLES_DELETE[] =
+    "DELETE FROM mgmt_role_assignments WHERE principal_id = ?1";
+
+static const char SQL_PRINCIPAL_SECRET[] =
+    "UPDATE mgmt_principals SET secret_hash = ?2 WHERE object_id = ?1";
+
+static int principal_row(void *cls, db_stmt *r)
+{
+    arm_principal *p = cls;
+    text_copy(p->object_id, sizeof(p->object_id), col_text(r, 0));
+    text_copy(p->app_id, sizeof(p->app_id), col_text(r, 1));
+    text_copy(p->sub, sizeof(p->sub), col_text(r, 2));
+    text_copy(p->display_name, sizeof(p->display_name), col_text(r, 3));
+    text_copy(p->secret_hash, sizeof(p->secret_hash), col_text(r, 4));
+    p->created_at = db_column_int64(r, 5);
+    return 1;
+}
+
+cf_code arm_principal_add(const arm_principal *p, cf_err *e)
+{
+    char oid[ARM_SUB_MAX + 1], app[ARM_SUB_MAX + 1], sub[ARM_SUB_MAX + 1];
+    lower_copy(oid, sizeof(oid), p->object_id);
+    lower_copy(app, sizeof(app), p->app_id);
+    lower_copy(sub, sizeof(sub), p->sub);
+    int64_t changes = 0;
+    param q[] = {PT(oid),
+                 PT(app),
+                 PT(sub),
+                 PT(p->display_name),
+                 PT(p->secret_hash),
+                 PI(p->created_at ? p->created_at : now_s())};
+    cf_code rc = run(SQL_PRINCIPAL_ADD, q, 6, NULL, NULL, &changes, e);
+    if (rc == CF_OK && changes == 0)
+        rc = cf_err_set(e, CF_EEXISTS, "a principal with that id exists");
+    return rc;
+}
+
+cf_code arm_principal_get(arm_principal *out, const char *id, cf_err *e)
+{
+    char key[ARM_SUB_MAX + 1];
+    lower_copy(key, sizeof(key), id);
+    memset(out, 0, sizeof(*out));
+    param q[] = {PT(key)};
+    cf_code rc = run(SQL_PRINCIPAL_GET, q, 1, principal_row, out, NULL, e);
+    if (rc == CF_OK && out->object_id[0] == '\0')
+        rc = cf_err_set(e, CF_ENOTFOUND, "principal %s not found", id);
+    return rc;
+}
+
+cf_code arm_principal_secret_set(const char *object_id, const char *secret_hash, cf_err *e)
+{
+    char oid[ARM_SUB_MAX + 1];
+    lower_copy(oid, sizeof(oid), object_id);
+    int64_t changes = 0;
+    param q[] = {PT(oid), PT(secret_hash)};
+    cf_code rc = run(SQL_PRINCIPAL_SECRET, q, 2, NULL, NULL, &changes, e);
+    if (rc == CF_OK && changes == 0)
+        rc = cf_err_set(e, CF_ENOTFOUND, "principal %s not found", object_id);
+    return rc;
+}
+
+static cf_code principal_delete_tx(void *cls, cf_err *e)
+{
+    const char *oid = cls;
+    param q[] = {PT(oid)};
+    int64_t changes = 0;
+    cf_code rc = run(SQL_PRINCIPAL_ROLES_DELETE, q, 1, NULL, NULL, NULL, e);
+    if (rc == CF_OK)
+        rc = run(SQL_PRINCIPAL_DELETE, q, 1, NULL, NULL, &changes, e);
+    if (rc == CF_OK && changes == 0)
+        rc = cf_err_set(e, CF_ENOTFOUND, "principal %s not found", oid);
+    return rc;
+}
+
+cf_code arm_principal_delete(const char *object_id, cf_err *e)
+{
+    char oid[ARM_SUB_MAX + 1];
+    lower_copy(oid, sizeof(oid), object_id);
+    db *c = db_get(meta_store, e);
+    if (c == NULL)
+        return META_FAIL_CODE;
+    cf_code rc = db_begin(c, e);
+    if (rc == CF_OK)
+        rc = db_end(c, principal_delete_tx(oid, e), e);
+    return rc;
+}
+
+typedef struct principal_walk {
+    arm_principal row;
+    int (*fn)(void *cls, const arm_principal *p);
+    void *cls;
+} principal_walk;
+
+static int principal_each_row(void *cls, db_stmt *r)
+{
+    principal_walk *w = cls;
+    principal_row(&w->row, r);
+    return w->fn(w->cls, &w->row);
+}
+
+cf_code arm_principal_each(const char *sub, int (*fn)(void *cls, const arm_principal *p), void *cls,
+                           cf_err *e)
+{
+    char key[ARM_SUB_MAX + 1];
+    lower_copy(key, sizeof(key), sub ? sub : "");
+    principal_walk w = {.fn = fn, .cls = cls};
+    param q[] = {PT(key)};
+    cf_code rc = run(SQL_PRINCIPAL_ALL, q, 1, principal_each_row, &w, NULL, e);
+    memset(&w.row, 0, sizeof(w.row));
+    return rc;
+}
+
+/* ---- role assignments ---- */
+
+static const char SQL_ROLE_ADD[] =
+    "INSERT INTO mgmt_role_assignments (id, scope, scope_key, principal_id, role_id, created_by,"
+    " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
+#define ROLE_COLS "SELECT id, scope, principal_id, role_id, created_by, created_at"
+static const char SQL_ROLE_GET[] = ROLE_COLS " FROM mgmt_role_assignments WHERE id = ?1";
+static const char SQL_ROLE_ALL[] = ROLE_COLS " FROM mgmt_role_assignments"
+                                             " WHERE ?1 = '' OR principal_id = ?1"
+                                             " ORDER BY scope_key, id";
+#undef ROLE_COLS
+static const char SQL_ROLE_DELETE[] = "DELETE FROM mgmt_role_assignments WHERE id = ?1";
+static const char SQL_ROLE_FORGET[] =
+    "DELETE FROM mgmt_role_assignments WHERE scope_key = ?1 OR substr(scope_key, 1, ?2) = ?3";
+
+static int role_row(void *cls, db_stmt *r)
+{
+    arm_role_assignment *a = cls;
+    text_copy(a->id, sizeof(a->id), col_text(r, 0));
+    text_copy(a->scope, sizeof(a->scope), col_text(r, 1));
+    text_copy(a->principal_id, sizeof(a->principal_id), col_text(r, 2));
+    text_copy(a->role_id, sizeof(a->role_id), col_text(r, 3));
+    text_copy(a->created_by, sizeof(a->created_by), col_text(r, 4));
+    a->created_at = db_column_int64(r, 5);
+    return 1;
+}
+
+cf_code arm_role_add(const arm_role_assignment *a, cf_err *e)
+{
+    char id[ARM_SUB_MAX + 1], key[ARM_ID_MAX], pid[ARM_SUB_MAX + 1], rid[ARM_SUB_MAX + 1];
+    lower_copy(id, sizeof(id), a->id);
+    lower_copy(key, sizeof(key), a->scope);
+    lower_copy(pid, sizeof(pid), a->principal_id);
+    lower_copy(rid, sizeof(rid), a->role_id);
+    int64_t changes = 0;
+    param q[] = {PT(id),
+                 PT(a->scope),
+                 PT(key),
+                 PT(pid),
+                 PT(rid),
+                 PT(a->created_by),
+                 PI(a->created_at ? a->created_at : now_s())};
+    cf_code rc = run(SQL_ROLE_ADD, q, 7, NULL, NULL, &changes, e);
+    if (rc == CF_OK && changes == 0)
+        rc = cf_err_set(e, CF_EEXISTS, "the role assignment already exists");
+    return rc;
+}
+
+cf_code arm_role_get(arm_role_assignment *out, const char *id, cf_err *e)
+{
+    char key[ARM_SUB_MAX + 1];
+    lower_copy(key, sizeof(key), id);
+    memset(out, 0, sizeof(*out));
+    param q[] = {PT(key)};
+    cf_code rc = run(SQL_ROLE_GET, q, 1, role_row, out, NULL, e);
+    if (rc == CF_OK && out->id[0] == '\0')
+        rc = cf_err_set(e, CF_ENOTFOUND, "role assignment %s not found", id);
+    return rc;
+}
+
+cf_code arm_role_delete(const char *id, cf_err *e)
+{
+    char key[ARM_SUB_MAX + 1];
+    lower_copy(key, sizeof(key), id);
+    int64_t changes = 0;
+    param q[] = {PT(key)};
+    cf_code rc = run(SQL_ROLE_DELETE, q, 1, NULL, NULL, &changes, e);
+    if (rc == CF_OK && changes == 0)
+        rc = cf_err_set(e, CF_ENOTFOUND, "role assignment %s not found", id);
+    return rc;
+}
+
+typedef struct role_walk {
+    arm_role_assignment row;
+    int (*fn)(void *cls, const arm_role_assignment *a);
+    void *cls;
+} role_walk;
+
+static int role_each_row(void *cls, db_stmt *r)
+{
+    role_walk *w = cls;
+    role_row(&w->row, r);
+    return w->fn(w->cls, &w->row);
+}
+
+cf_code arm_role_each(const char *principal, int (*fn)(void *cls, const arm_role_assignment *a),
+                      void *cls, cf_err *e)
+{
+    char key[ARM_SUB_MAX + 1];
+    lower_copy(key, sizeof(key), principal ? principal : "");
+    role_walk w = {.fn = fn, .cls = cls};
+    param q[] = {PT(key)};
+    return run(SQL_ROLE_ALL, q, 1, role_each_row, &w, NULL, e);
+}
+
+cf_code arm_role_forget(const char *scope, cf_err *e)
+{
+    char key[ARM_ID_MAX], below[ARM_ID_MAX + 1];
+    lower_copy(key, sizeof(key), scope);
+    snprintf(below, sizeof(below), "%s/", key);
+    param q[] = {PT(key), PI(strlen(below)), PT(below)};
+    return run(SQL_ROLE_FORGET, q, 3, NULL, NULL, NULL, e);
 }

@@ -115,6 +115,64 @@ cf_code arm_place_each(const char *sub, const char *group, const char *kind,
                        int (*fn)(void *cls, const char *kind, const char *name, const arm_place *p),
                        void *cls, cf_err *e);
 
+/* ---- principals and role assignments (migration 6: docs/security.md) ----
+ *
+ *   mgmt_principals        object_id (UUID) -> app_id (UUID, unique),
+ *                          subscription, display name, SHA-256 of the
+ *                          secret (hex; the secret itself is never stored)
+ *   mgmt_role_assignments  id (GUID) -> scope (an ARM id as given, and
+ *                          lower-cased for matching), principal, role id
+ */
+extern const char arm_authz_schema_sqlite[];
+extern const char arm_authz_schema_postgres[];
+
+#define ARM_PRINCIPAL_NAME_MAX 128
+#define ARM_SECRET_HASH_HEX 64
+
+typedef struct arm_principal {
+    char object_id[ARM_SUB_MAX + 1];
+    char app_id[ARM_SUB_MAX + 1];
+    char sub[ARM_SUB_MAX + 1];
+    char display_name[ARM_PRINCIPAL_NAME_MAX];
+    char secret_hash[ARM_SECRET_HASH_HEX + 1];
+    int64_t created_at;
+} arm_principal;
+
+typedef struct arm_role_assignment {
+    char id[ARM_SUB_MAX + 1];
+    char scope[ARM_ID_MAX];
+    char principal_id[ARM_SUB_MAX + 1];
+    char role_id[ARM_SUB_MAX + 1];
+    char created_by[ARM_PRINCIPAL_NAME_MAX];
+    int64_t created_at;
+} arm_role_assignment;
+
+/* CF_EEXISTS when the app id or object id is taken. */
+cf_code arm_principal_add(const arm_principal *p, cf_err *e);
+/* By object id or app id (either, case-insensitive); CF_ENOTFOUND. */
+cf_code arm_principal_get(arm_principal *out, const char *id, cf_err *e);
+/* Replaces the principal's secret hash; CF_ENOTFOUND. */
+cf_code arm_principal_secret_set(const char *object_id, const char *secret_hash, cf_err *e);
+/* Deletes the principal and its role assignments; CF_ENOTFOUND. */
+cf_code arm_principal_delete(const char *object_id, cf_err *e);
+/* Every principal (sub NULL) or those of sub, by display name. */
+cf_code arm_principal_each(const char *sub, int (*fn)(void *cls, const arm_principal *p), void *cls,
+                           cf_err *e);
+
+/* CF_EEXISTS when the id is taken or the same (scope, principal, role)
+ * is assigned already. */
+cf_code arm_role_add(const arm_role_assignment *a, cf_err *e);
+/* CF_ENOTFOUND. */
+cf_code arm_role_get(arm_role_assignment *out, const char *id, cf_err *e);
+cf_code arm_role_delete(const char *id, cf_err *e);
+/* Every assignment (principal NULL) or a principal's, by scope then id;
+ * fn as for arm_place_each. */
+cf_code arm_role_each(const char *principal, int (*fn)(void *cls, const arm_role_assignment *a),
+                      void *cls, cf_err *e);
+/* Drops the assignments at or below scope (a deleted resource or group):
+ * an assignment follows what it is on, as in ARM. */
+cf_code arm_role_forget(const char *scope, cf_err *e);
+
 /* Whether a placement is in sub (and group, when not NULL), compared as
  * ARM compares: case-insensitively. */
 int arm_place_in(const arm_place *p, const char *sub, const char *group);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/metrics.h"
 
 #include <openssl/crypto.h>
 
@@ -32,8 +33,12 @@ struct db {
     db_stmt cache[STMT_CACHE];
     int n;
     int in_tx;
+    int own; /* db_open_own: bound to no thread */
+    uint64_t serial;
     struct db *next;
 };
+
+static uint64_t next_serial;
 
 struct db_store {
     const db_driver *drv;
@@ -112,6 +117,7 @@ db *db_get(db_store *s, cf_err *e)
         return NULL;
     }
     c->s = s;
+    c->serial = __atomic_add_fetch(&next_serial, 1, __ATOMIC_RELAXED);
     if (s->drv->connect(&c->conn, s->target, e) != CF_OK) {
         free(c);
         return NULL;
@@ -122,6 +128,64 @@ db *db_get(db_store *s, cf_err *e)
     s->conns = c;
     pthread_mutex_unlock(&s->mu);
     return c;
+}
+
+db *db_open_own(db_store *s, cf_err *e)
+{
+    db *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        cf_err_set(e, CF_ENOMEM, "out of memory");
+        return NULL;
+    }
+    c->s = s;
+    c->own = 1;
+    c->serial = __atomic_add_fetch(&next_serial, 1, __ATOMIC_RELAXED);
+    if (s->drv->connect(&c->conn, s->target, e) != CF_OK) {
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_lock(&s->mu);
+    c->next = s->conns;
+    s->conns = c;
+    pthread_mutex_unlock(&s->mu);
+    return c;
+}
+
+void db_close(db *c)
+{
+    if (c == NULL)
+        return;
+    conn_unlist(c);
+    conn_free(c);
+}
+
+int db_broken(db *c)
+{
+    return c->s->drv->broken(c->conn);
+}
+
+uint64_t db_serial(const db *c)
+{
+    return c->serial;
+}
+
+db_engine db_engine_of(const db *c)
+{
+    return c->s->drv->engine;
+}
+
+void db_set_timeout(unsigned ms)
+{
+    db_pg_set_timeout(ms);
+}
+
+cf_code db_wait_notify(db *c, unsigned ms,
+                       void (*fn)(void *cls, const char *channel, const char *payload), void *cls,
+                       cf_err *e)
+{
+    if (c->s->drv->wait_notify == NULL)
+        return cf_err_set(e, CF_EUNSUPPORTED, "%s has no notifications", c->s->drv->name);
+    return c->s->drv->wait_notify(c->conn, ms, fn, cls, e);
 }
 
 db_stmt *db_prepare(db *c, const char *sql, cf_err *e)
@@ -170,7 +234,13 @@ void db_bind_blob(db_stmt *st, int i, const void *p, size_t n)
 
 int db_step(db_stmt *st, cf_err *e)
 {
-    return st->c->s->drv->step(st->st, e);
+    int rc = st->c->s->drv->step(st->st, e);
+    /* a uniqueness conflict is an answer the store expects, not a failure */
+    if (rc < 0 && rc != CF_EEXISTS)
+        metrics_count_db_error(rc == CF_EUNAVAIL   ? "unavailable"
+                               : rc == CF_ENOSPACE ? "full"
+                                                   : "error");
+    return rc;
 }
 
 void db_reset(db_stmt *st)
@@ -277,6 +347,7 @@ static const char SQL_VERSION_TABLE[] =
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)";
 static const char SQL_VERSION_GET[] = "SELECT coalesce(max(version), 0) FROM schema_version";
 static const char SQL_VERSION_ADD[] = "INSERT INTO schema_version (version) VALUES (?1)";
+static const char SQL_VERSION_HAS[] = "SELECT count(*) FROM schema_version WHERE version = ?1";
 
 cf_code db_store_version(db_store *s, int *out, cf_err *e)
 {
@@ -320,10 +391,22 @@ static cf_code migrate(db_store *s, const db_migration *ms, size_t n, cf_err *e)
         db_stmt *st = db_prepare(c, SQL_VERSION_GET, e);
         rc = st ? db_one_int(st, &have, "schema version", e) : CF_EIO;
     }
+    /* A step runs when its version is not recorded, not when it is above
+     * the highest recorded one: a step that was skipped (a database
+     * written by a build that had a later step but not this one) still
+     * runs, and only it. */
     int applied = 0;
     for (size_t i = 0; rc == CF_OK && i < n; i++) {
         const db_migration *m = &ms[i];
-        if (m->version <= have)
+        int64_t done = 0;
+        db_stmt *hs = db_prepare(c, SQL_VERSION_HAS, e);
+        if (hs == NULL) {
+            rc = e && e->code ? e->code : CF_EIO;
+            break;
+        }
+        db_bind_int64(hs, 1, m->version);
+        rc = db_one_int(hs, &done, "schema version", e);
+        if (rc != CF_OK || done > 0)
             continue;
         const char *sql = s->drv->engine == DB_SQLITE ? m->sqlite : m->postgres;
         if (sql)
@@ -340,7 +423,8 @@ static cf_code migrate(db_store *s, const db_migration *ms, size_t n, cf_err *e)
             }
         }
         if (rc == CF_OK) {
-            have = m->version;
+            if (m->version > have)
+                have = m->version;
             applied++;
         }
     }

@@ -64,6 +64,11 @@ typedef struct db_driver {
     void (*scrub)(void *conn);
     /* 1 once the connection is lost for good (replace it). */
     int (*broken)(void *conn);
+    /* Waits up to ms for notifications on a connection that LISTENs and
+     * calls fn for each (NULL: the engine has none, SQLite). */
+    cf_code (*wait_notify)(void *conn, unsigned ms,
+                           void (*fn)(void *cls, const char *channel, const char *payload),
+                           void *cls, cf_err *e);
     cf_code (*prepare)(void **out, void *conn, const char *sql, cf_err *e);
     void (*finalize)(void *st);
     /* Borrowed values: they must stay valid until the statement's first
@@ -113,8 +118,9 @@ int db_target_is_postgres(const char *target);
 int db_uri_has_password(const char *uri);
 
 /* Opens the store at target with the engine it names and applies every
- * migration of the list newer than the database's version (in order of
- * version). CF_EUNAVAIL when a server cannot be reached. */
+ * migration of the list whose version the database has not recorded (in
+ * the list's order: a step skipped by an earlier build runs too). CF_EUNAVAIL when a server cannot
+ * be reached. */
 cf_code db_store_open(db_store **out, const char *target, const db_migration *migrations, size_t n,
                       cf_err *e);
 /* Closes every connection of the store (the caller makes sure no thread
@@ -127,6 +133,28 @@ cf_code db_store_version(db_store *s, int *out, cf_err *e);
 /* This thread's connection to s (opened on first use, or again after it
  * broke); NULL with e set when it cannot be opened. */
 db *db_get(db_store *s, cf_err *e);
+
+/* The calling thread's statement timeout on PostgreSQL (0: the default,
+ * 30 s): a server that stops answering gives CF_EUNAVAIL after it. */
+void db_set_timeout(unsigned ms);
+void db_pg_set_timeout(unsigned ms); /* db_pg.c */
+
+/* A connection of its own, bound to no thread (e.g. one that LISTENs),
+ * until db_close. Its statements are cached like a thread's. */
+db *db_open_own(db_store *s, cf_err *e);
+void db_close(db *c);
+/* 1 once c is lost (a thread's own is replaced by db_get; replace an own
+ * one with db_close + db_open_own). */
+int db_broken(db *c);
+/* A number that changes whenever the thread's connection is replaced:
+ * a session-level lock taken on an earlier serial is gone. */
+uint64_t db_serial(const db *c);
+db_engine db_engine_of(const db *c);
+/* Notifications on c (which ran LISTEN): waits up to ms, calls fn for
+ * each one. CF_EUNSUPPORTED on SQLite; CF_EUNAVAIL when c is lost. */
+cf_code db_wait_notify(db *c, unsigned ms,
+                       void (*fn)(void *cls, const char *channel, const char *payload), void *cls,
+                       cf_err *e);
 
 /* The connection's statement for sql (a string with static storage: the
  * cache is keyed by its address), reset and unbound; NULL with e set. */

@@ -25,14 +25,34 @@
  * Notices (e.g. "relation already exists, skipping") are dropped instead
  * of libpq's default of printing them on stderr, which is the daemon's
  * JSON log.
+ *
+ * Bounded waits: a server that stops answering (a network partition: the
+ * packets vanish, no reset ever comes) must not hold a worker thread
+ * forever, so no call blocks in libpq. Connecting has connect_timeout (5 s
+ * unless the URI says otherwise) and TCP keepalives on both ends (the
+ * server's set by the session's options, so it drops the session of a
+ * node that vanished, and its advisory locks, within ~25 s); a statement is sent
+ * with the asynchronous API and waited for with poll() up to the
+ * statement timeout (db_set_timeout: 30 s by default, per thread; the
+ * health probe uses 2 s). A wait that runs out gives CF_EUNAVAIL and
+ * leaves the connection marked dead (the server aborts its transaction
+ * when it notices; PQcancel is not used, it would block on the same dead
+ * network), so the thread gets a fresh one on its next call. A session
+ * the server ended while the connection sat idle is noticed before the
+ * connection is used (pg_broken), and replaced then.
+ *
+ * Notifications (LISTEN/NOTIFY) are read on a connection of their own
+ * (db_wait_notify): poll() on its socket, PQconsumeInput, PQnotifies.
  */
 #define CF_LOG_MOD "db"
 #include "store/db.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
@@ -48,7 +68,17 @@
 typedef struct pgc {
     PGconn *pg;
     unsigned next_name;
+    int dead; /* a wait ran out: replace the connection */
 } pgc;
+
+/* The statement timeout of this thread's calls, in ms (db_set_timeout). */
+static __thread unsigned tl_timeout_ms;
+#define DEFAULT_TIMEOUT_MS 30000u
+
+static unsigned timeout_ms(void)
+{
+    return tl_timeout_ms ? tl_timeout_ms : DEFAULT_TIMEOUT_MS;
+}
 
 typedef struct pgst {
     pgc *c;
@@ -76,10 +106,10 @@ static cf_code pg_fail(cf_err *e, PGconn *pg, const PGresult *res, const char *w
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorMessage(res) : "";
-    if (msg == NULL || *msg == '\0')
+    if ((msg == NULL || *msg == '\0') && pg != NULL)
         msg = PQerrorMessage(pg);
     cf_code code = CF_EIO;
-    if (PQstatus(pg) == CONNECTION_BAD)
+    if (pg == NULL || PQstatus(pg) == CONNECTION_BAD)
         code = CF_EUNAVAIL;
     else if (state && strncmp(state, "23", 2) == 0)
         code = CF_EEXISTS;
@@ -105,7 +135,13 @@ static cf_code pg_connect(void **out, const char *target, cf_err *e)
     pgc *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return cf_err_set(e, CF_ENOMEM, "out of memory");
-    c->pg = PQconnectdb(target);
+    /* defaults first: the target's own parameters (a URI's query) are
+     * expanded after them and win */
+    static const char *const keys[] = {
+        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "application_name", "dbname",          NULL};
+    const char *vals[] = {"5", "1", "10", "5", "3", "cofferd", target, NULL};
+    c->pg = PQconnectdbParams(keys, vals, 1);
     if (c->pg == NULL) {
         free(c);
         return cf_err_set(e, CF_ENOMEM, "out of memory");
@@ -130,11 +166,78 @@ static void pg_disconnect(void *conn)
     free(c);
 }
 
+static int result_ok(const PGresult *r)
+{
+    ExecStatusType t = PQresultStatus(r);
+    return t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK;
+}
+
+/* Waits (bounded) until the statement sent on c has its results, and
+ * returns the first failed one or else the last one (NULL after a
+ * timeout or a lost connection, with *timed_out set for the former). */
+static PGresult *await(pgc *c, unsigned ms, int *timed_out)
+{
+    *timed_out = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    PGresult *keep = NULL;
+    for (;;) {
+        while (PQisBusy(c->pg)) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long spent = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+            if (spent >= (long)ms) {
+                *timed_out = 1;
+                c->dead = 1;
+                PQclear(keep);
+                return NULL;
+            }
+            struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
+            if (pfd.fd < 0)
+                goto lost;
+            int n = poll(&pfd, 1, (int)((long)ms - spent));
+            if (n < 0 && errno != EINTR)
+                goto lost;
+            if (n > 0 && PQconsumeInput(c->pg) == 0)
+                goto lost;
+        }
+        PGresult *r = PQgetResult(c->pg);
+        if (r == NULL)
+            return keep;
+        if (keep != NULL && !result_ok(keep)) {
+            PQclear(r); /* the first failure is the one to report */
+        } else {
+            PQclear(keep);
+            keep = r;
+        }
+    }
+lost:
+    PQclear(keep);
+    return NULL;
+}
+
+/* The failure of an await() that gave no result. */
+static cf_code await_fail(cf_err *e, pgc *c, int timed_out, const char *what, unsigned ms)
+{
+    if (timed_out)
+        return cf_err_set(e, CF_EUNAVAIL, "postgres %s: no answer within %u ms", what, ms);
+    return pg_fail(e, c->pg, NULL, what);
+}
+
 static cf_code pg_exec(void *conn, const char *sql, cf_err *e)
 {
     pgc *c = conn;
-    PGresult *res = PQexec(c->pg, sql);
-    ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    /* scripts (migrations, which may wait for another node's) get longer */
+    unsigned ms = timeout_ms() * 10;
+    if (c->dead)
+        return cf_err_set(e, CF_EUNAVAIL, "postgres exec: connection lost");
+    if (PQsendQuery(c->pg, sql) == 0)
+        return pg_fail(e, c->pg, NULL, "exec");
+    int to = 0;
+    PGresult *res = await(c, ms, &to);
+    if (res == NULL)
+        return await_fail(e, c, to, "exec", ms);
+    ExecStatusType s = PQresultStatus(res);
     cf_code rc = CF_OK;
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
         rc = pg_fail(e, c->pg, res, "exec");
@@ -157,10 +260,55 @@ static void pg_scrub(void *conn)
         cf_log(CF_LOG_WARN, "vacuum after a deletion failed", "error", e.msg, NULL);
 }
 
+/* Before a thread's idle connection is used (db_get): the server may
+ * have ended the session meanwhile (pg_terminate_backend, a restart, the
+ * reset of a healed partition), which libpq learns only by reading. An
+ * idle session has nothing to say, so anything readable on its socket is
+ * its goodbye or an error: read it now (no wait) rather than fail the
+ * next statement. */
 static int pg_broken(void *conn)
 {
     pgc *c = conn;
-    return PQstatus(c->pg) == CONNECTION_BAD;
+    if (c->dead || PQstatus(c->pg) == CONNECTION_BAD)
+        return 1;
+    /* the goodbye (an ErrorResponse) and the end of the stream may take
+     * two reads */
+    struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+    for (int i = 0; i < 4 && poll(&p, 1, 0) > 0; i++)
+        if (PQconsumeInput(c->pg) == 0 || PQstatus(c->pg) == CONNECTION_BAD)
+            return 1;
+    return 0;
+}
+
+static cf_code pg_wait_notify(void *conn, unsigned ms,
+                              void (*fn)(void *cls, const char *channel, const char *payload),
+                              void *cls, cf_err *e)
+{
+    pgc *c = conn;
+    if (c->dead || PQstatus(c->pg) == CONNECTION_BAD)
+        return cf_err_set(e, CF_EUNAVAIL, "postgres listen: connection lost");
+    PGnotify *n;
+    int got = 0;
+    while ((n = PQnotifies(c->pg)) != NULL) {
+        fn(cls, n->relname, n->extra);
+        PQfreemem(n);
+        got = 1;
+    }
+    if (got)
+        return CF_OK;
+    struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
+    if (pfd.fd < 0)
+        return cf_err_set(e, CF_EUNAVAIL, "postgres listen: no socket");
+    int r = poll(&pfd, 1, (int)ms);
+    if (r < 0 && errno != EINTR)
+        return cf_err_os(e, errno, "postgres listen: poll");
+    if (r > 0 && PQconsumeInput(c->pg) == 0)
+        return pg_fail(e, c->pg, NULL, "listen");
+    while ((n = PQnotifies(c->pg)) != NULL) {
+        fn(cls, n->relname, n->extra);
+        PQfreemem(n);
+    }
+    return CF_OK;
 }
 
 /* "?N" -> "$N" outside quoted strings; *nparams = the largest N. */
@@ -226,11 +374,18 @@ static cf_code pg_prepare(void **out, void *conn, const char *sql, cf_err *e)
     s->c = c;
     s->nparams = np;
     snprintf(s->name, sizeof(s->name), "s%u", c->next_name++);
-    PGresult *res = PQprepare(c->pg, s->name, q, np, NULL);
-    free(q);
     cf_code rc = CF_OK;
-    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+    PGresult *res = NULL;
+    int to = 0;
+    if (c->dead)
+        rc = cf_err_set(e, CF_EUNAVAIL, "postgres prepare: connection lost");
+    else if (PQsendPrepare(c->pg, s->name, q, np, NULL) == 0)
+        rc = pg_fail(e, c->pg, NULL, "prepare");
+    else if ((res = await(c, timeout_ms(), &to)) == NULL)
+        rc = await_fail(e, c, to, "prepare", timeout_ms());
+    else if (PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = pg_fail(e, c->pg, res, "prepare");
+    free(q);
     PQclear(res);
     if (rc != CF_OK) {
         free(s);
@@ -296,8 +451,16 @@ static int pg_step(void *st, cf_err *e)
     pgst *s = st;
     blobs_free(s);
     if (s->res == NULL) {
-        s->res = PQexecPrepared(s->c->pg, s->name, s->nparams, s->vals, s->lens, s->fmts, 0);
-        ExecStatusType t = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
+        unsigned ms = timeout_ms();
+        if (s->c->dead)
+            return cf_err_set(e, CF_EUNAVAIL, "postgres step: connection lost");
+        if (PQsendQueryPrepared(s->c->pg, s->name, s->nparams, s->vals, s->lens, s->fmts, 0) == 0)
+            return pg_fail(e, s->c->pg, NULL, "step");
+        int to = 0;
+        s->res = await(s->c, ms, &to);
+        if (s->res == NULL)
+            return await_fail(e, s->c, to, "step", ms);
+        ExecStatusType t = PQresultStatus(s->res);
         if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) {
             const char *ct = PQcmdTuples(s->res);
             s->changes = (ct && *ct) ? strtoll(ct, NULL, 10) : 0;
@@ -351,6 +514,11 @@ static const void *pg_column_blob(void *st, int i, size_t *n)
     return *n ? s->blob[i] : NULL;
 }
 
+void db_pg_set_timeout(unsigned ms)
+{
+    tl_timeout_ms = ms;
+}
+
 static int64_t pg_changes(void *st)
 {
     return ((pgst *)st)->changes;
@@ -366,6 +534,7 @@ const db_driver db_pg_driver = {
     .migration_lock = pg_migration_lock,
     .scrub = pg_scrub,
     .broken = pg_broken,
+    .wait_notify = pg_wait_notify,
     .prepare = pg_prepare,
     .finalize = pg_finalize,
     .bind_text = pg_bind_text,

@@ -14,12 +14,19 @@
  * with its DDL for both engines. Migration 2 adds arm.c's tables
  * (subscriptions, resource groups, where each resource lives); which
  * resources go into the default group is arm_store_init's business.
+ * Migration 3 is what several nodes on one database share (below).
+ *
+ * Migration 4 (repository verbs and quotas, docs/control-plane.md
+ * "Repositories" and "Usage"): a registry's storage limit (0: none), a
+ * tag's creation time (NULL for tags pushed before: their update time
+ * stands in), and an index of tags by digest (a manifest's tags).
  */
 #define CF_LOG_MOD "meta"
 #include "store/arm.h"
 #include "store/meta_int.h"
 #include "store/meta_tasks.h"
 
+#include <stdio.h>
 #include <time.h>
 
 db_store *meta_store;
@@ -143,6 +150,62 @@ static const char v1_postgres[] =
     " uuid " T " PRIMARY KEY, registry_id " T " NOT NULL, repo " T " NOT NULL,"
     " created_at BIGINT NOT NULL);"
     "CREATE INDEX uploads_created ON uploads (created_at);";
+
+/* Version 3 (several nodes on one database, docs/scale-out.md): an
+ * upload's claim generation (bumped by every request that takes it, so a
+ * node knows whether its in-memory copy is still the latest), the node
+ * whose key check wrote a registry's key state, and the fingerprints
+ * every node's copy of the shared keys must have. */
+static const char v3_sqlite[] =
+    "CREATE TABLE IF NOT EXISTS shared_keys ("
+    " name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, created_at INTEGER NOT NULL)"
+    " WITHOUT ROWID;";
+static const char *const v3_sqlite_added[] = {
+    "ALTER TABLE uploads ADD COLUMN gen INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE registries ADD COLUMN key_checked_by TEXT",
+};
+static const char v3_postgres[] =
+    "ALTER TABLE uploads ADD COLUMN gen BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE registries ADD COLUMN key_checked_by " T ";"
+    "CREATE TABLE shared_keys ("
+    " name " T " PRIMARY KEY, fingerprint " T " NOT NULL, created_at BIGINT NOT NULL);";
+static const char v4_sqlite[] =
+    "CREATE INDEX IF NOT EXISTS tags_digest ON tags (registry_id, repo, digest);";
+static const char *const v4_sqlite_added[] = {
+    "ALTER TABLE registries ADD COLUMN storage_limit INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE tags ADD COLUMN created_at INTEGER",
+};
+static const char v4_postgres[] =
+    "ALTER TABLE registries ADD COLUMN IF NOT EXISTS storage_limit BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE tags ADD COLUMN IF NOT EXISTS created_at BIGINT;"
+    "CREATE INDEX IF NOT EXISTS tags_digest ON tags (registry_id, repo, digest);";
+/* Version 5 (garbage collection and retention, docs/operations.md): when
+ * each repository link of a blob was last made or refreshed (a blob
+ * upload, a mount, a HEAD by a pusher: the grace period counts from it;
+ * links that exist at the migration count from the migration), and each
+ * registry's retention policy (ACR's policies.retentionPolicy: untagged
+ * manifests older than `days` are deleted by the collections while
+ * enabled). Version 4 is another branch's. */
+static const char v5_sqlite[] =
+    "CREATE TABLE IF NOT EXISTS retention_policies ("
+    " registry_id TEXT PRIMARY KEY, enabled INTEGER NOT NULL, days INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS manifests_created ON manifests (registry_id, created_at);";
+/* after the SQL above, in order; a column already there is no error (a
+ * migration applied again is harmless, as the others) */
+static const char *const v5_sqlite_added[] = {
+    "ALTER TABLE repo_blobs ADD COLUMN linked_at INTEGER NOT NULL DEFAULT 0",
+    "UPDATE repo_blobs SET linked_at = CAST(strftime('%s', 'now') AS INTEGER)"
+    " WHERE linked_at = 0",
+};
+static const char v5_postgres[] =
+    "ALTER TABLE repo_blobs ADD COLUMN IF NOT EXISTS linked_at BIGINT NOT NULL DEFAULT 0;"
+    "UPDATE repo_blobs SET linked_at = CAST(extract(epoch FROM now()) AS BIGINT)"
+    " WHERE linked_at = 0;"
+    "CREATE TABLE IF NOT EXISTS retention_policies ("
+    " registry_id " T " PRIMARY KEY, enabled BIGINT NOT NULL, days BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS manifests_created ON manifests (registry_id, created_at);";
 #undef T
 
 static const db_migration migrations[] = {
@@ -153,7 +216,26 @@ static const db_migration migrations[] = {
      .n_add_columns = sizeof(v1_sqlite_added) / sizeof(v1_sqlite_added[0])},
     /* subscriptions, resource groups, placements (arm.c) */
     {.version = 2, .sqlite = arm_schema_sqlite, .postgres = arm_schema_postgres},
-    /* tasks and their runs (meta_tasks.c); 3-6 belong to other branches */
+    {.version = 3,
+     .sqlite = v3_sqlite,
+     .postgres = v3_postgres,
+     .add_columns = v3_sqlite_added,
+     .n_add_columns = sizeof(v3_sqlite_added) / sizeof(v3_sqlite_added[0])},
+    /* storage limit, tag creation times, tags by digest (repositories) */
+    {.version = 4,
+     .sqlite = v4_sqlite,
+     .postgres = v4_postgres,
+     .add_columns = v4_sqlite_added,
+     .n_add_columns = sizeof(v4_sqlite_added) / sizeof(v4_sqlite_added[0])},
+    /* garbage collection and retention */
+    {.version = 5,
+     .sqlite = v5_sqlite,
+     .postgres = v5_postgres,
+     .add_columns = v5_sqlite_added,
+     .n_add_columns = sizeof(v5_sqlite_added) / sizeof(v5_sqlite_added[0])},
+    /* management principals and role assignments (arm.c, docs/security.md) */
+    {.version = 6, .sqlite = arm_authz_schema_sqlite, .postgres = arm_authz_schema_postgres},
+    /* tasks and their runs (meta_tasks.c) */
     {.version = 7, .sqlite = meta_tasks_schema_sqlite, .postgres = meta_tasks_schema_postgres},
 };
 
@@ -178,6 +260,27 @@ void meta_shutdown(void)
 {
     db_store_close(meta_store);
     meta_store = NULL;
+}
+
+static char node_id[24];
+
+void meta_set_node(const char *id)
+{
+    snprintf(node_id, sizeof(node_id), "%s", id ? id : "");
+}
+
+const char *meta_node(void)
+{
+    return node_id;
+}
+
+static const char SQL_PING[] = "SELECT 1";
+
+cf_code meta_ping(cf_err *e)
+{
+    META_CONN(c);
+    META_STMT(st, c, SQL_PING);
+    return db_one_int(st, NULL, "ping", e);
 }
 
 const char *meta_engine(void)

@@ -40,9 +40,11 @@ static const char SQL_BLOB_INSERT[] =
 static const char SQL_REPO_INSERT[] =
     "INSERT INTO repositories (registry_id, name, created_at) VALUES (?1, ?2, ?3)"
     " ON CONFLICT DO NOTHING";
+/* a link made again (a second upload of the digest, a mount) starts its
+ * grace period again (meta_gc.c) */
 static const char SQL_LINK_INSERT[] =
-    "INSERT INTO repo_blobs (registry_id, repo, digest) VALUES (?1, ?2, ?3)"
-    " ON CONFLICT DO NOTHING";
+    "INSERT INTO repo_blobs (registry_id, repo, digest, linked_at) VALUES (?1, ?2, ?3, ?4)"
+    " ON CONFLICT (registry_id, repo, digest) DO UPDATE SET linked_at = excluded.linked_at";
 const char META_SQL_UPLOAD_DELETE[] = "DELETE FROM uploads WHERE uuid = ?1";
 
 cf_code meta_blob_row_insert(db *c, const char *reg, const char *digest, int64_t size, cf_err *e)
@@ -97,8 +99,18 @@ cf_code meta_blob_commit(const char *reg, const char *repo, const char *digest, 
     rc = meta_blob_row_insert(c, reg, digest, size, e);
     if (rc == CF_OK)
         rc = meta_repo_row_insert(c, reg, repo, e);
-    if (rc == CF_OK)
-        rc = meta_run3(c, SQL_LINK_INSERT, reg, repo, digest, NULL, e);
+    if (rc == CF_OK) {
+        db_stmt *st = db_prepare(c, SQL_LINK_INSERT, e);
+        if (st == NULL) {
+            rc = META_FAIL_CODE;
+        } else {
+            db_bind_text(st, 1, reg);
+            db_bind_text(st, 2, repo);
+            db_bind_text(st, 3, digest);
+            db_bind_int64(st, 4, meta_now());
+            rc = db_run(st, e);
+        }
+    }
     if (rc == CF_OK && upload) {
         db_stmt *st = db_prepare(c, META_SQL_UPLOAD_DELETE, e);
         if (st == NULL) {

@@ -51,10 +51,18 @@ cf_code meta_run3(db *c, const char *sql, const char *a, const char *b, const ch
 cf_code meta_run3_one(db *c, const char *sql, const char *a, const char *b, const char *d,
                       const char *missing, cf_err *e);
 extern const char META_SQL_UPLOAD_DELETE[];
+/* In a transaction: takes the registry's blob row for digest FOR SHARE
+ * (PostgreSQL; a plain read on SQLite, whose write transaction holds the
+ * database); *exists = 0 when there is none (meta_gc.c). */
+cf_code meta_blob_share(db *c, const char *reg, const char *digest, int *exists, cf_err *e);
 /* A paginated listing (meta_manifests.c): fn gets column 0 of each row,
  * at most n of them (the statement asks for n + 1); *more when a row
  * past the n-th exists. Resets st. */
 cf_code meta_each_text(db_stmt *st, int64_t n, meta_each_fn fn, void *cls, int *more, cf_err *e);
+/* meta_each_text of a page of a repository's rows: sql's parameters are
+ * registry, repository, `last` ("" for the first page) and a LIMIT (n + 1). */
+cf_code meta_each_page(const char *sql, const char *reg, const char *repo, const char *last,
+                       int64_t n, meta_each_fn fn, void *cls, int *more, cf_err *e);
 /* Runs st (bound by the caller) and reports no row changed as
  * CF_ENOTFOUND "registry not found". */
 cf_code meta_update_one(db_stmt *st, cf_err *e);

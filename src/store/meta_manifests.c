@@ -65,8 +65,10 @@ static const char SQL_MANIFEST_UPSERT[] =
 static const char SQL_REF_INSERT[] = "INSERT INTO manifest_refs (registry_id, repo, digest, ref,"
                                      " is_manifest) VALUES (?1, ?2, ?3, ?4, ?5)"
                                      " ON CONFLICT DO NOTHING";
+/* a tag keeps its created_at when it moves */
 static const char SQL_TAG_UPSERT[] =
-    "INSERT INTO tags (registry_id, repo, tag, digest, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"
+    "INSERT INTO tags (registry_id, repo, tag, digest, updated_at, created_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
     " ON CONFLICT (registry_id, repo, tag) DO UPDATE SET digest = excluded.digest,"
     " updated_at = excluded.updated_at";
 
@@ -103,13 +105,57 @@ static cf_code manifest_rows(db *c, const meta_manifest_put_args *a, cf_err *e)
     return rc;
 }
 
+static const char SQL_LINK_HAS[] =
+    "SELECT 1 FROM repo_blobs WHERE registry_id = ?1 AND repo = ?2 AND digest = ?3";
+static const char SQL_MANIFEST_HAS[] =
+    "SELECT 1 FROM manifests WHERE registry_id = ?1 AND repo = ?2 AND digest = ?3";
+
+/* The references the repository must have, against a concurrent
+ * collection (meta_gc.c): first every blob row locked (shared), then,
+ * each check a statement of its own (a fresh snapshot on PostgreSQL, taken
+ * after any collection that held a row committed), the links and child
+ * manifests looked for. */
+static cf_code refs_check(db *c, const meta_manifest_put_args *a, cf_err *e)
+{
+    if (a->ref_required == NULL)
+        return CF_OK;
+    cf_code rc = CF_OK;
+    for (size_t i = 0; rc == CF_OK && i < a->nrefs; i++) {
+        int exists = 1;
+        if (a->ref_required[i])
+            rc = meta_blob_share(c, a->reg, a->ref_digests[i], &exists, e);
+        if (rc == CF_OK && !exists)
+            rc = CF_ENOTFOUND;
+        if (rc == CF_ENOTFOUND)
+            return cf_err_set(e, CF_ENOTFOUND, "%s %s unknown to the repository",
+                              a->ref_is_manifest[i] ? "manifest" : "blob", a->ref_digests[i]);
+    }
+    for (size_t i = 0; rc == CF_OK && i < a->nrefs; i++) {
+        if (!a->ref_required[i])
+            continue;
+        META_STMT(st, c, a->ref_is_manifest[i] ? SQL_MANIFEST_HAS : SQL_LINK_HAS);
+        db_bind_text(st, 1, a->reg);
+        db_bind_text(st, 2, a->repo);
+        db_bind_text(st, 3, a->ref_digests[i]);
+        rc = db_one_int(st, NULL, "reference", e);
+        if (rc == CF_ENOTFOUND && e)
+            memset(e, 0, sizeof(*e)); /* this message, not db_one_int's */
+        if (rc == CF_ENOTFOUND)
+            return cf_err_set(e, CF_ENOTFOUND, "%s %s unknown to the repository",
+                              a->ref_is_manifest[i] ? "manifest" : "blob", a->ref_digests[i]);
+    }
+    return rc;
+}
+
 cf_code meta_manifest_put(const meta_manifest_put_args *a, cf_err *e)
 {
     META_CONN(c);
     cf_code rc = db_begin(c, e);
     if (rc != CF_OK)
         return rc;
-    rc = meta_blob_row_insert(c, a->reg, a->digest, a->size, e);
+    rc = refs_check(c, a, e);
+    if (rc == CF_OK)
+        rc = meta_blob_row_insert(c, a->reg, a->digest, a->size, e);
     if (rc == CF_OK)
         rc = meta_repo_row_insert(c, a->reg, a->repo, e);
     if (rc == CF_OK)
@@ -173,16 +219,22 @@ cf_code meta_each_text(db_stmt *st, int64_t n, meta_each_fn fn, void *cls, int *
 static const char SQL_TAGS_LIST[] = "SELECT tag FROM tags WHERE registry_id = ?1 AND repo = ?2"
                                     " AND tag > ?3 ORDER BY tag LIMIT ?4";
 
-cf_code meta_tags_list(const char *reg, const char *repo, const char *last, int64_t n,
-                       meta_each_fn fn, void *cls, int *more, cf_err *e)
+cf_code meta_each_page(const char *sql, const char *reg, const char *repo, const char *last,
+                       int64_t n, meta_each_fn fn, void *cls, int *more, cf_err *e)
 {
     META_CONN(c);
-    META_STMT(st, c, SQL_TAGS_LIST);
+    META_STMT(st, c, sql);
     db_bind_text(st, 1, reg);
     db_bind_text(st, 2, repo);
     db_bind_text(st, 3, last ? last : "");
     db_bind_int64(st, 4, n + 1);
     return meta_each_text(st, n, fn, cls, more, e);
+}
+
+cf_code meta_tags_list(const char *reg, const char *repo, const char *last, int64_t n,
+                       meta_each_fn fn, void *cls, int *more, cf_err *e)
+{
+    return meta_each_page(SQL_TAGS_LIST, reg, repo, last, n, fn, cls, more, e);
 }
 
 /* CAST: PostgreSQL cannot infer the type of a parameter that is only

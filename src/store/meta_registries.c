@@ -19,7 +19,7 @@
     " system_principal_id, encryption_status, wrapped_c, key_identifier,"                          \
     " versioned_key_identifier, key_identity, key_rotation_enabled, last_key_rotation,"            \
     " key_status, last_key_check, last_error, admin_enabled, anonymous_pull, admin_pw1,"           \
-    " admin_pw2, cred_epoch FROM registries "
+    " admin_pw2, cred_epoch, key_checked_by, storage_limit FROM registries "
 static const char SQL_REG_BY_NAME[] = REG_COLS "WHERE name = lower(?1)";
 static const char SQL_REG_BY_ID[] = REG_COLS "WHERE id = ?1";
 static const char SQL_REG_ALL[] = REG_COLS "ORDER BY name";
@@ -71,6 +71,8 @@ static cf_code reg_row(meta_registry *out, db_stmt *st, cf_err *e)
         out->admin_pw_set[i] = 1;
     }
     out->cred_epoch = db_column_int64(st, 22);
+    db_column_copy(out->key_checked_by, sizeof(out->key_checked_by), st, 23);
+    out->storage_limit = db_column_int64(st, 24);
     return CF_OK;
 }
 
@@ -106,9 +108,9 @@ static const char SQL_REG_INSERT[] =
     " system_principal_id, encryption_status, wrapped_c, key_identifier,"
     " versioned_key_identifier, key_identity, key_rotation_enabled, last_key_rotation,"
     " key_status, last_key_check, last_error, admin_enabled, anonymous_pull, admin_pw1,"
-    " admin_pw2, cred_epoch)"
+    " admin_pw2, cred_epoch, storage_limit)"
     " VALUES (?1, lower(?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-    " ?18, ?19, ?20, ?21, ?22, ?23)";
+    " ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
 static const char SQL_REG_IDENT_INSERT[] =
     "INSERT INTO registry_identities (registry_id, identity) VALUES (?1, ?2)"
     " ON CONFLICT DO NOTHING";
@@ -168,6 +170,7 @@ cf_code meta_registry_create(const meta_registry *r, const char *const *identiti
     db_bind_int64(st, 17, r->last_key_check);
     db_bind_opt_text(st, 18, r->last_error);
     bind_auth(st, 19, r);
+    db_bind_int64(st, 24, r->storage_limit > 0 ? r->storage_limit : 0);
     cf_err ie = {0};
     out = db_run(st, &ie);
     if (out == CF_EEXISTS)
@@ -268,8 +271,41 @@ cf_code meta_registry_set_key(const meta_registry *r, cf_err *e)
     return meta_update_one(st, e);
 }
 
+static const char SQL_REG_SWAP_KEY[] =
+    "UPDATE registries SET key_identifier = ?2, versioned_key_identifier = ?3,"
+    " key_identity = ?4, key_rotation_enabled = ?5, last_key_rotation = ?6, wrapped_c = ?7"
+    " WHERE id = ?1 AND encryption_status = 'enabled' AND versioned_key_identifier = ?8"
+    " AND key_identity = ?9";
+
+cf_code meta_registry_swap_key(const meta_registry *r, const char *expect_versioned,
+                               const char *expect_identity, cf_err *e)
+{
+    if (r->wrapped_c_len == 0 || r->wrapped_c_len > META_WRAPPED_MAX)
+        return cf_err_set(e, CF_EINVAL, "no wrapped key to store");
+    META_CONN(c);
+    META_STMT(st, c, SQL_REG_SWAP_KEY);
+    db_bind_text(st, 1, r->id);
+    db_bind_text(st, 2, r->key_identifier);
+    db_bind_text(st, 3, r->versioned_key_identifier);
+    db_bind_text(st, 4, r->key_identity);
+    db_bind_int64(st, 5, r->key_rotation_enabled);
+    db_bind_int64(st, 6, r->last_key_rotation);
+    db_bind_blob(st, 7, r->wrapped_c, r->wrapped_c_len);
+    db_bind_text(st, 8, expect_versioned);
+    db_bind_text(st, 9, expect_identity);
+    int rc = db_step(st, e);
+    int64_t n = rc == DB_DONE ? db_changes(st) : 0;
+    db_reset(st);
+    if (rc < 0)
+        return (cf_code)rc;
+    if (n == 0)
+        return cf_err_set(e, CF_ECONFLICT, "the registry's key changed meanwhile");
+    return CF_OK;
+}
+
 static const char SQL_REG_SET_KEY_STATE[] =
-    "UPDATE registries SET key_status = ?2, last_key_check = ?3, last_error = ?4 WHERE id = ?1";
+    "UPDATE registries SET key_status = ?2, last_key_check = ?3, last_error = ?4,"
+    " key_checked_by = ?5 WHERE id = ?1";
 
 cf_code meta_registry_set_key_state(const char *registry_id, const char *key_status,
                                     int64_t checked, const char *last_error, cf_err *e)
@@ -280,6 +316,7 @@ cf_code meta_registry_set_key_state(const char *registry_id, const char *key_sta
     db_bind_text(st, 2, key_status);
     db_bind_int64(st, 3, checked);
     db_bind_opt_text(st, 4, last_error);
+    db_bind_opt_text(st, 5, meta_node());
     return meta_update_one(st, e);
 }
 
@@ -296,6 +333,42 @@ cf_code meta_registry_set_auth(const meta_registry *r, cf_err *e)
     return meta_update_one(st, e);
 }
 
+static const char SQL_REG_SET_LIMIT[] = "UPDATE registries SET storage_limit = ?2 WHERE id = ?1";
+
+cf_code meta_registry_set_storage_limit(const char *registry_id, int64_t limit, cf_err *e)
+{
+    META_CONN(c);
+    META_STMT(st, c, SQL_REG_SET_LIMIT);
+    db_bind_text(st, 1, registry_id);
+    db_bind_int64(st, 2, limit > 0 ? limit : 0);
+    return meta_update_one(st, e);
+}
+
+/* One range scan of the registry's blob rows (the primary key's prefix);
+ * integer division on both engines. */
+static const char SQL_REG_USAGE[] =
+    "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(size / ?2), 0) FROM blobs"
+    " WHERE registry_id = ?1";
+
+cf_code meta_registry_usage(meta_usage *out, const char *registry_id, int64_t segment, cf_err *e)
+{
+    memset(out, 0, sizeof(*out));
+    if (segment <= 0)
+        return cf_err_set(e, CF_EINVAL, "segment size must be positive");
+    META_CONN(c);
+    META_STMT(st, c, SQL_REG_USAGE);
+    db_bind_text(st, 1, registry_id);
+    db_bind_int64(st, 2, segment);
+    int rc = db_step(st, e);
+    if (rc == DB_ROW) {
+        out->blobs = db_column_int64(st, 0);
+        out->bytes = db_column_int64(st, 1);
+        out->full_segments = db_column_int64(st, 2);
+    }
+    db_reset(st);
+    return rc == DB_ROW ? CF_OK : rc < 0 ? (cf_code)rc : cf_err_set(e, CF_EIO, "no usage row");
+}
+
 /* Deletion: the wrapped secrets are overwritten in place first (so the
  * page images the engine writes hold zeros too), then every row of the
  * registry goes; then the engine scrubs (SQLite: secure_delete has zeroed
@@ -307,6 +380,7 @@ static const char SQL_REG_WIPE[] =
 static const char *const SQL_REG_DELETE[] = {
     "UPDATE tokens SET pw1_hmac = NULL, pw2_hmac = NULL WHERE registry_id = ?1",
     "DELETE FROM tokens WHERE registry_id = ?1",
+    "DELETE FROM retention_policies WHERE registry_id = ?1",
     "DELETE FROM tags WHERE registry_id = ?1",
     "DELETE FROM manifest_refs WHERE registry_id = ?1",
     "DELETE FROM manifests WHERE registry_id = ?1",

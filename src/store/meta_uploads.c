@@ -6,12 +6,16 @@
  */
 #define CF_LOG_MOD "meta"
 #include <stdlib.h>
+#include <string.h>
 
 #include "store/meta_int.h"
 
 static const char SQL_UPLOAD_INSERT[] =
     "INSERT INTO uploads (uuid, registry_id, repo, created_at) VALUES (?1, ?2, ?3, ?4)";
 static const char SQL_UPLOAD_GET[] = "SELECT registry_id, repo FROM uploads WHERE uuid = ?1";
+static const char SQL_UPLOAD_CLAIM[] =
+    "UPDATE uploads SET gen = gen + 1 WHERE uuid = ?1 RETURNING gen";
+static const char SQL_UPLOAD_GEN[] = "SELECT gen FROM uploads WHERE uuid = ?1";
 static const char SQL_UPLOAD_OLDER[] =
     "SELECT uuid, registry_id FROM uploads WHERE created_at < ?1 LIMIT 1000";
 
@@ -44,6 +48,22 @@ cf_code meta_upload_get(const char *uuid, char reg[META_ID_LEN + 1], char *repo,
     }
     db_reset(st);
     return out;
+}
+
+cf_code meta_upload_claim(const char *uuid, int64_t *gen, cf_err *e)
+{
+    META_CONN(c);
+    META_STMT(st, c, SQL_UPLOAD_CLAIM);
+    db_bind_text(st, 1, uuid);
+    return db_one_int(st, gen, "upload", e);
+}
+
+cf_code meta_upload_gen(const char *uuid, int64_t *gen, cf_err *e)
+{
+    META_CONN(c);
+    META_STMT(st, c, SQL_UPLOAD_GEN);
+    db_bind_text(st, 1, uuid);
+    return db_one_int(st, gen, "upload", e);
 }
 
 cf_code meta_upload_delete(const char *uuid, cf_err *e)
@@ -88,5 +108,42 @@ cf_code meta_upload_each_older(int64_t before,
         if (fn(cls, rows[i][0], rows[i][1]) != 0)
             break;
     free(rows);
+    return out;
+}
+
+/* ---- shared_keys ---- */
+
+static const char SQL_SHARED_KEY_INSERT[] =
+    "INSERT INTO shared_keys (name, fingerprint, created_at) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (name) DO NOTHING";
+static const char SQL_SHARED_KEY_GET[] = "SELECT fingerprint FROM shared_keys WHERE name = ?1";
+
+cf_code meta_shared_key_check(const char *name, const char *fingerprint, int *first, cf_err *e)
+{
+    META_CONN(c);
+    META_STMT(ins, c, SQL_SHARED_KEY_INSERT);
+    db_bind_text(ins, 1, name);
+    db_bind_text(ins, 2, fingerprint);
+    db_bind_int64(ins, 3, meta_now());
+    int rc = db_step(ins, e);
+    int64_t added = rc == DB_DONE ? db_changes(ins) : 0;
+    db_reset(ins);
+    if (rc < 0)
+        return (cf_code)rc;
+    *first = added > 0;
+    META_STMT(st, c, SQL_SHARED_KEY_GET);
+    db_bind_text(st, 1, name);
+    rc = db_step(st, e);
+    cf_code out = CF_OK;
+    if (rc == DB_ROW) {
+        const char *have = db_column_text(st, 0);
+        if (have == NULL || strcmp(have, fingerprint) != 0)
+            out = cf_err_set(e, CF_ECONFLICT, "%s differs from the one recorded (%.16s...)", name,
+                             have ? have : "");
+    } else {
+        out =
+            rc == DB_DONE ? cf_err_set(e, CF_EIO, "shared key %s not recorded", name) : (cf_code)rc;
+    }
+    db_reset(st);
     return out;
 }

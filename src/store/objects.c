@@ -25,6 +25,7 @@
 #include <openssl/crypto.h>
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "store/objects_int.h"
 
 #define STRIPES 64
@@ -118,6 +119,22 @@ void objects_shutdown(void)
 objects_store *objects_current(void)
 {
     return cur;
+}
+
+/* A failure of the store itself, counted (base/metrics.h): a key that is
+ * not there is an answer, not a failure. */
+static cf_code counted(cf_code rc, const char *op)
+{
+    if (rc != CF_OK && rc != CF_ENOTFOUND)
+        metrics_count_objects_error(op);
+    return rc;
+}
+
+cf_code objects_check(cf_err *e)
+{
+    if (cur == NULL)
+        return cf_err_set(e, CF_EUNAVAIL, "object store not open");
+    return cur->ops->check(cur->self, e);
 }
 
 /* ---- keys ---- */
@@ -413,8 +430,8 @@ cf_code objects_open(objects_reader **out, const char *reg_id, const oci_digest 
     seal_io io;
     cf_code rc = cur->ops->open(cur->self, k, &h, &io, e);
     if (rc != CF_OK)
-        return rc;
-    rc = reader_open(out, cur->ops, h, &io, kek, e);
+        return counted(rc, "read");
+    rc = counted(reader_open(out, cur->ops, h, &io, kek, e), "read");
     const unsigned char *p;
     size_t n;
     if (rc == CF_OK && cur->ops->whole && cur->ops->whole(h, &p, &n))
@@ -472,7 +489,7 @@ cf_code objects_put_sealed(const char *key, const seal_kek *kek, const void *dat
         rc = seal_writer_finish(w, e);
     seal_writer_free(w);
     if (rc == CF_OK)
-        rc = cur->ops->put(cur->self, key, b.data, b.len, e);
+        rc = counted(cur->ops->put(cur->self, key, b.data, b.len, e), "write");
     cf_buf_free(&b);
     return rc;
 }
@@ -483,11 +500,11 @@ cf_code objects_get_sealed(const char *key, const seal_kek *kek, size_t cap, cf_
     seal_io io;
     cf_code rc = cur->ops->open(cur->self, key, &h, &io, e);
     if (rc != CF_OK)
-        return rc;
+        return counted(rc, "read");
     objects_reader *r = NULL;
     rc = reader_open(&r, cur->ops, h, &io, kek, e);
     if (rc != CF_OK)
-        return rc;
+        return counted(rc, "read");
     uint64_t size = seal_reader_size(r->rd);
     if (size > cap)
         rc = cf_err_set(e, CF_ETOOBIG, "%s is larger than expected", key);
@@ -525,7 +542,7 @@ cf_code objects_remove(const char *reg_id, const oci_digest *d, cf_err *e)
     char k[OBJECTS_KEY_MAX];
     objects_blob_key(k, sizeof(k), reg_id, d);
     cache_forget(k, 0);
-    return cur->ops->remove(cur->self, k, e);
+    return counted(cur->ops->remove(cur->self, k, e), "remove");
 }
 
 cf_code objects_blob_exists(const char *reg_id, const oci_digest *d, cf_err *e)
@@ -543,7 +560,7 @@ cf_code objects_stat(const char *key, uint64_t *size, int64_t *mtime, cf_err *e)
 cf_code objects_remove_key(const char *key, cf_err *e)
 {
     cache_forget(key, 0);
-    return cur->ops->remove(cur->self, key, e);
+    return counted(cur->ops->remove(cur->self, key, e), "remove");
 }
 
 cf_code objects_list(const char *prefix, objects_list_fn fn, void *cls, cf_err *e)
@@ -577,7 +594,7 @@ cf_code objects_stream_create(objects_stream **out, seal_writer **w, const char 
     objects_stream *s = stream_new();
     if (s == NULL)
         return cf_err_set(e, CF_ENOMEM, "out of memory");
-    cf_code rc = s->ops->stream_create(s->self, key, reuse, &s->s, &s->io, e);
+    cf_code rc = counted(s->ops->stream_create(s->self, key, reuse, &s->s, &s->io, e), "upload");
     if (rc == CF_OK)
         rc = seal_writer_open_io(w, kek, &s->io, NULL, e);
     if (rc != CF_OK) {
@@ -591,7 +608,7 @@ cf_code objects_stream_create(objects_stream **out, seal_writer **w, const char 
 cf_code objects_stream_sync(objects_stream *s, objects_state *st, cf_err *e)
 {
     st->len = 0;
-    return s->ops->stream_sync(s->s, st, e);
+    return counted(s->ops->stream_sync(s->s, st, e), "upload_checkpoint");
 }
 
 void objects_stream_synced(objects_stream *s)
@@ -612,7 +629,8 @@ cf_code objects_stream_resume(objects_stream **out, seal_writer **w, const char 
     objects_stream *s = stream_new();
     if (s == NULL)
         return cf_err_set(e, CF_ENOMEM, "out of memory");
-    cf_code rc = s->ops->stream_resume(s->self, key, kek, hdr, durable, st, &s->s, &s->io, w, e);
+    cf_code rc = counted(
+        s->ops->stream_resume(s->self, key, kek, hdr, durable, st, &s->s, &s->io, w, e), "upload");
     if (rc != CF_OK) {
         objects_stream_free(s);
         return rc;
@@ -623,7 +641,7 @@ cf_code objects_stream_resume(objects_stream **out, seal_writer **w, const char 
 
 cf_code objects_stream_finish(objects_stream *s, cf_err *e)
 {
-    return s->ops->stream_finish(s->s, e);
+    return counted(s->ops->stream_finish(s->s, e), "upload_finish");
 }
 
 cf_code objects_stream_open(objects_stream *s, objects_reader **out, const seal_kek *kek, cf_err *e)
@@ -646,8 +664,8 @@ cf_code objects_stream_install(objects_stream *s, const char *reg_id, const oci_
     if (rc == CF_OK)
         return CF_OK; /* already stored (dedup): the caller discards this copy */
     if (rc != CF_ENOTFOUND)
-        return cf_err_set(e, rc, "%s", se.msg);
-    return s->ops->stream_install(s->s, k, e);
+        return counted(cf_err_set(e, rc, "%s", se.msg), "install");
+    return counted(s->ops->stream_install(s->s, k, e), "install");
 }
 
 cf_code objects_stream_install_key(objects_stream *s, const char *dst, cf_err *e)

@@ -66,6 +66,10 @@ cf_code objects_init(const char *data_dir, cf_err *e);
 void objects_init_store(objects_store *s);
 void objects_shutdown(void);
 objects_store *objects_current(void);
+/* Readiness: the current store answers and takes writes (files: its
+ * directory is writable; S3: the bucket answers a HEAD). Its failures are
+ * counted in coffer_object_store_errors_total like every other. */
+cf_code objects_check(cf_err *e);
 
 /* ---- keys ---- */
 

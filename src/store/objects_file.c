@@ -57,6 +57,18 @@ static const char *f_where(void *self)
     return ((fstore *)self)->dir;
 }
 
+/* Readiness: the directory is there, and writable by this process. */
+static cf_code f_check(void *self, cf_err *e)
+{
+    const char *d = ((fstore *)self)->dir;
+    struct stat st;
+    if (stat(d, &st) != 0)
+        return cf_err_os(e, errno, "object store %s", d);
+    if (!S_ISDIR(st.st_mode) || access(d, R_OK | W_OK | X_OK) != 0)
+        return cf_err_set(e, CF_EIO, "object store %s is not a writable directory", d);
+    return CF_OK;
+}
+
 static void f_free(void *self)
 {
     fstore *f = self;
@@ -437,6 +449,7 @@ static cf_code fs_discard(void *self, const char *key, cf_err *e)
 const objects_ops objects_file_ops = {
     .kind = "files",
     .where = f_where,
+    .check = f_check,
     .free = f_free,
     .prepare = f_prepare,
     .remove_prefix = f_remove_prefix,

@@ -27,6 +27,8 @@
 typedef struct objects_ops {
     const char *kind; /* "files" | "s3" */
     const char *(*where)(void *self);
+    /* Readiness: the store answers and takes writes (cheap, every second). */
+    cf_code (*check)(void *self, cf_err *e);
     void (*free)(void *self);
     /* A registry's objects may be created under prefix now (mkdir). */
     cf_code (*prepare)(void *self, const char *prefix, cf_err *e);

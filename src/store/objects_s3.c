@@ -79,6 +79,16 @@ static const char *b_where(void *self)
     return s3_client_name(((s3store *)self)->c);
 }
 
+/* Readiness: the bucket answers a HEAD (one signed request) within the
+ * probe's time, as the database's probe (control/health.c). */
+#define CHECK_TIMEOUT_MS 2000
+
+static cf_code b_check(void *self, cf_err *e)
+{
+    s3_req r = {.method = "HEAD", .timeout_ms = CHECK_TIMEOUT_MS};
+    return s3_request(((s3store *)self)->c, &r, NULL, e);
+}
+
 static void b_free(void *self)
 {
     s3store *s = self;
@@ -511,6 +521,7 @@ static cf_code st_discard(void *self, const char *key, cf_err *e)
 const objects_ops objects_s3_ops = {
     .kind = "s3",
     .where = b_where,
+    .check = b_check,
     .free = b_free,
     .prepare = b_prepare,
     .remove_prefix = b_remove_prefix,

@@ -410,7 +410,7 @@ cf_code s3_request(s3_client *c, const s3_req *r, s3_resp *resp, cf_err *e)
         hs = curl_slist_append(hs, r->headers[i]);
     /* POST (CompleteMultipartUpload) is not safe to repeat; a streamed
      * body cannot be rewound */
-    int attempts = (is_post || r->read) ? 1 : 3;
+    int attempts = (is_post || r->read || r->timeout_ms > 0) ? 1 : 3;
     xfer x = {.resp = resp,
               .out = r->out,
               .body = r->body,
@@ -444,6 +444,8 @@ cf_code s3_request(s3_client *c, const s3_req *r, s3_resp *resp, cf_err *e)
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)STALL_SECONDS);
+        if (r->timeout_ms > 0)
+            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, r->timeout_ms);
         curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER);
         curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 256L * 1024);
         if (c->ca_file)

@@ -97,6 +97,9 @@ typedef struct s3_req {
     uint64_t read_len;
     const char *headers[5];
     cf_buf *out;
+    /* the whole request, in one attempt (no retry); 0: no limit but the
+     * stall and connect timeouts (a readiness probe must answer soon) */
+    long timeout_ms;
 } s3_req;
 
 cf_code s3_request(s3_client *c, const s3_req *r, s3_resp *resp, cf_err *e);

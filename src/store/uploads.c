@@ -35,6 +35,7 @@
 
 #include "base/enc.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "store/objects.h"
 #include "store/offload.h"
 
@@ -55,22 +56,52 @@ struct upload {
     int busy;
     int finished; /* writer finished: only rollback or install remain */
     time_t last_used;
+    int64_t gen; /* the claim generation this state is current for */
+    void *hold;  /* the coordinator's claim while busy; NULL: none */
     struct upload *next;
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static upload *sessions;
 static unsigned max_idle = 32;
+static const upload_coord *coord;
 
 void uploads_configure(unsigned n)
 {
     max_idle = n;
 }
 
+void uploads_set_coord(const upload_coord *c)
+{
+    coord = c;
+}
+
+static void unclaim(upload *u)
+{
+    if (u->hold != NULL && coord != NULL)
+        coord->unclaim(u->hold);
+    u->hold = NULL;
+}
+
+/* Before a checkpoint replaces the stored state: the claim must still be
+ * this request's. */
+static cf_code claim_check(upload *u, cf_err *e)
+{
+    if (coord == NULL || u->hold == NULL)
+        return CF_OK;
+    cf_err ce = {0};
+    cf_code rc = coord->check(u->uuid, u->gen, u->hold, &ce);
+    if (rc != CF_OK)
+        return cf_err_set(e, CF_EUNAVAIL, "upload %s: the claim on it was lost (%s)", u->uuid,
+                          ce.msg);
+    return CF_OK;
+}
+
 static void session_free(upload *u)
 {
     if (u == NULL)
         return;
+    unclaim(u);
     seal_writer_free(u->w);
     objects_stream_free(u->stream);
     OPENSSL_cleanse(&u->sha, sizeof(u->sha));
@@ -323,6 +354,40 @@ cf_code upload_create(upload **out, char uuid[UPLOAD_UUID_LEN + 1], const char *
     return CF_OK;
 }
 
+static int expire_claimed(const char *uuid, const char *reg_id, time_t idle_before);
+
+/* Drops the in-memory state of u (kept: identity, busy flag, claim) so
+ * that load() can refill it. */
+static void session_reset(upload *u)
+{
+    seal_writer_free(u->w);
+    u->w = NULL;
+    objects_stream_free(u->stream);
+    u->stream = NULL;
+    OPENSSL_cleanse(&u->sha, sizeof(u->sha));
+    OPENSSL_cleanse(&u->sha_durable, sizeof(u->sha_durable));
+    u->finished = 0;
+}
+
+/* Local busy flag first (requests of this node), then the cluster-wide
+ * claim; *fresh = 1 when u must be (re)loaded from its checkpoint. */
+static cf_code claim(upload *u, int cached, int *fresh, cf_err *e)
+{
+    *fresh = !cached;
+    if (coord == NULL)
+        return CF_OK;
+    int64_t gen = 0;
+    void *hold = NULL;
+    cf_code rc = coord->claim(u->uuid, &gen, &hold, e);
+    if (rc != CF_OK)
+        return rc;
+    u->hold = hold;
+    if (cached && gen != u->gen + 1)
+        *fresh = 1; /* another node took it since: its checkpoint is the truth */
+    u->gen = gen;
+    return CF_OK;
+}
+
 cf_code upload_acquire(upload **out, const char *uuid, const char *reg_id, const seal_kek *kek,
                        cf_err *e)
 {
@@ -331,6 +396,7 @@ cf_code upload_acquire(upload **out, const char *uuid, const char *reg_id, const
     for (u = sessions; u; u = u->next)
         if (strcmp(u->uuid, uuid) == 0)
             break;
+    int cached = u != NULL;
     if (u) {
         int busy = u->busy;
         if (!busy)
@@ -342,19 +408,27 @@ cf_code upload_acquire(upload **out, const char *uuid, const char *reg_id, const
             upload_release(u, 1);
             return cf_err_set(e, CF_ENOTFOUND, "upload unknown");
         }
-        *out = u;
-        return CF_OK;
-    }
-    u = session_new(uuid, reg_id);
-    if (u == NULL) {
+    } else {
+        u = session_new(uuid, reg_id);
+        if (u == NULL) {
+            pthread_mutex_unlock(&mu);
+            return cf_err_set(e, CF_ENOMEM, "out of memory");
+        }
+        u->next = sessions;
+        sessions = u; /* busy: others wait for the load */
         pthread_mutex_unlock(&mu);
-        return cf_err_set(e, CF_ENOMEM, "out of memory");
     }
-    u->next = sessions;
-    sessions = u; /* busy: others wait for the load */
-    pthread_mutex_unlock(&mu);
-    cf_code rc = load(u, kek, e);
+    int fresh = 0;
+    cf_code rc = claim(u, cached, &fresh, e);
+    if (rc == CF_OK && fresh) {
+        session_reset(u);
+        rc = load(u, kek, e);
+    }
     if (rc != CF_OK) {
+        if (cached && rc == CF_ECONFLICT && u->w != NULL && !fresh) {
+            upload_release(u, 1); /* another node's request: our copy stays */
+            return rc;
+        }
         pthread_mutex_lock(&mu);
         unlink_list(u);
         pthread_mutex_unlock(&mu);
@@ -419,6 +493,8 @@ cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e)
         offload_wait(h);
     else if (rc == CF_OK)
         hash_chunk(&job);
+    if (rc != CF_OK)
+        metrics_count_objects_error("upload_write");
     return rc; /* on failure the writer is dead: the caller drops the session */
 }
 
@@ -437,6 +513,9 @@ static cf_code checkpoint(upload *u, const seal_kek *kek, int with_tail, cf_err 
 
 cf_code upload_checkpoint(upload *u, const seal_kek *kek, cf_err *e)
 {
+    cf_code rc = claim_check(u, e);
+    if (rc != CF_OK)
+        return rc;
     return checkpoint(u, kek, 1, e);
 }
 
@@ -445,6 +524,9 @@ cf_code upload_checkpoint_durable(upload *u, const seal_kek *kek, cf_err *e)
     /* in a bucket a sync rewrites up to a part: only at the request's end */
     if (!objects_stream_sync_cheap())
         return CF_OK;
+    cf_code rc = claim_check(u, e);
+    if (rc != CF_OK)
+        return rc;
     return checkpoint(u, kek, 0, e);
 }
 
@@ -487,6 +569,9 @@ cf_code upload_finish(upload *u, const oci_digest *want, const seal_kek *kek, ui
 {
     if (u->finished)
         return cf_err_set(e, CF_ECONFLICT, "upload already finished");
+    cf_code rc = claim_check(u, e);
+    if (rc != CF_OK)
+        return rc;
     uint64_t len = seal_writer_length(u->w);
     unsigned char raw[64];
     oci_digest got;
@@ -502,7 +587,7 @@ cf_code upload_finish(upload *u, const oci_digest *want, const seal_kek *kek, ui
             return cf_err_set(e, CF_EINVAL, "digest does not match the uploaded content");
     }
     u->finished = 1; /* from here the in-memory state is not resumable */
-    cf_code rc = seal_writer_finish(u->w, e);
+    rc = seal_writer_finish(u->w, e);
     if (rc == CF_OK)
         rc = objects_stream_finish(u->stream, e);
     if (rc != CF_OK)
@@ -534,6 +619,7 @@ cf_code upload_install(upload *u, const char *reg_id, const oci_digest *d, cf_er
 void upload_release(upload *u, int ok)
 {
     upload *evicted = NULL;
+    unclaim(u); /* outside mu: it may wait for the database */
     pthread_mutex_lock(&mu);
     if (!ok || u->finished) {
         unlink_list(u);
@@ -564,6 +650,16 @@ void upload_discard(upload *u)
     pthread_mutex_unlock(&mu);
     remove_files(u->reg_id, u->uuid);
     session_free(u);
+}
+
+unsigned uploads_in_progress(void)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&mu);
+    for (upload *u = sessions; u; u = u->next)
+        n += u->busy != 0;
+    pthread_mutex_unlock(&mu);
+    return n;
 }
 
 int upload_active(const char *uuid)
@@ -598,8 +694,23 @@ static int64_t last_activity(const char *reg_id, const char *uuid)
 
 int upload_expire(const char *uuid, const char *reg_id, time_t idle_before)
 {
+    /* not while a request of any node has it (a long streamed PATCH);
+     * looking does not bump its generation (a node's copy stays valid) */
+    void *hold = NULL;
+    cf_err ce = {0};
+    if (coord != NULL && coord->lock(uuid, &hold, &ce) != CF_OK)
+        return 0;
+    int removed = expire_claimed(uuid, reg_id, idle_before);
+    if (hold != NULL)
+        coord->unclaim(hold);
+    return removed;
+}
+
+static int expire_claimed(const char *uuid, const char *reg_id, time_t idle_before)
+{
     /* Hold the upload busy (not the lock: the store may be remote and
-     * slow) while deciding and removing, so no request reloads it. */
+     * slow) while deciding and removing, so no request of this node
+     * reloads it. */
     pthread_mutex_lock(&mu);
     upload *u;
     for (u = sessions; u; u = u->next)

@@ -23,6 +23,19 @@
  * One request uses an upload at a time: upload_acquire answers
  * CF_ECONFLICT while another holds it.
  *
+ * Several nodes (docs/scale-out.md "Uploads across nodes"): the
+ * checkpoint in the shared object store is the upload's state, so any
+ * node continues an upload another one started (the partial segment
+ * travels in it, sealed). With a coordinator (uploads_set_coord), a
+ * request first claims the upload cluster-wide: one request at a time in
+ * the whole cluster (CF_ECONFLICT otherwise), and a generation bumped by
+ * every claim. A node's in-memory copy is used only when its generation
+ * is the one just before the claim's (no other node took the upload
+ * since); otherwise the upload is reloaded from its checkpoint. Before a
+ * checkpoint is written the claim is verified again (a node that lost its
+ * database session meanwhile may have lost the claim: it fails the
+ * request instead of overwriting another node's checkpoint).
+ *
  * The running hash is SHA-256 (what every client uses); a sha512 digest
  * is verified by reading the finished sealed file once.
  */
@@ -43,6 +56,23 @@ typedef struct upload upload;
 
 /* Idle sessions kept in memory. */
 void uploads_configure(unsigned max_idle);
+
+/* The cluster-wide claim of an upload (store/coord.h and the uploads
+ * table give it in cofferd). claim: CF_OK with *gen and *hold (the
+ * coordinator's, given back to check and unclaim), CF_ECONFLICT while
+ * another node's request holds it, CF_ENOTFOUND when the upload has no
+ * row. check: CF_OK while the claim is still this request's. Called on
+ * the request's thread. */
+typedef struct upload_coord {
+    cf_code (*claim)(const char *uuid, int64_t *gen, void **hold, cf_err *e);
+    /* the claim's exclusion without a new generation (the janitor looks
+     * at an upload; it bumps nothing unless it removes it) */
+    cf_code (*lock)(const char *uuid, void **hold, cf_err *e);
+    cf_code (*check)(const char *uuid, int64_t gen, void *hold, cf_err *e);
+    void (*unclaim)(void *hold);
+} upload_coord;
+/* NULL: one node (the in-process flag is the claim). Before serving. */
+void uploads_set_coord(const upload_coord *c);
 /* Frees every in-memory session (files stay). */
 void uploads_shutdown(void);
 
@@ -85,6 +115,8 @@ void upload_release(upload *u, int ok);
 /* Removes the upload's files and forgets it (after completion, cancel).
  * The upload must be acquired by the caller; it is freed. */
 void upload_discard(upload *u);
+/* Uploads a request of this node is writing now (metrics). */
+unsigned uploads_in_progress(void);
 /* 1 while a request is using upload uuid. */
 int upload_active(const char *uuid);
 /* Janitor: removes what upload uuid stored when it is not in use and

@@ -45,18 +45,7 @@ void vault_audit_close(vault_audit *a)
 
 const char *vault_audit_result(unsigned status)
 {
-    if (status < 400)
-        return "success";
-    if (status == 401)
-        return "unauthorized";
-    if (status == 403)
-        return "forbidden";
-    return "failure";
-}
-
-static void set_str(json_t *o, const char *k, const char *v)
-{
-    json_object_set_new(o, k, json_string(v ? v : ""));
+    return cf_jsonl_result(status);
 }
 
 cf_code vault_audit_write(vault_audit *a, const vault_audit_event *ev, cf_err *e)
@@ -66,17 +55,17 @@ cf_code vault_audit_write(vault_audit *a, const vault_audit_event *ev, cf_err *e
     json_t *o = json_object();
     if (o == NULL)
         return cf_err_set(e, CF_ENOMEM, "out of memory");
-    set_str(o, "time", when);
-    set_str(o, "vault", ev->vault);
-    set_str(o, "objectId", ev->object_id);
-    set_str(o, "appId", ev->app_id);
-    set_str(o, "operation", ev->operation);
-    set_str(o, "key", ev->key);
-    set_str(o, "version", ev->version);
-    set_str(o, "result", vault_audit_result(ev->status));
+    cf_jsonl_set_str(o, "time", when);
+    cf_jsonl_set_str(o, "vault", ev->vault);
+    cf_jsonl_set_str(o, "objectId", ev->object_id);
+    cf_jsonl_set_str(o, "appId", ev->app_id);
+    cf_jsonl_set_str(o, "operation", ev->operation);
+    cf_jsonl_set_str(o, "key", ev->key);
+    cf_jsonl_set_str(o, "version", ev->version);
+    cf_jsonl_set_str(o, "result", vault_audit_result(ev->status));
     json_object_set_new(o, "status", json_integer(ev->status));
-    set_str(o, "requestId", ev->request_id);
-    set_str(o, "peer", ev->peer);
+    cf_jsonl_set_str(o, "requestId", ev->request_id);
+    cf_jsonl_set_str(o, "peer", ev->peer);
     cf_code rc = cf_jsonl_append(a->log, o, 1, e);
     json_decref(o);
     if (rc != CF_OK)

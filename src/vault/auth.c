@@ -24,6 +24,12 @@
 #define MAX_TOKEN_LEN 16384
 #define JWKS_REFRESH_S 3600
 #define JWKS_RETRY_S 30
+/* While an issuer has no key set at all, every token it issued is refused
+ * ("token issuer not trusted"): try again after a second, not 30 (a
+ * cluster restarted as a whole has the issuer's JWKS behind a load
+ * balancer that sends nowhere until the nodes are up, and a 30 s wait
+ * then kept every CMK registry locked for 30 s after they were). */
+#define JWKS_FIRST_RETRY_S 1
 #define MAX_RETIRED 64
 
 /* One trusted issuer. jwks is replaced wholesale on refresh (URL issuers);
@@ -88,13 +94,15 @@ static cf_code fetch_jwks(jwt_jwks **out, const char *url, const char *ca_file, 
 }
 
 /* Under a->mu. Refreshes a URL issuer when stale (or forced by an unknown
- * kid), at most once per JWKS_RETRY_S. */
+ * kid), at most once per JWKS_RETRY_S (JWKS_FIRST_RETRY_S until it has
+ * fetched a key set once). */
 static void refresh_locked(vault_auth *a, issuer_state *is, int64_t now, int force)
 {
     if (is->conf->jwks_url == NULL)
         return;
     int stale = is->jwks == NULL || now - is->fetched_at >= JWKS_REFRESH_S || force;
-    if (!stale || now - is->tried_at < JWKS_RETRY_S)
+    int64_t retry = is->jwks == NULL ? JWKS_FIRST_RETRY_S : JWKS_RETRY_S;
+    if (!stale || now - is->tried_at < retry)
         return;
     is->tried_at = now;
     jwt_jwks *k = NULL;

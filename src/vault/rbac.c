@@ -145,25 +145,7 @@ static int lower(int c)
 
 int vault_rbac_match(const char *p, const char *s)
 {
-    /* iterative glob: remember the last '*' and where it started matching */
-    const char *star = NULL, *from = NULL;
-    while (*s) {
-        if (*p == '*') {
-            star = p++;
-            from = s;
-        } else if (*p && lower((unsigned char)*p) == lower((unsigned char)*s)) {
-            p++;
-            s++;
-        } else if (star) {
-            p = star + 1;
-            s = ++from;
-        } else {
-            return 0;
-        }
-    }
-    while (*p == '*')
-        p++;
-    return *p == '\0';
+    return arm_action_match(p, s);
 }
 
 int vault_role_allows(const vault_role *r, const char *action)

@@ -187,10 +187,11 @@ describe('the migration of a data dir made before resource groups', { timeout: 1
       identity: { type: 'UserAssigned', userAssignedIdentities: { '/identities/oldmi': {} } },
     })).status, 201);
     await d.stop();
-    // what an older cofferd left: the schema of migration 1, no
-    // subscription, group or placement (on SQLite or PostgreSQL)
+    // what an older cofferd left: no migration 2, so no subscription,
+    // group or placement (on SQLite or PostgreSQL); the later steps stay,
+    // as only the steps a database has not recorded run
     metaSql(dataDir, 'DROP TABLE resource_placements; DROP TABLE resource_groups; '
-      + 'DROP TABLE subscriptions; DELETE FROM schema_version WHERE version >= 2;', { readonly: false });
+      + 'DROP TABLE subscriptions; DELETE FROM schema_version WHERE version = 2;', { readonly: false });
     d = await startCofferd({ dataDir, args: ['--default-group', 'migrated'] });
     try {
       const log = await d.waitLog(/resources placed in the default resource group/);

@@ -27,11 +27,11 @@ function token(claims) {
   return `${input}.${createSign('sha256').update(input).sign(key.privateKey).toString('base64url')}`;
 }
 
-function req(path, { method = 'GET', body, bearer } = {}) {
+function req(path, { method = 'GET', body, bearer, vault = d, tls = agent } = {}) {
   const headers = { authorization: `Bearer ${bearer}` };
   if (body) headers['content-type'] = 'application/json';
   return new Promise((resolve, reject) => {
-    const r = https.request({ host: '127.0.0.1', port: d.port, path, method, headers, agent }, (res) => {
+    const r = https.request({ host: '127.0.0.1', port: vault.port, path, method, headers, agent: tls }, (res) => {
       let text = '';
       res.on('data', (c) => { text += c; });
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, json: text ? JSON.parse(text) : undefined }));
@@ -81,6 +81,44 @@ test('a token from a jwks_url issuer is accepted; permissions decide per operati
   const audit = await req(`/audit?objectId=${oid}&operation=KeyCreate`, { bearer: admin });
   assert.equal(audit.json.value.length, 1);
   assert.equal(audit.json.value[0].appId, appid);
+});
+
+test('an issuer whose JWKS could not be fetched yet is tried again within seconds, not 30', async () => {
+  // the JWKS answers 503 first (an issuer behind a load balancer whose
+  // nodes are still starting: a cluster restarted as a whole)
+  let up = false;
+  const jwks = http.createServer((q, s) => {
+    if (!up) { s.statusCode = 503; s.end(); return; }
+    s.setHeader('content-type', 'application/json');
+    s.end(JSON.stringify({ keys: [{ ...key.publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' }] }));
+  });
+  await new Promise((r) => jwks.listen(0, '127.0.0.1', r));
+  const dir = freshDir('coffer-kvauth-late-');
+  const cfg = join(dir, 'keyvaultd.json');
+  writeFileSync(cfg, JSON.stringify({ issuers: [{ issuer: ISS, jwks_url: `http://127.0.0.1:${jwks.address().port}/jwks` }] }));
+  const data = join(dir, 'data');
+  const v = await startDaemon('keyvaultd', ['--data', data, '--listen', '127.0.0.1:0', '--config', cfg]);
+  const tls = new https.Agent({ ca: readFileSync(join(data, 'tls', 'cert.pem')) });
+  try {
+    const bearer = token({ oid: randomUUID() });
+    const first = await req(`/keys?${API}`, { bearer, vault: v, tls });
+    assert.equal(first.status, 401, 'no key set yet: the token cannot be checked');
+    up = true;
+    // 403 (authenticated, no policy) once the JWKS is fetched again; the
+    // retry used to wait 30 s after a failed first fetch
+    let r = first;
+    const deadline = Date.now() + 10000;
+    while (r.status === 401 && Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 250));
+      r = await req(`/keys?${API}`, { bearer, vault: v, tls });
+    }
+    assert.equal(r.status, 403, 'the token is checked once the issuer answers');
+    assert.equal(r.json.error.innererror.code, 'ForbiddenByPolicy');
+  } finally {
+    tls.destroy();
+    await v.stop();
+    jwks.close();
+  }
 });
 
 test('a compound identity needs both the object id and the application id', async () => {

@@ -15,6 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/meta.h"
+#include "test_tmpdir.h"
+
 /* 1 when the tests run on PostgreSQL. */
 static inline int test_db_pg(void)
 {
@@ -60,6 +63,25 @@ static inline void test_db_drop(const char *target)
     char sql[160];
     snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", strrchr(target, '/') + 1);
     test_db_admin(sql);
+}
+
+/* A test's own metadata store, opened by meta_init: a fresh directory
+ * (dir) named after the test, and the store in it or in a new database on
+ * the PostgreSQL server (target). test_meta_close undoes it. */
+static inline void test_meta_open(char *dir, size_t dcap, char *target, size_t tcap,
+                                  const char *name)
+{
+    test_tmpdir_make(dir, dcap, name);
+    test_db_make(target, tcap, dir);
+    cf_err e = {0};
+    cr_assert_eq(meta_init(target, &e), CF_OK, "%s", e.msg);
+}
+
+static inline void test_meta_close(const char *dir, const char *target)
+{
+    meta_shutdown();
+    test_db_drop(target);
+    test_tmpdir_remove(dir);
 }
 
 #endif

@@ -61,12 +61,12 @@ export async function waitFor(what, fn, { timeoutMs = 15000, intervalMs = 200 } 
 
 // opts.cofferdArgs: extra cofferd arguments; opts.keyCheckInterval (default 1);
 // opts.auth: authenticate the data plane (default: --insecure-no-auth, these
-// tests are about keys); opts.embedded: SQLite and files in the data
-// directory whatever backends the suite runs on (the migration's source).
-// s.restartCofferd(backend) restarts it, with backend (flags) instead of
-// the embedded ones when given. opts.trustedService: keyvaultd counts cofferd's
+// tests are about keys); opts.trustedService: keyvaultd counts cofferd's
 // issuer as a trusted service, which a vault's network rules let through
-// with bypass AzureServices (default true, as scripts/run-demo wires it).
+// with bypass AzureServices (default true, as scripts/run-demo wires it);
+// opts.embedded: SQLite and files in the data directory whatever backends
+// the suite runs on (the migration's source). s.restartCofferd(backend)
+// restarts it, with backend (flags) instead of the embedded ones when given.
 // opts.issuerTls {cert, key, ca}: cofferd's management API, the identity
 // issuer, serves that certificate, so the issuer is https:// and keyvaultd
 // fetches its JWKS over TLS, verifying it against opts.issuerCaFile

@@ -112,7 +112,24 @@ export function freshDir(prefix = 'coffer-e2e-') {
 
 // Starts `bin` with args; resolves once the daemon logs that it listens.
 // opts.portMsg: the log message carrying "port" (default "listening").
-export function startDaemon(bin, args, opts = {}) {
+// A bind to port 0 that the kernel refuses (EADDRINUSE: no free port left
+// for a moment, every one held by a TIME_WAIT socket of the suites that
+// share the machine: a fresh-machine run beside two test suites) is tried
+// again, twice, after a pause, and says so on stderr; any other failure
+// to start is the test's.
+export async function startDaemon(bin, args, opts = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDaemonOnce(bin, args, opts);
+    } catch (err) {
+      if (attempt >= 3 || !/Failed to bind to port 0: Address already in use/.test(err.message)) throw err;
+      process.stderr.write(`${bin}: no free loopback port (attempt ${attempt}); trying again\n`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+
+function startDaemonOnce(bin, args, opts) {
   const logPath = opts.logPath || `${freshDir('coffer-log-')}/daemon.log`;
   const log = createWriteStream(logPath);
   args = backendArgs(bin, args);

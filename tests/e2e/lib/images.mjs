@@ -95,10 +95,11 @@ async function canUnshare() {
 
 // Runs skopeo with a private, empty blob-info cache and a private $HOME
 // (opts.cache: a directory to use instead, so that several calls share
-// what skopeo learns, e.g. where blobs were seen, which makes it mount).
+// what skopeo learns, e.g. where blobs were seen, which makes it mount;
+// opts.env: more environment, e.g. REGISTRY_AUTH_FILE or XDG_RUNTIME_DIR).
 export async function skopeo(args, opts = {}) {
   const cache = opts.cache || freshDir('coffer-skopeo-cache-');
-  const env = { ...process.env, HOME: cache, XDG_DATA_HOME: join(cache, 'share') };
+  const env = { ...process.env, HOME: cache, XDG_DATA_HOME: join(cache, 'share'), ...(opts.env || {}) };
   if (process.getuid?.() === 0 && await canUnshare()) {
     return sh('unshare', ['-m', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec skopeo "$@"',
       'sh', cache, SYS_CACHE, ...args], { env });

@@ -80,7 +80,13 @@ function s3List(bucket, prefix) {
 // The unfinished multipart uploads under prefix: [{ key, uploadId }].
 export function multipartUploads(dataDir, prefix = '') {
   if (!S3) return [];
-  const r = s3Request('GET', `/${s3Bucket(dataDir)}`, { query: `prefix=${enc(prefix)}&uploads=` });
+  return bucketMultipartUploads(s3Bucket(dataDir), prefix);
+}
+// The same, and every key under prefix, of a bucket named (several nodes'
+// one bucket: lib/cluster.mjs).
+export function bucketKeys(bucket, prefix = '') { return s3List(bucket, prefix).sort(); }
+export function bucketMultipartUploads(bucket, prefix = '') {
+  const r = s3Request('GET', `/${bucket}`, { query: `prefix=${enc(prefix)}&uploads=` });
   if (r.status === 404) return [];
   if (r.status !== 200) throw new Error(`list uploads: ${r.status} ${r.body}`);
   const xml = r.body.toString();

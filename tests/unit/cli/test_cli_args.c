@@ -431,7 +431,7 @@ Test(cli_main, token_scopes_need_known_actions)
 Test(cli_main, auth_flags_of_acr_update_and_credential_renew)
 {
     const char *a1[] = {"coffer", "acr", "update", "-n", "reg1"};
-    expect_usage(5, a1, "give --sku, --admin-enabled or --anonymous-pull-enabled",
+    expect_usage(5, a1, "give --sku, --admin-enabled, --anonymous-pull-enabled or --storage-limit",
                  "usage: coffer acr update");
     const char *a2[] = {"coffer", "acr", "update", "-n", "reg1", "--admin-enabled", "yes"};
     expect_usage(7, a2, "unrecognized arguments: yes", "usage: coffer acr update");
@@ -446,6 +446,70 @@ Test(cli_main, auth_flags_of_acr_update_and_credential_renew)
     expect_usage(6, a5, "required: --password-name", "usage: coffer acr credential renew");
     const char *a6[] = {"coffer", "acr", "token", "credential", "generate", "-n", "ci-pull"};
     expect_usage(7, a6, "required: --registry/-r", "usage: coffer acr token credential generate");
+}
+
+Test(cli_main, usage_errors_of_the_repository_verbs)
+{
+    const char *a1[] = {"coffer", "acr", "update", "-n", "reg1", "--storage-limit", "1.5GB"};
+    expect_usage(7, a1, "argument --storage-limit: '1.5GB' is not a size",
+                 "usage: coffer acr update");
+    const char *a2[] = {"coffer", "acr", "repository", "show", "-n", "reg1"};
+    expect_usage(6, a2, "Usage error: --image IMAGE | --repository REPOSITORY",
+                 "usage: coffer acr repository show");
+    const char *a3[] = {"coffer", "acr", "repository", "show-tags", "-n", "reg1"};
+    expect_usage(6, a3, "required: --repository", "usage: coffer acr repository show-tags");
+    const char *a4[] = {"coffer", "acr", "manifest", "delete", "-n", "reg1/app@sha256:12", "--yes"};
+    expect_usage(7, a4, "argument --name: 'reg1/app@sha256:12' is not NAME@DIGEST",
+                 "usage: coffer acr manifest delete");
+    const char *a5[] = {"coffer", "acr", "manifest", "list-metadata", "-n", "app"};
+    expect_usage(6, a5, "'app' names no registry", "usage: coffer acr manifest list-metadata");
+    const char *a6[] = {"coffer", "acr", "login", "-n", "reg1", "-u", "tok1"};
+    expect_usage(7, a6, "--username and --password must be both supplied",
+                 "usage: coffer acr login");
+    const char *a7[] = {"coffer", "acr", "repository", "list", "-n", "reg1", "--top", "0"};
+    expect_usage(8, a7, "argument --top: '0' is not an integer",
+                 "usage: coffer acr repository list");
+}
+
+/* ---- --storage-limit SIZE ---- */
+
+Test(cli_size, units_as_the_docs_list_them)
+{
+    int64_t v = -1;
+    cr_assert_eq(cli_size_parse("0", &v), 0);
+    cr_assert_eq(v, 0);
+    cr_assert_eq(cli_size_parse("none", &v), 0);
+    cr_assert_eq(v, 0);
+    cr_assert_eq(cli_size_parse("1048576", &v), 0);
+    cr_assert_eq(v, 1048576);
+    cr_assert_eq(cli_size_parse("10B", &v), 0);
+    cr_assert_eq(v, 10);
+    cr_assert_eq(cli_size_parse("5MB", &v), 0);
+    cr_assert_eq(v, 5000000);
+    cr_assert_eq(cli_size_parse("5mib", &v), 0);
+    cr_assert_eq(v, 5 << 20);
+    cr_assert_eq(cli_size_parse("2 GiB", &v), 0);
+    cr_assert_eq(v, (int64_t)2 << 30);
+    cr_assert_eq(cli_size_parse("3k", &v), 0);
+    cr_assert_eq(v, 3000);
+    cr_assert_eq(cli_size_parse("1TiB", &v), 0);
+    cr_assert_eq(v, (int64_t)1 << 40);
+    cr_assert_eq(cli_size_parse("4096TiB", &v), 0);
+    cr_assert_eq(v, (int64_t)1 << 52);
+}
+
+Test(cli_size, refuses_what_is_not_a_size)
+{
+    static const char *const bad[] = {
+        "",       "-1",   "1.5GiB", "GiB",        "12 parsecs",
+        "1  GiB", "0x10", " 1",     "5000000TiB", "99999999999999999999",
+        "1GiBx",  "+3"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t v = 42;
+        cr_assert_eq(cli_size_parse(bad[i], &v), -1, "'%s'", bad[i]);
+        cr_assert_eq(v, 42, "'%s' left the output alone", bad[i]);
+    }
+    cr_assert_eq(cli_size_parse(NULL, &(int64_t){0}), -1);
 }
 
 /* cli_args holds CLI_MAX_OPTS options: every verb's list must fit (a list
@@ -468,6 +532,8 @@ Test(cli_args, every_verb_fits_cli_max_opts)
         cli_configure_verbs,
         cli_role_assignment_verbs,
         cli_role_definition_verbs,
+        cli_acr_repository_verbs,
+        cli_acr_manifest_verbs,
     };
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
         for (const cli_verb *v = tables[t]; v->name; v++) {

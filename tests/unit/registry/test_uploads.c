@@ -20,6 +20,7 @@
 #include "../test_objects.h"
 #include "base/fs.h"
 #include "../test_tmpdir.h"
+#include "store/coord.h"
 #include "store/meta.h"
 #include "store/objects.h"
 #include "store/uploads.h"
@@ -236,6 +237,73 @@ Test(registry_uploads, durable_checkpoint_mid_stream_resumes_at_a_segment_bounda
     cr_assert_eq(upload_finish(u, &want, &kek, &size, NULL), CF_OK);
     upload_discard(u);
     free(data);
+}
+
+/* Several nodes (docs/scale-out.md "Uploads across nodes"): with the
+ * cluster-wide claim (store/coord.h, here on SQLite), a node's copy of an
+ * upload is used only while no other node claimed the upload since. A
+ * "node" that claims is meta_upload_claim, which is what it does. */
+Test(registry_uploads, a_copy_another_node_made_stale_is_reloaded)
+{
+    uploads_set_coord(coord_uploads());
+    size_t n = 105000;
+    unsigned char *data = malloc(n);
+    fill(data, n, 9);
+    upload *u = NULL;
+    char uuid[UPLOAD_UUID_LEN + 1];
+    cr_assert_eq(upload_create(&u, uuid, REG, &kek, 1, NULL), CF_OK);
+    cr_assert_eq(meta_upload_create(uuid, REG, "app", NULL), CF_OK);
+    upload_release(u, 1);
+    cr_assert_eq(upload_acquire(&u, uuid, REG, &kek, NULL), CF_OK);
+    cr_assert_eq(upload_write(u, data, 100000, NULL), CF_OK);
+    cr_assert_eq(upload_checkpoint(u, &kek, NULL), CF_OK);
+    upload_release(u, 1);
+    /* bytes this node holds that its checkpoint does not */
+    cr_assert_eq(upload_acquire(&u, uuid, REG, &kek, NULL), CF_OK);
+    cr_assert_eq(upload_write(u, data + 100000, 5000, NULL), CF_OK);
+    upload_release(u, 1);
+    /* nobody else took it: this node's copy is used */
+    cr_assert_eq(upload_acquire(&u, uuid, REG, &kek, NULL), CF_OK);
+    cr_assert_eq(upload_length(u), 105000);
+    upload_release(u, 1);
+    /* another node claims it: the checkpoint is the truth again */
+    int64_t g = 0;
+    cr_assert_eq(meta_upload_claim(uuid, &g, NULL), CF_OK);
+    cr_assert_eq(upload_acquire(&u, uuid, REG, &kek, NULL), CF_OK);
+    cr_assert_eq(upload_length(u), 100000);
+    upload_release(u, 1);
+    uploads_set_coord(NULL);
+    free(data);
+}
+
+Test(registry_uploads, a_request_whose_claim_was_taken_does_not_checkpoint)
+{
+    uploads_set_coord(coord_uploads());
+    unsigned char data[70000];
+    fill(data, sizeof(data), 3);
+    upload *u = NULL;
+    char uuid[UPLOAD_UUID_LEN + 1];
+    cr_assert_eq(upload_create(&u, uuid, REG, &kek, 1, NULL), CF_OK);
+    cr_assert_eq(meta_upload_create(uuid, REG, "app", NULL), CF_OK);
+    upload_release(u, 1);
+    cr_assert_eq(upload_acquire(&u, uuid, REG, &kek, NULL), CF_OK);
+    cr_assert_eq(upload_write(u, data, sizeof(data), NULL), CF_OK);
+    /* meanwhile another node took the upload (this one lost its session) */
+    int64_t g = 0;
+    cr_assert_eq(meta_upload_claim(uuid, &g, NULL), CF_OK);
+    cf_err e = {0};
+    cr_assert_eq(upload_checkpoint(u, &kek, &e), CF_EUNAVAIL);
+    cr_assert(strstr(e.msg, "claim") != NULL, "%s", e.msg);
+    oci_digest d;
+    sha256_of(&d, data, sizeof(data));
+    uint64_t size = 0;
+    cr_assert_eq(upload_finish(u, &d, &kek, &size, NULL), CF_EUNAVAIL, "nor completes");
+    upload_release(u, 0);
+    /* what is stored is what the last good checkpoint said: nothing */
+    cr_assert_eq(upload_acquire(&u, uuid, REG, &kek, NULL), CF_OK);
+    cr_assert_eq(upload_length(u), 0);
+    upload_release(u, 1);
+    uploads_set_coord(NULL);
 }
 
 /* Larger than two S3 parts (8 MiB each): checkpoints land before, on and

@@ -22,17 +22,12 @@ static char target[512];
 
 static void setup(void)
 {
-    test_tmpdir_make(dir, sizeof(dir), "arm");
-    test_db_make(target, sizeof(target), dir);
-    cf_err e = {0};
-    cr_assert_eq(meta_init(target, &e), CF_OK, "%s", e.msg);
+    test_meta_open(dir, sizeof(dir), target, sizeof(target), "arm");
 }
 
 static void teardown(void)
 {
-    meta_shutdown();
-    test_db_drop(target);
-    test_tmpdir_remove(dir);
+    test_meta_close(dir, target);
 }
 
 TestSuite(store_arm, .init = setup, .fini = teardown);
@@ -175,4 +170,65 @@ Test(store_arm, refuses_a_bad_default)
     bad = defaults;
     bad.group = "a/b";
     cr_assert_eq(arm_store_init(&bad, NULL, &e), CF_EINVAL);
+}
+
+/* ---- principals and role assignments (migration 6) ---- */
+
+#define OID "31111111-1111-4111-8111-111111111111"
+#define APP "41111111-1111-4111-8111-111111111111"
+#define RG_SCOPE "/subscriptions/" SUB "/resourceGroups/rg"
+
+static int count_roles(void *cls, const arm_role_assignment *a)
+{
+    (void)a;
+    (*(int *)cls)++;
+    return 0;
+}
+
+Test(store_arm, principals_and_role_assignments)
+{
+    cf_err e = {0};
+    arm_principal p = {.object_id = OID, .app_id = APP, .sub = SUB, .display_name = "ci"};
+    memset(p.secret_hash, 'a', ARM_SECRET_HASH_HEX);
+    cr_assert_eq(arm_principal_add(&p, &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(arm_principal_add(&p, &e), CF_EEXISTS);
+    arm_principal got;
+    cr_assert_eq(arm_principal_get(&got, APP, &e), CF_OK, "by appId");
+    cr_assert_str_eq(got.object_id, OID);
+    cr_assert_eq(arm_principal_get(&got, "31111111-1111-4111-8111-111111111111", &e), CF_OK);
+    cr_assert_str_eq(got.secret_hash, p.secret_hash);
+    char other[ARM_SECRET_HASH_HEX + 1];
+    memset(other, 'b', ARM_SECRET_HASH_HEX);
+    other[ARM_SECRET_HASH_HEX] = '\0';
+    cr_assert_eq(arm_principal_secret_set(OID, other, &e), CF_OK);
+    cr_assert_eq(arm_principal_get(&got, OID, &e), CF_OK);
+    cr_assert_str_eq(got.secret_hash, other);
+
+    arm_role_assignment a = {.id = "51111111-1111-4111-8111-111111111111",
+                             .scope = RG_SCOPE,
+                             .principal_id = OID,
+                             .role_id = "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+                             .created_by = "operator"};
+    cr_assert_eq(arm_role_add(&a, &e), CF_OK, "%s", e.msg);
+    snprintf(a.id, sizeof(a.id), "61111111-1111-4111-8111-111111111111");
+    snprintf(a.scope, sizeof(a.scope), "/SUBSCRIPTIONS/%s/resourcegroups/RG", SUB);
+    cr_assert_eq(arm_role_add(&a, &e), CF_EEXISTS,
+                 "the same scope in another case, role, principal");
+    snprintf(a.scope, sizeof(a.scope), RG_SCOPE "2");
+    cr_assert_eq(arm_role_add(&a, &e), CF_OK, "rg2 is another scope");
+    int n = 0;
+    cr_assert_eq(arm_role_each(OID, count_roles, &n, &e), CF_OK);
+    cr_assert_eq(n, 2);
+    /* deleting rg drops its assignments, not rg2's */
+    cr_assert_eq(arm_role_forget(RG_SCOPE, &e), CF_OK);
+    n = 0;
+    arm_role_each(NULL, count_roles, &n, &e);
+    cr_assert_eq(n, 1);
+    arm_role_assignment left;
+    cr_assert_eq(arm_role_get(&left, "61111111-1111-4111-8111-111111111111", &e), CF_OK);
+    /* a deleted principal takes its assignments along */
+    cr_assert_eq(arm_principal_delete(OID, &e), CF_OK);
+    cr_assert_eq(arm_principal_get(&got, APP, &e), CF_ENOTFOUND);
+    cr_assert_eq(arm_role_get(&left, "61111111-1111-4111-8111-111111111111", &e), CF_ENOTFOUND);
+    cr_assert_eq(arm_role_delete("61111111-1111-4111-8111-111111111111", &e), CF_ENOTFOUND);
 }

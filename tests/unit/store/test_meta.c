@@ -27,17 +27,12 @@ static char target[512];
 
 static void setup(void)
 {
-    test_tmpdir_make(dir, sizeof(dir), "meta");
-    test_db_make(target, sizeof(target), dir);
-    cf_err e = {0};
-    cr_assert_eq(meta_init(target, &e), CF_OK, "%s", e.msg);
+    test_meta_open(dir, sizeof(dir), target, sizeof(target), "meta");
 }
 
 static void teardown(void)
 {
-    meta_shutdown();
-    test_db_drop(target);
-    test_tmpdir_remove(dir);
+    test_meta_close(dir, target);
 }
 
 /* the test reads the SQLite file itself (a skipped test gets no

@@ -1,0 +1,185 @@
+/*
+ * health.c -- see health.h. One monitor thread probes the database and
+ * the object store every second; the key state comes from the key engine
+ * (cmk_keys_ready) at each answer, it is in memory.
+ */
+#define CF_LOG_MOD "health"
+#include "control/health.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "base/log.h"
+#include "base/metrics.h"
+#include "cmk/cmk.h"
+#include "store/db.h"
+#include "store/meta.h"
+#include "store/objects.h"
+
+#define PROBE_EVERY_MS 1000
+#define PROBE_TIMEOUT_MS 2000
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static pthread_t th;
+static int running, stop_flag;
+static atomic_int stopping_srv;
+
+/* the last probes: 1 ok; the error text otherwise */
+static int db_ok, obj_ok;
+static char db_err[256], obj_err[256];
+
+static void probe_once(void)
+{
+    cf_err de = {0}, oe = {0};
+    int dok = meta_ping(&de) == CF_OK;
+    int ook = objects_check(&oe) == CF_OK;
+    pthread_mutex_lock(&mu);
+    if (dok != db_ok)
+        cf_log(dok ? CF_LOG_INFO : CF_LOG_WARN,
+               dok ? "database reachable again" : "database unreachable: not ready", "error",
+               de.msg, NULL);
+    if (ook != obj_ok)
+        cf_log(ook ? CF_LOG_INFO : CF_LOG_WARN,
+               ook ? "object store reachable again" : "object store unusable: not ready", "error",
+               oe.msg, NULL);
+    db_ok = dok;
+    obj_ok = ook;
+    snprintf(db_err, sizeof(db_err), "%s", dok ? "" : de.msg);
+    snprintf(obj_err, sizeof(obj_err), "%s", ook ? "" : oe.msg);
+    pthread_mutex_unlock(&mu);
+    if (!ook)
+        metrics_count_objects_error("check");
+}
+
+static void *loop(void *arg)
+{
+    (void)arg;
+    db_set_timeout(PROBE_TIMEOUT_MS);
+    pthread_mutex_lock(&mu);
+    while (!stop_flag) {
+        pthread_mutex_unlock(&mu);
+        probe_once();
+        pthread_mutex_lock(&mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)PROBE_EVERY_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        if (!stop_flag)
+            pthread_cond_timedwait(&cv, &mu, &ts);
+    }
+    pthread_mutex_unlock(&mu);
+    return NULL;
+}
+
+cf_code health_start(cf_err *e)
+{
+    /* the first probe before anything is announced: the node starts ready
+     * when it is, not one period later */
+    pthread_mutex_lock(&mu);
+    db_ok = obj_ok = 1;
+    stop_flag = 0;
+    pthread_mutex_unlock(&mu);
+    atomic_store(&stopping_srv, 0);
+    db_set_timeout(PROBE_TIMEOUT_MS);
+    probe_once();
+    db_set_timeout(0);
+    if (pthread_create(&th, NULL, loop, NULL) != 0)
+        return cf_err_set(e, CF_EIO, "cannot start the health monitor");
+    running = 1;
+    return CF_OK;
+}
+
+void health_stop(void)
+{
+    if (!running)
+        return;
+    pthread_mutex_lock(&mu);
+    stop_flag = 1;
+    pthread_cond_signal(&cv);
+    pthread_mutex_unlock(&mu);
+    pthread_join(th, NULL);
+    running = 0;
+}
+
+void health_set_stopping(void)
+{
+    atomic_store(&stopping_srv, 1);
+}
+
+/* Fills checks (may be NULL) and returns readiness; why: the first
+ * failing check's text. */
+static int evaluate(json_t *checks, char *why, size_t cap)
+{
+    char keys_why[512] = "";
+    int kok = cmk_keys_ready(keys_why, sizeof(keys_why));
+    pthread_mutex_lock(&mu);
+    int dok = db_ok, ook = obj_ok;
+    char de[256], oe[256];
+    snprintf(de, sizeof(de), "%s", db_err);
+    snprintf(oe, sizeof(oe), "%s", obj_err);
+    pthread_mutex_unlock(&mu);
+    int stop = atomic_load(&stopping_srv);
+    if (checks) {
+        json_object_set_new(checks, "database", json_string(dok ? "ok" : de));
+        json_object_set_new(checks, "objects", json_string(ook ? "ok" : oe));
+        json_object_set_new(checks, "keys", json_string(kok ? "ok" : keys_why));
+        if (stop)
+            json_object_set_new(checks, "stopping", json_string("SIGTERM received"));
+    }
+    const char *first = stop   ? "stopping"
+                        : !dok ? "database"
+                        : !ook ? "objects"
+                        : !kok ? "keys"
+                               : NULL;
+    if (why && cap)
+        snprintf(why, cap, "%s", first ? first : "");
+    return first == NULL;
+}
+
+int health_ready(char *why, size_t cap)
+{
+    return evaluate(NULL, why, cap);
+}
+
+static void reply(http_req *r, unsigned status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    http_resp *resp =
+        http_resp_bytes(status, text ? text : "{}", text ? strlen(text) : 2, "application/json");
+    free(text);
+    http_resp_header(resp, "Cache-Control", "no-store");
+    http_req_respond(r, resp);
+}
+
+int health_handle(http_req *r)
+{
+    int live = strcmp(r->path, "/healthz") == 0;
+    if (!live && strcmp(r->path, "/readyz") != 0)
+        return 0;
+    r->route = live ? "healthz" : "readyz";
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+        http_resp *resp = http_resp_new(405);
+        http_resp_header(resp, "Allow", "GET, HEAD");
+        http_req_respond(r, resp);
+        return 1;
+    }
+    if (live) {
+        reply(r, 200, json_pack("{s:s}", "status", "alive"));
+        return 1;
+    }
+    json_t *checks = json_object();
+    int ok = evaluate(checks, NULL, 0);
+    reply(r, ok ? 200 : 503,
+          json_pack("{s:s,s:o}", "status", ok ? "ready" : "not ready", "checks", checks));
+    return 1;
+}
