@@ -135,11 +135,183 @@ static int parse_duration(const char *s, int64_t *out)
     return 0;
 }
 
+/*
+ * What regcomp is asked to build, bounded before it is asked. glibc's
+ * regcomp expands 'x+' to 'xx*' and 'x{n,m}' to m copies of x, so
+ * repetitions that are stacked or nested multiply the size of its tree:
+ * each '+' of 'a++++...' doubles it, and eighty of them ask for more
+ * memory than any machine has (found by fuzz_task_cmd). A repetition of
+ * what can match the empty string ('()+', '(a?)+', '(^)*') makes its
+ * epsilon closures explode: five '+' after '()' took 14 s. So, before
+ * regcomp:
+ *  - a repetition must follow something that consumes a character: not
+ *    another repetition ('a**', which POSIX leaves undefined), not a
+ *    group that can match nothing, not '^', '$' or glibc's zero-width
+ *    escapes (\b \B \< \> \` \');
+ *  - a ')' closes a '(' of the expression (it is wrapped in ^(...)$, which
+ *    a stray ')' would otherwise end, un-anchoring the rest);
+ *  - ere_size_check's bound on the nodes of the tree (ERE_NODES_MAX)
+ *    holds, counting a group's copies for each repetition around it;
+ *  - no back-reference (\1..\9, a glibc extension whose matching time is
+ *    exponential).
+ * The syntax walked is what regcomp takes with REG_EXTENDED: bracket
+ * expressions (with [:class:], [=e=], [.c.]), escapes, groups,
+ * alternation, '*', '+', '?' and intervals. Returns NULL when the
+ * expression may go to regcomp, else why not.
+ */
+#define ERE_NODES_MAX 2000
+#define ERE_DEPTH_MAX 32
+
+static size_t ere_bracket_end(const char *s, size_t len, size_t i)
+{
+    size_t j = i + 1;
+    if (j < len && s[j] == '^')
+        j++;
+    if (j < len && s[j] == ']')
+        j++;
+    while (j < len && s[j] != ']') {
+        if (s[j] == '[' && j + 1 < len && (s[j + 1] == ':' || s[j + 1] == '=' || s[j + 1] == '.')) {
+            char close = s[j + 1];
+            j += 2;
+            while (j + 1 < len && !(s[j] == close && s[j + 1] == ']'))
+                j++;
+            j += 2;
+        } else {
+            j++;
+        }
+    }
+    return j < len ? j + 1 : len;
+}
+
+/* '{n}', '{n,}', '{n,m}', '{,m}' at s[i]: the copies of the atom that
+ * regcomp makes (the larger bound, plus one for an open end), whether the
+ * result can match nothing (*empty: n is 0), and the index after '}'; 0
+ * when it is not a well-formed interval (regcomp decides what it is). */
+static uint64_t ere_interval(const char *s, size_t len, size_t i, size_t *after, int *empty)
+{
+    uint64_t n[2] = {0, 0};
+    int k = 0, digits[2] = {0, 0};
+    size_t j = i + 1;
+    for (; j < len && s[j] != '}'; j++) {
+        if (s[j] == ',' && k == 0) {
+            k = 1;
+        } else if (s[j] >= '0' && s[j] <= '9') {
+            n[k] = n[k] * 10 + (uint64_t)(s[j] - '0'); /* leading zeros count for nothing */
+            if (n[k] > 1000000)
+                n[k] = 1000000;
+            digits[k]++;
+        } else {
+            return 0;
+        }
+    }
+    if (j == len || (digits[0] == 0 && k == 0))
+        return 0; /* '{,m}' is '{0,m}' to glibc */
+    *after = j + 1;
+    *empty = n[0] == 0;
+    if (k == 0)
+        return n[0] > 0 ? n[0] : 1;
+    return digits[1] ? (n[1] > n[0] ? n[1] : n[0]) + 1 : n[0] + 1;
+}
+
+/* One group being walked: the nodes so far, the last atom's nodes, and
+ * whether the last atom, the alternative so far and any finished
+ * alternative can match the empty string. */
+typedef struct ere_frame {
+    uint64_t total, last;
+    int last_empty, seq_before, seq_empty, alt_empty, last_rep, have_last;
+} ere_frame;
+
+static void ere_frame_open(ere_frame *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->seq_empty = f->seq_before = 1;
+}
+
+static const char *ere_size_check(const char *s, size_t len)
+{
+    ere_frame fr[ERE_DEPTH_MAX + 1];
+    int d = 0;
+    ere_frame_open(&fr[0]);
+    size_t i = 0;
+    while (i < len) {
+        ere_frame *f = &fr[d];
+        uint64_t atom = 1, copies = 0;
+        int atom_empty = 0, rep_empty = 0;
+        size_t next = i + 1, after = 0;
+        char c = s[i];
+        if (c == '\\' && i + 1 < len && s[i + 1] >= '1' && s[i + 1] <= '9')
+            return "back-references (\\1 to \\9) are not supported";
+        if (c == '\\') {
+            atom_empty = i + 1 < len && strchr("bB<>`'", s[i + 1]) != NULL;
+            next = i + 2;
+        } else if (c == '[') {
+            next = ere_bracket_end(s, len, i);
+        } else if (c == '(') {
+            if (d == ERE_DEPTH_MAX)
+                return "its groups are nested too deeply";
+            ere_frame_open(&fr[++d]);
+            i = next;
+            continue;
+        } else if (c == ')') {
+            if (d == 0)
+                return "a ')' closes no '('";
+            atom = f->total + 1;
+            atom_empty = f->alt_empty || f->seq_empty;
+            f = &fr[--d];
+        } else if (c == '|') {
+            f->total++;
+            f->alt_empty |= f->seq_empty;
+            f->seq_empty = f->seq_before = 1;
+            f->have_last = f->last_rep = 0;
+            f->last = 0;
+            i = next;
+            continue;
+        } else if (c == '^' || c == '$') {
+            atom_empty = 1;
+        } else if (c == '*' || c == '?') {
+            copies = 1;
+            rep_empty = 1;
+        } else if (c == '+') {
+            copies = 2;
+        } else if (c == '{' && (copies = ere_interval(s, len, i, &after, &rep_empty)) != 0) {
+            next = after;
+        }
+        if (copies && f->have_last) {
+            if (f->last_rep)
+                return "a repetition follows a repetition";
+            if (f->last_empty)
+                return "a repetition applies to something that can match the empty string";
+            uint64_t grown = f->last * copies + 1;
+            f->total += grown - f->last;
+            f->last = grown;
+            f->last_rep = 1;
+            f->last_empty = rep_empty;
+        } else { /* an atom; a leading repetition is one to glibc, or an error */
+            f->seq_before = f->seq_empty;
+            f->total += atom;
+            f->last = atom;
+            f->last_empty = atom_empty;
+            f->last_rep = 0;
+            f->have_last = 1;
+        }
+        /* the alternative can match nothing while each of its atoms can */
+        f->seq_empty = f->seq_before && f->last_empty;
+        if (f->total > ERE_NODES_MAX)
+            return "it is too complex (repetitions stacked or nested multiply its size)";
+        i = next;
+    }
+    return NULL;
+}
+
 static cf_code compile(regex_t *re, const char *expr, size_t len, const char *what, cf_err *e)
 {
     char anchored[600];
     if (len > 500)
         return cf_err_set(e, CF_EINVAL, "--filter: the %s expression is too long", what);
+    const char *why = ere_size_check(expr, len);
+    if (why)
+        return cf_err_set(e, CF_EINVAL, "--filter: the %s expression '%.*s' is refused: %s", what,
+                          (int)(len > 100 ? 100 : len), expr, why);
     snprintf(anchored, sizeof(anchored), "^(%.*s)$", (int)len, expr);
     int rc = regcomp(re, anchored, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
