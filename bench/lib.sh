@@ -6,24 +6,59 @@
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# Authentication on both sides (BENCH_AUTH=1) or on neither (the
+# default). With it, each server's clients carry what real clients carry:
+# CREDS[who] (user:password, for skopeo), AUTHENV[who] (for
+# bench-ociclient: BENCH_BEARER or BENCH_BASIC) and AUTHHDR[who] (for wrk).
+# cofferd: its default auth; skopeo fetches tokens from /oauth2/token,
+# bench-ociclient and wrk send one registry token (HS256) minted up front
+# for every repository the run uses. docker-registry: htpasswd auth, the
+# only one it has without a separate token server; every request carries
+# Basic credentials, checked against a bcrypt hash (htpasswd -B, the only
+# hash it accepts).
+BENCH_AUTH=${BENCH_AUTH:-0}
+declare -A CREDS AUTHENV AUTHHDR
+
+# The client side of a server's auth, for `env`: nothing without it.
+auth_env() { # who
+  if [[ -n ${AUTHENV[$1]:-} ]]; then echo "${AUTHENV[$1]}"; else echo BENCH_NONE=; fi
+}
+
 # cofferd with one registry; extra flags (the backends) after.
 start_coffer() { # [cofferd flags...]
   mkdir -p "$WORK/coffer"
-  # --insecure-no-auth: docker-registry, the comparison, has no authentication either.
+  # Without BENCH_AUTH, --insecure-no-auth: docker-registry then has none either.
   # Both listeners on free ports: the defaults (5000, 5001) are often taken,
   # e.g. by `make run`; cofferd logs "listening" only once both are bound.
+  local open=(--insecure-no-auth)
+  [[ $BENCH_AUTH == 1 ]] && open=()
   "$ROOT/build/cofferd" --data "$WORK/coffer" --listen 127.0.0.1:0 --mgmt-listen 127.0.0.1:0 \
-    --registry "$REG" --insecure-no-auth "$@" 2>"$WORK/cofferd.log" &
+    --registry "$REG" "${open[@]}" "$@" 2>"$WORK/cofferd.log" &
   PID[coffer]=$!
-  local port=
+  local port= mport=
   for _ in $(seq 100); do
     port=$(grep '"msg":"listening"' "$WORK/cofferd.log" 2>/dev/null | grep -m1 '"api":"data"' | jq -r '.port // empty' || true)
-    [[ -n $port ]] && break
+    mport=$(grep '"msg":"listening"' "$WORK/cofferd.log" 2>/dev/null | grep -m1 '"api":"management"' | jq -r '.port // empty' || true)
+    [[ -n $port && -n $mport ]] && break
     kill -0 "${PID[coffer]}" 2>/dev/null || break
     sleep 0.1
   done
   [[ -n $port ]] || { cat "$WORK/cofferd.log" >&2; return 1; }
   URL[coffer]=http://127.0.0.1:$port
+  [[ $BENCH_AUTH == 1 ]] || return 0
+  local pass token r scopes=()
+  pass=$(COFFER_URL=http://127.0.0.1:$mport COFFER_TOKEN="$(cat "$WORK/coffer/admin.token")" COFFER_TOKEN_FILE= \
+    sh -c '"$1" acr update -n "$2" --admin-enabled true >/dev/null &&
+      "$1" acr credential show -n "$2" --query "passwords[0].value" -o tsv' sh "$ROOT/build/coffer" "$REG")
+  # every repository a run uses (bench/run's and bench/s3's)
+  for r in big small conc m $(seq -f 'app%g' 1 "${REPS:-3}"); do
+    scopes+=(--data-urlencode "scope=repository:$REG/$r:pull,push")
+  done
+  token=$(curl -sfG -u "$REG:$pass" "${scopes[@]}" "${URL[coffer]}/oauth2/token" | jq -r .token)
+  [[ -n $token && $token != null ]] || { echo "bench: no registry token from cofferd" >&2; return 1; }
+  CREDS[coffer]=$REG:$pass
+  AUTHENV[coffer]=BENCH_BEARER=$token
+  AUTHHDR[coffer]="Authorization: Bearer $token"
 }
 
 # docker-registry with the storage given (a YAML flow mapping; default:
@@ -32,18 +67,33 @@ start_dist() { # [storage]
   local port storage=${1:-"{filesystem: {rootdirectory: $WORK/dist}, delete: {enabled: true}}"}
   port=$(free_port)
   mkdir -p "$WORK/dist"
+  local auth=
+  if [[ $BENCH_AUTH == 1 ]]; then
+    local pass
+    pass=$(openssl rand -hex 16)
+    htpasswd -Bbn bench "$pass" >"$WORK/dist.htpasswd" 2>/dev/null
+    auth="auth: {htpasswd: {realm: bench, path: $WORK/dist.htpasswd}}"
+    CREDS[dist]=bench:$pass
+    AUTHENV[dist]=BENCH_BASIC=bench:$pass
+    AUTHHDR[dist]="Authorization: Basic $(printf 'bench:%s' "$pass" | base64 -w0)"
+  fi
   cat >"$WORK/dist.yml" <<EOF
 version: 0.1
 log: {level: error, accesslog: {disabled: true}}
 storage: $storage
 http: {addr: "127.0.0.1:$port"}
+$auth
 EOF
   # AWS_CA_BUNDLE (set on some machines) makes Distribution 2.8's S3
   # driver panic at start ("unsupported transport")
   env -u AWS_CA_BUNDLE docker-registry serve "$WORK/dist.yml" >"$WORK/dist.log" 2>&1 &
   PID[dist]=$!
   URL[dist]=http://127.0.0.1:$port
-  for _ in $(seq 100); do curl -sf "${URL[dist]}/v2/" >/dev/null && return 0; sleep 0.1; done
+  # with auth on, /v2/ answers 401: any answer means it is up
+  for _ in $(seq 100); do
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "${URL[dist]}/v2/") =~ ^(200|401)$ ]] && return 0
+    sleep 0.1
+  done
   return 1
 }
 
@@ -114,31 +164,33 @@ add() { S[$1,$2]="${S[$1,$2]:-} $3"; }
 # repetition runs each server in turn, so a slow phase of the shared machine
 # hits both alike.
 throughput_rep() { # who rep seed
-  local who=$1 i=$2 seed=$3 u=${URL[$1]} out dg t0 t1
-  if out=$("$CLIENT" push "$u" "$REG/big" "$BIG" $((seed + i))); then
+  local who=$1 i=$2 seed=$3 u=${URL[$1]} out dg t0 t1 ae up=() down=()
+  ae=$(auth_env "$who")
+  [[ -n ${CREDS[$who]:-} ]] && up=(--dest-creds "${CREDS[$who]}") down=(--src-creds "${CREDS[$who]}")
+  if out=$(env "$ae" "$CLIENT" push "$u" "$REG/big" "$BIG" $((seed + i))); then
     add "$who" push_big "$(jq -r .mb_s <<<"$out")"
     dg=$(jq -r .digest <<<"$out")
-    out=$("$CLIENT" pull "$u" "$REG/big" "$dg") && add "$who" pull_big "$(jq -r .mb_s <<<"$out")"
+    out=$(env "$ae" "$CLIENT" pull "$u" "$REG/big" "$dg") && add "$who" pull_big "$(jq -r .mb_s <<<"$out")"
   fi
-  if out=$("$CLIENT" push-many "$u" "$REG/small" $SMALL_N $SMALL $((seed + 100 + i))); then
+  if out=$(env "$ae" "$CLIENT" push-many "$u" "$REG/small" $SMALL_N $SMALL $((seed + 100 + i))); then
     add "$who" push_small "$(jq -r .mb_s <<<"$out")"
-    out=$("$CLIENT" pull-many "$u" "$REG/small" $SMALL_N $SMALL $((seed + 100 + i))) &&
+    out=$(env "$ae" "$CLIENT" pull-many "$u" "$REG/small" $SMALL_N $SMALL $((seed + 100 + i))) &&
       add "$who" pull_small "$(jq -r .mb_s <<<"$out")"
   fi
   local ref=${u#http://}/$REG/app$i:v1 # a new repository each time: nothing to skip
   t0=$(date +%s.%N)
-  if skopeo_clean copy -q --preserve-digests --dest-tls-verify=false "oci:$WORK/image:v1" "docker://$ref" >&2; then
+  if skopeo_clean copy -q --preserve-digests --dest-tls-verify=false "${up[@]}" "oci:$WORK/image:v1" "docker://$ref" >&2; then
     t1=$(date +%s.%N)
     add "$who" skopeo_push "$(mbs "$IMAGE_BYTES" "$t0" "$t1")"
     rm -rf "$WORK/pulled"
     t0=$(date +%s.%N)
-    if skopeo_clean copy -q --preserve-digests --src-tls-verify=false "docker://$ref" "oci:$WORK/pulled:v1" >&2; then
+    if skopeo_clean copy -q --preserve-digests --src-tls-verify=false "${down[@]}" "docker://$ref" "oci:$WORK/pulled:v1" >&2; then
       t1=$(date +%s.%N)
       add "$who" skopeo_pull "$(mbs "$IMAGE_BYTES" "$t0" "$t1")"
     fi
   fi
   if ((CONC_N > 0)); then
-    out=$("$CLIENT" concurrent "$u" "$REG/conc" $CONC_N $CONC $((seed + 200 + 100 * i))) &&
+    out=$(env "$ae" "$CLIENT" concurrent "$u" "$REG/conc" $CONC_N $CONC $((seed + 200 + 100 * i))) &&
       add "$who" conc "$(jq -r .mb_s <<<"$out")"
   fi
   return 0
@@ -146,17 +198,19 @@ throughput_rep() { # who rep seed
 
 # Manifest GET (wrk) and blob HEAD (bench-ociclient load) against one server.
 latency() { # who seed
-  local who=$1 u=${URL[$1]} out layer accept=application/vnd.oci.image.manifest.v1+json
-  out=$("$CLIENT" manifest "$u" "$REG/m" latest "$2") || return 0
+  local who=$1 u=${URL[$1]} out layer accept=application/vnd.oci.image.manifest.v1+json ae hdr=()
+  ae=$(auth_env "$who")
+  [[ -n ${AUTHHDR[$who]:-} ]] && hdr=(-H "${AUTHHDR[$who]}")
+  out=$(env "$ae" "$CLIENT" manifest "$u" "$REG/m" latest "$2") || return 0
   layer=$(jq -r .layer <<<"$out")
-  out=$(wrk -t2 -c32 -d"${SECS}s" --latency -H "Accept: $accept" "$u/v2/$REG/m/manifests/latest")
+  out=$(wrk -t2 -c32 -d"${SECS}s" --latency -H "Accept: $accept" "${hdr[@]}" "$u/v2/$REG/m/manifests/latest")
   echo "$out" >"$WORK/wrk-$who.txt"
   if ! grep -q 'Non-2xx' <<<"$out"; then
     R[$who,get_rps]=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
     R[$who,get_p50]=$(awk '$1 == "50%" {print $2}' <<<"$out" | to_ms)
     R[$who,get_p99]=$(awk '$1 == "99%" {print $2}' <<<"$out" | to_ms)
   fi
-  if out=$("$CLIENT" load "$u" HEAD "/v2/$REG/m/blobs/$layer" 32 "$SECS") && [[ $(jq -r .errors <<<"$out") == 0 ]]; then
+  if out=$(env "$ae" "$CLIENT" load "$u" HEAD "/v2/$REG/m/blobs/$layer" 32 "$SECS") && [[ $(jq -r .errors <<<"$out") == 0 ]]; then
     R[$who,head_rps]=$(jq -r .rps <<<"$out")
     R[$who,head_p50]=$(jq -r .p50_ms <<<"$out")
     R[$who,head_p99]=$(jq -r .p99_ms <<<"$out")

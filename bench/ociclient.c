@@ -172,9 +172,26 @@ static int client_init(client *c, const char *base, const char *repo)
     return c->h ? 0 : -1;
 }
 
+/* Credentials for every request, from the environment (bench/run with
+ * BENCH_AUTH=1): BENCH_BEARER, a registry token (cofferd's default auth,
+ * as skopeo and podman use it), or BENCH_BASIC, user:password
+ * (docker-registry's htpasswd auth, checked against bcrypt per request). */
+static void apply_auth(CURL *h)
+{
+    const char *bearer = getenv("BENCH_BEARER"), *basic = getenv("BENCH_BASIC");
+    if (bearer && *bearer) {
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+        curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, bearer);
+    } else if (basic && *basic) {
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(h, CURLOPT_USERPWD, basic);
+    }
+}
+
 static void client_reset(client *c)
 {
     curl_easy_reset(c->h);
+    apply_auth(c->h);
     curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, c->err);
     curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->h, CURLOPT_TCP_NODELAY, 1L);
@@ -542,6 +559,7 @@ static CURL *load_handle(loader *l, struct curl_slist *hs, uint64_t *sink)
     if (!h)
         return NULL;
     curl_easy_setopt(h, CURLOPT_URL, l->url);
+    apply_auth(h);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     if (strcmp(l->method, "HEAD") == 0)
@@ -680,7 +698,8 @@ static int usage(void)
                     "       bench-ociclient concurrent-pull URL REPO N SIZE SEED\n"
                     "       bench-ociclient manifest URL REPO TAG SEED\n"
                     "       bench-ociclient load URL METHOD PATH CONNS SECONDS [ACCEPT]\n"
-                    "  SIZE accepts K, M, G suffixes (binary); URL is http://host:port\n");
+                    "  SIZE accepts K, M, G suffixes (binary); URL is http://host:port\n"
+                    "  credentials: BENCH_BEARER=TOKEN or BENCH_BASIC=USER:PASSWORD\n");
     return 2;
 }
 
