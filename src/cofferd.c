@@ -276,6 +276,13 @@ static int push_arg(char ***v, int *n, int *cap, const char *s)
     return 0;
 }
 
+static void free_args(char **v, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
 /* One JSON value of key `name` as flags appended to *v. */
 static int config_value(char ***v, int *n, int *cap, const char *name, const json_t *val)
 {
@@ -337,7 +344,7 @@ static int expand_config(int argc, char **argv, char ***out, int *outc)
             fprintf(stderr, "cofferd: --config %s: %s\n", path,
                     cfg ? "not a JSON object" : je.text);
             json_decref(cfg);
-            return 2;
+            goto fail;
         }
         const char *k;
         json_t *val;
@@ -345,7 +352,7 @@ static int expand_config(int argc, char **argv, char ***out, int *outc)
         {
             if (config_value(&v, &n, &cap, k, val) != 0) {
                 json_decref(cfg);
-                return 2;
+                goto fail;
             }
         }
         json_decref(cfg);
@@ -363,18 +370,14 @@ static int expand_config(int argc, char **argv, char ***out, int *outc)
     return 0;
 oom:
     fprintf(stderr, "cofferd: out of memory\n");
+fail:
+    free_args(v, n);
     return 2;
 }
 
-int main(int argc, char **argv)
+/* The daemon, from its flags (argv: --config already expanded). */
+static int serve(int argc, char **argv)
 {
-    /* Memory (docs/performance.md): buffers of 128 KiB and more (stream
-     * blocks, MHD pools) come from mmap and go back on free, with no
-     * dynamic threshold creeping up after the first free; two malloc
-     * arenas instead of one per worker thread. */
-    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-    mallopt(M_ARENA_MAX, 2);
-    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread (S3, vault clients) */
     const char *listen = "127.0.0.1:5000";
     const char *mgmt_listen = "127.0.0.1:5001";
     const char *data = "./cofferd-data";
@@ -390,10 +393,6 @@ int main(int argc, char **argv)
     int no_auth = 0, plain_ok = 0;
     tls_files shared = {0}, dtls = {0}, mtls = {0};
     s3_opts so = {0};
-    if (argc > 1 && strcmp(argv[1], "migrate") == 0)
-        return migrate_main(argc - 1, argv + 1);
-    if (expand_config(argc, argv, &argv, &argc) != 0)
-        return 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -803,5 +802,25 @@ out:
         keyring_shutdown();
     if (status == 0)
         cf_log(CF_LOG_INFO, "stopped", NULL);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    /* Memory (docs/performance.md): buffers of 128 KiB and more (stream
+     * blocks, MHD pools) come from mmap and go back on free, with no
+     * dynamic threshold creeping up after the first free; two malloc
+     * arenas instead of one per worker thread. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    mallopt(M_ARENA_MAX, 2);
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread (S3, vault clients) */
+    if (argc > 1 && strcmp(argv[1], "migrate") == 0)
+        return migrate_main(argc - 1, argv + 1);
+    char **args = NULL;
+    int nargs = 0;
+    int status = expand_config(argc, argv, &args, &nargs);
+    if (status == 0)
+        status = serve(nargs, args);
+    free_args(args, nargs);
     return status;
 }
