@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "base/log.h"
+#include "base/ticker.h"
 #include "base/metrics.h"
 #include "cmk/cmk.h"
 #include "store/db.h"
@@ -26,10 +27,8 @@
 #define PROBE_EVERY_MS 1000
 #define PROBE_TIMEOUT_MS 2000
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static pthread_t th;
-static int running, stop_flag;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* the probes' results */
+static cf_ticker *ticker;
 static atomic_int stopping_srv;
 
 /* the last probes: 1 ok; the error text otherwise */
@@ -59,25 +58,14 @@ static void probe_once(void)
         metrics_count_objects_error("check");
 }
 
-static void *loop(void *arg)
+/* a probe that hangs (a partitioned database) gives up after
+ * PROBE_TIMEOUT_MS: the node turns unready instead of hanging with it */
+static void probe_bounded(void *arg)
 {
     (void)arg;
     db_set_timeout(PROBE_TIMEOUT_MS);
-    pthread_mutex_lock(&mu);
-    while (!stop_flag) {
-        pthread_mutex_unlock(&mu);
-        probe_once();
-        pthread_mutex_lock(&mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)PROBE_EVERY_MS * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        if (!stop_flag)
-            pthread_cond_timedwait(&cv, &mu, &ts);
-    }
-    pthread_mutex_unlock(&mu);
-    return NULL;
+    probe_once();
+    db_set_timeout(0);
 }
 
 cf_code health_start(cf_err *e)
@@ -86,28 +74,16 @@ cf_code health_start(cf_err *e)
      * when it is, not one period later */
     pthread_mutex_lock(&mu);
     db_ok = obj_ok = 1;
-    stop_flag = 0;
     pthread_mutex_unlock(&mu);
     atomic_store(&stopping_srv, 0);
-    db_set_timeout(PROBE_TIMEOUT_MS);
-    probe_once();
-    db_set_timeout(0);
-    if (pthread_create(&th, NULL, loop, NULL) != 0)
-        return cf_err_set(e, CF_EIO, "cannot start the health monitor");
-    running = 1;
-    return CF_OK;
+    probe_bounded(NULL);
+    return cf_ticker_start(&ticker, "health monitor", PROBE_EVERY_MS, 0, probe_bounded, NULL, e);
 }
 
 void health_stop(void)
 {
-    if (!running)
-        return;
-    pthread_mutex_lock(&mu);
-    stop_flag = 1;
-    pthread_cond_signal(&cv);
-    pthread_mutex_unlock(&mu);
-    pthread_join(th, NULL);
-    running = 0;
+    cf_ticker_stop(ticker);
+    ticker = NULL;
 }
 
 void health_set_stopping(void)

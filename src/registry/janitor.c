@@ -7,12 +7,12 @@
 #define CF_LOG_MOD "janitor"
 #include "registry/janitor.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/log.h"
+#include "base/ticker.h"
 #include "registry/content.h"
 #include "registry/gc.h"
 #include "registry/oci.h"
@@ -21,12 +21,9 @@
 #include "store/objects.h"
 #include "store/uploads.h"
 
-static pthread_t thread;
-static int running;
-static int stopping;
+static cf_ticker *ticker;
 static unsigned ttl;
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static unsigned long passes;
 
 typedef struct pass {
     time_t idle_before;
@@ -147,51 +144,28 @@ unsigned janitor_run_once(unsigned upload_ttl_s, int blobs)
     return p.removed;
 }
 
-static void *loop(void *arg)
+static void janitor_tick(void *arg)
 {
     (void)arg;
-    unsigned period = ttl / 4;
-    if (period < 1)
-        period = 1;
-    if (period > 60)
-        period = 60;
-    unsigned long passes = 0;
-    pthread_mutex_lock(&mu);
-    while (!stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += period;
-        pthread_cond_timedwait(&cv, &mu, &ts);
-        if (stopping)
-            break;
-        pthread_mutex_unlock(&mu);
-        /* blobs every fourth pass (about once per idle timeout): that walk
-         * lists every object of every registry */
-        janitor_run_once(ttl, passes++ % 4 == 3);
-        pthread_mutex_lock(&mu);
-    }
-    pthread_mutex_unlock(&mu);
-    return NULL;
+    /* blobs every fourth pass (about once per idle timeout): that walk
+     * lists every object of every registry */
+    janitor_run_once(ttl, passes++ % 4 == 3);
 }
 
 cf_code janitor_start(unsigned upload_ttl_s, cf_err *e)
 {
     ttl = upload_ttl_s;
-    stopping = 0;
-    if (pthread_create(&thread, NULL, loop, NULL) != 0)
-        return cf_err_set(e, CF_EIO, "cannot start the janitor thread");
-    running = 1;
-    return CF_OK;
+    passes = 0;
+    unsigned period = ttl / 4;
+    if (period < 1)
+        period = 1;
+    if (period > 60)
+        period = 60;
+    return cf_ticker_start(&ticker, "janitor", period * 1000, 0, janitor_tick, NULL, e);
 }
 
 void janitor_stop(void)
 {
-    if (!running)
-        return;
-    pthread_mutex_lock(&mu);
-    stopping = 1;
-    pthread_cond_signal(&cv);
-    pthread_mutex_unlock(&mu);
-    pthread_join(thread, NULL);
-    running = 0;
+    cf_ticker_stop(ticker);
+    ticker = NULL;
 }

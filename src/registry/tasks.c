@@ -8,7 +8,6 @@
 #define CF_LOG_MOD "tasks"
 #include "registry/tasks.h"
 
-#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 
 #include "base/cron.h"
 #include "base/log.h"
+#include "base/ticker.h"
 #include "crypto/digest.h"
 #include "registry/content.h"
 #include "registry/import.h"
@@ -814,50 +814,22 @@ void tasks_tick(void)
     meta_registry_each(expire_registry, &now, &xe);
 }
 
-static pthread_t thread;
-static int running, stopping;
-static unsigned tick;
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static cf_ticker *ticker;
 
-static void *loop(void *arg)
+static void tick_once(void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&mu);
-    while (!stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += tick;
-        pthread_cond_timedwait(&cv, &mu, &ts);
-        if (stopping)
-            break;
-        pthread_mutex_unlock(&mu);
-        tasks_tick();
-        pthread_mutex_lock(&mu);
-    }
-    pthread_mutex_unlock(&mu);
-    return NULL;
+    tasks_tick();
 }
 
 cf_code tasks_start(unsigned tick_s, const char *clock_file, cf_err *e)
 {
-    tick = tick_s ? tick_s : 1;
     snprintf(clock_path, sizeof(clock_path), "%s", clock_file ? clock_file : "");
-    stopping = 0;
-    if (pthread_create(&thread, NULL, loop, NULL) != 0)
-        return cf_err_set(e, CF_EIO, "cannot start the tasks thread");
-    running = 1;
-    return CF_OK;
+    return cf_ticker_start(&ticker, "tasks", (tick_s ? tick_s : 1) * 1000, 0, tick_once, NULL, e);
 }
 
 void tasks_stop(void)
 {
-    if (!running)
-        return;
-    pthread_mutex_lock(&mu);
-    stopping = 1;
-    pthread_cond_signal(&cv);
-    pthread_mutex_unlock(&mu);
-    pthread_join(thread, NULL);
-    running = 0;
+    cf_ticker_stop(ticker);
+    ticker = NULL;
 }

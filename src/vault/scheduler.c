@@ -4,21 +4,17 @@
 #define CF_LOG_MOD "vault.scheduler"
 #include "vault/scheduler.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/log.h"
+#include "base/ticker.h"
 #include "vault/rotation.h"
 
 struct vault_scheduler {
     vault_app *app;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop;
+    cf_ticker *ticker;
 };
 
 static void audit_event(vault_app *app, const char *vault, const char *op, const char *key,
@@ -132,22 +128,10 @@ void vault_scheduler_run_once(vault_app *app, int64_t now)
     run_purges(app, now);
 }
 
-static void *thread_main(void *arg)
+static void tick(void *arg)
 {
     vault_scheduler *s = arg;
-    pthread_mutex_lock(&s->mu);
-    while (!s->stop) {
-        pthread_mutex_unlock(&s->mu);
-        vault_scheduler_run_once(s->app, (int64_t)time(NULL));
-        pthread_mutex_lock(&s->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += s->app->cfg->scheduler_interval_s;
-        while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT) {
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
+    vault_scheduler_run_once(s->app, (int64_t)time(NULL));
 }
 
 cf_code vault_scheduler_start(vault_scheduler **out, vault_app *app, cf_err *e)
@@ -156,13 +140,11 @@ cf_code vault_scheduler_start(vault_scheduler **out, vault_app *app, cf_err *e)
     if (s == NULL)
         return cf_err_set(e, CF_ENOMEM, "out of memory");
     s->app = app;
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    if (pthread_create(&s->thread, NULL, thread_main, s) != 0) {
-        pthread_mutex_destroy(&s->mu);
-        pthread_cond_destroy(&s->cv);
+    cf_code rc = cf_ticker_start(&s->ticker, "scheduler", app->cfg->scheduler_interval_s * 1000u, 1,
+                                 tick, s, e);
+    if (rc != CF_OK) {
         free(s);
-        return cf_err_set(e, CF_EIO, "cannot start the scheduler thread");
+        return rc;
     }
     *out = s;
     return CF_OK;
@@ -172,12 +154,6 @@ void vault_scheduler_stop(vault_scheduler *s)
 {
     if (s == NULL)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->stop = 1;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->thread, NULL);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
+    cf_ticker_stop(s->ticker);
     free(s);
 }
