@@ -2,7 +2,8 @@
  * cmk.c -- the customer-managed key engine (see cmk.h, DESIGN §2 and §6,
  * docs/cmk.md "The key check loop").
  *
- * State, per CMK registry, in one mlock'ed array of slots under `mu`:
+ * State, per CMK registry, in a table of slots under `mu` (mlock'ed
+ * chunks, base/locked.h):
  * C (the 32-byte customer layer secret, present only while the vault
  * grants unwrapKey), whether it is still pending (prepared for a registry
  * whose row is not inserted yet), when it was loaded, and the last state
@@ -39,12 +40,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
 
 #include "base/enc.h"
+#include "base/locked.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "cmk/events.h"
@@ -80,8 +81,12 @@ typedef struct slot {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;    /* slots */
 static pthread_mutex_t op_mu = PTHREAD_MUTEX_INITIALIZER; /* vault work on a row */
-static slot *slots;
-static size_t nslots;
+static cf_locked slots = CF_LOCKED_INIT(slot, 64, CMK_MAX);
+
+static slot *slot_at(size_t i)
+{
+    return cf_locked_at(&slots, i);
+}
 
 static struct {
     char *ca_file;
@@ -197,39 +202,26 @@ static cf_code refuse(cmk_fail *f, cf_err *e, int status, const char *code, cf_c
 
 /* ---- slots (under mu) ---- */
 
-static int ensure_slots(void)
-{
-    if (slots)
-        return 1;
-    slots = calloc(CMK_MAX, sizeof(*slots));
-    if (slots == NULL)
-        return 0;
-    if (mlock(slots, CMK_MAX * sizeof(*slots)) != 0)
-        cf_log(CF_LOG_DEBUG, "mlock of CMK memory failed; keys may be swapped", NULL);
-    nslots = 0;
-    return 1;
-}
-
 static slot *slot_find(const char *id)
 {
-    for (size_t i = 0; slots && i < nslots; i++)
-        if (slots[i].used && strcmp(slots[i].id, id) == 0)
-            return &slots[i];
+    for (size_t i = 0; i < slots.n; i++)
+        if (slot_at(i)->used && strcmp(slot_at(i)->id, id) == 0)
+            return slot_at(i);
     return NULL;
 }
 
 static slot *slot_get(const char *id)
 {
     slot *s = slot_find(id);
-    if (s || !ensure_slots())
+    if (s)
         return s;
-    for (size_t i = 0; i < nslots; i++)
-        if (!slots[i].used) {
-            s = &slots[i];
+    for (size_t i = 0; i < slots.n; i++)
+        if (!slot_at(i)->used) {
+            s = slot_at(i);
             break;
         }
-    if (s == NULL && nslots < CMK_MAX)
-        s = &slots[nslots++];
+    if (s == NULL)
+        s = cf_locked_add(&slots);
     if (s) {
         memset(s, 0, sizeof(*s));
         textf(s->id, sizeof(s->id), "%s", id);
@@ -910,8 +902,8 @@ static void sweep(void)
 {
     idlist l = {0};
     pthread_mutex_lock(&mu);
-    for (size_t i = 0; slots && i < nslots; i++) {
-        if (!slots[i].used || slots[i].pending)
+    for (size_t i = 0; i < slots.n; i++) {
+        if (!slot_at(i)->used || slot_at(i)->pending)
             continue;
         if (l.n == l.cap) {
             size_t cap = l.cap ? l.cap * 2 : 16;
@@ -921,7 +913,7 @@ static void sweep(void)
             l.ids = p;
             l.cap = cap;
         }
-        textf(l.ids[l.n++], META_ID_LEN + 1, "%s", slots[i].id);
+        textf(l.ids[l.n++], META_ID_LEN + 1, "%s", slot_at(i)->id);
     }
     pthread_mutex_unlock(&mu);
     for (size_t i = 0; i < l.n; i++) {
@@ -956,8 +948,8 @@ static int any_behind(void)
 {
     int b = 0;
     pthread_mutex_lock(&mu);
-    for (size_t i = 0; slots && i < nslots && !b; i++)
-        b = slots[i].used && !slots[i].pending && slots[i].behind;
+    for (size_t i = 0; i < slots.n && !b; i++)
+        b = slot_at(i)->used && !slot_at(i)->pending && slot_at(i)->behind;
     pthread_mutex_unlock(&mu);
     return b;
 }
@@ -1067,13 +1059,13 @@ int cmk_keys_ready(char *why, size_t cap)
     }
     int ok = 1;
     pthread_mutex_lock(&mu);
-    for (size_t i = 0; slots && i < nslots && ok; i++) {
-        if (slots[i].used && !slots[i].pending && slots[i].behind) {
+    for (size_t i = 0; i < slots.n && ok; i++) {
+        if (slot_at(i)->used && !slot_at(i)->pending && slot_at(i)->behind) {
             ok = 0;
             textf(why, cap,
                   "the customer-managed key of registry %s is not loaded on this node (its vault "
                   "did not answer) while other nodes serve it",
-                  slots[i].name);
+                  slot_at(i)->name);
         }
     }
     pthread_mutex_unlock(&mu);
@@ -1107,8 +1099,8 @@ static void collect(cf_buf *out)
                    "Customer-managed key state of each CMK registry as this node's last check "
                    "found it (1 for the current state).");
     pthread_mutex_lock(&mu);
-    for (size_t i = 0; slots && i < nslots; i++) {
-        const slot *sl = &slots[i];
+    for (size_t i = 0; i < slots.n; i++) {
+        const slot *sl = slot_at(i);
         if (!sl->used || sl->pending || sl->logged == ST_NONE)
             continue;
         for (size_t k = 0; k < 4; k++) {
@@ -1119,8 +1111,8 @@ static void collect(cf_buf *out)
     }
     metrics_family(out, "coffer_cmk_key_last_check_timestamp_seconds", "gauge",
                    "When this node last checked each CMK registry's key (unix seconds).");
-    for (size_t i = 0; slots && i < nslots; i++) {
-        const slot *sl = &slots[i];
+    for (size_t i = 0; i < slots.n; i++) {
+        const slot *sl = slot_at(i);
         if (!sl->used || sl->pending || sl->checked_at == 0)
             continue;
         cf_buf_appendf(out, NULL, "%s", "coffer_cmk_key_last_check_timestamp_seconds{registry=\"");
@@ -1162,11 +1154,6 @@ cf_code cmk_start(const cmk_config *cfg, cf_err *e)
     cf_code erc = cmk_events_open(cfg->events_path, e);
     if (erc != CF_OK)
         return erc;
-    pthread_mutex_lock(&mu);
-    int ok = ensure_slots();
-    pthread_mutex_unlock(&mu);
-    if (!ok)
-        return cf_err_set(e, CF_ENOMEM, "out of memory");
     free(conf.ca_file);
     free(conf.resource);
     conf.ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
@@ -1217,13 +1204,7 @@ void cmk_stop(void)
     atomic_store(&stopping, 1);
     pthread_mutex_lock(&op_mu);
     pthread_mutex_lock(&mu);
-    if (slots) {
-        OPENSSL_cleanse(slots, CMK_MAX * sizeof(*slots));
-        munlock(slots, CMK_MAX * sizeof(*slots));
-        free(slots);
-        slots = NULL;
-        nslots = 0;
-    }
+    cf_locked_free(&slots);
     pthread_mutex_unlock(&mu);
     pthread_mutex_unlock(&op_mu);
     free(conf.ca_file);

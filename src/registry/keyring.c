@@ -1,7 +1,6 @@
 /*
- * keyring.c -- see keyring.h. A small array of entries under one mutex;
- * the entries live in one mlock'ed allocation so KEKs are not swapped out
- * (best effort: mlock failing is logged once and ignored).
+ * keyring.c -- see keyring.h. A table of entries under one mutex, in
+ * mlock'ed chunks (base/locked.h) so KEKs are not swapped out.
  */
 #define CF_LOG_MOD "keyring"
 #include "registry/keyring.h"
@@ -14,6 +13,7 @@
 
 #include <openssl/crypto.h>
 
+#include "base/locked.h"
 #include "base/log.h"
 
 #define KEYRING_MAX 4096
@@ -29,8 +29,12 @@ typedef struct entry {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned char srk[KEYS_SECRET_LEN];
 static int have_srk;
-static entry *entries;
-static size_t nentries;
+static cf_locked entries = CF_LOCKED_INIT(entry, 64, KEYRING_MAX);
+
+static entry *at(size_t i)
+{
+    return cf_locked_at(&entries, i);
+}
 static void (*_Atomic miss_hook)(const char *registry_id);
 
 void keyring_set_miss_hook(void (*fn)(const char *registry_id))
@@ -45,13 +49,6 @@ cf_code keyring_init(const char *srk_path, cf_err *e)
         return rc;
     if (mlock(srk, sizeof(srk)) != 0)
         cf_log(CF_LOG_DEBUG, "mlock of key memory failed; keys may be swapped", NULL);
-    entries = calloc(KEYRING_MAX, sizeof(*entries));
-    if (entries == NULL) {
-        keys_wipe(srk, sizeof(srk));
-        return cf_err_set(e, CF_ENOMEM, "out of memory");
-    }
-    (void)mlock(entries, KEYRING_MAX * sizeof(*entries));
-    nentries = 0;
     have_srk = 1;
     return CF_OK;
 }
@@ -61,21 +58,15 @@ void keyring_shutdown(void)
     pthread_mutex_lock(&mu);
     keys_wipe(srk, sizeof(srk));
     have_srk = 0;
-    if (entries) {
-        OPENSSL_cleanse(entries, KEYRING_MAX * sizeof(*entries));
-        munlock(entries, KEYRING_MAX * sizeof(*entries));
-        free(entries);
-    }
-    entries = NULL;
-    nentries = 0;
+    cf_locked_free(&entries);
     pthread_mutex_unlock(&mu);
 }
 
 static entry *find(const char *id)
 {
-    for (size_t i = 0; i < nentries; i++)
-        if (entries[i].state != 0 && strcmp(entries[i].id, id) == 0)
-            return &entries[i];
+    for (size_t i = 0; i < entries.n; i++)
+        if (at(i)->state != 0 && strcmp(at(i)->id, id) == 0)
+            return at(i);
     return NULL;
 }
 
@@ -84,12 +75,10 @@ static entry *slot(const char *id)
     entry *en = find(id);
     if (en)
         return en;
-    for (size_t i = 0; i < nentries; i++)
-        if (entries[i].state == 0)
-            return &entries[i];
-    if (nentries < KEYRING_MAX)
-        return &entries[nentries++];
-    return NULL;
+    for (size_t i = 0; i < entries.n; i++)
+        if (at(i)->state == 0)
+            return at(i);
+    return cf_locked_add(&entries);
 }
 
 /* S from the row, unwrapped under the SRK; the KEK derived with c (may be
