@@ -366,7 +366,12 @@ void api_serve_object(rq *q, const oci_digest *d, uint64_t size, const char *cty
         if (len >= STREAM_SPLIT_MIN)
             s->rd2 = objects_reader_second(s->obj, &q->kek);
         snprintf(s->digest, sizeof(s->digest), "%s", d->text);
-        resp = http_resp_stream(status, len, STREAM_BLOCK, stream_read, s, stream_free);
+        /* MHD allocates the block for every response: a manifest's few
+         * hundred bytes get a buffer of their size, not STREAM_BLOCK, which
+         * is above malloc's mmap threshold and cost an mmap, a munmap and a
+         * TLB shootdown across the worker threads per request */
+        size_t block = len == 0 ? 1 : len < STREAM_BLOCK ? (size_t)len : STREAM_BLOCK;
+        resp = http_resp_stream(status, len, block, stream_read, s, stream_free);
     }
     if (resp == NULL) {
         api_fail(q, 500, "UNKNOWN", "out of memory");
