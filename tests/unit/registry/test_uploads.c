@@ -310,9 +310,11 @@ Test(registry_uploads, a_request_whose_claim_was_taken_does_not_checkpoint)
  * after part boundaries, restarts reload from the parts and the bytes
  * past them, a failed request's extra part is dropped, and the blob
  * reads back whole, also from the middle. */
+/* 35 MiB: the last request passes 32 MiB, where a file stream asks the
+ * syncer for a flush ahead of the completing fsync (objects_file.c) */
 Test(registry_uploads, upload_of_many_parts_survives_restarts, .timeout = 120)
 {
-    size_t n = 27 * 1024 * 1024 + 12345;
+    size_t n = 35 * 1024 * 1024 + 12345;
     unsigned char *data = malloc(n);
     fill(data, n, 5);
     upload *u = NULL;
