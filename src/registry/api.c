@@ -232,8 +232,12 @@ typedef struct stream {
 } stream;
 
 /* Bytes MHD asks for per reader call: several 64 KiB segments, which the
- * sealed reader decrypts straight into MHD's buffer. */
-#define STREAM_BLOCK (256u * 1024)
+ * sealed reader decrypts straight into MHD's buffer. Each call hands half
+ * of the block to a helper and waits for it, then MHD sends the block:
+ * 1 MiB rather than 256 KiB makes those hand-offs four times rarer (a
+ * 1 GiB pull: 1,450-1,500 -> 1,750-2,250 MB/s, 0.9 -> 0.65 s of CPU;
+ * 2 MiB gained nothing more), for 0.75 MiB more per pull in flight. */
+#define STREAM_BLOCK (1024u * 1024)
 /* Responses at least this long get a second reader: each block's second
  * half is decrypted on a helper core while this thread does the first. */
 #define STREAM_SPLIT_MIN (4u * 1024 * 1024)
