@@ -11,10 +11,11 @@
 // other cluster tests; it brings its own PostgreSQL and radosgw).
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { chmodSync, rmSync, readFileSync } from 'node:fs';
-import { ROOT, BUILD, freshDir, freePort } from './lib/daemons.mjs';
+import { BUILD, freshDir, freePort } from './lib/daemons.mjs';
+import { scriptRunner } from './lib/script.mjs';
 import { CLUSTER_SKIP } from './lib/cluster.mjs';
 import { buildImage, put, readLayout, skopeo } from './lib/images.mjs';
 import { OciClient, sha256 } from './lib/oci.mjs';
@@ -25,42 +26,15 @@ describe('cluster-run', { skip: CLUSTER_SKIP, timeout: 480000 }, () => {
   const top = freshDir('coffer-runcluster-');
   chmodSync(top, 0o711); // the postgres user reaches its data dir below
   const runDir = join(top, 'run');
-  let running = null;
-  const killGroup = (proc, sig) => { try { process.kill(-proc.pid, sig); } catch { /* gone */ } };
+  const cluster = scriptRunner('scripts/run-cluster', { banner: 'Ctrl-C stops it all.', readyMs: 180000, killAfterMs: 10000 });
   after(async () => {
-    if (running) {
-      const proc = running;
-      const gone = new Promise((r) => { if (proc.exitCode !== null || proc.signalCode !== null) r(); else proc.once('exit', r); });
-      killGroup(proc, 'SIGTERM');
-      const t = setTimeout(() => killGroup(proc, 'SIGKILL'), 10000);
-      await gone;
-      clearTimeout(t);
-      killGroup(proc, 'SIGKILL');
-    }
+    await cluster.cleanup();
     if (!process.env.KEEP_E2E_DIRS) rmSync(top, { recursive: true, force: true });
   });
 
   let env;
-  function startCluster() {
-    const proc = spawn(join(ROOT, 'scripts/run-cluster'), [], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    running = proc;
-    let out = '';
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { killGroup(proc, 'SIGKILL'); reject(new Error(`run-cluster not ready in 180 s:\n${out}`)); }, 180000);
-      const onData = (b) => {
-        out += b.toString();
-        if (out.includes('Ctrl-C stops it all.')) { clearTimeout(timer); resolve({ proc, out: () => out }); }
-      };
-      proc.stdout.on('data', onData);
-      proc.stderr.on('data', onData);
-      proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`run-cluster exited ${code}:\n${out}`)); });
-    });
-  }
-  const stop = (d) => new Promise((resolve) => {
-    d.proc.removeAllListeners('exit');
-    d.proc.on('exit', (code, sig) => { running = null; resolve({ code, sig }); });
-    d.proc.kill('SIGTERM');
-  });
+  const startCluster = () => cluster.start(env);
+  const stop = cluster.stop;
 
   test('make run-cluster: PostgreSQL, radosgw, keyvaultd, three nodes and haproxy with the CMK demo registry, twice', async () => {
     // six consecutive free ports for the nodes: take one, hope for the next five

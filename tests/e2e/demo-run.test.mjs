@@ -5,11 +5,12 @@
 // everything again on its second start. Run on free ports in a temp dir.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawnSync, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { rmSync, readFileSync } from 'node:fs';
 import { ROOT, BUILD, freshDir, freePort } from './lib/daemons.mjs';
+import { scriptRunner } from './lib/script.mjs';
 import { buildImage, put, readLayout, skopeo } from './lib/images.mjs';
 import { OciClient, sha256 } from './lib/oci.mjs';
 import { request } from './lib/vault.mjs';
@@ -17,21 +18,9 @@ import https from 'node:https';
 
 const runDir = join(freshDir('coffer-demo-'), 'run');
 
-// run-demo and its two daemons run in a process group of their own, so a
-// failed test can take them all down (an assertion that fails before
-// stopDemo must not leave daemons that keep node --test waiting).
-let running = null;
-const killGroup = (proc, sig) => { try { process.kill(-proc.pid, sig); } catch { /* gone */ } };
+const demo = scriptRunner('scripts/run-demo', { banner: 'Ctrl-C stops both.', readyMs: 60000 });
 after(async () => {
-  if (running) {
-    const proc = running;
-    const gone = new Promise((r) => { if (proc.exitCode !== null || proc.signalCode !== null) r(); else proc.once('exit', r); });
-    killGroup(proc, 'SIGTERM');
-    const t = setTimeout(() => killGroup(proc, 'SIGKILL'), 5000);
-    await gone;
-    clearTimeout(t);
-    killGroup(proc, 'SIGKILL'); /* any daemon the script did not reap */
-  }
+  await demo.cleanup();
   if (!process.env.KEEP_E2E_DIRS) rmSync(join(runDir, '..'), { recursive: true, force: true });
 });
 
@@ -44,30 +33,8 @@ const env = {
   COFFER_DEMO_VAULT_PORT: String(ports.vault),
 };
 
-// Starts run-demo; resolves with {proc, out} once it prints its banner.
-function startDemo() {
-  const proc = spawn(join(ROOT, 'scripts/run-demo'), [], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  running = proc;
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { killGroup(proc, 'SIGKILL'); reject(new Error(`run-demo not ready in 60 s:\n${out}`)); }, 60000);
-    const onData = (b) => {
-      out += b.toString();
-      if (out.includes('Ctrl-C stops both.')) { clearTimeout(timer); resolve({ proc, out: () => out }); }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`run-demo exited ${code}:\n${out}`)); });
-  });
-}
-
-function stopDemo(d) {
-  return new Promise((resolve) => {
-    d.proc.removeAllListeners('exit');
-    d.proc.on('exit', (code, sig) => { running = null; resolve({ code, sig }); });
-    d.proc.kill('SIGTERM');
-  });
-}
+const startDemo = () => demo.start(env);
+const stopDemo = demo.stop;
 
 const coffer = (...args) => JSON.parse(execFileSync(join(BUILD, 'coffer'), args, {
   env: { ...env, COFFER_CONFIG: join(runDir, 'coffer.config') },
