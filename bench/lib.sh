@@ -224,5 +224,5 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%.
 row() { # label key target
   printf '| %s | %s | %s | %s | %s |\n' "$1" "${R[coffer,$2]:-n/a}" "${R[dist,$2]:-n/a}" "$(ratio "${R[coffer,$2]:-}" "${R[dist,$2]:-}")" "$3"
 }
-frac() { awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%.0f%%", 100 * a / b; else print "n/a"}'; }
+frac() { awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0 && b + 0 > 0) { f = 100 * a / b; printf(f < 10 ? "%.1f%%" : "%.0f%%", f) } else print "n/a"}'; }
 
