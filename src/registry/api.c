@@ -287,6 +287,12 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             got += j.got;
         }
     }
+    /* A failure after authentic bytes (got counts only those): send them
+     * now; the next call starts at the failed segment and aborts there. So
+     * a damaged segment cuts the body at its own start, whatever the
+     * block size. */
+    if (rc != CF_OK && got > 0)
+        return (ssize_t)got;
     if (rc != CF_OK || got == 0) {
         cf_log(CF_LOG_ERROR, "object read failed; response aborted", "digest", s->digest, "error",
                e.msg, NULL);
