@@ -309,9 +309,9 @@ Test(registry_uploads, a_request_whose_claim_was_taken_does_not_checkpoint)
 /* Larger than two S3 parts (8 MiB each): checkpoints land before, on and
  * after part boundaries, restarts reload from the parts and the bytes
  * past them, a failed request's extra part is dropped, and the blob
- * reads back whole, also from the middle. */
-/* 35 MiB: the last request passes 32 MiB, where a file stream asks the
- * syncer for a flush ahead of the completing fsync (objects_file.c) */
+ * reads back whole, also from the middle. 35 MiB: the last request
+ * passes 32 MiB, where a file stream asks the syncer for a flush ahead of
+ * the completing fsync (objects_file.c). */
 Test(registry_uploads, upload_of_many_parts_survives_restarts, .timeout = 120)
 {
     size_t n = 35 * 1024 * 1024 + 12345;
