@@ -89,16 +89,17 @@
 
 #define MAX_REGISTRIES 64
 
-/* Both listeners answer the load balancers' /healthz and /readyz. */
+/* Both listeners answer the load balancers' /healthz and /readyz; the
+ * management listener's readiness leaves the customer keys out (health.h). */
 static void data_handle(http_req *r, void *ctx)
 {
-    if (!health_handle(r))
+    if (!health_handle(r, 1))
         registry_api_handle(r, ctx);
 }
 
 static void mgmt_entry(http_req *r, void *ctx)
 {
-    if (!health_handle(r))
+    if (!health_handle(r, 0))
         mgmt_handle(r, ctx);
 }
 

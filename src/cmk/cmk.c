@@ -942,21 +942,46 @@ static void check_poked(const char *id, int64_t at)
         cf_log(CF_LOG_ERROR, "key check failed", "registry_id", id, "error", ce.msg, NULL);
 }
 
-/* 1 while a key this node lacks is served by another node: rounds come
- * faster then, so the node catches up soon after its vault answers. */
-static int any_behind(void)
+/* The keys this node could not load because their vault did not answer:
+ * *behind, one that another node serves; *unloaded, any. */
+static void lacking(int *behind, int *unloaded)
 {
-    int b = 0;
+    *behind = *unloaded = 0;
     pthread_mutex_lock(&mu);
-    for (size_t i = 0; i < slots.n && !b; i++)
-        b = slot_at(i)->used && !slot_at(i)->pending && slot_at(i)->behind;
+    for (size_t i = 0; i < slots.n; i++) {
+        const slot *s = slot_at(i);
+        if (!s->used || s->pending)
+            continue;
+        *behind |= s->behind;
+        *unloaded |= s->logged == ST_UNAVAILABLE;
+    }
     pthread_mutex_unlock(&mu);
-    return b;
+}
+
+/* The wait before the next round. A key another node serves and this one
+ * lacks: 2 s, so the node catches up soon after its vault answers. A key
+ * no node could load (a vault, or the issuer whose JWKS it needs, still
+ * starting: a cluster restarted as a whole): 2 s, doubling up to the
+ * interval, so the registry unlocks seconds after the vault answers and a
+ * vault that is gone for good is asked once per interval, as before. */
+static unsigned next_wait(unsigned *backoff_s, unsigned interval_s, int listed)
+{
+    int behind, unloaded;
+    lacking(&behind, &unloaded);
+    unsigned b = *backoff_s;
+    *backoff_s = !unloaded ? 0 : b == 0 ? 2 : b >= interval_s ? interval_s : 2 * b;
+    unsigned w = interval_s;
+    if ((behind || !listed) && w > 2)
+        w = 2;
+    if (unloaded && *backoff_s < w)
+        w = *backoff_s;
+    return w;
 }
 
 static void *run(void *arg)
 {
     (void)arg;
+    unsigned backoff_s = 0;
     while (!atomic_load(&stopping)) {
         idlist l = {0};
         cf_err e = {0};
@@ -977,9 +1002,8 @@ static void *run(void *arg)
         if (e.code == CF_OK)
             atomic_store(&first_round, 1);
 
-        unsigned wait_s = conf.interval_s ? conf.interval_s : 60;
-        if ((any_behind() || e.code != CF_OK) && wait_s > 2)
-            wait_s = 2;
+        unsigned wait_s =
+            next_wait(&backoff_s, conf.interval_s ? conf.interval_s : 60, e.code == CF_OK);
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += wait_s;

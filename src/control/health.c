@@ -92,11 +92,12 @@ void health_set_stopping(void)
 }
 
 /* Fills checks (may be NULL) and returns readiness; why: the first
- * failing check's text. */
-static int evaluate(json_t *checks, char *why, size_t cap)
+ * failing check's text. keys: the customer-managed keys count (the data
+ * plane's readiness; the management listener's leaves them out, health.h). */
+static int evaluate(json_t *checks, char *why, size_t cap, int keys)
 {
     char keys_why[512] = "";
-    int kok = cmk_keys_ready(keys_why, sizeof(keys_why));
+    int kok = keys ? cmk_keys_ready(keys_why, sizeof(keys_why)) : 1;
     pthread_mutex_lock(&mu);
     int dok = db_ok, ook = obj_ok;
     char de[256], oe[256];
@@ -107,7 +108,8 @@ static int evaluate(json_t *checks, char *why, size_t cap)
     if (checks) {
         json_object_set_new(checks, "database", json_string(dok ? "ok" : de));
         json_object_set_new(checks, "objects", json_string(ook ? "ok" : oe));
-        json_object_set_new(checks, "keys", json_string(kok ? "ok" : keys_why));
+        if (keys)
+            json_object_set_new(checks, "keys", json_string(kok ? "ok" : keys_why));
         if (stop)
             json_object_set_new(checks, "stopping", json_string("SIGTERM received"));
     }
@@ -123,7 +125,7 @@ static int evaluate(json_t *checks, char *why, size_t cap)
 
 int health_ready(char *why, size_t cap)
 {
-    return evaluate(NULL, why, cap);
+    return evaluate(NULL, why, cap, 1);
 }
 
 static void reply(http_req *r, unsigned status, json_t *body)
@@ -137,7 +139,7 @@ static void reply(http_req *r, unsigned status, json_t *body)
     http_req_respond(r, resp);
 }
 
-int health_handle(http_req *r)
+int health_handle(http_req *r, int keys)
 {
     int live = strcmp(r->path, "/healthz") == 0;
     if (!live && strcmp(r->path, "/readyz") != 0)
@@ -154,7 +156,7 @@ int health_handle(http_req *r)
         return 1;
     }
     json_t *checks = json_object();
-    int ok = evaluate(checks, NULL, 0);
+    int ok = evaluate(checks, NULL, 0, keys);
     reply(r, ok ? 200 : 503,
           json_pack("{s:s,s:o}", "status", ok ? "ready" : "not ready", "checks", checks));
     return 1;

@@ -91,6 +91,8 @@ void vault_api_respond_text(kv_req *q, unsigned status, char *text, size_t len)
     if (crid && strlen(crid) <= 64 && strspn(crid, "0123456789abcdefABCDEF-") == strlen(crid))
         http_resp_header(resp, "x-ms-client-request-id", crid);
     http_resp_header(resp, "x-ms-keyvault-service-version", "1.9.0.0");
+    if (status == 503)
+        http_resp_header(resp, "Retry-After", "1");
     if (status == 401) {
         char chal[1200];
         snprintf(chal, sizeof(chal), "Bearer authorization=\"%s\", resource=\"%s\"",
@@ -1363,8 +1365,11 @@ void vault_api_handle(http_req *r, void *ctx)
     cf_err e = {0};
     const char *authz = http_req_header(r, "Authorization");
     if (vault_auth_check(app->auth, authz, &q->caller, &e) != CF_OK) {
-        vault_api_error(q, 401, "Unauthorized", NULL, "%s",
-                        authz ? e.msg : "AKV10000: Request is missing a Bearer or PoP token.");
+        if (e.code == CF_EUNAVAIL)
+            vault_api_error(q, 503, "ServiceUnavailable", NULL, "%s", e.msg);
+        else
+            vault_api_error(q, 401, "Unauthorized", NULL, "%s",
+                            authz ? e.msg : "AKV10000: Request is missing a Bearer or PoP token.");
         return;
     }
     q->authed = 1;

@@ -125,6 +125,26 @@ static void refresh_locked(vault_auth *a, issuer_state *is, int64_t now, int for
     is->fetched_at = now;
 }
 
+/* The configured issuer (its name) that the token's unverified iss names
+ * when that is a URL issuer whose key set has never been fetched (every
+ * fetch since the start failed); NULL otherwise. */
+static const char *unfetched(vault_auth *a, const char *tok, size_t tl)
+{
+    jwt_claims c = {0};
+    cf_err de = {0};
+    const char *r = NULL;
+    if (jwt_token_decode(&c, tok, tl, &de) == CF_OK && c.iss) {
+        pthread_mutex_lock(&a->mu);
+        for (size_t i = 0; i < a->n && r == NULL; i++)
+            if (strcmp(a->issuers[i].conf->issuer, c.iss) == 0 && a->issuers[i].conf->jwks_url &&
+                a->issuers[i].jwks == NULL)
+                r = a->issuers[i].conf->issuer;
+        pthread_mutex_unlock(&a->mu);
+    }
+    jwt_claims_free(&c);
+    return r;
+}
+
 cf_code vault_auth_new(vault_auth **out, const vault_config *cfg, const char *admin_token,
                        cf_err *e)
 {
@@ -221,10 +241,23 @@ cf_code vault_auth_check(vault_auth *a, const char *authorization, vault_caller 
                 return cf_err_set(e, CF_EAUTH, "AKV10032: the token names no oid or sub.");
             return CF_OK;
         }
-        jwt_claims_free(&c);
         /* an unknown kid may mean the issuer rotated its keys: refetch once */
-        if (fail == JWT_FAIL_KID && attempt == 0)
+        if (fail == JWT_FAIL_KID && attempt == 0) {
+            jwt_claims_free(&c);
             continue;
+        }
+        jwt_claims_free(&c);
+        const char *waiting = fail == JWT_FAIL_UNTRUSTED_ISSUER ? unfetched(a, tok, tl) : NULL;
+        if (waiting)
+            /* a trusted issuer whose keys this vault has not fetched yet:
+             * the vault cannot check the token now, which says nothing
+             * about the token (503, not 401: a key check that met a 401
+             * would lock the caller's registry as if its access were
+             * revoked) */
+            return cf_err_set(e, CF_EUNAVAIL,
+                              "The signing keys of token issuer %s could not be fetched yet; "
+                              "try again shortly.",
+                              waiting);
         return cf_err_set(e, CF_EAUTH, "AKV10032: %s", je.msg);
     }
     return cf_err_set(e, CF_EAUTH, "AKV10032: Invalid token.");

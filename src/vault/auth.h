@@ -32,7 +32,9 @@ cf_code vault_auth_new(vault_auth **out, const vault_config *cfg, const char *ad
                        cf_err *e);
 void vault_auth_free(vault_auth *a);
 
-/* CF_EAUTH with a reason (safe to show the caller) when not authenticated. */
+/* CF_EAUTH with a reason (safe to show the caller) when not authenticated;
+ * CF_EUNAVAIL when the token names a trusted issuer whose key set has not
+ * been fetched yet (the vault cannot check it now: 503, try again). */
 cf_code vault_auth_check(vault_auth *a, const char *authorization, vault_caller *out, cf_err *e);
 
 #endif

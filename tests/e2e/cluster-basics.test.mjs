@@ -61,7 +61,10 @@ describe('cluster-basics', { skip: CLUSTER_SKIP, timeout: 240000 }, () => {
         assert.deepEqual(await h.json(), { status: 'alive' });
         const r = await fetch(`${base}/readyz`);
         assert.equal(r.status, 200);
-        assert.deepEqual(await r.json(), { status: 'ready', checks: { database: 'ok', objects: 'ok', keys: 'ok' } });
+        // the management listener's readiness leaves the customer keys out
+        // (the vault fetches the issuer's JWKS there before any node can load them)
+        const checks = base === nd.url ? { database: 'ok', objects: 'ok', keys: 'ok' } : { database: 'ok', objects: 'ok' };
+        assert.deepEqual(await r.json(), { status: 'ready', checks });
         assert.equal((await fetch(`${base}/readyz`, { method: 'POST' })).status, 405);
       }
     }

@@ -200,6 +200,10 @@ describe('cluster-cmk', { skip: CLUSTER_SKIP, timeout: 300000 }, () => {
       assert.equal(r3.status, 503, 'node 3 is not ready');
       const why = (await r3.json()).checks.keys;
       assert.match(why, /first round|not loaded on this node/, why);
+      // its management listener stays in: the management API and the
+      // issuer's JWKS (which the vault needs before any node can load a
+      // key) do not need the customer keys
+      assert.equal((await fetch(`${c.nodes[2].mgmtUrl}/readyz`)).status, 200, 'node 3\'s management listener is ready');
       // not ready: haproxy takes it out
       for (let k = 0; ; k++) {
         const st = await c.haproxyStates();

@@ -153,3 +153,47 @@ describe('harden-vault-faults', { timeout: 150000 }, () => {
     await dataPlaneServes(FAULT, 'after the vault came back');
   });
 });
+
+// A key that no node could load because its vault did not answer is tried
+// again after 2 s, then 4, 8, … up to the interval: with the default
+// interval (60 s) a registry whose vault was still starting when cofferd
+// started (a whole cluster restarted at once) used to stay locked for a
+// minute after the vault answered. keyvaultd stopped with SIGSTOP (a real
+// fault) across the restart, resumed a few seconds after it.
+describe('harden-vault-faults: a key not loaded at start is retried soon, not one interval later', { timeout: 120000 }, () => {
+  let s;
+  const REG = 'cmkretry1';
+  after(async () => {
+    try { s?.kv.proc.kill('SIGCONT'); } catch { /* running */ }
+    await s?.stop();
+  });
+
+  test('restarted while the vault hangs, interval 60 s: unlocks within seconds of the vault answering', async () => {
+    s = await startCmkStack({ keyCheckInterval: 60, cofferdArgs: ['--vault-timeout', '2'] });
+    await s.createVault('retryvault');
+    const mi = await s.createIdentity('mi-retry');
+    await s.grant('retryvault', mi.principalId);
+    await s.createKey('retryvault', 'rk');
+    const r = await s.createCmkRegistry(REG, { keyId: s.keyId('retryvault', 'rk'), identity: mi });
+    assert.equal(r.status, 201, r.text);
+    const layout = await buildImage({ tag: 'v1', layers: [(x) => { put(x, 'etc/motd', 'retry soon\n'); }] });
+    await s.push(layout, REG);
+
+    s.kv.proc.kill('SIGSTOP');
+    const t0 = Math.floor(Date.now() / 1000) * 1000;
+    await s.restartCofferd();
+    const p = await waitFor('the first key check after the restart reports the vault', async () => {
+      const k = await s.kvp(REG);
+      return Date.parse(k.lastKeyCheckTimestamp) >= t0 && k.lastError && k;
+    }, { timeoutMs: 20000 });
+    assert.equal(p.keyStatus, 'unavailable', `never loaded: ${JSON.stringify(p)}`);
+    assertOciError((await s.rawReads(layout, REG)).manifest, 503, 'UNAVAILABLE', 'locked while the vault hangs');
+    s.kv.proc.kill('SIGCONT');
+    // the next checks come 2, 4 and 8 s apart: well inside 20 s, where the
+    // interval would have made it 60
+    await waitFor('the registry unlocks after the vault answers again', async () => {
+      const { manifest } = await s.rawReads(layout, REG);
+      return manifest.status === 200;
+    }, { timeoutMs: 20000 });
+  });
+});

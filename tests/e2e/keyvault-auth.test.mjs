@@ -102,13 +102,22 @@ test('an issuer whose JWKS could not be fetched yet is tried again within second
   try {
     const bearer = token({ oid: randomUUID() });
     const first = await req(`/keys?${API}`, { bearer, vault: v, tls });
-    assert.equal(first.status, 401, 'no key set yet: the token cannot be checked');
+    // no key set yet: the token cannot be checked, which is the vault's
+    // fault, not the token's (a 401 made cofferd lock the registry as if
+    // its access had been revoked)
+    assert.equal(first.status, 503, JSON.stringify(first.json));
+    assert.equal(first.json.error.code, 'ServiceUnavailable');
+    assert.match(first.json.error.message, /signing keys of token issuer .* could not be fetched yet/);
+    assert.equal(first.headers['retry-after'], '1');
+    // a token of an issuer the vault does not trust is still a 401
+    const stranger = await req(`/keys?${API}`, { bearer: token({ oid: randomUUID(), iss: 'https://elsewhere.test/' }), vault: v, tls });
+    assert.equal(stranger.status, 401);
     up = true;
     // 403 (authenticated, no policy) once the JWKS is fetched again; the
     // retry used to wait 30 s after a failed first fetch
     let r = first;
     const deadline = Date.now() + 10000;
-    while (r.status === 401 && Date.now() < deadline) {
+    while (r.status === 503 && Date.now() < deadline) {
       await new Promise((res) => setTimeout(res, 250));
       r = await req(`/keys?${API}`, { bearer, vault: v, tls });
     }
