@@ -3,8 +3,9 @@
 //
 // Flip one byte (XOR 0x01), in its file or, on the S3 backend, in its
 // object in the bucket (lib/objects.mjs), of
-//   * a stored blob, in its header and, for another blob, in a segment far
-//     into the file (the response has started: it must be cut short);
+//   * a stored blob, in its header and, for two others (one of 6 MiB), in
+//     a segment far into the file (the response has started: it must be
+//     cut short, at the damaged segment);
 //   * a stored manifest object;
 //   * a registry's wrapped secret S in the metadata (SQL on the
 //     stopped daemon's database).
@@ -92,6 +93,24 @@ test('a flipped byte in a blob segment cuts the response short; the prefix is in
   if (rr.status === 206) {
     assert.ok(!rr.complete && rr.body.length === 0, `no byte of the damaged segment: got ${rr.body.length}`);
   } else assertNoCorruptByte(rr, blob.subarray(from, from + 100), 'range in damaged segment');
+});
+
+test('a large blob: a flipped byte far in cuts the body at its damaged segment, not at the block before', async () => {
+  // 6 MiB: on files the body is decrypted a block (1 MiB) ahead on a
+  // helper while the previous one is sent, so the damage is met by the
+  // read-ahead; the cut must still fall at the damaged 64 KiB segment
+  const blob = rnd.bytes(6 * 1048576 + 777);
+  const d = await c.pushBlob(blob);
+  const k = blobKey(registryId(srv.dataDir, srv.registry), d);
+  const size = objectSize(srv.dataDir, k);
+  objectFlip(srv.dataDir, k, Math.floor(size * 0.7)); // 4.2 MiB in: the fifth block
+  const r = await rawGet(`/v2/${c.name}/blobs/${d}`);
+  assert.equal(assertNoCorruptByte(r, blob, 'large blob'), 'aborted');
+  const damaged = 0.7 * blob.length;
+  assert.equal(r.body.length % 65536, 0, `cut at a segment boundary: ${r.body.length}`);
+  assert.ok(r.body.length > damaged - 3 * 65536 && r.body.length <= damaged,
+    `cut at the damaged segment (near ${damaged}), not before: ${r.body.length}`);
+  await integrityLogged(d);
 });
 
 test('a flipped byte in a blob header fails the read: an error or a cut body, never a damaged byte', async () => {
