@@ -241,12 +241,10 @@ cf_code vault_auth_check(vault_auth *a, const char *authorization, vault_caller 
                 return cf_err_set(e, CF_EAUTH, "AKV10032: the token names no oid or sub.");
             return CF_OK;
         }
-        /* an unknown kid may mean the issuer rotated its keys: refetch once */
-        if (fail == JWT_FAIL_KID && attempt == 0) {
-            jwt_claims_free(&c);
-            continue;
-        }
         jwt_claims_free(&c);
+        /* an unknown kid may mean the issuer rotated its keys: refetch once */
+        if (fail == JWT_FAIL_KID && attempt == 0)
+            continue;
         const char *waiting = fail == JWT_FAIL_UNTRUSTED_ISSUER ? unfetched(a, tok, tl) : NULL;
         if (waiting)
             /* a trusted issuer whose keys this vault has not fetched yet:
