@@ -31,7 +31,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
-import { PG, pgQuery, startDaemon, freePort } from './daemons.mjs';
+import { PG, pgQuery, startDaemon, freePort, track } from './daemons.mjs';
 import { S3 } from './objects.mjs';
 import { startKeyvaultd, TENANT, request } from './vault.mjs';
 import { tempDir } from './oci.mjs';
@@ -107,7 +107,7 @@ export async function startCluster(opts = {}) {
   c.haproxySock = join(base, 'haproxy.sock');
   writeFileSync(c.haproxyCfg, cfg.replace('@SOCK@', c.haproxySock));
   const hlog = join(base, 'haproxy.log');
-  c.haproxy = spawn(haproxyPath(), ['-f', c.haproxyCfg, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  c.haproxy = track(spawn(haproxyPath(), ['-f', c.haproxyCfg, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] }));
   const hl = [];
   c.haproxy.stdout.on('data', (b) => hl.push(b));
   c.haproxy.stderr.on('data', (b) => hl.push(b));

@@ -14,6 +14,7 @@
 // own (lib/objects.mjs), its keys in the environment. One database and one
 // bucket per data directory: a restart with the same directory finds its
 // data.
+import { after } from 'node:test';
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -106,6 +107,30 @@ function backendArgs(bin, args) {
   return [...args, ...extra];
 }
 
+// Every daemon started here (and haproxy, docker-registry: track()) that
+// has not exited yet. A test file whose before hook fails part-way (the
+// vault up, then cofferd refused to start) never stops the daemons that
+// did start: its after hook only knows what the before hook assigned, and
+// one live child keeps node, and with it the file and the whole suite,
+// from ever ending. So the file's root after hook, which node:test runs
+// once every test of the file is over, however they ended, stops what is
+// left (SIGTERM, SIGKILL 5 s later) and says so.
+const live = new Set();
+export function track(proc) {
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
+  return proc;
+}
+after(async () => {
+  if (live.size === 0) return;
+  process.stderr.write(`daemons.mjs: stopping ${live.size} daemon(s) the test file left running\n`);
+  await Promise.all([...live].map(async (p) => {
+    const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+    await stopProc(p, 'SIGTERM');
+    clearTimeout(t);
+  }));
+});
+
 export function freshDir(prefix = 'coffer-e2e-') {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -134,7 +159,8 @@ function startDaemonOnce(bin, args, opts) {
   const log = createWriteStream(logPath);
   args = backendArgs(bin, args);
   const s3env = S3 && bin === 'cofferd' ? s3Env() : {};
-  const proc = spawn(join(BUILD, bin), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...s3env, ...(opts.env || {}) } });
+  const proc = track(spawn(join(BUILD, bin), args,
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...s3env, ...(opts.env || {}) } }));
   const ports = {};
   let buffered = '';
   return new Promise((resolvePromise, reject) => {

@@ -18,7 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync, readdirSync, statSync, openSync, readSync, closeSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import assert from 'node:assert/strict';
-import { startCofferd, freshDir, freePort } from './daemons.mjs';
+import { startCofferd, freshDir, freePort, track } from './daemons.mjs';
 import { bucketObjectsContaining } from './objects.mjs';
 
 export const SEGMENT = 65536; // sealed-object plaintext segment (DESIGN §3)
@@ -100,7 +100,7 @@ export async function startDistribution({ registry }) {
       '',
     ].join('\n'));
     const { spawn } = await import('node:child_process');
-    const proc = spawn('docker-registry', ['serve', cfg], { stdio: 'ignore' });
+    const proc = track(spawn('docker-registry', ['serve', cfg], { stdio: 'ignore' }));
     const url = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 100; i++) {
       try { if ((await fetch(`${url}/v2/`)).ok) break; } catch { /* not yet */ }
