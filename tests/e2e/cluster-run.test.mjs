@@ -37,8 +37,8 @@ describe('cluster-run', { skip: CLUSTER_SKIP, timeout: 480000 }, () => {
   const stop = cluster.stop;
 
   test('make run-cluster: PostgreSQL, radosgw, keyvaultd, three nodes and haproxy with the CMK demo registry, twice', async () => {
-    // six consecutive free ports for the nodes: take one, hope for the next five
-    const nodeBase = 20000 + (process.pid % 20000);
+    // six consecutive free ports for the nodes
+    const nodeBase = await freePort(6);
     const ports = {
       reg: await freePort(), mgmt: await freePort(), vault: await freePort(), pg: await freePort(), s3: await freePort(), stats: await freePort(),
     };

@@ -15,9 +15,8 @@
 // bucket per data directory: a restart with the same directory finds its
 // data.
 import { after } from 'node:test';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import { mkdtempSync, createWriteStream, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -28,12 +27,17 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 export const BUILD = process.env.COFFER_BUILD || join(ROOT, 'build');
 
 // A TCP port free on 127.0.0.1 now (for daemons whose port must be known
-// before they start: the issuer URL keyvaultd trusts, run-demo's ports).
-export function freePort() {
+// before they start: the issuer URL keyvaultd trusts, run-demo's ports),
+// or the first of count consecutive free ports: tests/fixtures/free-port,
+// which takes it below the kernel's ephemeral range, where neither another
+// test's bind to port 0 nor any outgoing connection's source port can take
+// it before the daemon binds it (run-cluster binds haproxy half a minute
+// after it was chosen).
+export function freePort(count = 1) {
   return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    execFile(join(ROOT, 'tests/fixtures/free-port'), [String(count)], (err, out) => {
+      if (err) reject(err); else resolve(Number(out.trim()));
+    });
   });
 }
 
