@@ -356,7 +356,7 @@ struct objects_reader {
     void *h;
     seal_io io;
     seal_reader *rd;
-    seal_reader *rd2;
+    seal_reader *extra[OBJECTS_READER_EXTRA];
     unsigned char *mem; /* the bytes, when read from the cache */
     size_t mem_len;
 };
@@ -444,13 +444,13 @@ seal_reader *objects_reader_seal(objects_reader *r)
     return r->rd;
 }
 
-seal_reader *objects_reader_second(objects_reader *r, const seal_kek *kek)
+seal_reader *objects_reader_extra(objects_reader *r, const seal_kek *kek, int i)
 {
-    if (r->mem || !r->ops->io_shareable)
+    if (r->mem || !r->ops->io_shareable || i < 0 || i >= OBJECTS_READER_EXTRA)
         return NULL;
-    if (r->rd2 == NULL && seal_reader_open_io(&r->rd2, kek, &r->io, NULL) != CF_OK)
-        r->rd2 = NULL;
-    return r->rd2;
+    if (r->extra[i] == NULL && seal_reader_open_io(&r->extra[i], kek, &r->io, NULL) != CF_OK)
+        r->extra[i] = NULL;
+    return r->extra[i];
 }
 
 void objects_reader_free(objects_reader *r)
@@ -458,7 +458,8 @@ void objects_reader_free(objects_reader *r)
     if (r == NULL)
         return;
     seal_reader_free(r->rd);
-    seal_reader_free(r->rd2);
+    for (int i = 0; i < OBJECTS_READER_EXTRA; i++)
+        seal_reader_free(r->extra[i]);
     if (r->mem)
         free(r->mem);
     else

@@ -100,9 +100,11 @@ typedef struct objects_reader objects_reader;
 cf_code objects_open(objects_reader **out, const char *reg_id, const oci_digest *d,
                      const seal_kek *kek, cf_err *e);
 seal_reader *objects_reader_seal(objects_reader *r);
-/* A second reader of the same object for a helper core, or NULL (the
- * backend's reads are a stream: one reader per object). Freed with r. */
-seal_reader *objects_reader_second(objects_reader *r, const seal_kek *kek);
+/* Readers of the same object besides r's own, one per helper core (i in
+ * [0, OBJECTS_READER_EXTRA)), or NULL (the backend's reads are a stream:
+ * one reader per object). Opened on first use, freed with r. */
+#define OBJECTS_READER_EXTRA 2
+seal_reader *objects_reader_extra(objects_reader *r, const seal_kek *kek, int i);
 void objects_reader_free(objects_reader *r);
 /* Seals data (a manifest) as the digest's blob unless present. */
 cf_code objects_put_small(const char *reg_id, const oci_digest *d, const seal_kek *kek,
