@@ -160,6 +160,36 @@ mbs() { awk -v b="$1" -v a="$2" -v z="$3" 'BEGIN {printf "%.1f", b / (z - a) / 1
 declare -A S R
 add() { S[$1,$2]="${S[$1,$2]:-} $3"; }
 
+# CPU seconds (user + system) process PID has used so far.
+proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15) / hz}' "/proc/$1/stat"; }
+
+# Runs a bench-ociclient command (its JSON on stdout, with "bytes") and
+# records the CPU seconds per GB it cost the server (S[who,key_scpu]) and
+# the client (S[who,key_ccpu]): the pair is what the run's two-core bound
+# is made of. The samples go to a file, as the caller runs this in $(...).
+cpu_run() { # who key command...
+  local who=$1 key=$2 s0 s1 out tf=$WORK/cpu-time rc=0
+  shift 2
+  s0=$(proc_cpu "${PID[$who]}")
+  out=$( { TIMEFORMAT='%U %S'; time "$@"; } 2>"$tf") || rc=$?
+  s1=$(proc_cpu "${PID[$who]}")
+  echo "$out"
+  ((rc == 0)) || { grep -v '^[0-9.]* [0-9.]*$' "$tf" >&2 || true; return "$rc"; }
+  local gb c
+  gb=$(jq -r '.bytes / 1e9' <<<"$out")
+  c=$(tail -1 "$tf")
+  awk -v w="$who" -v k="$key" -v a="$s0" -v b="$s1" -v c="$c" -v g="$gb" 'BEGIN {
+    split(c, t, " "); if (g > 0) printf "%s %s_scpu %.3f\n%s %s_ccpu %.3f\n", w, k, (b - a) / g, w, k, (t[1] + t[2]) / g }' \
+    >>"$WORK/cpu-samples"
+}
+
+# The CPU samples cpu_run recorded, into S.
+cpu_collect() {
+  local who key v
+  [[ -f $WORK/cpu-samples ]] || return 0
+  while read -r who key v; do add "$who" "$key" "$v"; done <"$WORK/cpu-samples"
+}
+
 # One repetition of the throughput measures against one server. Every
 # repetition runs each server in turn, so a slow phase of the shared machine
 # hits both alike.
@@ -167,10 +197,11 @@ throughput_rep() { # who rep seed
   local who=$1 i=$2 seed=$3 u=${URL[$1]} out dg t0 t1 ae up=() down=()
   ae=$(auth_env "$who")
   [[ -n ${CREDS[$who]:-} ]] && up=(--dest-creds "${CREDS[$who]}") down=(--src-creds "${CREDS[$who]}")
-  if out=$(env "$ae" "$CLIENT" push "$u" "$REG/big" "$BIG" $((seed + i))); then
+  if out=$(cpu_run "$who" push_big env "$ae" "$CLIENT" push "$u" "$REG/big" "$BIG" $((seed + i))); then
     add "$who" push_big "$(jq -r .mb_s <<<"$out")"
     dg=$(jq -r .digest <<<"$out")
-    out=$(env "$ae" "$CLIENT" pull "$u" "$REG/big" "$dg") && add "$who" pull_big "$(jq -r .mb_s <<<"$out")"
+    out=$(cpu_run "$who" pull_big env "$ae" "$CLIENT" pull "$u" "$REG/big" "$dg") &&
+      add "$who" pull_big "$(jq -r .mb_s <<<"$out")"
   fi
   if out=$(env "$ae" "$CLIENT" push-many "$u" "$REG/small" $SMALL_N $SMALL $((seed + 100 + i))); then
     add "$who" push_small "$(jq -r .mb_s <<<"$out")"
