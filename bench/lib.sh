@@ -163,24 +163,21 @@ add() { S[$1,$2]="${S[$1,$2]:-} $3"; }
 # CPU seconds (user + system) process PID has used so far.
 proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
-# Runs a bench-ociclient command (its JSON on stdout, with "bytes") and
-# records the CPU seconds per GB it cost the server (S[who,key_scpu]) and
-# the client (S[who,key_ccpu]): the pair is what the run's two-core bound
-# is made of. The samples go to a file, as the caller runs this in $(...).
+# Runs a bench-ociclient command (its JSON on stdout, with "bytes" and
+# "cpu_s", the client's CPU over its timed part) and records the CPU
+# seconds per GB it cost the server (S[who,key_scpu]) and the client
+# (S[who,key_ccpu]): the pair is what the run's two-core bound is made of.
+# The samples go to a file, as the caller runs this in $(...).
 cpu_run() { # who key command...
-  local who=$1 key=$2 s0 s1 out tf=$WORK/cpu-time rc=0
+  local who=$1 key=$2 s0 s1 out
   shift 2
   s0=$(proc_cpu "${PID[$who]}")
-  out=$( { TIMEFORMAT='%U %S'; time "$@"; } 2>"$tf") || rc=$?
+  out=$("$@") || return
   s1=$(proc_cpu "${PID[$who]}")
   echo "$out"
-  ((rc == 0)) || { grep -v '^[0-9.]* [0-9.]*$' "$tf" >&2 || true; return "$rc"; }
-  local gb c
-  gb=$(jq -r '.bytes / 1e9' <<<"$out")
-  c=$(tail -1 "$tf")
-  awk -v w="$who" -v k="$key" -v a="$s0" -v b="$s1" -v c="$c" -v g="$gb" 'BEGIN {
-    split(c, t, " "); if (g > 0) printf "%s %s_scpu %.3f\n%s %s_ccpu %.3f\n", w, k, (b - a) / g, w, k, (t[1] + t[2]) / g }' \
-    >>"$WORK/cpu-samples"
+  jq -r --arg w "$who" --arg k "$key" --argjson s "$(awk -v a="$s0" -v b="$s1" 'BEGIN {print b - a}')" \
+    'select(.bytes > 0) | "\($w) \($k)_scpu \($s / (.bytes / 1e9))\n\($w) \($k)_ccpu \(.cpu_s / (.bytes / 1e9))"' \
+    <<<"$out" >>"$WORK/cpu-samples"
 }
 
 # The CPU samples cpu_run recorded, into S.
@@ -221,7 +218,7 @@ throughput_rep() { # who rep seed
     fi
   fi
   if ((CONC_N > 0)); then
-    out=$(env "$ae" "$CLIENT" concurrent "$u" "$REG/conc" $CONC_N $CONC $((seed + 200 + 100 * i))) &&
+    out=$(cpu_run "$who" conc env "$ae" "$CLIENT" concurrent "$u" "$REG/conc" $CONC_N $CONC $((seed + 200 + 100 * i))) &&
       add "$who" conc "$(jq -r .mb_s <<<"$out")"
   fi
   return 0
