@@ -402,7 +402,8 @@ static int cmd_pull(const char *base, const char *repo, const char *digest)
     curl_easy_cleanup(c.h);
     if (rc != 0)
         return 1;
-    printf("{\"op\":\"pull\",\"bytes\":%" PRIu64 ",\"seconds\":%.4f,\"mb_s\":%.1f,\"cpu_s\":%.3f}\n",
+    printf("{\"op\":\"pull\",\"bytes\":%" PRIu64
+           ",\"seconds\":%.4f,\"mb_s\":%.1f,\"cpu_s\":%.3f}\n",
            n, dt, (double)n / dt / 1e6, dc);
     return 0;
 }
