@@ -136,11 +136,16 @@ out:
 
 /* ---- HTTP ------------------------------------------------------------------- */
 
-static double now_s(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_s(void)
+{
+    return clock_s(CLOCK_MONOTONIC);
 }
 
 /* CPU seconds (user + system, every thread) this process has used: the
@@ -148,9 +153,7 @@ static double now_s(void)
  * digest pass before it must not count (bench/lib.sh cpu_run). */
 static double cpu_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return clock_s(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 static size_t discard_cb(char *p, size_t sz, size_t n, void *ud)

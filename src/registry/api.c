@@ -255,11 +255,10 @@ typedef struct stream {
     uint64_t len;
     char digest[OCI_DIGEST_MAX + 1];
     /* The read-ahead: a ring of `count` slots from `head`, holding the
-     * blocks that follow what the response has taken, in order, up to
-     * `sched`. Helpers decrypt them while MHD sends what came before. */
+     * blocks that follow what the response has taken, in order. Helpers
+     * decrypt them while MHD sends what came before. */
     ahead_slot ahead[STREAM_AHEAD];
     unsigned head, count;
-    uint64_t sched;
 } stream;
 
 /* Bytes MHD asks for per reader call: several 64 KiB segments, which the
@@ -364,23 +363,27 @@ static size_t take_ahead(stream *s, uint64_t at, char *buf, size_t want, cf_code
  * into the free slots, while one is idle. */
 static void ahead_fill(stream *s, uint64_t next, uint64_t end)
 {
-    if (s->count == 0)
-        s->sched = next;
-    while (s->count < STREAM_AHEAD && s->sched < end) {
+    while (s->count < STREAM_AHEAD) {
+        /* the block after the last one scheduled */
+        if (s->count > 0) {
+            const half_job *last = &s->ahead[(s->head + s->count - 1) % STREAM_AHEAD].job;
+            next = last->off + last->len;
+        }
+        if (next >= end)
+            return;
         unsigned i = (s->head + s->count) % STREAM_AHEAD;
         ahead_slot *a = &s->ahead[i];
         if (s->rdh[i] == NULL || (a->buf == NULL && (a->buf = malloc(STREAM_BLOCK)) == NULL))
             return;
-        uint64_t rest = end - s->sched;
+        uint64_t rest = end - next;
         a->job = (half_job){.rd = s->rdh[i],
-                            .off = s->sched,
+                            .off = next,
                             .buf = a->buf,
                             .len = rest < STREAM_BLOCK ? (size_t)rest : STREAM_BLOCK};
         a->used = 0;
         a->h = offload_start(half_read, &a->job);
         if (a->h == NULL)
             return; /* none idle: the next call reads it itself */
-        s->sched += a->job.len;
         s->count++;
     }
 }
@@ -403,7 +406,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     }
     /* the next blocks, on helpers while MHD sends this one; none idle:
      * the next call reads its block here, split */
-    if (rc == CF_OK && s->rdh[0] != NULL)
+    if (rc == CF_OK)
         ahead_fill(s, at + got, s->base + s->len);
     /* A failure after authentic bytes (got counts only those): send them
      * now; the next call starts at the failed segment and aborts there. So
@@ -492,7 +495,7 @@ void api_serve_object(rq *q, const oci_digest *d, uint64_t size, const char *cty
         }
         s->base = start;
         s->len = len;
-        /* optional: without the second reader the response is served by this
+        /* optional: without the extra readers the response is served by this
          * thread alone (always, when the object is a stream from a bucket) */
         if (len >= STREAM_SPLIT_MIN)
             for (int i = 0; i < STREAM_AHEAD; i++)
