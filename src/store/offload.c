@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #define HELPER_STACK (256 * 1024)
 
@@ -22,6 +23,9 @@ struct offload_helper {
     int started; /* 1 running, -1 could not start */
     void (*fn)(void *);
     void *arg;
+    int posted;    /* the helper releases itself when fn returns */
+    void *scratch; /* the claimer's: see offload_scratch */
+    size_t scratch_len;
     pthread_mutex_t mu;
     pthread_cond_t job_cv;
     pthread_cond_t done_cv;
@@ -40,6 +44,14 @@ static void *helper_main(void *p)
         pthread_mutex_unlock(&h->mu);
         h->fn(h->arg);
         pthread_mutex_lock(&h->mu);
+        if (h->posted) {
+            h->posted = 0;
+            h->state = H_IDLE;
+            h->fn = NULL;
+            h->arg = NULL;
+            atomic_store(&h->claimed, 0);
+            continue;
+        }
         h->state = H_DONE;
         pthread_cond_signal(&h->done_cv);
     }
@@ -67,7 +79,7 @@ static void helpers_init(void)
         pthread_attr_destroy(&at);
 }
 
-offload_helper *offload_start(void (*fn)(void *arg), void *arg)
+offload_helper *offload_claim(void)
 {
     pthread_once(&once, helpers_init);
     for (int i = 0; i < OFFLOAD_HELPERS; i++) {
@@ -76,15 +88,48 @@ offload_helper *offload_start(void (*fn)(void *arg), void *arg)
             continue;
         if (atomic_exchange(&h->claimed, 1))
             continue;
-        pthread_mutex_lock(&h->mu);
-        h->fn = fn;
-        h->arg = arg;
-        h->state = H_JOB;
-        pthread_cond_signal(&h->job_cv);
-        pthread_mutex_unlock(&h->mu);
         return h;
     }
     return NULL;
+}
+
+void offload_unclaim(offload_helper *h)
+{
+    atomic_store(&h->claimed, 0);
+}
+
+static void run(offload_helper *h, void (*fn)(void *arg), void *arg, int posted)
+{
+    pthread_mutex_lock(&h->mu);
+    h->fn = fn;
+    h->arg = arg;
+    h->posted = posted;
+    h->state = H_JOB;
+    pthread_cond_signal(&h->job_cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+offload_helper *offload_start(void (*fn)(void *arg), void *arg)
+{
+    offload_helper *h = offload_claim();
+    if (h != NULL)
+        run(h, fn, arg, 0);
+    return h;
+}
+
+void offload_post(offload_helper *h, void (*fn)(void *arg), void *arg)
+{
+    run(h, fn, arg, 1);
+}
+
+void *offload_scratch(offload_helper *h, size_t len)
+{
+    if (h->scratch_len < len) {
+        free(h->scratch);
+        h->scratch = malloc(len);
+        h->scratch_len = h->scratch ? len : 0;
+    }
+    return h->scratch;
 }
 
 void offload_wait(offload_helper *h)
