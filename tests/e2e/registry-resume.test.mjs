@@ -159,7 +159,8 @@ test('a long streamed PATCH cut by kill -9 keeps what its checkpoint made durabl
   assert.ok(res instanceof Error || res >= 400, `the cut PATCH was not acknowledged: ${res}`);
 
   await reg.restart();
-  const { st, durable } = await statusAfterRestart(loc, uuid);
+  const { st, durable: end } = await statusAfterRestart(loc, uuid);
+  const durable = end === 1 ? 0 : end; // "0-0": nothing kept (a bucket checkpoints at the end only)
   assert.ok(durable <= inflight && durable % SEGMENT === 0, `durable ${durable}: whole segments that arrived`);
   if (!process.env.COFFER_TEST_S3)
     assert.ok(durable >= CHECKPOINT, `durable ${durable}: the checkpoint at 16 MiB kept`);
