@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -236,6 +238,39 @@ Test(registry_uploads, durable_checkpoint_mid_stream_resumes_at_a_segment_bounda
     uint64_t size = 0;
     cr_assert_eq(upload_finish(u, &want, &kek, &size, NULL), CF_OK);
     upload_discard(u);
+    free(data);
+}
+
+/* The sealed bytes are written to the file on a helper thread (the write
+ * lane, objects_file.c): a write the file system refuses must still fail
+ * the upload, at a later write or at the checkpoint, which must not count
+ * bytes that were never written.
+ * RLIMIT_FSIZE makes the kernel refuse writes past 2 MiB (EFBIG); Criterion
+ * runs each test in a process of its own. Files only: a bucket's parts are
+ * not written through the file system. */
+Test(registry_uploads, a_write_the_file_system_refuses_fails_the_upload)
+{
+    if (test_objects_s3())
+        cr_skip_test("files backend only");
+    size_t n = 6u << 20;
+    unsigned char *data = malloc(n);
+    fill(data, n, 9);
+    upload *u = NULL;
+    char uuid[UPLOAD_UUID_LEN + 1];
+    cr_assert_eq(upload_create(&u, uuid, REG, &kek, 1, NULL), CF_OK);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {.rlim_cur = 2u << 20, .rlim_max = RLIM_INFINITY};
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    cf_err e = {0};
+    cf_code rc = CF_OK;
+    for (size_t off = 0; off < n && rc == CF_OK; off += 131072)
+        rc = upload_write(u, data + off, 131072, &e);
+    /* the checkpoint (its own small file) must not claim what was lost */
+    if (rc == CF_OK)
+        rc = upload_checkpoint(u, &kek, &e);
+    cr_assert_neq(rc, CF_OK, "a checkpoint counted bytes the file could not take");
+    cr_assert(strstr(e.msg, "large") != NULL || strstr(e.msg, "EFBIG") != NULL, "error: %s", e.msg);
+    upload_release(u, 0);
     free(data);
 }
 
