@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,16 +325,9 @@ typedef struct fstream {
     char path[PATH_CAP];
     int fd;
     uint64_t written, kicked;
-    /* the write lane (see fs_write); ring is the helper's while running,
-     * except that head only the writer moves */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int running;         /* a helper writes from ring */
-    int copying;         /* the writer is copying into ring past head */
-    unsigned char *ring; /* LANE_RING bytes, the helper's scratch */
-    size_t head, tail;   /* bytes put into ring / written, since it was taken */
-    cf_code wrc;         /* the first write the helper could not make */
-    cf_err werr;
+    offload_lane lane; /* the writes on a helper (see fs_write) */
+    atomic_int wrc;    /* the first write the lane could not make */
+    cf_err werr;       /* its error, set before wrc */
 } fstream;
 
 /* Writes len bytes at the end of the file, then starts writeback. */
@@ -358,123 +352,57 @@ static cf_code write_now(fstream *s, const void *data, size_t len, cf_err *e)
 /*
  * The write lane. Writing into the page cache is the largest cost of a
  * push on a machine whose memory is new to it (docs/performance.md), and
- * it was the request thread's. Now fs_write copies the sealed bytes into a
- * ring (a helper's scratch) and a helper writes them, while the request
- * thread receives and seals the next piece. The helper leaves as soon as
- * the ring is empty. A write it could not make is kept and returned by the
- * next write, sync or finish; what was queued after it is dropped (the
- * writer is dead then: the caller drops the upload). Everything that needs
- * the file as written waits for the ring first (lane_drain).
+ * it was the request thread's. fs_write hands the sealed bytes to an
+ * offload lane, whose helper writes them while the request thread
+ * receives and seals the next piece. A write the helper could not make is
+ * kept and returned by the next write, sync or finish; what was queued
+ * after it is dropped (the writer is dead then, and the caller drops the
+ * upload). Everything that needs the file as written drains the lane
+ * first (lane_drain).
  */
 #define LANE_RING ((size_t)512 * 1024)
 /* Below this a write is made here when the lane is idle. */
 #define LANE_MIN ((size_t)32 * 1024)
 
-static void lane_run(void *arg)
-{
-    fstream *s = arg;
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        if (s->head == s->tail) {
-            if (!s->copying)
-                break;
-            pthread_cond_wait(&s->cv, &s->mu); /* the piece being copied */
-            continue;
-        }
-        size_t at = s->tail % LANE_RING;
-        size_t n = s->head - s->tail;
-        if (n > LANE_RING - at)
-            n = LANE_RING - at;
-        int failed = s->wrc != CF_OK;
-        pthread_mutex_unlock(&s->mu);
-        cf_err e = {0};
-        cf_code rc = failed ? CF_OK : write_now(s, s->ring + at, n, &e);
-        pthread_mutex_lock(&s->mu);
-        if (rc != CF_OK) {
-            s->wrc = rc;
-            s->werr = e;
-        }
-        s->tail += n;
-        pthread_cond_broadcast(&s->cv); /* room for the writer */
-    }
-    s->running = 0; /* empty: the ring goes back with the helper */
-    s->ring = NULL;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-}
-
-/* Under s->mu: the kept failure, if any, into e. */
+/* The kept failure, if any, into e. */
 static cf_code lane_failed(fstream *s, cf_err *e)
 {
-    if (s->wrc != CF_OK && e != NULL)
+    cf_code rc = atomic_load_explicit(&s->wrc, memory_order_acquire);
+    if (rc != CF_OK && e != NULL)
         *e = s->werr;
-    return s->wrc;
+    return rc;
+}
+
+static void lane_write(void *cls, const unsigned char *p, size_t len)
+{
+    fstream *s = cls;
+    if (lane_failed(s, NULL) != CF_OK)
+        return;
+    cf_code rc = write_now(s, p, len, &s->werr);
+    if (rc != CF_OK)
+        atomic_store_explicit(&s->wrc, rc, memory_order_release);
 }
 
 /* Waits until everything queued is written; the first failure, if any. */
 static cf_code lane_drain(fstream *s, cf_err *e)
 {
-    pthread_mutex_lock(&s->mu);
-    while (s->running)
-        pthread_cond_wait(&s->cv, &s->mu);
-    cf_code rc = lane_failed(s, e);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    offload_lane_drain(&s->lane);
+    return lane_failed(s, e);
 }
 
 static cf_code fs_write(void *cls, const void *data, size_t len, cf_err *e)
 {
     fstream *s = cls;
-    const unsigned char *p = data;
-    pthread_mutex_lock(&s->mu);
     cf_code rc = lane_failed(s, e);
-    while (rc == CF_OK && len > 0) {
-        if (!s->running) {
-            pthread_mutex_unlock(&s->mu);
-            offload_helper *h = len >= LANE_MIN ? offload_claim() : NULL;
-            unsigned char *ring = h ? offload_scratch(h, LANE_RING) : NULL;
-            if (ring == NULL) {
-                if (h != NULL)
-                    offload_unclaim(h);
-                return write_now(s, p, len, e); /* the lane is idle: in order */
-            }
-            size_t n = len < LANE_RING ? len : LANE_RING;
-            memcpy(ring, p, n);
-            pthread_mutex_lock(&s->mu);
-            s->ring = ring;
-            s->head = n;
-            s->tail = 0;
-            s->running = 1;
-            offload_post(h, lane_run, s);
-            p += n;
-            len -= n;
-            continue;
-        }
-        size_t used = s->head - s->tail;
-        if (used == LANE_RING) {
-            pthread_cond_wait(&s->cv, &s->mu);
-            rc = lane_failed(s, e);
-            continue;
-        }
-        size_t at = s->head % LANE_RING;
-        size_t n = LANE_RING - used;
-        if (n > LANE_RING - at)
-            n = LANE_RING - at;
-        if (n > len)
-            n = len;
-        s->copying = 1; /* the helper cannot leave while this copies past head */
-        unsigned char *dst = s->ring + at;
-        pthread_mutex_unlock(&s->mu);
-        memcpy(dst, p, n);
-        pthread_mutex_lock(&s->mu);
-        s->head += n;
-        s->copying = 0;
-        pthread_cond_broadcast(&s->cv);
-        p += n;
-        len -= n;
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    if (rc != CF_OK)
+        return rc;
+    size_t queued = offload_lane_feed(&s->lane, data, len);
+    if (queued == len)
+        return CF_OK;
+    rc = lane_failed(s, e); /* the lane is idle: the rest is written here */
+    if (rc != CF_OK)
+        return rc;
+    return write_now(s, (const unsigned char *)data + queued, len - queued, e);
 }
 
 static void stream_io(fstream *s, seal_io *io)
@@ -491,9 +419,7 @@ static void fs_free(void *p)
     fstream *s = p;
     if (s == NULL)
         return;
-    lane_drain(s, NULL);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
+    offload_lane_destroy(&s->lane);
     if (s->fd >= 0)
         close(s->fd);
     free(s);
@@ -505,8 +431,7 @@ static fstream *fs_new(void *self, const char *key)
     if (s) {
         s->f = self;
         s->fd = -1;
-        pthread_mutex_init(&s->mu, NULL);
-        pthread_cond_init(&s->cv, NULL);
+        offload_lane_init(&s->lane, LANE_RING, LANE_MIN, lane_write, s);
         path_of(self, s->path, sizeof(s->path), key);
     }
     return s;

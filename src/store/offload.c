@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define HELPER_STACK (256 * 1024)
 
@@ -79,7 +80,7 @@ static void helpers_init(void)
         pthread_attr_destroy(&at);
 }
 
-offload_helper *offload_claim(void)
+static offload_helper *offload_claim(void)
 {
     pthread_once(&once, helpers_init);
     for (int i = 0; i < OFFLOAD_HELPERS; i++) {
@@ -93,7 +94,7 @@ offload_helper *offload_claim(void)
     return NULL;
 }
 
-void offload_unclaim(offload_helper *h)
+static void offload_unclaim(offload_helper *h)
 {
     atomic_store(&h->claimed, 0);
 }
@@ -117,12 +118,12 @@ offload_helper *offload_start(void (*fn)(void *arg), void *arg)
     return h;
 }
 
-void offload_post(offload_helper *h, void (*fn)(void *arg), void *arg)
+static void offload_post(offload_helper *h, void (*fn)(void *arg), void *arg)
 {
     run(h, fn, arg, 1);
 }
 
-void *offload_scratch(offload_helper *h, size_t len)
+static void *offload_scratch(offload_helper *h, size_t len)
 {
     if (h->scratch_len < len) {
         free(h->scratch);
@@ -142,4 +143,108 @@ void offload_wait(offload_helper *h)
     h->arg = NULL;
     pthread_mutex_unlock(&h->mu);
     atomic_store(&h->claimed, 0);
+}
+
+/* ---- lanes ---- */
+
+void offload_lane_init(offload_lane *l, size_t cap, size_t min,
+                       void (*consume)(void *cls, const unsigned char *p, size_t len), void *cls)
+{
+    *l = (offload_lane){.consume = consume, .cls = cls, .cap = cap, .min = min};
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+}
+
+void offload_lane_destroy(offload_lane *l)
+{
+    offload_lane_drain(l);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+}
+
+static void lane_run(void *arg)
+{
+    offload_lane *l = arg;
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        if (l->head == l->tail) {
+            if (!l->copying)
+                break;
+            pthread_cond_wait(&l->cv, &l->mu); /* the piece being copied */
+            continue;
+        }
+        size_t at = l->tail % l->cap;
+        size_t n = l->head - l->tail;
+        if (n > l->cap - at)
+            n = l->cap - at;
+        pthread_mutex_unlock(&l->mu);
+        l->consume(l->cls, l->ring + at, n);
+        pthread_mutex_lock(&l->mu);
+        l->tail += n;
+        pthread_cond_broadcast(&l->cv); /* room for the feeder */
+    }
+    l->running = 0; /* empty: the ring goes back with the helper */
+    l->ring = NULL;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+void offload_lane_drain(offload_lane *l)
+{
+    pthread_mutex_lock(&l->mu);
+    while (l->running)
+        pthread_cond_wait(&l->cv, &l->mu);
+    pthread_mutex_unlock(&l->mu);
+}
+
+size_t offload_lane_feed(offload_lane *l, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t taken = 0;
+    pthread_mutex_lock(&l->mu);
+    while (taken < len) {
+        size_t left = len - taken;
+        if (!l->running) {
+            pthread_mutex_unlock(&l->mu);
+            offload_helper *h = left >= l->min ? offload_claim() : NULL;
+            unsigned char *ring = h ? offload_scratch(h, l->cap) : NULL;
+            if (ring == NULL) {
+                if (h != NULL)
+                    offload_unclaim(h);
+                return taken; /* idle: the feeder consumes the rest */
+            }
+            size_t n = left < l->cap ? left : l->cap;
+            memcpy(ring, p + taken, n);
+            pthread_mutex_lock(&l->mu);
+            l->ring = ring;
+            l->head = n;
+            l->tail = 0;
+            l->running = 1;
+            offload_post(h, lane_run, l);
+            taken += n;
+            continue;
+        }
+        size_t used = l->head - l->tail;
+        if (used == l->cap) {
+            pthread_cond_wait(&l->cv, &l->mu);
+            continue;
+        }
+        size_t at = l->head % l->cap;
+        size_t n = l->cap - used;
+        if (n > l->cap - at)
+            n = l->cap - at;
+        if (n > left)
+            n = left;
+        l->copying = 1; /* the helper cannot leave while this copies past head */
+        unsigned char *dst = l->ring + at;
+        pthread_mutex_unlock(&l->mu);
+        memcpy(dst, p + taken, n);
+        pthread_mutex_lock(&l->mu);
+        l->head += n;
+        l->copying = 0;
+        pthread_cond_broadcast(&l->cv);
+        taken += n;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return taken;
 }

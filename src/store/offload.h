@@ -13,14 +13,19 @@
  * The caller must call offload_wait before it touches anything fn uses and
  * before the data fn reads goes away.
  *
- * A posted job (offload_claim, offload_post) is not waited for: the helper
- * releases itself when fn returns, and fn tells its caller it is done. A
- * push's hash works so (uploads.c): fn hashes from a ring in the helper's
- * scratch buffer for as long as the request thread keeps it filled.
+ * A lane (offload_lane) is work on a stream of bytes that must be done in
+ * order: a push's hash (uploads.c) and its file writes (objects_file.c).
+ * offload_lane_feed copies the bytes into a ring, the scratch buffer of a
+ * helper it claims, and the helper consumes them while the caller goes
+ * on; the caller waits only when the ring is full, and in
+ * offload_lane_drain before anything that needs every byte consumed. The
+ * helper leaves as soon as the ring is empty, so a lane holds none while
+ * its caller waits for anything else (the next request, a slow client).
  */
 #ifndef CF_STORE_OFFLOAD_H
 #define CF_STORE_OFFLOAD_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #define OFFLOAD_HELPERS 2
@@ -30,19 +35,36 @@ typedef struct offload_helper offload_helper;
 /* Starts fn(arg) on an idle helper and returns it, or NULL when none is
  * idle (or none could be started): then the caller runs fn itself. */
 offload_helper *offload_start(void (*fn)(void *arg), void *arg);
-/* Claims an idle helper without giving it work yet, or returns NULL when
- * none is idle; offload_post or offload_unclaim must follow. */
-offload_helper *offload_claim(void);
-void offload_unclaim(offload_helper *h);
-/* A buffer of at least len bytes that goes with the claim of h: the
- * claimer's until offload_post, then the posted fn's. It is kept with the
- * helper for the life of the process, so the next claim reuses it; NULL
- * when it cannot be had. */
-void *offload_scratch(offload_helper *h, size_t len);
-/* Runs fn(arg) on the claimed helper, which releases itself when fn
- * returns (no offload_wait): the caller learns of the end through arg. */
-void offload_post(offload_helper *h, void (*fn)(void *arg), void *arg);
 /* Waits until the helper's fn returned; the helper is idle again. */
 void offload_wait(offload_helper *h);
+
+typedef struct offload_lane {
+    /* set by offload_lane_init */
+    void (*consume)(void *cls, const unsigned char *p, size_t len);
+    void *cls;
+    size_t cap; /* the ring's bytes */
+    size_t min; /* an idle lane takes fewer bytes than this itself */
+    /* the lane's own */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int running;         /* a helper consumes from ring */
+    int copying;         /* the feeder is copying into ring past head */
+    unsigned char *ring; /* the helper's scratch while running */
+    size_t head, tail;   /* bytes put into ring / consumed, since it was taken */
+} offload_lane;
+
+/* consume(cls, p, len) is called with the bytes fed, in order, on a helper
+ * or (see offload_lane_feed) by the feeder itself. */
+void offload_lane_init(offload_lane *l, size_t cap, size_t min,
+                       void (*consume)(void *cls, const unsigned char *p, size_t len), void *cls);
+/* Drains the lane and frees what init made. */
+void offload_lane_destroy(offload_lane *l);
+/* Queues bytes of p for consume on a helper and returns how many: len, or
+ * fewer when the lane went idle and no helper could be had (or fewer than
+ * min bytes were left): the feeder consumes the rest itself, in order,
+ * since nothing is queued then. One thread feeds a lane. */
+size_t offload_lane_feed(offload_lane *l, const void *p, size_t len);
+/* Waits until everything fed is consumed. */
+void offload_lane_drain(offload_lane *l);
 
 #endif

@@ -53,15 +53,9 @@ struct upload {
     seal_writer *w;
     SHA256_CTX sha;         /* over every accepted byte */
     SHA256_CTX sha_durable; /* over the durable bytes (a segment boundary) */
-    /* the hashing lane (see hash_feed); ring and the hash states are the
-     * helper's while running, except that head only the writer moves */
-    pthread_mutex_t hmu;
-    pthread_cond_t hcv;
-    int hrunning;        /* a helper hashes from ring */
-    int hwriting;        /* this thread is copying into ring past head */
-    unsigned char *ring; /* RING_LEN bytes, the helper's scratch */
-    size_t head, tail;   /* bytes put into ring / hashed, since it was taken */
-    uint64_t hpos;       /* the upload offset of the byte at tail */
+    uint64_t hashed;        /* bytes in sha */
+    offload_lane hash;      /* the hash on a helper (hash_bytes); the two hash
+                             * states and hashed are its while it is not drained */
     int busy;
     int finished; /* writer finished: only rollback or install remain */
     time_t last_used;
@@ -106,15 +100,42 @@ static cf_code claim_check(upload *u, cf_err *e)
     return CF_OK;
 }
 
-static void hash_drain(upload *u);
+/*
+ * The running hash is computed on a helper (an offload lane): the request
+ * thread hands each piece to it before it seals the piece, so receiving
+ * and sealing go on while the helper hashes. Everything that reads the
+ * hash (a checkpoint, the finish) and the end of a request drain the lane
+ * first. Without an idle helper a piece is hashed inline.
+ */
+#define HASH_RING ((size_t)256 * 1024)
+/* Below this a piece is hashed inline when the lane is idle: handing it
+ * over costs more. */
+#define OFFLOAD_MIN (32u * 1024)
+
+/* Adds the next len bytes of the upload to the hash, in pieces that stop
+ * at every segment boundary, so the state at the durable length (the
+ * writer seals each segment as soon as it is full) is at hand for a
+ * checkpoint. */
+static void hash_bytes(void *cls, const unsigned char *p, size_t len)
+{
+    upload *u = cls;
+    while (len > 0) {
+        size_t room = SEG - (size_t)(u->hashed % SEG);
+        size_t n = len < room ? len : room;
+        SHA256_Update(&u->sha, p, n);
+        p += n;
+        len -= n;
+        u->hashed += n;
+        if (u->hashed % SEG == 0)
+            u->sha_durable = u->sha;
+    }
+}
 
 static void session_free(upload *u)
 {
     if (u == NULL)
         return;
-    hash_drain(u);
-    pthread_mutex_destroy(&u->hmu);
-    pthread_cond_destroy(&u->hcv);
+    offload_lane_destroy(&u->hash);
     unclaim(u);
     seal_writer_free(u->w);
     objects_stream_free(u->stream);
@@ -238,6 +259,7 @@ static cf_code load_empty(upload *u, const seal_kek *kek, cf_err *e)
 {
     SHA256_Init(&u->sha);
     u->sha_durable = u->sha;
+    u->hashed = 0;
     return objects_stream_create(&u->stream, &u->w, u->key, kek, 1, e);
 }
 
@@ -276,6 +298,7 @@ static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
         durable = durable << 8 | p[8 + i];
     memcpy(&u->sha_durable, p + 20, sizeof(SHA256_CTX));
     u->sha = u->sha_durable;
+    u->hashed = durable;
     if (v2) {
         if (sz < at + SEAL_HEADER_LEN + 4) {
             rc = cf_err_set(e, CF_EINTEGRITY, "upload checkpoint is malformed");
@@ -303,7 +326,7 @@ static cf_code load(upload *u, const seal_kek *kek, cf_err *e)
     if (rc == CF_OK && tail_len > 0)
         rc = seal_writer_write(u->w, tail, tail_len, e);
     if (rc == CF_OK)
-        SHA256_Update(&u->sha, tail, tail_len);
+        hash_bytes(u, tail, tail_len);
 out:
     cf_buf_free(&b);
     return rc;
@@ -318,8 +341,7 @@ static upload *session_new(const char *uuid, const char *reg_id)
     snprintf(u->reg_id, sizeof(u->reg_id), "%s", reg_id);
     objects_upload_key(u->key, sizeof(u->key), reg_id, uuid, "");
     u->busy = 1;
-    pthread_mutex_init(&u->hmu, NULL);
-    pthread_cond_init(&u->hcv, NULL);
+    offload_lane_init(&u->hash, HASH_RING, OFFLOAD_MIN, hash_bytes, u);
     return u;
 }
 
@@ -353,6 +375,7 @@ cf_code upload_create(upload **out, char uuid[UPLOAD_UUID_LEN + 1], const char *
         return cf_err_set(e, CF_ENOMEM, "out of memory");
     SHA256_Init(&u->sha);
     u->sha_durable = u->sha;
+    u->hashed = 0;
     rc = objects_stream_create(&u->stream, &u->w, u->key, kek, 0, e);
     if (rc == CF_OK && durable)
         rc = upload_checkpoint(u, kek, e);
@@ -376,7 +399,7 @@ static int expire_claimed(const char *uuid, const char *reg_id, time_t idle_befo
  * that load() can refill it. */
 static void session_reset(upload *u)
 {
-    hash_drain(u);
+    offload_lane_drain(&u->hash);
     seal_writer_free(u->w);
     u->w = NULL;
     objects_stream_free(u->stream);
@@ -466,138 +489,14 @@ uint64_t upload_length(const upload *u)
     return seal_writer_length(u->w);
 }
 
-/* Adds len bytes at upload offset pos to the hash, in pieces that stop at
- * every segment boundary, so the state at the durable length (the writer
- * seals each segment as soon as it is full) is at hand for a checkpoint. */
-static void hash_bytes(upload *u, const unsigned char *p, size_t len, uint64_t pos)
-{
-    while (len > 0) {
-        size_t room = SEG - (size_t)(pos % SEG);
-        size_t n = len < room ? len : room;
-        SHA256_Update(&u->sha, p, n);
-        p += n;
-        len -= n;
-        pos += n;
-        if (pos % SEG == 0)
-            u->sha_durable = u->sha;
-    }
-}
-
-/*
- * The running hash is computed on a helper core, from a ring (the helper's
- * scratch) that the request thread fills with each piece before it seals
- * the piece: receiving and sealing go on while the helper hashes. The
- * request thread waits only when the ring is full, and for the rest
- * (hash_drain) before anything reads the hash: a checkpoint, the finish,
- * the end of the request. The helper leaves as soon as the ring is empty,
- * so it is never held between requests, nor by a client that stops
- * sending. Without an idle helper a piece is hashed here.
- */
-#define RING_LEN ((size_t)256 * 1024)
-/* Below this a piece is hashed inline when no helper is at work already:
- * handing it over costs more. */
-#define OFFLOAD_MIN (32u * 1024)
-
-static void hash_run(void *arg)
-{
-    upload *u = arg;
-    pthread_mutex_lock(&u->hmu);
-    for (;;) {
-        if (u->head == u->tail) {
-            if (!u->hwriting)
-                break;
-            pthread_cond_wait(&u->hcv, &u->hmu); /* the piece being copied */
-            continue;
-        }
-        size_t at = u->tail % RING_LEN;
-        size_t n = u->head - u->tail;
-        if (n > RING_LEN - at)
-            n = RING_LEN - at;
-        pthread_mutex_unlock(&u->hmu);
-        hash_bytes(u, u->ring + at, n, u->hpos);
-        u->hpos += n;
-        pthread_mutex_lock(&u->hmu);
-        u->tail += n;
-        pthread_cond_broadcast(&u->hcv); /* room for the writer */
-    }
-    /* empty: the ring goes back with the helper */
-    u->hrunning = 0;
-    u->ring = NULL;
-    pthread_cond_broadcast(&u->hcv);
-    pthread_mutex_unlock(&u->hmu);
-}
-
-/* Waits until the helper (if one is at work) hashed everything fed. */
-static void hash_drain(upload *u)
-{
-    pthread_mutex_lock(&u->hmu);
-    while (u->hrunning)
-        pthread_cond_wait(&u->hcv, &u->hmu);
-    pthread_mutex_unlock(&u->hmu);
-}
-
-/* Hands the next len bytes (at upload offset pos) to the hash. */
-static void hash_feed(upload *u, const unsigned char *p, size_t len, uint64_t pos)
-{
-    pthread_mutex_lock(&u->hmu);
-    while (len > 0) {
-        if (!u->hrunning) {
-            pthread_mutex_unlock(&u->hmu);
-            offload_helper *h = len >= OFFLOAD_MIN ? offload_claim() : NULL;
-            unsigned char *ring = h ? offload_scratch(h, RING_LEN) : NULL;
-            if (ring == NULL) {
-                if (h != NULL)
-                    offload_unclaim(h);
-                hash_bytes(u, p, len, pos); /* no helper at work: the hash is ours */
-                return;
-            }
-            size_t n = len < RING_LEN ? len : RING_LEN;
-            memcpy(ring, p, n);
-            pthread_mutex_lock(&u->hmu);
-            u->ring = ring;
-            u->head = n;
-            u->tail = 0;
-            u->hpos = pos;
-            u->hrunning = 1;
-            offload_post(h, hash_run, u);
-            p += n;
-            len -= n;
-            pos += n;
-            continue;
-        }
-        size_t used = u->head - u->tail;
-        if (used == RING_LEN) {
-            pthread_cond_wait(&u->hcv, &u->hmu);
-            continue;
-        }
-        size_t at = u->head % RING_LEN;
-        size_t n = RING_LEN - used;
-        if (n > RING_LEN - at)
-            n = RING_LEN - at;
-        if (n > len)
-            n = len;
-        /* the helper cannot leave while this thread copies past head */
-        u->hwriting = 1;
-        unsigned char *dst = u->ring + at;
-        pthread_mutex_unlock(&u->hmu);
-        memcpy(dst, p, n);
-        pthread_mutex_lock(&u->hmu);
-        u->head += n;
-        u->hwriting = 0;
-        pthread_cond_broadcast(&u->hcv);
-        p += n;
-        len -= n;
-        pos += n;
-    }
-    pthread_mutex_unlock(&u->hmu);
-}
-
 cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e)
 {
     if (u->finished)
         return cf_err_set(e, CF_ECONFLICT, "upload already finished");
-    /* the hash first, so that the helper hashes while this thread seals */
-    hash_feed(u, data, len, seal_writer_length(u->w));
+    /* the hash first, so that a helper hashes while this thread seals */
+    size_t queued = offload_lane_feed(&u->hash, data, len);
+    if (queued < len)
+        hash_bytes(u, (const unsigned char *)data + queued, len - queued);
     cf_code rc = seal_writer_write(u->w, data, len, e);
     if (rc != CF_OK)
         metrics_count_objects_error("upload_write");
@@ -606,7 +505,7 @@ cf_code upload_write(upload *u, const void *data, size_t len, cf_err *e)
 
 static cf_code checkpoint(upload *u, const seal_kek *kek, int with_tail, cf_err *e)
 {
-    hash_drain(u);
+    offload_lane_drain(&u->hash);
     objects_state st;
     cf_code rc = objects_stream_sync(u->stream, &st, e);
     size_t tail_len = 0;
@@ -679,7 +578,7 @@ cf_code upload_finish(upload *u, const oci_digest *want, const seal_kek *kek, ui
     cf_code rc = claim_check(u, e);
     if (rc != CF_OK)
         return rc;
-    hash_drain(u);
+    offload_lane_drain(&u->hash);
     uint64_t len = seal_writer_length(u->w);
     unsigned char raw[64];
     oci_digest got;
@@ -727,8 +626,8 @@ cf_code upload_install(upload *u, const char *reg_id, const oci_digest *d, cf_er
 void upload_release(upload *u, int ok)
 {
     upload *evicted = NULL;
-    hash_drain(u); /* no helper at work on u between requests */
-    unclaim(u);    /* outside mu: it may wait for the database */
+    offload_lane_drain(&u->hash); /* no helper at work on u between requests */
+    unclaim(u);                   /* outside mu: it may wait for the database */
     pthread_mutex_lock(&mu);
     if (!ok || u->finished) {
         unlink_list(u);
