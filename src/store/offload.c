@@ -123,6 +123,10 @@ static void offload_post(offload_helper *h, void (*fn)(void *arg), void *arg)
     run(h, fn, arg, 1);
 }
 
+/* A buffer of at least len bytes that goes with the claim of h: the
+ * claimer's until offload_post, then the posted fn's. It is kept with the
+ * helper for the life of the process, so the next claim reuses it; NULL
+ * when it cannot be had. */
 static void *offload_scratch(offload_helper *h, size_t len)
 {
     if (h->scratch_len < len) {
@@ -183,6 +187,7 @@ static void lane_run(void *arg)
         l->tail += n;
         pthread_cond_broadcast(&l->cv); /* room for the feeder */
     }
+    explicit_bzero(l->ring, l->head < l->cap ? l->head : l->cap);
     l->running = 0; /* empty: the ring goes back with the helper */
     l->ring = NULL;
     pthread_cond_broadcast(&l->cv);

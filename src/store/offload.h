@@ -20,7 +20,8 @@
  * on; the caller waits only when the ring is full, and in
  * offload_lane_drain before anything that needs every byte consumed. The
  * helper leaves as soon as the ring is empty, so a lane holds none while
- * its caller waits for anything else (the next request, a slow client).
+ * its caller waits for anything else (the next request, a slow client),
+ * and wipes what the ring held then: no plaintext stays in a helper.
  */
 #ifndef CF_STORE_OFFLOAD_H
 #define CF_STORE_OFFLOAD_H
@@ -43,7 +44,7 @@ typedef struct offload_lane {
     void (*consume)(void *cls, const unsigned char *p, size_t len);
     void *cls;
     size_t cap; /* the ring's bytes */
-    size_t min; /* an idle lane takes fewer bytes than this itself */
+    size_t min; /* an idle lane leaves a smaller piece to the feeder */
     /* the lane's own */
     pthread_mutex_t mu;
     pthread_cond_t cv;
