@@ -361,8 +361,6 @@ static cf_code write_now(fstream *s, const void *data, size_t len, cf_err *e)
  * first (lane_drain).
  */
 #define LANE_RING ((size_t)512 * 1024)
-/* Below this a write is made here when the lane is idle. */
-#define LANE_MIN ((size_t)32 * 1024)
 
 /* The kept failure, if any, into e. */
 static cf_code lane_failed(fstream *s, cf_err *e)
@@ -431,7 +429,7 @@ static fstream *fs_new(void *self, const char *key)
     if (s) {
         s->f = self;
         s->fd = -1;
-        offload_lane_init(&s->lane, LANE_RING, LANE_MIN, lane_write, s);
+        offload_lane_init(&s->lane, LANE_RING, lane_write, s);
         path_of(self, s->path, sizeof(s->path), key);
     }
     return s;

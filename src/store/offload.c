@@ -35,6 +35,16 @@ struct offload_helper {
 static offload_helper helpers[OFFLOAD_HELPERS];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+/* Under h->mu: the job is over, and the helper free to be claimed. */
+static void release(offload_helper *h)
+{
+    h->state = H_IDLE;
+    h->fn = NULL;
+    h->arg = NULL;
+    h->posted = 0;
+    atomic_store(&h->claimed, 0);
+}
+
 static void *helper_main(void *p)
 {
     offload_helper *h = p;
@@ -46,11 +56,7 @@ static void *helper_main(void *p)
         h->fn(h->arg);
         pthread_mutex_lock(&h->mu);
         if (h->posted) {
-            h->posted = 0;
-            h->state = H_IDLE;
-            h->fn = NULL;
-            h->arg = NULL;
-            atomic_store(&h->claimed, 0);
+            release(h);
             continue;
         }
         h->state = H_DONE;
@@ -142,19 +148,16 @@ void offload_wait(offload_helper *h)
     pthread_mutex_lock(&h->mu);
     while (h->state != H_DONE)
         pthread_cond_wait(&h->done_cv, &h->mu);
-    h->state = H_IDLE;
-    h->fn = NULL;
-    h->arg = NULL;
+    release(h);
     pthread_mutex_unlock(&h->mu);
-    atomic_store(&h->claimed, 0);
 }
 
 /* ---- lanes ---- */
 
-void offload_lane_init(offload_lane *l, size_t cap, size_t min,
+void offload_lane_init(offload_lane *l, size_t cap,
                        void (*consume)(void *cls, const unsigned char *p, size_t len), void *cls)
 {
-    *l = (offload_lane){.consume = consume, .cls = cls, .cap = cap, .min = min};
+    *l = (offload_lane){.consume = consume, .cls = cls, .cap = cap};
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
 }
@@ -211,7 +214,7 @@ size_t offload_lane_feed(offload_lane *l, const void *data, size_t len)
         size_t left = len - taken;
         if (!l->running) {
             pthread_mutex_unlock(&l->mu);
-            offload_helper *h = left >= l->min ? offload_claim() : NULL;
+            offload_helper *h = left >= OFFLOAD_LANE_MIN ? offload_claim() : NULL;
             unsigned char *ring = h ? offload_scratch(h, l->cap) : NULL;
             if (ring == NULL) {
                 if (h != NULL)

@@ -30,6 +30,9 @@
 #include <stddef.h>
 
 #define OFFLOAD_HELPERS 2
+/* An idle lane leaves a piece smaller than this to its feeder: handing it
+ * over costs more than the work. */
+#define OFFLOAD_LANE_MIN ((size_t)32 * 1024)
 
 typedef struct offload_helper offload_helper;
 
@@ -44,7 +47,6 @@ typedef struct offload_lane {
     void (*consume)(void *cls, const unsigned char *p, size_t len);
     void *cls;
     size_t cap; /* the ring's bytes */
-    size_t min; /* an idle lane leaves a smaller piece to the feeder */
     /* the lane's own */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -56,13 +58,13 @@ typedef struct offload_lane {
 
 /* consume(cls, p, len) is called with the bytes fed, in order, on a helper
  * or (see offload_lane_feed) by the feeder itself. */
-void offload_lane_init(offload_lane *l, size_t cap, size_t min,
+void offload_lane_init(offload_lane *l, size_t cap,
                        void (*consume)(void *cls, const unsigned char *p, size_t len), void *cls);
 /* Drains the lane and frees what init made. */
 void offload_lane_destroy(offload_lane *l);
 /* Queues bytes of p for consume on a helper and returns how many: len, or
  * fewer when the lane went idle and no helper could be had (or fewer than
- * min bytes were left): the feeder consumes the rest itself, in order,
+ * OFFLOAD_LANE_MIN bytes were left): the feeder consumes the rest itself, in order,
  * since nothing is queued then. One thread feeds a lane. */
 size_t offload_lane_feed(offload_lane *l, const void *p, size_t len);
 /* Waits until everything fed is consumed. */

@@ -108,9 +108,6 @@ static cf_code claim_check(upload *u, cf_err *e)
  * first. Without an idle helper a piece is hashed inline.
  */
 #define HASH_RING ((size_t)256 * 1024)
-/* Below this a piece is hashed inline when the lane is idle: handing it
- * over costs more. */
-#define OFFLOAD_MIN (32u * 1024)
 
 /* Adds the next len bytes of the upload to the hash, in pieces that stop
  * at every segment boundary, so the state at the durable length (the
@@ -341,7 +338,7 @@ static upload *session_new(const char *uuid, const char *reg_id)
     snprintf(u->reg_id, sizeof(u->reg_id), "%s", reg_id);
     objects_upload_key(u->key, sizeof(u->key), reg_id, uuid, "");
     u->busy = 1;
-    offload_lane_init(&u->hash, HASH_RING, OFFLOAD_MIN, hash_bytes, u);
+    offload_lane_init(&u->hash, HASH_RING, hash_bytes, u);
     return u;
 }
 
