@@ -125,6 +125,40 @@ describe('harden-vault-faults', { timeout: 150000 }, () => {
     await dataPlaneServes(DIRECT, 'after SIGCONT');
   });
 
+  // The automatic-rotation look (GET of the key without a version, after a
+  // good unwrap) is under way when cofferd stops: the stop cuts the vault
+  // call, and that cut is the node's own doing, not the vault's. It used to
+  // be written as the registry's lastError, with a timestamp newer than the
+  // restart, so a client reading the registry then saw an error no vault
+  // caused (cmk-create's restart test failed on it now and then). The GET
+  // is delayed 1.5 s (under --vault-timeout 2: a slow vault, not a failing
+  // one) so the stop lands inside it every time.
+  test('cofferd stopped during its rotation look: the cut vault call is not reported as lastError', async () => {
+    const look = (req) => req.method === 'GET' && /^\/keys\/fk\/?(\?|$)/.test(req.url);
+    proxy.set({ delay: 1500, only: look });
+    try {
+      await waitFor('a rotation look held by the proxy', async () => proxy.held > 0, { timeoutMs: 20000 });
+      await s.restartCofferd();
+      // The new process's first check is held 1.5 s in the same look, so
+      // the row read at once is the one the old process left when it stopped.
+      const first = await s.kvp(FAULT);
+      assert.equal(first.lastError, null, `no lastError from the stopped node's own cut: ${JSON.stringify(first)}`);
+      assert.equal(first.keyStatus, 'available', 'keyStatus available');
+      const t1 = Date.parse(first.lastKeyCheckTimestamp);
+      const errors = [];
+      const p = await waitFor('a key check of the new process', async () => {
+        const k = await s.kvp(FAULT);
+        if (k.lastError !== null) errors.push(k.lastError);
+        return Date.parse(k.lastKeyCheckTimestamp) > t1 && k;
+      }, { timeoutMs: 20000 });
+      assert.deepEqual(errors, [], 'no lastError while the vault is only slow');
+      assert.equal(p.keyStatus, 'available', 'the new process loads the key');
+    } finally {
+      proxy.set('pass');
+    }
+    await dataPlaneServes(FAULT, 'after the restart during a rotation look');
+  });
+
   test('cofferd restarted while the vault fails: 503 UNAVAILABLE, never data; recovers when the vault does', async () => {
     proxy.set('fail500');
     const t0 = Math.floor(Date.now() / 1000) * 1000;

@@ -7,7 +7,9 @@
 //   p.url                                      // https://127.0.0.1:PORT
 //   p.vaultUrl('cmkvault')                     // https://cmkvault.vault.localhost:PORT
 //   p.set('fail500') | p.set('hang') | p.set({ delay: 3000 }) | p.set('pass')
+//   p.set({ delay: 1500, only: (req) => req.method === 'GET' })
 //   p.stats                                    // requests seen per mode
+//   p.held                                     // delayed requests not yet forwarded
 //
 // It serves with keyvaultd's own certificate and key (DIR/tls/cert.pem and
 // DIR/tls/key.pem, see src/vault/tls.c; SAN IP:127.0.0.1 and
@@ -30,6 +32,7 @@ export async function startFaultProxy(kv) {
   let mode = 'pass';
   const stats = { pass: 0, fail500: 0, hang: 0, delay: 0 };
   const hung = new Set();
+  let held = 0; // delayed requests not yet forwarded
   const sockets = new Set();
 
   function forward(req, res, body) {
@@ -57,9 +60,10 @@ export async function startFaultProxy(kv) {
       } else if (m === 'hang') {
         stats.hang++;
         hung.add(res); // accepted, read, never answered
-      } else if (typeof m === 'object' && m.delay) {
+      } else if (typeof m === 'object' && m.delay && (!m.only || m.only(req))) {
         stats.delay++;
-        setTimeout(() => forward(req, res, body), m.delay);
+        held++;
+        setTimeout(() => { held--; forward(req, res, body); }, m.delay);
       } else {
         stats.pass++;
         forward(req, res, body);
@@ -75,8 +79,10 @@ export async function startFaultProxy(kv) {
     url: `https://127.0.0.1:${port}`,
     vaultUrl: (name) => (!name || name === 'default' ? `https://127.0.0.1:${port}` : `https://${name}.vault.localhost:${port}`),
     stats,
+    get held() { return held; },
     get mode() { return mode; },
-    // 'pass' | 'fail500' | 'hang' | { delay: ms }
+    // 'pass' | 'fail500' | 'hang' | { delay: ms, only?: (req) => bool }
+    // (only: delay just the requests it accepts, pass the others)
     set(m) { mode = m; },
     async close() {
       for (const res of hung) { try { res.destroy(); } catch { /* gone */ } }
