@@ -190,10 +190,34 @@ cpu_collect() {
 # One repetition of the throughput measures against one server. Every
 # repetition runs each server in turn, so a slow phase of the shared machine
 # hits both alike.
+# The rate at which this machine writes $BIG into page cache it has not
+# used yet, timed right before a server's 1 GiB push: every push writes
+# its bytes through the page cache, so this bounds it, whatever the server
+# computes. On a VM whose host takes back freed guest memory (free page
+# reporting) that first touch costs a fault per page and swings with the
+# memory's history (docs/performance.md), hence measured in the run, next
+# to each push. Two writers (dd), each half of the file: the most the
+# cores do when writing is all they do. The file stays until the run ends
+# (so the next fill, like the next push, gets new memory) and is flushed
+# outside the timing.
+fill_rep() { # who rep
+  local f=$WORK/fill-$1-$2 half=$((BIG_BYTES / 2)) t0 t1 ok=1
+  t0=$(date +%s.%N)
+  dd if=/dev/zero of="$f" bs=1M count="$half" iflag=count_bytes conv=notrunc status=none &
+  dd if=/dev/zero of="$f" bs=1M count=$((BIG_BYTES - half)) seek="$half" \
+    iflag=count_bytes oflag=seek_bytes conv=notrunc status=none || ok=0
+  wait $! || ok=0
+  t1=$(date +%s.%N)
+  sync "$f"
+  ((ok)) && add "$1" fill "$(mbs "$BIG_BYTES" "$t0" "$t1")"
+  return 0
+}
+
 throughput_rep() { # who rep seed
   local who=$1 i=$2 seed=$3 u=${URL[$1]} out dg t0 t1 ae up=() down=()
   ae=$(auth_env "$who")
   [[ -n ${CREDS[$who]:-} ]] && up=(--dest-creds "${CREDS[$who]}") down=(--src-creds "${CREDS[$who]}")
+  fill_rep "$who" "$i"
   if out=$(cpu_run "$who" push_big env "$ae" "$CLIENT" push "$u" "$REG/big" "$BIG" $((seed + i))); then
     add "$who" push_big "$(jq -r .mb_s <<<"$out")"
     dg=$(jq -r .digest <<<"$out")
