@@ -26,7 +26,7 @@
 # themselves with their value the first time they are expanded.
 
 CC      ?= cc
-PKGS    := libmicrohttpd gnutls libcrypto sqlite3 libpq jansson libcurl p11-kit-1
+PKGS    := libmicrohttpd gnutls libssl libcrypto sqlite3 libpq jansson libcurl p11-kit-1
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
 PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)) -ldl -lpthread)$(PKG_LIBS)
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Werror

@@ -6,11 +6,12 @@
 #include <curl/curl.h>
 #include <stdio.h>
 
+#include "base/wipemem.h"
 #include "cli/cli.h"
 
 int main(int argc, char **argv)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    if (cf_wipe_install() != 0) { /* tokens and keys in transit: base/wipemem.h */
         fputs("ERROR: (ClientError) cannot initialize libcurl\n", stderr);
         return 1;
     }

@@ -60,6 +60,7 @@
 #include "base/armid.h"
 #include "base/err.h"
 #include "base/fs.h"
+#include "base/wipemem.h"
 #include "base/duration.h"
 #include "base/log.h"
 #include "base/version.h"
@@ -814,7 +815,9 @@ int main(int argc, char **argv)
      * arenas instead of one per worker thread. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     mallopt(M_ARENA_MAX, 2);
-    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread (S3, vault clients) */
+    /* before any thread (S3, vault clients) and any JSON: libcurl's and
+     * jansson's buffers are wiped when freed (base/wipemem.h) */
+    cf_wipe_install();
     if (argc > 1 && strcmp(argv[1], "migrate") == 0)
         return migrate_main(argc - 1, argv + 1);
     char **args = NULL;

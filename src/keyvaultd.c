@@ -26,6 +26,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/fs.h"
+#include "base/wipemem.h"
 #include "base/log.h"
 #include "base/version.h"
 #include "http/server.h"
@@ -96,7 +97,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     umask(077); /* the database, audit log and keys are private */
 
-    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: JWKS URL fetches */
+    /* before any thread (JWKS URL fetches) and any JSON: jansson's buffers
+     * hold key material from requests, wiped when freed (base/wipemem.h) */
+    cf_wipe_install();
     int status = 1;
     cf_err e = {0};
     vault_config cfg;

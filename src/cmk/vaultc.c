@@ -2,6 +2,9 @@
  * vaultc.c -- see vaultc.h. One libcurl easy handle per call (calls are
  * rare: a key check per registry per interval, plus creation and
  * rotation), so there is no connection state to share between threads.
+ * A call carries secrets (C in wrapKey's request and unwrapKey's answer,
+ * the bearer token): its buffers are wiped, ours (cf_buf secret),
+ * libcurl's and jansson's (base/wipemem.h) and OpenSSL's (tls_cleanse).
  *
  * URLs are always rebuilt from a parsed vaultc_keyid, never taken from
  * the vault's answers as they are: a kid the vault returns is parsed with
@@ -21,10 +24,12 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
 
 #include "base/buf.h"
 #include "base/enc.h"
 #include "base/metrics.h"
+#include "base/wipemem.h"
 
 /* ---- key identifiers ---- */
 
@@ -350,15 +355,30 @@ out:
 /* ---- transport ---- */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int cleanse_tls; /* libcurl's TLS is OpenSSL's: SSL_CTX_FUNCTION gets an SSL_CTX */
 
 static void curl_init_once(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    cf_wipe_install();
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    cleanse_tls = v && v->ssl_version && strncmp(v->ssl_version, "OpenSSL/", 8) == 0;
 }
 
 void vaultc_global_init(void)
 {
     pthread_once(&curl_once, curl_init_once);
+}
+
+/* OpenSSL keeps the last record it decrypted in its read buffer until the
+ * next one overwrites it (an unwrapKey answer: C); with this option it
+ * wipes the plaintext once handed to libcurl, whose own buffers are wiped
+ * when freed (base/wipemem.h). */
+static CURLcode tls_cleanse(CURL *c, void *ssl_ctx, void *ud)
+{
+    (void)c;
+    (void)ud;
+    SSL_CTX_set_options((SSL_CTX *)ssl_ctx, SSL_OP_CLEANSE_PLAINTEXT);
+    return CURLE_OK;
 }
 
 typedef struct sink_ctx {
@@ -496,6 +516,8 @@ static void perform(vaultc_result *r, cf_buf *resp, const vaultc_opts *o, const 
     curl_easy_setopt(c, CURLOPT_USERAGENT, "cofferd-cmk/1");
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    if (cleanse_tls)
+        curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, tls_cleanse);
     if (o && o->cancelled) {
         curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
         curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)o);

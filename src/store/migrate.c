@@ -50,6 +50,7 @@
 
 #include "base/enc.h"
 #include "base/log.h"
+#include "base/wipemem.h"
 #include "store/meta_int.h"
 #include "store/objects.h"
 #include "store/s3_opts.h"
@@ -529,7 +530,7 @@ int migrate_main(int argc, char **argv)
     }
     umask(077);
     signal(SIGPIPE, SIG_IGN);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    cf_wipe_install(); /* cofferd's main did; the same libraries, the same rule */
     char path[4096];
     snprintf(path, sizeof(path), "%s/cofferd.db", from);
     struct stat sb;
