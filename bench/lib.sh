@@ -187,9 +187,6 @@ cpu_collect() {
   while read -r who key v; do add "$who" "$key" "$v"; done <"$WORK/cpu-samples"
 }
 
-# One repetition of the throughput measures against one server. Every
-# repetition runs each server in turn, so a slow phase of the shared machine
-# hits both alike.
 # The rate at which this machine writes $BIG into page cache it has not
 # used yet, timed right before a server's 1 GiB push: every push writes
 # its bytes through the page cache, so this bounds it, whatever the server
@@ -213,6 +210,9 @@ fill_rep() { # who rep
   return 0
 }
 
+# One repetition of the throughput measures against one server. Every
+# repetition runs each server in turn, so a slow phase of the shared machine
+# hits both alike.
 throughput_rep() { # who rep seed
   local who=$1 i=$2 seed=$3 u=${URL[$1]} out dg t0 t1 ae up=() down=()
   ae=$(auth_env "$who")
