@@ -12,17 +12,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-void *cf_wipe_malloc(size_t n)
-{
-    return malloc(n);
-}
-
-void *cf_wipe_calloc(size_t count, size_t size)
-{
-    return calloc(count, size);
-}
-
-void cf_wipe_free(void *p)
+static void wipe_free(void *p)
 {
     if (p == NULL)
         return;
@@ -30,12 +20,13 @@ void cf_wipe_free(void *p)
     free(p);
 }
 
-void *cf_wipe_realloc(void *p, size_t n)
+/* Always moves the block (the old one is wiped, then freed). */
+static void *wipe_realloc(void *p, size_t n)
 {
     if (p == NULL)
         return malloc(n);
     if (n == 0) {
-        cf_wipe_free(p);
+        wipe_free(p);
         return NULL;
     }
     void *q = malloc(n);
@@ -43,17 +34,8 @@ void *cf_wipe_realloc(void *p, size_t n)
         return NULL; /* p stays, as realloc leaves it */
     size_t old = malloc_usable_size(p);
     memcpy(q, p, old < n ? old : n);
-    cf_wipe_free(p);
+    wipe_free(p);
     return q;
-}
-
-char *cf_wipe_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -61,9 +43,9 @@ static int installed;
 
 static void install(void)
 {
-    json_set_alloc_funcs(cf_wipe_malloc, cf_wipe_free);
-    installed = curl_global_init_mem(CURL_GLOBAL_DEFAULT, cf_wipe_malloc, cf_wipe_free,
-                                     cf_wipe_realloc, cf_wipe_strdup, cf_wipe_calloc) == CURLE_OK
+    json_set_alloc_funcs(malloc, wipe_free);
+    installed = curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wipe_free, wipe_realloc, strdup,
+                                     calloc) == CURLE_OK
                     ? 0
                     : -1;
 }

@@ -50,7 +50,6 @@
 
 #include "base/enc.h"
 #include "base/log.h"
-#include "base/wipemem.h"
 #include "store/meta_int.h"
 #include "store/objects.h"
 #include "store/s3_opts.h"
@@ -530,7 +529,6 @@ int migrate_main(int argc, char **argv)
     }
     umask(077);
     signal(SIGPIPE, SIG_IGN);
-    cf_wipe_install(); /* cofferd's main did; the same libraries, the same rule */
     char path[4096];
     snprintf(path, sizeof(path), "%s/cofferd.db", from);
     struct stat sb;
