@@ -167,6 +167,7 @@ function startDaemonOnce(bin, args, opts) {
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...s3env, ...(opts.env || {}) } }));
   const ports = {};
   let buffered = '';
+  let early = ''; // what it printed before listening, for the error when it exits first
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
@@ -176,6 +177,7 @@ function startDaemonOnce(bin, args, opts) {
     let seen = 0;
     proc.stderr.on('data', (chunk) => {
       log.write(chunk);
+      if (seen < want) early += chunk.toString();
       buffered += chunk.toString();
       let nl;
       while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -195,11 +197,19 @@ function startDaemonOnce(bin, args, opts) {
         } catch { /* not JSON: keep it in the log */ }
       }
     });
-    proc.stdout.on('data', (chunk) => log.write(chunk));
+    proc.stdout.on('data', (chunk) => {
+      log.write(chunk);
+      if (seen < want) early += chunk.toString();
+    });
     proc.on('exit', (code, sig) => {
       clearTimeout(timer);
       handle.exited = { code, sig };
-      if (seen < want) reject(new Error(`${bin} exited (${code ?? sig}) before listening; log:\n${safeRead(logPath)}`));
+    });
+    // 'close', not 'exit': only then has all the daemon wrote come through
+    // its pipes (at 'exit' its last lines, the reason it stopped, may still
+    // be in flight, and the log file is written asynchronously besides)
+    proc.on('close', (code, sig) => {
+      if (seen < want) reject(new Error(`${bin} exited (${code ?? sig}) before listening; log:\n${early}`));
     });
     const handle = {
       proc, ports, logPath,
